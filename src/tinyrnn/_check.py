@@ -1,0 +1,105 @@
+"""Input validation shared by every public entry point.
+
+Each helper raises early, naming the argument, what was expected and what came,
+so a user never sees a NumPy traceback from deep inside a kernel.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+FLOAT_DTYPES = (np.float32, np.float64)
+
+
+def to_numpy(value):
+    """Arrays pass through; torch tensors (anything with ``.detach()``) are converted."""
+    if isinstance(value, np.ndarray):
+        return value
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def check_dtype_arg(dtype) -> np.dtype:
+    """Validate a module's ``dtype=`` argument: float32 or float64 only."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be np.float32 or np.float64, got {dtype!r}") from None
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(f"dtype must be np.float32 or np.float64, got {dt}")
+    return dt
+
+
+def float_array(name: str, value, dtype, *, finite: bool = True) -> np.ndarray:
+    """Return ``value`` as a floating array of ``dtype``; refuse integers, bools, NaN/inf."""
+    arr = to_numpy(value)
+    if arr.dtype.kind != "f":
+        raise TypeError(
+            f"{name} must be a floating-point array, got dtype {arr.dtype}"
+            + (" (cast it with .astype(np.float32))" if arr.dtype.kind in "iub" else "")
+        )
+    arr = arr.astype(dtype, copy=False)
+    if finite and not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or inf")
+    return arr
+
+
+def int_array(name: str, value, *, low: int | None = None, high: int | None = None,
+              what: str = "index") -> np.ndarray:
+    """Return ``value`` as an int64 array, each entry in [low, high)."""
+    arr = to_numpy(value)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be an integer array of {what}es, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64, copy=False)
+    if arr.size:
+        lo, hi = int(arr.min()), int(arr.max())
+        if low is not None and lo < low:
+            raise ValueError(f"{name} must have every {what} >= {low}, got {lo}")
+        if high is not None and hi >= high:
+            raise ValueError(f"{name} must have every {what} < {high}, got {hi}")
+    return arr
+
+
+def shape_str(shape) -> str:
+    return "(" + ", ".join(str(s) for s in shape) + ")"
+
+
+def check_shape(name: str, arr: np.ndarray, expected: tuple, note: str = "") -> None:
+    """Raise unless ``arr.shape == expected`` (``None`` in ``expected`` matches any size)."""
+    ok = arr.ndim == len(expected) and all(e is None or e == s for e, s in zip(expected, arr.shape))
+    if not ok:
+        exp = shape_str("*" if e is None else e for e in expected)
+        raise ValueError(f"{name} must have shape {exp}{note}, got {shape_str(arr.shape)}")
+
+
+def positive_int(name: str, value, *, allow_zero: bool = False) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
+    return int(value)
+
+
+def probability(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a float in [0, 1), got {type(value).__name__}")
+    if not 0.0 <= float(value) < 1.0:
+        raise ValueError(f"{name} must be in [0, 1), got {value}")
+    return float(value)
+
+
+def nonneg_float(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    if not float(value) >= 0.0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return float(value)
+
+
+def choice(name: str, value, options) -> str:
+    if value not in options:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}, got {value!r}")
+    return value

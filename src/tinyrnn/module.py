@@ -1,0 +1,148 @@
+"""Parameter and Module: named arrays with gradients, state_dict, train/eval, dtype.
+
+Attribute names are the state_dict keys (``rnn.weight_ih_l0``), exactly as in PyTorch,
+so a state_dict moves between the two libraries unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+
+from ._check import check_dtype_arg, shape_str, to_numpy
+
+
+class Parameter:
+    """A trainable array: ``.data`` holds the values, ``.grad`` accumulates with ``+=``."""
+
+    __slots__ = ("data", "grad")
+
+    def __init__(self, data: np.ndarray):
+        self.data = np.ascontiguousarray(data)
+        self.grad = np.zeros_like(self.data)
+
+    @property
+    def shape(self):
+        return self.data.shape
+
+    def __repr__(self):
+        return f"Parameter(shape={shape_str(self.data.shape)}, dtype={self.data.dtype})"
+
+
+class Module:
+    """Base class: registers Parameters and sub-Modules assigned as attributes.
+
+    Subclasses store their constructor arguments in ``self.config`` (a dict of plain
+    values) so that a checkpoint can describe, and rebuild, the model.
+    """
+
+    def __init__(self, dtype=np.float32):
+        object.__setattr__(self, "_params", {})
+        object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "dtype", check_dtype_arg(dtype))
+        object.__setattr__(self, "config", {})
+
+    def __setattr__(self, name, value):
+        params = self.__dict__.get("_params")
+        if params is None:
+            raise RuntimeError(f"{type(self).__name__}.__init__ must call super().__init__() first")
+        params.pop(name, None)
+        self._modules.pop(name, None)
+        if isinstance(value, Parameter):
+            params[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        object.__setattr__(self, name, value)
+
+    # ----------------------------------------------------------------- parameters
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        for name, p in self._params.items():
+            yield prefix + name, p
+        for name, m in self._modules.items():
+            yield from m.named_parameters(prefix + name + ".")
+
+    def parameters(self) -> list[Parameter]:
+        return [p for _, p in self.named_parameters()]
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
+        yield prefix.rstrip("."), self
+        for name, m in self._modules.items():
+            yield from m.named_modules(prefix + name + ".")
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad.fill(0)
+
+    def num_parameters(self) -> int:
+        return sum(p.data.size for p in self.parameters())
+
+    # ----------------------------------------------------------------- modes, dtype
+    def train(self, mode: bool = True) -> "Module":
+        for _, m in self.named_modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self) -> "Module":
+        return self.train(False)
+
+    def to(self, dtype) -> "Module":
+        """Convert every parameter (values and gradients) to ``dtype`` in place; returns self."""
+        dt = check_dtype_arg(dtype)
+        for _, m in self.named_modules():
+            object.__setattr__(m, "dtype", dt)
+            if "dtype" in m.config:
+                m.config["dtype"] = dt.name
+        for p in self.parameters():
+            p.data = p.data.astype(dt)
+            p.grad = p.grad.astype(dt)
+        return self
+
+    # ----------------------------------------------------------------- state_dict
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter under its PyTorch name."""
+        return {name: p.data.copy() for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state_dict, strict: bool = True) -> dict[str, list[str]]:
+        """Copy arrays (or torch tensors) into the parameters, cast to this module's dtype.
+
+        With ``strict=True`` any missing key, unexpected key or shape mismatch is an error
+        listing all of them; nothing is changed unless everything matches. Returns
+        ``{"missing_keys": [...], "unexpected_keys": [...]}``.
+        """
+        if not hasattr(state_dict, "items"):
+            raise TypeError(f"state_dict must be a mapping of name -> array, got {type(state_dict).__name__}")
+        own = dict(self.named_parameters())
+        incoming = {str(k): to_numpy(v) for k, v in state_dict.items()}
+        missing = [k for k in own if k not in incoming]
+        unexpected = [k for k in incoming if k not in own]
+        mismatched = [
+            f"{k}: expected {shape_str(own[k].shape)}, got {shape_str(incoming[k].shape)}"
+            for k in own if k in incoming and incoming[k].shape != own[k].shape
+        ]
+        bad_dtype = [f"{k}: dtype {incoming[k].dtype}" for k in own
+                     if k in incoming and incoming[k].dtype.kind not in "fiu"]
+        problems = []
+        if strict and missing:
+            problems.append("missing keys: " + ", ".join(missing))
+        if strict and unexpected:
+            problems.append("unexpected keys: " + ", ".join(unexpected))
+        if mismatched:
+            problems.append("shape mismatches: " + "; ".join(mismatched))
+        if bad_dtype:
+            problems.append("non-numeric arrays: " + "; ".join(bad_dtype))
+        if not problems:
+            nonfinite = [k for k in own if k in incoming and not np.isfinite(incoming[k]).all()]
+            if nonfinite:
+                problems.append("NaN or inf in: " + ", ".join(nonfinite))
+        if problems:
+            raise ValueError(f"load_state_dict into {type(self).__name__} failed: " + " | ".join(problems))
+        for k, p in own.items():
+            if k in incoming:
+                p.data[...] = incoming[k].astype(p.data.dtype)
+        return {"missing_keys": missing, "unexpected_keys": unexpected}
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config.items() if k != "dtype")
+        return f"{type(self).__name__}({args})"

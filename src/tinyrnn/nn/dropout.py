@@ -1,0 +1,40 @@
+"""Inverted dropout: zero each element with probability p and scale the rest by 1/(1-p)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from .._check import probability
+from ..init import make_rng
+from ..module import Module
+
+
+def dropout_mask(rng: np.random.Generator, shape, p: float, dtype) -> np.ndarray:
+    """A mask of 0 and 1/(1-p), so that ``x * mask`` keeps the expectation of x."""
+    keep = rng.random(shape) >= p
+    return keep.astype(dtype) / dtype.type(1.0 - p)
+
+
+class Dropout(Module):
+    """``torch.nn.Dropout(p)``: active only in training mode, driven by ``rng``."""
+
+    def __init__(self, p: float = 0.5, rng=None, dtype=np.float32):
+        super().__init__(dtype)
+        self.p = probability("p", p)
+        self.config = dict(p=self.p)
+        self.rng = make_rng(rng)
+
+    def forward(self, x):
+        x = np.asarray(x)
+        if not self.training or self.p == 0.0:
+            return x, SimpleNamespace(mask=None)
+        mask = dropout_mask(self.rng, x.shape, self.p, x.dtype)
+        return x * mask, SimpleNamespace(mask=mask)
+
+    def __call__(self, x):
+        return self.forward(x)[0]
+
+    def backward(self, dy, cache):
+        return dy if cache.mask is None else dy * cache.mask

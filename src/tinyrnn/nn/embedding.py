@@ -1,0 +1,57 @@
+"""Embedding: a lookup table of vectors, indexed by integer token ids."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from .._check import int_array, positive_int
+from ..init import make_rng
+from ..module import Module, Parameter
+
+
+class Embedding(Module):
+    """``torch.nn.Embedding(num_embeddings, embedding_dim, padding_idx=None)``.
+
+    weight (num_embeddings, embedding_dim) ~ N(0, 1), with the ``padding_idx`` row zero
+    and never receiving gradient. Indices (...) of any integer dtype -> (..., embedding_dim).
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
+                 dtype=np.float32, rng=None):
+        super().__init__(dtype)
+        num_embeddings = positive_int("num_embeddings", num_embeddings)
+        embedding_dim = positive_int("embedding_dim", embedding_dim)
+        if padding_idx is not None:
+            if not -num_embeddings <= int(padding_idx) < num_embeddings:
+                raise ValueError(f"padding_idx must be in [-{num_embeddings}, {num_embeddings}), "
+                                 f"got {padding_idx}")
+            padding_idx = int(padding_idx) % num_embeddings
+        self.config = dict(num_embeddings=num_embeddings, embedding_dim=embedding_dim,
+                           padding_idx=padding_idx, dtype=self.dtype.name)
+        self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, padding_idx
+        weight = make_rng(rng).standard_normal((num_embeddings, embedding_dim)).astype(self.dtype)
+        if padding_idx is not None:
+            weight[padding_idx] = 0
+        self.weight = Parameter(weight)
+
+    def forward(self, idx):
+        idx = int_array("idx", idx, low=0, high=self.num_embeddings)
+        return self.weight.data[idx], SimpleNamespace(idx=idx)
+
+    def __call__(self, idx):
+        return self.forward(idx)[0]
+
+    def backward(self, dy, cache):
+        """Scatter-add dy into the rows that were looked up (no input gradient: indices)."""
+        dy = np.asarray(dy, dtype=self.dtype).reshape(-1, self.embedding_dim)
+        idx = cache.idx.reshape(-1)
+        if dy.shape[0] != idx.shape[0]:
+            raise ValueError(f"dy must have shape {cache.idx.shape + (self.embedding_dim,)}, "
+                             f"got {dy.shape[0]} rows")
+        if self.padding_idx is not None:
+            keep = idx != self.padding_idx
+            idx, dy = idx[keep], dy[keep]
+        np.add.at(self.weight.grad, idx, dy)
+        return None

@@ -1,0 +1,266 @@
+"""RecurrentBase: what RNN, LSTM and GRU share.
+
+Parameters and their PyTorch names, layers and directions, ``batch_first``, unbatched
+input, inter-layer dropout, ``lengths=`` masks, and the fused input projection. A subclass
+supplies only the recurrence of one direction of one layer (a *kernel*):
+
+    _kernel_forward(xg, states0, p, mask, reverse) -> y, states_n, kcache
+    _kernel_backward(dy, dstates_n, p, kcache)      -> dxg, dstates0
+
+where ``xg`` (T, B, G*H) is the input projection of every step (all gates at once),
+already computed here as ONE matrix product for all steps (and both directions), and
+``dxg`` is its gradient, from which the weight gradient ``dW_ih`` is again ONE product.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from .._check import check_shape, float_array, int_array, positive_int, probability, shape_str
+from ..init import make_rng, rnn_bound, uniform
+from ..module import Module, Parameter
+from .dropout import dropout_mask
+
+
+class RecurrentBase(Module):
+    """Multi-layer, optionally bidirectional recurrent layer with PyTorch's semantics."""
+
+    gate_count = 1          # G: rows of weight_ih are G * hidden_size
+    state_names = ("h0",)   # names used in error messages for the initial states
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 proj_size: int = 0, dtype=np.float32, rng=None):
+        super().__init__(dtype)
+        self.input_size = positive_int("input_size", input_size)
+        self.hidden_size = positive_int("hidden_size", hidden_size)
+        self.num_layers = positive_int("num_layers", num_layers)
+        self.proj_size = positive_int("proj_size", proj_size, allow_zero=True)
+        if self.proj_size >= self.hidden_size:
+            raise ValueError(f"proj_size must be smaller than hidden_size={hidden_size}, got {proj_size}")
+        self.dropout = probability("dropout", dropout)
+        self.bias = bool(bias)
+        self.batch_first = bool(batch_first)
+        self.bidirectional = bool(bidirectional)
+        self.num_directions = 2 if bidirectional else 1
+        self.output_size = self.proj_size or self.hidden_size   # size of h (and of each output half)
+        self.rng = make_rng(rng)
+        self.config = dict(input_size=self.input_size, hidden_size=self.hidden_size,
+                           num_layers=self.num_layers, bias=self.bias, batch_first=self.batch_first,
+                           dropout=self.dropout, bidirectional=self.bidirectional,
+                           dtype=self.dtype.name)
+        gh, h, o = self.gate_count * self.hidden_size, self.hidden_size, self.output_size
+        bound = rnn_bound(h)
+        for layer in range(self.num_layers):
+            layer_in = self.input_size if layer == 0 else o * self.num_directions
+            for d in range(self.num_directions):
+                sfx = self._suffix(layer, d)
+                setattr(self, "weight_ih" + sfx, Parameter(uniform(self.rng, (gh, layer_in), bound, self.dtype)))
+                setattr(self, "weight_hh" + sfx, Parameter(uniform(self.rng, (gh, o), bound, self.dtype)))
+                if self.bias:
+                    setattr(self, "bias_ih" + sfx, Parameter(uniform(self.rng, (gh,), bound, self.dtype)))
+                    setattr(self, "bias_hh" + sfx, Parameter(uniform(self.rng, (gh,), bound, self.dtype)))
+                if self.proj_size:
+                    setattr(self, "weight_hr" + sfx, Parameter(uniform(self.rng, (self.proj_size, h), bound, self.dtype)))
+
+    # --------------------------------------------------------------- subclass hooks
+    def _state_sizes(self) -> tuple[int, ...]:
+        """Feature size of each state array (h for RNN/GRU; h and c for LSTM)."""
+        return (self.output_size,)
+
+    def _unpack_state(self, hx):
+        """User's state argument -> tuple of arrays (or Nones)."""
+        return (hx,)
+
+    def _pack_state(self, states):
+        """Tuple of state arrays -> what the user sees."""
+        return states[0]
+
+    def _input_bias(self, p):
+        """Bias added to the input projection (b_ih + b_hh folds for RNN and LSTM)."""
+        return p.b_ih.data + p.b_hh.data
+
+    def _bias_hh_grad(self, p, db, kcache):
+        """Accumulate the hidden bias gradient, given db = sum of dxg over steps and batch."""
+        p.b_hh.grad += db
+
+    # --------------------------------------------------------------- helpers
+    @staticmethod
+    def _suffix(layer: int, direction: int) -> str:
+        return f"_l{layer}" + ("_reverse" if direction else "")
+
+    def _layer_params(self, layer: int, direction: int) -> SimpleNamespace:
+        sfx = self._suffix(layer, direction)
+        get = lambda n: getattr(self, n + sfx, None)  # noqa: E731
+        return SimpleNamespace(w_ih=get("weight_ih"), w_hh=get("weight_hh"), b_ih=get("bias_ih"),
+                               b_hh=get("bias_hh"), w_hr=get("weight_hr"))
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.config.items())
+
+    # --------------------------------------------------------------- validation
+    def _prepare(self, x, hx, lengths):
+        """Validate and move to the internal layout: x (T, B, I), states (D*L, B, size)."""
+        x = float_array("x", x, self.dtype)
+        if x.ndim not in (2, 3):
+            layout = "(B, T, input_size)" if self.batch_first else "(T, B, input_size)"
+            raise ValueError(f"x must be 3-D {layout} or 2-D (T, input_size) unbatched, "
+                             f"got shape {shape_str(x.shape)}")
+        batched = x.ndim == 3
+        if x.shape[-1] != self.input_size:
+            raise ValueError(f"x must have last dimension input_size={self.input_size}, "
+                             f"got shape {shape_str(x.shape)}")
+        if not batched:
+            x = x[:, None, :]
+        elif self.batch_first:
+            x = x.transpose(1, 0, 2)
+        T, B = x.shape[0], x.shape[1]
+        if T == 0 or B == 0:
+            raise ValueError(f"x must have at least one time step and one batch element, got shape "
+                             f"{shape_str(x.shape)}")
+        x = np.ascontiguousarray(x)
+        n = self.num_layers * self.num_directions
+        given = self._unpack_state(hx) if hx is not None else (None,) * len(self._state_sizes())
+        states = []
+        for name, size, s in zip(self.state_names, self._state_sizes(), given):
+            if s is None:
+                states.append(np.zeros((n, B, size), self.dtype))
+                continue
+            s = float_array(name, s, self.dtype)
+            if batched:
+                check_shape(name, s, (n, B, size), " (num_layers * num_directions, batch, size)")
+            else:
+                check_shape(name, s, (n, size), " (num_layers * num_directions, size) for unbatched x")
+                s = s[:, None, :]
+            states.append(s)
+        mask = None
+        if lengths is not None:
+            lengths = int_array("lengths", lengths, what="length")
+            if lengths.shape != (B,):
+                raise ValueError(f"lengths must have shape ({B},), one length per batch element, "
+                                 f"got {shape_str(lengths.shape)}")
+            if lengths.min() < 1 or lengths.max() > T:
+                raise ValueError(f"lengths must be in [1, T={T}], got min {lengths.min()} and max {lengths.max()}")
+            if lengths.min() < T:
+                mask = (np.arange(T)[:, None] < lengths[None, :])[:, :, None]   # (T, B, 1) bool
+        return x, tuple(states), mask, batched
+
+    def _to_user(self, a, batched):
+        """(T, B, F) internal -> user layout."""
+        if not batched:
+            return a[:, 0, :]
+        return a.transpose(1, 0, 2) if self.batch_first else a
+
+    def _from_user(self, name, a, shape_internal, batched):
+        """User layout -> (T, B, F) internal, with a shape check naming ``name``."""
+        a = float_array(name, a, self.dtype, finite=False)
+        T, B, F = shape_internal
+        if not batched:
+            check_shape(name, a, (T, F))
+            return a[:, None, :]
+        if self.batch_first:
+            check_shape(name, a, (B, T, F), " (batch_first)")
+            return a.transpose(1, 0, 2)
+        check_shape(name, a, (T, B, F))
+        return a
+
+    # --------------------------------------------------------------- forward / backward
+    def forward(self, x, hx=None, lengths=None):
+        """``out, h_n, cache`` (LSTM: ``out, (h_n, c_n), cache``).
+
+        x: (T, B, I), or (B, T, I) with batch_first, or (T, I) unbatched.
+        hx: initial state(s) (D*num_layers, B, H), or None for zeros.
+        lengths: optional (B,) ints in [1, T]; steps past a sequence's length keep its state
+        and output zeros, as PyTorch's packed sequences do.
+        """
+        x, states0, mask, batched = self._prepare(x, hx, lengths)
+        T, B, _ = x.shape
+        D, o = self.num_directions, self.output_size
+        finals = [np.empty((self.num_layers * D, B, s), self.dtype) for s in self._state_sizes()]
+        layer_caches = []
+        inp = x                                                   # (T, B, I_layer)
+        for layer in range(self.num_layers):
+            drop = None
+            if layer > 0 and self.training and self.dropout > 0:
+                drop = dropout_mask(self.rng, inp.shape, self.dropout, self.dtype)
+                inp = inp * drop
+            ps = [self._layer_params(layer, d) for d in range(D)]
+            w_cat = ps[0].w_ih.data if D == 1 else np.concatenate([p.w_ih.data for p in ps])
+            xg_all = (inp.reshape(T * B, -1) @ w_cat.T).reshape(T, B, -1)   # (T, B, D*G*H)
+            gh = self.gate_count * self.hidden_size
+            if self.bias:
+                xg_all += np.concatenate([self._input_bias(p) for p in ps])
+            out = np.empty((T, B, D * o), self.dtype) if D > 1 else None
+            kcaches = []
+            for d in range(D):
+                idx = layer * D + d
+                y, s_n, kc = self._kernel_forward(xg_all[:, :, d * gh:(d + 1) * gh],
+                                                  tuple(s[idx] for s in states0), ps[d], mask, d == 1)
+                for f, s in zip(finals, s_n):
+                    f[idx] = s
+                if out is None:
+                    out = y
+                else:
+                    out[:, :, d * o:(d + 1) * o] = y
+                kcaches.append(kc)
+            layer_caches.append(SimpleNamespace(inp=inp, drop=drop, w_cat=w_cat, kcaches=kcaches))
+            inp = out
+        cache = SimpleNamespace(layers=layer_caches, batched=batched, shape=(T, B), mask=mask)
+        finals = [f if batched else f[:, 0, :] for f in finals]
+        return self._to_user(inp, batched), self._pack_state(tuple(finals)), cache
+
+    def __call__(self, x, hx=None, lengths=None):
+        out, h_n, _ = self.forward(x, hx, lengths=lengths)
+        return out, h_n
+
+    def backward(self, dout, cache, dh_n=None):
+        """``dx, dh0`` (LSTM: ``dx, (dh0, dc0)``); accumulates every parameter's ``.grad``.
+
+        dout: gradient of ``out`` in the layout ``forward`` returned it, or None (zeros);
+        dh_n: gradient of the final state(s), or None.
+        """
+        if not isinstance(cache, SimpleNamespace) or not hasattr(cache, "layers"):
+            raise TypeError("cache must be the third value returned by forward()")
+        T, B = cache.shape
+        D, o, L = self.num_directions, self.output_size, self.num_layers
+        batched = cache.batched
+        dlayer = None if dout is None else self._from_user("dout", dout, (T, B, D * o), batched)
+        given = self._unpack_state(dh_n) if dh_n is not None else (None,) * len(self._state_sizes())
+        dfinals = []
+        for name, size, g in zip(self.state_names, self._state_sizes(), given):
+            if g is None:
+                dfinals.append(None)
+                continue
+            g = float_array("d" + name.replace("0", "_n"), g, self.dtype, finite=False)
+            expect = (L * D, B, size) if batched else (L * D, size)
+            check_shape("d" + name.replace("0", "_n"), g, expect)
+            dfinals.append(g if batched else g[:, None, :])
+        dstates0 = [np.zeros((L * D, B, s), self.dtype) for s in self._state_sizes()]
+        gh = self.gate_count * self.hidden_size
+        for layer in reversed(range(L)):
+            lc = cache.layers[layer]
+            dxgs = []
+            for d in range(D):
+                idx = layer * D + d
+                p = self._layer_params(layer, d)
+                dy = None if dlayer is None else dlayer[:, :, d * o:(d + 1) * o]
+                dsn = tuple(None if g is None else g[idx] for g in dfinals)
+                dxg, ds0 = self._kernel_backward(dy, dsn, p, lc.kcaches[d])
+                for acc, s in zip(dstates0, ds0):
+                    acc[idx] = s
+                if self.bias:
+                    db = dxg.sum(axis=(0, 1))
+                    p.b_ih.grad += db
+                    self._bias_hh_grad(p, db, lc.kcaches[d])
+                dxgs.append(dxg)
+            dxg_all = (dxgs[0] if D == 1 else np.concatenate(dxgs, axis=2)).reshape(T * B, D * gh)
+            dw = dxg_all.T @ lc.inp.reshape(T * B, -1)            # (D*G*H, I_layer): dW_ih, one product
+            for d in range(D):
+                self._layer_params(layer, d).w_ih.grad += dw[d * gh:(d + 1) * gh]
+            dlayer = (dxg_all @ lc.w_cat).reshape(T, B, -1)        # (T, B, I_layer)
+            if lc.drop is not None:
+                dlayer *= lc.drop
+        dstates0 = [s if batched else s[:, 0, :] for s in dstates0]
+        return self._to_user(dlayer, batched), self._pack_state(tuple(dstates0))

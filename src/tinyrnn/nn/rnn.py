@@ -1,0 +1,224 @@
+"""Elman RNN: ``RNNCell`` (one step) and ``RNN`` (fused BPTT over a whole sequence).
+
+Equations (docs/bptt.md, section "Elman RNN"), per layer and direction:
+
+    a_t = x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh          (1)
+    h_t = act(a_t)                                          (2)
+
+and, with dh_t the total gradient reaching h_t (from the output and from step t+1):
+
+    da_t      = dh_t * act'(a_t)        act' read from h_t   (3)
+    dh_{t-1} += da_t W_hh                                   (4)  carried back
+    dW_hh     = sum_t da_t^T h_{t-1}                         (5)  one product after the loop
+    dW_ih     = sum_t da_t^T x_t                             (6)  one product (RecurrentBase)
+    db_ih = db_hh = sum_t da_t                               (7)
+    dx_t      = da_t W_ih                                    (8)  one product (RecurrentBase)
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from .._check import check_shape, choice, float_array, positive_int, shape_str
+from ..functional import NONLINEARITIES, activate_, activation_grad
+from ..init import make_rng, rnn_bound, uniform
+from ..module import Module, Parameter
+from .recurrent import RecurrentBase
+
+
+def _time_views(S: np.ndarray, reverse: bool):
+    """S (T+1, B, H) holds h_0 and every h_t. Returns (h_t for all t, h_{t-1} for all t).
+
+    Forward: S = [h0, h_1 .. h_T]. Reverse: S = [h_1 .. h_T, h0] in time order, where the
+    reverse direction's "previous" state of step t is the state of step t+1.
+    """
+    return (S[:-1], S[1:]) if reverse else (S[1:], S[:-1])
+
+
+def rnn_forward(xg, h0, w_hh, act, mask=None, reverse=False):
+    """Recurrence of one direction. xg (T, B, H) = x W_ih^T + b (all steps), h0 (B, H).
+
+    Returns S (T+1, B, H) with every state (see ``_time_views``). Only the recurrent product
+    and the elementwise step are inside the loop: eq. (1)-(2).
+    """
+    T, B, H = xg.shape
+    S = np.empty((T + 1, B, H), xg.dtype)
+    w_hh_t = w_hh.T                                         # (H, H)
+    prev_off, cur_off = (1, 0) if reverse else (0, 1)
+    steps = range(T - 1, -1, -1) if reverse else range(T)
+    S[T if reverse else 0] = h0
+    with np.errstate(over="ignore"):
+        if mask is None:
+            for t in steps:
+                h = S[t + cur_off]
+                np.dot(S[t + prev_off], w_hh_t, out=h)      # h_{t-1} W_hh^T
+                h += xg[t]                                  # + x_t W_ih^T + b     (1)
+                activate_(act, h)                           # h_t = act(a_t)       (2)
+        else:
+            a = np.empty((B, H), xg.dtype)
+            for t in steps:
+                prev, h = S[t + prev_off], S[t + cur_off]
+                np.dot(prev, w_hh_t, out=a)
+                a += xg[t]
+                activate_(act, a)
+                np.copyto(h, prev)                          # finished sequences keep h
+                np.copyto(h, a, where=mask[t])
+    return S
+
+
+def rnn_backward(dy, dh_n, S, w_hh, act, mask=None, reverse=False):
+    """BPTT of one direction. dy (T, B, H) or None, dh_n (B, H) or None.
+
+    Returns da (T, B, H) (the gradient of xg and of the biases), dh0 (B, H) and
+    dW_hh (H, H): eq. (3)-(5).
+    """
+    T, B, H = S.shape[0] - 1, S.shape[1], S.shape[2]
+    h_all, h_prev = _time_views(S, reverse)
+    da = activation_grad(act, h_all)                        # act'(a_t) from h_t, all steps at once
+    if mask is not None:
+        maskf = mask.astype(S.dtype)
+        if da is None:                                      # identity: act' = 1
+            da = np.repeat(maskf, H, axis=2)
+        else:
+            da *= maskf                                     # no gradient through padded steps
+        dy = None if dy is None else dy * maskf             # padded outputs are constant zeros
+        keep = 1 - maskf                                    # padded steps pass dh through
+        tmp = np.empty((B, H), S.dtype)
+    elif da is None:
+        da = np.empty((T, B, H), S.dtype)
+    dh = np.zeros((B, H), S.dtype) if dh_n is None else np.array(dh_n, dtype=S.dtype)
+    steps = range(T) if reverse else range(T - 1, -1, -1)
+    for t in steps:
+        if dy is not None:
+            dh += dy[t]                                     # dh_t = dy_t + dh carried from t+1
+        if act == "identity" and mask is None:
+            da[t] = dh
+        else:
+            np.multiply(dh, da[t], out=da[t])               # da_t = dh_t * act'(a_t)    (3)
+        if mask is None:
+            np.dot(da[t], w_hh, out=dh)                     # dh_{t-1} = da_t W_hh       (4)
+        else:
+            dh *= keep[t]
+            np.dot(da[t], w_hh, out=tmp)
+            dh += tmp
+    dw_hh = da.reshape(T * B, H).T @ h_prev.reshape(T * B, H)   # (5), one product
+    return da, dh, dw_hh
+
+
+class RNN(RecurrentBase):
+    """``torch.nn.RNN``: multi-layer Elman RNN, h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh).
+
+    ``nonlinearity`` is "tanh" or "relu" as in PyTorch, plus "sigmoid" and "identity" for the
+    classic tutorials. Parameters ``weight_ih_l{k}[_reverse]`` (H, I_k), ``weight_hh_l{k}`` (H, H),
+    ``bias_ih_l{k}``, ``bias_hh_l{k}`` (H,), all U(-1/sqrt(H), 1/sqrt(H)).
+
+    >>> rnn = RNN(8, 16, num_layers=2, rng=np.random.default_rng(0))
+    >>> out, h_n, cache = rnn.forward(np.zeros((5, 3, 8), np.float32))
+    >>> out.shape, h_n.shape
+    ((5, 3, 16), (2, 3, 16))
+    >>> dx, dh0 = rnn.backward(np.ones_like(out), cache)
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
+                 dropout: float = 0.0, bidirectional: bool = False, dtype=np.float32, rng=None):
+        self_nl = choice("nonlinearity", nonlinearity, NONLINEARITIES)
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, 0, dtype, rng)
+        self.nonlinearity = self_nl
+        self.config["nonlinearity"] = self_nl
+
+    def forward(self, x, h0=None, lengths=None):
+        """``out, h_n, cache``; see ``RecurrentBase.forward``."""
+        return super().forward(x, h0, lengths=lengths)
+
+    def __call__(self, x, h0=None, lengths=None):
+        out, h_n, _ = self.forward(x, h0, lengths=lengths)
+        return out, h_n
+
+    def backward(self, dout, cache, dh_n=None):
+        """``dx, dh0``; see ``RecurrentBase.backward``."""
+        return super().backward(dout, cache, dh_n)
+
+    def _kernel_forward(self, xg, states0, p, mask, reverse):
+        S = rnn_forward(xg, states0[0], p.w_hh.data, self.nonlinearity, mask, reverse)
+        h_all, _ = _time_views(S, reverse)
+        y = h_all if mask is None else h_all * mask
+        h_n = S[0] if reverse else S[-1]
+        return y, (h_n,), SimpleNamespace(S=S, mask=mask, reverse=reverse)
+
+    def _kernel_backward(self, dy, dstates_n, p, kc):
+        da, dh0, dw_hh = rnn_backward(dy, dstates_n[0], kc.S, p.w_hh.data, self.nonlinearity,
+                                      kc.mask, kc.reverse)
+        p.w_hh.grad += dw_hh
+        return da, (dh0,)
+
+
+class RNNCell(Module):
+    """``torch.nn.RNNCell``: one step h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh).
+
+    x (B, input_size) or (input_size,) unbatched; h likewise with hidden_size (None: zeros).
+    ``forward`` returns ``h', cache``; ``backward(dh', cache)`` returns ``dx, dh``.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 nonlinearity: str = "tanh", dtype=np.float32, rng=None):
+        super().__init__(dtype)
+        self.input_size = positive_int("input_size", input_size)
+        self.hidden_size = positive_int("hidden_size", hidden_size)
+        self.nonlinearity = choice("nonlinearity", nonlinearity, NONLINEARITIES)
+        self.bias = bool(bias)
+        self.config = dict(input_size=self.input_size, hidden_size=self.hidden_size, bias=self.bias,
+                           nonlinearity=self.nonlinearity, dtype=self.dtype.name)
+        rng = make_rng(rng)
+        bound = rnn_bound(self.hidden_size)
+        H, I = self.hidden_size, self.input_size
+        self.weight_ih = Parameter(uniform(rng, (H, I), bound, self.dtype))
+        self.weight_hh = Parameter(uniform(rng, (H, H), bound, self.dtype))
+        self.bias_ih = Parameter(uniform(rng, (H,), bound, self.dtype)) if bias else None
+        self.bias_hh = Parameter(uniform(rng, (H,), bound, self.dtype)) if bias else None
+
+    def _prepare(self, x, h):
+        x = float_array("x", x, self.dtype)
+        if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
+            raise ValueError(f"x must have shape (B, {self.input_size}) or ({self.input_size},) "
+                             f"for input_size={self.input_size}, got {shape_str(x.shape)}")
+        batched = x.ndim == 2
+        x2 = x if batched else x[None]
+        if h is None:
+            h2 = np.zeros((x2.shape[0], self.hidden_size), self.dtype)
+        else:
+            h2 = float_array("h", h, self.dtype)
+            check_shape("h", h2, x.shape[:-1] + (self.hidden_size,), f" to match x {shape_str(x.shape)}")
+            h2 = h2 if batched else h2[None]
+        return x2, h2, batched
+
+    def forward(self, x, h=None):
+        x2, h2, batched = self._prepare(x, h)
+        a = x2 @ self.weight_ih.data.T
+        a += h2 @ self.weight_hh.data.T
+        if self.bias:
+            a += self.bias_ih.data + self.bias_hh.data
+        with np.errstate(over="ignore"):
+            h1 = activate_(self.nonlinearity, a)
+        return (h1 if batched else h1[0]), SimpleNamespace(x=x2, h=h2, h1=h1, batched=batched)
+
+    def __call__(self, x, h=None):
+        return self.forward(x, h)[0]
+
+    def backward(self, dh1, cache):
+        dh1 = float_array("dh1", dh1, self.dtype, finite=False)
+        dh1 = dh1 if cache.batched else dh1[None]
+        check_shape("dh1", dh1, cache.h1.shape)
+        d = activation_grad(self.nonlinearity, cache.h1)
+        da = dh1 if d is None else dh1 * d                       # (B, H)
+        self.weight_ih.grad += da.T @ cache.x
+        self.weight_hh.grad += da.T @ cache.h
+        if self.bias:
+            db = da.sum(axis=0)
+            self.bias_ih.grad += db
+            self.bias_hh.grad += db
+        dx, dh = da @ self.weight_ih.data, da @ self.weight_hh.data
+        return (dx, dh) if cache.batched else (dx[0], dh[0])
