@@ -64,7 +64,9 @@ def int_array(name: str, value, *, low: int | None = None, high: int | None = No
 
 
 def shape_str(shape) -> str:
-    return "(" + ", ".join(str(s) for s in shape) + ")"
+    """(5, 2, 3) and (3,) as Python prints tuples."""
+    parts = [str(s) for s in shape]
+    return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
 
 
 def check_shape(name: str, arr: np.ndarray, expected: tuple, note: str = "") -> None:

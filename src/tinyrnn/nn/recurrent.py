@@ -18,6 +18,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from .._blas import loop_threads
 from .._check import check_shape, float_array, int_array, positive_int, probability, shape_str
 from ..init import make_rng, rnn_bound, uniform
 from ..module import Module, Parameter
@@ -196,8 +197,9 @@ class RecurrentBase(Module):
             kcaches = []
             for d in range(D):
                 idx = layer * D + d
-                y, s_n, kc = self._kernel_forward(xg_all[:, :, d * gh:(d + 1) * gh],
-                                                  tuple(s[idx] for s in states0), ps[d], mask, d == 1)
+                with loop_threads(B * o * gh):
+                    y, s_n, kc = self._kernel_forward(xg_all[:, :, d * gh:(d + 1) * gh],
+                                                      tuple(s[idx] for s in states0), ps[d], mask, d == 1)
                 for f, s in zip(finals, s_n):
                     f[idx] = s
                 if out is None:
@@ -247,7 +249,8 @@ class RecurrentBase(Module):
                 p = self._layer_params(layer, d)
                 dy = None if dlayer is None else dlayer[:, :, d * o:(d + 1) * o]
                 dsn = tuple(None if g is None else g[idx] for g in dfinals)
-                dxg, ds0 = self._kernel_backward(dy, dsn, p, lc.kcaches[d])
+                with loop_threads(B * o * gh):
+                    dxg, ds0 = self._kernel_backward(dy, dsn, p, lc.kcaches[d])
                 for acc, s in zip(dstates0, ds0):
                     acc[idx] = s
                 if self.bias:

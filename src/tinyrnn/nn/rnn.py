@@ -45,7 +45,7 @@ def rnn_forward(xg, h0, w_hh, act, mask=None, reverse=False):
     """
     T, B, H = xg.shape
     S = np.empty((T + 1, B, H), xg.dtype)
-    w_hh_t = w_hh.T                                         # (H, H)
+    w_hh_t = np.ascontiguousarray(w_hh.T)                   # (H, H); a transposed view is ~1.7x slower
     prev_off, cur_off = (1, 0) if reverse else (0, 1)
     steps = range(T - 1, -1, -1) if reverse else range(T)
     S[T if reverse else 0] = h0
