@@ -21,6 +21,8 @@ import numpy as np
 
 # Per-step M*N*K below which the loop runs on one thread (measured on 2 cores; docs/performance.md).
 SINGLE_THREAD_WORK = 1 << 22
+# Below this OpenBLAS uses one thread by itself (SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD).
+OPENBLAS_SINGLE_BELOW = 65536 * 4
 
 # (setter, getter) symbol names: NumPy's wheels (scipy-openblas, 64-bit ints), then plain OpenBLAS.
 _SYMBOLS = [("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
@@ -68,7 +70,7 @@ _FUNCS = None if os.environ.get("TINYRNN_LOOP_THREADS") == "keep" else _find()
 @contextmanager
 def loop_threads(work_per_step: int):
     """Run the enclosed loop on one BLAS thread if ``work_per_step`` (M*N*K) is small."""
-    if _FUNCS is None or work_per_step >= SINGLE_THREAD_WORK:
+    if _FUNCS is None or not OPENBLAS_SINGLE_BELOW <= work_per_step < SINGLE_THREAD_WORK:
         yield
         return
     setter, getter = _FUNCS

@@ -93,10 +93,16 @@ class RecurrentBase(Module):
         return f"_l{layer}" + ("_reverse" if direction else "")
 
     def _layer_params(self, layer: int, direction: int) -> SimpleNamespace:
-        sfx = self._suffix(layer, direction)
-        get = lambda n: getattr(self, n + sfx, None)  # noqa: E731
-        return SimpleNamespace(w_ih=get("weight_ih"), w_hh=get("weight_hh"), b_ih=get("bias_ih"),
-                               b_hh=get("bias_hh"), w_hr=get("weight_hr"))
+        """The Parameters of one layer and direction (w_ih, w_hh, b_ih, b_hh, w_hr or None)."""
+        groups = self.__dict__.get("_groups")
+        if groups is None:
+            get = lambda n, sfx: getattr(self, n + sfx, None)  # noqa: E731
+            groups = [[SimpleNamespace(**{k: get(n, self._suffix(l, d)) for k, n in
+                                          (("w_ih", "weight_ih"), ("w_hh", "weight_hh"), ("b_ih", "bias_ih"),
+                                           ("b_hh", "bias_hh"), ("w_hr", "weight_hr"))})
+                       for d in range(self.num_directions)] for l in range(self.num_layers)]
+            object.__setattr__(self, "_groups", groups)
+        return groups[layer][direction]
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.config.items())
@@ -192,7 +198,7 @@ class RecurrentBase(Module):
             xg_all = (inp.reshape(T * B, -1) @ w_cat.T).reshape(T, B, -1)   # (T, B, D*G*H)
             gh = self.gate_count * self.hidden_size
             if self.bias:
-                xg_all += np.concatenate([self._input_bias(p) for p in ps])
+                xg_all += self._input_bias(ps[0]) if D == 1 else np.concatenate([self._input_bias(p) for p in ps])
             out = np.empty((T, B, D * o), self.dtype) if D > 1 else None
             kcaches = []
             for d in range(D):
@@ -253,15 +259,16 @@ class RecurrentBase(Module):
                     dxg, ds0 = self._kernel_backward(dy, dsn, p, lc.kcaches[d])
                 for acc, s in zip(dstates0, ds0):
                     acc[idx] = s
-                if self.bias:
-                    db = dxg.sum(axis=(0, 1))
-                    p.b_ih.grad += db
-                    self._bias_hh_grad(p, db, lc.kcaches[d])
                 dxgs.append(dxg)
             dxg_all = (dxgs[0] if D == 1 else np.concatenate(dxgs, axis=2)).reshape(T * B, D * gh)
             dw = dxg_all.T @ lc.inp.reshape(T * B, -1)            # (D*G*H, I_layer): dW_ih, one product
+            db = np.ones(T * B, self.dtype) @ dxg_all if self.bias else None   # sum over steps and batch
             for d in range(D):
-                self._layer_params(layer, d).w_ih.grad += dw[d * gh:(d + 1) * gh]
+                p = self._layer_params(layer, d)
+                p.w_ih.grad += dw[d * gh:(d + 1) * gh]
+                if self.bias:
+                    p.b_ih.grad += db[d * gh:(d + 1) * gh]
+                    self._bias_hh_grad(p, db[d * gh:(d + 1) * gh], lc.kcaches[d])
             dlayer = (dxg_all @ lc.w_cat).reshape(T, B, -1)        # (T, B, I_layer)
             if lc.drop is not None:
                 dlayer *= lc.drop

@@ -46,25 +46,29 @@ def rnn_forward(xg, h0, w_hh, act, mask=None, reverse=False):
     T, B, H = xg.shape
     S = np.empty((T + 1, B, H), xg.dtype)
     w_hh_t = np.ascontiguousarray(w_hh.T)                   # (H, H); a transposed view is ~1.7x slower
-    prev_off, cur_off = (1, 0) if reverse else (0, 1)
-    steps = range(T - 1, -1, -1) if reverse else range(T)
     S[T if reverse else 0] = h0
+    states, xs = list(S), list(xg)                          # per-step views, made once
+    order = range(T - 1, -1, -1) if reverse else range(T)
+    pairs = [(states[t + 1], states[t], xs[t]) if reverse else (states[t], states[t + 1], xs[t]) for t in order]
+    dot, tanh = np.dot, np.tanh
     with np.errstate(over="ignore"):
         if mask is None:
-            for t in steps:
-                h = S[t + cur_off]
-                np.dot(S[t + prev_off], w_hh_t, out=h)      # h_{t-1} W_hh^T
-                h += xg[t]                                  # + x_t W_ih^T + b     (1)
-                activate_(act, h)                           # h_t = act(a_t)       (2)
+            for prev, h, x_t in pairs:
+                dot(prev, w_hh_t, out=h)                    # h_{t-1} W_hh^T
+                h += x_t                                    # a_t = ... + x_t W_ih^T + b     (1)
+                if act == "tanh":
+                    tanh(h, out=h)                          # h_t = act(a_t)                 (2)
+                elif act != "identity":
+                    activate_(act, h)
         else:
             a = np.empty((B, H), xg.dtype)
-            for t in steps:
-                prev, h = S[t + prev_off], S[t + cur_off]
-                np.dot(prev, w_hh_t, out=a)
-                a += xg[t]
+            masks = [mask[t] for t in order]
+            for (prev, h, x_t), m in zip(pairs, masks):
+                dot(prev, w_hh_t, out=a)
+                a += x_t
                 activate_(act, a)
                 np.copyto(h, prev)                          # finished sequences keep h
-                np.copyto(h, a, where=mask[t])
+                np.copyto(h, a, where=m)
     return S
 
 
@@ -77,6 +81,7 @@ def rnn_backward(dy, dh_n, S, w_hh, act, mask=None, reverse=False):
     T, B, H = S.shape[0] - 1, S.shape[1], S.shape[2]
     h_all, h_prev = _time_views(S, reverse)
     da = activation_grad(act, h_all)                        # act'(a_t) from h_t, all steps at once
+    keep = None
     if mask is not None:
         maskf = mask.astype(S.dtype)
         if da is None:                                      # identity: act' = 1
@@ -84,24 +89,25 @@ def rnn_backward(dy, dh_n, S, w_hh, act, mask=None, reverse=False):
         else:
             da *= maskf                                     # no gradient through padded steps
         dy = None if dy is None else dy * maskf             # padded outputs are constant zeros
-        keep = 1 - maskf                                    # padded steps pass dh through
+        keep = list(1 - maskf)                              # padded steps pass dh through
         tmp = np.empty((B, H), S.dtype)
     elif da is None:
-        da = np.empty((T, B, H), S.dtype)
+        da = np.ones((T, B, H), S.dtype)
     dh = np.zeros((B, H), S.dtype) if dh_n is None else np.array(dh_n, dtype=S.dtype)
-    steps = range(T) if reverse else range(T - 1, -1, -1)
-    for t in steps:
-        if dy is not None:
-            dh += dy[t]                                     # dh_t = dy_t + dh carried from t+1
-        if act == "identity" and mask is None:
-            da[t] = dh
-        else:
-            np.multiply(dh, da[t], out=da[t])               # da_t = dh_t * act'(a_t)    (3)
-        if mask is None:
-            np.dot(da[t], w_hh, out=dh)                     # dh_{t-1} = da_t W_hh       (4)
+    order = range(T) if reverse else range(T - 1, -1, -1)
+    das = list(da)
+    dys = list(dy) if dy is not None else None
+    dot, multiply = np.dot, np.multiply
+    for t in order:
+        if dys is not None:
+            dh += dys[t]                                    # dh_t = dy_t + dh carried from t+1
+        da_t = das[t]
+        multiply(dh, da_t, out=da_t)                        # da_t = dh_t * act'(a_t)    (3)
+        if keep is None:
+            dot(da_t, w_hh, out=dh)                         # dh_{t-1} = da_t W_hh       (4)
         else:
             dh *= keep[t]
-            np.dot(da[t], w_hh, out=tmp)
+            dot(da_t, w_hh, out=tmp)
             dh += tmp
     dw_hh = da.reshape(T * B, H).T @ h_prev.reshape(T * B, H)   # (5), one product
     return da, dh, dw_hh
