@@ -11,12 +11,11 @@ def rng():
 
 def _torch_or_skip():
     try:
-        import torch  # noqa: F401
+        import torch
     except ImportError:
         if os.environ.get("TINYRNN_REQUIRE_TORCH") == "1":
             raise
         pytest.skip("torch not installed (set TINYRNN_REQUIRE_TORCH=1 to make this an error)")
-    import torch
     torch.set_num_threads(1)
     return torch
 

@@ -141,3 +141,64 @@ def test_optimizer_bad_input():
         tr.Adam(p, betas=(1.0, 0.9))
     with pytest.raises(ValueError, match="max_norm must be >= 0"):
         tr.clip_grad_norm_(p, -1)
+
+
+@pytest.mark.parametrize("cls", [tr.LSTM, tr.GRU])
+@pytest.mark.parametrize("lengths,match", [
+    ([3, 3, 3], r"lengths must have shape \(2,\)"),
+    ([0, 3], r"lengths must be in \[1, T=5\]"),
+    ([6, 3], r"lengths must be in \[1, T=5\]"),
+    ([2.0, 3.0], "lengths must be an integer array"),
+])
+def test_gated_bad_lengths(cls, lengths, match):
+    layer = cls(3, 4)
+    with pytest.raises((ValueError, TypeError), match=match):
+        layer(np.zeros((5, 2, 3), np.float32), lengths=np.array(lengths))
+
+
+def test_lstm_state_must_be_a_pair():
+    lstm = tr.LSTM(3, 4)
+    x = np.zeros((5, 2, 3), np.float32)
+    with pytest.raises(TypeError, match=r"hx must be a pair \(h, c\)"):
+        lstm(x, np.zeros((1, 2, 4), np.float32))
+    with pytest.raises(TypeError, match=r"hx must be a pair"):
+        lstm(x, (np.zeros((1, 2, 4), np.float32),))
+    out, _, cache = lstm.forward(x)
+    with pytest.raises(TypeError, match=r"dh_n must be a pair"):
+        lstm.backward(out, cache, np.zeros((1, 2, 4), np.float32))
+
+
+def test_gated_state_shapes():
+    lstm = tr.LSTM(3, 4, proj_size=2)
+    x = np.zeros((5, 2, 3), np.float32)
+    with pytest.raises(ValueError, match=r"h0 must have shape \(1, 2, 2\)"):
+        lstm(x, (np.zeros((1, 2, 4), np.float32), None))
+    with pytest.raises(ValueError, match=r"c0 must have shape \(1, 2, 4\)"):
+        lstm(x, (None, np.zeros((1, 2, 2), np.float32)))
+    gru = tr.GRU(3, 4, num_layers=2)
+    with pytest.raises(ValueError, match=r"h0 must have shape \(2, 2, 4\)"):
+        gru(x, np.zeros((1, 2, 4), np.float32))
+    with pytest.raises(ValueError, match="proj_size must be smaller than hidden_size=4"):
+        tr.LSTM(3, 4, proj_size=4)
+    cell = tr.LSTMCell(3, 4)
+    with pytest.raises(TypeError, match="hx must be a pair"):
+        cell(np.zeros((2, 3), np.float32), np.zeros((2, 4), np.float32))
+    with pytest.raises(ValueError, match=r"c must have shape \(2, 4\)"):
+        cell(np.zeros((2, 3), np.float32), (np.zeros((2, 4), np.float32), np.zeros((3, 4), np.float32)))
+
+
+def test_lengths_equal_one_at_a_time():
+    """A padded batch with lengths= gives each sequence exactly what it gives alone."""
+    rng = np.random.default_rng(0)
+    for layer in (tr.RNN(3, 4, 2, bidirectional=True, dtype=np.float64, rng=1),
+                  tr.LSTM(3, 4, 2, bidirectional=True, dtype=np.float64, rng=1),
+                  tr.GRU(3, 4, 2, bidirectional=True, dtype=np.float64, rng=1)):
+        x = rng.standard_normal((6, 3, 3))
+        lengths = np.array([6, 2, 4])
+        out, hn = layer(x, lengths=lengths)
+        for b, n in enumerate(lengths):
+            o1, h1 = layer(x[:n, b])
+            np.testing.assert_allclose(out[:n, b], o1, rtol=1e-12, atol=1e-14)
+            assert np.all(out[n:, b] == 0)
+            for s, s1 in zip(hn if isinstance(hn, tuple) else (hn,), h1 if isinstance(h1, tuple) else (h1,)):
+                np.testing.assert_allclose(s[:, b], s1, rtol=1e-12, atol=1e-14)

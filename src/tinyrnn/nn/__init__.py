@@ -1,9 +1,13 @@
 """Layers: each with ``forward -> (outputs..., cache)``, ``backward``, and ``__call__`` for inference."""
 
+from .cell import CellBase
 from .dropout import Dropout
 from .embedding import Embedding
+from .gru import GRU, GRUCell
 from .linear import Linear
+from .lstm import LSTM, LSTMCell
 from .recurrent import RecurrentBase
 from .rnn import RNN, RNNCell
 
-__all__ = ["Dropout", "Embedding", "Linear", "RecurrentBase", "RNN", "RNNCell"]
+__all__ = ["CellBase", "Dropout", "Embedding", "GRU", "GRUCell", "Linear", "LSTM", "LSTMCell",
+           "RecurrentBase", "RNN", "RNNCell"]

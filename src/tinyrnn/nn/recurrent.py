@@ -25,6 +25,25 @@ from ..module import Module, Parameter
 from .dropout import dropout_mask
 
 
+def time_views(S: np.ndarray, reverse: bool):
+    """S (T+1, B, F) holds the initial state and every step's state. Returns the views
+    (state after step t, state before step t), each (T, B, F), in time order.
+
+    Forward: S = [s0, s_1 .. s_T]. Reverse: S = [s_1 .. s_T, s0] in time order, since the reverse
+    direction's "previous" state of step t is the state of step t+1.
+    """
+    return (S[:-1], S[1:]) if reverse else (S[1:], S[:-1])
+
+
+def step_pairs(S: np.ndarray, reverse: bool):
+    """[(t, state before step t, state after step t)] in processing order, as views of S."""
+    views = list(S)
+    T = len(views) - 1
+    if reverse:
+        return [(t, views[t + 1], views[t]) for t in range(T - 1, -1, -1)]
+    return [(t, views[t], views[t + 1]) for t in range(T)]
+
+
 class RecurrentBase(Module):
     """Multi-layer, optionally bidirectional recurrent layer with PyTorch's semantics."""
 
@@ -71,7 +90,7 @@ class RecurrentBase(Module):
         """Feature size of each state array (h for RNN/GRU; h and c for LSTM)."""
         return (self.output_size,)
 
-    def _unpack_state(self, hx):
+    def _unpack_state(self, hx, name="hx"):
         """User's state argument -> tuple of arrays (or Nones)."""
         return (hx,)
 
@@ -129,7 +148,7 @@ class RecurrentBase(Module):
                              f"{shape_str(x.shape)}")
         x = np.ascontiguousarray(x)
         n = self.num_layers * self.num_directions
-        given = self._unpack_state(hx) if hx is not None else (None,) * len(self._state_sizes())
+        given = self._unpack_state(hx, "hx") if hx is not None else (None,) * len(self._state_sizes())
         states = []
         for name, size, s in zip(self.state_names, self._state_sizes(), given):
             if s is None:
@@ -235,7 +254,7 @@ class RecurrentBase(Module):
         D, o, L = self.num_directions, self.output_size, self.num_layers
         batched = cache.batched
         dlayer = None if dout is None else self._from_user("dout", dout, (T, B, D * o), batched)
-        given = self._unpack_state(dh_n) if dh_n is not None else (None,) * len(self._state_sizes())
+        given = self._unpack_state(dh_n, "dh_n") if dh_n is not None else (None,) * len(self._state_sizes())
         dfinals = []
         for name, size, g in zip(self.state_names, self._state_sizes(), given):
             if g is None:

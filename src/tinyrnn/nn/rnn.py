@@ -21,20 +21,10 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .._check import check_shape, choice, float_array, positive_int, shape_str
+from .._check import choice
 from ..functional import NONLINEARITIES, activate_, activation_grad
-from ..init import make_rng, rnn_bound, uniform
-from ..module import Module, Parameter
-from .recurrent import RecurrentBase
-
-
-def _time_views(S: np.ndarray, reverse: bool):
-    """S (T+1, B, H) holds h_0 and every h_t. Returns (h_t for all t, h_{t-1} for all t).
-
-    Forward: S = [h0, h_1 .. h_T]. Reverse: S = [h_1 .. h_T, h0] in time order, where the
-    reverse direction's "previous" state of step t is the state of step t+1.
-    """
-    return (S[:-1], S[1:]) if reverse else (S[1:], S[:-1])
+from .cell import CellBase
+from .recurrent import RecurrentBase, step_pairs, time_views
 
 
 def rnn_forward(xg, h0, w_hh, act, mask=None, reverse=False):
@@ -47,9 +37,9 @@ def rnn_forward(xg, h0, w_hh, act, mask=None, reverse=False):
     S = np.empty((T + 1, B, H), xg.dtype)
     w_hh_t = np.ascontiguousarray(w_hh.T)                   # (H, H); a transposed view is ~1.7x slower
     S[T if reverse else 0] = h0
-    states, xs = list(S), list(xg)                          # per-step views, made once
-    order = range(T - 1, -1, -1) if reverse else range(T)
-    pairs = [(states[t + 1], states[t], xs[t]) if reverse else (states[t], states[t + 1], xs[t]) for t in order]
+    xs = list(xg)                                           # per-step views, made once
+    steps = step_pairs(S, reverse)
+    pairs = [(prev, h, xs[t]) for t, prev, h in steps]
     dot, tanh = np.dot, np.tanh
     with np.errstate(over="ignore"):
         if mask is None:
@@ -62,7 +52,7 @@ def rnn_forward(xg, h0, w_hh, act, mask=None, reverse=False):
                     activate_(act, h)
         else:
             a = np.empty((B, H), xg.dtype)
-            masks = [mask[t] for t in order]
+            masks = [mask[t] for t, _, _ in steps]
             for (prev, h, x_t), m in zip(pairs, masks):
                 dot(prev, w_hh_t, out=a)
                 a += x_t
@@ -79,7 +69,7 @@ def rnn_backward(dy, dh_n, S, w_hh, act, mask=None, reverse=False):
     dW_hh (H, H): eq. (3)-(5).
     """
     T, B, H = S.shape[0] - 1, S.shape[1], S.shape[2]
-    h_all, h_prev = _time_views(S, reverse)
+    h_all, h_prev = time_views(S, reverse)
     da = activation_grad(act, h_all)                        # act'(a_t) from h_t, all steps at once
     keep = None
     if mask is not None:
@@ -150,7 +140,7 @@ class RNN(RecurrentBase):
 
     def _kernel_forward(self, xg, states0, p, mask, reverse):
         S = rnn_forward(xg, states0[0], p.w_hh.data, self.nonlinearity, mask, reverse)
-        h_all, _ = _time_views(S, reverse)
+        h_all, _ = time_views(S, reverse)
         y = h_all if mask is None else h_all * mask
         h_n = S[0] if reverse else S[-1]
         return y, (h_n,), SimpleNamespace(S=S, mask=mask, reverse=reverse)
@@ -162,69 +152,16 @@ class RNN(RecurrentBase):
         return da, (dh0,)
 
 
-class RNNCell(Module):
+class RNNCell(CellBase):
     """``torch.nn.RNNCell``: one step h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh).
 
     x (B, input_size) or (input_size,) unbatched; h likewise with hidden_size (None: zeros).
     ``forward`` returns ``h', cache``; ``backward(dh', cache)`` returns ``dx, dh``.
     """
 
+    layer_class = RNN
+
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
                  nonlinearity: str = "tanh", dtype=np.float32, rng=None):
-        super().__init__(dtype)
-        self.input_size = positive_int("input_size", input_size)
-        self.hidden_size = positive_int("hidden_size", hidden_size)
-        self.nonlinearity = choice("nonlinearity", nonlinearity, NONLINEARITIES)
-        self.bias = bool(bias)
-        self.config = dict(input_size=self.input_size, hidden_size=self.hidden_size, bias=self.bias,
-                           nonlinearity=self.nonlinearity, dtype=self.dtype.name)
-        rng = make_rng(rng)
-        bound = rnn_bound(self.hidden_size)
-        H, I = self.hidden_size, self.input_size
-        self.weight_ih = Parameter(uniform(rng, (H, I), bound, self.dtype))
-        self.weight_hh = Parameter(uniform(rng, (H, H), bound, self.dtype))
-        self.bias_ih = Parameter(uniform(rng, (H,), bound, self.dtype)) if bias else None
-        self.bias_hh = Parameter(uniform(rng, (H,), bound, self.dtype)) if bias else None
-
-    def _prepare(self, x, h):
-        x = float_array("x", x, self.dtype)
-        if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
-            raise ValueError(f"x must have shape (B, {self.input_size}) or ({self.input_size},) "
-                             f"for input_size={self.input_size}, got {shape_str(x.shape)}")
-        batched = x.ndim == 2
-        x2 = x if batched else x[None]
-        if h is None:
-            h2 = np.zeros((x2.shape[0], self.hidden_size), self.dtype)
-        else:
-            h2 = float_array("h", h, self.dtype)
-            check_shape("h", h2, x.shape[:-1] + (self.hidden_size,), f" to match x {shape_str(x.shape)}")
-            h2 = h2 if batched else h2[None]
-        return x2, h2, batched
-
-    def forward(self, x, h=None):
-        x2, h2, batched = self._prepare(x, h)
-        a = x2 @ self.weight_ih.data.T
-        a += h2 @ self.weight_hh.data.T
-        if self.bias:
-            a += self.bias_ih.data + self.bias_hh.data
-        with np.errstate(over="ignore"):
-            h1 = activate_(self.nonlinearity, a)
-        return (h1 if batched else h1[0]), SimpleNamespace(x=x2, h=h2, h1=h1, batched=batched)
-
-    def __call__(self, x, h=None):
-        return self.forward(x, h)[0]
-
-    def backward(self, dh1, cache):
-        dh1 = float_array("dh1", dh1, self.dtype, finite=False)
-        dh1 = dh1 if cache.batched else dh1[None]
-        check_shape("dh1", dh1, cache.h1.shape)
-        d = activation_grad(self.nonlinearity, cache.h1)
-        da = dh1 if d is None else dh1 * d                       # (B, H)
-        self.weight_ih.grad += da.T @ cache.x
-        self.weight_hh.grad += da.T @ cache.h
-        if self.bias:
-            db = da.sum(axis=0)
-            self.bias_ih.grad += db
-            self.bias_hh.grad += db
-        dx, dh = da @ self.weight_ih.data, da @ self.weight_hh.data
-        return (dx, dh) if cache.batched else (dx[0], dh[0])
+        super().__init__(input_size, hidden_size, bias, dtype, rng, nonlinearity=nonlinearity)
+        self.nonlinearity = self._layer.nonlinearity
