@@ -3,7 +3,9 @@
 Both libraries run in this one process, alternated rep by rep, with the same thread count
 (--threads, default: all cores) for NumPy's OpenBLAS and for torch. OpenBLAS worker threads
 spin for a while after each call and would starve torch's threads on a 2-core machine, so
-OPENBLAS_THREAD_TIMEOUT is set to its minimum before NumPy is imported.
+OPENBLAS_THREAD_TIMEOUT is set to its minimum before NumPy is imported. The process calls
+tinyrnn.perf.retain_memory() (as the tinyrnn command does), which both libraries share;
+--no-retain measures without it.
 
     python bench/rnn_vs_torch.py                 # all configurations
     python bench/rnn_vs_torch.py --only rnn      # just the RNN rows
@@ -18,6 +20,7 @@ ap.add_argument("--threads", type=int, default=os.cpu_count())
 ap.add_argument("--reps", type=int, default=15)
 ap.add_argument("--only", default="", help="comma-separated kinds: rnn, lstm, gru, lengths")
 ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
+ap.add_argument("--no-retain", action="store_true", help="do not call tinyrnn.perf.retain_memory()")
 args = ap.parse_args()
 
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "1")
@@ -33,6 +36,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 import tinyrnn as tr  # noqa: E402
 
 torch.set_num_threads(args.threads)
+if not args.no_retain:
+    from tinyrnn.perf import retain_memory
+    retain_memory()
 
 CONFIGS = [  # (kind, T, B, I, H)
     ("rnn", 64, 32, 64, 64), ("rnn", 64, 32, 64, 128), ("rnn", 64, 32, 64, 256),
@@ -103,7 +109,8 @@ def main():
             print(f"{label:12s} T={T:3d} B={B:3d} I={I:3d} H={H:3d}  tinyrnn {a*1e3:8.2f} ms  "
                   f"torch {b*1e3:8.2f} ms  ratio {a/b:5.2f}", flush=True)
     if args.markdown:
-        print(f"threads={args.threads}, torch {torch.__version__}, numpy {np.__version__}\n")
+        print(f"threads={args.threads}, retain_memory={not args.no_retain}, torch {torch.__version__}, "
+              f"numpy {np.__version__}\n")
         print("| layer | T | B | I | H | tinyrnn ms | torch ms | ratio |")
         print("|---|---|---|---|---|---|---|---|")
         for kind, T, B, I, H, a, b in rows:

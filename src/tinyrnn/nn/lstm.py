@@ -18,9 +18,10 @@ Backward, with dh_t = dy_t + dh carried from t+1 and dc carried from t+1:
     dc_{t-1} = dc_t * f         dh_{t-1} = da_t W_hh                      (L9)
     dW_hh = sum_t da_t^T h_{t-1}    dW_hr = sum_t dh_t^T m_t              (L10)
 
-Implementation note: sigmoid(a) = (1 + tanh(a/2)) / 2, so scaling the i, f, o columns of the
-input projection and of W_hh^T by 1/2 once lets ONE tanh over the whole (B, 4H) block and one
-multiply-add give all four gates at every step.
+Implementation notes: sigmoid(a) = (1 + tanh(a/2)) / 2, so scaling the i, f, o rows of the
+input projection and of W_hh by 1/2 once lets ONE tanh over the whole (4H, B) block and one
+multiply-add give all four gates at every step. The loop is feature-major ((features, B)
+arrays), see ``lstm_forward``.
 """
 
 from __future__ import annotations
@@ -34,9 +35,9 @@ from .recurrent import RecurrentBase, step_pairs, time_views
 
 
 def _gate_affine(H, dtype):
-    """Per-column (scale, shift) turning tanh of the pre-scaled block into [i, f, g, o]."""
-    scale = np.full(4 * H, 0.5, dtype)
-    shift = np.full(4 * H, 0.5, dtype)
+    """Per-row (scale, shift) turning tanh of the pre-scaled block into [i, f, g, o]."""
+    scale = np.full((4 * H, 1), 0.5, dtype)
+    shift = np.full((4 * H, 1), 0.5, dtype)
     scale[2 * H:3 * H], shift[2 * H:3 * H] = 1.0, 0.0
     return scale, shift
 
@@ -44,119 +45,133 @@ def _gate_affine(H, dtype):
 def lstm_forward(xg, h0, c0, w_hh, w_hr=None, mask=None, reverse=False):
     """One direction. xg (T, B, 4H) input projection (+ biases) of all steps; h0 (B, P), c0 (B, H).
 
-    Returns a cache with Hs (T+1, B, P), Cs (T+1, B, H) in time order (see ``time_views``),
-    the gates A (T, B, 4H), tanh(c) TC (T, B, H) and, with a projection, M (T, B, H).
+    The loop runs feature-major: every per-step array is (features, B), so the gate product is
+    W_hh (4H, P) @ h^T (P, B) (faster in OpenBLAS than h @ W_hh^T for small B) and each gate
+    is a contiguous block of rows. Returns a cache with, in time order (see ``time_views``):
+    S (T+1, B, P) the states batch-major; HsT (T+1, P, B), CsT (T+1, H, B); the gates
+    AT (T, 4H, B), tanh(c) TCT (T, H, B) and, with a projection, MT (T, H, B).
     """
     T, B, G = xg.shape
     H = G // 4
     P = h0.shape[-1]
     dt = xg.dtype
     scale, shift = _gate_affine(H, dt)
-    w_t = np.ascontiguousarray(w_hh.T) * scale             # (P, 4H), i/f/o columns halved
-    xs = xg * scale                                        # (T, B, 4H), same scaling
-    Hs, Cs = np.empty((T + 1, B, P), dt), np.empty((T + 1, B, H), dt)
-    A, TC = np.empty((T, B, G), dt), np.empty((T, B, H), dt)
-    M = np.empty((T, B, H), dt) if w_hr is not None else None
-    w_hr_t = None if w_hr is None else np.ascontiguousarray(w_hr.T)   # (H, P)
-    Hs[T if reverse else 0], Cs[T if reverse else 0] = h0, c0
-    hpairs, cpairs = step_pairs(Hs, reverse), step_pairs(Cs, reverse)
+    w_s = w_hh * scale                                      # (4H, P), i/f/o rows halved
+    AT = np.empty((T, G, B), dt)
+    np.multiply(xg.transpose(0, 2, 1), scale, out=AT)       # (T, 4H, B): x-part, same scaling
+    HsT, CsT = np.empty((T + 1, P, B), dt), np.empty((T + 1, H, B), dt)
+    TCT = np.empty((T, H, B), dt)
+    MT = np.empty((T, H, B), dt) if w_hr is not None else None
+    HsT[T if reverse else 0], CsT[T if reverse else 0] = h0.T, c0.T
+    hpairs, cpairs = step_pairs(HsT, reverse), step_pairs(CsT, reverse)
     dot, tanh, multiply = np.dot, np.tanh, np.multiply
-    tmp = np.empty((B, H), dt)
+    tmp, gh = np.empty((H, B), dt), np.empty((G, B), dt)
     if mask is not None:
-        c_new, h_new = np.empty((B, H), dt), np.empty((B, P), dt)
+        maskT = mask.transpose(0, 2, 1)                     # (T, 1, B)
+        c_new, h_new = np.empty((H, B), dt), np.empty((P, B), dt)
     for (t, h_prev, h), (_, c_prev, c) in zip(hpairs, cpairs):
-        a = A[t]
-        dot(h_prev, w_t, out=a)
-        a += xs[t]
+        a = AT[t]
+        dot(w_s, h_prev, out=gh)                            # W_hh h_{t-1} (scaled rows)
+        a += gh                                             # (L1), halved on i, f, o
         tanh(a, out=a)
         a *= scale
-        a += shift                                         # (L1)-(L2): a = [i, f, g, o]
-        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+        a += shift                                          # (L2): a = [i; f; g; o]
+        i, f, g, o = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
         cn = c if mask is None else c_new
         multiply(f, c_prev, out=cn)
         multiply(i, g, out=tmp)
-        cn += tmp                                          # (L3)
-        tanh(cn, out=TC[t])
+        cn += tmp                                           # (L3)
+        tc = TCT[t]
+        tanh(cn, out=tc)
         hn = h if mask is None else h_new
-        if M is None:
-            multiply(o, TC[t], out=hn)                     # (L4)
+        if MT is None:
+            multiply(o, tc, out=hn)                         # (L4)
         else:
-            multiply(o, TC[t], out=M[t])
-            dot(M[t], w_hr_t, out=hn)                      # (L5)
-        if mask is not None:                               # finished sequences keep (h, c)
+            multiply(o, tc, out=MT[t])
+            dot(w_hr, MT[t], out=hn)                        # (L5)
+        if mask is not None:                                # finished sequences keep (h, c)
             np.copyto(c, c_prev)
-            np.copyto(c, cn, where=mask[t])
+            np.copyto(c, cn, where=maskT[t])
             np.copyto(h, h_prev)
-            np.copyto(h, hn, where=mask[t])
-    return SimpleNamespace(Hs=Hs, Cs=Cs, A=A, TC=TC, M=M, mask=mask, reverse=reverse)
+            np.copyto(h, hn, where=maskT[t])
+    S = np.ascontiguousarray(HsT.transpose(0, 2, 1))        # (T+1, B, P), one pass
+    return SimpleNamespace(S=S, HsT=HsT, CsT=CsT, AT=AT, TCT=TCT, MT=MT, mask=mask, reverse=reverse)
 
 
 def lstm_backward(dy, dh_n, dc_n, w_hh, w_hr, kc):
-    """BPTT of one direction: returns dA (T, B, 4H) (= d xg), dh0, dc0, dW_hh, dW_hr."""
-    A, TC, M, mask, reverse = kc.A, kc.TC, kc.M, kc.mask, kc.reverse
-    T, B, G = A.shape
+    """BPTT of one direction: returns dxg (T, B, 4H), dh0 (B, P), dc0 (B, H), dW_hh, dW_hr."""
+    AT, TCT, MT, mask, reverse = kc.AT, kc.TCT, kc.MT, kc.mask, kc.reverse
+    T, G, B = AT.shape
     H = G // 4
-    P = kc.Hs.shape[-1]
-    dt = A.dtype
-    _, h_prev_all = time_views(kc.Hs, reverse)
-    _, c_prev_all = time_views(kc.Cs, reverse)
-    # Everything that does not depend on the carried gradients, for all steps at once.
-    D = A * (1 - A)                                        # sigmoid' for i, f, o
-    g = A[:, :, 2 * H:3 * H]
-    D[:, :, 2 * H:3 * H] = 1 - g * g                       # tanh' for g
-    PQ = np.empty_like(A)                                  # partners of dc (i,f,g) and dm (o) in (L8)
-    PQ[:, :, :H] = g
-    PQ[:, :, H:2 * H] = c_prev_all
-    PQ[:, :, 2 * H:3 * H] = A[:, :, :H]
-    PQ[:, :, 3 * H:] = TC
-    PQ *= D
-    R = A[:, :, 3 * H:] * (1 - TC * TC)                    # o * tanh'(c), for (L7)
-    F = A[:, :, H:2 * H]
-    dA = np.empty_like(A)
-    dh = np.zeros((B, P), dt) if dh_n is None else np.array(dh_n, dtype=dt)
-    dc = np.zeros((B, H), dt) if dc_n is None else np.array(dc_n, dtype=dt)
-    DH = np.empty((T, B, P), dt) if w_hr is not None else None
-    dm = np.empty((B, H), dt) if w_hr is not None else None
-    tmp = np.empty((B, H), dt)
+    P = kc.HsT.shape[1]
+    dt = AT.dtype
+    _, c_prev_all = time_views(kc.CsT, reverse)
+    i, f, g, o = AT[:, :H], AT[:, H:2 * H], AT[:, 2 * H:3 * H], AT[:, 3 * H:]
+    # Step-independent factors of (L7)-(L8), all steps at once, feature-major (T, ., B):
+    # PQ = [g i(1-i); c_{t-1} f(1-f); i (1-g^2); tanh(c) o(1-o)],  R = o (1 - tanh(c)^2).
+    PQ = np.empty(AT.shape, dt)
+    for k, (gate, partner) in enumerate(((i, g), (f, c_prev_all), (None, i), (o, TCT))):
+        blk = PQ[:, k * H:(k + 1) * H]
+        if gate is None:                                    # tanh' for g
+            np.multiply(g, g, out=blk)
+            np.subtract(1, blk, out=blk)
+        else:                                               # sigmoid' = s (1 - s)
+            np.subtract(1, gate, out=blk)
+            blk *= gate
+        blk *= partner
+    R = np.multiply(TCT, TCT)
+    np.subtract(1, R, out=R)
+    R *= o
+    dAT = np.empty(AT.shape, dt)
+    dh = np.zeros((P, B), dt) if dh_n is None else np.array(dh_n.T, dtype=dt, order="C")
+    dc = np.zeros((H, B), dt) if dc_n is None else np.array(dc_n.T, dtype=dt, order="C")
+    dyT = None if dy is None else np.ascontiguousarray(dy.transpose(0, 2, 1))   # (T, P, B)
+    w_hh_t = np.ascontiguousarray(w_hh.T)                   # (P, 4H)
+    DHT = np.empty((T, P, B), dt) if w_hr is not None else None
+    w_hr_t = None if w_hr is None else np.ascontiguousarray(w_hr.T)              # (H, P)
+    dm = np.empty((H, B), dt) if w_hr is not None else None
+    tmp = np.empty((H, B), dt)
     if mask is not None:
-        maskf = mask.astype(dt)
-        dy = None if dy is None else dy * maskf
-        keep = 1 - maskf
-        dnew, dcn, tmp_h = np.empty((B, P), dt), np.empty((B, H), dt), np.empty((B, P), dt)
+        maskT = mask.transpose(0, 2, 1).astype(dt)          # (T, 1, B)
+        if dyT is not None:
+            dyT *= maskT
+        keep = 1 - maskT
+        dnew, dcn, tmp_h = np.empty((P, B), dt), np.empty((H, B), dt), np.empty((P, B), dt)
     dot, multiply = np.dot, np.multiply
     order = range(T) if reverse else range(T - 1, -1, -1)
     for t in order:
-        if dy is not None:
-            dh += dy[t]                                    # dh_t = dy_t + dh carried
-        dh_in = dh if mask is None else multiply(dh, maskf[t], out=dnew)
+        if dyT is not None:
+            dh += dyT[t]                                    # dh_t = dy_t + dh carried
+        dh_in = dh if mask is None else multiply(dh, maskT[t], out=dnew)
         if w_hr is None:
             dm_t = dh_in
         else:
-            DH[t] = dh_in
-            dm_t = dot(dh_in, w_hr, out=dm)                # (L6)
-        if mask is None:
-            dc_t = dc
-        else:
-            dc_t = multiply(dc, maskf[t], out=dcn)
+            DHT[t] = dh_in
+            dm_t = dot(w_hr_t, dh_in, out=dm)               # (L6)
+        dc_t = dc if mask is None else multiply(dc, maskT[t], out=dcn)
         multiply(dm_t, R[t], out=tmp)
-        dc_t += tmp                                        # (L7)
-        da = dA[t]
-        pq = PQ[t]
-        multiply(dc_t[:, None, :], pq.reshape(B, 4, H)[:, :3], out=da.reshape(B, 4, H)[:, :3])
-        multiply(dm_t, pq[:, 3 * H:], out=da[:, 3 * H:])   # (L8)
+        dc_t += tmp                                         # (L7)
+        da, pq = dAT[t], PQ[t]
+        multiply(dc_t, pq[:3 * H].reshape(3, H, B), out=da[:3 * H].reshape(3, H, B))
+        multiply(dm_t, pq[3 * H:], out=da[3 * H:])          # (L8)
         if mask is None:
-            dc *= F[t]                                     # (L9)
-            dot(da, w_hh, out=dh)
+            dc *= f[t]                                      # (L9)
+            dot(w_hh_t, da, out=dh)
         else:
             dc *= keep[t]
-            multiply(dc_t, F[t], out=tmp)
+            multiply(dc_t, f[t], out=tmp)
             dc += tmp
             dh *= keep[t]
-            dot(da, w_hh, out=tmp_h)
+            dot(w_hh_t, da, out=tmp_h)
             dh += tmp_h
-    dw_hh = dA.reshape(T * B, G).T @ h_prev_all.reshape(T * B, P)          # (L10)
-    dw_hr = None if w_hr is None else DH.reshape(T * B, P).T @ M.reshape(T * B, H)
-    return dA, dh, dc, dw_hh, dw_hr
+    dxg = np.ascontiguousarray(dAT.transpose(0, 2, 1))      # (T, B, 4H), one pass
+    _, h_prev_all = time_views(kc.S, reverse)
+    dw_hh = dxg.reshape(T * B, G).T @ h_prev_all.reshape(T * B, P)                  # (L10)
+    dw_hr = None
+    if w_hr is not None:
+        dw_hr = (np.ascontiguousarray(DHT.transpose(0, 2, 1)).reshape(T * B, P).T
+                 @ np.ascontiguousarray(MT.transpose(0, 2, 1)).reshape(T * B, H))
+    return dxg, dh.T, dc.T, dw_hh, dw_hr
 
 
 class LSTM(RecurrentBase):
@@ -199,10 +214,10 @@ class LSTM(RecurrentBase):
     def _kernel_forward(self, xg, states0, p, mask, reverse):
         kc = lstm_forward(xg, states0[0], states0[1], p.w_hh.data,
                           None if p.w_hr is None else p.w_hr.data, mask, reverse)
-        h_all, _ = time_views(kc.Hs, reverse)
+        h_all, _ = time_views(kc.S, reverse)
         y = h_all if mask is None else h_all * mask
         end = 0 if reverse else -1
-        return y, (kc.Hs[end], kc.Cs[end]), kc
+        return y, (kc.S[end], kc.CsT[end].T), kc
 
     def _kernel_backward(self, dy, dstates_n, p, kc):
         dA, dh0, dc0, dw_hh, dw_hr = lstm_backward(dy, dstates_n[0], dstates_n[1], p.w_hh.data,
