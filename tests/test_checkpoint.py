@@ -75,7 +75,10 @@ def test_missing_file(tmp_path):
 def test_corrupt_file(tmp_path):
     path = tmp_path / "ck.npz"
     path.write_bytes(b"this is not a zip archive at all" * 10)
-    with pytest.raises(tr.CheckpointError, match="not a readable"):
+    with pytest.raises(tr.CheckpointError, match=r"not a \.npz \(zip\) archive"):
+        tr.load(path, _model())
+    path.write_bytes(b"")
+    with pytest.raises(tr.CheckpointError, match="an empty file"):
         tr.load(path, _model())
 
 

@@ -84,6 +84,12 @@ def _open(path):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint {path} does not exist")
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic != b"PK\x03\x04":
+        what = "an empty file" if not magic else "a single .npy array" if magic.startswith(b"\x93NUM") \
+            else "not a .npz (zip) archive"
+        raise CheckpointError(f"checkpoint {path} is not a tinyrnn checkpoint: {what}")
     try:
         data = np.load(path, allow_pickle=False)
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:

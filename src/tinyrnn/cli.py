@@ -1,29 +1,272 @@
 """The ``tinyrnn`` command. A thin layer: parse arguments, call a demo, print at the edge.
 
-``main(argv) -> int`` is what tests call; exit code 2 means bad flags or input.
+``main(argv) -> int`` is what tests call. Exit code 0 on success, 2 for bad flags or input
+(one clear line on stderr, never a traceback).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from . import __version__
 
 
 class UsageError(Exception):
-    """A user mistake reported as one clear line and exit code 2."""
+    """A user mistake, reported as one clear line and exit code 2."""
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
-        raise UsageError(f"{self.prog}: {message}")
+        raise UsageError(f"{self.prog}: error: {message}")
 
 
+# ---------------------------------------------------------------- argument types
+def _int_at_least(low):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {value}")
+        return value
+    return parse
+
+
+def _float_in(low, high=None, low_open=False):
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        bad = value <= low if low_open else value < low
+        if bad or (high is not None and value > high) or value != value:
+            rng = f"{'>' if low_open else '>='} {low}" + (f" and <= {high}" if high is not None else "")
+            raise argparse.ArgumentTypeError(f"expected a number {rng}, got {text}")
+        return value
+    return parse
+
+
+positive = _int_at_least(1)
+nonneg = _int_at_least(0)
+positive_float = _float_in(0.0, low_open=True)
+
+
+def _common(p, seed=0):
+    p.add_argument("--seed", type=nonneg, default=seed, help="random seed: the same seed gives the same output (default %(default)s)")
+    p.add_argument("--json", action="store_true", help="print the final metrics as one JSON object on the last line")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no per-step lines")
+
+
+def _print_json(obj):
+    print(json.dumps(obj, sort_keys=True))
+
+
+# ---------------------------------------------------------------- tinyrnn add
+def _cmd_add(args):
+    from .demos import add
+    if args.test_bits and args.test_bits < 2:
+        raise UsageError("tinyrnn add: error: argument --test-bits: expected an integer >= 2")
+    cfg = add.AddConfig(bits=args.bits, hidden=args.hidden, lr=args.lr, steps=args.steps, batch=args.batch,
+                        optimizer=args.optimizer, seed=args.seed, print_every=args.print_every,
+                        eval_every=args.eval_every, test_bits=args.test_bits, quiet=args.quiet)
+    emit = (lambda line: None) if args.quiet else print
+    model, metrics = add.train(cfg, emit)
+    first = metrics["first_perfect_step"]
+    print(f"Exact accuracy on {'all' if metrics['eval_exhaustive'] else 'a sample of'} "
+          f"{metrics['eval_pairs']} operand pairs: {100 * metrics['accuracy']:.2f}%")
+    print("First evaluated step at 100%: " + (f"{first} ({metrics['train_seconds_to_first_perfect']:.3f} s of training)"
+                                               if first else "never"))
+    print(f"Training time: {metrics['train_seconds']:.2f} s for {args.steps} steps")
+    if metrics["kept_step"] != args.steps:
+        print(f"Kept the weights of step {metrics['kept_step']} (the best evaluation); the last step "
+              f"scored {100 * metrics['final_step_accuracy']:.2f}%")
+    g = metrics.get("generalisation")
+    if g:
+        print(f"{g['bits']}-bit operands (never trained on): {100 * g['sample_accuracy']:.2f}% of "
+              f"{g['sample_pairs']} random pairs, {100 * g['edge_accuracy']:.0f}% of edge cases")
+        for line in g["edge_examples"][:3]:
+            print("  " + line)
+    if args.plot:
+        add.plot(args.plot, model, metrics, args.bits)
+        print(f"Plot written to {args.plot}")
+    if args.save:
+        from .checkpoint import save
+        save(args.save, model, meta=dict(kind="add", bits=args.bits, accuracy=metrics["accuracy"]))
+        print(f"Checkpoint written to {args.save}")
+    if args.json:
+        metrics.pop("curve")
+        _print_json(metrics)
+    return 0
+
+
+def _add_parser(sub):
+    p = sub.add_parser("add", help="binary addition learned bit by bit (the classic tutorial)",
+                       description="Train an Elman RNN with sigmoid units to add binary numbers, least "
+                                   "significant bit first, by BPTT. Defaults are the tutorial's.")
+    p.add_argument("--bits", type=_int_at_least(2), default=8, help="operand width in bits; operands are below 2^(bits-1) so the sum fits (default %(default)s)")
+    p.add_argument("--hidden", type=positive, default=16, help="hidden units (default %(default)s)")
+    p.add_argument("--lr", type=positive_float, default=0.1, help="learning rate (default %(default)s)")
+    p.add_argument("--steps", type=positive, default=10_000, help="training steps (default %(default)s)")
+    p.add_argument("--batch", type=positive, default=1, help="operand pairs per step, vectorised (default %(default)s)")
+    p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd", help="optimizer (default %(default)s)")
+    p.add_argument("--print-every", type=positive, default=1000, help="steps between progress blocks (default %(default)s)")
+    p.add_argument("--eval-every", type=positive, default=50, help="steps between all-pairs evaluations, to find the first 100%% (default %(default)s)")
+    p.add_argument("--test-bits", type=nonneg, default=0, metavar="N", help="after training, exact accuracy on N-bit operands (a random sample and edge cases)")
+    p.add_argument("--plot", metavar="PNG", help="write the error curve and the hidden activations of one example")
+    p.add_argument("--save", metavar="CKPT", help="save the trained model (.npz)")
+    _common(p)
+    p.set_defaults(run=_cmd_add)
+
+
+# ---------------------------------------------------------------- tinyrnn srn
+def _cmd_srn(args):
+    from .demos import srn
+    rows = srn.trace(args.activation)
+    theirs = srn.torch_trace(args.activation) if args.torch else None
+    if args.torch and theirs is None:
+        print("(torch is not installed: showing tinyrnn only)")
+    print(f"Simple recurrent network, activation={args.activation}, every weight 1, no biases, h0 = 0")
+    for k, r in enumerate(rows):
+        line = f"step {r['step']}: input {r['input']}  state {r['state']}  output {r['output']}"
+        print(line)
+        if theirs:
+            print(f"        torch:  state {theirs[k]['state']}  output {theirs[k]['output']}")
+    if args.json:
+        _print_json(dict(activation=args.activation, steps=rows, torch=theirs))
+    return 0
+
+
+def _srn_parser(sub):
+    p = sub.add_parser("srn", help="the simple recurrent network worked example, step by step",
+                       description="2 inputs, 2 hidden units, 2 outputs, every weight 1, inputs [1,1], [1,1], "
+                                   "[2,2]: outputs 4, 12, 32 (identity) or 1.928..., 1.998..., 1.99997... (tanh).")
+    p.add_argument("--activation", choices=["identity", "tanh"], default="identity", help="hidden activation (default %(default)s)")
+    p.add_argument("--torch", action="store_true", help="also run torch.nn.RNNCell with the same weights, side by side")
+    p.add_argument("--json", action="store_true", help="print the trace as one JSON object on the last line")
+    p.set_defaults(run=_cmd_srn)
+
+
+# ---------------------------------------------------------------- tinyrnn hello
+def _cmd_hello(args):
+    from .demos import hello
+    cfg = hello.HelloConfig(epochs=args.epochs, lr=args.lr, seed=args.seed)
+    metrics = hello.train(cfg, (lambda line: None) if args.quiet else print)
+    print(f"Final prediction: {metrics['predicted']} (target {cfg.target})")
+    if args.json:
+        metrics.pop("history")
+        _print_json(metrics)
+    return 0
+
+
+def _hello_parser(sub):
+    p = sub.add_parser("hello", help='the smallest character model: "hello" -> "ohlol"',
+                       description='Embedding(4, 10) -> 2-layer RNN (hidden 8) -> Linear(8, 4), cross-entropy, '
+                                   'Adam, learning to map "hello" to "ohlol".')
+    p.add_argument("--epochs", type=positive, default=15, help="training epochs (default %(default)s)")
+    p.add_argument("--lr", type=positive_float, default=0.05, help="Adam learning rate (default %(default)s)")
+    _common(p)
+    p.set_defaults(run=_cmd_hello)
+
+
+# ---------------------------------------------------------------- tinyrnn seq2seq
+def _cmd_seq2seq_train(args):
+    from .demos import seq2seq
+    cfg = seq2seq.Seq2SeqConfig(task=args.task, cell=args.cell, hidden=args.hidden, layers=args.layers,
+                                bidirectional=args.bidirectional, lr=args.lr, batch=args.batch,
+                                steps=args.steps, time_budget=args.time_budget, clip=args.clip,
+                                digits=args.digits, beam=args.beam, eval_every=args.eval_every,
+                                seed=args.seed, quiet=args.quiet)
+    if args.steps is None:
+        cfg.steps = {"words": 600, "reverse": 6000, "add": 6000}[args.task]
+    if args.batch is None:
+        cfg.batch = 3 if args.task == "words" else 64
+    if args.lr is None:
+        cfg.lr = 1e-3 if args.task == "words" else 3e-3
+    emit = (lambda line: None) if args.quiet else print
+    _, task, metrics = seq2seq.train(cfg, emit, save=args.save)
+    print(f"Task {cfg.task}: {metrics['steps']} steps in {metrics['train_seconds']:.1f} s, "
+          f"held-out exact match {100 * metrics['accuracy']:.1f}% on {metrics['test_pairs']} pairs"
+          + (f" (beam {cfg.beam})" if cfg.beam > 1 else ""))
+    if cfg.task != "words":
+        print("Per length: " + ", ".join(f"{k}: {100 * v:.0f}%" for k, v in metrics["per_length"].items()))
+    for src, out in metrics.get("translations", {}).items():
+        print(f"  {src} -> {out}")
+    if args.save:
+        print(f"Checkpoint written to {args.save}")
+    if args.json:
+        _print_json(metrics)
+    return 0
+
+
+def _cmd_seq2seq_translate(args):
+    from .checkpoint import CheckpointError
+    from .demos import seq2seq
+    try:
+        model, vocab, header = seq2seq.load_for_translation(args.checkpoint)
+    except CheckpointError as e:
+        raise UsageError(f"tinyrnn seq2seq translate: error: {e}") from None
+    try:
+        outs = seq2seq.translate(model, vocab, args.inputs, args.beam)
+    except ValueError as e:
+        raise UsageError(f"tinyrnn seq2seq translate: error: {e}") from None
+    for src, out in zip(args.inputs, outs):
+        print(f"{src} -> {out}")
+    if args.json:
+        _print_json(dict(task=header["meta"].get("task"), translations=dict(zip(args.inputs, outs))))
+    return 0
+
+
+def _seq2seq_parser(sub):
+    p = sub.add_parser("seq2seq", help="encoder-decoder: word -> word, string reversal, decimal addition",
+                       description="Encoder-decoder RNNs on one-hot characters.")
+    ss = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    t = ss.add_parser("train", help="train on a task and report held-out exact match",
+                      description="Train an encoder RNN whose final state starts a decoder RNN (teacher forcing), "
+                                  "then decode the held-out set feeding back the model's own predictions.")
+    t.add_argument("--task", choices=["words", "reverse", "add"], default="words",
+                   help="words: man->women, king->queen, ... (the tutorial); reverse: letter strings of length "
+                        "3-12 reversed; add: '357+84' -> '441' (default %(default)s)")
+    t.add_argument("--cell", choices=["rnn", "lstm", "gru"], default="rnn", help="recurrent cell (default %(default)s)")
+    t.add_argument("--hidden", type=positive, default=128, help="hidden size (default %(default)s)")
+    t.add_argument("--layers", type=positive, default=1, help="layers in encoder and decoder (default %(default)s)")
+    t.add_argument("--bidirectional", action="store_true", help="bidirectional encoder (its two final states are summed)")
+    t.add_argument("--lr", type=positive_float, default=None, help="Adam learning rate (default 0.001 for words, 0.003 otherwise)")
+    t.add_argument("--batch", type=positive, default=None, help="pairs per step (default 3 for words, 64 otherwise)")
+    t.add_argument("--steps", type=positive, default=None, help="training steps (default 600 for words, 6000 otherwise)")
+    t.add_argument("--time-budget", type=positive_float, default=0.0, metavar="SECONDS", help="train for this many seconds instead of --steps")
+    t.add_argument("--clip", type=_float_in(0.0), default=5.0, help="global gradient-norm clip, 0 = off (default %(default)s)")
+    t.add_argument("--digits", type=positive, default=3, help="--task add: operands up to this many digits (default %(default)s)")
+    t.add_argument("--beam", type=positive, default=1, metavar="K", help="beam width for decoding; 1 = greedy (default %(default)s)")
+    t.add_argument("--eval-every", type=nonneg, default=0, help="print loss and held-out accuracy every N steps (0 = off)")
+    t.add_argument("--save", metavar="CKPT", help="save the trained model (.npz) for 'tinyrnn seq2seq translate'")
+    _common(t)
+    t.set_defaults(run=_cmd_seq2seq_train)
+    r = ss.add_parser("translate", help="translate inputs with a saved model",
+                      description="Decode each INPUT with a checkpoint written by 'tinyrnn seq2seq train --save'.")
+    r.add_argument("checkpoint", metavar="CKPT")
+    r.add_argument("inputs", nargs="+", metavar="INPUT")
+    r.add_argument("--beam", type=positive, default=1, metavar="K", help="beam width; 1 = greedy (default %(default)s)")
+    r.add_argument("--json", action="store_true", help="print the translations as one JSON object on the last line")
+    r.set_defaults(run=_cmd_seq2seq_translate)
+    p.set_defaults(run=lambda args: _missing_action(p))
+
+
+def _missing_action(parser):
+    raise UsageError(f"{parser.prog}: error: choose an action: train or translate")
+
+
+# ---------------------------------------------------------------- entry
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="tinyrnn", description="Recurrent networks in plain NumPy, with hand-derived BPTT.")
     parser.add_argument("--version", action="version", version=f"tinyrnn {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    _add_parser(sub)
+    _srn_parser(sub)
+    _hello_parser(sub)
+    _seq2seq_parser(sub)
     return parser
 
 
@@ -34,10 +277,15 @@ def main(argv=None) -> int:
         if not getattr(args, "command", None):
             parser.print_help()
             return 2
+        from .perf import retain_memory
+        retain_memory()
         return int(args.run(args) or 0)
     except UsageError as e:
         print(str(e), file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 def main_entry() -> None:  # console script

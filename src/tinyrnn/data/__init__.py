@@ -1,0 +1,1 @@
+"""Data: binary addition pairs, text corpora and vocabularies, seq2seq pairs."""

@@ -1,0 +1,151 @@
+"""Sequence-to-sequence tasks and their character vocabulary.
+
+Every task draws its pairs from a seeded generator with a held-out test set that never
+overlaps training: ``words`` (the tutorial's six pairs), ``reverse`` (random letter strings of
+length 3-12, reversed) and ``add`` (decimal addition "357+84" -> "441").
+"""
+
+from __future__ import annotations
+
+import string
+
+import numpy as np
+
+PAD, SOS, EOS = 0, 1, 2
+SPECIALS = ["<pad>", "<s>", "</s>"]
+
+WORD_PAIRS = [("man", "women"), ("black", "white"), ("king", "queen"),
+              ("girl", "boy"), ("up", "down"), ("high", "low")]
+
+
+class Vocab:
+    """Characters with the three special symbols first (pad 0, start 1, end 2)."""
+
+    def __init__(self, chars):
+        self.itos = SPECIALS + list(chars)
+        self.stoi = {c: i for i, c in enumerate(self.itos)}
+
+    def __len__(self):
+        return len(self.itos)
+
+    @property
+    def chars(self) -> str:
+        return "".join(self.itos[len(SPECIALS):])
+
+    def encode(self, text: str, what: str = "input") -> list[int]:
+        unknown = sorted({c for c in text if c not in self.stoi or self.stoi[c] < len(SPECIALS)})
+        if unknown:
+            raise ValueError(f"{what} {text!r} has characters outside the alphabet {self.chars!r}: "
+                             + ", ".join(repr(c) for c in unknown))
+        return [self.stoi[c] for c in text]
+
+    def decode(self, ids) -> str:
+        out = []
+        for i in ids:
+            if i == EOS:
+                break
+            if i >= len(SPECIALS):
+                out.append(self.itos[i])
+        return "".join(out)
+
+
+class Task:
+    """A source of (source, target) string pairs with a fixed held-out test set."""
+
+    name = ""
+    chars = ""
+
+    def __init__(self, seed: int = 0, test_size: int = 1000, **options):
+        self.options = options
+        self.vocab = Vocab(self.chars)
+        self.rng = np.random.default_rng(seed)
+        self.test = self._make_test(np.random.default_rng(seed + 10_000), test_size)
+        self._test_sources = {s for s, _ in self.test}
+
+    def _make_test(self, rng, n):
+        pairs, seen = [], set()
+        for _ in range(50 * n):
+            if len(pairs) >= n:
+                break
+            s, t = self.sample(rng)
+            if s not in seen:
+                seen.add(s)
+                pairs.append((s, t))
+        return pairs
+
+    def sample(self, rng):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def train_batch(self, n: int):
+        """n training pairs, none of whose sources is in the test set."""
+        out = []
+        while len(out) < n:
+            s, t = self.sample(self.rng)
+            if s not in self._test_sources:
+                out.append((s, t))
+        return out
+
+    def length_of(self, source: str) -> int:
+        """The length that per-length accuracy groups by."""
+        return len(source)
+
+
+class WordsTask(Task):
+    """The tutorial's six word pairs; its "test set" is the same six words."""
+
+    name = "words"
+    chars = string.ascii_lowercase
+
+    def __init__(self, seed: int = 0, test_size: int = 6, **options):
+        super().__init__(seed, test_size, **options)
+
+    def _make_test(self, rng, n):
+        return list(WORD_PAIRS)
+
+    def train_batch(self, n: int):
+        idx = self.rng.permutation(len(WORD_PAIRS))[:n] if n <= len(WORD_PAIRS) else \
+            self.rng.integers(0, len(WORD_PAIRS), n)
+        return [WORD_PAIRS[i] for i in idx]
+
+
+class ReverseTask(Task):
+    """Random lowercase strings of length min_len..max_len -> the same string reversed."""
+
+    name = "reverse"
+    chars = string.ascii_lowercase
+
+    def sample(self, rng):
+        lo, hi = self.options.get("min_len", 3), self.options.get("max_len", 12)
+        n = int(rng.integers(lo, hi + 1))
+        s = "".join(rng.choice(list(self.chars), n))
+        return s, s[::-1]
+
+
+class AddTask(Task):
+    """"a+b" -> str(a + b), with a and b of 1..digits digits (uniform number of digits)."""
+
+    name = "add"
+    chars = string.digits + "+"
+
+    def _operand(self, rng):
+        d = int(rng.integers(1, self.options.get("digits", 3) + 1))
+        return int(rng.integers(0 if d == 1 else 10 ** (d - 1), 10 ** d))
+
+    def sample(self, rng):
+        a, b = self._operand(rng), self._operand(rng)
+        return f"{a}+{b}", str(a + b)
+
+    def length_of(self, source: str) -> int:
+        return max(len(p) for p in source.split("+"))
+
+
+TASKS = {"words": WordsTask, "reverse": ReverseTask, "add": AddTask}
+
+
+def pad_batch(seqs, pad: int = PAD):
+    """list of id lists -> (ids (B, T) int64 padded, lengths (B,))."""
+    lengths = np.array([len(s) for s in seqs], dtype=np.int64)
+    ids = np.full((len(seqs), int(lengths.max())), pad, dtype=np.int64)
+    for b, s in enumerate(seqs):
+        ids[b, :len(s)] = s
+    return ids, lengths
