@@ -145,3 +145,12 @@ def test_optimizer_mismatch_restores_model(tmp_path):
         tr.load(path, m2, tr.Adam(m2.parameters()))
     for k, v in m2.state_dict().items():
         np.testing.assert_array_equal(v, before[k])
+
+
+def test_extra_arrays_round_trip(tmp_path):
+    path = tmp_path / "ck.npz"
+    h = np.arange(6, dtype=np.float32).reshape(2, 3)
+    tr.save(path, _model(), extra={"hidden": h, "pos": np.array(7)})
+    header = tr.load(path, _model(1))
+    np.testing.assert_array_equal(header["extra"]["hidden"], h)
+    assert int(header["extra"]["pos"]) == 7

@@ -5,6 +5,7 @@ Layout inside the archive:
                               optimizer: {type, defaults, step, state_keys}}
     ``model/<name>``          every parameter under its state_dict name
     ``optim/<i>/<key>``       optimizer state arrays, parameter i in ``model.parameters()`` order
+    ``extra/<name>``          any other arrays the caller saves (e.g. a carried hidden state)
 
 Loading uses ``allow_pickle=False``, so a file can never run code.
 """
@@ -41,13 +42,18 @@ def _jsonable(obj):
     return obj
 
 
-def save(path, model: Module, optimizer=None, meta: dict | None = None) -> None:
-    """Write ``model`` (and ``optimizer``'s state, and ``meta``) to ``path`` atomically:
-    a temporary file in the same folder, fsynced, then ``os.replace``."""
+def save(path, model: Module, optimizer=None, meta: dict | None = None, extra: dict | None = None) -> None:
+    """Write ``model`` (and ``optimizer``'s state, ``meta`` and the ``extra`` arrays) to ``path``
+    atomically: a temporary file in the same folder, fsynced, then ``os.replace``."""
     if not isinstance(model, Module):
         raise TypeError(f"model must be a tinyrnn Module, got {type(model).__name__}")
     path = os.fspath(path)
     arrays = {f"model/{k}": v for k, v in model.state_dict().items()}
+    for k, v in (extra or {}).items():
+        v = np.asarray(v)
+        if v.dtype.kind not in "fiub":
+            raise TypeError(f"extra[{k!r}] must be a numeric array, got dtype {v.dtype}")
+        arrays[f"extra/{k}"] = v
     header = {"format": FORMAT, "class": type(model).__name__, "config": model.config,
               "meta": meta or {}, "versions": {"tinyrnn": __version__, "numpy": np.__version__}}
     if optimizer is not None:
@@ -128,7 +134,8 @@ def _header(arrays, path) -> dict:
 
 
 def load(path, model: Module, optimizer=None) -> dict:
-    """Load ``path`` into ``model`` (and ``optimizer``); returns the header (meta under "meta").
+    """Load ``path`` into ``model`` (and ``optimizer``); returns the header (meta under "meta",
+    the extra arrays under "extra").
 
     Everything is checked before anything is changed: the model class, the parameter names
     and shapes, and the optimizer's type and state.
@@ -157,4 +164,5 @@ def load(path, model: Module, optimizer=None) -> dict:
         except (ValueError, KeyError) as e:
             model.load_state_dict(backup)
             raise CheckpointError(f"checkpoint {path}: optimizer state does not fit ({e})") from None
+    header["extra"] = {k[len("extra/"):]: v for k, v in arrays.items() if k.startswith("extra/")}
     return header

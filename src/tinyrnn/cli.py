@@ -251,11 +251,128 @@ def _seq2seq_parser(sub):
     r.add_argument("--beam", type=positive, default=1, metavar="K", help="beam width; 1 = greedy (default %(default)s)")
     r.add_argument("--json", action="store_true", help="print the translations as one JSON object on the last line")
     r.set_defaults(run=_cmd_seq2seq_translate)
-    p.set_defaults(run=lambda args: _missing_action(p))
+    p.set_defaults(run=lambda args: _missing_action(p, "train or translate"))
 
 
-def _missing_action(parser):
-    raise UsageError(f"{parser.prog}: error: choose an action: train or translate")
+def _missing_action(parser, actions):
+    raise UsageError(f"{parser.prog}: error: choose an action: {actions}")
+
+
+# ---------------------------------------------------------------- tinyrnn charlm
+_CHARLM_DEFAULTS = dict(cell="lstm", layers=1, hidden=256, embed=64, dropout=0.0, seq_len=64, batch=32,
+                        optimizer="adam", lr=2e-3, clip=5.0)
+
+
+def _cmd_charlm_train(args):
+    from .checkpoint import CheckpointError, read_header
+    from .data.text import CorpusError
+    from .demos import charlm
+    given = {k: getattr(args, k) for k in _CHARLM_DEFAULTS if getattr(args, k) is not None}
+    if args.resume:
+        try:
+            saved = read_header(args.resume).get("meta", {}).get("train_config")
+        except CheckpointError as e:
+            raise UsageError(f"tinyrnn charlm train: error: {e}") from None
+        if saved is None:
+            raise UsageError(f"tinyrnn charlm train: error: {args.resume} is not a charlm checkpoint")
+        clash = [f"--{k.replace('_', '-')} {v} (checkpoint: {saved[k]})" for k, v in given.items() if saved[k] != v]
+        if clash:
+            raise UsageError("tinyrnn charlm train: error: --resume continues the checkpoint's run; these flags "
+                             "differ from it: " + "; ".join(clash))
+        if args.files and list(args.files) != list(saved["files"]):
+            raise UsageError("tinyrnn charlm train: error: --resume needs the same FILEs as the checkpoint's run")
+    cfg = charlm.CharLMConfig(files=list(args.files), steps=args.steps, time_budget=args.time_budget,
+                              eval_every=args.eval_every, eval_chars=args.eval_chars, seed=args.seed,
+                              quiet=args.quiet, **{**_CHARLM_DEFAULTS, **given})
+    emit = (lambda line: None) if args.quiet else print
+    try:
+        _, _, metrics = charlm.train(cfg, emit, save=args.save, resume=args.resume)
+    except (CorpusError, CheckpointError) as e:
+        raise UsageError(f"tinyrnn charlm train: error: {e}") from None
+    print(f"Corpus: {metrics['corpus']} ({metrics['corpus_chars']} characters, vocabulary {metrics['vocab_size']}, "
+          f"last 10% held out)")
+    print(f"{metrics['steps']} steps, {metrics['train_seconds']:.1f} s of training: validation "
+          f"{metrics['valid_nats']:.4f} nats = {metrics['valid_bpc']:.3f} bits/char")
+    if args.plot:
+        charlm.plot(args.plot, metrics["history"])
+        print(f"Plot written to {args.plot}")
+    if args.save:
+        print(f"Checkpoint written to {args.save}")
+    if metrics["interrupted"]:
+        print("Interrupted by Ctrl-C" + (f"; resume with --resume {args.save}" if args.save else ""))
+    if args.json:
+        _print_json(metrics)
+    return 130 if metrics["interrupted"] else 0
+
+
+def _cmd_charlm_sample(args):
+    import numpy as np
+
+    from .checkpoint import CheckpointError
+    from .demos import charlm
+    try:
+        model, vocab, _ = charlm.load_model(args.checkpoint)
+    except CheckpointError as e:
+        raise UsageError(f"tinyrnn charlm sample: error: {e}") from None
+    try:
+        vocab.encode(args.prime, "--prime")
+    except ValueError as e:
+        raise UsageError(f"tinyrnn charlm sample: error: {e}") from None
+    if args.top_k and args.top_k > len(vocab):
+        raise UsageError(f"tinyrnn charlm sample: error: --top-k must be at most the vocabulary size {len(vocab)}")
+
+    def emit(ch):
+        sys.stdout.write(ch)
+        sys.stdout.flush()
+
+    sys.stdout.write(args.prime)
+    charlm.sample(model, vocab, args.prime, args.length, args.temperature, args.top_k,
+                  np.random.default_rng(args.seed), emit)
+    sys.stdout.write("\n")
+    return 0
+
+
+def _charlm_parser(sub):
+    p = sub.add_parser("charlm", help="character language model on real text: train, then sample",
+                       description="A character-level language model: Embedding -> RNN/LSTM/GRU -> Linear.")
+    ss = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    t = ss.add_parser("train", help="train with stateful truncated BPTT",
+                      description="Train on FILEs (UTF-8 text; default: the .py files directly in this Python's "
+                                  "standard-library folder, about 4.7 MB on CPython 3.11). The last 10%% is held "
+                                  "out. The text is read as --batch parallel streams; the hidden state is carried "
+                                  "from one --seq-len chunk to the next and the gradient is cut at the boundary.")
+    t.add_argument("files", nargs="*", metavar="FILE", help="text files to train on (default: the stdlib corpus)")
+    t.add_argument("--cell", choices=["rnn", "lstm", "gru"], help="recurrent cell (default lstm)")
+    t.add_argument("--layers", type=positive, help="recurrent layers (default 1)")
+    t.add_argument("--hidden", type=positive, help="hidden size (default 256)")
+    t.add_argument("--embed", type=positive, help="embedding size (default 64)")
+    t.add_argument("--dropout", type=_float_in(0.0, 0.99), help="dropout between layers and before the output (default 0)")
+    t.add_argument("--seq-len", type=positive, help="characters per truncated-BPTT chunk (default 64)")
+    t.add_argument("--batch", type=positive, help="parallel streams (default 32)")
+    t.add_argument("--optimizer", choices=["adam", "adagrad", "sgd"], help="optimizer (default adam)")
+    t.add_argument("--lr", type=positive_float, help="learning rate (default 0.002)")
+    t.add_argument("--clip", type=_float_in(0.0), help="global gradient-norm clip, 0 = off (default 5)")
+    t.add_argument("--steps", type=positive, default=2000, help="training steps in all, resumed ones included (default %(default)s)")
+    t.add_argument("--time-budget", type=positive_float, default=0.0, metavar="SECONDS", help="train for this many seconds instead of --steps")
+    t.add_argument("--eval-every", type=positive, default=200, help="steps between validations (and checkpoints) (default %(default)s)")
+    t.add_argument("--eval-chars", type=nonneg, default=0, help="validate on the first N held-out characters, 0 = all (default %(default)s)")
+    t.add_argument("--save", metavar="CKPT", help="checkpoint written atomically at every validation and at the end (and on Ctrl-C)")
+    t.add_argument("--resume", metavar="CKPT", help="continue a saved run exactly, with its settings and corpus")
+    t.add_argument("--plot", metavar="PNG", help="training and validation curves in bits per character")
+    _common(t)
+    t.set_defaults(run=_cmd_charlm_train)
+    s = ss.add_parser("sample", help="stream characters from a trained model",
+                      description="Feed --prime through the model, then draw --length characters, printing each "
+                                  "as it is drawn.")
+    s.add_argument("checkpoint", metavar="CKPT")
+    s.add_argument("--prime", default="", help="text fed through the model first (and printed)")
+    s.add_argument("--length", type=nonneg, default=500, help="characters to draw (default %(default)s)")
+    s.add_argument("--temperature", type=positive_float, default=1.0,
+                   help="divides the logits: below 1 is more conservative, above 1 more surprising (default %(default)s)")
+    s.add_argument("--top-k", type=nonneg, default=0, metavar="K", help="draw only among the K most likely characters; 1 = greedy, 0 = all (default %(default)s)")
+    s.add_argument("--seed", type=nonneg, default=0, help="random seed (default %(default)s)")
+    s.set_defaults(run=_cmd_charlm_sample)
+    p.set_defaults(run=lambda args: _missing_action(p, "train or sample"))
 
 
 # ---------------------------------------------------------------- entry
@@ -267,6 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     _srn_parser(sub)
     _hello_parser(sub)
     _seq2seq_parser(sub)
+    _charlm_parser(sub)
     return parser
 
 

@@ -1,0 +1,84 @@
+"""Text corpora for the character language model, and the character vocabulary.
+
+The default corpus is on every machine that runs Python: every ``*.py`` file directly inside
+the running interpreter's standard-library folder (``sysconfig.get_paths()["stdlib"]``, no
+sub-folders), sorted by file name, joined with a newline. On CPython 3.11 that is 168 files,
+about 4.7 MB. Nothing is downloaded and no text is copied into the repository.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import sysconfig
+
+import numpy as np
+
+
+class CorpusError(ValueError):
+    """A corpus that cannot be used (missing, empty, binary, not UTF-8)."""
+
+
+def stdlib_files() -> list[str]:
+    folder = sysconfig.get_paths()["stdlib"]
+    return sorted(glob.glob(os.path.join(folder, "*.py")), key=os.path.basename)
+
+
+def read_text(path: str) -> str:
+    """A UTF-8 text file, refusing missing, empty and binary files with a clear message."""
+    if not os.path.isfile(path):
+        raise CorpusError(f"corpus file {path} does not exist")
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    if not raw.strip():
+        raise CorpusError(f"corpus file {path} is empty")
+    if b"\x00" in raw:
+        raise CorpusError(f"corpus file {path} looks binary (it contains NUL bytes); give a text file")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise CorpusError(f"corpus file {path} is not UTF-8 text ({e.reason} at byte {e.start})") from None
+
+
+def load_corpus(files=None) -> tuple[str, str]:
+    """(text, description) of the given files, or of the default standard-library corpus."""
+    if files:
+        return "\n".join(read_text(f) for f in files), ", ".join(files)
+    paths = stdlib_files()
+    if not paths:
+        raise CorpusError("no default corpus: the standard-library folder holds no .py files")
+    texts = []
+    for p in paths:
+        try:
+            texts.append(read_text(p))
+        except CorpusError:
+            continue
+    return "\n".join(texts), f"{len(texts)} .py files of {os.path.dirname(paths[0])}"
+
+
+class CharVocab:
+    """The characters of a corpus, sorted; ids are positions."""
+
+    def __init__(self, chars):
+        self.chars = "".join(sorted(set(chars)))
+        self.stoi = {c: i for i, c in enumerate(self.chars)}
+
+    def __len__(self):
+        return len(self.chars)
+
+    def encode(self, text: str, what: str = "text") -> np.ndarray:
+        unknown = sorted({c for c in text if c not in self.stoi})
+        if unknown:
+            raise ValueError(f"{what} has characters outside the model's vocabulary: "
+                             + ", ".join(repr(c) for c in unknown[:20]) + (" ..." if len(unknown) > 20 else ""))
+        dtype = np.uint8 if len(self.chars) <= 256 else np.uint16 if len(self.chars) <= 65536 else np.uint32
+        return np.array([self.stoi[c] for c in text], dtype=dtype)
+
+    def decode(self, ids) -> str:
+        return "".join(self.chars[int(i)] for i in ids)
+
+
+def split(ids: np.ndarray, valid_fraction: float = 0.1):
+    """(train, valid): the last ``valid_fraction`` of the corpus is held out."""
+    cut = int(len(ids) * (1 - valid_fraction))
+    return ids[:cut], ids[cut:]
