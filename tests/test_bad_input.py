@@ -185,20 +185,3 @@ def test_gated_state_shapes():
         cell(np.zeros((2, 3), np.float32), np.zeros((2, 4), np.float32))
     with pytest.raises(ValueError, match=r"c must have shape \(2, 4\)"):
         cell(np.zeros((2, 3), np.float32), (np.zeros((2, 4), np.float32), np.zeros((3, 4), np.float32)))
-
-
-def test_lengths_equal_one_at_a_time():
-    """A padded batch with lengths= gives each sequence exactly what it gives alone."""
-    rng = np.random.default_rng(0)
-    for layer in (tr.RNN(3, 4, 2, bidirectional=True, dtype=np.float64, rng=1),
-                  tr.LSTM(3, 4, 2, bidirectional=True, dtype=np.float64, rng=1),
-                  tr.GRU(3, 4, 2, bidirectional=True, dtype=np.float64, rng=1)):
-        x = rng.standard_normal((6, 3, 3))
-        lengths = np.array([6, 2, 4])
-        out, hn = layer(x, lengths=lengths)
-        for b, n in enumerate(lengths):
-            o1, h1 = layer(x[:n, b])
-            np.testing.assert_allclose(out[:n, b], o1, rtol=1e-12, atol=1e-14)
-            assert np.all(out[n:, b] == 0)
-            for s, s1 in zip(hn if isinstance(hn, tuple) else (hn,), h1 if isinstance(h1, tuple) else (h1,)):
-                np.testing.assert_allclose(s[:, b], s1, rtol=1e-12, atol=1e-14)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tinyrnn import cli
-from tinyrnn.data.text import CharVocab, CorpusError, load_corpus, stdlib_files
+from tinyrnn.data.text import CorpusError, load_corpus, stdlib_files
 from tinyrnn.demos import charlm as C
 
 

@@ -172,26 +172,39 @@ def _hello_parser(sub):
 
 
 # ---------------------------------------------------------------- tinyrnn seq2seq
+TASK_DEFAULTS = {"words": dict(cell="rnn", hidden=128, steps=600),
+                 "reverse": dict(cell="lstm", hidden=256, steps=4000),
+                 "add": dict(cell="gru", hidden=256, steps=10000)}
+
+
 def _cmd_seq2seq_train(args):
     from .demos import seq2seq
     cfg = seq2seq.Seq2SeqConfig(task=args.task, cell=args.cell, hidden=args.hidden, layers=args.layers,
                                 bidirectional=args.bidirectional, lr=args.lr, batch=args.batch,
                                 steps=args.steps, time_budget=args.time_budget, clip=args.clip,
+                                lr_decay=not args.no_lr_decay,
                                 digits=args.digits, beam=args.beam, eval_every=args.eval_every,
                                 seed=args.seed, quiet=args.quiet)
+    if args.cell is None:
+        cfg.cell = TASK_DEFAULTS[args.task]["cell"]
     if args.steps is None:
-        cfg.steps = {"words": 600, "reverse": 6000, "add": 6000}[args.task]
+        cfg.steps = TASK_DEFAULTS[args.task]["steps"]
     if args.batch is None:
         cfg.batch = 3 if args.task == "words" else 64
     if args.lr is None:
         cfg.lr = 1e-3 if args.task == "words" else 3e-3
+    if args.hidden is None:
+        cfg.hidden = TASK_DEFAULTS[args.task]["hidden"]
     emit = (lambda line: None) if args.quiet else print
     _, task, metrics = seq2seq.train(cfg, emit, save=args.save)
     print(f"Task {cfg.task}: {metrics['steps']} steps in {metrics['train_seconds']:.1f} s, "
           f"held-out exact match {100 * metrics['accuracy']:.1f}% on {metrics['test_pairs']} pairs"
           + (f" (beam {cfg.beam})" if cfg.beam > 1 else ""))
     if cfg.task != "words":
-        print("Per length: " + ", ".join(f"{k}: {100 * v:.0f}%" for k, v in metrics["per_length"].items()))
+        what = "source length" if cfg.task == "reverse" else "digits of the longer operand"
+        print(f"Per {what}: " + ", ".join(f"{k}: {100 * v:.1f}%" for k, v in metrics["per_length"].items()))
+    if "accuracy_len_3_10" in metrics:
+        print(f"Lengths 3-10: {100 * metrics['accuracy_len_3_10']:.1f}% exact")
     for src, out in metrics.get("translations", {}).items():
         print(f"  {src} -> {out}")
     if args.save:
@@ -229,15 +242,16 @@ def _seq2seq_parser(sub):
     t.add_argument("--task", choices=["words", "reverse", "add"], default="words",
                    help="words: man->women, king->queen, ... (the tutorial); reverse: letter strings of length "
                         "3-12 reversed; add: '357+84' -> '441' (default %(default)s)")
-    t.add_argument("--cell", choices=["rnn", "lstm", "gru"], default="rnn", help="recurrent cell (default %(default)s)")
-    t.add_argument("--hidden", type=positive, default=128, help="hidden size (default %(default)s)")
+    t.add_argument("--cell", choices=["rnn", "lstm", "gru"], help="recurrent cell (default rnn for words, lstm for reverse, gru for add)")
+    t.add_argument("--hidden", type=positive, help="hidden size (default 128 for words, 256 otherwise)")
     t.add_argument("--layers", type=positive, default=1, help="layers in encoder and decoder (default %(default)s)")
     t.add_argument("--bidirectional", action="store_true", help="bidirectional encoder (its two final states are summed)")
     t.add_argument("--lr", type=positive_float, default=None, help="Adam learning rate (default 0.001 for words, 0.003 otherwise)")
     t.add_argument("--batch", type=positive, default=None, help="pairs per step (default 3 for words, 64 otherwise)")
-    t.add_argument("--steps", type=positive, default=None, help="training steps (default 600 for words, 6000 otherwise)")
+    t.add_argument("--steps", type=positive, default=None, help="training steps (default 600 for words, 4000 for reverse, 10000 for add)")
     t.add_argument("--time-budget", type=positive_float, default=0.0, metavar="SECONDS", help="train for this many seconds instead of --steps")
     t.add_argument("--clip", type=_float_in(0.0), default=5.0, help="global gradient-norm clip, 0 = off (default %(default)s)")
+    t.add_argument("--no-lr-decay", action="store_true", help="keep the learning rate constant (default: cosine decay to 5%% of --lr over the run)")
     t.add_argument("--digits", type=positive, default=3, help="--task add: operands up to this many digits (default %(default)s)")
     t.add_argument("--beam", type=positive, default=1, metavar="K", help="beam width for decoding; 1 = greedy (default %(default)s)")
     t.add_argument("--eval-every", type=nonneg, default=0, help="print loss and held-out accuracy every N steps (0 = off)")

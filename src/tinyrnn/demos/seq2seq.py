@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass
 
@@ -30,6 +31,7 @@ class Seq2SeqConfig:
     steps: int = 600
     time_budget: float = 0.0       # seconds; 0 = use steps
     clip: float = 5.0
+    lr_decay: bool = True          # cosine decay to 5% of lr over the run
     digits: int = 3                # --task add
     min_len: int = 3               # --task reverse
     max_len: int = 12
@@ -74,7 +76,15 @@ def evaluate(model, task, pairs, beam: int = 1, chunk: int = 256) -> dict:
                 right += 1
                 tot[0] += 1
     return dict(accuracy=right / max(len(pairs), 1),
-                per_length={int(k): round(v[0] / v[1], 4) for k, v in sorted(per_len.items())})
+                per_length={int(k): round(v[0] / v[1], 4) for k, v in sorted(per_len.items())},
+                per_length_counts={int(k): v for k, v in sorted(per_len.items())})
+
+
+def accuracy_within(counts: dict, low: int, high: int) -> float:
+    """Exact match over the lengths low..high, from ``evaluate``'s per_length_counts."""
+    right = sum(v[0] for k, v in counts.items() if low <= int(k) <= high)
+    total = sum(v[1] for k, v in counts.items() if low <= int(k) <= high)
+    return right / total if total else float("nan")
 
 
 def train(cfg: Seq2SeqConfig, emit=lambda line: None, save: str | None = None):
@@ -91,6 +101,9 @@ def train(cfg: Seq2SeqConfig, emit=lambda line: None, save: str | None = None):
                 (not cfg.time_budget and step > cfg.steps):
             step -= 1
             break
+        if cfg.lr_decay:
+            done = min(1.0, (time.perf_counter() - start) / cfg.time_budget if cfg.time_budget else (step - 1) / cfg.steps)
+            opt.lr = cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * done)))
         with timer:
             pairs = task.train_batch(cfg.batch)
             src, src_len = pad_batch([task.vocab.encode(s) for s, _ in pairs])
@@ -109,6 +122,8 @@ def train(cfg: Seq2SeqConfig, emit=lambda line: None, save: str | None = None):
     metrics = dict(config=asdict(cfg), steps=step, train_seconds=round(timer.seconds, 2),
                    final_loss=round(float(np.mean(losses[-20:])), 4) if losses else None,
                    test_pairs=len(task.test), **result)
+    if cfg.task == "reverse":
+        metrics["accuracy_len_3_10"] = round(accuracy_within(result["per_length_counts"], 3, 10), 4)
     if cfg.task == "words":
         words = [w for w, _ in WORD_PAIRS] + UNSEEN_WORDS
         metrics["translations"] = dict(zip(words, translate(model, task.vocab, words, cfg.beam)))

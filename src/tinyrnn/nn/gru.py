@@ -25,7 +25,7 @@ import numpy as np
 
 from ..functional import _sigmoid_raw
 from .cell import CellBase
-from .recurrent import RecurrentBase, step_pairs, time_views
+from .recurrent import SingleStateLayer, step_pairs, time_views
 
 
 def gru_forward(xg, h0, w_hh, b_hn=None, mask=None, reverse=False):
@@ -114,7 +114,7 @@ def gru_backward(dy, dh_n, w_hh, kc):
     return dxg, dh, dw_hh, db_hh
 
 
-class GRU(RecurrentBase):
+class GRU(SingleStateLayer):
     """``torch.nn.GRU``: gates r, z, n with ``b_hn`` inside ``r * (W_hn h + b_hn)``.
 
     Same contract as ``RNN``: ``out, h_n, cache = gru.forward(x, h0)``;
@@ -128,18 +128,6 @@ class GRU(RecurrentBase):
                  dtype=np.float32, rng=None):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, 0, dtype, rng)
-
-    def forward(self, x, h0=None, lengths=None):
-        """``out, h_n, cache``; see ``RecurrentBase.forward``."""
-        return super().forward(x, h0, lengths=lengths)
-
-    def __call__(self, x, h0=None, lengths=None):
-        out, h_n, _ = self.forward(x, h0, lengths=lengths)
-        return out, h_n
-
-    def backward(self, dout, cache, dh_n=None):
-        """``dx, dh0``; see ``RecurrentBase.backward``."""
-        return super().backward(dout, cache, dh_n)
 
     def _input_bias(self, p):
         H = self.hidden_size

@@ -293,3 +293,19 @@ class RecurrentBase(Module):
                 dlayer *= lc.drop
         dstates0 = [s if batched else s[:, 0, :] for s in dstates0]
         return self._to_user(dlayer, batched), self._pack_state(tuple(dstates0))
+
+
+class SingleStateLayer(RecurrentBase):
+    """RNN and GRU: one state, named ``h0`` in the public signatures (pinned)."""
+
+    def forward(self, x, h0=None, lengths=None):
+        """``out, h_n, cache``; see ``RecurrentBase.forward``."""
+        return super().forward(x, h0, lengths=lengths)
+
+    def __call__(self, x, h0=None, lengths=None):
+        out, h_n, _ = self.forward(x, h0, lengths=lengths)
+        return out, h_n
+
+    def backward(self, dout, cache, dh_n=None):
+        """``dx, dh0``; see ``RecurrentBase.backward``."""
+        return super().backward(dout, cache, dh_n)

@@ -24,7 +24,7 @@ import numpy as np
 from .._check import choice
 from ..functional import NONLINEARITIES, activate_, activation_grad
 from .cell import CellBase
-from .recurrent import RecurrentBase, step_pairs, time_views
+from .recurrent import SingleStateLayer, step_pairs, time_views
 
 
 def rnn_forward(xg, h0, w_hh, act, mask=None, reverse=False):
@@ -103,7 +103,7 @@ def rnn_backward(dy, dh_n, S, w_hh, act, mask=None, reverse=False):
     return da, dh, dw_hh
 
 
-class RNN(RecurrentBase):
+class RNN(SingleStateLayer):
     """``torch.nn.RNN``: multi-layer Elman RNN, h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh).
 
     ``nonlinearity`` is "tanh" or "relu" as in PyTorch, plus "sigmoid" and "identity" for the
@@ -120,23 +120,11 @@ class RNN(RecurrentBase):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
                  dropout: float = 0.0, bidirectional: bool = False, dtype=np.float32, rng=None):
-        self_nl = choice("nonlinearity", nonlinearity, NONLINEARITIES)
+        nonlinearity = choice("nonlinearity", nonlinearity, NONLINEARITIES)
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, 0, dtype, rng)
-        self.nonlinearity = self_nl
-        self.config["nonlinearity"] = self_nl
-
-    def forward(self, x, h0=None, lengths=None):
-        """``out, h_n, cache``; see ``RecurrentBase.forward``."""
-        return super().forward(x, h0, lengths=lengths)
-
-    def __call__(self, x, h0=None, lengths=None):
-        out, h_n, _ = self.forward(x, h0, lengths=lengths)
-        return out, h_n
-
-    def backward(self, dout, cache, dh_n=None):
-        """``dx, dh0``; see ``RecurrentBase.backward``."""
-        return super().backward(dout, cache, dh_n)
+        self.nonlinearity = nonlinearity
+        self.config["nonlinearity"] = nonlinearity
 
     def _kernel_forward(self, xg, states0, p, mask, reverse):
         S = rnn_forward(xg, states0[0], p.w_hh.data, self.nonlinearity, mask, reverse)

@@ -1,0 +1,176 @@
+"""Character LM quality for the same wall-clock budget: tinyrnn vs torch.
+
+Both train the same architecture (Embedding 64 -> 1-layer LSTM 256 -> Linear, seq 64, batch 32,
+Adam 2e-3, global-norm clip 5) on the same corpus split (default: the stdlib corpus, last 10%
+held out) with the same stateful truncated-BPTT streams, each library in its own process (so
+neither disturbs the other's timing), with the same thread count. At each budget point the
+validation loss is measured on the same held-out characters; evaluation time is not counted as
+training time.
+
+    python bench/charlm_vs_torch.py                       # 600 s each, checkpoints below
+    python bench/charlm_vs_torch.py --budget 300 --points 30,60,120,300
+"""
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def parse():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--budget", type=float, default=600.0, help="training seconds per library")
+    ap.add_argument("--points", default="30,60,120,180,300,600", help="training seconds at which to validate")
+    ap.add_argument("--eval-chars", type=int, default=200_000, help="held-out characters per validation (0 = all)")
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--files", nargs="*", default=[])
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--lib", choices=["both", "tinyrnn", "torch"], default="both")
+    ap.add_argument("--plot", default="", help="write the two curves to this PNG")
+    ap.add_argument("--json-out", default="", help=argparse.SUPPRESS)
+    return ap.parse_args()
+
+
+def setup_env(threads):
+    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "1")
+    for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[v] = str(threads)
+
+
+def run_one(args):
+    """Train one library for args.budget seconds; return [(seconds, valid nats)]."""
+    setup_env(args.threads)
+    import numpy as np
+    sys.path.insert(0, os.path.join(HERE, "..", "src"))
+    from tinyrnn.demos.charlm import CharLMConfig, Streams, evaluate, prepare
+    from tinyrnn.perf import retain_memory
+    retain_memory()
+    cfg = CharLMConfig(files=args.files)
+    vocab, train_ids, valid_ids, _ = prepare(cfg)
+    valid = valid_ids[: args.eval_chars] if args.eval_chars else valid_ids
+    streams = Streams(train_ids, 32, 64)
+    points = sorted(float(p) for p in args.points.split(",") if float(p) <= args.budget)
+    V = len(vocab)
+    if args.lib == "tinyrnn":
+        from tinyrnn import Adam, clip_grad_norm_, cross_entropy
+        from tinyrnn.models.charlm import CharLM
+        model = CharLM(V, 64, 256, "lstm", 1, 0.0, rng=np.random.default_rng(args.seed))
+        opt = Adam(model.parameters(), lr=2e-3)
+
+        def step(x, y, state):
+            logits, state, cache = model.forward(x, state)
+            loss, dlogits = cross_entropy(logits, y)
+            model.zero_grad()
+            model.backward(dlogits, cache)
+            clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            return state
+
+        def valid_nats():
+            return evaluate(model, valid)
+    else:
+        import torch
+        torch.set_num_threads(args.threads)
+        torch.manual_seed(args.seed)
+
+        class TorchLM(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.embed = torch.nn.Embedding(V, 64)
+                self.rnn = torch.nn.LSTM(64, 256)
+                self.head = torch.nn.Linear(256, V)
+
+            def forward(self, x, state=None):
+                out, state = self.rnn(self.embed(x), state)
+                return self.head(out), state
+
+        model = TorchLM()
+        opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+        lossf = torch.nn.CrossEntropyLoss()
+
+        def step(x, y, state):
+            logits, state = model(torch.from_numpy(x.astype(np.int64)), state)
+            loss = lossf(logits.reshape(-1, V), torch.from_numpy(y.astype(np.int64)).reshape(-1))
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            return tuple(s.detach() for s in state)
+
+        @torch.no_grad()
+        def valid_nats():
+            streams_v = 64
+            length = (len(valid) - 1) // streams_v
+            xs = valid[: length * streams_v].reshape(streams_v, length)
+            ys = valid[1: length * streams_v + 1].reshape(streams_v, length)
+            total, count, state = 0.0, 0, None
+            for s in range(0, length, 256):
+                logits, state = model(torch.from_numpy(xs[:, s:s + 256].T.astype(np.int64)), state)
+                y = torch.from_numpy(ys[:, s:s + 256].T.astype(np.int64)).reshape(-1)
+                total += float(torch.nn.functional.cross_entropy(logits.reshape(-1, V), y, reduction="sum"))
+                count += y.numel()
+            return total / count
+
+    results, trained, state, steps = [], 0.0, None, 0
+    for p in points:
+        while trained < p:
+            x, y, reset = streams.next()
+            t0 = time.perf_counter()
+            state = step(x, y, None if reset else state)
+            trained += time.perf_counter() - t0
+            steps += 1
+        results.append(dict(seconds=round(trained, 1), steps=steps, valid_nats=valid_nats()))
+        print(f"  {args.lib}: {trained:6.1f} s, {steps} steps, valid {results[-1]['valid_nats'] / math.log(2):.3f} bits/char",
+              flush=True)
+    return results
+
+
+def main():
+    args = parse()
+    if args.lib != "both":
+        res = run_one(args)
+        if args.json_out:
+            with open(args.json_out, "w") as fh:
+                json.dump(res, fh)
+        return
+    out = {}
+    for lib in ("tinyrnn", "torch"):
+        path = os.path.join(HERE, f".charlm_{lib}.json")
+        cmd = [sys.executable, __file__, "--lib", lib, "--json-out", path, "--budget", str(args.budget),
+               "--points", args.points, "--eval-chars", str(args.eval_chars), "--threads", str(args.threads),
+               "--seed", str(args.seed)] + (["--files", *args.files] if args.files else [])
+        print(f"training {lib} ...", flush=True)
+        subprocess.run(cmd, check=True)
+        with open(path) as fh:
+            out[lib] = json.load(fh)
+        os.unlink(path)
+    print(f"\nthreads={args.threads}, validation on {args.eval_chars or 'all'} held-out characters\n")
+    print("| training budget (s) | tinyrnn steps | tinyrnn bits/char | torch steps | torch bits/char |")
+    print("|---|---|---|---|---|")
+    for a, b in zip(out["tinyrnn"], out["torch"]):
+        print(f"| {a['seconds']:.0f} | {a['steps']} | {a['valid_nats'] / math.log(2):.3f} | "
+              f"{b['steps']} | {b['valid_nats'] / math.log(2):.3f} |")
+    if args.plot:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for lib in ("tinyrnn", "torch"):
+            ax.plot([r["seconds"] for r in out[lib]], [r["valid_nats"] / math.log(2) for r in out[lib]],
+                    marker="o", label=lib)
+        ax.set_xlabel("training seconds (2 cores)")
+        ax.set_ylabel("validation bits per character")
+        ax.set_title("Character LSTM, same architecture and data")
+        ax.legend()
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(args.plot, dpi=100)
+
+
+if __name__ == "__main__":
+    main()
