@@ -148,3 +148,26 @@ def test_charlm_json_and_plot(periodic, tmp_path, capsys):
     data = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert data["steps"] == 20 and data["history"]["step"] == [10, 20]
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_ctrl_c_saves_and_exits_cleanly(periodic, tmp_path):
+    """SIGINT during training: the run stops between steps, writes its checkpoint, exits 130
+    without a traceback, and the checkpoint resumes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    ck = tmp_path / "int.npz"
+    cmd = [sys.executable, "-c", "import sys; from tinyrnn.cli import main; sys.exit(main(sys.argv[1:]))",
+           "charlm", "train", periodic, "--hidden", "16", "--embed", "8", "--seq-len", "8",
+           "--time-budget", "300", "--eval-every", "100000", "--save", str(ck), "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    time.sleep(4)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "Interrupted by Ctrl-C" in out
+    header = C.read_header(str(ck))
+    assert header["meta"]["step"] > 0

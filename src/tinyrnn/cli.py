@@ -341,7 +341,7 @@ def _cmd_charlm_sample(args):
 
     sys.stdout.write(args.prime)
     charlm.sample(model, vocab, args.prime, args.length, args.temperature, args.top_k,
-                  np.random.default_rng(args.seed), emit)
+                  np.random.default_rng(args.seed), emit, keep=False)
     sys.stdout.write("\n")
     return 0
 

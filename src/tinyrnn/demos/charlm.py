@@ -254,10 +254,13 @@ def load_model(path):
 
 
 def sample(model: CharLM, vocab: CharVocab, prime: str, length: int, temperature: float = 1.0,
-           top_k: int = 0, rng=None, emit=lambda text: None) -> str:
+           top_k: int = 0, rng=None, emit=lambda text: None, keep: bool = True):
     """Feed ``prime`` through the model, then draw ``length`` characters one at a time, each
     passed to ``emit`` as it is drawn. Logits are divided by ``temperature`` (lower is more
-    conservative); ``top_k`` keeps only the k most likely characters (1 = greedy)."""
+    conservative); ``top_k`` keeps only the k most likely characters (1 = greedy).
+
+    Returns the drawn text, or None with ``keep=False``: then memory does not grow with
+    ``length`` (only the recurrent state is kept from step to step)."""
     rng = rng if rng is not None else np.random.default_rng()
     model.eval()
     if not prime:
@@ -275,10 +278,11 @@ def sample(model: CharLM, vocab: CharVocab, prime: str, length: int, temperature
         c = int(np.argmax(p)) if top_k == 1 else int(rng.choice(len(p), p=p / p.sum()))
         ch = vocab.chars[c]
         emit(ch)
-        out.append(ch)
+        if keep:
+            out.append(ch)
         logits, state = model(np.array([[c]]), state)
         last = logits[0, 0].astype(np.float64)
-    return "".join(out)
+    return "".join(out) if keep else None
 
 
 def plot(path: str, history: dict) -> None:

@@ -1,0 +1,68 @@
+"""How far tinyrnn's LSTM forward+backward is from its matrix products alone.
+
+Times, for (T, B, I, H) = (64, 32, 64, 256) in float32, (a) tinyrnn.LSTM forward+backward and
+(b) only the matrix products that computation needs, with the same shapes and layouts: the
+input projection, 2 x T recurrent products, dW_hh, dW_ih and dx. The difference is what the
+elementwise gate work, the layout changes and Python cost; (b) is the floor for any NumPy
+formulation that calls BLAS the same way.
+
+    python bench/lstm_floor.py
+"""
+
+import os
+import sys
+import time
+
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "1")
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
+import tinyrnn as tr  # noqa: E402
+from tinyrnn.perf import retain_memory  # noqa: E402
+
+retain_memory()
+T, B, I, H = 64, 32, 64, 256
+G = 4 * H
+rng = np.random.default_rng(0)
+lstm = tr.LSTM(I, H, rng=rng)
+x = rng.standard_normal((T, B, I)).astype(np.float32)
+dy = rng.standard_normal((T, B, H)).astype(np.float32)
+W_ih = lstm.weight_ih_l0.data
+W_hh = lstm.weight_hh_l0.data
+W_hh_t = np.ascontiguousarray(W_hh.T)
+hT = rng.standard_normal((H, B)).astype(np.float32)
+gT = np.empty((G, B), np.float32)
+dA = rng.standard_normal((T * B, G)).astype(np.float32)
+S = rng.standard_normal((T * B, H)).astype(np.float32)
+
+
+def full():
+    out, hc, cache = lstm.forward(x)
+    lstm.backward(dy, cache)
+
+
+def products_only():
+    x.reshape(T * B, I) @ W_ih.T                  # input projection, all steps and gates
+    for _ in range(T):
+        np.dot(W_hh, hT, out=gT)                  # forward recurrent product (feature-major)
+    for _ in range(T):
+        np.dot(W_hh_t, gT, out=hT)                # backward recurrent product
+    dA.T @ S                                      # dW_hh
+    dA.T @ x.reshape(T * B, I)                    # dW_ih
+    dA @ W_ih                                     # dx
+
+
+def median_ms(fn, reps=15):
+    for _ in range(3):
+        fn()
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return 1e3 * float(np.median(ts))
+
+
+a, b = median_ms(full), median_ms(products_only)
+print(f"LSTM (T={T}, B={B}, I={I}, H={H}) forward+backward: {a:.1f} ms; matrix products alone: {b:.1f} ms; "
+      f"ratio {a / b:.2f}")
