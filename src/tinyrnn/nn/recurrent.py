@@ -236,6 +236,8 @@ class RecurrentBase(Module):
             inp = out
         cache = SimpleNamespace(layers=layer_caches, batched=batched, shape=(T, B), mask=mask)
         finals = [f if batched else f[:, 0, :] for f in finals]
+        if D == 1 and mask is None:
+            inp = inp.copy()          # out is a view of the states the cache keeps: editing it must not change them
         return self._to_user(inp, batched), self._pack_state(tuple(finals)), cache
 
     def __call__(self, x, hx=None, lengths=None):
