@@ -1,9 +1,13 @@
 """Forward+backward time of tinyrnn vs torch.nn (CPU, float32), ratio tinyrnn/torch.
 
-Both libraries run in this one process, alternated rep by rep, with the same thread count
-(--threads, default: all cores) for NumPy's OpenBLAS and for torch. OpenBLAS worker threads
-spin for a while after each call and would starve torch's threads on a 2-core machine, so
-OPENBLAS_THREAD_TIMEOUT is set to its minimum before NumPy is imported. The process calls
+Default: both libraries run in this one process, alternated rep by rep, with the same thread
+count (--threads, default: all cores) for NumPy's OpenBLAS and for torch. OpenBLAS worker
+threads spin for a while after each call and would starve torch's threads on a 2-core machine,
+so OPENBLAS_THREAD_TIMEOUT is set to its minimum before NumPy is imported. (torch's OpenMP
+workers spin likewise after torch's calls, which the timeout cannot reach.)
+
+--separate: each library is timed in a process of its own, one configuration at a time, with
+default thread settings, so neither library's idle threads can disturb the other. The process calls
 tinyrnn.perf.retain_memory() (as the tinyrnn command does), which both libraries share;
 --no-retain measures without it.
 
@@ -21,9 +25,13 @@ ap.add_argument("--reps", type=int, default=15)
 ap.add_argument("--only", default="", help="comma-separated kinds: rnn, lstm, gru, lengths")
 ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
 ap.add_argument("--no-retain", action="store_true", help="do not call tinyrnn.perf.retain_memory()")
+ap.add_argument("--separate", action="store_true", help="time each library in its own process")
+ap.add_argument("--lib", choices=["tinyrnn", "torch"], help=argparse.SUPPRESS)
+ap.add_argument("--config", help=argparse.SUPPRESS)
 args = ap.parse_args()
 
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "1")
+if not (args.separate or args.lib):
+    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "1")
 for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = str(args.threads)
 
@@ -82,18 +90,40 @@ def bench(kind, T, B, I, H, reps):
             out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, total_length=T)
         (out * Gt).sum().backward()
 
-    times = {"ours": [], "torch": []}
-    for fn in (run_ours, run_torch, run_ours, run_torch):  # warm-up
+    fns = (("ours", run_ours), ("torch", run_torch))
+    if args.lib:
+        fns = fns[:1] if args.lib == "tinyrnn" else fns[1:]
+    times = {"ours": [float("nan")], "torch": [float("nan")]}
+    for _, fn in fns * 2:  # warm-up
         fn()
+    for name, _ in fns:
+        times[name] = []
     for _ in range(reps):
-        for name, fn in (("ours", run_ours), ("torch", run_torch)):
+        for name, fn in fns:
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)
     return float(np.median(times["ours"])), float(np.median(times["torch"]))
 
 
+def bench_separate(kind, T, B, I, H, reps):
+    """Time each library in a fresh process of its own."""
+    import json
+    import subprocess
+    out = {}
+    for lib in ("tinyrnn", "torch"):
+        cmd = [sys.executable, __file__, "--lib", lib, "--config", json.dumps([kind, T, B, I, H, reps]),
+               "--threads", str(args.threads)] + (["--no-retain"] if args.no_retain else [])
+        res = subprocess.run(cmd, check=True, capture_output=True, text=True)
+        out[lib] = json.loads(res.stdout.strip().splitlines()[-1])
+    return out["tinyrnn"][0], out["torch"][1]
+
+
 def main():
+    if args.lib:
+        import json
+        print(json.dumps(bench(*json.loads(args.config))))
+        return
     only = set(filter(None, args.only.split(",")))
     rows = []
     for kind, T, B, I, H in CONFIGS:
@@ -102,14 +132,15 @@ def main():
         if kind in ("lstm", "gru") and not hasattr(tr, kind.upper()):
             continue
         reps = args.reps if T * B * H * H < 64 * 32 * 256 * 256 else max(5, args.reps // 2)
-        a, b = bench(kind, T, B, I, H, reps)
+        a, b = (bench_separate if args.separate else bench)(kind, T, B, I, H, reps)
         rows.append((kind, T, B, I, H, a, b))
         label = kind if kind != "lengths" else "rnn+lengths"
         if not args.markdown:
             print(f"{label:12s} T={T:3d} B={B:3d} I={I:3d} H={H:3d}  tinyrnn {a*1e3:8.2f} ms  "
                   f"torch {b*1e3:8.2f} ms  ratio {a/b:5.2f}", flush=True)
     if args.markdown:
-        print(f"threads={args.threads}, retain_memory={not args.no_retain}, torch {torch.__version__}, "
+        print(f"threads={args.threads}, retain_memory={not args.no_retain}, "
+              f"{'separate processes' if args.separate else 'one process, alternated'}, torch {torch.__version__}, "
               f"numpy {np.__version__}\n")
         print("| layer | T | B | I | H | tinyrnn ms | torch ms | ratio |")
         print("|---|---|---|---|---|---|---|---|")
