@@ -10,9 +10,6 @@ import numbers
 
 import numpy as np
 
-FLOAT_DTYPES = (np.float32, np.float64)
-
-
 def to_numpy(value):
     """Arrays pass through; torch tensors (anything with ``.detach()``) are converted."""
     if isinstance(value, np.ndarray):

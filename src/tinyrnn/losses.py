@@ -8,14 +8,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._check import choice, float_array, int_array, shape_str
+from ._check import choice, float_array, int_array, shape_str, to_numpy
 from .functional import log_softmax, sigmoid
 
 REDUCTIONS = ("mean", "sum", "none")
 
 
+def _floats(name, x):
+    """A float array in its own precision (integers are refused by float_array)."""
+    arr = to_numpy(x)
+    return float_array(name, arr, arr.dtype if arr.dtype.kind == "f" else np.float64)
+
+
 def _pair(name_a, a, name_b, b):
-    a = float_array(name_a, a, np.asarray(a).dtype if np.asarray(a).dtype.kind == "f" else np.float64)
+    a = _floats(name_a, a)
     b = float_array(name_b, b, a.dtype)
     if a.shape != b.shape:
         raise ValueError(f"{name_b} must have the shape of {name_a} {shape_str(a.shape)}, got {shape_str(b.shape)}")
@@ -74,8 +80,7 @@ def cross_entropy(logits, targets, ignore_index: int = -100, reduction: str = "m
     d/dlogits = softmax(logits) - onehot(target), zero on ignored rows.
     """
     choice("reduction", reduction, REDUCTIONS)
-    logits = float_array("logits", logits, np.asarray(logits).dtype
-                         if np.asarray(logits).dtype.kind == "f" else np.float64)
+    logits = _floats("logits", logits)
     if logits.ndim < 1:
         raise ValueError("logits must have shape (..., C), got a scalar")
     C = logits.shape[-1]

@@ -17,6 +17,7 @@ import numpy as np
 
 from .._check import choice, positive_int
 from ..data.seq2seq import EOS, PAD, SOS
+from ..functional import log_softmax
 from ..init import make_rng
 from ..losses import cross_entropy
 from ..module import Module
@@ -91,9 +92,7 @@ class Seq2Seq(Module):
     def _step(self, tokens, state):
         """tokens (B,) -> log-probabilities (B, V), new state."""
         out, state = self.decoder(one_hot(tokens[None], self.vocab_size, self.dtype), state)
-        logits = self.head(out[0])
-        logits = logits - logits.max(axis=-1, keepdims=True)
-        return logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True)), state
+        return log_softmax(self.head(out[0])), state
 
     def greedy(self, src, src_len, max_len: int):
         """Batch greedy decoding -> list of id lists (without start/end)."""

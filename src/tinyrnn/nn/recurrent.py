@@ -123,9 +123,6 @@ class RecurrentBase(Module):
             object.__setattr__(self, "_groups", groups)
         return groups[layer][direction]
 
-    def extra_repr(self) -> str:
-        return ", ".join(f"{k}={v}" for k, v in self.config.items())
-
     # --------------------------------------------------------------- validation
     def _prepare(self, x, hx, lengths):
         """Validate and move to the internal layout: x (T, B, I), states (D*L, B, size)."""
