@@ -19,8 +19,8 @@ Backward, with dh_t = dy_t + dh carried from t+1 and dc carried from t+1:
     dW_hh = sum_t da_t^T h_{t-1}    dW_hr = sum_t dh_t^T m_t              (L10)
 
 Implementation notes: sigmoid(a) = (1 + tanh(a/2)) / 2, so scaling the i, f, o rows of the
-input projection and of W_hh by 1/2 once lets ONE tanh over the whole (4H, B) block and one
-multiply-add give all four gates at every step. The loop is feature-major ((features, B)
+input projection and of W_hh by 1/2 once lets ONE tanh over the whole (4H, B) block and a
+multiply-add on the i, f and o rows give all four gates at every step. The loop is feature-major ((features, B)
 arrays), see ``lstm_forward``.
 """
 
@@ -34,31 +34,30 @@ from .cell import CellBase
 from .recurrent import RecurrentBase, step_pairs, time_views
 
 
-def _gate_affine(H, dtype):
-    """Per-row (scale, shift) turning tanh of the pre-scaled block into [i, f, g, o]."""
+def _gate_scale(H, dtype):
+    """(4H, 1) row scale: 1/2 on the i, f, o rows, 1 on g (sigmoid(a) = (1 + tanh(a/2)) / 2)."""
     scale = np.full((4 * H, 1), 0.5, dtype)
-    shift = np.full((4 * H, 1), 0.5, dtype)
-    scale[2 * H:3 * H], shift[2 * H:3 * H] = 1.0, 0.0
-    return scale, shift
+    scale[2 * H:3 * H] = 1.0
+    return scale
 
 
 def lstm_forward(xg, h0, c0, w_hh, w_hr=None, mask=None, reverse=False):
-    """One direction. xg (T, B, 4H) input projection (+ biases) of all steps; h0 (B, P), c0 (B, H).
+    """One direction, feature-major. xg (T, 4H, B): the input projection plus biases of all
+    steps, with the i, f, o rows halved (``LSTM._input_weight``); it is overwritten in place
+    with the gates and kept as the cache. h0 (B, P), c0 (B, H).
 
-    The loop runs feature-major: every per-step array is (features, B), so the gate product is
-    W_hh (4H, P) @ h^T (P, B) (faster in OpenBLAS than h @ W_hh^T for small B) and each gate
-    is a contiguous block of rows. Returns a cache with, in time order (see ``time_views``):
-    S (T+1, B, P) the states batch-major; HsT (T+1, P, B), CsT (T+1, H, B); the gates
-    AT (T, 4H, B), tanh(c) TCT (T, H, B) and, with a projection, MT (T, H, B).
+    Every per-step array is (features, B), so the gate product is W_hh (4H, P) @ h^T (P, B)
+    (faster in OpenBLAS than h @ W_hh^T for small B) and each gate is a contiguous block of
+    rows. Returns a cache with, in time order (see ``time_views``): S (T+1, B, P) the states
+    batch-major; HsT (T+1, P, B), CsT (T+1, H, B); the gates AT (T, 4H, B), tanh(c)
+    TCT (T, H, B) and, with a projection, MT (T, H, B).
     """
-    T, B, G = xg.shape
+    T, G, B = xg.shape
     H = G // 4
     P = h0.shape[-1]
     dt = xg.dtype
-    scale, shift = _gate_affine(H, dt)
-    w_s = w_hh * scale                                      # (4H, P), i/f/o rows halved
-    AT = np.empty((T, G, B), dt)
-    np.multiply(xg.transpose(0, 2, 1), scale, out=AT)       # (T, 4H, B): x-part, same scaling
+    w_s = w_hh * _gate_scale(H, dt)                         # (4H, P), i/f/o rows halved
+    AT = xg
     HsT, CsT = np.empty((T + 1, P, B), dt), np.empty((T + 1, H, B), dt)
     TCT = np.empty((T, H, B), dt)
     MT = np.empty((T, H, B), dt) if w_hr is not None else None
@@ -74,8 +73,11 @@ def lstm_forward(xg, h0, c0, w_hh, w_hr=None, mask=None, reverse=False):
         dot(w_s, h_prev, out=gh)                            # W_hh h_{t-1} (scaled rows)
         a += gh                                             # (L1), halved on i, f, o
         tanh(a, out=a)
-        a *= scale
-        a += shift                                          # (L2): a = [i; f; g; o]
+        sig_if, sig_o = a[:2 * H], a[3 * H:]
+        sig_if *= 0.5
+        sig_if += 0.5
+        sig_o *= 0.5
+        sig_o += 0.5                                        # (L2): a = [i; f; g; o]
         i, f, g, o = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
         cn = c if mask is None else c_new
         multiply(f, c_prev, out=cn)
@@ -98,8 +100,9 @@ def lstm_forward(xg, h0, c0, w_hh, w_hr=None, mask=None, reverse=False):
     return SimpleNamespace(S=S, HsT=HsT, CsT=CsT, AT=AT, TCT=TCT, MT=MT, mask=mask, reverse=reverse)
 
 
-def lstm_backward(dy, dh_n, dc_n, w_hh, w_hr, kc):
-    """BPTT of one direction: returns dxg (T, B, 4H), dh0 (B, P), dc0 (B, H), dW_hh, dW_hr."""
+def lstm_backward(dy, dh_n, dc_n, w_hh, w_hr, kc, dxg):
+    """BPTT of one direction. Writes into dxg (4H, T*B) the gradient of the (unscaled) input
+    projection, feature-major (column t*B + b); returns dh0 (B, P), dc0 (B, H), dW_hh, dW_hr."""
     AT, TCT, MT, mask, reverse = kc.AT, kc.TCT, kc.MT, kc.mask, kc.reverse
     T, G, B = AT.shape
     H = G // 4
@@ -164,14 +167,14 @@ def lstm_backward(dy, dh_n, dc_n, w_hh, w_hr, kc):
             dh *= keep[t]
             dot(w_hh_t, da, out=tmp_h)
             dh += tmp_h
-    dxg = np.ascontiguousarray(dAT.transpose(0, 2, 1))      # (T, B, 4H), one pass
+    np.copyto(dxg.reshape(G, T, B), dAT.transpose(1, 0, 2))   # one block copy
     _, h_prev_all = time_views(kc.S, reverse)
-    dw_hh = dxg.reshape(T * B, G).T @ h_prev_all.reshape(T * B, P)                  # (L10)
+    dw_hh = dxg @ h_prev_all.reshape(T * B, P)              # (L10)
     dw_hr = None
     if w_hr is not None:
         dw_hr = (np.ascontiguousarray(DHT.transpose(0, 2, 1)).reshape(T * B, P).T
                  @ np.ascontiguousarray(MT.transpose(0, 2, 1)).reshape(T * B, H))
-    return dxg, dh.T, dc.T, dw_hh, dw_hr
+    return dh.T, dc.T, dw_hh, dw_hr
 
 
 class LSTM(RecurrentBase):
@@ -184,6 +187,7 @@ class LSTM(RecurrentBase):
 
     gate_count = 4
     state_names = ("h0", "c0")
+    feature_major = True
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
@@ -194,6 +198,12 @@ class LSTM(RecurrentBase):
 
     def _state_sizes(self):
         return (self.output_size, self.hidden_size)
+
+    def _input_weight(self, p):
+        return p.w_ih.data * _gate_scale(self.hidden_size, self.dtype)      # see lstm_forward
+
+    def _input_bias(self, p):
+        return (p.b_ih.data + p.b_hh.data) * _gate_scale(self.hidden_size, self.dtype)[:, 0]
 
     def _unpack_state(self, hx, name="hx"):
         if not isinstance(hx, (tuple, list)) or len(hx) != 2:
@@ -219,13 +229,13 @@ class LSTM(RecurrentBase):
         end = 0 if reverse else -1
         return y, (kc.S[end], kc.CsT[end].T), kc
 
-    def _kernel_backward(self, dy, dstates_n, p, kc):
-        dA, dh0, dc0, dw_hh, dw_hr = lstm_backward(dy, dstates_n[0], dstates_n[1], p.w_hh.data,
-                                                   None if p.w_hr is None else p.w_hr.data, kc)
+    def _kernel_backward(self, dy, dstates_n, p, kc, dxg):
+        dh0, dc0, dw_hh, dw_hr = lstm_backward(dy, dstates_n[0], dstates_n[1], p.w_hh.data,
+                                               None if p.w_hr is None else p.w_hr.data, kc, dxg)
         p.w_hh.grad += dw_hh
         if dw_hr is not None:
             p.w_hr.grad += dw_hr
-        return dA, (dh0, dc0)
+        return dh0, dc0
 
 
 class LSTMCell(CellBase):

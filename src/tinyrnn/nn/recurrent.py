@@ -10,6 +10,16 @@ supplies only the recurrence of one direction of one layer (a *kernel*):
 where ``xg`` (T, B, G*H) is the input projection of every step (all gates at once),
 already computed here as ONE matrix product for all steps (and both directions), and
 ``dxg`` is its gradient, from which the weight gradient ``dW_ih`` is again ONE product.
+
+Feature-major kernels (``feature_major = True``: LSTM and GRU) run their loop on (features, B)
+arrays, where the per-step gate product W_hh (G*H, H) @ h^T (H, B) is faster and every gate is
+a contiguous block of rows. They take ``xg`` as (T, G*H, B) (from ``_input_weight`` and
+``_input_bias``, which may pre-scale rows for the kernel) and write the gradient of the
+unscaled projection into a given (G*H, T*B) array:
+
+    _kernel_backward(dy, dstates_n, p, kcache, dxg) -> dstates0
+
+so no large transpose is needed on either side.
 """
 
 from __future__ import annotations
@@ -49,6 +59,7 @@ class RecurrentBase(Module):
 
     gate_count = 1          # G: rows of weight_ih are G * hidden_size
     state_names = ("h0",)   # names used in error messages for the initial states
+    feature_major = False   # kernel layout, see the module docstring
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
@@ -97,6 +108,10 @@ class RecurrentBase(Module):
     def _pack_state(self, states):
         """Tuple of state arrays -> what the user sees."""
         return states[0]
+
+    def _input_weight(self, p):
+        """Weight of the input projection as the kernel takes it (the LSTM pre-scales rows)."""
+        return p.w_ih.data
 
     def _input_bias(self, p):
         """Bias added to the input projection (b_ih + b_hh folds for RNN and LSTM)."""
@@ -189,6 +204,30 @@ class RecurrentBase(Module):
         check_shape(name, a, (T, B, F))
         return a
 
+    def _project(self, inp, ps):
+        """Input projection of every step, all gates and directions: ONE matrix product.
+
+        Batch-major kernels get (T, B, D*G*H). Feature-major kernels get (T, D*G*H, B), made by
+        a product that writes that layout directly, with the bias as an extra input column of
+        ones (adding a (rows, 1) bias to (rows, B) blocks is slow in NumPy for small B).
+        """
+        T, B, _ = inp.shape
+        weights = [self._input_weight(p) for p in ps]
+        if not self.feature_major:
+            w = weights[0] if len(ps) == 1 else np.concatenate(weights)
+            xg = (inp.reshape(T * B, -1) @ w.T).reshape(T, B, -1)
+            if self.bias:
+                xg += self._input_bias(ps[0]) if len(ps) == 1 else np.concatenate([self._input_bias(p) for p in ps])
+            return xg
+        if self.bias:
+            weights = [np.concatenate([w, self._input_bias(p)[:, None]], axis=1) for w, p in zip(weights, ps)]
+            aug = np.empty(inp.shape[:2] + (inp.shape[2] + 1,), self.dtype)
+            aug[:, :, :-1] = inp
+            aug[:, :, -1] = 1
+            inp = aug
+        w = weights[0] if len(ps) == 1 else np.concatenate(weights)
+        return np.matmul(w, inp.transpose(0, 2, 1))                # (T, D*G*H, B)
+
     # --------------------------------------------------------------- forward / backward
     def forward(self, x, hx=None, lengths=None):
         """``out, h_n, cache`` (LSTM: ``out, (h_n, c_n), cache``).
@@ -211,17 +250,16 @@ class RecurrentBase(Module):
                 inp = inp * drop
             ps = [self._layer_params(layer, d) for d in range(D)]
             w_cat = ps[0].w_ih.data if D == 1 else np.concatenate([p.w_ih.data for p in ps])
-            xg_all = (inp.reshape(T * B, -1) @ w_cat.T).reshape(T, B, -1)   # (T, B, D*G*H)
             gh = self.gate_count * self.hidden_size
-            if self.bias:
-                xg_all += self._input_bias(ps[0]) if D == 1 else np.concatenate([self._input_bias(p) for p in ps])
+            xg_all = self._project(inp, ps)
             out = np.empty((T, B, D * o), self.dtype) if D > 1 else None
             kcaches = []
             for d in range(D):
                 idx = layer * D + d
+                cols = slice(d * gh, (d + 1) * gh)
+                xg = xg_all[:, cols] if self.feature_major else xg_all[:, :, cols]
                 with loop_threads(B * o * gh):
-                    y, s_n, kc = self._kernel_forward(xg_all[:, :, d * gh:(d + 1) * gh],
-                                                      tuple(s[idx] for s in states0), ps[d], mask, d == 1)
+                    y, s_n, kc = self._kernel_forward(xg, tuple(s[idx] for s in states0), ps[d], mask, d == 1)
                 for f, s in zip(finals, s_n):
                     f[idx] = s
                 if out is None:
@@ -265,20 +303,28 @@ class RecurrentBase(Module):
             dfinals.append(g if batched else g[:, None, :])
         dstates0 = [np.zeros((L * D, B, s), self.dtype) for s in self._state_sizes()]
         gh = self.gate_count * self.hidden_size
+        fm = self.feature_major
         for layer in reversed(range(L)):
             lc = cache.layers[layer]
             dxgs = []
+            dxg_fm = np.empty((D * gh, T * B), self.dtype) if fm else None   # feature-major kernels fill it
             for d in range(D):
                 idx = layer * D + d
                 p = self._layer_params(layer, d)
                 dy = None if dlayer is None else dlayer[:, :, d * o:(d + 1) * o]
                 dsn = tuple(None if g is None else g[idx] for g in dfinals)
                 with loop_threads(B * o * gh):
-                    dxg, ds0 = self._kernel_backward(dy, dsn, p, lc.kcaches[d])
+                    if fm:
+                        ds0 = self._kernel_backward(dy, dsn, p, lc.kcaches[d], dxg_fm[d * gh:(d + 1) * gh])
+                    else:
+                        dxg, ds0 = self._kernel_backward(dy, dsn, p, lc.kcaches[d])
+                        dxgs.append(dxg)
                 for acc, s in zip(dstates0, ds0):
                     acc[idx] = s
-                dxgs.append(dxg)
-            dxg_all = (dxgs[0] if D == 1 else np.concatenate(dxgs, axis=2)).reshape(T * B, D * gh)
+            if fm:
+                dxg_all = dxg_fm.T                                # (T*B, D*G*H), a transposed view
+            else:
+                dxg_all = (dxgs[0] if D == 1 else np.concatenate(dxgs, axis=2)).reshape(T * B, D * gh)
             dw = dxg_all.T @ lc.inp.reshape(T * B, -1)            # (D*G*H, I_layer): dW_ih, one product
             db = np.ones(T * B, self.dtype) @ dxg_all if self.bias else None   # sum over steps and batch
             for d in range(D):
