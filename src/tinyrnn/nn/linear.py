@@ -43,7 +43,8 @@ class Linear(Module):
     def forward(self, x):
         """y (..., out) and the cache for backward."""
         x = self._check_input(x)
-        y = x @ self.weight.data.T
+        # One 2-D product: NumPy runs (T, B, in) @ (in, out) as T separate small products.
+        y = (x.reshape(-1, self.in_features) @ self.weight.data.T).reshape(x.shape[:-1] + (self.out_features,))
         if self.bias is not None:
             y += self.bias.data
         return y, SimpleNamespace(x=x)
@@ -60,4 +61,4 @@ class Linear(Module):
         self.weight.grad += dy2.T @ x.reshape(-1, self.in_features)
         if self.bias is not None:
             self.bias.grad += dy2.sum(axis=0)
-        return dy @ self.weight.data
+        return (dy2 @ self.weight.data).reshape(x.shape)
