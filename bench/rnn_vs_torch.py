@@ -1,10 +1,12 @@
 """Forward+backward time of tinyrnn vs torch.nn (CPU, float32), ratio tinyrnn/torch.
 
-Default: both libraries run in this one process, alternated rep by rep, with the same thread
-count (--threads, default: all cores) for NumPy's OpenBLAS and for torch. OpenBLAS worker
-threads spin for a while after each call and would starve torch's threads on a 2-core machine,
-so OPENBLAS_THREAD_TIMEOUT is set to its minimum before NumPy is imported. (torch's OpenMP
-workers spin likewise after torch's calls, which the timeout cannot reach.)
+Default: both libraries run in this one process, in alternating blocks (3 rounds of
+reps/3 timed calls each, after one untimed warm-up call), with the same thread count
+(--threads, default: all cores) for NumPy's OpenBLAS and for torch. Each library's worker
+threads spin for a while after its calls (OpenBLAS about 0.1 s, torch's OpenMP pool likewise)
+and would starve the other library's threads on a 2-core machine, so each block starts after
+an untimed pause of --settle seconds (default 0.15) in which they go to sleep. (An earlier version set OPENBLAS_THREAD_TIMEOUT to its minimum instead; that makes
+every multi-threaded OpenBLAS call wake its workers and slowed tinyrnn's LSTM by ~40 %.)
 
 --separate: each library is timed in a process of its own, one configuration at a time, with
 default thread settings, so neither library's idle threads can disturb the other. The process calls
@@ -26,12 +28,11 @@ ap.add_argument("--only", default="", help="comma-separated kinds: rnn, lstm, gr
 ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
 ap.add_argument("--no-retain", action="store_true", help="do not call tinyrnn.perf.retain_memory()")
 ap.add_argument("--separate", action="store_true", help="time each library in its own process")
+ap.add_argument("--settle", type=float, default=0.15, help="untimed pause before each block of timed calls (one process)")
 ap.add_argument("--lib", choices=["tinyrnn", "torch"], help=argparse.SUPPRESS)
 ap.add_argument("--config", help=argparse.SUPPRESS)
 args = ap.parse_args()
 
-if not (args.separate or args.lib):
-    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "1")
 for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = str(args.threads)
 
@@ -94,15 +95,18 @@ def bench(kind, T, B, I, H, reps):
     if args.lib:
         fns = fns[:1] if args.lib == "tinyrnn" else fns[1:]
     times = {"ours": [float("nan")], "torch": [float("nan")]}
-    for _, fn in fns * 2:  # warm-up
-        fn()
     for name, _ in fns:
         times[name] = []
-    for _ in range(reps):
+    rounds = 3 if len(fns) > 1 else 1
+    for r in range(rounds):
         for name, fn in fns:
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
+            if len(fns) > 1:
+                time.sleep(args.settle)      # the other library's workers go to sleep
+            fn()                             # untimed warm-up: this library's threads and caches
+            for _ in range(-(-reps // rounds)):
+                t0 = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - t0)
     return float(np.median(times["ours"])), float(np.median(times["torch"]))
 
 
