@@ -1,11 +1,12 @@
 """Forward+backward time of tinyrnn vs torch.nn (CPU, float32), ratio tinyrnn/torch.
 
-Default: both libraries run in this one process, in alternating blocks (3 rounds of
-reps/3 timed calls each, after one untimed warm-up call), with the same thread count
-(--threads, default: all cores) for NumPy's OpenBLAS and for torch. Each library's worker
-threads spin for a while after its calls (OpenBLAS about 0.1 s, torch's OpenMP pool likewise)
-and would starve the other library's threads on a 2-core machine, so each block starts after
-an untimed pause of --settle seconds (default 0.15) in which they go to sleep. (An earlier version set OPENBLAS_THREAD_TIMEOUT to its minimum instead; that makes
+Default: both libraries run in this one process, in alternating blocks (3 rounds; a block is
+one untimed warm-up call, then at least reps/3 timed calls and at least --block seconds), with
+the same thread count (--threads, default: all cores) for NumPy's OpenBLAS and for torch.
+Each library's worker threads spin for a while after its calls (OpenBLAS about 0.1 s, torch's
+OpenMP pool likewise) and would starve the other library's threads on a 2-core machine, so
+each block starts after an untimed pause of --settle seconds (default 0.15) in which they go
+to sleep. (An earlier version set OPENBLAS_THREAD_TIMEOUT to its minimum instead; that makes
 every multi-threaded OpenBLAS call wake its workers and slowed tinyrnn's LSTM by ~40 %.)
 
 --separate: each library is timed in a process of its own, one configuration at a time, with
@@ -28,6 +29,7 @@ ap.add_argument("--only", default="", help="comma-separated kinds: rnn, lstm, gr
 ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
 ap.add_argument("--no-retain", action="store_true", help="do not call tinyrnn.perf.retain_memory()")
 ap.add_argument("--separate", action="store_true", help="time each library in its own process")
+ap.add_argument("--block", type=float, default=0.25, help="each block runs at least this many seconds")
 ap.add_argument("--settle", type=float, default=0.15, help="untimed pause before each block of timed calls (one process)")
 ap.add_argument("--lib", choices=["tinyrnn", "torch"], help=argparse.SUPPRESS)
 ap.add_argument("--config", help=argparse.SUPPRESS)
@@ -103,10 +105,12 @@ def bench(kind, T, B, I, H, reps):
             if len(fns) > 1:
                 time.sleep(args.settle)      # the other library's workers go to sleep
             fn()                             # untimed warm-up: this library's threads and caches
-            for _ in range(-(-reps // rounds)):
+            n, start = 0, time.perf_counter()
+            while n < -(-reps // rounds) or time.perf_counter() - start < args.block:
                 t0 = time.perf_counter()
                 fn()
                 times[name].append(time.perf_counter() - t0)
+                n += 1
     return float(np.median(times["ours"])), float(np.median(times["torch"]))
 
 

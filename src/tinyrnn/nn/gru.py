@@ -42,8 +42,8 @@ def gru_forward(xg, h0, w_hh, b_hn=None, mask=None, reverse=False):
     The states live in HsT (T+1, H+1, B) whose last row is ones, so the one per-step product
     [W_hh | (0, 0, b_hn)] @ [h; 1] also adds b_hn to the n rows (adding a (H, 1) column to an
     (H, B) block is slow in NumPy for small B). Returns a cache with S (T+1, B, H) the states
-    batch-major in time order (see ``time_views``), the gates AT (T, 3H, B) and the recurrent
-    n-part HGT[:, 2H:] = W_hn h_{t-1} + b_hn.
+    batch-major in time order (see ``time_views``), HsT itself, the gates AT (T, 3H, B) and the
+    recurrent n-part HNT = W_hn h_{t-1} + b_hn (T, H, B).
     """
     T, G, B = xg.shape
     H = G // 3
@@ -80,7 +80,7 @@ def gru_forward(xg, h0, w_hh, b_hn=None, mask=None, reverse=False):
             np.copyto(h[:H], h_prev[:H])
             np.copyto(h[:H], h_new, where=maskT[t])
     S = np.ascontiguousarray(HsT[:, :H].transpose(0, 2, 1))   # (T+1, B, H), one pass
-    return SimpleNamespace(S=S, AT=AT, HNT=HGT[:, 2 * H:], mask=mask, reverse=reverse)
+    return SimpleNamespace(S=S, HsT=HsT, AT=AT, HNT=HGT[:, 2 * H:], mask=mask, reverse=reverse)
 
 
 def gru_backward(dy, dh_n, w_hh, kc, dxg):
@@ -91,8 +91,8 @@ def gru_backward(dy, dh_n, w_hh, kc, dxg):
     H = G // 3
     dt = AT.dtype
     _, h_prev_all = time_views(kc.S, reverse)               # (T, B, H)
+    _, h_prevT = time_views(kc.HsT[:, :H], reverse)         # (T, H, B), feature-major
     r, z, n = AT[:, :H], AT[:, H:2 * H], AT[:, 2 * H:]
-    h_prevT = h_prev_all.transpose(0, 2, 1)                 # (T, H, B) view
     # Step-independent factors of (G4)-(G5), for all steps at once, feature-major (T, H, B).
     Dn = np.subtract(1, z)
     tmp = np.multiply(n, n)
@@ -138,7 +138,7 @@ def gru_backward(dy, dh_n, w_hh, kc, dxg):
         dh += step
     np.copyto(dxg.reshape(G, T, B), dHGT.transpose(1, 0, 2))   # one block copy
     dw_hh = dxg @ h_prev_all.reshape(T * B, H)             # (G7)
-    db_hh = dxg.sum(axis=1)
+    db_hh = dxg @ np.ones(T * B, dt)
     np.copyto(dxg[2 * H:].reshape(H, T, B), dANT.transpose(1, 0, 2))   # (G8): n rows are da_n
     return dh.T, dw_hh, db_hh
 
