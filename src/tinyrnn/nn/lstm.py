@@ -20,8 +20,8 @@ Backward, with dh_t = dy_t + dh carried from t+1 and dc carried from t+1:
 
 Implementation notes: sigmoid(a) = (1 + tanh(a/2)) / 2, so scaling the i, f, o rows of the
 input projection and of W_hh by 1/2 once lets ONE tanh over the whole (4H, B) block and a
-multiply-add on the i, f and o rows give all four gates at every step. The loop is feature-major ((features, B)
-arrays), see ``lstm_forward``.
+multiply-add on the i, f and o rows give all four gates at every step. The loop is
+feature-major ((features, B) arrays), see ``lstm_forward``.
 """
 
 from __future__ import annotations

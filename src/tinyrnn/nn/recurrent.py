@@ -114,7 +114,8 @@ class RecurrentBase(Module):
         return p.w_ih.data
 
     def _input_bias(self, p):
-        """Bias added to the input projection (b_ih + b_hh folds for RNN and LSTM)."""
+        """Bias added to the input projection (b_ih + b_hh folds for RNN and LSTM; pre-scaled
+        like ``_input_weight`` where the kernel wants it)."""
         return p.b_ih.data + p.b_hh.data
 
     def _bias_hh_grad(self, p, db, kcache):
