@@ -14,11 +14,11 @@ thread each.
 import os
 import sys
 import threading
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
+from _timing import median_ms  # noqa: E402
 from tinyrnn import _blas  # noqa: E402
 from tinyrnn.perf import retain_memory  # noqa: E402
 
@@ -52,23 +52,12 @@ def both():
     worker.join()
 
 
-def median_ms(fn, reps=20):
-    for _ in range(3):
-        fn()
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return 1e3 * float(np.median(ts))
-
-
 before = get_threads()
 try:
     for n in (2, 1):
         set_threads(n)
-        print(f"{n} BLAS thread(s): {T} recurrent products {median_ms(loop):.2f} ms, dW_hh {median_ms(dw_hh):.2f} ms")
+        print(f"{n} BLAS thread(s): {T} recurrent products {median_ms(loop, 20):.2f} ms, dW_hh {median_ms(dw_hh, 20):.2f} ms")
     set_threads(1)
-    print(f"both at once, two Python threads of 1 BLAS thread each: {median_ms(both):.2f} ms")
+    print(f"both at once, two Python threads of 1 BLAS thread each: {median_ms(both, 20):.2f} ms")
 finally:
     set_threads(before)

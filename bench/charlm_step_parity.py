@@ -23,23 +23,19 @@ def main():
     ap.add_argument("--blocks", type=int, default=8)
     args = ap.parse_args()
     import torch
-    from tinyrnn import Adam, clip_grad_norm_, cross_entropy
-    from tinyrnn.demos.charlm import CharLMConfig, Streams, prepare
+    from tinyrnn import Adam
+    from tinyrnn.demos.charlm import CharLMConfig, Streams, prepare, train_step
     from tinyrnn.models.charlm import CharLM
 
     vocab, train_ids, _, _ = prepare(CharLMConfig(files=[]))
     V = len(vocab)
     model = CharLM(V, 64, 256, "lstm", rng=np.random.default_rng(0))
     opt = Adam(model.parameters(), lr=2e-3)
-    embed, lstm, head = torch.nn.Embedding(V, 64), torch.nn.LSTM(64, 256), torch.nn.Linear(256, V)
-    sd = model.state_dict()
-    with torch.no_grad():
-        embed.weight.copy_(torch.from_numpy(sd["embed.weight"]))
-        for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
-            getattr(lstm, name).copy_(torch.from_numpy(sd["rnn." + name]))
-        head.weight.copy_(torch.from_numpy(sd["head.weight"]))
-        head.bias.copy_(torch.from_numpy(sd["head.bias"]))
-    params = [*embed.parameters(), *lstm.parameters(), *head.parameters()]
+    tm = torch.nn.ModuleDict(dict(embed=torch.nn.Embedding(V, 64), rnn=torch.nn.LSTM(64, 256),
+                                  head=torch.nn.Linear(256, V)))
+    tm.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})   # same names
+    embed, lstm, head = tm["embed"], tm["rnn"], tm["head"]
+    params = list(tm.parameters())
     topt = torch.optim.Adam(params, lr=2e-3)
     streams = Streams(train_ids, 32, 64)
     ours, theirs, state, tstate = [], [], None, None
@@ -47,12 +43,7 @@ def main():
         x, y, reset = streams.next()
         if reset:
             state = tstate = None
-        logits, state, cache = model.forward(x, state)
-        loss, dlogits = cross_entropy(logits, y)
-        model.zero_grad()
-        model.backward(dlogits, cache)
-        clip_grad_norm_(model.parameters(), 5.0)
-        opt.step()
+        loss, state = train_step(model, opt, x, y, state, clip=5.0)
         out, tstate = lstm(embed(torch.from_numpy(x.astype(np.int64))), tstate)
         tloss = torch.nn.functional.cross_entropy(head(out).reshape(-1, V),
                                                   torch.from_numpy(y.astype(np.int64)).reshape(-1))

@@ -58,19 +58,14 @@ def run_one(args):
     points = sorted(float(p) for p in args.points.split(",") if float(p) <= args.budget)
     V = len(vocab)
     if args.lib == "tinyrnn":
-        from tinyrnn import Adam, clip_grad_norm_, cross_entropy
+        from tinyrnn import Adam
+        from tinyrnn.demos.charlm import train_step
         from tinyrnn.models.charlm import CharLM
         model = CharLM(V, 64, 256, "lstm", 1, 0.0, rng=np.random.default_rng(args.seed))
         opt = Adam(model.parameters(), lr=2e-3)
 
         def step(x, y, state):
-            logits, state, cache = model.forward(x, state)
-            loss, dlogits = cross_entropy(logits, y)
-            model.zero_grad()
-            model.backward(dlogits, cache)
-            clip_grad_norm_(model.parameters(), 5.0)
-            opt.step()
-            return state
+            return train_step(model, opt, x, y, state, clip=5.0)[1]
 
         def valid_nats():
             return evaluate(model, valid)

@@ -11,12 +11,12 @@ formulation that calls BLAS the same way.
 
 import os
 import sys
-import time
 
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 import tinyrnn as tr  # noqa: E402
+from _timing import median_ms  # noqa: E402
 from tinyrnn.perf import retain_memory  # noqa: E402
 
 retain_memory()
@@ -51,17 +51,6 @@ def products_only():
     dA @ S                                        # dW_hh
     dA @ x.reshape(T * B, I)                      # dW_ih
     dA.T @ W_ih                                   # dx
-
-
-def median_ms(fn, reps=15):
-    for _ in range(3):
-        fn()
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return 1e3 * float(np.median(ts))
 
 
 a, b = median_ms(full), median_ms(products_only)

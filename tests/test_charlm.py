@@ -179,22 +179,17 @@ def test_training_equals_torch_step_for_step(torch, cell):
     clip, Adam, state carried across chunks and reset at a wrap) follows torch's training from
     the same weights on the same batches, in float64, step for step. The gradient norms here
     run from about 0.13 to 0.53, so the 0.25 clip is active on some steps and not on others."""
-    from tinyrnn import Adam, clip_grad_norm_, cross_entropy
+    from tinyrnn import Adam
     from tinyrnn.models.charlm import CharLM
 
     V, E, H, T, B = 11, 6, 9, 7, 4
     model = CharLM(V, E, H, cell, dtype=np.float64, rng=np.random.default_rng(3))
     opt = Adam(model.parameters(), lr=1e-2)
-    layer = getattr(torch.nn, cell.upper())(E, H).double()
-    embed, head = torch.nn.Embedding(V, E).double(), torch.nn.Linear(H, V).double()
-    sd = model.state_dict()
-    with torch.no_grad():
-        embed.weight.copy_(torch.from_numpy(sd["embed.weight"]))
-        for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
-            getattr(layer, name).copy_(torch.from_numpy(sd["rnn." + name]))
-        head.weight.copy_(torch.from_numpy(sd["head.weight"]))
-        head.bias.copy_(torch.from_numpy(sd["head.bias"]))
-    params = [*embed.parameters(), *layer.parameters(), *head.parameters()]
+    tm = torch.nn.ModuleDict(dict(embed=torch.nn.Embedding(V, E), rnn=getattr(torch.nn, cell.upper())(E, H),
+                                  head=torch.nn.Linear(H, V))).double()
+    tm.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})   # same names
+    embed, layer, head = tm["embed"], tm["rnn"], tm["head"]
+    params = list(tm.parameters())
     topt = torch.optim.Adam(params, lr=1e-2)
     data = np.random.default_rng(4).integers(0, V, 2000)
     streams = C.Streams(data, B, T)
@@ -205,13 +200,7 @@ def test_training_equals_torch_step_for_step(torch, cell):
         if reset:
             state = tstate = None
             resets += 1
-        logits, state, cache = model.forward(x, state)
-        loss, dlogits = cross_entropy(logits, y)
-        model.zero_grad()
-        model.backward(dlogits, cache)
-        clip_grad_norm_(model.parameters(), 0.25)
-        opt.step()
-
+        loss, state = C.train_step(model, opt, x, y, state, clip=0.25)   # what `charlm train` runs
         out, tstate = layer(embed(torch.from_numpy(x.astype(np.int64))), tstate)
         tloss = torch.nn.functional.cross_entropy(head(out).reshape(-1, V),
                                                   torch.from_numpy(y.astype(np.int64)).reshape(-1))

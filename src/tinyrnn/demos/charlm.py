@@ -101,6 +101,22 @@ def evaluate(model: CharLM, data: np.ndarray, limit: int = 0, streams: int = 64,
     return total / max(count, 1)
 
 
+def train_step(model: CharLM, opt, x: np.ndarray, y: np.ndarray, state=None, clip: float = 0.0):
+    """One step of stateful truncated BPTT on a chunk ``x`` (T, B) of character ids with
+    targets ``y`` (T, B): forward from ``state`` (the previous chunk's final state, or None for
+    zeros), cross-entropy, backward through the chunk only (the gradient stops at its start),
+    global-norm clipping at ``clip`` (0: none), one optimizer step. Returns ``(loss, state)``,
+    the state to carry into the next chunk."""
+    logits, state, cache = model.forward(x, state)
+    loss, dlogits = cross_entropy(logits, y)
+    model.zero_grad()
+    model.backward(dlogits, cache)
+    if clip:
+        clip_grad_norm_(model.parameters(), clip)
+    opt.step()
+    return loss, state
+
+
 def _state_arrays(state) -> dict:
     if state is None:
         return {}
@@ -201,13 +217,7 @@ def train(cfg: CharLMConfig, emit=lambda line: None, save: str | None = None, re
                 x, y, reset = streams.next()
                 if reset:
                     state = None                                  # the streams wrapped: start afresh
-                logits, state, cache = model.forward(x, state)    # state carried to the next chunk
-                loss, dlogits = cross_entropy(logits, y)
-                model.zero_grad()
-                model.backward(dlogits, cache)
-                if cfg.clip:
-                    clip_grad_norm_(model.parameters(), cfg.clip)
-                opt.step()
+                loss, state = train_step(model, opt, x, y, state, cfg.clip)   # state carried on
             step += 1
             window.append(loss)
             tokens += x.size
