@@ -110,7 +110,8 @@ class RecurrentBase(Module):
         return states[0]
 
     def _input_weight(self, p):
-        """Weight of the input projection as the kernel takes it (the LSTM pre-scales rows)."""
+        """Weight of the input projection as a feature-major kernel takes it (LSTM and GRU
+        pre-scale rows); batch-major kernels use ``weight_ih`` as it is."""
         return p.w_ih.data
 
     def _input_bias(self, p):
@@ -205,21 +206,21 @@ class RecurrentBase(Module):
         check_shape(name, a, (T, B, F))
         return a
 
-    def _project(self, inp, ps):
+    def _project(self, inp, ps, w_cat):
         """Input projection of every step, all gates and directions: ONE matrix product.
+        ``w_cat`` is the directions' ``weight_ih`` stacked (D*G*H, I), kept for the backward.
 
         Batch-major kernels get (T, B, D*G*H). Feature-major kernels get (T, D*G*H, B), made by
         a product that writes that layout directly, with the bias as an extra input column of
         ones (adding a (rows, 1) bias to (rows, B) blocks is slow in NumPy for small B).
         """
         T, B, _ = inp.shape
-        weights = [self._input_weight(p) for p in ps]
         if not self.feature_major:
-            w = weights[0] if len(ps) == 1 else np.concatenate(weights)
-            xg = (inp.reshape(T * B, -1) @ w.T).reshape(T, B, -1)
+            xg = (inp.reshape(T * B, -1) @ w_cat.T).reshape(T, B, -1)
             if self.bias:
                 xg += self._input_bias(ps[0]) if len(ps) == 1 else np.concatenate([self._input_bias(p) for p in ps])
             return xg
+        weights = [self._input_weight(p) for p in ps]
         if self.bias:
             weights = [np.concatenate([w, self._input_bias(p)[:, None]], axis=1) for w, p in zip(weights, ps)]
             aug = np.empty(inp.shape[:2] + (inp.shape[2] + 1,), self.dtype)
@@ -252,7 +253,7 @@ class RecurrentBase(Module):
             ps = [self._layer_params(layer, d) for d in range(D)]
             w_cat = ps[0].w_ih.data if D == 1 else np.concatenate([p.w_ih.data for p in ps])
             gh = self.gate_count * self.hidden_size
-            xg_all = self._project(inp, ps)
+            xg_all = self._project(inp, ps, w_cat)
             out = np.empty((T, B, D * o), self.dtype) if D > 1 else None
             kcaches = []
             for d in range(D):
