@@ -108,7 +108,8 @@ def lstm_step(x, h, c, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
     a = x @ weight_ih.T + h @ weight_hh.T                       # (L1)
     if bias_ih is not None:
         a = a + bias_ih + bias_hh                               # (L1)
-    a_i, a_f, a_g, a_o = np.split(a, 4, axis=1)                 # (L1) the four gates' rows
+    H = h.shape[1]
+    a_i, a_f, a_g, a_o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]   # (L1) per gate
     i = sigmoid(a_i)                                            # (L2) input gate
     f = sigmoid(a_f)                                            # (L2) forget gate
     g = np.tanh(a_g)                                            # (L2) candidate
@@ -152,8 +153,9 @@ def gru_step(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
     if bias_ih is not None:
         ax = ax + bias_ih
         ah = ah + bias_hh
-    x_r, x_z, x_n = np.split(ax, 3, axis=1)
-    h_r, h_z, h_n = np.split(ah, 3, axis=1)
+    H = h.shape[1]
+    x_r, x_z, x_n = ax[:, :H], ax[:, H:2 * H], ax[:, 2 * H:]
+    h_r, h_z, h_n = ah[:, :H], ah[:, H:2 * H], ah[:, 2 * H:]
     r = sigmoid(x_r + h_r)                                      # (G1) reset gate
     z = sigmoid(x_z + h_z)                                      # (G1) update gate
     n = np.tanh(x_n + r * h_n)                                  # (G2)
