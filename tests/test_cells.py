@@ -100,3 +100,19 @@ def test_cell_backward_names_a_wrong_gradient():
         tr.GRUCell(3, 4).backward(h1, object())
     dx, (dh, dc) = cell.backward((None, c1), cache)          # None: no gradient reaches h1
     assert dx.shape == (2, 3) and dh.shape == dc.shape == (2, 4)
+
+
+def test_cell_checks_finiteness_cheaply_and_exactly():
+    """The quick check (the sum is finite) never lets NaN/inf through, and a finite input whose
+    sum overflows is still accepted (checked element by element)."""
+    cell = tr.GRUCell(2, 3)
+    with pytest.raises(ValueError, match="x contains NaN or inf"):
+        cell(np.array([[0.0, np.nan]], np.float32))
+    with pytest.raises(ValueError, match="h contains NaN or inf"):
+        cell(np.zeros((1, 2), np.float32), np.array([[0.0, np.inf, 1.0]], np.float32))
+    big = np.full((1, 2), 3e38, np.float32)                  # finite, but the sum is inf
+    with np.errstate(over="ignore", invalid="ignore"):
+        assert cell(big).shape == (1, 3)
+    lstm = tr.LSTMCell(2, 3)
+    with pytest.raises(ValueError, match="c contains NaN or inf"):
+        lstm(np.zeros((1, 2), np.float32), (None, np.full((1, 3), np.nan, np.float32)))
