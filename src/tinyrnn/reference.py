@@ -61,12 +61,11 @@ def _check_step(fn, gates, x, h, weight_ih, weight_hh, bias_ih, bias_hh, c=None)
     if x.ndim != 2:
         raise ValueError(f"{fn}: x must have shape (B, I), got {tuple(x.shape)}")
     (B, I), H = x.shape, weight_hh.shape[-1]
-    expected = dict(h=(B, H), c=(B, H), weight_ih=(gates * H, I), weight_hh=(gates * H, H),
-                    bias_ih=(gates * H,), bias_hh=(gates * H,))
-    given = dict(h=h, c=c, weight_ih=weight_ih, weight_hh=weight_hh, bias_ih=bias_ih, bias_hh=bias_hh)
-    for name, arr in given.items():
-        if arr is not None and arr.shape != expected[name]:
-            raise ValueError(f"{fn}: {name} must have shape {expected[name]} for x {tuple(x.shape)} "
+    G = gates * H
+    for name, arr, shape in (("h", h, (B, H)), ("c", c, (B, H)), ("weight_ih", weight_ih, (G, I)),
+                             ("weight_hh", weight_hh, (G, H)), ("bias_ih", bias_ih, (G,)), ("bias_hh", bias_hh, (G,))):
+        if arr is not None and arr.shape != shape:
+            raise ValueError(f"{fn}: {name} must have shape {shape} for x {tuple(x.shape)} "
                              f"and hidden size {H}, got {tuple(arr.shape)}")
     if (bias_ih is None) != (bias_hh is None):
         raise ValueError(f"{fn}: give both bias_ih and bias_hh, or neither")
