@@ -149,7 +149,8 @@ class Module:
         plan, nonfinite = [], []
         for k, p in self.named_parameters():
             if k in incoming:
-                arr = np.array(incoming[k], dtype=p.data.dtype)        # a copy: the cast happens here
+                with np.errstate(over="ignore", invalid="ignore"):    # an overflow is reported below
+                    arr = np.array(incoming[k], dtype=p.data.dtype)    # a copy: the cast happens here
                 if not np.isfinite(arr).all():
                     nonfinite.append(k)
                 plan.append((p, arr))

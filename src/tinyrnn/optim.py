@@ -154,7 +154,8 @@ class Optimizer:
             for k, v in st.items():
                 arr = to_numpy(v)
                 self._check_state_entry(i, k, arr.shape, arr.dtype)
-                arr = np.array(arr, dtype=p.data.dtype)            # a copy in the parameter's dtype
+                with np.errstate(over="ignore", invalid="ignore"):   # an overflow is reported below
+                    arr = np.array(arr, dtype=p.data.dtype)          # a copy in the parameter's dtype
                 if not np.isfinite(arr).all():
                     raise ValueError(f"optimizer state {k!r} of parameter {i} contains NaN or inf "
                                      f"(in {p.data.dtype})")
