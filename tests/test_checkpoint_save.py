@@ -37,19 +37,37 @@ def _save_forever(path, seed):
         i += 1
 
 
-def _fork(fn, *args):
+def _fork(fn, *args, report=None):
+    """Run fn(*args) in a forked child; it exits 130 on KeyboardInterrupt, 1 on another exception
+    (whose repr goes to `report`), and never returns into pytest."""
     pid = os.fork()
-    if pid == 0:                                  # child: never return into pytest
+    if pid == 0:
         code = 0
         try:
             fn(*args)
         except KeyboardInterrupt:
             code = 130
-        except BaseException:                     # noqa: BLE001
+        except BaseException as e:                # noqa: BLE001
             code = 1
+            if report is not None:
+                Path(report).write_text(repr(e))
         finally:
             os._exit(code)
     return pid
+
+
+def _wait(pid, timeout=60.0):
+    """waitpid with a deadline (a child stuck in a slow fsync gets time; one that ignores the
+    signal fails the test instead of hanging it)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    raise AssertionError(f"child {pid} did not end within {timeout} s of the signal")
 
 
 def test_kill_9_during_save_never_loses_the_previous_file(tmp_path):
@@ -61,7 +79,7 @@ def test_kill_9_during_save_never_loses_the_previous_file(tmp_path):
         pid = _fork(_save_forever, path, trial)
         time.sleep(float(rng.uniform(0.005, 0.04)))
         os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
+        _wait(pid)
         model = _big_model(99)
         header = tr.load(path, model)              # the previous file always loads
         assert header["class"] == "LSTM"
@@ -75,15 +93,17 @@ def test_kill_9_during_save_never_loses_the_previous_file(tmp_path):
 def test_signal_during_save_leaves_no_temporary_file(tmp_path, sig):
     path = tmp_path / "ck.npz"
     rng = np.random.default_rng(1)
+    report = tmp_path.parent / f"child-error-{sig}.txt"
     for trial in range(5):
-        pid = _fork(_save_forever, path, trial)
+        pid = _fork(_save_forever, path, trial, report=report)
         time.sleep(float(rng.uniform(0.02, 0.06)))
         os.kill(pid, sig)
-        _, status = os.waitpid(pid, 0)
+        status = _wait(pid)
         if sig == signal.SIGTERM:   # the save cleans up, then the process ends by SIGTERM as asked
-            assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM
+            assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM, status
         else:                       # KeyboardInterrupt went through the save's cleanup to the caller
-            assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 130
+            assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 130, \
+                (status, report.read_text() if report.exists() else "")
         assert _temporaries(tmp_path) == []
         if path.exists():
             tr.load(path, _big_model(5))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -127,3 +128,14 @@ def choice(name: str, value, options) -> str:
     if value not in options:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}, got {value!r}")
     return value
+
+
+def check_cache(cache, layer, fields: tuple[str, ...]) -> None:
+    """A layer's backward takes only the cache its own forward returned (it names its owner)."""
+    name = type(layer).__name__
+    if not isinstance(cache, SimpleNamespace) or not all(hasattr(cache, f) for f in fields + ("owner",)):
+        raise TypeError(f"cache must be the second value returned by this {name}'s forward(), "
+                        f"got {type(cache).__name__}")
+    if cache.owner is not layer:
+        raise ValueError(f"cache comes from the forward of another layer ({cache.owner!r}), not of this "
+                         f"{layer!r}: pass each layer the cache its own forward returned")
