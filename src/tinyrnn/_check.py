@@ -6,7 +6,9 @@ so a user never sees a NumPy traceback from deep inside a kernel.
 
 from __future__ import annotations
 
+import math
 import numbers
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -90,15 +92,50 @@ def probability(name: str, value) -> float:
     return float(value)
 
 
-def nonneg_float(name: str, value) -> float:
+def real(name: str, value) -> float:
+    """A Python float from any real number (not a bool); a huge int is an error, not an OverflowError."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not float(value) >= 0.0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(f"{name} must be a finite number, got an int of {len(str(value))} digits") from None
+
+
+def nonneg_float(name: str, value, *, allow_inf: bool = False) -> float:
+    """A finite float >= 0 (``allow_inf``: +inf is accepted too); NaN is always refused."""
+    v = real(name, value)
+    if not v >= 0.0 or (v == math.inf and not allow_inf):
+        raise ValueError(f"{name} must be >= 0{'' if allow_inf else ' and finite'}, got {value}")
+    return v
+
+
+def integer(name: str, value) -> int:
+    """Any Python or NumPy integer (not a bool, not a float such as 1.5 or 2.0)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    return int(value)
+
+
+def flag(name: str, value) -> bool:
+    """True or False (a Python or NumPy bool), nothing else."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def choice(name: str, value, options) -> str:
     if value not in options:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}, got {value!r}")
     return value
+
+
+def check_cache(cache, layer, fields: tuple[str, ...]) -> None:
+    """A layer's backward takes only the cache its own forward returned (it names its owner)."""
+    name = type(layer).__name__
+    if not isinstance(cache, SimpleNamespace) or not all(hasattr(cache, f) for f in fields + ("owner",)):
+        raise TypeError(f"cache must be the second value returned by this {name}'s forward(), "
+                        f"got {type(cache).__name__}")
+    if cache.owner is not layer:
+        raise ValueError(f"cache comes from the forward of another layer ({cache.owner!r}), not of this "
+                         f"{layer!r}: pass each layer the cache its own forward returned")

@@ -14,15 +14,20 @@ You give a function that runs your composition forward and backward::
     assert report.ok
 
 Every element of every parameter and of every input is perturbed by +-eps and the loss
-re-evaluated, so keep the sizes small.
+re-evaluated, so keep the sizes small. A float input whose gradient ``loss_and_grads`` does
+not return is reported *unchecked*, which makes the report not ok; a check with nothing to
+check is refused.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._check import nonneg_float, real
 from .module import Module
 
 
@@ -33,6 +38,7 @@ class GradcheckRow:
     max_abs_err: float
     max_rel_err: float
     ok: bool
+    checked: bool = True    # False: no analytic gradient was returned for this input
 
 
 @dataclass
@@ -41,7 +47,7 @@ class GradcheckReport:
 
     @property
     def ok(self) -> bool:
-        return all(r.ok for r in self.rows)
+        return bool(self.rows) and all(r.ok for r in self.rows)
 
     def __getitem__(self, name: str) -> GradcheckRow:
         for r in self.rows:
@@ -53,6 +59,10 @@ class GradcheckReport:
         width = max([len(r.name) for r in self.rows] + [6])
         lines = [f"{'tensor':<{width}}  {'shape':<16} {'max abs err':>12} {'max rel err':>12}  ok"]
         for r in self.rows:
+            if not r.checked:
+                lines.append(f"{r.name:<{width}}  {str(r.shape):<16} {'-':>12} {'-':>12}  "
+                             "UNCHECKED: loss_and_grads returned no gradient for it")
+                continue
             lines.append(f"{r.name:<{width}}  {str(r.shape):<16} {r.max_abs_err:12.3e} "
                          f"{r.max_rel_err:12.3e}  {'yes' if r.ok else 'NO'}")
         return "\n".join(lines)
@@ -70,6 +80,23 @@ def _compare(name, analytic, numeric, atol, rtol) -> GradcheckRow:
                         float(rel.max(initial=0)), ok)
 
 
+def _call(loss_and_grads, inputs) -> tuple[float, dict]:
+    """Run the user's function once: (finite loss as a float, dict of input gradients)."""
+    result = loss_and_grads(**inputs)
+    if not isinstance(result, tuple) or len(result) != 2:
+        raise TypeError("loss_and_grads must return (loss, {input_name: gradient})")
+    loss, grads = result
+    try:
+        loss = float(np.asarray(loss, dtype=np.float64).reshape(()))
+    except (TypeError, ValueError):
+        raise TypeError(f"loss_and_grads must return a scalar loss, got {type(loss).__name__}") from None
+    if not math.isfinite(loss):
+        raise ValueError(f"loss_and_grads returned a non-finite loss ({loss})")
+    if grads is not None and not isinstance(grads, Mapping):
+        raise TypeError(f"loss_and_grads must return its input gradients as a dict, got {type(grads).__name__}")
+    return loss, dict(grads or {})
+
+
 def gradcheck(loss_and_grads, module: Module | None = None, inputs: dict | None = None,
               eps: float = 1e-6, atol: float = 1e-7, rtol: float = 1e-5) -> GradcheckReport:
     """Compare analytic gradients with central differences (f(v+eps) - f(v-eps)) / 2eps.
@@ -80,6 +107,16 @@ def gradcheck(loss_and_grads, module: Module | None = None, inputs: dict | None 
     be float64 (``model.to(np.float64)``). An element passes when
     |analytic - numeric| <= atol + rtol * max(|analytic|, |numeric|).
     """
+    if not callable(loss_and_grads):
+        raise TypeError(f"loss_and_grads must be a function, got {type(loss_and_grads).__name__}")
+    if module is not None and not isinstance(module, Module):
+        raise TypeError(f"module must be a tinyrnn Module or None, got {type(module).__name__}")
+    if inputs is not None and not isinstance(inputs, Mapping):
+        raise TypeError(f"inputs must be a dict of name -> array, got {type(inputs).__name__}")
+    eps = real("eps", eps)
+    if not 0.0 < eps < math.inf:
+        raise ValueError(f"eps must be a finite number > 0, got {eps}")
+    atol, rtol = nonneg_float("atol", atol), nonneg_float("rtol", rtol)
     inputs = {k: np.array(v, dtype=np.float64) if np.asarray(v).dtype.kind == "f" else v
               for k, v in (inputs or {}).items()}
     named = list(module.named_parameters()) if module is not None else []
@@ -87,14 +124,19 @@ def gradcheck(loss_and_grads, module: Module | None = None, inputs: dict | None 
         if p.data.dtype != np.float64:
             raise TypeError(f"gradcheck needs float64 parameters, {name} is {p.data.dtype}: "
                             "call module.to(np.float64) first")
+    float_inputs = [k for k, v in inputs.items() if isinstance(v, np.ndarray) and v.dtype == np.float64]
+    if not named and not float_inputs:
+        raise ValueError("gradcheck has nothing to check: give a module with parameters or float inputs")
     if module is not None:
         module.zero_grad()
-    loss, input_grads = loss_and_grads(**inputs)
+    loss, input_grads = _call(loss_and_grads, inputs)
     analytic = {name: p.grad.copy() for name, p in named}
-    input_grads = dict(input_grads or {})
+    unknown = [str(k) for k in input_grads if k not in inputs]
+    if unknown:
+        raise ValueError(f"loss_and_grads returned gradients for {', '.join(unknown)}, which are not in inputs")
 
     def f() -> float:
-        return float(loss_and_grads(**inputs)[0])
+        return _call(loss_and_grads, inputs)[0]
 
     def numeric_grad(arr: np.ndarray) -> np.ndarray:
         num = np.zeros(arr.shape)
@@ -112,8 +154,10 @@ def gradcheck(loss_and_grads, module: Module | None = None, inputs: dict | None 
     report = GradcheckReport()
     for name, p in named:
         report.rows.append(_compare(name, analytic[name], numeric_grad(p.data), atol, rtol))
-    for name, arr in inputs.items():
-        if not (isinstance(arr, np.ndarray) and arr.dtype == np.float64) or name not in input_grads:
+    for name in float_inputs:
+        arr = inputs[name]
+        if input_grads.get(name) is None:
+            report.rows.append(GradcheckRow(name, tuple(arr.shape), math.nan, math.nan, ok=False, checked=False))
             continue
         report.rows.append(_compare(name, input_grads[name], numeric_grad(arr), atol, rtol))
     if module is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._check import choice, float_array, int_array, shape_str, to_numpy
+from ._check import choice, float_array, int_array, integer, shape_str, to_numpy
 from .functional import log_softmax, sigmoid
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -80,6 +80,7 @@ def cross_entropy(logits, targets, ignore_index: int = -100, reduction: str = "m
     d/dlogits = softmax(logits) - onehot(target), zero on ignored rows.
     """
     choice("reduction", reduction, REDUCTIONS)
+    ignore_index = integer("ignore_index", ignore_index)
     logits = _floats("logits", logits)
     if logits.ndim < 1:
         raise ValueError("logits must have shape (..., C), got a scalar")

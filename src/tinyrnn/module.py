@@ -107,22 +107,26 @@ class Module:
     def load_state_dict(self, state_dict, strict: bool = True) -> dict[str, list[str]]:
         """Copy arrays (or torch tensors) into the parameters, cast to this module's dtype.
 
-        With ``strict=True`` any missing key, unexpected key or shape mismatch is an error
-        listing all of them; nothing is changed unless everything matches. Returns
+        Everything is checked before anything is assigned: with ``strict=True`` any missing
+        key, unexpected key, shape mismatch, non-numeric dtype or value that is NaN/inf after
+        the cast is an error listing all of them, and nothing is changed. Returns
         ``{"missing_keys": [...], "unexpected_keys": [...]}``.
         """
-        if not hasattr(state_dict, "items"):
-            raise TypeError(f"state_dict must be a mapping of name -> array, got {type(state_dict).__name__}")
+        plan, report = self._plan_load(state_dict, strict)
+        for p, arr in plan:
+            p.data[...] = arr
+        return report
+
+    def _check_entries(self, declared: dict, strict: bool = True) -> dict[str, list[str]]:
+        """Check names, shapes and dtypes ``{name: (shape, dtype)}`` against the parameters,
+        without any values (a checkpoint calls it before reading the arrays)."""
         own = dict(self.named_parameters())
-        incoming = {str(k): to_numpy(v) for k, v in state_dict.items()}
-        missing = [k for k in own if k not in incoming]
-        unexpected = [k for k in incoming if k not in own]
-        mismatched = [
-            f"{k}: expected {shape_str(own[k].shape)}, got {shape_str(incoming[k].shape)}"
-            for k in own if k in incoming and incoming[k].shape != own[k].shape
-        ]
-        bad_dtype = [f"{k}: dtype {incoming[k].dtype}" for k in own
-                     if k in incoming and incoming[k].dtype.kind not in "fiu"]
+        missing = [k for k in own if k not in declared]
+        unexpected = [k for k in declared if k not in own]
+        mismatched = [f"{k}: expected {shape_str(own[k].shape)}, got {shape_str(declared[k][0])}"
+                      for k in own if k in declared and tuple(declared[k][0]) != own[k].shape]
+        bad_dtype = [f"{k}: dtype {declared[k][1]}" for k in own
+                     if k in declared and np.dtype(declared[k][1]).kind not in "fiu"]
         problems = []
         if strict and missing:
             problems.append("missing keys: " + ", ".join(missing))
@@ -132,16 +136,28 @@ class Module:
             problems.append("shape mismatches: " + "; ".join(mismatched))
         if bad_dtype:
             problems.append("non-numeric arrays: " + "; ".join(bad_dtype))
-        if not problems:
-            nonfinite = [k for k in own if k in incoming and not np.isfinite(incoming[k]).all()]
-            if nonfinite:
-                problems.append("NaN or inf in: " + ", ".join(nonfinite))
         if problems:
             raise ValueError(f"load_state_dict into {type(self).__name__} failed: " + " | ".join(problems))
-        for k, p in own.items():
-            if k in incoming:
-                p.data[...] = incoming[k].astype(p.data.dtype)
         return {"missing_keys": missing, "unexpected_keys": unexpected}
+
+    def _plan_load(self, state_dict, strict: bool = True):
+        """Check a state_dict completely -> ([(parameter, array cast to its dtype)], report)."""
+        if not hasattr(state_dict, "items"):
+            raise TypeError(f"state_dict must be a mapping of name -> array, got {type(state_dict).__name__}")
+        incoming = {str(k): to_numpy(v) for k, v in state_dict.items()}
+        report = self._check_entries({k: (v.shape, v.dtype) for k, v in incoming.items()}, strict)
+        plan, nonfinite = [], []
+        for k, p in self.named_parameters():
+            if k in incoming:
+                with np.errstate(over="ignore", invalid="ignore"):    # an overflow is reported below
+                    arr = np.array(incoming[k], dtype=p.data.dtype)    # a copy: the cast happens here
+                if not np.isfinite(arr).all():
+                    nonfinite.append(k)
+                plan.append((p, arr))
+        if nonfinite:
+            raise ValueError(f"load_state_dict into {type(self).__name__} failed: NaN or inf in "
+                             f"{', '.join(nonfinite)} (after the cast to {self.dtype})")
+        return plan, report
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.config.items() if k != "dtype")

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .._check import probability
+from .._check import check_cache, check_shape, float_array, probability
 from ..init import make_rng
 from ..module import Module
 
@@ -27,14 +27,19 @@ class Dropout(Module):
         self.rng = make_rng(rng)
 
     def forward(self, x):
-        x = np.asarray(x)
+        """y (shape of x) and the cache for backward; x is a float array (cast to this dtype)."""
+        x = float_array("x", x, self.dtype)
         if not self.training or self.p == 0.0:
-            return x, SimpleNamespace(mask=None)
+            return x, SimpleNamespace(mask=None, shape=x.shape, owner=self)
         mask = dropout_mask(self.rng, x.shape, self.p, x.dtype)
-        return x * mask, SimpleNamespace(mask=mask)
+        return x * mask, SimpleNamespace(mask=mask, shape=x.shape, owner=self)
 
     def __call__(self, x):
         return self.forward(x)[0]
 
     def backward(self, dy, cache):
+        """dx = dy * mask (dy itself in eval mode)."""
+        check_cache(cache, self, ("mask", "shape"))
+        dy = float_array("dy", dy, self.dtype)
+        check_shape("dy", dy, cache.shape)
         return dy if cache.mask is None else dy * cache.mask

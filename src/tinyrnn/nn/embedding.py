@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .._check import int_array, positive_int
+from .._check import check_cache, check_shape, float_array, int_array, integer, positive_int
 from ..init import make_rng
 from ..module import Module, Parameter
 
@@ -24,7 +24,7 @@ class Embedding(Module):
         num_embeddings = positive_int("num_embeddings", num_embeddings)
         embedding_dim = positive_int("embedding_dim", embedding_dim)
         if padding_idx is not None:
-            if not -num_embeddings <= int(padding_idx) < num_embeddings:
+            if not -num_embeddings <= integer("padding_idx", padding_idx) < num_embeddings:
                 raise ValueError(f"padding_idx must be in [-{num_embeddings}, {num_embeddings}), "
                                  f"got {padding_idx}")
             padding_idx = int(padding_idx) % num_embeddings
@@ -38,18 +38,18 @@ class Embedding(Module):
 
     def forward(self, idx):
         idx = int_array("idx", idx, low=0, high=self.num_embeddings)
-        return self.weight.data[idx], SimpleNamespace(idx=idx)
+        return self.weight.data[idx], SimpleNamespace(idx=idx, owner=self)
 
     def __call__(self, idx):
         return self.forward(idx)[0]
 
     def backward(self, dy, cache):
         """Scatter-add dy into the rows that were looked up (no input gradient: indices)."""
-        dy = np.asarray(dy, dtype=self.dtype).reshape(-1, self.embedding_dim)
+        check_cache(cache, self, ("idx",))
+        dy = float_array("dy", dy, self.dtype)
+        check_shape("dy", dy, cache.idx.shape + (self.embedding_dim,))
+        dy = dy.reshape(-1, self.embedding_dim)              # (N, embedding_dim)
         idx = cache.idx.reshape(-1)
-        if dy.shape[0] != idx.shape[0]:
-            raise ValueError(f"dy must have shape {cache.idx.shape + (self.embedding_dim,)}, "
-                             f"got {dy.shape[0]} rows")
         if self.padding_idx is not None:
             keep = idx != self.padding_idx
             idx, dy = idx[keep], dy[keep]

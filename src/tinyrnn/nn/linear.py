@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .._check import check_shape, float_array, positive_int
+from .._check import check_cache, check_shape, float_array, positive_int
 from ..init import make_rng, uniform
 from ..module import Module, Parameter
 
@@ -47,13 +47,14 @@ class Linear(Module):
         y = (x.reshape(-1, self.in_features) @ self.weight.data.T).reshape(x.shape[:-1] + (self.out_features,))
         if self.bias is not None:
             y += self.bias.data
-        return y, SimpleNamespace(x=x)
+        return y, SimpleNamespace(x=x, owner=self)
 
     def __call__(self, x):
         return self.forward(x)[0]
 
     def backward(self, dy, cache):
         """dx (..., in); accumulates dW = dy^T x and db = sum(dy)."""
+        check_cache(cache, self, ("x",))
         x = cache.x
         dy = float_array("dy", dy, self.dtype)
         check_shape("dy", dy, x.shape[:-1] + (self.out_features,))
