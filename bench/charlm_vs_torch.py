@@ -49,8 +49,6 @@ def run_one(args):
     import numpy as np
     sys.path.insert(0, os.path.join(HERE, "..", "src"))
     from tinyrnn.demos.charlm import CharLMConfig, Streams, evaluate, prepare
-    from tinyrnn.perf import retain_memory
-    retain_memory()
     cfg = CharLMConfig(files=args.files)
     vocab, train_ids, valid_ids, _ = prepare(cfg)
     valid = valid_ids[: args.eval_chars] if args.eval_chars else valid_ids

@@ -17,9 +17,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 import tinyrnn as tr  # noqa: E402
 from _timing import median_ms  # noqa: E402
-from tinyrnn.perf import retain_memory  # noqa: E402
 
-retain_memory()
 T, B, I, H = 64, 32, 64, 256
 G = 4 * H
 rng = np.random.default_rng(0)
