@@ -118,7 +118,9 @@ def gru_backward(dy, dh_n, w_hh, kc, gate_grad_out, empty=None):
     fac_z *= z
     np.subtract(h_prev, n, out=tmp)
     fac_z *= tmp                                            # (h_{t-1} - n) z(1 - z)
-    hidden_grad = empty("hidden_grad", (T, G, B))           # [da_r; da_z; da_n * r]: of [h_r; h_z; h_n]
+    if not gate_grad_out.flags.c_contiguous:
+        raise ValueError("gate_grad_out must be C-contiguous (it is written through a reshaped view)")
+    hidden_grad = gate_grad_out.reshape(G, T, B)            # [da_r; da_z; da_n * r] of step t: [:, t]
     dn_all = tmp                                            # da_n of every step (tmp is free again)
     dh = np.zeros((H, B), dt) if dh_n is None else np.array(dh_n.T, dtype=dt, order="C")
     dy_fm = None
@@ -139,7 +141,7 @@ def gru_backward(dy, dh_n, w_hh, kc, gate_grad_out, empty=None):
         if dy_fm is not None:
             dh += dy_fm[t]                                  # dh_t = dy_t + dh carried from t+1
         dh_t = dh if mask is None else multiply(dh, mask_fm[t], out=dh_in)
-        hg, da_n = hidden_grad[t], dn_all[t]
+        hg, da_n = hidden_grad[:, t], dn_all[t]
         multiply(dh_t, fac_n[t], out=da_n)                  # (G4) da_n = dh_t (1-z)(1-n^2)
         multiply(da_n, fac_r[t], out=hg[:H])                # (G5) da_r = da_n h_n r(1-r)
         multiply(dh_t, fac_z[t], out=hg[H:2 * H])           # (G5) da_z = dh_t (h_{t-1}-n) z(1-z)
@@ -152,7 +154,6 @@ def gru_backward(dy, dh_n, w_hh, kc, gate_grad_out, empty=None):
             dh_in *= z[t]
             dh += dh_in
         dh += dh_rec                                        # (G6)
-    np.copyto(gate_grad_out.reshape(G, T, B), hidden_grad.transpose(1, 0, 2))   # one block copy
     dw_hh = gate_grad_out @ h_prev_bm.reshape(T * B, H)     # (G7)
     db_hh = gate_grad_out @ np.ones(T * B, dt)              # (G7)
     np.copyto(gate_grad_out[2 * H:].reshape(H, T, B), dn_all.transpose(1, 0, 2))   # (G8): n rows are da_n

@@ -141,7 +141,9 @@ def lstm_backward(dy, dh_n, dc_n, w_hh, w_hr, kc, gate_grad_out, empty=None):
     dc_factor = np.multiply(tanh_c, tanh_c, out=empty("dc_factor", (T, H, B)))
     np.subtract(1, dc_factor, out=dc_factor)
     dc_factor *= o                                          # o * (1 - tanh(c_t)^2), for (L7)
-    gate_grad = empty("gate_grad", (T, G, B))               # [da_i; da_f; da_g; da_o]
+    if not gate_grad_out.flags.c_contiguous:
+        raise ValueError("gate_grad_out must be C-contiguous (it is written through a reshaped view)")
+    gate_grad = gate_grad_out.reshape(G, T, B)              # [da_i; da_f; da_g; da_o] of step t: [:, t]
     dh = np.zeros((P, B), dt) if dh_n is None else np.array(dh_n.T, dtype=dt, order="C")
     dc = np.zeros((H, B), dt) if dc_n is None else np.array(dc_n.T, dtype=dt, order="C")
     dy_fm = None
@@ -173,7 +175,7 @@ def lstm_backward(dy, dh_n, dc_n, w_hh, w_hr, kc, gate_grad_out, empty=None):
         dc_t = dc if mask is None else multiply(dc, mask_fm[t], out=dc_in)
         multiply(dm_t, dc_factor[t], out=tmp)
         dc_t += tmp                                         # (L7)
-        da = gate_grad[t]
+        da = gate_grad[:, t]
         multiply(dc_t, fac_i[t], out=da[:H])                # (L8) da_i = dc_t * g * i(1-i)
         multiply(dc_t, fac_f[t], out=da[H:2 * H])           #      da_f = dc_t * c_{t-1} * f(1-f)
         multiply(dc_t, fac_g[t], out=da[2 * H:3 * H])       #      da_g = dc_t * i * (1-g^2)
@@ -188,7 +190,6 @@ def lstm_backward(dy, dh_n, dc_n, w_hh, w_hr, kc, gate_grad_out, empty=None):
             dh *= keep[t]
             dot(w_hh_t, da, out=tmp_h)
             dh += tmp_h
-    np.copyto(gate_grad_out.reshape(G, T, B), gate_grad.transpose(1, 0, 2))   # one block copy
     _, h_prev = time_views(kc.h_out, reverse)               # (T, B, P)
     dw_hh = gate_grad_out @ h_prev.reshape(T * B, P)        # (L10)
     dw_hr = None
