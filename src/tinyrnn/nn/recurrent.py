@@ -132,12 +132,25 @@ class RecurrentBase(Module):
         return f"_l{layer}" + ("_reverse" if direction else "")
 
     def _layer_params(self, layer: int, direction: int) -> SimpleNamespace:
-        """The Parameters of one layer and direction (w_ih, w_hh, b_ih, b_hh, w_hr or None),
-        looked up on every call, so a Parameter replaced by assignment is the one used."""
-        sfx = self._suffix(layer, direction)
-        return SimpleNamespace(**{k: getattr(self, n + sfx, None) for k, n in
-                                  (("w_ih", "weight_ih"), ("w_hh", "weight_hh"), ("b_ih", "bias_ih"),
-                                   ("b_hh", "bias_hh"), ("w_hr", "weight_hr"))})
+        """The Parameters of one layer and direction (w_ih, w_hh, b_ih, b_hh, w_hr or None).
+        Kept between calls and dropped by ``__setattr__``, so a replaced Parameter is used."""
+        groups = self.__dict__.get("_groups")
+        if groups is None:
+            get = lambda name, l, d: getattr(self, name + self._suffix(l, d), None)  # noqa: E731
+            groups = [[SimpleNamespace(**{k: get(n, l, d) for k, n in
+                                          (("w_ih", "weight_ih"), ("w_hh", "weight_hh"), ("b_ih", "bias_ih"),
+                                           ("b_hh", "bias_hh"), ("w_hr", "weight_hr"))})
+                       for d in range(self.num_directions)] for l in range(self.num_layers)]
+            object.__setattr__(self, "_groups", groups)
+        return groups[layer][direction]
+
+    def __setattr__(self, name, value):
+        self.__dict__.pop("_groups", None)                # e.g. lstm.weight_hh_l0 = Parameter(...)
+        super().__setattr__(name, value)
+
+    def __delattr__(self, name):
+        self.__dict__.pop("_groups", None)
+        super().__delattr__(name)
 
     def _empty(self, prefix: str) -> Scope:
         """``empty(name, shape)`` for the arrays of one call part, reused between calls."""
@@ -230,7 +243,7 @@ class RecurrentBase(Module):
             w = weights[0] if len(ps) == 1 else np.concatenate(weights)
             xg = np.matmul(inp.reshape(T * B, I), w.T, out=empty("xg", (T * B, w.shape[0])))
             if self.bias:
-                xg += np.concatenate([self._input_bias(p) for p in ps])
+                xg += self._input_bias(ps[0]) if len(ps) == 1 else np.concatenate([self._input_bias(p) for p in ps])
             return xg.reshape(T, B, -1)
         if self.bias:
             weights = [np.concatenate([w, self._input_bias(p)[:, None]], axis=1) for w, p in zip(weights, ps)]
@@ -329,9 +342,9 @@ class RecurrentBase(Module):
             # (T*B, D*G*H), in the memory layout the kernel works in (module docstring)
             dxg_all = (empty("dxg", (D * gh, T * B)).T if self.feature_major
                        else empty("dxg", (T * B, D * gh)))
-            for d in range(D):
+            ps = [self._layer_params(layer, d) for d in range(D)]
+            for d, p in enumerate(ps):
                 idx = layer * D + d
-                p = self._layer_params(layer, d)
                 dy = None if dlayer is None else dlayer[:, :, d * o:(d + 1) * o]
                 dsn = tuple(None if g is None else g[idx] for g in dfinals)
                 with loop_threads(B * o * gh):
@@ -341,8 +354,7 @@ class RecurrentBase(Module):
                     acc[idx] = s
             dw = dxg_all.T @ lc.inp.reshape(T * B, -1)            # (D*G*H, I_layer): dW_ih, one product
             db = np.ones(T * B, self.dtype) @ dxg_all if self.bias else None   # sum over steps and batch
-            for d in range(D):
-                p = self._layer_params(layer, d)
+            for d, p in enumerate(ps):
                 p.w_ih.grad += dw[d * gh:(d + 1) * gh]
                 if self.bias:
                     p.b_ih.grad += db[d * gh:(d + 1) * gh]
