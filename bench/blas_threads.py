@@ -20,12 +20,10 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 from _timing import median_ms  # noqa: E402
 from tinyrnn import _blas  # noqa: E402
-from tinyrnn.perf import retain_memory  # noqa: E402
 
 if _blas._FUNCS is None:
     sys.exit("NumPy's OpenBLAS thread setter was not found (or TINYRNN_LOOP_THREADS=keep)")
 set_threads, get_threads = _blas._FUNCS
-retain_memory()
 T, B, H = 64, 32, 256
 G = 4 * H
 rng = np.random.default_rng(0)

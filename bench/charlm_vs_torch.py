@@ -3,7 +3,10 @@
 Both train the same architecture (Embedding 64 -> 1-layer LSTM 256 -> Linear, seq 64, batch 32,
 Adam 2e-3, global-norm clip 5) on the same corpus split (default: the stdlib corpus, last 10%
 held out) with the same stateful truncated-BPTT streams, each library in its own process (so
-neither disturbs the other's timing), with the same thread count. At each budget point the
+neither disturbs the other's timing), with default thread settings. A third process trains
+tinyrnn's own default recipe (the defaults of ``tinyrnn charlm train``: ``CharLMConfig``), which
+may differ in cell, sizes, sequence length, batch and learning rate. Steps per second are
+reported for each. At each budget point the
 validation loss is measured on the same held-out characters; evaluation time is not counted as
 training time.
 
@@ -27,51 +30,46 @@ def parse():
     ap.add_argument("--budget", type=float, default=600.0, help="training seconds per library")
     ap.add_argument("--points", default="30,60,120,180,300,600", help="training seconds at which to validate")
     ap.add_argument("--eval-chars", type=int, default=200_000, help="held-out characters per validation (0 = all)")
-    ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--files", nargs="*", default=[])
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--lib", choices=["both", "tinyrnn", "torch"], default="both")
+    ap.add_argument("--lib", choices=["all", "tinyrnn", "torch", "recipe"], default="all",
+                    help="all: the three runs one after the other; or one of them")
     ap.add_argument("--plot", default="", help="write the two curves to this PNG")
     ap.add_argument("--json-out", default="", help=argparse.SUPPRESS)
     return ap.parse_args()
 
 
-def setup_env(threads):
-    # Each library has a process of its own, so OpenBLAS keeps its default thread timeout here
-    # (bench/rnn_vs_torch.py lowers it only because both libraries share one process there).
-    for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[v] = str(threads)
-
-
 def run_one(args):
     """Train one library for args.budget seconds; return [(seconds, valid nats)]."""
-    setup_env(args.threads)
     import numpy as np
     sys.path.insert(0, os.path.join(HERE, "..", "src"))
     from tinyrnn.demos.charlm import CharLMConfig, Streams, evaluate, prepare
-    from tinyrnn.perf import retain_memory
-    retain_memory()
     cfg = CharLMConfig(files=args.files)
     vocab, train_ids, valid_ids, _ = prepare(cfg)
     valid = valid_ids[: args.eval_chars] if args.eval_chars else valid_ids
-    streams = Streams(train_ids, 32, 64)
+    streams = Streams(train_ids, cfg.batch, cfg.seq_len) if args.lib == "recipe" else Streams(train_ids, 32, 64)
     points = sorted(float(p) for p in args.points.split(",") if float(p) <= args.budget)
     V = len(vocab)
-    if args.lib == "tinyrnn":
+    if args.lib in ("tinyrnn", "recipe"):
         from tinyrnn import Adam
         from tinyrnn.demos.charlm import train_step
         from tinyrnn.models.charlm import CharLM
-        model = CharLM(V, 64, 256, "lstm", 1, 0.0, rng=np.random.default_rng(args.seed))
-        opt = Adam(model.parameters(), lr=2e-3)
+        from tinyrnn.optim import OPTIMIZERS
+        rng = np.random.default_rng(args.seed)
+        if args.lib == "recipe":            # tinyrnn's own defaults (tinyrnn charlm train)
+            model = CharLM(V, cfg.embed, cfg.hidden, cfg.cell, cfg.layers, cfg.dropout, rng=rng)
+            opt, clip = OPTIMIZERS[cfg.optimizer](model.parameters(), lr=cfg.lr), cfg.clip
+        else:                               # the same architecture and recipe as torch below
+            model = CharLM(V, 64, 256, "lstm", 1, 0.0, rng=rng)
+            opt, clip = Adam(model.parameters(), lr=2e-3), 5.0
 
         def step(x, y, state):
-            return train_step(model, opt, x, y, state, clip=5.0)[1]
+            return train_step(model, opt, x, y, state, clip=clip)[1]
 
         def valid_nats():
             return evaluate(model, valid)
     else:
         import torch
-        torch.set_num_threads(args.threads)
         torch.manual_seed(args.seed)
 
         class TorchLM(torch.nn.Module):
@@ -121,47 +119,48 @@ def run_one(args):
             trained += time.perf_counter() - t0
             steps += 1
         results.append(dict(seconds=round(trained, 1), steps=steps, valid_nats=valid_nats()))
-        print(f"  {args.lib}: {trained:6.1f} s, {steps} steps, valid {results[-1]['valid_nats'] / math.log(2):.3f} bits/char",
-              flush=True)
+        print(f"  {args.lib}: {trained:6.1f} s, {steps} steps ({steps / trained:.2f}/s), "
+              f"valid {results[-1]['valid_nats'] / math.log(2):.3f} bits/char", flush=True)
     return results
 
 
 def main():
     args = parse()
-    if args.lib != "both":
+    if args.lib != "all":
         res = run_one(args)
         if args.json_out:
             with open(args.json_out, "w") as fh:
                 json.dump(res, fh)
         return
     out = {}
-    for lib in ("tinyrnn", "torch"):
+    for lib in ("tinyrnn", "torch", "recipe"):
         path = os.path.join(HERE, f".charlm_{lib}.json")
         cmd = [sys.executable, __file__, "--lib", lib, "--json-out", path, "--budget", str(args.budget),
-               "--points", args.points, "--eval-chars", str(args.eval_chars), "--threads", str(args.threads),
+               "--points", args.points, "--eval-chars", str(args.eval_chars),
                "--seed", str(args.seed)] + (["--files", *args.files] if args.files else [])
         print(f"training {lib} ...", flush=True)
         subprocess.run(cmd, check=True)
         with open(path) as fh:
             out[lib] = json.load(fh)
         os.unlink(path)
-    print(f"\nthreads={args.threads}, validation on {args.eval_chars or 'all'} held-out characters\n")
-    print("| training budget (s) | tinyrnn steps | tinyrnn bits/char | torch steps | torch bits/char |")
-    print("|---|---|---|---|---|")
-    for a, b in zip(out["tinyrnn"], out["torch"]):
-        print(f"| {a['seconds']:.0f} | {a['steps']} | {a['valid_nats'] / math.log(2):.3f} | "
-              f"{b['steps']} | {b['valid_nats'] / math.log(2):.3f} |")
+    print(f"\ndefault thread settings, validation on {args.eval_chars or 'all'} held-out characters\n")
+    print("| training budget (s) | tinyrnn LSTM 256: steps (steps/s), bits/char | torch LSTM 256: steps (steps/s), "
+          "bits/char | tinyrnn default recipe: steps (steps/s), bits/char |")
+    print("|---|---|---|---|")
+    for rows in zip(out["tinyrnn"], out["torch"], out["recipe"]):
+        cells = [f"{r['steps']} ({r['steps'] / r['seconds']:.2f}), {r['valid_nats'] / math.log(2):.3f}" for r in rows]
+        print(f"| {rows[0]['seconds']:.0f} | " + " | ".join(cells) + " |")
     if args.plot:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         fig, ax = plt.subplots(figsize=(7, 4))
-        for lib in ("tinyrnn", "torch"):
+        for lib in ("tinyrnn", "torch", "recipe"):
             ax.plot([r["seconds"] for r in out[lib]], [r["valid_nats"] / math.log(2) for r in out[lib]],
-                    marker="o", label=lib)
+                    marker="o", label={"recipe": "tinyrnn default recipe"}.get(lib, lib + " LSTM 256"))
         ax.set_xlabel("training seconds (2 cores)")
         ax.set_ylabel("validation bits per character")
-        ax.set_title("Character LSTM, same architecture and data")
+        ax.set_title("Character LM on the same data and wall-clock budget")
         ax.legend()
         ax.grid(alpha=0.3)
         fig.tight_layout()

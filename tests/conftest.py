@@ -23,3 +23,11 @@ def _torch_or_skip():
 @pytest.fixture
 def torch():
     return _torch_or_skip()
+
+
+@pytest.fixture(autouse=True)
+def _reuse_every_array(monkeypatch):
+    """Layers reuse (nn/buffers.py) only arrays above MIN_BYTES; test sizes are small, so every
+    test runs with all arrays reused, and every gradient and parity check covers the reuse."""
+    from tinyrnn.nn import buffers
+    monkeypatch.setattr(buffers, "MIN_BYTES", 0)

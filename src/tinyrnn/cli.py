@@ -409,8 +409,6 @@ def main(argv=None) -> int:
         if not getattr(args, "command", None):
             parser.print_help()
             return 2
-        from .perf import retain_memory
-        retain_memory()
         return int(args.run(args) or 0)
     except UsageError as e:
         print(str(e), file=sys.stderr)

@@ -37,16 +37,17 @@ def activate_(name: str, a: np.ndarray) -> np.ndarray:
     return a  # identity
 
 
-def activation_grad(name: str, y: np.ndarray) -> np.ndarray | None:
-    """d act / d a evaluated from the output ``y``; ``None`` means 1 everywhere (identity)."""
+def activation_grad(name: str, y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray | None:
+    """d act / d a evaluated from the output ``y`` (into ``out`` if given); ``None`` means 1
+    everywhere (identity)."""
     if name == "tanh":
-        d = np.multiply(y, y)
+        d = np.multiply(y, y, out=out)
         np.subtract(1, d, out=d)
         return d
     if name == "relu":
-        return (y > 0).astype(y.dtype)
+        return (y > 0).astype(y.dtype) if out is None else np.greater(y, 0, out=out)
     if name == "sigmoid":
-        d = np.subtract(1, y)
+        d = np.subtract(1, y, out=out)
         d *= y
         return d
     return None

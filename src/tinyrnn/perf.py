@@ -1,13 +1,10 @@
-"""Opt-in, process-wide speed settings (the library never changes them by itself).
+"""Opt-in, process-wide allocator setting (the library never changes it by itself).
 
 ``retain_memory()`` asks glibc's allocator to keep freed memory for reuse instead of giving
-it back to the operating system. A recurrent layer allocates its step caches afresh on every
-forward (they travel in the returned cache, so they cannot be reused safely); with the
-default settings each large array comes from new pages, and touching those pages (a page
-fault per 4 KiB) cost 20-25 % of an LSTM's forward+backward in our measurements
-(docs/performance.md). The price: the process keeps up to ``trim_bytes`` of freed memory.
-
-The ``tinyrnn`` command and the benchmarks call it; library users may call it once at start-up.
+it back to the operating system. The recurrent layers do not need it: they reuse their own
+large arrays between calls (``tinyrnn.nn.buffers``), which is what this setting used to buy
+them (docs/performance.md). It may still help other code that allocates large arrays afresh
+on every step. The price: the process keeps up to ``trim_bytes`` of freed memory.
 """
 
 from __future__ import annotations

@@ -33,112 +33,129 @@ def _gate_scale(H, dtype):
     return scale
 
 
-def gru_forward(xg, h0, w_hh, b_hn=None, mask=None, reverse=False):
-    """One direction, feature-major. xg (T, 3H, B) = W_ih x_t + b_ih + [b_hr, b_hz, 0] for all
-    steps, with the r, z rows halved (``GRU._input_weight``); it is overwritten in place with
-    [r; z; n] and kept as the cache. h0 (B, H).
+def gru_forward(gates, h0, w_hh, b_hn=None, mask=None, reverse=False, empty=None):
+    """Forward of one direction; each step equals ``tinyrnn.reference.gru_step``.
 
-    The states live in HsT (T+1, H+1, B) whose last row is ones, so the one per-step product
-    [W_hh | (0, 0, b_hn)] @ [h; 1] also adds b_hn to the n rows (adding a (H, 1) column to an
-    (H, B) block is slow in NumPy for small B). Returns a cache with S (T+1, B, H) the states
-    batch-major in time order (see ``time_views``), HsT itself, the gates AT (T, 3H, B) and the
-    recurrent n-part HNT = W_hn h_{t-1} + b_hn (T, H, B).
+    gates (T, 3H, B) = W_ih x_t + b_ih + [b_hr; b_hz; 0] of every step, feature-major (the
+    transpose of docs/bptt.md's row vectors, as in ``lstm_forward``), the r, z rows halved
+    (``GRU._input_weight``: one tanh gives both sigmoids, as in ``lstm_forward``); overwritten
+    in place with [r; z; n] and kept for the backward. h0 (B, H).
+
+    Row of ones for b_hn: the states live in hs (T+1, H+1, B) whose last row is ones, so the one
+    per-step product [W_hh | (0; 0; b_hn)] @ [h_{t-1}; 1] is [h_r; h_z; h_n] with b_hn already in
+    h_n (reference: ``h_n = h W_hn^T + b_hn`` in ``gru_step``; adding an (H, 1) column to an
+    (H, B) block is slow in NumPy at small B).
+
+    Returns the cache: h_out (T+1, B, H) the states batch-major in time order (see
+    ``time_views``), hs, gates, and hn (T, H, B) = W_hn h_{t-1} + b_hn of every step.
     """
-    T, G, B = xg.shape
-    H = G // 3
-    dt = xg.dtype
-    w_s = np.zeros((G, H + 1), dt)
-    np.multiply(w_hh, _gate_scale(H, dt), out=w_s[:, :H])   # r, z rows halved like xg's
+    T, G, B = gates.shape
+    H, dt = G // 3, gates.dtype
+    if empty is None:
+        empty = lambda name, shape: np.empty(shape, dt)  # noqa: E731
+    w_aug = np.zeros((G, H + 1), dt)                        # [W_hh | (0; 0; b_hn)], r, z rows halved
+    np.multiply(w_hh, _gate_scale(H, dt), out=w_aug[:, :H])
     if b_hn is not None:
-        w_s[2 * H:, H] = b_hn
-    AT = xg
-    HsT = np.empty((T + 1, H + 1, B), dt)
-    HsT[:, H] = 1
-    HsT[T if reverse else 0, :H] = h0.T
-    HGT = np.empty((T, G, B), dt)
+        w_aug[2 * H:, H] = b_hn
+    hs = empty("hs", (T + 1, H + 1, B))
+    hs[:, H] = 1
+    hs[T if reverse else 0, :H] = h0.T
+    hidden = empty("hidden", (T, G, B))                     # [h_r; h_z; h_n] of every step
     dot, tanh, multiply, subtract = np.dot, np.tanh, np.multiply, np.subtract
+    r_hn = np.empty((H, B), dt)
     h_new = np.empty((H, B), dt) if mask is not None else None
-    maskT = None if mask is None else mask.transpose(0, 2, 1)   # (T, 1, B)
-    for t, h_prev, h in step_pairs(HsT, reverse):
-        a, hg = AT[t], HGT[t]
-        dot(w_s, h_prev, out=hg)
+    mask_fm = None if mask is None else mask.transpose(0, 2, 1)   # (T, 1, B)
+    for t, h_prev, h in step_pairs(hs, reverse):
+        a, hid = gates[t], hidden[t]
+        dot(w_aug, h_prev, out=hid)                         # [h_r; h_z; h_n], b_hn included
         rz = a[:2 * H]
-        rz += hg[:2 * H]
+        rz += hid[:2 * H]
         tanh(rz, out=rz)
         rz *= 0.5
-        rz += 0.5                                          # (G1): a = [r; z; .]
-        n = a[2 * H:]
-        tmp = multiply(a[:H], hg[2 * H:], out=h[:H] if mask is None else h_new)
-        n += tmp
-        tanh(n, out=n)                                     # (G2)
-        out = h[:H] if mask is None else h_new
-        subtract(h_prev[:H], n, out=out)
-        out *= a[H:2 * H]
-        out += n                                           # (G3): n + z (h_{t-1} - n)
-        if mask is not None:
+        rz += 0.5                                           # (G1) r, z = sigmoid(x_{r,z} + h_{r,z})
+        r, z, n = a[:H], a[H:2 * H], a[2 * H:]
+        multiply(r, hid[2 * H:], out=r_hn)
+        n += r_hn
+        tanh(n, out=n)                                      # (G2) n = tanh(x_n + r * h_n)
+        h_t = h[:H] if mask is None else h_new
+        subtract(h_prev[:H], n, out=h_t)
+        h_t *= z
+        h_t += n                                            # (G3) h_t = n + z * (h_{t-1} - n)
+        if mask is not None:                                # finished sequences keep h
             np.copyto(h[:H], h_prev[:H])
-            np.copyto(h[:H], h_new, where=maskT[t])
-    S = np.ascontiguousarray(HsT[:, :H].transpose(0, 2, 1))   # (T+1, B, H), one pass
-    return SimpleNamespace(S=S, HsT=HsT, AT=AT, HNT=HGT[:, 2 * H:], mask=mask, reverse=reverse)
+            np.copyto(h[:H], h_new, where=mask_fm[t])
+    h_out = empty("h_out", (T + 1, B, H))
+    np.copyto(h_out, hs[:, :H].transpose(0, 2, 1))          # batch-major, one pass
+    return SimpleNamespace(h_out=h_out, hs=hs, gates=gates, hn=hidden[:, 2 * H:], mask=mask, reverse=reverse)
 
 
-def gru_backward(dy, dh_n, w_hh, kc, dxg):
-    """BPTT of one direction. Writes into dxg (3H, T*B) the gradient of the (unscaled) input
-    projection, feature-major (column t*B + b); returns dh0 (B, H), dW_hh, db_hh (3H,)."""
-    AT, HNT, mask, reverse = kc.AT, kc.HNT, kc.mask, kc.reverse
-    T, G, B = AT.shape
-    H = G // 3
-    dt = AT.dtype
-    _, h_prev_all = time_views(kc.S, reverse)               # (T, B, H)
-    _, h_prevT = time_views(kc.HsT[:, :H], reverse)         # (T, H, B), feature-major
-    r, z, n = AT[:, :H], AT[:, H:2 * H], AT[:, 2 * H:]
-    # Step-independent factors of (G4)-(G5), for all steps at once, feature-major (T, H, B).
-    Dn = np.subtract(1, z)
-    tmp = np.multiply(n, n)
+def gru_backward(dy, dh_n, w_hh, kc, gate_grad_out, empty=None):
+    """BPTT of one direction; each step equals ``tinyrnn.reference.gru_step_backward``.
+
+    dy (T, B, H) or None, dh_n (B, H) or None, kc from ``gru_forward``. Writes into
+    gate_grad_out (3H, T*B) [da_r; da_z; da_n] of every step, feature-major (column t*B + b):
+    the gradient of the unscaled input projection. Returns dh0 (B, H), dW_hh (3H, H), db_hh (3H,).
+    """
+    gates, hn, mask, reverse = kc.gates, kc.hn, kc.mask, kc.reverse
+    T, G, B = gates.shape
+    H, dt = G // 3, gates.dtype
+    if empty is None:
+        empty = lambda name, shape: np.empty(shape, dt)  # noqa: E731
+    _, h_prev_bm = time_views(kc.h_out, reverse)            # (T, B, H)
+    _, h_prev = time_views(kc.hs[:, :H], reverse)           # (T, H, B), feature-major
+    r, z, n = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:]
+    # The factors of (G4)-(G5) that do not depend on dh, all steps at once (T, H, B):
+    # da_n = dh_t * fac_n, da_r = da_n * fac_r, da_z = dh_t * fac_z.
+    fac_n = np.subtract(1, z, out=empty("fac_n", (T, H, B)))
+    tmp = np.multiply(n, n, out=empty("tmp", (T, H, B)))
     np.subtract(1, tmp, out=tmp)
-    Dn *= tmp                                              # (1 - z)(1 - n^2)
-    Pr = np.subtract(1, r)
-    Pr *= r
-    Pr *= HNT                                              # h_n r (1 - r)
-    Pz = np.subtract(1, z)
-    Pz *= z
-    np.subtract(h_prevT, n, out=tmp)
-    Pz *= tmp                                              # (h_{t-1} - n) z (1 - z)
-    dHGT = np.empty((T, G, B), dt)                         # [da_r; da_z; da_n * r]
-    dANT = np.empty((T, H, B), dt)                         # da_n
+    fac_n *= tmp                                            # (1 - z)(1 - n^2)
+    fac_r = np.subtract(1, r, out=empty("fac_r", (T, H, B)))
+    fac_r *= r
+    fac_r *= hn                                             # h_n r(1 - r)
+    fac_z = np.subtract(1, z, out=empty("fac_z", (T, H, B)))
+    fac_z *= z
+    np.subtract(h_prev, n, out=tmp)
+    fac_z *= tmp                                            # (h_{t-1} - n) z(1 - z)
+    if not gate_grad_out.flags.c_contiguous:
+        raise ValueError("gate_grad_out must be C-contiguous (it is written through a reshaped view)")
+    hidden_grad = gate_grad_out.reshape(G, T, B)            # [da_r; da_z; da_n * r] of step t: [:, t]
+    dn_all = tmp                                            # da_n of every step (tmp is free again)
     dh = np.zeros((H, B), dt) if dh_n is None else np.array(dh_n.T, dtype=dt, order="C")
-    dyT = None if dy is None else np.ascontiguousarray(dy.transpose(0, 2, 1))   # (T, H, B)
-    w_t = np.ascontiguousarray(w_hh.T)                     # (H, 3H)
-    step = np.empty((H, B), dt)
+    dy_fm = None
+    if dy is not None:
+        dy_fm = empty("dy", (T, H, B))
+        np.copyto(dy_fm, dy.transpose(0, 2, 1))
+    w_hh_t = np.ascontiguousarray(w_hh.T)                   # (H, 3H)
+    dh_rec = np.empty((H, B), dt)
     if mask is not None:
-        maskT = mask.transpose(0, 2, 1).astype(dt)         # (T, 1, B)
-        if dyT is not None:
-            dyT *= maskT
-        keep = 1 - maskT
-        dnew = np.empty((H, B), dt)
+        mask_fm = mask.transpose(0, 2, 1).astype(dt)        # (T, 1, B)
+        if dy_fm is not None:
+            dy_fm *= mask_fm
+        keep = 1 - mask_fm
+        dh_in = np.empty((H, B), dt)
     dot, multiply = np.dot, np.multiply
     order = range(T) if reverse else range(T - 1, -1, -1)
     for t in order:
-        if dyT is not None:
-            dh += dyT[t]
-        d_in = dh if mask is None else multiply(dh, maskT[t], out=dnew)
-        g, dan = dHGT[t], dANT[t]
-        multiply(d_in, Dn[t], out=dan)                     # (G4)
-        multiply(dan, Pr[t], out=g[:H])                    # (G5) da_r
-        multiply(d_in, Pz[t], out=g[H:2 * H])              # (G5) da_z
-        multiply(dan, r[t], out=g[2 * H:])                 # gradient of h_n
-        dot(w_t, g, out=step)
+        if dy_fm is not None:
+            dh += dy_fm[t]                                  # dh_t = dy_t + dh carried from t+1
+        dh_t = dh if mask is None else multiply(dh, mask_fm[t], out=dh_in)
+        hg, da_n = hidden_grad[:, t], dn_all[t]
+        multiply(dh_t, fac_n[t], out=da_n)                  # (G4) da_n = dh_t (1-z)(1-n^2)
+        multiply(da_n, fac_r[t], out=hg[:H])                # (G5) da_r = da_n h_n r(1-r)
+        multiply(dh_t, fac_z[t], out=hg[H:2 * H])           # (G5) da_z = dh_t (h_{t-1}-n) z(1-z)
+        multiply(da_n, r[t], out=hg[2 * H:])                #      gradient of h_n: da_n * r
+        dot(w_hh_t, hg, out=dh_rec)                         # [da_r, da_z, da_n * r] W_hh
         if mask is None:
-            dh *= z[t]                                     # (G6)
+            dh *= z[t]                                      # (G6) dh_{t-1} = dh_t * z + ...
         else:
             dh *= keep[t]
-            dnew *= z[t]
-            dh += dnew
-        dh += step
-    np.copyto(dxg.reshape(G, T, B), dHGT.transpose(1, 0, 2))   # one block copy
-    dw_hh = dxg @ h_prev_all.reshape(T * B, H)             # (G7)
-    db_hh = dxg @ np.ones(T * B, dt)
-    np.copyto(dxg[2 * H:].reshape(H, T, B), dANT.transpose(1, 0, 2))   # (G8): n rows are da_n
+            dh_in *= z[t]
+            dh += dh_in
+        dh += dh_rec                                        # (G6)
+    dw_hh = gate_grad_out @ h_prev_bm.reshape(T * B, H)     # (G7)
+    db_hh = gate_grad_out @ np.ones(T * B, dt)              # (G7)
+    np.copyto(gate_grad_out[2 * H:].reshape(H, T, B), dn_all.transpose(1, 0, 2))   # (G8): n rows are da_n
     return dh.T, dw_hh, db_hh
 
 
@@ -168,19 +185,20 @@ class GRU(SingleStateLayer):
         b[:2 * H] *= 0.5
         return b
 
-    def _bias_hh_grad(self, p, db, kcache):
-        pass                                               # done in _kernel_backward from (G7)
+    hidden_bias_in_projection = False                       # b_hn sits inside r * (.): (G7) in the kernel
 
-    def _kernel_forward(self, xg, states0, p, mask, reverse):
+    def _kernel_forward(self, xg, states0, p, mask, reverse, empty):
+        """Forward of one direction: ``gru_forward`` (step: ``tinyrnn.reference.gru_step``)."""
         H = self.hidden_size
         b_hn = None if p.b_hh is None else p.b_hh.data[2 * H:]
-        kc = gru_forward(xg, states0[0], p.w_hh.data, b_hn, mask, reverse)
-        h_all, _ = time_views(kc.S, reverse)
+        kc = gru_forward(xg.transpose(0, 2, 1), states0[0], p.w_hh.data, b_hn, mask, reverse, empty)
+        h_all, _ = time_views(kc.h_out, reverse)
         y = h_all if mask is None else h_all * mask
-        return y, (kc.S[0] if reverse else kc.S[-1],), kc
+        return y, (kc.h_out[0] if reverse else kc.h_out[-1],), kc
 
-    def _kernel_backward(self, dy, dstates_n, p, kc, dxg):
-        dh0, dw_hh, db_hh = gru_backward(dy, dstates_n[0], p.w_hh.data, kc, dxg)
+    def _kernel_backward(self, dy, dstates_n, p, kc, dxg, empty):
+        """BPTT of one direction: ``gru_backward`` (``tinyrnn.reference.gru_step_backward``)."""
+        dh0, dw_hh, db_hh = gru_backward(dy, dstates_n[0], p.w_hh.data, kc, dxg.T, empty)
         p.w_hh.grad += dw_hh
         if p.b_hh is not None:
             p.b_hh.grad += db_hh

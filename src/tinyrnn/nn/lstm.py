@@ -18,10 +18,9 @@ Backward, with dh_t = dy_t + dh carried from t+1 and dc carried from t+1:
     dc_{t-1} = dc_t * f         dh_{t-1} = da_t W_hh                      (L9)
     dW_hh = sum_t da_t^T h_{t-1}    dW_hr = sum_t dh_t^T m_t              (L10)
 
-Implementation notes: sigmoid(a) = (1 + tanh(a/2)) / 2, so scaling the i, f, o rows of the
-input projection and of W_hh by 1/2 once lets ONE tanh over the whole (4H, B) block and a
-multiply-add on the i, f and o rows give all four gates at every step. The loop is
-feature-major ((features, B) arrays), see ``lstm_forward``.
+The readable form of one step is ``tinyrnn.reference.lstm_step`` (and ``lstm_step_backward``);
+the kernels below compute the same numbers for all steps, with two tricks explained in
+``lstm_forward``: feature-major arrays, and halved i, f, o rows so that one tanh gives all gates.
 """
 
 from __future__ import annotations
@@ -40,37 +39,44 @@ def _gate_scale(H, dtype):
     return scale
 
 
-def lstm_forward(xg, h0, c0, w_hh, w_hr=None, mask=None, reverse=False):
-    """One direction, feature-major. xg (T, 4H, B): the input projection plus biases of all
-    steps, with the i, f, o rows halved (``LSTM._input_weight``); it is overwritten in place
-    with the gates and kept as the cache. h0 (B, P), c0 (B, H).
+def lstm_forward(gates, h0, c0, w_hh, w_hr=None, mask=None, reverse=False, empty=None):
+    """Forward of one direction; each step equals ``tinyrnn.reference.lstm_step``.
 
-    Every per-step array is (features, B), so the gate product is W_hh (4H, P) @ h^T (P, B)
-    (faster in OpenBLAS than h @ W_hh^T for small B) and each gate is a contiguous block of
-    rows. Returns a cache with, in time order (see ``time_views``): S (T+1, B, P) the states
-    batch-major; HsT (T+1, P, B), CsT (T+1, H, B); the gates AT (T, 4H, B), tanh(c)
-    TCT (T, H, B) and, with a projection, MT (T, H, B).
+    gates (T, 4H, B): the input projection of every step plus both biases, feature-major, the
+    i, f, o rows halved (``LSTM._input_weight``); overwritten in place with [i; f; g; o] and
+    kept for the backward. h0 (B, P), c0 (B, H). ``empty(name, shape)`` gives the arrays.
+
+    Feature-major: every per-step array is (features, B), the transpose of docs/bptt.md's
+    row vectors, so (L1)'s recurrent part is W_hh (4H, P) @ h_{t-1} (P, B) (faster in OpenBLAS
+    than h @ W_hh^T at small B) and each gate is a contiguous block of rows.
+
+    Halved rows + one tanh: sigmoid(a) = (1 + tanh(a/2)) / 2. The i, f, o rows of the projection
+    and of W_hh are halved once, so one tanh over the whole (4H, B) block, then * 0.5 + 0.5 on
+    the i, f and o rows, gives (L2)'s four gates (reference: ``i = sigmoid(a_i)`` ...
+    ``g = tanh(a_g)`` in ``lstm_step``).
+
+    Returns the cache, in time order (see ``time_views``): h_out (T+1, B, P) the states
+    batch-major (the output and dW_hh read it); hs (T+1, P, B), cs (T+1, H, B); gates;
+    tanh_c (T, H, B) and, with a projection, m (T, H, B).
     """
-    T, G, B = xg.shape
-    H = G // 4
-    P = h0.shape[-1]
-    dt = xg.dtype
-    w_s = w_hh * _gate_scale(H, dt)                         # (4H, P), i/f/o rows halved
-    AT = xg
-    HsT, CsT = np.empty((T + 1, P, B), dt), np.empty((T + 1, H, B), dt)
-    TCT = np.empty((T, H, B), dt)
-    MT = np.empty((T, H, B), dt) if w_hr is not None else None
-    HsT[T if reverse else 0], CsT[T if reverse else 0] = h0.T, c0.T
-    hpairs, cpairs = step_pairs(HsT, reverse), step_pairs(CsT, reverse)
+    T, G, B = gates.shape
+    H, P, dt = G // 4, h0.shape[-1], gates.dtype
+    if empty is None:
+        empty = lambda name, shape: np.empty(shape, dt)  # noqa: E731
+    w_hh_half = w_hh * _gate_scale(H, dt)                   # (4H, P), i/f/o rows halved
+    hs, cs, tanh_c = empty("hs", (T + 1, P, B)), empty("cs", (T + 1, H, B)), empty("tanh_c", (T, H, B))
+    m_all = empty("m", (T, H, B)) if w_hr is not None else None
+    hs[T if reverse else 0], cs[T if reverse else 0] = h0.T, c0.T
+    hpairs, cpairs = step_pairs(hs, reverse), step_pairs(cs, reverse)
     dot, tanh, multiply = np.dot, np.tanh, np.multiply
-    tmp, gh = np.empty((H, B), dt), np.empty((G, B), dt)
+    ig, rec = np.empty((H, B), dt), np.empty((G, B), dt)
     if mask is not None:
-        maskT = mask.transpose(0, 2, 1)                     # (T, 1, B)
+        mask_fm = mask.transpose(0, 2, 1)                   # (T, 1, B)
         c_new, h_new = np.empty((H, B), dt), np.empty((P, B), dt)
     for (t, h_prev, h), (_, c_prev, c) in zip(hpairs, cpairs):
-        a = AT[t]
-        dot(w_s, h_prev, out=gh)                            # W_hh h_{t-1} (scaled rows)
-        a += gh                                             # (L1), halved on i, f, o
+        a = gates[t]
+        dot(w_hh_half, h_prev, out=rec)
+        a += rec                                            # (L1), halved on the i, f, o rows
         tanh(a, out=a)
         sig_if, sig_o = a[:2 * H], a[3 * H:]
         sig_if *= 0.5
@@ -78,87 +84,104 @@ def lstm_forward(xg, h0, c0, w_hh, w_hr=None, mask=None, reverse=False):
         sig_o *= 0.5
         sig_o += 0.5                                        # (L2): a = [i; f; g; o]
         i, f, g, o = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
-        cn = c if mask is None else c_new
-        multiply(f, c_prev, out=cn)
-        multiply(i, g, out=tmp)
-        cn += tmp                                           # (L3)
-        tc = TCT[t]
-        tanh(cn, out=tc)
-        hn = h if mask is None else h_new
-        if MT is None:
-            multiply(o, tc, out=hn)                         # (L4)
+        c_t = c if mask is None else c_new
+        multiply(f, c_prev, out=c_t)
+        multiply(i, g, out=ig)
+        c_t += ig                                           # (L3) c_t = f * c_{t-1} + i * g
+        tanh(c_t, out=tanh_c[t])
+        h_t = h if mask is None else h_new
+        if m_all is None:
+            multiply(o, tanh_c[t], out=h_t)                 # (L4) m_t = o * tanh(c_t) = h_t
         else:
-            multiply(o, tc, out=MT[t])
-            dot(w_hr, MT[t], out=hn)                        # (L5)
+            multiply(o, tanh_c[t], out=m_all[t])            # (L4)
+            dot(w_hr, m_all[t], out=h_t)                    # (L5) h_t = W_hr m_t
         if mask is not None:                                # finished sequences keep (h, c)
             np.copyto(c, c_prev)
-            np.copyto(c, cn, where=maskT[t])
+            np.copyto(c, c_t, where=mask_fm[t])
             np.copyto(h, h_prev)
-            np.copyto(h, hn, where=maskT[t])
-    S = np.ascontiguousarray(HsT.transpose(0, 2, 1))        # (T+1, B, P), one pass
-    return SimpleNamespace(S=S, HsT=HsT, CsT=CsT, AT=AT, TCT=TCT, MT=MT, mask=mask, reverse=reverse)
+            np.copyto(h, h_t, where=mask_fm[t])
+    h_out = empty("h_out", (T + 1, B, P))
+    np.copyto(h_out, hs.transpose(0, 2, 1))                 # batch-major, one pass
+    return SimpleNamespace(h_out=h_out, hs=hs, cs=cs, gates=gates, tanh_c=tanh_c, m=m_all,
+                           mask=mask, reverse=reverse)
 
 
-def lstm_backward(dy, dh_n, dc_n, w_hh, w_hr, kc, dxg):
-    """BPTT of one direction. Writes into dxg (4H, T*B) the gradient of the (unscaled) input
-    projection, feature-major (column t*B + b); returns dh0 (B, P), dc0 (B, H), dW_hh, dW_hr."""
-    AT, TCT, MT, mask, reverse = kc.AT, kc.TCT, kc.MT, kc.mask, kc.reverse
-    T, G, B = AT.shape
-    H = G // 4
-    P = kc.HsT.shape[1]
-    dt = AT.dtype
-    _, c_prev_all = time_views(kc.CsT, reverse)
-    i, f, g, o = AT[:, :H], AT[:, H:2 * H], AT[:, 2 * H:3 * H], AT[:, 3 * H:]
-    # Step-independent factors of (L7)-(L8), all steps at once, feature-major (T, ., B):
-    # PQ = [g i(1-i); c_{t-1} f(1-f); i (1-g^2); tanh(c) o(1-o)],  R = o (1 - tanh(c)^2).
-    PQ = np.empty(AT.shape, dt)
-    for k, (gate, partner) in enumerate(((i, g), (f, c_prev_all), (None, i), (o, TCT))):
-        blk = PQ[:, k * H:(k + 1) * H]
-        if gate is None:                                    # tanh' for g
-            np.multiply(g, g, out=blk)
-            np.subtract(1, blk, out=blk)
-        else:                                               # sigmoid' = s (1 - s)
-            np.subtract(1, gate, out=blk)
-            blk *= gate
-        blk *= partner
-    R = np.multiply(TCT, TCT)
-    np.subtract(1, R, out=R)
-    R *= o
-    dAT = np.empty(AT.shape, dt)
+def lstm_backward(dy, dh_n, dc_n, w_hh, w_hr, kc, gate_grad_out, empty=None):
+    """BPTT of one direction; each step equals ``tinyrnn.reference.lstm_step_backward``.
+
+    dy (T, B, P) or None, dh_n (B, P) or None, dc_n (B, H) or None, kc from ``lstm_forward``.
+    Writes into gate_grad_out (4H, T*B) [da_i; da_f; da_g; da_o] of every step, feature-major
+    (column t*B + b): the gradient of the unscaled input projection. Returns dh0 (B, P),
+    dc0 (B, H), dW_hh (4H, P), dW_hr (P, H) or None.
+    """
+    gates, tanh_c, m_all, mask, reverse = kc.gates, kc.tanh_c, kc.m, kc.mask, kc.reverse
+    T, G, B = gates.shape
+    H, P, dt = G // 4, kc.hs.shape[1], gates.dtype
+    if empty is None:
+        empty = lambda name, shape: np.empty(shape, dt)  # noqa: E731
+    _, c_prev = time_views(kc.cs, reverse)                  # (T, H, B)
+    i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
+    # The factors of (L7)-(L8) that do not depend on the carried gradients, all steps at once:
+    # da_i = dc_t * fac_i, da_f = dc_t * fac_f, da_g = dc_t * fac_g, da_o = dm_t * fac_o.
+    factor = empty("factor", (T, G, B))
+    fac_i, fac_f, fac_g, fac_o = factor[:, :H], factor[:, H:2 * H], factor[:, 2 * H:3 * H], factor[:, 3 * H:]
+    np.subtract(1, i, out=fac_i)
+    fac_i *= i
+    fac_i *= g                                              # g * i(1-i)
+    np.subtract(1, f, out=fac_f)
+    fac_f *= f
+    fac_f *= c_prev                                         # c_{t-1} * f(1-f)
+    np.multiply(g, g, out=fac_g)
+    np.subtract(1, fac_g, out=fac_g)
+    fac_g *= i                                              # i * (1-g^2)
+    np.subtract(1, o, out=fac_o)
+    fac_o *= o
+    fac_o *= tanh_c                                         # tanh(c_t) * o(1-o)
+    dc_factor = np.multiply(tanh_c, tanh_c, out=empty("dc_factor", (T, H, B)))
+    np.subtract(1, dc_factor, out=dc_factor)
+    dc_factor *= o                                          # o * (1 - tanh(c_t)^2), for (L7)
+    if not gate_grad_out.flags.c_contiguous:
+        raise ValueError("gate_grad_out must be C-contiguous (it is written through a reshaped view)")
+    gate_grad = gate_grad_out.reshape(G, T, B)              # [da_i; da_f; da_g; da_o] of step t: [:, t]
     dh = np.zeros((P, B), dt) if dh_n is None else np.array(dh_n.T, dtype=dt, order="C")
     dc = np.zeros((H, B), dt) if dc_n is None else np.array(dc_n.T, dtype=dt, order="C")
-    dyT = None if dy is None else np.ascontiguousarray(dy.transpose(0, 2, 1))   # (T, P, B)
+    dy_fm = None
+    if dy is not None:
+        dy_fm = empty("dy", (T, P, B))
+        np.copyto(dy_fm, dy.transpose(0, 2, 1))
     w_hh_t = np.ascontiguousarray(w_hh.T)                   # (P, 4H)
-    DHT = np.empty((T, P, B), dt) if w_hr is not None else None
+    dh_all = empty("dh", (T, P, B)) if w_hr is not None else None
     w_hr_t = None if w_hr is None else np.ascontiguousarray(w_hr.T)              # (H, P)
     dm = np.empty((H, B), dt) if w_hr is not None else None
     tmp = np.empty((H, B), dt)
     if mask is not None:
-        maskT = mask.transpose(0, 2, 1).astype(dt)          # (T, 1, B)
-        if dyT is not None:
-            dyT *= maskT
-        keep = 1 - maskT
-        dnew, dcn, tmp_h = np.empty((P, B), dt), np.empty((H, B), dt), np.empty((P, B), dt)
+        mask_fm = mask.transpose(0, 2, 1).astype(dt)        # (T, 1, B)
+        if dy_fm is not None:
+            dy_fm *= mask_fm
+        keep = 1 - mask_fm
+        dh_in, dc_in, tmp_h = np.empty((P, B), dt), np.empty((H, B), dt), np.empty((P, B), dt)
     dot, multiply = np.dot, np.multiply
     order = range(T) if reverse else range(T - 1, -1, -1)
     for t in order:
-        if dyT is not None:
-            dh += dyT[t]                                    # dh_t = dy_t + dh carried
-        dh_in = dh if mask is None else multiply(dh, maskT[t], out=dnew)
+        if dy_fm is not None:
+            dh += dy_fm[t]                                  # dh_t = dy_t + dh carried from t+1
+        dh_t = dh if mask is None else multiply(dh, mask_fm[t], out=dh_in)
         if w_hr is None:
-            dm_t = dh_in
+            dm_t = dh_t                                     # (L6) without projection
         else:
-            DHT[t] = dh_in
-            dm_t = dot(w_hr_t, dh_in, out=dm)               # (L6)
-        dc_t = dc if mask is None else multiply(dc, maskT[t], out=dcn)
-        multiply(dm_t, R[t], out=tmp)
+            dh_all[t] = dh_t
+            dm_t = dot(w_hr_t, dh_t, out=dm)                # (L6) dm_t = W_hr^T dh_t
+        dc_t = dc if mask is None else multiply(dc, mask_fm[t], out=dc_in)
+        multiply(dm_t, dc_factor[t], out=tmp)
         dc_t += tmp                                         # (L7)
-        da, pq = dAT[t], PQ[t]
-        multiply(dc_t, pq[:3 * H].reshape(3, H, B), out=da[:3 * H].reshape(3, H, B))
-        multiply(dm_t, pq[3 * H:], out=da[3 * H:])          # (L8)
+        da = gate_grad[:, t]
+        multiply(dc_t, fac_i[t], out=da[:H])                # (L8) da_i = dc_t * g * i(1-i)
+        multiply(dc_t, fac_f[t], out=da[H:2 * H])           #      da_f = dc_t * c_{t-1} * f(1-f)
+        multiply(dc_t, fac_g[t], out=da[2 * H:3 * H])       #      da_g = dc_t * i * (1-g^2)
+        multiply(dm_t, fac_o[t], out=da[3 * H:])            #      da_o = dm_t * tanh(c_t) * o(1-o)
         if mask is None:
-            dc *= f[t]                                      # (L9)
-            dot(w_hh_t, da, out=dh)
+            dc *= f[t]                                      # (L9) dc_{t-1} = dc_t * f
+            dot(w_hh_t, da, out=dh)                         # (L9) dh_{t-1} = W_hh^T da_t
         else:
             dc *= keep[t]
             multiply(dc_t, f[t], out=tmp)
@@ -166,13 +189,11 @@ def lstm_backward(dy, dh_n, dc_n, w_hh, w_hr, kc, dxg):
             dh *= keep[t]
             dot(w_hh_t, da, out=tmp_h)
             dh += tmp_h
-    np.copyto(dxg.reshape(G, T, B), dAT.transpose(1, 0, 2))   # one block copy
-    _, h_prev_all = time_views(kc.S, reverse)
-    dw_hh = dxg @ h_prev_all.reshape(T * B, P)              # (L10)
+    _, h_prev = time_views(kc.h_out, reverse)               # (T, B, P)
+    dw_hh = gate_grad_out @ h_prev.reshape(T * B, P)        # (L10)
     dw_hr = None
-    if w_hr is not None:
-        dw_hr = (np.ascontiguousarray(DHT.transpose(0, 2, 1)).reshape(T * B, P).T
-                 @ np.ascontiguousarray(MT.transpose(0, 2, 1)).reshape(T * B, H))
+    if w_hr is not None:                                    # (L10) dW_hr = sum_t dh_t^T m_t
+        dw_hr = dh_all.transpose(1, 0, 2).reshape(P, T * B) @ m_all.transpose(0, 2, 1).reshape(T * B, H)
     return dh.T, dc.T, dw_hh, dw_hr
 
 
@@ -220,17 +241,19 @@ class LSTM(RecurrentBase):
         """``dx, (dh0, dc0)``; ``dhx`` is ``(dh_n, dc_n)`` (either may be None) or None."""
         return super().backward(dout, cache, dhx)
 
-    def _kernel_forward(self, xg, states0, p, mask, reverse):
-        kc = lstm_forward(xg, states0[0], states0[1], p.w_hh.data,
-                          None if p.w_hr is None else p.w_hr.data, mask, reverse)
-        h_all, _ = time_views(kc.S, reverse)
+    def _kernel_forward(self, xg, states0, p, mask, reverse, empty):
+        """Forward of one direction: ``lstm_forward`` (step: ``tinyrnn.reference.lstm_step``)."""
+        kc = lstm_forward(xg.transpose(0, 2, 1), states0[0], states0[1], p.w_hh.data,
+                          None if p.w_hr is None else p.w_hr.data, mask, reverse, empty)
+        h_all, _ = time_views(kc.h_out, reverse)
         y = h_all if mask is None else h_all * mask
         end = 0 if reverse else -1
-        return y, (kc.S[end], kc.CsT[end].T), kc
+        return y, (kc.h_out[end], kc.cs[end].T), kc
 
-    def _kernel_backward(self, dy, dstates_n, p, kc, dxg):
+    def _kernel_backward(self, dy, dstates_n, p, kc, dxg, empty):
+        """BPTT of one direction: ``lstm_backward`` (``tinyrnn.reference.lstm_step_backward``)."""
         dh0, dc0, dw_hh, dw_hr = lstm_backward(dy, dstates_n[0], dstates_n[1], p.w_hh.data,
-                                               None if p.w_hr is None else p.w_hr.data, kc, dxg)
+                                               None if p.w_hr is None else p.w_hr.data, kc, dxg.T, empty)
         p.w_hh.grad += dw_hh
         if dw_hr is not None:
             p.w_hr.grad += dw_hr

@@ -1,25 +1,27 @@
 """RecurrentBase: what RNN, LSTM and GRU share.
 
 Parameters and their PyTorch names, layers and directions, ``batch_first``, unbatched
-input, inter-layer dropout, ``lengths=`` masks, and the fused input projection. A subclass
-supplies only the recurrence of one direction of one layer (a *kernel*):
+input, inter-layer dropout, ``lengths=`` masks, the fused input projection before the time
+loop, the weight gradients after it, and the arrays reused from call to call. A subclass
+supplies only the recurrence of one direction of one layer (its *kernel*), with ONE contract:
 
-    _kernel_forward(xg, states0, p, mask, reverse) -> y, states_n, kcache
-    _kernel_backward(dy, dstates_n, p, kcache)      -> dxg, dstates0
+    _kernel_forward(xg, states0, p, mask, reverse, empty)        -> y, states_n, kcache
+    _kernel_backward(dy, dstates_n, p, kcache, dxg, empty)       -> dstates0
 
-where ``xg`` (T, B, G*H) is the input projection of every step (all gates at once),
-already computed here as ONE matrix product for all steps (and both directions), and
-``dxg`` is its gradient, from which the weight gradient ``dW_ih`` is again ONE product.
+- ``xg`` (T, B, G*H): the input projection of every step (all gates at once, biases included),
+  computed here as ONE matrix product for all steps and both directions. The kernel may
+  overwrite it (it is its own, and kept in its cache).
+- ``dxg`` (T*B, G*H): the kernel writes the gradient of that projection (of the unscaled
+  one, see ``_input_weight``) into it; dW_ih, db_ih and dx are then ONE product each here.
+- ``y`` (T, B, H) the outputs, ``states0``/``states_n``/``dstates*`` tuples of (B, size) arrays,
+  ``p`` the layer's Parameters (``_layer_params``), ``mask`` (T, B, 1) bool or None,
+  ``empty(name, shape)`` gives the kernel its arrays (reused between calls, ``buffers.py``).
 
-Feature-major kernels (``feature_major = True``: LSTM and GRU) run their loop on (features, B)
-arrays, where the per-step gate product W_hh (G*H, H) @ h^T (H, B) is faster and every gate is
-a contiguous block of rows. They take ``xg`` as (T, G*H, B) (from ``_input_weight`` and
-``_input_bias``, which may pre-scale rows for the kernel) and write the gradient of the
-unscaled projection into a given (G*H, T*B) array:
-
-    _kernel_backward(dy, dstates_n, p, kcache, dxg) -> dstates0
-
-so no large transpose is needed on either side.
+Where ``xg`` and ``dxg`` live in memory is the kernel's choice, ``feature_major``: the LSTM and
+GRU loops run on (features, B) arrays (the per-step gate product W_hh (G*H, H) @ h^T (H, B) is
+faster there and every gate is a contiguous block of rows), so for them ``xg`` and ``dxg`` are
+transposed views of (T, G*H, B) and (G*H, T*B) arrays, and ``xg.transpose(0, 2, 1)`` is
+contiguous per step. The shapes above do not change.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from .._blas import loop_threads
 from .._check import check_shape, float_array, int_array, positive_int, probability, shape_str
 from ..init import make_rng, rnn_bound, uniform
 from ..module import Module, Parameter
+from .buffers import BufferPool, Scope
 from .dropout import dropout_mask
 
 
@@ -110,18 +113,18 @@ class RecurrentBase(Module):
         return states[0]
 
     def _input_weight(self, p):
-        """Weight of the input projection as a feature-major kernel takes it (LSTM and GRU
-        pre-scale rows); batch-major kernels use ``weight_ih`` as it is."""
+        """Weight of the input projection as the kernel takes it (LSTM and GRU pre-scale rows;
+        ``dxg`` is always the gradient of the unscaled projection x W_ih^T)."""
         return p.w_ih.data
 
     def _input_bias(self, p):
-        """Bias added to the input projection (b_ih + b_hh folds for RNN and LSTM; pre-scaled
-        like ``_input_weight`` where the kernel wants it)."""
+        """Bias added to the input projection, scaled like ``_input_weight``. RNN and LSTM fold
+        b_ih + b_hh here (``hidden_bias_in_projection``); the GRU keeps b_hn for its kernel."""
         return p.b_ih.data + p.b_hh.data
 
-    def _bias_hh_grad(self, p, db, kcache):
-        """Accumulate the hidden bias gradient, given db = sum of dxg over steps and batch."""
-        p.b_hh.grad += db
+    # True: b_hh is folded into the projection, so its gradient is b_ih's (one sum, here).
+    # False (GRU): the kernel accumulates b_hh's gradient itself.
+    hidden_bias_in_projection = True
 
     # --------------------------------------------------------------- helpers
     @staticmethod
@@ -129,21 +132,39 @@ class RecurrentBase(Module):
         return f"_l{layer}" + ("_reverse" if direction else "")
 
     def _layer_params(self, layer: int, direction: int) -> SimpleNamespace:
-        """The Parameters of one layer and direction (w_ih, w_hh, b_ih, b_hh, w_hr or None)."""
+        """The Parameters of one layer and direction (w_ih, w_hh, b_ih, b_hh, w_hr or None).
+        Kept between calls and dropped by ``__setattr__``, so a replaced Parameter is used."""
         groups = self.__dict__.get("_groups")
         if groups is None:
-            get = lambda n, sfx: getattr(self, n + sfx, None)  # noqa: E731
-            groups = [[SimpleNamespace(**{k: get(n, self._suffix(l, d)) for k, n in
+            get = lambda name, l, d: getattr(self, name + self._suffix(l, d), None)  # noqa: E731
+            groups = [[SimpleNamespace(**{k: get(n, l, d) for k, n in
                                           (("w_ih", "weight_ih"), ("w_hh", "weight_hh"), ("b_ih", "bias_ih"),
                                            ("b_hh", "bias_hh"), ("w_hr", "weight_hr"))})
                        for d in range(self.num_directions)] for l in range(self.num_layers)]
             object.__setattr__(self, "_groups", groups)
         return groups[layer][direction]
 
+    def __setattr__(self, name, value):
+        self.__dict__.pop("_groups", None)                # e.g. lstm.weight_hh_l0 = Parameter(...)
+        super().__setattr__(name, value)
+
+    def __delattr__(self, name):
+        self.__dict__.pop("_groups", None)
+        super().__delattr__(name)
+
+    def _empty(self, prefix: str) -> Scope:
+        """``empty(name, shape)`` for the arrays of one call part, reused between calls."""
+        pool = self.__dict__.get("_buffers")
+        if pool is None:
+            pool = BufferPool()
+            object.__setattr__(self, "_buffers", pool)
+        return Scope(pool, prefix, self.dtype)
+
     # --------------------------------------------------------------- validation
     def _prepare(self, x, hx, lengths):
         """Validate and move to the internal layout: x (T, B, I), states (D*L, B, size)."""
         x = float_array("x", x, self.dtype)
+        given_shape = x.shape                                     # for messages: the user's layout
         if x.ndim not in (2, 3):
             layout = "(B, T, input_size)" if self.batch_first else "(T, B, input_size)"
             raise ValueError(f"x must be 3-D {layout} or 2-D (T, input_size) unbatched, "
@@ -158,8 +179,9 @@ class RecurrentBase(Module):
             x = x.transpose(1, 0, 2)
         T, B = x.shape[0], x.shape[1]
         if T == 0 or B == 0:
-            raise ValueError(f"x must have at least one time step and one batch element, got shape "
-                             f"{shape_str(x.shape)}")
+            layout = "(B, T, input_size)" if batched and self.batch_first else "(T, B, input_size)"
+            raise ValueError(f"x must have at least one time step and one batch element {layout}, "
+                             f"got shape {shape_str(given_shape)}")
         x = np.ascontiguousarray(x)
         n = self.num_layers * self.num_directions
         given = self._unpack_state(hx, "hx") if hx is not None else (None,) * len(self._state_sizes())
@@ -206,29 +228,32 @@ class RecurrentBase(Module):
         check_shape(name, a, (T, B, F))
         return a
 
-    def _project(self, inp, ps, w_cat):
+    def _project(self, inp, ps, empty):
         """Input projection of every step, all gates and directions: ONE matrix product.
-        ``w_cat`` is the directions' ``weight_ih`` stacked (D*G*H, I), kept for the backward.
+        Returns xg_all, logically (T, B, D*G*H) (see the module docstring for the layout).
 
-        Batch-major kernels get (T, B, D*G*H). Feature-major kernels get (T, D*G*H, B), made by
-        a product that writes that layout directly, with the bias as an extra input column of
-        ones (adding a (rows, 1) bias to (rows, B) blocks is slow in NumPy for small B).
+        Batch-major kernels: (T*B, I) @ W^T, then the bias. Feature-major kernels: one batched
+        product W (D*G*H, I+1) @ inp^T (T, I+1, B) that writes the (T, D*G*H, B) layout directly,
+        the bias riding as an extra input column of ones (adding a (rows, 1) bias to (rows, B)
+        blocks is slow in NumPy for small B).
         """
-        T, B, _ = inp.shape
+        T, B, I = inp.shape
+        weights = [self._input_weight(p) for p in ps]
         if not self.feature_major:
-            xg = (inp.reshape(T * B, -1) @ w_cat.T).reshape(T, B, -1)
+            w = weights[0] if len(ps) == 1 else np.concatenate(weights)
+            xg = np.matmul(inp.reshape(T * B, I), w.T, out=empty("xg", (T * B, w.shape[0])))
             if self.bias:
                 xg += self._input_bias(ps[0]) if len(ps) == 1 else np.concatenate([self._input_bias(p) for p in ps])
-            return xg
-        weights = [self._input_weight(p) for p in ps]
+            return xg.reshape(T, B, -1)
         if self.bias:
             weights = [np.concatenate([w, self._input_bias(p)[:, None]], axis=1) for w, p in zip(weights, ps)]
-            aug = np.empty(inp.shape[:2] + (inp.shape[2] + 1,), self.dtype)
-            aug[:, :, :-1] = inp
-            aug[:, :, -1] = 1
+            aug = empty("inp_ones", (T, B, I + 1))
+            aug[:, :, :I] = inp
+            aug[:, :, I] = 1
             inp = aug
         w = weights[0] if len(ps) == 1 else np.concatenate(weights)
-        return np.matmul(w, inp.transpose(0, 2, 1))                # (T, D*G*H, B)
+        xgT = np.matmul(w, inp.transpose(0, 2, 1), out=empty("xg", (T, w.shape[0], B)))
+        return xgT.transpose(0, 2, 1)
 
     # --------------------------------------------------------------- forward / backward
     def forward(self, x, hx=None, lengths=None):
@@ -238,48 +263,55 @@ class RecurrentBase(Module):
         hx: initial state(s) (D*num_layers, B, H), or None for zeros.
         lengths: optional (B,) ints in [1, T]; steps past a sequence's length keep its state
         and output zeros, as PyTorch's packed sequences do.
+
+        The arrays the cache holds are reused by a later forward once the cache (and every
+        view of them) is released; while it is referenced they are never written to.
         """
         x, states0, mask, batched = self._prepare(x, hx, lengths)
         T, B, _ = x.shape
-        D, o = self.num_directions, self.output_size
+        D, o, gh = self.num_directions, self.output_size, self.gate_count * self.hidden_size
         finals = [np.empty((self.num_layers * D, B, s), self.dtype) for s in self._state_sizes()]
         layer_caches = []
         inp = x                                                   # (T, B, I_layer)
         for layer in range(self.num_layers):
+            empty = self._empty(f"forward{layer}.")
             drop = None
             if layer > 0 and self.training and self.dropout > 0:
                 drop = dropout_mask(self.rng, inp.shape, self.dropout, self.dtype)
-                inp = inp * drop
+                inp = np.multiply(inp, drop, out=empty("dropped", inp.shape))
             ps = [self._layer_params(layer, d) for d in range(D)]
-            w_cat = ps[0].w_ih.data if D == 1 else np.concatenate([p.w_ih.data for p in ps])
-            gh = self.gate_count * self.hidden_size
-            xg_all = self._project(inp, ps, w_cat)
-            out = np.empty((T, B, D * o), self.dtype) if D > 1 else None
+            xg_all = self._project(inp, ps, empty)                # (T, B, D*G*H)
+            out = empty("out", (T, B, D * o))
             kcaches = []
             for d in range(D):
                 idx = layer * D + d
-                cols = slice(d * gh, (d + 1) * gh)
-                xg = xg_all[:, cols] if self.feature_major else xg_all[:, :, cols]
                 with loop_threads(B * o * gh):
-                    y, s_n, kc = self._kernel_forward(xg, tuple(s[idx] for s in states0), ps[d], mask, d == 1)
+                    y, s_n, kc = self._kernel_forward(xg_all[:, :, d * gh:(d + 1) * gh],
+                                                      tuple(s[idx] for s in states0), ps[d], mask,
+                                                      d == 1, self._empty(f"forward{layer}.{d}."))
                 for f, s in zip(finals, s_n):
                     f[idx] = s
-                if out is None:
-                    out = y
-                else:
-                    out[:, :, d * o:(d + 1) * o] = y
+                out[:, :, d * o:(d + 1) * o] = y                  # the user may edit out: a copy
                 kcaches.append(kc)
+            w_cat = ps[0].w_ih.data if D == 1 else np.concatenate([p.w_ih.data for p in ps])
             layer_caches.append(SimpleNamespace(inp=inp, drop=drop, w_cat=w_cat, kcaches=kcaches))
             inp = out
-        cache = SimpleNamespace(layers=layer_caches, batched=batched, shape=(T, B), mask=mask)
+        cache = RecurrentCache(owner=self, layers=layer_caches, batched=batched, shape=(T, B), mask=mask)
         finals = [f if batched else f[:, 0, :] for f in finals]
-        if D == 1 and mask is None:
-            inp = inp.copy()          # out is a view of the states the cache keeps: editing it must not change them
         return self._to_user(inp, batched), self._pack_state(tuple(finals)), cache
 
     def __call__(self, x, hx=None, lengths=None):
         out, h_n, _ = self.forward(x, hx, lengths=lengths)
         return out, h_n
+
+    def _check_cache(self, cache):
+        if not isinstance(cache, RecurrentCache):
+            raise TypeError(f"cache must be the cache returned by this layer's forward(), "
+                            f"got {type(cache).__name__}")
+        if cache.owner is not self:
+            raise ValueError(f"cache was returned by the forward() of another layer "
+                             f"({type(cache.owner).__name__} {cache.owner.config}); pass the cache "
+                             f"returned by this layer's forward()")
 
     def backward(self, dout, cache, dh_n=None):
         """``dx, dh0`` (LSTM: ``dx, (dh0, dc0)``); accumulates every parameter's ``.grad``.
@@ -287,10 +319,10 @@ class RecurrentBase(Module):
         dout: gradient of ``out`` in the layout ``forward`` returned it, or None (zeros);
         dh_n: gradient of the final state(s), or None.
         """
-        if not isinstance(cache, SimpleNamespace) or not hasattr(cache, "layers"):
-            raise TypeError("cache must be the third value returned by forward()")
+        self._check_cache(cache)
         T, B = cache.shape
         D, o, L = self.num_directions, self.output_size, self.num_layers
+        gh = self.gate_count * self.hidden_size
         batched = cache.batched
         dlayer = None if dout is None else self._from_user("dout", dout, (T, B, D * o), batched)
         given = self._unpack_state(dh_n, "dh_n") if dh_n is not None else (None,) * len(self._state_sizes())
@@ -299,47 +331,45 @@ class RecurrentBase(Module):
             if g is None:
                 dfinals.append(None)
                 continue
-            g = float_array("d" + name.replace("0", "_n"), g, self.dtype, finite=False)
-            expect = (L * D, B, size) if batched else (L * D, size)
-            check_shape("d" + name.replace("0", "_n"), g, expect)
+            name = "d" + name.replace("0", "_n")
+            g = float_array(name, g, self.dtype, finite=False)
+            check_shape(name, g, (L * D, B, size) if batched else (L * D, size))
             dfinals.append(g if batched else g[:, None, :])
         dstates0 = [np.zeros((L * D, B, s), self.dtype) for s in self._state_sizes()]
-        gh = self.gate_count * self.hidden_size
-        fm = self.feature_major
         for layer in reversed(range(L)):
             lc = cache.layers[layer]
-            dxgs = []
-            dxg_fm = np.empty((D * gh, T * B), self.dtype) if fm else None   # feature-major kernels fill it
-            for d in range(D):
+            empty = self._empty(f"backward{layer}.")
+            # (T*B, D*G*H), in the memory layout the kernel works in (module docstring)
+            dxg_all = (empty("dxg", (D * gh, T * B)).T if self.feature_major
+                       else empty("dxg", (T * B, D * gh)))
+            ps = [self._layer_params(layer, d) for d in range(D)]
+            for d, p in enumerate(ps):
                 idx = layer * D + d
-                p = self._layer_params(layer, d)
                 dy = None if dlayer is None else dlayer[:, :, d * o:(d + 1) * o]
                 dsn = tuple(None if g is None else g[idx] for g in dfinals)
                 with loop_threads(B * o * gh):
-                    if fm:
-                        ds0 = self._kernel_backward(dy, dsn, p, lc.kcaches[d], dxg_fm[d * gh:(d + 1) * gh])
-                    else:
-                        dxg, ds0 = self._kernel_backward(dy, dsn, p, lc.kcaches[d])
-                        dxgs.append(dxg)
+                    ds0 = self._kernel_backward(dy, dsn, p, lc.kcaches[d], dxg_all[:, d * gh:(d + 1) * gh],
+                                                self._empty(f"backward{layer}.{d}."))
                 for acc, s in zip(dstates0, ds0):
                     acc[idx] = s
-            if fm:
-                dxg_all = dxg_fm.T                                # (T*B, D*G*H), a transposed view
-            else:
-                dxg_all = (dxgs[0] if D == 1 else np.concatenate(dxgs, axis=2)).reshape(T * B, D * gh)
             dw = dxg_all.T @ lc.inp.reshape(T * B, -1)            # (D*G*H, I_layer): dW_ih, one product
             db = np.ones(T * B, self.dtype) @ dxg_all if self.bias else None   # sum over steps and batch
-            for d in range(D):
-                p = self._layer_params(layer, d)
+            for d, p in enumerate(ps):
                 p.w_ih.grad += dw[d * gh:(d + 1) * gh]
                 if self.bias:
                     p.b_ih.grad += db[d * gh:(d + 1) * gh]
-                    self._bias_hh_grad(p, db[d * gh:(d + 1) * gh], lc.kcaches[d])
-            dlayer = (dxg_all @ lc.w_cat).reshape(T, B, -1)        # (T, B, I_layer)
+                    if self.hidden_bias_in_projection:
+                        p.b_hh.grad += db[d * gh:(d + 1) * gh]
+            dlayer = np.matmul(dxg_all, lc.w_cat, out=empty("dx", (T * B, lc.w_cat.shape[1]))).reshape(T, B, -1)
             if lc.drop is not None:
                 dlayer *= lc.drop
         dstates0 = [s if batched else s[:, 0, :] for s in dstates0]
         return self._to_user(dlayer, batched), self._pack_state(tuple(dstates0))
+
+
+class RecurrentCache(SimpleNamespace):
+    """What ``forward`` returns for ``backward``: the layer that made it (``owner``), the
+    (T, B) shape, and per layer its input, dropout mask, stacked W_ih and kernel caches."""
 
 
 class SingleStateLayer(RecurrentBase):

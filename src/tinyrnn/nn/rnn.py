@@ -26,24 +26,25 @@ from ..functional import NONLINEARITIES, activate_, activation_grad
 from .recurrent import SingleStateLayer, step_pairs, time_views
 
 
-def rnn_forward(xg, h0, w_hh, act, mask=None, reverse=False):
-    """Recurrence of one direction. xg (T, B, H) = x W_ih^T + b (all steps), h0 (B, H).
+def rnn_forward(xg, h0, w_hh, act, mask=None, reverse=False, empty=None):
+    """Recurrence of one direction: eq. (1)-(2), the loop of ``tinyrnn.reference.rnn_step``.
 
-    Returns S (T+1, B, H) with every state (see ``_time_views``). Only the recurrent product
-    and the elementwise step are inside the loop: eq. (1)-(2).
+    xg (T, B, H) = x W_ih^T + b_ih + b_hh for all steps, h0 (B, H). Returns S (T+1, B, H), every
+    state (see ``time_views``). Only the recurrent product and the elementwise step are inside
+    the loop. ``empty(name, shape)`` gives S (default: a new array).
     """
     T, B, H = xg.shape
-    S = np.empty((T + 1, B, H), xg.dtype)
+    S = np.empty((T + 1, B, H), xg.dtype) if empty is None else empty("S", (T + 1, B, H))
     w_hh_t = np.ascontiguousarray(w_hh.T)                   # (H, H); a transposed view is ~1.7x slower
     S[T if reverse else 0] = h0
     xs = list(xg)                                           # per-step views, made once
     steps = step_pairs(S, reverse)
-    pairs = [(prev, h, xs[t]) for t, prev, h in steps]
+    pairs = [(h_prev, h, xs[t]) for t, h_prev, h in steps]
     dot, tanh = np.dot, np.tanh
     with np.errstate(over="ignore"):
         if mask is None:
-            for prev, h, x_t in pairs:
-                dot(prev, w_hh_t, out=h)                    # h_{t-1} W_hh^T
+            for h_prev, h, x_t in pairs:
+                dot(h_prev, w_hh_t, out=h)                  # h_{t-1} W_hh^T
                 h += x_t                                    # a_t = ... + x_t W_ih^T + b     (1)
                 if act == "tanh":
                     tanh(h, out=h)                          # h_t = act(a_t)                 (2)
@@ -52,36 +53,32 @@ def rnn_forward(xg, h0, w_hh, act, mask=None, reverse=False):
         else:
             a = np.empty((B, H), xg.dtype)
             masks = [mask[t] for t, _, _ in steps]
-            for (prev, h, x_t), m in zip(pairs, masks):
-                dot(prev, w_hh_t, out=a)
+            for (h_prev, h, x_t), m in zip(pairs, masks):
+                dot(h_prev, w_hh_t, out=a)
                 a += x_t
                 activate_(act, a)
-                np.copyto(h, prev)                          # finished sequences keep h
+                np.copyto(h, h_prev)                        # finished sequences keep h
                 np.copyto(h, a, where=m)
     return S
 
 
-def rnn_backward(dy, dh_n, S, w_hh, act, mask=None, reverse=False):
-    """BPTT of one direction. dy (T, B, H) or None, dh_n (B, H) or None.
+def rnn_backward(dy, dh_n, S, w_hh, act, da, mask=None, reverse=False):
+    """BPTT of one direction: eq. (3)-(5), the loop of ``tinyrnn.reference.rnn_step_backward``.
 
-    Returns da (T, B, H) (the gradient of xg and of the biases), dh0 (B, H) and
-    dW_hh (H, H): eq. (3)-(5).
+    dy (T, B, H) or None, dh_n (B, H) or None, S (T+1, B, H) from ``rnn_forward``. Writes da
+    (T, B, H) (the gradient of xg and of the biases); returns dh0 (B, H) and dW_hh (H, H).
     """
     T, B, H = S.shape[0] - 1, S.shape[1], S.shape[2]
     h_all, h_prev = time_views(S, reverse)
-    da = activation_grad(act, h_all)                        # act'(a_t) from h_t, all steps at once
+    if activation_grad(act, h_all, out=da) is None:         # act'(a_t) from h_t, all steps at once
+        da[...] = 1                                         # identity: act' = 1
     keep = None
     if mask is not None:
         maskf = mask.astype(S.dtype)
-        if da is None:                                      # identity: act' = 1
-            da = np.repeat(maskf, H, axis=2)
-        else:
-            da *= maskf                                     # no gradient through padded steps
+        da *= maskf                                         # no gradient through padded steps
         dy = None if dy is None else dy * maskf             # padded outputs are constant zeros
         keep = list(1 - maskf)                              # padded steps pass dh through
         tmp = np.empty((B, H), S.dtype)
-    elif da is None:
-        da = np.ones((T, B, H), S.dtype)
     dh = np.zeros((B, H), S.dtype) if dh_n is None else np.array(dh_n, dtype=S.dtype)
     order = range(T) if reverse else range(T - 1, -1, -1)
     das = list(da)
@@ -99,7 +96,7 @@ def rnn_backward(dy, dh_n, S, w_hh, act, mask=None, reverse=False):
             dot(da_t, w_hh, out=tmp)
             dh += tmp
     dw_hh = da.reshape(T * B, H).T @ h_prev.reshape(T * B, H)   # (5), one product
-    return da, dh, dw_hh
+    return dh, dw_hh
 
 
 class RNN(SingleStateLayer):
@@ -125,16 +122,19 @@ class RNN(SingleStateLayer):
         self.nonlinearity = nonlinearity
         self.config["nonlinearity"] = nonlinearity
 
-    def _kernel_forward(self, xg, states0, p, mask, reverse):
-        S = rnn_forward(xg, states0[0], p.w_hh.data, self.nonlinearity, mask, reverse)
+    def _kernel_forward(self, xg, states0, p, mask, reverse, empty):
+        """Forward of one direction: ``rnn_forward``, whose step is ``tinyrnn.reference.rnn_step``."""
+        S = rnn_forward(xg, states0[0], p.w_hh.data, self.nonlinearity, mask, reverse, empty)
         h_all, _ = time_views(S, reverse)
         y = h_all if mask is None else h_all * mask
         h_n = S[0] if reverse else S[-1]
         return y, (h_n,), SimpleNamespace(S=S, mask=mask, reverse=reverse)
 
-    def _kernel_backward(self, dy, dstates_n, p, kc):
-        da, dh0, dw_hh = rnn_backward(dy, dstates_n[0], kc.S, p.w_hh.data, self.nonlinearity,
-                                      kc.mask, kc.reverse)
+    def _kernel_backward(self, dy, dstates_n, p, kc, dxg, empty):
+        """BPTT of one direction: ``rnn_backward`` (``tinyrnn.reference.rnn_step_backward``)."""
+        T, B, H = kc.S.shape[0] - 1, kc.S.shape[1], kc.S.shape[2]
+        dh0, dw_hh = rnn_backward(dy, dstates_n[0], kc.S, p.w_hh.data, self.nonlinearity,
+                                  dxg.reshape(T, B, H), kc.mask, kc.reverse)
         p.w_hh.grad += dw_hh
-        return da, (dh0,)
+        return (dh0,)
 
