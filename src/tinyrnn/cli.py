@@ -131,7 +131,7 @@ def _cmd_add(args):
     cfg = add.AddConfig(bits=args.bits, hidden=args.hidden, lr=args.lr, steps=args.steps, batch=args.batch,
                         optimizer=args.optimizer, seed=args.seed, print_every=args.print_every,
                         eval_every=args.eval_every, test_bits=args.test_bits, clip=args.clip, quiet=args.quiet)
-    model, metrics = add.train(cfg, (lambda line: None) if args.quiet else print)
+    model, metrics = add.train(cfg, (lambda line: None) if args.quiet else print, save=save)
     first = metrics["first_perfect_step"]
     print(f"Exact accuracy on {'all' if metrics['eval_exhaustive'] else 'a sample of'} "
           f"{metrics['eval_pairs']} operand pairs: {100 * metrics['accuracy']:.2f}%")
@@ -151,9 +151,6 @@ def _cmd_add(args):
         add.plot(png, model, metrics, args.bits)
         print(f"Plot written to {png}")
     if save:
-        from .checkpoint import save as save_checkpoint
-        save_checkpoint(save, model, meta=dict(kind="add", bits=args.bits, accuracy=metrics["accuracy"],
-                                               steps=metrics["steps"]))
         print(f"Checkpoint written to {save}")
     code = _report_stop(metrics, save, resume_hint=False)
     if args.json:
@@ -348,7 +345,7 @@ _RESUMABLE = ("cell", "layers", "hidden", "embed", "dropout", "seq_len", "batch"
 
 def _cmd_charlm_train(args):
     from .demos import charlm
-    save = check_output("--save", args.save)
+    save = check_output("--save", args.save or args.resume)     # a resumed run saves back to its file by default
     png = check_output("--plot", args.plot, image=True)
     given = {k: getattr(args, k) for k in _RESUMABLE if getattr(args, k) is not None and getattr(args, k) is not False}
     if args.resume:
@@ -359,9 +356,10 @@ def _cmd_charlm_train(args):
             cfg.steps = 0
     emit = (lambda line: None) if args.quiet else print
     _, _, metrics = charlm.train(cfg, emit, save=save, resume=args.resume)
-    other = metrics["wall_seconds"] - metrics["train_seconds"] - metrics["eval_seconds"]
-    print(f"{metrics['steps']} steps in {metrics['wall_seconds']:.1f} s: {_times(metrics)} + {max(other, 0):.2f} s "
-          f"of loading and saving")
+    run = metrics["run"]                        # this invocation (a resumed run has done more before)
+    other = metrics["wall_seconds"] - run["train_seconds"] - run["eval_seconds"]
+    done = f"{metrics['steps']} steps" + (f" ({run['steps']} in this run)" if run["steps"] != metrics["steps"] else "")
+    print(f"{done} in {metrics['wall_seconds']:.1f} s: {_times(run)} + {max(other, 0):.2f} s of loading and saving")
     print(f"Validation {metrics['valid_nats']:.4f} nats = {metrics['valid_bpc']:.3f} bits/char at step "
           f"{metrics['steps']}; best {metrics['best_valid_bpc']:.3f} bits/char at step {metrics['best_step']}")
     if png:
@@ -449,8 +447,9 @@ def _charlm_parser(sub):
                                                             "holds the best weights; the report says which step")
     t.add_argument("--save", metavar="CKPT", help="checkpoint written atomically at every validation and at the end "
                                                   "(and on Ctrl-C/SIGTERM); never after a divergence")
-    t.add_argument("--resume", metavar="CKPT", help="continue a saved run exactly, with its settings; name its corpus "
-                                                    "FILEs again (checked against the saved fingerprint); no --seed")
+    t.add_argument("--resume", metavar="CKPT", help="continue a saved run exactly, with its settings, saving back to CKPT "
+                                                    "unless --save is given; name its corpus FILEs again (checked "
+                                                    "against the saved fingerprint); no --seed")
     t.add_argument("--plot", metavar="PNG", help="training and validation curves in bits per character")
     _common(t, None, f"(default {d['seed']}; not with --resume, which continues the saved random state)")
     t.set_defaults(run=_cmd_charlm_train)

@@ -26,6 +26,8 @@ def stdlib_files() -> list[str]:
 
 def read_text(path: str) -> str:
     """A UTF-8 text file, refusing missing, empty and binary files with a clear message."""
+    if os.path.isdir(path):
+        raise CorpusError(f"corpus file {path} is a directory; name the text files inside it")
     if not os.path.isfile(path):
         raise CorpusError(f"corpus file {path} does not exist")
     with open(path, "rb") as fh:

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..checkpoint import save as save_checkpoint
 from ..data import binary
 from ..models import BinaryAdder
 from ..optim import OPTIMIZERS, clip_grad_norm_
@@ -65,8 +66,9 @@ def eval_pairs(bits: int, rng: np.random.Generator):
     return binary.random_operands(rng, bits, 100_000) + (False,)
 
 
-def train(cfg: AddConfig, emit=lambda line: None):
-    """Train, evaluate, and return (model, metrics). ``emit`` receives the progress blocks.
+def train(cfg: AddConfig, emit=lambda line: None, save: str | None = None):
+    """Train, evaluate, save to ``save`` if given, and return (model, metrics). ``emit``
+    receives the progress blocks.
     SIGINT/SIGTERM stop between steps (``metrics["signal"]``); a non-finite loss or gradient
     raises Diverged."""
     check_memory(memory_estimate, {"--hidden": cfg.hidden, "--batch": cfg.batch, "--bits": cfg.bits})
@@ -110,23 +112,27 @@ def train(cfg: AddConfig, emit=lambda line: None):
                     first_perfect, seconds_to_perfect = step, timer.seconds
                 if acc > best[0]:
                     best = (acc, step, model.state_dict())
-    close(bar)
-    with eval_timer:
-        final_accuracy = accuracy(model, eval_a, eval_b)
-    if best[0] > final_accuracy:             # keep the best evaluated weights (reported as kept_step)
-        model.load_state_dict(best[2])
-    metrics = dict(config=asdict(cfg), steps=step, train_seconds=round(timer.seconds, 4),
-                   eval_seconds=round(eval_timer.seconds, 4),
-                   accuracy=max(best[0], final_accuracy), final_step_accuracy=final_accuracy,
-                   kept_step=best[1] if best[0] > final_accuracy else step,
-                   eval_pairs=int(eval_a.shape[1]), eval_exhaustive=exhaustive,
-                   first_perfect_step=first_perfect,
-                   train_seconds_to_first_perfect=None if seconds_to_perfect is None else round(seconds_to_perfect, 4),
-                   signal=flag.signum and flag.name, exit_code=flag.exit_code,
-                   curve={"steps": curve_steps, "wrong_bits_per_pair": curve_errors})
-    if cfg.test_bits and not flag.stop:
-        metrics["generalisation"] = generalisation(model, cfg.test_bits, np.random.default_rng(cfg.seed + 2))
-    return model, metrics
+        close(bar)
+        with eval_timer:
+            final_accuracy = accuracy(model, eval_a, eval_b)
+        if best[0] > final_accuracy:             # keep the best evaluated weights (reported as kept_step)
+            model.load_state_dict(best[2])
+        metrics = dict(config=asdict(cfg), steps=step, train_seconds=round(timer.seconds, 4),
+                       eval_seconds=round(eval_timer.seconds, 4),
+                       accuracy=max(best[0], final_accuracy), final_step_accuracy=final_accuracy,
+                       kept_step=best[1] if best[0] > final_accuracy else step,
+                       eval_pairs=int(eval_a.shape[1]), eval_exhaustive=exhaustive,
+                       first_perfect_step=first_perfect,
+                       train_seconds_to_first_perfect=None if seconds_to_perfect is None else round(seconds_to_perfect, 4),
+                       signal=flag.signum and flag.name, exit_code=flag.exit_code,
+                       curve={"steps": curve_steps, "wrong_bits_per_pair": curve_errors})
+        if cfg.test_bits and not flag.stop:
+            metrics["generalisation"] = generalisation(model, cfg.test_bits, np.random.default_rng(cfg.seed + 2))
+        if save:                             # inside the signal guard: a signal now waits for the file
+            save_checkpoint(save, model, meta=dict(kind="add", bits=cfg.bits, accuracy=metrics["accuracy"],
+                                                   steps=step, kept_step=metrics["kept_step"]))
+        metrics.update(signal=flag.signum and flag.name, exit_code=flag.exit_code)   # one during the save counts
+        return model, metrics
 
 
 def _block(a, b, p, y) -> str:

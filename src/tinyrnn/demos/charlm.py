@@ -191,6 +191,7 @@ def train(cfg: CharLMConfig, emit=lambda line: None, save: str | None = None, re
         best = [meta.get("best_valid", math.inf), meta.get("best_step", 0)]
         _note_eval_change(meta["train_config"], cfg, history, step, emit)
         emit(f"Resuming from step {step} ({timer.seconds:.0f} s of training so far)")
+    start = dict(step=step, train=timer.seconds, eval=eval_timer.seconds)
 
     def checkpoint():
         if save and (not cfg.keep_best or best[1] == step):
@@ -245,21 +246,23 @@ def train(cfg: CharLMConfig, emit=lambda line: None, save: str | None = None, re
                 if on_eval:
                     on_eval(step, history)
                 checkpoint()
-    close(bar)
-    say = emit
-    if window or not history["step"] or history["step"][-1] != step:
-        record(window)
-        checkpoint()
-    final = history["valid_loss"][-1]
-    metrics = dict(config=asdict(cfg), corpus=desc, corpus_chars=int(len(train_ids) + len(valid_ids)),
-                   vocab_size=len(vocab), steps=step, train_seconds=round(timer.seconds, 2),
-                   eval_seconds=round(eval_timer.seconds, 2), wall_seconds=round(time.perf_counter() - wall0, 2),
-                   valid_nats=round(final, 4), valid_bpc=round(final / LN2, 4),
-                   best_step=best[1], best_valid_bpc=round(best[0] / LN2, 4),
-                   kept_step=best[1] if cfg.keep_best else step,
-                   interrupted=flag.stop, signal=flag.signum and flag.name, exit_code=flag.exit_code,
-                   history=history)
-    return model, vocab, metrics
+        close(bar)
+        say = emit
+        if window or not history["step"] or history["step"][-1] != step:
+            record(window)
+            checkpoint()
+        final = history["valid_loss"][-1]
+        metrics = dict(config=asdict(cfg), corpus=desc, corpus_chars=int(len(train_ids) + len(valid_ids)),
+                       vocab_size=len(vocab), steps=step, train_seconds=round(timer.seconds, 2),
+                       eval_seconds=round(eval_timer.seconds, 2), wall_seconds=round(time.perf_counter() - wall0, 2),
+                       run=dict(steps=step - start["step"], train_seconds=round(timer.seconds - start["train"], 2),
+                                eval_seconds=round(eval_timer.seconds - start["eval"], 2)),
+                       valid_nats=round(final, 4), valid_bpc=round(final / LN2, 4),
+                       best_step=best[1], best_valid_bpc=round(best[0] / LN2, 4),
+                       kept_step=best[1] if cfg.keep_best else step,
+                       interrupted=flag.stop, signal=flag.signum and flag.name, exit_code=flag.exit_code,
+                       history=history)
+        return model, vocab, metrics
 
 
 def _check_same_corpus(path, meta, vocab, fp, desc) -> None:

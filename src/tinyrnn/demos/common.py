@@ -28,6 +28,8 @@ class Diverged(Exception):
 
 
 # ---------------------------------------------------------------- progress and time
+BAR_DELAY = 1.0                 # seconds before a progress bar appears (so short loops show none)
+
 def progress(iterable, total: int, enabled: bool, desc: str = ""):
     """A tqdm bar that appears only on loops longer than a second, only on a terminal."""
     if not enabled or not sys.stdout.isatty():
@@ -36,7 +38,7 @@ def progress(iterable, total: int, enabled: bool, desc: str = ""):
         from tqdm import tqdm
     except ImportError:
         return iterable
-    return tqdm(iterable, total=total or None, desc=desc, delay=1.0, leave=False, dynamic_ncols=True)
+    return tqdm(iterable, total=total or None, desc=desc, delay=BAR_DELAY, leave=False, dynamic_ncols=True)
 
 
 def through(bar, emit):

@@ -144,31 +144,32 @@ def train(cfg: Seq2SeqConfig, emit=lambda line: None, save: str | None = None):
                     best = (ev["accuracy"], step, model.state_dict())
                 say(f"step {step} loss {np.mean(losses[-cfg.eval_every:]):.4f} "
                     f"held-out exact {ev['accuracy']:.3f}")
-    close(bar)
-    kept = step
-    if cfg.keep_best and best[2] is not None:
+        close(bar)
+        kept = step
+        if cfg.keep_best and best[2] is not None:
+            with eval_timer:
+                last = evaluate(model, task, task.test[:200])["accuracy"]
+            if best[0] > last:
+                model.load_state_dict(best[2])
+                kept = best[1]
         with eval_timer:
-            last = evaluate(model, task, task.test[:200])["accuracy"]
-        if best[0] > last:
-            model.load_state_dict(best[2])
-            kept = best[1]
-    with eval_timer:
-        result = evaluate(model, task, task.test, cfg.beam)
-    metrics = dict(config=asdict(cfg), steps=step, kept_step=kept, train_seconds=round(timer.seconds, 2),
-                   eval_seconds=round(eval_timer.seconds, 2),
-                   final_loss=round(float(np.mean(losses[-20:])), 4) if losses else None,
-                   test_pairs=len(task.test), held_out=cfg.task != "words",
-                   signal=flag.signum and flag.name, exit_code=flag.exit_code,
-                   curve=dict(loss=[round(float(v), 5) for v in losses], **history), **result)
-    if cfg.task == "reverse":
-        metrics["accuracy_len_3_10"] = round(accuracy_within(result["per_length_counts"], 3, 10), 4)
-    if cfg.task == "words":
-        words = [w for w, _ in WORD_PAIRS] + UNSEEN_WORDS
-        metrics["translations"] = dict(zip(words, translate(model, task.vocab, words, cfg.beam)))
-    if save:
-        save_checkpoint(save, model, meta=dict(kind="seq2seq", task=cfg.task, chars=task.vocab.chars,
-                                               steps=step, kept_step=kept, accuracy=result["accuracy"]))
-    return model, task, metrics
+            result = evaluate(model, task, task.test, cfg.beam)
+        metrics = dict(config=asdict(cfg), steps=step, kept_step=kept, train_seconds=round(timer.seconds, 2),
+                       eval_seconds=round(eval_timer.seconds, 2),
+                       final_loss=round(float(np.mean(losses[-20:])), 4) if losses else None,
+                       test_pairs=len(task.test), held_out=cfg.task != "words",
+                       signal=flag.signum and flag.name, exit_code=flag.exit_code,
+                       curve=dict(loss=[round(float(v), 5) for v in losses], **history), **result)
+        if cfg.task == "reverse":
+            metrics["accuracy_len_3_10"] = round(accuracy_within(result["per_length_counts"], 3, 10), 4)
+        if cfg.task == "words":
+            words = [w for w, _ in WORD_PAIRS] + UNSEEN_WORDS
+            metrics["translations"] = dict(zip(words, translate(model, task.vocab, words, cfg.beam)))
+        if save:
+            save_checkpoint(save, model, meta=dict(kind="seq2seq", task=cfg.task, chars=task.vocab.chars,
+                                                   steps=step, kept_step=kept, accuracy=result["accuracy"]))
+        metrics.update(signal=flag.signum and flag.name, exit_code=flag.exit_code)   # one during the save counts
+        return model, task, metrics
 
 
 def _step(model, opt, task, cfg, step, seconds) -> float:
