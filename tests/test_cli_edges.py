@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -191,14 +190,12 @@ def test_signal_during_training_saves_and_resumes(command, sig, files, tmp_path)
     ck = str(tmp_path / "sig.npz")
     if command == "charlm":
         argv = ["charlm", "train", files["txt"], "--hidden", "8", "--embed", "4", "--seq-len", "8", "--batch", "4",
-                "--time-budget", "300", "--eval-every", "100000", "--save", ck]
+                "--time-budget", "300", "--eval-every", "20", "--save", ck]
     else:
-        argv = ["seq2seq", "train", "--hidden", "8", "--time-budget", "300", "--save", ck]
+        argv = ["seq2seq", "train", "--hidden", "8", "--time-budget", "300", "--eval-every", "5", "--save", ck]
     proc = _start(argv)
-    if command == "charlm":
-        while "Plan:" not in proc.stdout.readline():      # the plan is printed before step one
-            pass
-    time.sleep(2)
+    while not proc.stdout.readline().startswith("step "):     # training is under way
+        assert proc.poll() is None, proc.stderr.read()
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + sig, err

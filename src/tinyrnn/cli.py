@@ -33,10 +33,19 @@ EXIT_CODES = """exit codes:
   141  the output pipe was closed (e.g. '| head'): stops quietly"""
 
 
+class _Formatter(argparse.HelpFormatter):
+    """Wraps descriptions; keeps the exit-code table as written."""
+
+    def _fill_text(self, text, width, indent):
+        if text.startswith("exit codes:"):
+            return text
+        return super()._fill_text(text, width, indent)
+
+
 class _Parser(argparse.ArgumentParser):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("epilog", EXIT_CODES)
-        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        kwargs.setdefault("formatter_class", _Formatter)
         super().__init__(*args, **kwargs)
 
     def error(self, message):

@@ -124,6 +124,11 @@ def train(cfg: Seq2SeqConfig, emit=lambda line: None, save: str | None = None):
     best = (-1.0, 0, None)                 # (held-out accuracy, step, weights) for keep_best
     step = 0
     total = cfg.steps if not cfg.time_budget else None
+    emit(f"Model: {cfg.cell.upper()} encoder-decoder, {cfg.layers} layer{'s' if cfg.layers > 1 else ''}"
+         f"{', bidirectional encoder' if cfg.bidirectional else ''}, hidden {cfg.hidden}: "
+         f"{sum(p.data.size for p in model.parameters()):,} parameters")
+    emit(f"Plan: {f'{cfg.time_budget:g} s of training' if cfg.time_budget else f'{cfg.steps} steps'} of {cfg.batch} "
+         f"pairs, Adam lr {cfg.lr:g}{' (cosine decay)' if cfg.lr_decay else ''}, clip {cfg.clip:g}")
     bar = progress(range(1, 10**12), total or 0, not cfg.quiet, f"seq2seq {cfg.task}")
     say = through(bar, emit)
     with training() as flag:
