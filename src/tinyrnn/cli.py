@@ -183,7 +183,7 @@ def _add_parser(sub):
     p.add_argument("--clip", type=_float_in(0.0), default=d["clip"], help="global gradient-norm clip, 0 = off (default %(default)s)")
     p.add_argument("--print-every", type=positive, default=d["print_every"], help="steps between progress blocks (default %(default)s)")
     p.add_argument("--eval-every", type=positive, default=d["eval_every"], help="steps between all-pairs evaluations, to find the first 100%% (default %(default)s)")
-    p.add_argument("--test-bits", type=_zero_or(_int_in(2, 4096), "an integer from 2 to 4096"), default=d["test_bits"], metavar="N", help="after training, exact accuracy on N-bit operands, 2 to 4096 (a random sample and edge cases); 0 = off")
+    p.add_argument("--test-bits", type=_zero_or(_int_in(2, 1024), "an integer from 2 to 1024"), default=d["test_bits"], metavar="N", help="after training, exact accuracy on N-bit operands, 2 to 1024 (a random sample and edge cases); 0 = off")
     p.add_argument("--plot", metavar="PNG", help="write the error curve and the hidden activations of one example")
     p.add_argument("--save", metavar="CKPT", help="save the trained model (.npz); also on Ctrl-C/SIGTERM")
     _common(p, d["seed"])
