@@ -200,14 +200,13 @@ def test_signal_during_training_saves_and_resumes(command, sig, files, tmp_path)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + sig, err
     assert "Traceback" not in err and f"Stopped by {common.SIGNAL_NAMES[sig]}" in out
-    header = read_header(str(ck))
-    assert header["meta"].get("step", header["meta"].get("steps")) > 0
-    if command == "charlm":
-        step = header["meta"]["step"]
-        assert f"resume with --resume {ck}" in out
-        assert cli.main(["charlm", "train", files["txt"], "--resume", ck, "--steps", "3", "--quiet"]) == 0
-        assert read_header(str(ck))["meta"]["step"] == step + 3
-    else:
+    key = "step" if command == "charlm" else "steps"
+    step = read_header(ck)["meta"][key]
+    assert step > 0 and f"resume with --resume {ck}" in out
+    resume = ["charlm", "train", files["txt"]] if command == "charlm" else ["seq2seq", "train"]
+    assert cli.main(resume + ["--resume", ck, "--steps", "3", "--quiet"]) == 0
+    assert read_header(ck)["meta"][key] == step + 3
+    if command == "seq2seq":
         assert cli.main(["seq2seq", "translate", ck, "man"]) == 0
 
 
@@ -242,6 +241,9 @@ def test_signal_during_saving(command, sig, files, tmp_path, monkeypatch, capsys
         assert read_header(str(ck))["meta"]["step"] == 40   # the saved plan, finished
     else:
         assert meta["steps"] == 5
+        monkeypatch.setattr(module, "save_checkpoint", real)
+        assert cli.main(["seq2seq", "train", "--resume", ck, "--steps", "4", "--quiet"]) == 0
+        assert read_header(ck)["meta"]["steps"] == 9
 
 
 # ---------------------------------------------------------------- resume
@@ -336,3 +338,18 @@ def test_interrupted_sample_ends_its_line(files, monkeypatch, capsys):
     monkeypatch.setattr(C, "sample", interrupted)
     code, out, err = run(capsys, "charlm", "sample", files["lm"], "--prime", "dc")
     assert code == 130 and out == "dca\n" and err.strip() == "interrupted"
+
+
+def test_seq2seq_resume_continues_the_run(tmp_path, capsys):
+    """5 steps, then 5 more on resume, end with the weights of 10 uninterrupted steps."""
+    a, b = str(tmp_path / "a.npz"), str(tmp_path / "b.npz")
+    base = ["seq2seq", "train", "--hidden", "8", "--no-lr-decay", "--quiet"]
+    assert cli.main(base + ["--steps", "10", "--save", a]) == 0
+    assert cli.main(base + ["--steps", "5", "--save", b]) == 0
+    assert cli.main(["seq2seq", "train", "--resume", b, "--steps", "5", "--quiet"]) == 0
+    with np.load(a) as za, np.load(b) as zb:
+        for k in za.files:
+            if k.startswith("model/"):
+                np.testing.assert_array_equal(za[k], zb[k])
+    assert cli.main(["seq2seq", "train", "--resume", b, "--hidden", "16"]) == 2
+    assert "--hidden 16 (checkpoint: 8)" in capsys.readouterr().err

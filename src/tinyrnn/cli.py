@@ -247,17 +247,23 @@ def _hello_parser(sub):
 # ---------------------------------------------------------------- tinyrnn seq2seq
 def _cmd_seq2seq_train(args):
     from .demos import seq2seq
-    save = check_output("--save", args.save)
+    save = check_output("--save", args.save or args.resume)     # a resumed run saves back to its file by default
     png = check_output("--plot", args.plot, image=True)
-    if args.keep_best and not args.eval_every:
+    given = dict(task=args.task, cell=args.cell, hidden=args.hidden, layers=args.layers,
+                 bidirectional=args.bidirectional or None, lr=args.lr, batch=args.batch, steps=args.steps,
+                 time_budget=args.time_budget, clip=args.clip, lr_decay=False if args.no_lr_decay else None,
+                 digits=args.digits, beam=args.beam, eval_every=args.eval_every, keep_best=args.keep_best or None,
+                 seed=args.seed)
+    if args.resume:
+        cfg = seq2seq.resume_config(args.resume, {**given, "quiet": args.quiet})
+    else:
+        d = _defaults(seq2seq.Seq2SeqConfig)
+        given.pop("task")
+        cfg = seq2seq.config_for(args.task or d["task"], **given, quiet=args.quiet)
+    if cfg.keep_best and not cfg.eval_every:
         raise UsageError("--keep-best needs --eval-every N (the evaluations it chooses from)")
-    cfg = seq2seq.config_for(args.task, cell=args.cell, hidden=args.hidden, layers=args.layers,
-                             bidirectional=args.bidirectional, lr=args.lr, batch=args.batch,
-                             steps=args.steps, time_budget=args.time_budget, clip=args.clip,
-                             lr_decay=not args.no_lr_decay, digits=args.digits, beam=args.beam,
-                             eval_every=args.eval_every, keep_best=args.keep_best, seed=args.seed, quiet=args.quiet)
     emit = (lambda line: None) if args.quiet else print
-    _, task, metrics = seq2seq.train(cfg, emit, save=save)
+    _, task, metrics = seq2seq.train(cfg, emit, save=save, resume=args.resume)
     pairs = (f"held-out exact match {100 * metrics['accuracy']:.1f}% on {metrics['test_pairs']} pairs"
              if metrics["held_out"] else
              f"exact match {100 * metrics['accuracy']:.1f}% on the {metrics['test_pairs']} training pairs")
@@ -277,7 +283,7 @@ def _cmd_seq2seq_train(args):
         print(f"Plot written to {png}")
     if save:
         print(f"Checkpoint written to {save}")
-    code = _report_stop(metrics, save, resume_hint=False)
+    code = _report_stop(metrics, save)
     if args.json:
         metrics.pop("curve")
         _print_json(metrics)
@@ -309,28 +315,32 @@ def _seq2seq_parser(sub):
                       description="Train an encoder RNN whose final state starts a decoder RNN (teacher forcing), "
                                   "then decode the held-out set feeding back the model's own predictions. "
                                   "Ctrl-C or SIGTERM stops between steps and saves the model so far.")
-    t.add_argument("--task", choices=list(TASK_DEFAULTS), default=d["task"],
+    t.add_argument("--task", choices=list(TASK_DEFAULTS),
                    help="words: man->women, king->queen, ... (the tutorial); reverse: letter strings of length "
-                        "3-12 reversed; add: '357+84' -> '441' (default %(default)s)")
+                        f"3-12 reversed; add: '357+84' -> '441' (default {d['task']})")
     t.add_argument("--cell", choices=["rnn", "lstm", "gru"], help=f"recurrent cell ({per_task('cell')})")
     t.add_argument("--hidden", type=positive, help=f"hidden size ({per_task('hidden')})")
-    t.add_argument("--layers", type=positive, default=d["layers"], help="layers in encoder and decoder (default %(default)s)")
+    t.add_argument("--layers", type=positive, help=f"layers in encoder and decoder (default {d['layers']})")
     t.add_argument("--bidirectional", action="store_true", help="bidirectional encoder (its two final states are summed)")
     t.add_argument("--lr", type=positive_float, default=None, help=f"Adam learning rate ({per_task('lr', '{:g}'.format)})")
     t.add_argument("--batch", type=positive, default=None, help=f"pairs per step ({per_task('batch')})")
-    t.add_argument("--steps", type=positive, default=None, help=f"training steps ({per_task('steps')})")
+    t.add_argument("--steps", type=positive, default=None, help=f"training steps ({per_task('steps')}); with --resume, "
+                                                                "this many MORE steps (default: finish the saved plan)")
     t.add_argument("--time-budget", type=positive_float, default=None, metavar="SECONDS",
                    help="train for this many seconds of training instead of --steps (evaluation not counted; "
-                        "the report gives both times)")
-    t.add_argument("--clip", type=_float_in(0.0), default=d["clip"], help="global gradient-norm clip, 0 = off (default %(default)s)")
+                        "the report gives both times); with --resume, this many MORE seconds")
+    t.add_argument("--clip", type=_float_in(0.0), help=f"global gradient-norm clip, 0 = off (default {d['clip']:g})")
     t.add_argument("--no-lr-decay", action="store_true", help="keep the learning rate constant (default: cosine decay to 5%% of --lr over the run)")
-    t.add_argument("--digits", type=_int_in(1, 18), default=d["digits"], help="--task add: operands up to this many digits, 1 to 18 (default %(default)s)")
-    t.add_argument("--beam", type=_int_in(1, 64), default=d["beam"], metavar="K", help="beam width for decoding, 1 to 64; 1 = greedy (default %(default)s)")
-    t.add_argument("--eval-every", type=nonneg, default=d["eval_every"], help="print loss and held-out accuracy every N steps (0 = off)")
+    t.add_argument("--digits", type=_int_in(1, 18), help=f"--task add: operands up to this many digits, 1 to 18 (default {d['digits']})")
+    t.add_argument("--beam", type=_int_in(1, 64), metavar="K", help=f"beam width for decoding, 1 to 64; 1 = greedy (default {d['beam']})")
+    t.add_argument("--eval-every", type=nonneg, help="print loss and held-out accuracy every N steps (default 0 = off)")
     t.add_argument("--keep-best", action="store_true", help="keep (and save) the weights of the best evaluation, not the last (needs --eval-every)")
     t.add_argument("--plot", metavar="PNG", help="training loss and held-out accuracy curves (needs --eval-every for the accuracy points)")
-    t.add_argument("--save", metavar="CKPT", help="save the trained model (.npz) for 'tinyrnn seq2seq translate'")
-    _common(t, d["seed"])
+    t.add_argument("--save", metavar="CKPT", help="save the trained model (.npz) for 'tinyrnn seq2seq translate' and "
+                                                  "--resume; also on Ctrl-C/SIGTERM")
+    t.add_argument("--resume", metavar="CKPT", help="continue a run saved by --save, with its settings, saving back to "
+                                                    "CKPT unless --save is given; no --seed")
+    _common(t, None, f"(default {d['seed']}; not with --resume)")
     t.set_defaults(run=_cmd_seq2seq_train)
     r = ss.add_parser("translate", help="translate inputs with a saved model",
                       description="Decode each INPUT with a checkpoint written by 'tinyrnn seq2seq train --save'. "

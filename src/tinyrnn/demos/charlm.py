@@ -25,7 +25,7 @@ from ..data.text import CharVocab, CorpusError, Streams, fingerprint, load_corpu
 from ..models.charlm import CharLM, evaluate, sample, train_step
 from ..optim import OPTIMIZERS
 from .common import (Diverged, Timer, UsageError, ce_ceiling, check_finite, check_memory, close, diverging,
-                     params_finite, progress, smooth, through, training)
+                     params_finite, progress, resume_settings, smooth, through, training)
 
 __all__ = ["CharLMConfig", "Streams", "evaluate", "sample", "train_step", "train", "prepare", "load_model",
            "resume_config", "plot"]
@@ -104,31 +104,14 @@ def resume_config(path: str, files, given: dict) -> CharLMConfig:
     the corpus must be named again when the run used files (a checkpoint never opens a path)."""
     header = read_header(path)
     meta = header.get("meta", {})
-    if meta.get("kind") != "charlm" or not isinstance(meta.get("train_config"), dict):
-        raise CheckpointError(f"{path} is not a charlm checkpoint (it holds a {header.get('class')})")
-    saved = meta["train_config"]
-    if given.get("seed") is not None:
-        raise UsageError(f"--seed cannot be given with --resume: the run continues with its saved random state "
-                         f"(it started from seed {saved.get('seed')})")
-    clash = [f"--{k.replace('_', '-')} {v} (checkpoint: {saved.get(k)})" for k, v in given.items()
-             if k in MODEL_KEYS + DATA_KEYS and v is not None and saved.get(k) != v]
-    if clash:
-        raise UsageError("--resume continues the checkpoint's run; these flags differ from it: " + "; ".join(clash))
+    saved = meta.get("train_config") or {}
+    settings = resume_settings(path, header, "charlm", given, MODEL_KEYS + DATA_KEYS,
+                               ("eval_every", "eval_chars", "keep_best"), int(meta.get("step", 0)),
+                               float(meta.get("train_seconds", 0.0)))
     if saved.get("files") and not files:
         raise UsageError(f"--resume {path}: the run trained on {', '.join(map(str, saved['files']))}; name the "
                          f"corpus FILEs on the command line (a checkpoint never opens files by itself)")
-    cfg = CharLMConfig(files=list(files), **{k: saved[k] for k in MODEL_KEYS + DATA_KEYS if k in saved})
-    step, seconds = int(meta.get("step", 0)), float(meta.get("train_seconds", 0.0))
-    if given.get("steps") is not None:
-        cfg.steps, cfg.time_budget = step + given["steps"], 0.0
-    elif given.get("time_budget") is not None:
-        cfg.steps, cfg.time_budget = step, seconds + given["time_budget"]
-    else:                                   # the run's own plan: finish it
-        cfg.steps, cfg.time_budget = saved.get("steps", step), saved.get("time_budget", 0.0)
-    for k in ("eval_every", "eval_chars", "keep_best"):
-        setattr(cfg, k, given[k] if given.get(k) is not None else saved.get(k, getattr(cfg, k)))
-    cfg.quiet = bool(given.get("quiet"))
-    return cfg
+    return CharLMConfig(files=list(files), **settings)
 
 
 def _check_eval_chars(cfg: CharLMConfig) -> None:

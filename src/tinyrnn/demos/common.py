@@ -238,6 +238,37 @@ class training:
         return False
 
 
+# ---------------------------------------------------------------- resume
+def resume_settings(path: str, header: dict, kind: str, given: dict, fixed: tuple, free: tuple,
+                    step: int, seconds: float) -> dict:
+    """The settings that continue the run saved in ``path`` (``header`` read from it, ``step``
+    steps and ``seconds`` of training done): ``fixed`` keys are the checkpoint's (a different
+    value given is refused), ``free`` keys the run's own unless given; ``steps`` or
+    ``time_budget`` given mean that much MORE training, none finishes the saved plan; a seed
+    is refused (the saved random state continues)."""
+    meta = header.get("meta", {})
+    saved = meta.get("train_config")
+    if meta.get("kind") != kind or not isinstance(saved, dict):
+        raise UsageError(f"--resume {path} is not a {kind} checkpoint (it holds a {header.get('class')})")
+    if given.get("seed") is not None:
+        raise UsageError(f"--seed cannot be given with --resume: the run continues with its saved random state "
+                         f"(it started from seed {saved.get('seed')})")
+    clash = [f"--{k.replace('_', '-')} {v} (checkpoint: {saved.get(k)})" for k, v in given.items()
+             if k in fixed and v is not None and saved.get(k) != v]
+    if clash:
+        raise UsageError("--resume continues the checkpoint's run; these flags differ from it: " + "; ".join(clash))
+    out = {k: saved[k] for k in fixed if k in saved}
+    out.update({k: given[k] if given.get(k) is not None else saved[k] for k in free if k in saved or k in given})
+    if given.get("steps") is not None:
+        out.update(steps=step + given["steps"], time_budget=0.0)
+    elif given.get("time_budget") is not None:
+        out.update(steps=step, time_budget=seconds + given["time_budget"])
+    else:
+        out.update(steps=saved.get("steps", step), time_budget=saved.get("time_budget", 0.0))
+    out["quiet"] = bool(given.get("quiet"))
+    return out
+
+
 # ---------------------------------------------------------------- signals
 SIGNAL_NAMES = {signal.SIGINT: "Ctrl-C (SIGINT)", signal.SIGTERM: "SIGTERM"}
 

@@ -14,8 +14,8 @@ from ..checkpoint import save as save_checkpoint
 from ..data.seq2seq import TASKS, WORD_PAIRS, Vocab, pad_batch
 from ..models.seq2seq import Seq2Seq
 from ..optim import Adam, clip_grad_norm_
-from .common import (Timer, ce_ceiling, check_memory, close, diverging, grad_norm, guarded_step, progress, smooth,
-                     through, training)
+from .common import (Timer, ce_ceiling, check_memory, close, diverging, grad_norm, guarded_step, progress,
+                     resume_settings, smooth, through, training)
 
 UNSEEN_WORDS = ["mans", "old", "kin", "blak", "hig"]
 
@@ -108,10 +108,11 @@ def accuracy_within(counts: dict, low: int, high: int) -> float:
     return right / total if total else float("nan")
 
 
-def train(cfg: Seq2SeqConfig, emit=lambda line: None, save: str | None = None):
+def train(cfg: Seq2SeqConfig, emit=lambda line: None, save: str | None = None, resume: str | None = None):
     """Train, evaluate, save; returns (model, task, metrics). SIGINT/SIGTERM stop between steps
     and the model so far is saved (``metrics["signal"]``); a non-finite loss or gradient raises
-    Diverged before anything is saved."""
+    Diverged before anything is saved. ``resume`` continues a saved run (``cfg`` from
+    ``resume_config``): weights, Adam state, step, the task's random state, times, curves."""
     seq = 2 * cfg.max_len + 2 if cfg.task != "add" else 4 * cfg.digits + 4
     check_memory(lambda hidden, batch, layers: memory_estimate(hidden, batch, layers, 1 + cfg.bidirectional, seq),
                  {"--hidden": cfg.hidden, "--batch": cfg.batch, "--layers": cfg.layers})
@@ -123,13 +124,21 @@ def train(cfg: Seq2SeqConfig, emit=lambda line: None, save: str | None = None):
     history = dict(step=[], accuracy=[])
     best = (-1.0, 0, None)                 # (held-out accuracy, step, weights) for keep_best
     step = 0
-    total = cfg.steps if not cfg.time_budget else None
+    if resume:
+        meta = load_checkpoint(resume, model, opt)["meta"]
+        step = meta["steps"]
+        task.rng.bit_generator.state = meta["task_rng"]
+        timer.seconds, eval_timer.seconds = meta["train_seconds"], meta["eval_seconds"]
+        losses, history = list(meta["curve"]["loss"]), dict(step=meta["curve"]["step"], accuracy=meta["curve"]["accuracy"])
+        emit(f"Resuming from step {step} ({timer.seconds:.0f} s of training so far)")
+    first = step + 1
+    total = cfg.steps - step if not cfg.time_budget else None
     emit(f"Model: {cfg.cell.upper()} encoder-decoder, {cfg.layers} layer{'s' if cfg.layers > 1 else ''}"
          f"{', bidirectional encoder' if cfg.bidirectional else ''}, hidden {cfg.hidden}: "
          f"{sum(p.data.size for p in model.parameters()):,} parameters")
     emit(f"Plan: {f'{cfg.time_budget:g} s of training' if cfg.time_budget else f'{cfg.steps} steps'} of {cfg.batch} "
          f"pairs, Adam lr {cfg.lr:g}{' (cosine decay)' if cfg.lr_decay else ''}, clip {cfg.clip:g}")
-    bar = progress(range(1, 10**12), total or 0, not cfg.quiet, f"seq2seq {cfg.task}")
+    bar = progress(range(first, 10**12), total or 0, not cfg.quiet, f"seq2seq {cfg.task}")
     say = through(bar, emit)
     with training() as flag:
         for step in bar:
@@ -171,8 +180,11 @@ def train(cfg: Seq2SeqConfig, emit=lambda line: None, save: str | None = None):
             words = [w for w, _ in WORD_PAIRS] + UNSEEN_WORDS
             metrics["translations"] = dict(zip(words, translate(model, task.vocab, words, cfg.beam)))
         if save:
-            save_checkpoint(save, model, meta=dict(kind="seq2seq", task=cfg.task, chars=task.vocab.chars,
-                                                   steps=step, kept_step=kept, accuracy=result["accuracy"]))
+            save_checkpoint(save, model, opt, meta=dict(
+                kind="seq2seq", task=cfg.task, chars=task.vocab.chars, steps=step, kept_step=kept,
+                accuracy=result["accuracy"], train_config=asdict(cfg), task_rng=task.rng.bit_generator.state,
+                train_seconds=timer.seconds, eval_seconds=eval_timer.seconds,
+                curve=dict(loss=[round(float(v), 5) for v in losses], **history)))
         metrics.update(signal=flag.signum and flag.name, exit_code=flag.exit_code)   # one during the save counts
         return model, task, metrics
 
@@ -218,6 +230,19 @@ def plot(path: str, metrics: dict) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def resume_config(path: str, given: dict) -> Seq2SeqConfig:
+    """The configuration that continues the run saved in ``path``: model and task settings are
+    the checkpoint's; ``steps``/``time_budget`` given mean MORE training (none: finish the saved
+    plan); evaluation, beam and keep-best settings are the run's own unless given."""
+    header = read_header(path)
+    meta = header.get("meta", {})
+    fixed = ("task", "cell", "hidden", "layers", "bidirectional", "lr", "batch", "clip", "lr_decay", "digits",
+             "min_len", "max_len", "test_size", "seed")
+    settings = resume_settings(path, header, "seq2seq", given, fixed, ("beam", "eval_every", "keep_best"),
+                               int(meta.get("steps", 0)), float(meta.get("train_seconds", 0.0)))
+    return Seq2SeqConfig(**settings)
 
 
 def load_for_translation(path):
