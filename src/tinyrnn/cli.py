@@ -430,8 +430,8 @@ def _cmd_charlm_sample(args):
 
 
 def _charlm_parser(sub):
-    from .demos.charlm import CharLMConfig
-    d = _defaults(CharLMConfig)
+    from .demos.charlm import CharLMConfig, SampleConfig
+    d, ds = _defaults(CharLMConfig), _defaults(SampleConfig)
     p = sub.add_parser("charlm", help="character language model on real text: train, then sample",
                        description="A character-level language model: Embedding -> RNN/LSTM/GRU -> Linear.")
     ss = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
@@ -476,13 +476,13 @@ def _charlm_parser(sub):
                       description="Feed --prime through the model, then draw --length characters, printing each "
                                   "as it is drawn.")
     s.add_argument("checkpoint", metavar="CKPT", help="a checkpoint written by 'tinyrnn charlm train --save'")
-    s.add_argument("--prime", default="", help="text fed through the model first (and printed)")
-    s.add_argument("--length", type=nonneg, default=500, help="characters to draw (default %(default)s)")
-    s.add_argument("--temperature", type=_float_in(1e-6, 1e6), default=1.0,
+    s.add_argument("--prime", default=ds["prime"], help="text fed through the model first (and printed)")
+    s.add_argument("--length", type=nonneg, default=ds["length"], help="characters to draw (default %(default)s)")
+    s.add_argument("--temperature", type=_float_in(1e-6, 1e6), default=ds["temperature"],
                    help="divides the logits, 1e-06 to 1e+06: below 1 is more conservative, above 1 more surprising "
                         "(default %(default)s)")
-    s.add_argument("--top-k", type=nonneg, default=0, metavar="K", help="draw only among the K most likely characters; 1 = greedy, 0 = all (default %(default)s)")
-    s.add_argument("--seed", type=SEED, default=0, help="random seed (default %(default)s)")
+    s.add_argument("--top-k", type=nonneg, default=ds["top_k"], metavar="K", help="draw only among the K most likely characters; 1 = greedy, 0 = all (default %(default)s)")
+    s.add_argument("--seed", type=SEED, default=ds["seed"], help="random seed (default %(default)s)")
     s.add_argument("--json", action="store_true", help="print the sample as one JSON object instead of streaming it")
     s.set_defaults(run=_cmd_charlm_sample)
     p.set_defaults(run=lambda args: _missing_action(p, "train or sample"))

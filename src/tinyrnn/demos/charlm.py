@@ -27,7 +27,7 @@ from ..optim import OPTIMIZERS
 from .common import (Diverged, Timer, UsageError, ce_ceiling, check_finite, check_memory, close, diverging,
                      params_finite, progress, resume_settings, smooth, through, training)
 
-__all__ = ["CharLMConfig", "Streams", "evaluate", "sample", "train_step", "train", "prepare", "load_model",
+__all__ = ["CharLMConfig", "SampleConfig", "Streams", "evaluate", "sample", "train_step", "train", "prepare", "load_model",
            "resume_config", "plot"]
 
 LN2 = math.log(2.0)
@@ -56,6 +56,16 @@ class CharLMConfig:
     keep_best: bool = False         # the checkpoint holds the best validation so far, not the last
     seed: int = 0
     quiet: bool = False
+
+
+@dataclass
+class SampleConfig:
+    """Defaults of ``tinyrnn charlm sample``."""
+    prime: str = ""
+    length: int = 500
+    temperature: float = 1.0
+    top_k: int = 0
+    seed: int = 0
 
 
 def _state_arrays(state) -> dict:
@@ -123,14 +133,14 @@ def _check_eval_chars(cfg: CharLMConfig) -> None:
 def describe(cfg: CharLMConfig, model: CharLM, vocab, train_ids, valid_ids, desc) -> list[str]:
     """What a run trains on and how, printed before its first step."""
     n_params = sum(p.data.size for p in model.parameters())
-    plan = (f"until {cfg.time_budget:g} s of training (evaluation not counted)" if cfg.time_budget
+    plan = (f"steps until {cfg.time_budget:g} s of training (evaluation not counted)" if cfg.time_budget
             else f"{cfg.steps} steps")
     chars = (f"the first {min(cfg.eval_chars, len(valid_ids))}" if cfg.eval_chars else "all")
     return [f"Corpus: {desc} ({len(train_ids) + len(valid_ids)} characters, vocabulary {len(vocab)}, "
             f"last {cfg.valid_fraction:.0%} held out)",
             f"Model: {cfg.cell.upper()}, {cfg.layers} layer{'s' if cfg.layers > 1 else ''}, embedding {cfg.embed}, "
             f"hidden {cfg.hidden}, dropout {cfg.dropout:g}: {n_params:,} parameters",
-            f"Plan: {plan} of {cfg.batch} streams x {cfg.seq_len} characters, {cfg.optimizer} lr {cfg.lr:g}, "
+            f"Plan: {plan}, each {cfg.batch} streams x {cfg.seq_len} characters; {cfg.optimizer} lr {cfg.lr:g}, "
             f"clip {cfg.clip:g}; validation every {cfg.eval_every} steps on {chars} of the "
             f"{len(valid_ids)} held-out characters"]
 
