@@ -168,7 +168,7 @@ def test_ctrl_c_saves_and_exits_cleanly(periodic, tmp_path):
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    assert "Traceback" not in err and "Interrupted by Ctrl-C" in out
+    assert "Traceback" not in err and "Stopped by Ctrl-C (SIGINT)" in out
     header = C.read_header(str(ck))
     assert header["meta"]["step"] > 0
 

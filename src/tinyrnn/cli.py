@@ -1,36 +1,71 @@
 """The ``tinyrnn`` command. A thin layer: parse arguments, call a demo, print at the edge.
 
-``main(argv) -> int`` is what tests call. Exit code 0 on success, 2 for bad flags or input
-(one clear line on stderr, never a traceback).
+``main(argv) -> int`` is what tests call. Every failure goes through one error path in
+``main`` (see EXIT_CODES): a user's mistake is one line on stderr and exit code 2, never a
+traceback; a diverged training exits 3; a signal stops a training between steps, saves, and
+exits 130 (SIGINT) or 143 (SIGTERM); a closed output pipe exits quietly; anything else is a
+bug in tinyrnn, reported in one line (the traceback only under TINYRNN_DEBUG=1), exit code 1.
+
+Flag defaults and their help come from the demos' config dataclasses.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
+import signal
 import sys
+from dataclasses import MISSING, fields
 
 from . import __version__
+from .demos.common import Diverged, UsageError, check_output
+
+__all__ = ["main", "build_parser", "UsageError", "EXIT_CODES"]
+
+EXIT_CODES = """exit codes:
+  0    success
+  1    internal error: a bug in tinyrnn (one line; TINYRNN_DEBUG=1 shows the traceback)
+  2    bad flag, path, file or size: one line on stderr says what and what to do
+  3    training diverged (non-finite loss or gradient); the last good checkpoint is kept
+  130  stopped by Ctrl-C (SIGINT), 143 by SIGTERM: training stops between steps and saves
+  141  the output pipe was closed (e.g. '| head'): stops quietly"""
 
 
-class UsageError(Exception):
-    """A user mistake, reported as one clear line and exit code 2."""
+class _Formatter(argparse.HelpFormatter):
+    """Wraps descriptions; keeps the exit-code table as written."""
+
+    def _fill_text(self, text, width, indent):
+        if text.startswith("exit codes:"):
+            return text
+        return super()._fill_text(text, width, indent)
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("epilog", EXIT_CODES)
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message):
         raise UsageError(f"{self.prog}: error: {message}")
 
 
+class _Terminated(BaseException):
+    """SIGTERM outside a training loop (which handles it itself)."""
+
+
 # ---------------------------------------------------------------- argument types
-def _int_at_least(low):
+def _int_in(low, high=None):
     def parse(text):
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {value}")
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            rng = f">= {low}" if high is None else f"from {low} to {high}"
+            raise argparse.ArgumentTypeError(f"expected an integer {rng}, got {value}")
         return value
     return parse
 
@@ -41,21 +76,40 @@ def _float_in(low, high=None, low_open=False):
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        bad = value <= low if low_open else value < low
-        if bad or (high is not None and value > high) or value != value:
-            rng = f"{'>' if low_open else '>='} {low}" + (f" and <= {high}" if high is not None else "")
+        rng = f"{'>' if low_open else '>='} {low:g}" + (f" and <= {high:g}" if high is not None else "")
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"expected a finite number {rng}, got {text}")
+        if (value <= low if low_open else value < low) or (high is not None and value > high):
             raise argparse.ArgumentTypeError(f"expected a number {rng}, got {text}")
         return value
     return parse
 
 
-positive = _int_at_least(1)
-nonneg = _int_at_least(0)
+def _zero_or(parse, what):
+    def parse_or_zero(text):
+        if text.strip() == "0":
+            return 0
+        try:
+            return parse(text)
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(f"expected 0 or {what}, got {text!r}") from None
+    return parse_or_zero
+
+
+positive = _int_in(1)
+nonneg = _int_in(0)
 positive_float = _float_in(0.0, low_open=True)
+SEED = _int_in(0, 2**63 - 1)
 
 
-def _common(p, seed=0):
-    p.add_argument("--seed", type=nonneg, default=seed, help="random seed: the same seed gives the same output (default %(default)s)")
+def _defaults(config_class) -> dict:
+    """The default of every field of a config dataclass (the one source of defaults)."""
+    return {f.name: f.default for f in fields(config_class) if f.default is not MISSING}
+
+
+def _common(p, seed=0, seed_help="(default %(default)s)"):
+    p.add_argument("--seed", type=SEED, default=seed,
+                   help=f"random seed: the same seed gives the same output {seed_help}")
     p.add_argument("--json", action="store_true", help="print the final metrics as one JSON object on the last line")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no per-step lines")
 
@@ -64,23 +118,36 @@ def _print_json(obj):
     print(json.dumps(obj, sort_keys=True))
 
 
+def _report_stop(metrics, save, resume_hint=True):
+    """The lines after a run stopped by a signal; returns the exit code (0 if not stopped)."""
+    if not metrics.get("signal"):
+        return 0
+    where = f"; checkpoint of step {metrics['steps']} written to {save}" if save else "; nothing saved (no --save)"
+    how = f"; resume with --resume {save}" if save and resume_hint else ""
+    print(f"Stopped by {metrics['signal']} at step {metrics['steps']}{where}{how}")
+    return metrics["exit_code"]
+
+
+def _times(metrics) -> str:
+    return f"{metrics['train_seconds']:.2f} s of training + {metrics['eval_seconds']:.2f} s of evaluation"
+
+
 # ---------------------------------------------------------------- tinyrnn add
 def _cmd_add(args):
     from .demos import add
-    if args.test_bits and args.test_bits < 2:
-        raise UsageError("tinyrnn add: error: argument --test-bits: expected an integer >= 2")
+    save = check_output("--save", args.save)
+    png = check_output("--plot", args.plot, image=True)
     cfg = add.AddConfig(bits=args.bits, hidden=args.hidden, lr=args.lr, steps=args.steps, batch=args.batch,
                         optimizer=args.optimizer, seed=args.seed, print_every=args.print_every,
-                        eval_every=args.eval_every, test_bits=args.test_bits, quiet=args.quiet)
-    emit = (lambda line: None) if args.quiet else print
-    model, metrics = add.train(cfg, emit)
+                        eval_every=args.eval_every, test_bits=args.test_bits, clip=args.clip, quiet=args.quiet)
+    model, metrics = add.train(cfg, (lambda line: None) if args.quiet else print, save=save)
     first = metrics["first_perfect_step"]
     print(f"Exact accuracy on {'all' if metrics['eval_exhaustive'] else 'a sample of'} "
           f"{metrics['eval_pairs']} operand pairs: {100 * metrics['accuracy']:.2f}%")
     print("First evaluated step at 100%: " + (f"{first} ({metrics['train_seconds_to_first_perfect']:.3f} s of training)"
                                                if first else "never"))
-    print(f"Training time: {metrics['train_seconds']:.2f} s for {args.steps} steps")
-    if metrics["kept_step"] != args.steps:
+    print(f"Time: {_times(metrics)} (all-pairs accuracy every {args.eval_every} steps) for {metrics['steps']} steps")
+    if metrics["kept_step"] != metrics["steps"]:
         print(f"Kept the weights of step {metrics['kept_step']} (the best evaluation); the last step "
               f"scored {100 * metrics['final_step_accuracy']:.2f}%")
     g = metrics.get("generalisation")
@@ -89,35 +156,37 @@ def _cmd_add(args):
               f"{g['sample_pairs']} random pairs, {100 * g['edge_accuracy']:.0f}% of edge cases")
         for line in g["edge_examples"][:3]:
             print("  " + line)
-    if args.plot:
-        add.plot(args.plot, model, metrics, args.bits)
-        print(f"Plot written to {args.plot}")
-    if args.save:
-        from .checkpoint import save
-        save(args.save, model, meta=dict(kind="add", bits=args.bits, accuracy=metrics["accuracy"]))
-        print(f"Checkpoint written to {args.save}")
+    if png:
+        add.plot(png, model, metrics, args.bits)
+        print(f"Plot written to {png}")
+    if save:
+        print(f"Checkpoint written to {save}")
+    code = _report_stop(metrics, save, resume_hint=False)
     if args.json:
         metrics.pop("curve")
         _print_json(metrics)
-    return 0
+    return code
 
 
 def _add_parser(sub):
+    from .demos.add import AddConfig
+    d = _defaults(AddConfig)
     p = sub.add_parser("add", help="binary addition learned bit by bit (the classic tutorial)",
                        description="Train an Elman RNN with sigmoid units to add binary numbers, least "
                                    "significant bit first, by BPTT. Defaults are the tutorial's.")
-    p.add_argument("--bits", type=_int_at_least(2), default=8, help="operand width in bits; operands are below 2^(bits-1) so the sum fits (default %(default)s)")
-    p.add_argument("--hidden", type=positive, default=16, help="hidden units (default %(default)s)")
-    p.add_argument("--lr", type=positive_float, default=0.1, help="learning rate (default %(default)s)")
-    p.add_argument("--steps", type=positive, default=10_000, help="training steps (default %(default)s)")
-    p.add_argument("--batch", type=positive, default=1, help="operand pairs per step, vectorised (default %(default)s)")
-    p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd", help="optimizer (default %(default)s)")
-    p.add_argument("--print-every", type=positive, default=1000, help="steps between progress blocks (default %(default)s)")
-    p.add_argument("--eval-every", type=positive, default=50, help="steps between all-pairs evaluations, to find the first 100%% (default %(default)s)")
-    p.add_argument("--test-bits", type=nonneg, default=0, metavar="N", help="after training, exact accuracy on N-bit operands (a random sample and edge cases)")
+    p.add_argument("--bits", type=_int_in(2, 64), default=d["bits"], help="operand width in bits, 2 to 64; operands are below 2^(bits-1) so the sum fits (default %(default)s)")
+    p.add_argument("--hidden", type=positive, default=d["hidden"], help="hidden units (default %(default)s)")
+    p.add_argument("--lr", type=positive_float, default=d["lr"], help="learning rate (default %(default)s)")
+    p.add_argument("--steps", type=positive, default=d["steps"], help="training steps (default %(default)s)")
+    p.add_argument("--batch", type=positive, default=d["batch"], help="operand pairs per step, vectorised (default %(default)s)")
+    p.add_argument("--optimizer", choices=["sgd", "adam"], default=d["optimizer"], help="optimizer (default %(default)s)")
+    p.add_argument("--clip", type=_float_in(0.0), default=d["clip"], help="global gradient-norm clip, 0 = off (default %(default)s)")
+    p.add_argument("--print-every", type=positive, default=d["print_every"], help="steps between progress blocks (default %(default)s)")
+    p.add_argument("--eval-every", type=positive, default=d["eval_every"], help="steps between all-pairs evaluations, to find the first 100%% (default %(default)s)")
+    p.add_argument("--test-bits", type=_zero_or(_int_in(2, 1024), "an integer from 2 to 1024"), default=d["test_bits"], metavar="N", help="after training, exact accuracy on N-bit operands, 2 to 1024 (a random sample and edge cases); 0 = off")
     p.add_argument("--plot", metavar="PNG", help="write the error curve and the hidden activations of one example")
-    p.add_argument("--save", metavar="CKPT", help="save the trained model (.npz)")
-    _common(p)
+    p.add_argument("--save", metavar="CKPT", help="save the trained model (.npz); also on Ctrl-C/SIGTERM")
+    _common(p, d["seed"])
     p.set_defaults(run=_cmd_add)
 
 
@@ -142,7 +211,8 @@ def _cmd_srn(args):
 def _srn_parser(sub):
     p = sub.add_parser("srn", help="the simple recurrent network worked example, step by step",
                        description="2 inputs, 2 hidden units, 2 outputs, every weight 1, inputs [1,1], [1,1], "
-                                   "[2,2]: outputs 4, 12, 32 (identity) or 1.928..., 1.998..., 1.99997... (tanh).")
+                                   "[2,2]: outputs 4, 12, 32 (identity) or 1.928..., 1.998..., 1.99997... (tanh). "
+                                   "Deterministic: no --seed; nothing to silence: no --quiet.")
     p.add_argument("--activation", choices=["identity", "tanh"], default="identity", help="hidden activation (default %(default)s)")
     p.add_argument("--torch", action="store_true", help="also run torch.nn.RNNCell with the same weights, side by side")
     p.add_argument("--json", action="store_true", help="print the trace as one JSON object on the last line")
@@ -152,7 +222,7 @@ def _srn_parser(sub):
 # ---------------------------------------------------------------- tinyrnn hello
 def _cmd_hello(args):
     from .demos import hello
-    cfg = hello.HelloConfig(epochs=args.epochs, lr=args.lr, seed=args.seed)
+    cfg = hello.HelloConfig(epochs=args.epochs, lr=args.lr, clip=args.clip, seed=args.seed)
     metrics = hello.train(cfg, (lambda line: None) if args.quiet else print)
     print(f"Final prediction: {metrics['predicted']} (target {cfg.target})")
     if args.json:
@@ -162,44 +232,45 @@ def _cmd_hello(args):
 
 
 def _hello_parser(sub):
+    from .demos.hello import HelloConfig
+    d = _defaults(HelloConfig)
     p = sub.add_parser("hello", help='the smallest character model: "hello" -> "ohlol"',
                        description='Embedding(4, 10) -> 2-layer RNN (hidden 8) -> Linear(8, 4), cross-entropy, '
                                    'Adam, learning to map "hello" to "ohlol".')
-    p.add_argument("--epochs", type=positive, default=15, help="training epochs (default %(default)s)")
-    p.add_argument("--lr", type=positive_float, default=0.05, help="Adam learning rate (default %(default)s)")
-    _common(p)
+    p.add_argument("--epochs", type=positive, default=d["epochs"], help="training epochs (default %(default)s)")
+    p.add_argument("--lr", type=positive_float, default=d["lr"], help="Adam learning rate (default %(default)s)")
+    p.add_argument("--clip", type=_float_in(0.0), default=d["clip"], help="global gradient-norm clip, 0 = off (default %(default)s)")
+    _common(p, d["seed"])
     p.set_defaults(run=_cmd_hello)
 
 
 # ---------------------------------------------------------------- tinyrnn seq2seq
-TASK_DEFAULTS = {"words": dict(cell="rnn", hidden=128, steps=600),
-                 "reverse": dict(cell="lstm", hidden=256, steps=4000),
-                 "add": dict(cell="gru", hidden=256, steps=10000)}
-
-
 def _cmd_seq2seq_train(args):
     from .demos import seq2seq
-    cfg = seq2seq.Seq2SeqConfig(task=args.task, cell=args.cell, hidden=args.hidden, layers=args.layers,
-                                bidirectional=args.bidirectional, lr=args.lr, batch=args.batch,
-                                steps=args.steps, time_budget=args.time_budget, clip=args.clip,
-                                lr_decay=not args.no_lr_decay,
-                                digits=args.digits, beam=args.beam, eval_every=args.eval_every,
-                                seed=args.seed, quiet=args.quiet)
-    if args.cell is None:
-        cfg.cell = TASK_DEFAULTS[args.task]["cell"]
-    if args.steps is None:
-        cfg.steps = TASK_DEFAULTS[args.task]["steps"]
-    if args.batch is None:
-        cfg.batch = 3 if args.task == "words" else 64
-    if args.lr is None:
-        cfg.lr = 1e-3 if args.task == "words" else 3e-3
-    if args.hidden is None:
-        cfg.hidden = TASK_DEFAULTS[args.task]["hidden"]
+    save = check_output("--save", args.save or args.resume)     # a resumed run saves back to its file by default
+    png = check_output("--plot", args.plot, image=True)
+    given = dict(task=args.task, cell=args.cell, hidden=args.hidden, layers=args.layers,
+                 bidirectional=args.bidirectional or None, lr=args.lr, batch=args.batch, steps=args.steps,
+                 time_budget=args.time_budget, clip=args.clip, lr_decay=False if args.no_lr_decay else None,
+                 digits=args.digits, beam=args.beam, eval_every=args.eval_every, keep_best=args.keep_best or None,
+                 seed=args.seed)
+    if args.resume:
+        cfg = seq2seq.resume_config(args.resume, {**given, "quiet": args.quiet})
+    else:
+        d = _defaults(seq2seq.Seq2SeqConfig)
+        given.pop("task")
+        cfg = seq2seq.config_for(args.task or d["task"], **given, quiet=args.quiet)
+    if cfg.keep_best and not cfg.eval_every:
+        raise UsageError("--keep-best needs --eval-every N (the evaluations it chooses from)")
     emit = (lambda line: None) if args.quiet else print
-    _, task, metrics = seq2seq.train(cfg, emit, save=args.save)
-    print(f"Task {cfg.task}: {metrics['steps']} steps in {metrics['train_seconds']:.1f} s, "
-          f"held-out exact match {100 * metrics['accuracy']:.1f}% on {metrics['test_pairs']} pairs"
+    _, task, metrics = seq2seq.train(cfg, emit, save=save, resume=args.resume)
+    pairs = (f"held-out exact match {100 * metrics['accuracy']:.1f}% on {metrics['test_pairs']} pairs"
+             if metrics["held_out"] else
+             f"exact match {100 * metrics['accuracy']:.1f}% on the {metrics['test_pairs']} training pairs")
+    print(f"Task {cfg.task}: {metrics['steps']} steps, {_times(metrics)}, {pairs}"
           + (f" (beam {cfg.beam})" if cfg.beam > 1 else ""))
+    if metrics["kept_step"] != metrics["steps"]:
+        print(f"Kept the weights of step {metrics['kept_step']} (the best evaluation)")
     if cfg.task != "words":
         what = "source length" if cfg.task == "reverse" else "digits of the longer operand"
         print(f"Per {what}: " + ", ".join(f"{k}: {100 * v:.1f}%" for k, v in metrics["per_length"].items()))
@@ -207,24 +278,22 @@ def _cmd_seq2seq_train(args):
         print(f"Lengths 3-10: {100 * metrics['accuracy_len_3_10']:.1f}% exact")
     for src, out in metrics.get("translations", {}).items():
         print(f"  {src} -> {out}")
-    if args.save:
-        print(f"Checkpoint written to {args.save}")
+    if png:
+        seq2seq.plot(png, metrics)
+        print(f"Plot written to {png}")
+    if save:
+        print(f"Checkpoint written to {save}")
+    code = _report_stop(metrics, save)
     if args.json:
+        metrics.pop("curve")
         _print_json(metrics)
-    return 0
+    return code
 
 
 def _cmd_seq2seq_translate(args):
-    from .checkpoint import CheckpointError
     from .demos import seq2seq
-    try:
-        model, vocab, header = seq2seq.load_for_translation(args.checkpoint)
-    except CheckpointError as e:
-        raise UsageError(f"tinyrnn seq2seq translate: error: {e}") from None
-    try:
-        outs = seq2seq.translate(model, vocab, args.inputs, args.beam)
-    except ValueError as e:
-        raise UsageError(f"tinyrnn seq2seq translate: error: {e}") from None
+    model, vocab, header = seq2seq.load_for_translation(args.checkpoint)
+    outs = seq2seq.translate(model, vocab, args.inputs, args.beam)
     for src, out in zip(args.inputs, outs):
         print(f"{src} -> {out}")
     if args.json:
@@ -233,36 +302,52 @@ def _cmd_seq2seq_translate(args):
 
 
 def _seq2seq_parser(sub):
+    from .demos.seq2seq import TASK_DEFAULTS, Seq2SeqConfig
+    d = _defaults(Seq2SeqConfig)
+
+    def per_task(key, fmt=str):
+        return "default " + ", ".join(f"{fmt(v[key])} for {k}" for k, v in TASK_DEFAULTS.items())
+
     p = sub.add_parser("seq2seq", help="encoder-decoder: word -> word, string reversal, decimal addition",
                        description="Encoder-decoder RNNs on one-hot characters.")
     ss = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
     t = ss.add_parser("train", help="train on a task and report held-out exact match",
                       description="Train an encoder RNN whose final state starts a decoder RNN (teacher forcing), "
-                                  "then decode the held-out set feeding back the model's own predictions.")
-    t.add_argument("--task", choices=["words", "reverse", "add"], default="words",
+                                  "then decode the held-out set feeding back the model's own predictions. "
+                                  "Ctrl-C or SIGTERM stops between steps and saves the model so far.")
+    t.add_argument("--task", choices=list(TASK_DEFAULTS),
                    help="words: man->women, king->queen, ... (the tutorial); reverse: letter strings of length "
-                        "3-12 reversed; add: '357+84' -> '441' (default %(default)s)")
-    t.add_argument("--cell", choices=["rnn", "lstm", "gru"], help="recurrent cell (default rnn for words, lstm for reverse, gru for add)")
-    t.add_argument("--hidden", type=positive, help="hidden size (default 128 for words, 256 otherwise)")
-    t.add_argument("--layers", type=positive, default=1, help="layers in encoder and decoder (default %(default)s)")
+                        f"3-12 reversed; add: '357+84' -> '441' (default {d['task']})")
+    t.add_argument("--cell", choices=["rnn", "lstm", "gru"], help=f"recurrent cell ({per_task('cell')})")
+    t.add_argument("--hidden", type=positive, help=f"hidden size ({per_task('hidden')})")
+    t.add_argument("--layers", type=positive, help=f"layers in encoder and decoder (default {d['layers']})")
     t.add_argument("--bidirectional", action="store_true", help="bidirectional encoder (its two final states are summed)")
-    t.add_argument("--lr", type=positive_float, default=None, help="Adam learning rate (default 0.001 for words, 0.003 otherwise)")
-    t.add_argument("--batch", type=positive, default=None, help="pairs per step (default 3 for words, 64 otherwise)")
-    t.add_argument("--steps", type=positive, default=None, help="training steps (default 600 for words, 4000 for reverse, 10000 for add)")
-    t.add_argument("--time-budget", type=positive_float, default=0.0, metavar="SECONDS", help="train for this many seconds instead of --steps")
-    t.add_argument("--clip", type=_float_in(0.0), default=5.0, help="global gradient-norm clip, 0 = off (default %(default)s)")
+    t.add_argument("--lr", type=positive_float, default=None, help=f"Adam learning rate ({per_task('lr', '{:g}'.format)})")
+    t.add_argument("--batch", type=positive, default=None, help=f"pairs per step ({per_task('batch')})")
+    t.add_argument("--steps", type=positive, default=None, help=f"training steps ({per_task('steps')}); with --resume, "
+                                                                "this many MORE steps (default: finish the saved plan)")
+    t.add_argument("--time-budget", type=positive_float, default=None, metavar="SECONDS",
+                   help="train for this many seconds of training instead of --steps (evaluation not counted; "
+                        "the report gives both times); with --resume, this many MORE seconds")
+    t.add_argument("--clip", type=_float_in(0.0), help=f"global gradient-norm clip, 0 = off (default {d['clip']:g})")
     t.add_argument("--no-lr-decay", action="store_true", help="keep the learning rate constant (default: cosine decay to 5%% of --lr over the run)")
-    t.add_argument("--digits", type=positive, default=3, help="--task add: operands up to this many digits (default %(default)s)")
-    t.add_argument("--beam", type=positive, default=1, metavar="K", help="beam width for decoding; 1 = greedy (default %(default)s)")
-    t.add_argument("--eval-every", type=nonneg, default=0, help="print loss and held-out accuracy every N steps (0 = off)")
-    t.add_argument("--save", metavar="CKPT", help="save the trained model (.npz) for 'tinyrnn seq2seq translate'")
-    _common(t)
+    t.add_argument("--digits", type=_int_in(1, 18), help=f"--task add: operands up to this many digits, 1 to 18 (default {d['digits']})")
+    t.add_argument("--beam", type=_int_in(1, 64), metavar="K", help=f"beam width for decoding, 1 to 64; 1 = greedy (default {d['beam']})")
+    t.add_argument("--eval-every", type=nonneg, help="print loss and held-out accuracy every N steps (default 0 = off)")
+    t.add_argument("--keep-best", action="store_true", help="keep (and save) the weights of the best evaluation, not the last (needs --eval-every)")
+    t.add_argument("--plot", metavar="PNG", help="training loss and held-out accuracy curves (needs --eval-every for the accuracy points)")
+    t.add_argument("--save", metavar="CKPT", help="save the trained model (.npz) for 'tinyrnn seq2seq translate' and "
+                                                  "--resume; also on Ctrl-C/SIGTERM")
+    t.add_argument("--resume", metavar="CKPT", help="continue a run saved by --save, with its settings, saving back to "
+                                                    "CKPT unless --save is given; no --seed")
+    _common(t, None, f"(default {d['seed']}; not with --resume)")
     t.set_defaults(run=_cmd_seq2seq_train)
     r = ss.add_parser("translate", help="translate inputs with a saved model",
-                      description="Decode each INPUT with a checkpoint written by 'tinyrnn seq2seq train --save'.")
-    r.add_argument("checkpoint", metavar="CKPT")
-    r.add_argument("inputs", nargs="+", metavar="INPUT")
-    r.add_argument("--beam", type=positive, default=1, metavar="K", help="beam width; 1 = greedy (default %(default)s)")
+                      description="Decode each INPUT with a checkpoint written by 'tinyrnn seq2seq train --save'. "
+                                  "Deterministic (greedy or beam search): no --seed.")
+    r.add_argument("checkpoint", metavar="CKPT", help="a checkpoint written by 'tinyrnn seq2seq train --save'")
+    r.add_argument("inputs", nargs="+", metavar="INPUT", help="source strings to translate, e.g. king or 357+84")
+    r.add_argument("--beam", type=_int_in(1, 64), default=1, metavar="K", help="beam width, 1 to 64; 1 = greedy (default %(default)s)")
     r.add_argument("--json", action="store_true", help="print the translations as one JSON object on the last line")
     r.set_defaults(run=_cmd_seq2seq_translate)
     p.set_defaults(run=lambda args: _missing_action(p, "train or translate"))
@@ -273,118 +358,132 @@ def _missing_action(parser, actions):
 
 
 # ---------------------------------------------------------------- tinyrnn charlm
-_CHARLM_DEFAULTS = dict(cell="lstm", layers=1, hidden=256, embed=64, dropout=0.0, seq_len=64, batch=32,
-                        optimizer="adam", lr=2e-3, clip=5.0)
+_RESUMABLE = ("cell", "layers", "hidden", "embed", "dropout", "seq_len", "batch", "optimizer", "lr", "clip",
+              "steps", "time_budget", "eval_every", "eval_chars", "keep_best", "seed")
 
 
 def _cmd_charlm_train(args):
-    from .checkpoint import CheckpointError, read_header
-    from .data.text import CorpusError
     from .demos import charlm
-    given = {k: getattr(args, k) for k in _CHARLM_DEFAULTS if getattr(args, k) is not None}
+    save = check_output("--save", args.save or args.resume)     # a resumed run saves back to its file by default
+    png = check_output("--plot", args.plot, image=True)
+    given = {k: getattr(args, k) for k in _RESUMABLE if getattr(args, k) is not None and getattr(args, k) is not False}
     if args.resume:
-        try:
-            saved = read_header(args.resume).get("meta", {}).get("train_config")
-        except CheckpointError as e:
-            raise UsageError(f"tinyrnn charlm train: error: {e}") from None
-        if saved is None:
-            raise UsageError(f"tinyrnn charlm train: error: {args.resume} is not a charlm checkpoint")
-        clash = [f"--{k.replace('_', '-')} {v} (checkpoint: {saved[k]})" for k, v in given.items() if saved[k] != v]
-        if clash:
-            raise UsageError("tinyrnn charlm train: error: --resume continues the checkpoint's run; these flags "
-                             "differ from it: " + "; ".join(clash))
-        if args.files and list(args.files) != list(saved["files"]):
-            raise UsageError("tinyrnn charlm train: error: --resume needs the same FILEs as the checkpoint's run")
-    cfg = charlm.CharLMConfig(files=list(args.files), steps=args.steps, time_budget=args.time_budget,
-                              eval_every=args.eval_every, eval_chars=args.eval_chars, seed=args.seed,
-                              quiet=args.quiet, **{**_CHARLM_DEFAULTS, **given})
+        cfg = charlm.resume_config(args.resume, args.files, {**given, "quiet": args.quiet})
+    else:
+        cfg = charlm.CharLMConfig(files=list(args.files), quiet=args.quiet, **given)
+        if args.time_budget:
+            cfg.steps = 0
     emit = (lambda line: None) if args.quiet else print
-    try:
-        _, _, metrics = charlm.train(cfg, emit, save=args.save, resume=args.resume)
-    except (CorpusError, CheckpointError) as e:
-        raise UsageError(f"tinyrnn charlm train: error: {e}") from None
-    print(f"Corpus: {metrics['corpus']} ({metrics['corpus_chars']} characters, vocabulary {metrics['vocab_size']}, "
-          f"last 10% held out)")
-    print(f"{metrics['steps']} steps, {metrics['train_seconds']:.1f} s of training: validation "
-          f"{metrics['valid_nats']:.4f} nats = {metrics['valid_bpc']:.3f} bits/char")
-    if args.plot:
-        charlm.plot(args.plot, metrics["history"])
-        print(f"Plot written to {args.plot}")
-    if args.save:
-        print(f"Checkpoint written to {args.save}")
-    if metrics["interrupted"]:
-        print("Interrupted by Ctrl-C" + (f"; resume with --resume {args.save}" if args.save else ""))
+    _, _, metrics = charlm.train(cfg, emit, save=save, resume=args.resume)
+    run = metrics["run"]                        # this invocation (a resumed run has done more before)
+    other = metrics["wall_seconds"] - run["train_seconds"] - run["eval_seconds"]
+    done = f"{metrics['steps']} steps" + (f" ({run['steps']} in this run)" if run["steps"] != metrics["steps"] else "")
+    print(f"{done} in {metrics['wall_seconds']:.1f} s: {_times(run)} + {max(other, 0):.2f} s of loading and saving")
+    print(f"Validation {metrics['valid_nats']:.4f} nats = {metrics['valid_bpc']:.3f} bits/char at step "
+          f"{metrics['steps']}; best {metrics['best_valid_bpc']:.3f} bits/char at step {metrics['best_step']}")
+    if png:
+        c = metrics["config"]
+        title = (f"{metrics['corpus'][:70]}\n{c['cell'].upper()} {c['layers']}x{c['hidden']}, embedding {c['embed']}, "
+                 f"seq {c['seq_len']}, batch {c['batch']}, {c['optimizer']} {c['lr']:g}")
+        charlm.plot(png, metrics["history"], title)
+        print(f"Plot written to {png}")
+    if save:
+        kept = metrics["kept_step"]
+        print(f"Checkpoint written to {save}" + (f" (the weights of step {kept}, the best validation)"
+                                                 if cfg.keep_best else ""))
+    code = _report_stop(metrics, save)
     if args.json:
         _print_json(metrics)
-    return 130 if metrics["interrupted"] else 0
+    return code
 
 
 def _cmd_charlm_sample(args):
     import numpy as np
 
-    from .checkpoint import CheckpointError
     from .demos import charlm
-    try:
-        model, vocab, _ = charlm.load_model(args.checkpoint)
-    except CheckpointError as e:
-        raise UsageError(f"tinyrnn charlm sample: error: {e}") from None
-    try:
-        vocab.encode(args.prime, "--prime")
-    except ValueError as e:
-        raise UsageError(f"tinyrnn charlm sample: error: {e}") from None
+    model, vocab, _ = charlm.load_model(args.checkpoint)
+    vocab.encode(args.prime, "--prime")
     if args.top_k and args.top_k > len(vocab):
-        raise UsageError(f"tinyrnn charlm sample: error: --top-k must be at most the vocabulary size {len(vocab)}")
+        raise UsageError(f"--top-k must be at most the vocabulary size {len(vocab)}, got {args.top_k}")
+    drawn = []
 
     def emit(ch):
-        sys.stdout.write(ch)
-        sys.stdout.flush()
+        if args.json:
+            drawn.append(ch)
+        else:
+            sys.stdout.write(ch)
+            sys.stdout.flush()
 
-    sys.stdout.write(args.prime)
-    charlm.sample(model, vocab, args.prime, args.length, args.temperature, args.top_k,
-                  np.random.default_rng(args.seed), emit, keep=False)
-    sys.stdout.write("\n")
+    if not args.json:
+        sys.stdout.write(args.prime)
+    try:
+        charlm.sample(model, vocab, args.prime, args.length, args.temperature, args.top_k,
+                      np.random.default_rng(args.seed), emit, keep=False)
+    finally:
+        if not args.json:
+            sys.stdout.write("\n")             # an interrupted sample still ends its line
+            sys.stdout.flush()
+    if args.json:
+        _print_json(dict(prime=args.prime, sample="".join(drawn), length=args.length,
+                         temperature=args.temperature, top_k=args.top_k, seed=args.seed))
     return 0
 
 
 def _charlm_parser(sub):
+    from .demos.charlm import CharLMConfig, SampleConfig
+    d, ds = _defaults(CharLMConfig), _defaults(SampleConfig)
     p = sub.add_parser("charlm", help="character language model on real text: train, then sample",
                        description="A character-level language model: Embedding -> RNN/LSTM/GRU -> Linear.")
     ss = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
     t = ss.add_parser("train", help="train with stateful truncated BPTT",
                       description="Train on FILEs (UTF-8 text; default: the .py files directly in this Python's "
-                                  "standard-library folder, about 4.7 MB on CPython 3.11). The last 10%% is held "
-                                  "out. The text is read as --batch parallel streams; the hidden state is carried "
-                                  "from one --seq-len chunk to the next and the gradient is cut at the boundary.")
-    t.add_argument("files", nargs="*", metavar="FILE", help="text files to train on (default: the stdlib corpus)")
-    t.add_argument("--cell", choices=["rnn", "lstm", "gru"], help="recurrent cell (default lstm)")
-    t.add_argument("--layers", type=positive, help="recurrent layers (default 1)")
-    t.add_argument("--hidden", type=positive, help="hidden size (default 256)")
-    t.add_argument("--embed", type=positive, help="embedding size (default 64)")
-    t.add_argument("--dropout", type=_float_in(0.0, 0.99), help="dropout between layers and before the output (default 0)")
-    t.add_argument("--seq-len", type=positive, help="characters per truncated-BPTT chunk (default 64)")
-    t.add_argument("--batch", type=positive, help="parallel streams (default 32)")
-    t.add_argument("--optimizer", choices=["adam", "adagrad", "sgd"], help="optimizer (default adam)")
-    t.add_argument("--lr", type=positive_float, help="learning rate (default 0.002)")
-    t.add_argument("--clip", type=_float_in(0.0), help="global gradient-norm clip, 0 = off (default 5)")
-    t.add_argument("--steps", type=positive, default=2000, help="training steps in all, resumed ones included (default %(default)s)")
-    t.add_argument("--time-budget", type=positive_float, default=0.0, metavar="SECONDS", help="train for this many seconds instead of --steps")
-    t.add_argument("--eval-every", type=positive, default=200, help="steps between validations (and checkpoints) (default %(default)s)")
-    t.add_argument("--eval-chars", type=nonneg, default=0, help="validate on the first N held-out characters, 0 = all (default %(default)s)")
-    t.add_argument("--save", metavar="CKPT", help="checkpoint written atomically at every validation and at the end (and on Ctrl-C)")
-    t.add_argument("--resume", metavar="CKPT", help="continue a saved run exactly, with its settings and corpus")
+                                  "standard-library folder, about 4.7 MB on CPython 3.11). The last "
+                                  f"{d['valid_fraction']:.0%} is held out. The text is read as --batch parallel "
+                                  "streams; the hidden state is carried from one --seq-len chunk to the next and the "
+                                  "gradient is cut at the boundary. Ctrl-C or SIGTERM stops between steps and saves.")
+    t.add_argument("files", nargs="*", metavar="FILE",
+                   help="text files to train on (default: the stdlib corpus); with --resume, the same text again")
+    t.add_argument("--cell", choices=["rnn", "lstm", "gru"], help=f"recurrent cell (default {d['cell']})")
+    t.add_argument("--layers", type=positive, help=f"recurrent layers (default {d['layers']})")
+    t.add_argument("--hidden", type=positive, help=f"hidden size (default {d['hidden']})")
+    t.add_argument("--embed", type=positive, help=f"embedding size (default {d['embed']})")
+    t.add_argument("--dropout", type=_float_in(0.0, 0.99), help=f"dropout between layers and before the output, 0 to 0.99 (default {d['dropout']:g})")
+    t.add_argument("--seq-len", type=positive, help=f"characters per truncated-BPTT chunk (default {d['seq_len']})")
+    t.add_argument("--batch", type=positive, help=f"parallel streams (default {d['batch']})")
+    t.add_argument("--optimizer", choices=["adam", "adagrad", "sgd"], help=f"optimizer (default {d['optimizer']})")
+    t.add_argument("--lr", type=positive_float, help=f"learning rate (default {d['lr']:g})")
+    t.add_argument("--clip", type=_float_in(0.0), help=f"global gradient-norm clip, 0 = off (default {d['clip']:g})")
+    t.add_argument("--steps", type=positive, help=f"training steps (default {d['steps']}); with --resume, this many "
+                                                  "MORE steps (default: finish the saved run's plan)")
+    t.add_argument("--time-budget", type=positive_float, metavar="SECONDS",
+                   help="train for this many seconds of training instead of --steps (evaluation and saving are not "
+                        "counted; the final report gives each); with --resume, this many MORE seconds")
+    t.add_argument("--eval-every", type=positive, help=f"steps between validations (and checkpoints) (default "
+                                                       f"{d['eval_every']}; with --resume, the run's own)")
+    t.add_argument("--eval-chars", type=nonneg, help="validate on the first N held-out characters, at least --seq-len + 1; "
+                                                     "0 = all (default 0; with --resume, the run's own)")
+    t.add_argument("--keep-best", action="store_true", help="write the checkpoint only when validation improves, so it "
+                                                            "holds the best weights; the report says which step")
+    t.add_argument("--save", metavar="CKPT", help="checkpoint written atomically at every validation and at the end "
+                                                  "(and on Ctrl-C/SIGTERM); never after a divergence")
+    t.add_argument("--resume", metavar="CKPT", help="continue a saved run exactly, with its settings, saving back to CKPT "
+                                                    "unless --save is given; name its corpus FILEs again (checked "
+                                                    "against the saved fingerprint); no --seed")
     t.add_argument("--plot", metavar="PNG", help="training and validation curves in bits per character")
-    _common(t)
+    _common(t, None, f"(default {d['seed']}; not with --resume, which continues the saved random state)")
     t.set_defaults(run=_cmd_charlm_train)
     s = ss.add_parser("sample", help="stream characters from a trained model",
                       description="Feed --prime through the model, then draw --length characters, printing each "
                                   "as it is drawn.")
-    s.add_argument("checkpoint", metavar="CKPT")
-    s.add_argument("--prime", default="", help="text fed through the model first (and printed)")
-    s.add_argument("--length", type=nonneg, default=500, help="characters to draw (default %(default)s)")
-    s.add_argument("--temperature", type=positive_float, default=1.0,
-                   help="divides the logits: below 1 is more conservative, above 1 more surprising (default %(default)s)")
-    s.add_argument("--top-k", type=nonneg, default=0, metavar="K", help="draw only among the K most likely characters; 1 = greedy, 0 = all (default %(default)s)")
-    s.add_argument("--seed", type=nonneg, default=0, help="random seed (default %(default)s)")
+    s.add_argument("checkpoint", metavar="CKPT", help="a checkpoint written by 'tinyrnn charlm train --save'")
+    s.add_argument("--prime", default=ds["prime"], help="text fed through the model first (and printed)")
+    s.add_argument("--length", type=nonneg, default=ds["length"], help="characters to draw (default %(default)s)")
+    s.add_argument("--temperature", type=_float_in(1e-6, 1e6), default=ds["temperature"],
+                   help="divides the logits, 1e-06 to 1e+06: below 1 is more conservative, above 1 more surprising "
+                        "(default %(default)s)")
+    s.add_argument("--top-k", type=nonneg, default=ds["top_k"], metavar="K", help="draw only among the K most likely characters; 1 = greedy, 0 = all (default %(default)s)")
+    s.add_argument("--seed", type=SEED, default=ds["seed"], help="random seed (default %(default)s)")
+    s.add_argument("--json", action="store_true", help="print the sample as one JSON object instead of streaming it")
     s.set_defaults(run=_cmd_charlm_sample)
     p.set_defaults(run=lambda args: _missing_action(p, "train or sample"))
 
@@ -399,23 +498,101 @@ def build_parser() -> argparse.ArgumentParser:
     _hello_parser(sub)
     _seq2seq_parser(sub)
     _charlm_parser(sub)
+    _name_parsers(parser)
     return parser
 
 
+def _name_parsers(parser) -> None:
+    """Every (sub)parser records its prog, so errors name the subcommand that was run."""
+    parser.set_defaults(_prog=parser.prog)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _name_parsers(child)
+
+
+def _one_line(message: str) -> str:
+    return " ".join(str(message).split())
+
+
+def _user_message(prog: str, e: BaseException) -> str:
+    text = str(e)
+    if isinstance(e, OSError) and e.strerror:
+        text = f"{e.strerror}: {e.filename}" + (f" -> {e.filename2}" if e.filename2 else "") if e.filename else e.strerror
+    elif isinstance(e, MemoryError):
+        text = "not enough memory for this configuration; lower --hidden or --batch"
+    text = _one_line(text)
+    if text.startswith("tinyrnn") and ": error: " in text:
+        return text
+    return f"{prog}: error: {text}"
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated
+
+
 def main(argv=None) -> int:
-    parser = build_parser()
+    prog = "tinyrnn"
+    old_term = None
     try:
-        args = parser.parse_args(argv)
+        old_term = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:                          # not the main thread
+        pass
+    try:
+        parser = build_parser()
+        args, extra = parser.parse_known_args(argv)
+        prog = getattr(args, "_prog", prog)
+        if extra:
+            raise UsageError(f"{prog}: error: unrecognized arguments: {' '.join(extra)}")
         if not getattr(args, "command", None):
             parser.print_help()
             return 2
         return int(args.run(args) or 0)
-    except UsageError as e:
-        print(str(e), file=sys.stderr)
+    except Diverged as e:
+        print(f"{prog}: {_one_line(e)}", file=sys.stderr)
+        return 3
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141
+    except (UsageError, ValueError, TypeError, OSError, MemoryError) as e:
+        _flush_line()
+        print(_user_message(prog, e), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        _flush_line()
         print("interrupted", file=sys.stderr)
         return 130
+    except _Terminated:
+        _flush_line()
+        print("stopped by SIGTERM", file=sys.stderr)
+        return 143
+    except Exception as e:
+        if os.environ.get("TINYRNN_DEBUG") == "1":
+            import traceback
+            traceback.print_exc()
+        print(f"{prog}: internal error (a bug in tinyrnn, please report it): {type(e).__name__}: "
+              f"{_one_line(e)[:300]}; run with TINYRNN_DEBUG=1 to see the traceback", file=sys.stderr)
+        return 1
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+
+
+def _flush_line() -> None:
+    """End a partly written stdout line, so a message never lands in the middle of output."""
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe: point stdout at /dev/null so the interpreter's final flush is quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def main_entry() -> None:  # console script

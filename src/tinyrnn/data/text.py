@@ -26,6 +26,8 @@ def stdlib_files() -> list[str]:
 
 def read_text(path: str) -> str:
     """A UTF-8 text file, refusing missing, empty and binary files with a clear message."""
+    if os.path.isdir(path):
+        raise CorpusError(f"corpus file {path} is a directory; name the text files inside it")
     if not os.path.isfile(path):
         raise CorpusError(f"corpus file {path} does not exist")
     with open(path, "rb") as fh:
@@ -76,6 +78,36 @@ class CharVocab:
 
     def decode(self, ids) -> str:
         return "".join(self.chars[int(i)] for i in ids)
+
+
+class Streams:
+    """``batch`` contiguous streams over ``data`` (a view, no copy), read ``seq_len`` at a time,
+    for stateful truncated BPTT."""
+
+    def __init__(self, data: np.ndarray, batch: int, seq_len: int):
+        length = len(data) // batch
+        if length < seq_len + 1:
+            raise CorpusError(f"the training text ({len(data)} characters) is too short for --batch {batch} "
+                              f"streams of --seq-len {seq_len} + 1 characters")
+        self.streams = data[: length * batch].reshape(batch, length)   # (B, L)
+        self.seq_len = seq_len
+        self.pos = 0
+
+    def next(self):
+        """(x (S, B), y (S, B), reset): y is x shifted by one; reset when the streams wrap."""
+        S = self.seq_len
+        reset = self.pos == 0
+        if self.pos + S + 1 > self.streams.shape[1]:
+            self.pos, reset = 0, True
+        chunk = self.streams[:, self.pos:self.pos + S + 1].T            # (S+1, B)
+        self.pos += S
+        return chunk[:-1], chunk[1:], reset
+
+
+def fingerprint(text: str) -> dict:
+    """What identifies a corpus: its length in characters and the SHA-256 of its UTF-8 bytes."""
+    import hashlib
+    return dict(chars=len(text), sha256=hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest())
 
 
 def split(ids: np.ndarray, valid_fraction: float = 0.1):

@@ -1,10 +1,34 @@
-"""Helpers shared by the demos: progress bars, timers, plotting back-end."""
+"""Helpers shared by the demos: progress bars, timers, plotting back-end, and the edges of a
+training run (output paths checked before work, a memory estimate, the divergence guard,
+SIGINT/SIGTERM handled between steps)."""
 
 from __future__ import annotations
 
+import math
+import os
+import signal
 import sys
 import time
 
+import numpy as np
+
+
+class UsageError(ValueError):
+    """A user mistake (a flag, a path, a size): reported as one clear line, exit code 2."""
+
+
+class Diverged(Exception):
+    """Training produced a non-finite loss or gradient: exit code 3, no checkpoint written."""
+
+    def __init__(self, step: int, loss: float, lr: float, clip: float | None = None):
+        hint = "lower --lr" + (f" (now {lr:g})" if lr is not None else "")
+        hint += " or set --clip" + (f" below {clip:g}" if clip else "")
+        super().__init__(f"training diverged at step {step} (loss={loss:.6g}); {hint}")
+        self.step, self.loss = step, loss
+
+
+# ---------------------------------------------------------------- progress and time
+BAR_DELAY = 1.0                 # seconds before a progress bar appears (so short loops show none)
 
 def progress(iterable, total: int, enabled: bool, desc: str = ""):
     """A tqdm bar that appears only on loops longer than a second, only on a terminal."""
@@ -14,7 +38,25 @@ def progress(iterable, total: int, enabled: bool, desc: str = ""):
         from tqdm import tqdm
     except ImportError:
         return iterable
-    return tqdm(iterable, total=total, desc=desc, delay=1.0, leave=False, dynamic_ncols=True)
+    return tqdm(iterable, total=total or None, desc=desc, delay=BAR_DELAY, leave=False, dynamic_ncols=True)
+
+
+def through(bar, emit):
+    """``emit`` routed around the progress bar (cleared, the line printed, redrawn), so no printed
+    line is ever broken by the bar."""
+    if not hasattr(bar, "external_write_mode"):
+        return emit
+
+    def write(line):
+        with bar.external_write_mode():
+            emit(line)
+    return write
+
+
+def close(bar) -> None:
+    """Remove the bar before the final report (a loop left by ``break`` does not close it)."""
+    if hasattr(bar, "close"):
+        bar.close()
 
 
 class Timer:
@@ -37,7 +79,234 @@ def pyplot():
     try:
         import matplotlib
     except ImportError:
-        raise RuntimeError("--plot needs matplotlib: pip install 'tinyrnn[cli]'") from None
+        raise UsageError("--plot needs matplotlib: pip install 'tinyrnn[cli]'") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt
+
+
+def smooth(values: np.ndarray, span: int = 0) -> np.ndarray:
+    """Exponential moving average with bias correction (span ~ 2% of the run, at least 5)."""
+    span = span or max(5, len(values) // 50)
+    a = 2.0 / (span + 1)
+    out, m = np.empty(len(values)), 0.0
+    for i, v in enumerate(values):
+        m = (1 - a) * m + a * v
+        out[i] = m / (1 - (1 - a) ** (i + 1))
+    return out
+
+
+# ---------------------------------------------------------------- output paths
+def check_output(flag: str, path: str | None, image: bool = False) -> str | None:
+    """Refuse an output path that cannot be written, before any work starts. Returns the path
+    that will be written: for an image without an extension, ``path + ".png"``."""
+    if path is None:
+        return None
+    if not path or path.endswith(os.sep):
+        raise UsageError(f"{flag} {path!r} names no file; give a file name such as out/{'plot.png' if image else 'model.npz'}")
+    if os.path.isdir(path):
+        raise UsageError(f"{flag} {path} is a directory; give a file name inside it, e.g. "
+                         f"{os.path.join(path, 'plot.png' if image else 'model.npz')}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(f"{flag} {path}: folder {os.path.dirname(path) or '.'} does not exist; create it first")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"{flag} {path}: folder {os.path.dirname(path) or '.'} is not writable")
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise UsageError(f"{flag} {path} exists and is not writable")
+    if image:
+        ext = os.path.splitext(path)[1].lower().lstrip(".")
+        if not ext:
+            return check_output(flag, path + ".png", image=True)
+        plt = pyplot()
+        supported = sorted(plt.gcf().canvas.get_supported_filetypes())
+        plt.close("all")
+        if ext not in supported:
+            raise UsageError(f"{flag} {path}: matplotlib cannot write .{ext} images; use one of "
+                             + ", ".join("." + e for e in supported))
+    return path
+
+
+# ---------------------------------------------------------------- memory
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (MemAvailable), or None if unknown."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _gb(n: float) -> str:
+    return f"{n / 2**30:.1f} GB" if n >= 2**28 else f"{n / 2**20:.0f} MB"
+
+
+def check_memory(estimate, sizes: dict, what: str = "this configuration") -> None:
+    """Refuse a configuration whose estimated memory (``estimate(**sizes)`` bytes: parameters,
+    optimizer state, the activations of one step) exceeds the memory available, naming the
+    flag whose value costs the most. ``sizes`` maps flag names (``"--hidden"``) to values."""
+    available = available_memory()
+    if available is None:
+        return
+    need = estimate(**{k.lstrip("-").replace("-", "_"): v for k, v in sizes.items()})
+    if need <= available:
+        return
+    saved = {}
+    for flag, value in sizes.items():
+        smaller = {k.lstrip("-").replace("-", "_"): (1 if k == flag else v) for k, v in sizes.items()}
+        saved[flag] = need - estimate(**smaller)
+    flag = max(saved, key=saved.get)
+    raise UsageError(f"{what} needs about {_gb(need)} of memory (parameters, optimizer state and the "
+                     f"activations of one step) but {_gb(available)} is available; lower {flag} "
+                     f"(now {sizes[flag]})")
+
+
+# ---------------------------------------------------------------- divergence
+def grad_norm(params) -> float:
+    """The global 2-norm of the gradients (inf or nan if any gradient is)."""
+    total = 0.0
+    for p in params:
+        g = p.grad.ravel()
+        total += float(np.dot(g, g))
+    return math.sqrt(total) if total == total else float("nan")
+
+
+def check_finite(step: int, loss: float, norm: float, lr: float, clip: float | None = None,
+                 ceiling: float = math.inf) -> None:
+    """The divergence guard: raise Diverged when the loss or the gradient norm is not finite, or
+    the loss is above ``ceiling`` (for a cross-entropy, 10 times that of a uniform guess: no
+    model that still learns gets there)."""
+    if not (math.isfinite(loss) and math.isfinite(norm)) or loss > ceiling:
+        raise Diverged(step, loss, lr, clip)
+
+
+def ce_ceiling(vocab_size: int) -> float:
+    """The divergence ceiling of a cross-entropy over ``vocab_size`` classes (nats)."""
+    return 10.0 * math.log(max(vocab_size, 2))
+
+
+class diverging:
+    """Inside a training step, a layer refusing non-finite activations (weights that grew
+    until a product overflowed) means the run diverged: raise Diverged instead."""
+
+    def __init__(self, step: int, lr: float, clip: float | None = None):
+        self.step, self.lr, self.clip = step, lr, clip
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, e, tb):
+        if kind is not None and issubclass(kind, ValueError) and ("NaN" in str(e) or "inf" in str(e)):
+            raise Diverged(self.step, math.nan, self.lr, self.clip) from e
+        return False
+
+
+def params_finite(model) -> bool:
+    """Every parameter finite (a float64 sum of finite float32 values cannot overflow)."""
+    return all(math.isfinite(float(p.data.sum(dtype=np.float64))) for p in model.parameters())
+
+
+def guarded_step(opt, model, step: int, loss: float, norm: float, lr: float, clip: float | None = None,
+                 ceiling: float = math.inf) -> None:
+    """The divergence guard around an optimizer step: refuse a non-finite loss or gradient
+    before the update, and weights that the update made non-finite after it."""
+    check_finite(step, loss, norm, lr, clip, ceiling)
+    opt.step()
+    if not params_finite(model):
+        raise Diverged(step, loss, lr, clip)
+
+
+class training:
+    """The context of a training loop: SIGINT/SIGTERM caught between steps (a StopFlag), and
+    NumPy's overflow warnings silenced (the divergence guard reports non-finite values)."""
+
+    def __enter__(self) -> "StopFlag":
+        self._err = np.errstate(over="ignore", invalid="ignore", divide="ignore")
+        self._err.__enter__()
+        self._flag = StopFlag().__enter__()
+        return self._flag
+
+    def __exit__(self, *exc):
+        self._flag.__exit__(*exc)
+        self._err.__exit__(*exc)
+        return False
+
+
+# ---------------------------------------------------------------- resume
+def resume_settings(path: str, header: dict, kind: str, given: dict, fixed: tuple, free: tuple,
+                    step: int, seconds: float) -> dict:
+    """The settings that continue the run saved in ``path`` (``header`` read from it, ``step``
+    steps and ``seconds`` of training done): ``fixed`` keys are the checkpoint's (a different
+    value given is refused), ``free`` keys the run's own unless given; ``steps`` or
+    ``time_budget`` given mean that much MORE training, none finishes the saved plan; a seed
+    is refused (the saved random state continues)."""
+    meta = header.get("meta", {})
+    saved = meta.get("train_config")
+    if meta.get("kind") != kind or not isinstance(saved, dict):
+        raise UsageError(f"--resume {path} is not a {kind} checkpoint (it holds a {header.get('class')})")
+    if given.get("seed") is not None:
+        raise UsageError(f"--seed cannot be given with --resume: the run continues with its saved random state "
+                         f"(it started from seed {saved.get('seed')})")
+    clash = [f"--{k.replace('_', '-')} {v} (checkpoint: {saved.get(k)})" for k, v in given.items()
+             if k in fixed and v is not None and saved.get(k) != v]
+    if clash:
+        raise UsageError("--resume continues the checkpoint's run; these flags differ from it: " + "; ".join(clash))
+    out = {k: saved[k] for k in fixed if k in saved}
+    out.update({k: given[k] if given.get(k) is not None else saved[k] for k in free if k in saved or k in given})
+    if given.get("steps") is not None:
+        out.update(steps=step + given["steps"], time_budget=0.0)
+    elif given.get("time_budget") is not None:
+        out.update(steps=step, time_budget=seconds + given["time_budget"])
+    else:
+        out.update(steps=saved.get("steps", step), time_budget=saved.get("time_budget", 0.0))
+    out["quiet"] = bool(given.get("quiet"))
+    return out
+
+
+# ---------------------------------------------------------------- signals
+SIGNAL_NAMES = {signal.SIGINT: "Ctrl-C (SIGINT)", signal.SIGTERM: "SIGTERM"}
+
+
+class StopFlag:
+    """SIGINT and SIGTERM set a flag that the training loop checks between steps; a second
+    signal stops at once (KeyboardInterrupt). ``exit_code`` is 130 for SIGINT, 143 for SIGTERM."""
+
+    def __init__(self):
+        self.signum = None
+        self._old = {}
+
+    @property
+    def stop(self) -> bool:
+        return self.signum is not None
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + int(self.signum) if self.signum else 0
+
+    @property
+    def name(self) -> str:
+        return SIGNAL_NAMES.get(self.signum, str(self.signum))
+
+    def __enter__(self):
+        for s in SIGNAL_NAMES:
+            try:
+                self._old[s] = signal.signal(s, self._handle)
+            except ValueError:          # not the main thread: leave signals alone
+                pass
+        return self
+
+    def _handle(self, signum, frame):
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def __exit__(self, *exc):
+        for s, old in self._old.items():
+            signal.signal(s, old)
+        return False

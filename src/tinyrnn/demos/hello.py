@@ -13,7 +13,8 @@ import numpy as np
 from ..losses import cross_entropy
 from ..module import Module
 from ..nn import RNN, Embedding, Linear
-from ..optim import Adam
+from ..optim import Adam, clip_grad_norm_
+from .common import ce_ceiling, diverging, grad_norm, guarded_step, training
 
 VOCAB = ["e", "h", "l", "o"]
 
@@ -27,6 +28,7 @@ class HelloConfig:
     embed: int = 10
     hidden: int = 8
     layers: int = 2
+    clip: float = 0.0               # global gradient-norm clip, 0 = off
     seed: int = 0
 
 
@@ -61,15 +63,23 @@ def train(cfg: HelloConfig, emit=lambda line: None) -> dict:
     opt = Adam(model.parameters(), lr=cfg.lr)
     x, y = encode(cfg.source), encode(cfg.target)
     history = []
-    for epoch in range(1, cfg.epochs + 1):
-        logits, cache = model.forward(x)
-        loss, dlogits = cross_entropy(logits, y)
-        model.zero_grad()
-        model.backward(dlogits, cache)
-        opt.step()
-        predicted = "".join(VOCAB[i] for i in logits[0].argmax(-1))
-        history.append(dict(epoch=epoch, loss=round(loss, 4), predicted=predicted))
-        emit(f"Epoch {epoch}/{cfg.epochs} loss={loss:.4f} predicted={predicted}")
-    final = "".join(VOCAB[i] for i in model.forward(x)[0][0].argmax(-1))
+    with training():                # a few milliseconds: signals are not awaited, only overflow silenced
+        for epoch in range(1, cfg.epochs + 1):
+            with diverging(epoch, cfg.lr, cfg.clip):
+                history.append(_epoch(model, opt, x, y, epoch, cfg))
+            emit(f"Epoch {epoch}/{cfg.epochs} loss={history[-1]['loss']:.4f} predicted={history[-1]['predicted']}")
+        final = "".join(VOCAB[i] for i in model.forward(x)[0][0].argmax(-1))
     return dict(config=asdict(cfg), final_loss=history[-1]["loss"], predicted=final,
                 solved=final == cfg.target, history=history)
+
+
+def _epoch(model, opt, x, y, epoch, cfg) -> dict:
+    """One epoch (one step on the single pair), guarded against divergence."""
+    logits, cache = model.forward(x)
+    loss, dlogits = cross_entropy(logits, y)
+    model.zero_grad()
+    model.backward(dlogits, cache)
+    norm = clip_grad_norm_(model.parameters(), cfg.clip) if cfg.clip else grad_norm(model.parameters())
+    guarded_step(opt, model, epoch, loss, norm, cfg.lr, cfg.clip, ce_ceiling(len(VOCAB)))
+    predicted = "".join(VOCAB[i] for i in logits[0].argmax(-1))
+    return dict(epoch=epoch, loss=round(loss, 4), predicted=predicted)
