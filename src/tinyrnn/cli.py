@@ -172,19 +172,37 @@ def _hello_parser(sub):
 
 
 # ---------------------------------------------------------------- tinyrnn seq2seq
-TASK_DEFAULTS = {"words": dict(cell="rnn", hidden=128, steps=600),
-                 "reverse": dict(cell="lstm", hidden=256, steps=4000),
-                 "add": dict(cell="gru", hidden=256, steps=10000)}
+TASK_DEFAULTS = {"words": dict(cell="rnn", hidden=128, steps=600, attention="none"),
+                 "reverse": dict(cell="lstm", hidden=256, steps=4000, attention="additive"),
+                 "add": dict(cell="gru", hidden=256, steps=10000, attention="additive")}
+
+
+def _length_range(text):
+    """'A-B' -> (A, B) with 1 <= A <= B."""
+    parts = text.split("-")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts) or not 1 <= int(parts[0]) <= int(parts[1]):
+        raise argparse.ArgumentTypeError(f"expected a range A-B of lengths with 1 <= A <= B, like 13-20, got {text!r}")
+    return int(parts[0]), int(parts[1])
 
 
 def _cmd_seq2seq_train(args):
     from .demos import seq2seq
     cfg = seq2seq.Seq2SeqConfig(task=args.task, cell=args.cell, hidden=args.hidden, layers=args.layers,
-                                bidirectional=args.bidirectional, lr=args.lr, batch=args.batch,
+                                bidirectional=args.bidirectional, attention=args.attention or "none",
+                                max_len=args.max_len, test_lengths=args.test_lengths, lr=args.lr, batch=args.batch,
                                 steps=args.steps, time_budget=args.time_budget, clip=args.clip,
                                 lr_decay=not args.no_lr_decay,
                                 digits=args.digits, beam=args.beam, eval_every=args.eval_every,
                                 seed=args.seed, quiet=args.quiet)
+    if args.attention is None:
+        cfg.attention = TASK_DEFAULTS[args.task]["attention"]
+    if args.test_lengths and args.task == "words":
+        raise UsageError("tinyrnn seq2seq train: error: --test-lengths needs --task reverse or add")
+    if args.max_len < cfg.min_len:
+        raise UsageError(f"tinyrnn seq2seq train: error: --max-len must be >= {cfg.min_len}, got {args.max_len}")
+    if cfg.attention == "dot" and args.bidirectional:
+        raise UsageError("tinyrnn seq2seq train: error: --attention dot needs a unidirectional encoder "
+                         "(a bidirectional one's outputs are twice the decoder's size): use general or additive")
     if args.cell is None:
         cfg.cell = TASK_DEFAULTS[args.task]["cell"]
     if args.steps is None:
@@ -205,6 +223,10 @@ def _cmd_seq2seq_train(args):
         print(f"Per {what}: " + ", ".join(f"{k}: {100 * v:.1f}%" for k, v in metrics["per_length"].items()))
     if "accuracy_len_3_10" in metrics:
         print(f"Lengths 3-10: {100 * metrics['accuracy_len_3_10']:.1f}% exact")
+    if "test_lengths" in metrics:
+        m = metrics["test_lengths"]
+        print(f"Test lengths {m['low']}-{m['high']}: {100 * m['accuracy']:.1f}% exact; per length: "
+              + ", ".join(f"{k}: {100 * v:.1f}%" for k, v in m["per_length"].items()))
     for src, out in metrics.get("translations", {}).items():
         print(f"  {src} -> {out}")
     if args.save:
@@ -221,15 +243,30 @@ def _cmd_seq2seq_translate(args):
         model, vocab, header = seq2seq.load_for_translation(args.checkpoint)
     except CheckpointError as e:
         raise UsageError(f"tinyrnn seq2seq translate: error: {e}") from None
+    if args.plot:
+        _check_plot_target(args, model)
     try:
         outs = seq2seq.translate(model, vocab, args.inputs, args.beam)
     except ValueError as e:
         raise UsageError(f"tinyrnn seq2seq translate: error: {e}") from None
     for src, out in zip(args.inputs, outs):
         print(f"{src} -> {out}")
+    if args.plot:
+        seq2seq.plot_attention(model, vocab, args.inputs, outs, args.plot)
+        print(f"Attention plot written to {args.plot}")
     if args.json:
         _print_json(dict(task=header["meta"].get("task"), translations=dict(zip(args.inputs, outs))))
     return 0
+
+
+def _check_plot_target(args, model):
+    import os
+    if model.attention_kind == "none":
+        raise UsageError(f"tinyrnn seq2seq translate: error: --plot draws attention weights, and {args.checkpoint} "
+                         "has no attention (train with --attention dot, general or additive)")
+    folder = os.path.dirname(os.path.abspath(args.plot))
+    if not os.path.isdir(folder):
+        raise UsageError(f"tinyrnn seq2seq translate: error: --plot {args.plot}: folder {folder} does not exist")
 
 
 def _seq2seq_parser(sub):
@@ -246,6 +283,8 @@ def _seq2seq_parser(sub):
     t.add_argument("--hidden", type=positive, help="hidden size (default 128 for words, 256 otherwise)")
     t.add_argument("--layers", type=positive, default=1, help="layers in encoder and decoder (default %(default)s)")
     t.add_argument("--bidirectional", action="store_true", help="bidirectional encoder (its two final states are summed)")
+    t.add_argument("--attention", choices=["none", "dot", "general", "additive"], default=None,
+                   help="attention over the encoder outputs (default none for words, additive otherwise)")
     t.add_argument("--lr", type=positive_float, default=None, help="Adam learning rate (default 0.001 for words, 0.003 otherwise)")
     t.add_argument("--batch", type=positive, default=None, help="pairs per step (default 3 for words, 64 otherwise)")
     t.add_argument("--steps", type=positive, default=None, help="training steps (default 600 for words, 4000 for reverse, 10000 for add)")
@@ -253,6 +292,10 @@ def _seq2seq_parser(sub):
     t.add_argument("--clip", type=_float_in(0.0), default=5.0, help="global gradient-norm clip, 0 = off (default %(default)s)")
     t.add_argument("--no-lr-decay", action="store_true", help="keep the learning rate constant (default: cosine decay to 5%% of --lr over the run)")
     t.add_argument("--digits", type=positive, default=3, help="--task add: operands up to this many digits (default %(default)s)")
+    t.add_argument("--max-len", type=positive, default=12, help="--task reverse: sources of length 3..MAX_LEN (default %(default)s)")
+    t.add_argument("--test-lengths", type=_length_range, metavar="A-B",
+                   help="also report exact match on held-out sources of lengths A..B (reverse: characters, add: digits "
+                        "of the longer operand), e.g. lengths never trained on")
     t.add_argument("--beam", type=positive, default=1, metavar="K", help="beam width for decoding; 1 = greedy (default %(default)s)")
     t.add_argument("--eval-every", type=nonneg, default=0, help="print loss and held-out accuracy every N steps (0 = off)")
     t.add_argument("--save", metavar="CKPT", help="save the trained model (.npz) for 'tinyrnn seq2seq translate'")
@@ -264,6 +307,7 @@ def _seq2seq_parser(sub):
     r.add_argument("inputs", nargs="+", metavar="INPUT")
     r.add_argument("--beam", type=positive, default=1, metavar="K", help="beam width; 1 = greedy (default %(default)s)")
     r.add_argument("--json", action="store_true", help="print the translations as one JSON object on the last line")
+    r.add_argument("--plot", metavar="PNG", help="draw each translation's attention weights (output against source characters)")
     r.set_defaults(run=_cmd_seq2seq_translate)
     p.set_defaults(run=lambda args: _missing_action(p, "train or translate"))
 

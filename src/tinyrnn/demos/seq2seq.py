@@ -14,7 +14,7 @@ from ..checkpoint import save as save_checkpoint
 from ..data.seq2seq import TASKS, WORD_PAIRS, Vocab, pad_batch
 from ..models.seq2seq import Seq2Seq
 from ..optim import Adam, clip_grad_norm_
-from .common import Timer, progress
+from .common import Timer, progress, pyplot
 
 UNSEEN_WORDS = ["mans", "old", "kin", "blak", "hig"]
 
@@ -26,6 +26,7 @@ class Seq2SeqConfig:
     hidden: int = 128
     layers: int = 1
     bidirectional: bool = False
+    attention: str = "none"        # none | dot | general | additive
     lr: float = 1e-3
     batch: int = 3
     steps: int = 600
@@ -35,6 +36,7 @@ class Seq2SeqConfig:
     digits: int = 3                # --task add
     min_len: int = 3               # --task reverse
     max_len: int = 12
+    test_lengths: tuple[int, int] | None = None   # also evaluate on these source lengths (e.g. never trained on)
     test_size: int = 1000
     beam: int = 1
     eval_every: int = 0            # 0 = only at the end
@@ -90,7 +92,7 @@ def accuracy_within(counts: dict, low: int, high: int) -> float:
 def train(cfg: Seq2SeqConfig, emit=lambda line: None, save: str | None = None):
     task = make_task(cfg)
     rng = np.random.default_rng(cfg.seed)
-    model = Seq2Seq(len(task.vocab), cfg.hidden, cfg.cell, cfg.layers, cfg.bidirectional, rng=rng)
+    model = Seq2Seq(len(task.vocab), cfg.hidden, cfg.cell, cfg.layers, cfg.bidirectional, cfg.attention, rng=rng)
     opt = Adam(model.parameters(), lr=cfg.lr)
     timer, losses = Timer(), []
     start = time.perf_counter()
@@ -122,6 +124,10 @@ def train(cfg: Seq2SeqConfig, emit=lambda line: None, save: str | None = None):
     metrics = dict(config=asdict(cfg), steps=step, train_seconds=round(timer.seconds, 2),
                    final_loss=round(float(np.mean(losses[-20:])), 4) if losses else None,
                    test_pairs=len(task.test), **result)
+    if cfg.test_lengths:
+        low, high = cfg.test_lengths
+        extra = evaluate(model, task, task.length_test(low, high, cfg.test_size), cfg.beam)
+        metrics["test_lengths"] = dict(low=low, high=high, **extra)
     if cfg.task == "reverse":
         metrics["accuracy_len_3_10"] = round(accuracy_within(result["per_length_counts"], 3, 10), 4)
     if cfg.task == "words":
@@ -129,7 +135,7 @@ def train(cfg: Seq2SeqConfig, emit=lambda line: None, save: str | None = None):
         metrics["translations"] = dict(zip(words, translate(model, task.vocab, words, cfg.beam)))
     if save:
         save_checkpoint(save, model, meta=dict(kind="seq2seq", task=cfg.task, chars=task.vocab.chars,
-                                               steps=step, accuracy=result["accuracy"]))
+                                               steps=step, accuracy=result["accuracy"], max_len=cfg.max_len))
     return model, task, metrics
 
 
@@ -143,3 +149,22 @@ def load_for_translation(path):
     model = Seq2Seq(**cfg)
     load_checkpoint(path, model)
     return model, Vocab(header["meta"]["chars"]), header
+
+
+def plot_attention(model: Seq2Seq, vocab: Vocab, sources, outputs, path) -> None:
+    """Draw each translation's attention weights: output characters (rows, then </s>) against
+    source characters (columns). For reverse, the anti-diagonal."""
+    plt = pyplot()
+    n = len(sources)
+    fig, axes = plt.subplots(1, n, figsize=(max(3.0, 0.45 * max(map(len, sources)) + 1.5) * n, 4.5), squeeze=False)
+    for ax, src, out in zip(axes[0], sources, outputs):
+        w = model.attention_weights(vocab.encode(src), vocab.encode(out, "output"))   # (len(out)+1, len(src))
+        ax.imshow(w, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
+        ax.set_xticks(range(len(src)), list(src))
+        ax.set_yticks(range(len(out) + 1), list(out) + ["</s>"])
+        ax.set_xlabel("source")
+        ax.set_ylabel("output")
+        ax.set_title(f"{src} -> {out}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
