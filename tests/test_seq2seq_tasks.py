@@ -45,12 +45,14 @@ def test_seq2seq_learns_reverse_up_to_length_5():
     assert metrics["accuracy"] >= 0.9, metrics["per_length"]
 
 
-@pytest.mark.parametrize("cell,bidirectional", [("rnn", False), ("lstm", True), ("gru", True)])
-def test_padded_batch_equals_one_at_a_time(cell, bidirectional):
+@pytest.mark.parametrize("cell,bidirectional,attention", [("rnn", False, "none"), ("lstm", True, "none"),
+                                                         ("gru", True, "none"), ("rnn", False, "dot"),
+                                                         ("lstm", True, "additive"), ("gru", True, "general")])
+def test_padded_batch_equals_one_at_a_time(cell, bidirectional, attention):
     """Encoding with lengths= and the masked loss make padding invisible: the loss, every
     gradient and the decoded output of a padded batch equal those of each sequence alone."""
     rng = np.random.default_rng(0)
-    model = Seq2Seq(8, 16, cell, 1, bidirectional, dtype=np.float64, rng=rng)
+    model = Seq2Seq(8, 16, cell, 1, bidirectional, attention, dtype=np.float64, rng=rng)
     srcs = [[3, 4, 5, 6, 7], [4, 5], [7, 3, 3]]
     tgts = [[5, 4], [3, 3, 6, 7], [4]]
     src, src_len = pad_batch(srcs)
@@ -76,15 +78,16 @@ def test_padded_batch_equals_one_at_a_time(cell, bidirectional):
     assert batch_out == alone
 
 
-def test_beam_search_finds_at_least_greedy_score():
-    model = Seq2Seq(6, 12, "gru", rng=np.random.default_rng(3), dtype=np.float64)
+@pytest.mark.parametrize("attention", ["none", "additive"])
+def test_beam_search_finds_at_least_greedy_score(attention):
+    model = Seq2Seq(6, 12, "gru", attention=attention, rng=np.random.default_rng(3), dtype=np.float64)
     src = [3, 4, 5]
 
     def logp(tokens):
-        state = model._encode(np.array([src]), np.array([3]))
+        state, memory = model._encode(np.array([src]), np.array([3]))
         prev, total = 1, 0.0
         for tok in tokens + [EOS]:
-            lp, state = model._step(np.array([prev]), state)
+            lp, state = model._step(np.array([prev]), state, memory)
             total += lp[0, tok]
             prev = tok
         return total / (len(tokens) + 1)

@@ -250,7 +250,8 @@ def _cmd_seq2seq_train(args):
     save = check_output("--save", args.save or args.resume)     # a resumed run saves back to its file by default
     png = check_output("--plot", args.plot, image=True)
     given = dict(task=args.task, cell=args.cell, hidden=args.hidden, layers=args.layers,
-                 bidirectional=args.bidirectional or None, lr=args.lr, batch=args.batch, steps=args.steps,
+                 bidirectional=args.bidirectional or None, attention=args.attention, max_len=args.max_len,
+                 test_lengths=args.test_lengths, lr=args.lr, batch=args.batch, steps=args.steps,
                  time_budget=args.time_budget, clip=args.clip, lr_decay=False if args.no_lr_decay else None,
                  digits=args.digits, beam=args.beam, eval_every=args.eval_every, keep_best=args.keep_best or None,
                  seed=args.seed)
@@ -262,6 +263,13 @@ def _cmd_seq2seq_train(args):
         cfg = seq2seq.config_for(args.task or d["task"], **given, quiet=args.quiet)
     if cfg.keep_best and not cfg.eval_every:
         raise UsageError("--keep-best needs --eval-every N (the evaluations it chooses from)")
+    if cfg.test_lengths and cfg.task == "words":
+        raise UsageError("--test-lengths needs --task reverse or add")
+    if cfg.max_len < cfg.min_len:
+        raise UsageError(f"--max-len must be >= {cfg.min_len}, got {cfg.max_len}")
+    if cfg.attention == "dot" and cfg.bidirectional:
+        raise UsageError("--attention dot needs a unidirectional encoder (a bidirectional one's outputs are "
+                         "twice the decoder's size): use general or additive")
     emit = (lambda line: None) if args.quiet else print
     _, task, metrics = seq2seq.train(cfg, emit, save=save, resume=args.resume)
     pairs = (f"held-out exact match {100 * metrics['accuracy']:.1f}% on {metrics['test_pairs']} pairs"
@@ -276,6 +284,10 @@ def _cmd_seq2seq_train(args):
         print(f"Per {what}: " + ", ".join(f"{k}: {100 * v:.1f}%" for k, v in metrics["per_length"].items()))
     if "accuracy_len_3_10" in metrics:
         print(f"Lengths 3-10: {100 * metrics['accuracy_len_3_10']:.1f}% exact")
+    if "test_lengths" in metrics:
+        m = metrics["test_lengths"]
+        print(f"Test lengths {m['low']}-{m['high']}: {100 * m['accuracy']:.1f}% exact; per length: "
+              + ", ".join(f"{k}: {100 * v:.1f}%" for k, v in m["per_length"].items()))
     for src, out in metrics.get("translations", {}).items():
         print(f"  {src} -> {out}")
     if png:
@@ -292,13 +304,28 @@ def _cmd_seq2seq_train(args):
 
 def _cmd_seq2seq_translate(args):
     from .demos import seq2seq
+    png = check_output("--plot", args.plot, image=True)
     model, vocab, header = seq2seq.load_for_translation(args.checkpoint)
+    if png and model.attention_kind == "none":
+        raise UsageError(f"--plot draws attention weights, and {args.checkpoint} has no attention "
+                         "(train with --attention dot, general or additive)")
     outs = seq2seq.translate(model, vocab, args.inputs, args.beam)
     for src, out in zip(args.inputs, outs):
         print(f"{src} -> {out}")
+    if png:
+        seq2seq.plot_attention(model, vocab, args.inputs, outs, png)
+        print(f"Attention plot written to {png}")
     if args.json:
         _print_json(dict(task=header["meta"].get("task"), translations=dict(zip(args.inputs, outs))))
     return 0
+
+
+def _length_range(text):
+    """'A-B' -> (A, B) with 1 <= A <= B."""
+    parts = text.split("-")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts) or not 1 <= int(parts[0]) <= int(parts[1]) <= 100:
+        raise argparse.ArgumentTypeError(f"expected a range A-B of lengths with 1 <= A <= B <= 100, like 13-20, got {text!r}")
+    return int(parts[0]), int(parts[1])
 
 
 def _seq2seq_parser(sub):
@@ -322,6 +349,8 @@ def _seq2seq_parser(sub):
     t.add_argument("--hidden", type=positive, help=f"hidden size ({per_task('hidden')})")
     t.add_argument("--layers", type=positive, help=f"layers in encoder and decoder (default {d['layers']})")
     t.add_argument("--bidirectional", action="store_true", help="bidirectional encoder (its two final states are summed)")
+    t.add_argument("--attention", choices=["none", "dot", "general", "additive"],
+                   help=f"attention over the encoder outputs ({per_task('attention')})")
     t.add_argument("--lr", type=positive_float, default=None, help=f"Adam learning rate ({per_task('lr', '{:g}'.format)})")
     t.add_argument("--batch", type=positive, default=None, help=f"pairs per step ({per_task('batch')})")
     t.add_argument("--steps", type=positive, default=None, help=f"training steps ({per_task('steps')}); with --resume, "
@@ -332,6 +361,10 @@ def _seq2seq_parser(sub):
     t.add_argument("--clip", type=_float_in(0.0), help=f"global gradient-norm clip, 0 = off (default {d['clip']:g})")
     t.add_argument("--no-lr-decay", action="store_true", help="keep the learning rate constant (default: cosine decay to 5%% of --lr over the run)")
     t.add_argument("--digits", type=_int_in(1, 18), help=f"--task add: operands up to this many digits, 1 to 18 (default {d['digits']})")
+    t.add_argument("--max-len", type=_int_in(3, 100), help=f"--task reverse: sources of length {d['min_len']}..MAX_LEN, 3 to 100 (default {d['max_len']})")
+    t.add_argument("--test-lengths", type=_length_range, metavar="A-B",
+                   help="also report exact match on held-out sources of lengths A..B (reverse: characters, add: digits "
+                        "of the longer operand), e.g. lengths never trained on")
     t.add_argument("--beam", type=_int_in(1, 64), metavar="K", help=f"beam width for decoding, 1 to 64; 1 = greedy (default {d['beam']})")
     t.add_argument("--eval-every", type=nonneg, help="print loss and held-out accuracy every N steps (default 0 = off)")
     t.add_argument("--keep-best", action="store_true", help="keep (and save) the weights of the best evaluation, not the last (needs --eval-every)")
@@ -349,6 +382,8 @@ def _seq2seq_parser(sub):
     r.add_argument("inputs", nargs="+", metavar="INPUT", help="source strings to translate, e.g. king or 357+84")
     r.add_argument("--beam", type=_int_in(1, 64), default=1, metavar="K", help="beam width, 1 to 64; 1 = greedy (default %(default)s)")
     r.add_argument("--json", action="store_true", help="print the translations as one JSON object on the last line")
+    r.add_argument("--plot", metavar="PNG", help="draw each translation's attention weights (output against source characters)")
+    r.add_argument("--plot", metavar="PNG", help="draw each translation's attention weights (output against source characters)")
     r.set_defaults(run=_cmd_seq2seq_translate)
     p.set_defaults(run=lambda args: _missing_action(p, "train or translate"))
 

@@ -74,19 +74,25 @@ class Task:
         h = zlib.crc32(f"{self.seed}:{source}".encode())
         return (h % 1000) < 1000 * self.held_out_fraction
 
-    def _make_test(self, rng, n):
+    def _make_test(self, rng, n, lengths=None):
         pairs, seen = [], set()
         for _ in range(200 * n):
             if len(pairs) >= n:
                 break
-            s, t = self.sample(rng)
+            s, t = self.sample(rng, lengths)
             if s not in seen and self.is_held_out(s):
                 seen.add(s)
                 pairs.append((s, t))
         return pairs
 
-    def sample(self, rng):  # pragma: no cover - abstract
+    def sample(self, rng, lengths=None):  # pragma: no cover - abstract
+        """One (source, target) pair; ``lengths=(low, high)`` bounds ``length_of(source)``."""
         raise NotImplementedError
+
+    def length_test(self, low: int, high: int, n: int = 1000):
+        """Held-out pairs whose ``length_of(source)`` is in low..high, lengths that training may
+        never have seen (``--test-lengths``); drawn from their own seeded generator."""
+        return self._make_test(np.random.default_rng(self.seed + 20_000), n, (low, high))
 
     def train_batch(self, n: int):
         """n training pairs, none of whose sources is held out."""
@@ -112,7 +118,7 @@ class WordsTask(Task):
     def __init__(self, seed: int = 0, test_size: int = 6, **options):
         super().__init__(seed, test_size, **options)
 
-    def _make_test(self, rng, n):
+    def _make_test(self, rng, n, lengths=None):
         return list(WORD_PAIRS)
 
     def train_batch(self, n: int):
@@ -127,10 +133,10 @@ class ReverseTask(Task):
     name = "reverse"
     chars = string.ascii_lowercase
 
-    def sample(self, rng):
-        lo, hi = self.options.get("min_len", 3), self.options.get("max_len", 12)
+    def sample(self, rng, lengths=None):
+        lo, hi = lengths or (self.options.get("min_len", 3), self.options.get("max_len", 12))
         n = int(rng.integers(lo, hi + 1))
-        s = "".join(rng.choice(list(self.chars), n))
+        s = "".join([self.chars[i] for i in rng.integers(0, len(self.chars), n)])   # = rng.choice(list(chars), n)
         return s, s[::-1]
 
 
@@ -140,12 +146,20 @@ class AddTask(Task):
     name = "add"
     chars = string.digits + "+"
 
-    def _operand(self, rng):
-        d = int(rng.integers(1, self.options.get("digits", 3) + 1))
+    @staticmethod
+    def _operand(rng, d):
         return int(rng.integers(0 if d == 1 else 10 ** (d - 1), 10 ** d))
 
-    def sample(self, rng):
-        a, b = self._operand(rng), self._operand(rng)
+    def sample(self, rng, lengths=None):
+        if lengths is None:
+            digits = self.options.get("digits", 3)
+            a = self._operand(rng, int(rng.integers(1, digits + 1)))
+            b = self._operand(rng, int(rng.integers(1, digits + 1)))
+        else:                                   # the longer operand has low..high digits
+            da = int(rng.integers(lengths[0], lengths[1] + 1))
+            a, b = self._operand(rng, da), self._operand(rng, int(rng.integers(1, da + 1)))
+            if rng.random() < 0.5:
+                a, b = b, a
         return f"{a}+{b}", str(a + b)
 
     def length_of(self, source: str) -> int:

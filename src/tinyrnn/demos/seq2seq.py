@@ -15,7 +15,7 @@ from ..data.seq2seq import TASKS, WORD_PAIRS, Vocab, pad_batch
 from ..models.seq2seq import Seq2Seq
 from ..optim import Adam, clip_grad_norm_
 from .common import (Timer, ce_ceiling, check_memory, close, diverging, grad_norm, guarded_step, progress,
-                     resume_settings, smooth, through, training)
+                     pyplot, resume_settings, smooth, through, training)
 
 UNSEEN_WORDS = ["mans", "old", "kin", "blak", "hig"]
 
@@ -27,6 +27,7 @@ class Seq2SeqConfig:
     hidden: int = 128
     layers: int = 1
     bidirectional: bool = False
+    attention: str = "none"        # none | dot | general | additive
     lr: float = 1e-3
     batch: int = 3
     steps: int = 600
@@ -36,6 +37,7 @@ class Seq2SeqConfig:
     digits: int = 3                # --task add
     min_len: int = 3               # --task reverse
     max_len: int = 12
+    test_lengths: tuple[int, int] | None = None   # also evaluate on these source lengths (e.g. never trained on)
     test_size: int = 1000
     beam: int = 1
     eval_every: int = 0            # 0 = only at the end
@@ -45,9 +47,9 @@ class Seq2SeqConfig:
 
 
 # The defaults that depend on --task (the dataclass's own defaults are the words task's).
-TASK_DEFAULTS = {"words": dict(cell="rnn", hidden=128, steps=600, batch=3, lr=1e-3),
-                 "reverse": dict(cell="lstm", hidden=256, steps=4000, batch=64, lr=3e-3),
-                 "add": dict(cell="gru", hidden=256, steps=10000, batch=64, lr=3e-3)}
+TASK_DEFAULTS = {"words": dict(cell="rnn", hidden=128, steps=600, batch=3, lr=1e-3, attention="none"),
+                 "reverse": dict(cell="lstm", hidden=256, steps=4000, batch=64, lr=3e-3, attention="additive"),
+                 "add": dict(cell="gru", hidden=256, steps=10000, batch=64, lr=3e-3, attention="additive")}
 
 
 def config_for(task: str, **given) -> Seq2SeqConfig:
@@ -118,7 +120,7 @@ def train(cfg: Seq2SeqConfig, emit=lambda line: None, save: str | None = None, r
                  {"--hidden": cfg.hidden, "--batch": cfg.batch, "--layers": cfg.layers})
     task = make_task(cfg)
     rng = np.random.default_rng(cfg.seed)
-    model = Seq2Seq(len(task.vocab), cfg.hidden, cfg.cell, cfg.layers, cfg.bidirectional, rng=rng)
+    model = Seq2Seq(len(task.vocab), cfg.hidden, cfg.cell, cfg.layers, cfg.bidirectional, cfg.attention, rng=rng)
     opt = Adam(model.parameters(), lr=cfg.lr)
     timer, eval_timer, losses = Timer(), Timer(), []
     history = dict(step=[], accuracy=[])
@@ -174,6 +176,12 @@ def train(cfg: Seq2SeqConfig, emit=lambda line: None, save: str | None = None, r
                        test_pairs=len(task.test), held_out=cfg.task != "words",
                        signal=flag.signum and flag.name, exit_code=flag.exit_code,
                        curve=dict(loss=[round(float(v), 5) for v in losses], **history), **result)
+        if cfg.test_lengths:
+            low, high = cfg.test_lengths
+            with eval_timer:
+                extra = evaluate(model, task, task.length_test(low, high, cfg.test_size), cfg.beam)
+            metrics["test_lengths"] = dict(low=low, high=high, **extra)
+            metrics["eval_seconds"] = round(eval_timer.seconds, 2)
         if cfg.task == "reverse":
             metrics["accuracy_len_3_10"] = round(accuracy_within(result["per_length_counts"], 3, 10), 4)
         if cfg.task == "words":
@@ -207,7 +215,6 @@ def _step(model, opt, task, cfg, step, seconds) -> float:
 
 def plot(path: str, metrics: dict) -> None:
     """Training loss at every step (smoothed) and held-out exact match at the evaluations."""
-    from .common import pyplot
     plt = pyplot()
     c, cfg = metrics["curve"], metrics["config"]
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -238,7 +245,7 @@ def resume_config(path: str, given: dict) -> Seq2SeqConfig:
     plan); evaluation, beam and keep-best settings are the run's own unless given."""
     header = read_header(path)
     meta = header.get("meta", {})
-    fixed = ("task", "cell", "hidden", "layers", "bidirectional", "lr", "batch", "clip", "lr_decay", "digits",
+    fixed = ("task", "cell", "hidden", "layers", "bidirectional", "attention", "lr", "batch", "clip", "lr_decay", "digits",
              "min_len", "max_len", "test_size", "seed")
     settings = resume_settings(path, header, "seq2seq", given, fixed, ("beam", "eval_every", "keep_best"),
                                int(meta.get("steps", 0)), float(meta.get("train_seconds", 0.0)))
@@ -255,3 +262,22 @@ def load_for_translation(path):
     model = Seq2Seq(**cfg)
     load_checkpoint(path, model)
     return model, Vocab(header["meta"]["chars"]), header
+
+
+def plot_attention(model: Seq2Seq, vocab: Vocab, sources, outputs, path) -> None:
+    """Draw each translation's attention weights: output characters (rows, then </s>) against
+    source characters (columns). For reverse, the anti-diagonal."""
+    plt = pyplot()
+    n = len(sources)
+    fig, axes = plt.subplots(1, n, figsize=(max(3.0, 0.45 * max(map(len, sources)) + 1.5) * n, 4.5), squeeze=False)
+    for ax, src, out in zip(axes[0], sources, outputs):
+        w = model.attention_weights(vocab.encode(src), vocab.encode(out, "output"))   # (len(out)+1, len(src))
+        ax.imshow(w, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
+        ax.set_xticks(range(len(src)), list(src))
+        ax.set_yticks(range(len(out) + 1), list(out) + ["</s>"])
+        ax.set_xlabel("source")
+        ax.set_ylabel("output")
+        ax.set_title(f"{src} -> {out}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,12 +1,17 @@
-"""Seq2Seq: an encoder RNN whose final state starts a decoder RNN, on one-hot characters.
+"""Seq2Seq: an encoder RNN whose final state starts a decoder RNN, on one-hot characters,
+optionally with attention over the encoder's outputs.
 
-    encoder: RNN | LSTM | GRU (V -> H, num_layers, optionally bidirectional), lengths= per source
-    bridge:  a bidirectional encoder's two final states are summed into the decoder's initial state
-    decoder: same cell (V -> H, num_layers), teacher forcing in training
-    head:    Linear(H, V), cross-entropy with padding ignored
+    encoder:   RNN | LSTM | GRU (V -> H, num_layers, optionally bidirectional), lengths= per source
+    bridge:    a bidirectional encoder's two final states are summed into the decoder's initial state
+    decoder:   same cell (V -> H, num_layers), teacher forcing in training
+    attention: (optional) the decoder output h_t queries the encoder outputs k_s (D*H each):
+               c_t = Attention(h_t, k, lengths), h~_t = tanh(W_c [h_t; c_t])   (Luong et al. 2015)
+    head:      Linear(H, V) on h_t (no attention) or h~_t, cross-entropy with padding ignored
 
-Decoding feeds back the model's own predictions (greedy, or beam search with length
-normalisation); it never sees the target.
+Without input feeding the decoder's inputs are known in advance under teacher forcing, so the
+decoder runs as one sequence layer and the attention of all T decoder steps is one call
+(``Attention.forward_steps``). Decoding feeds back the model's own predictions (greedy, or
+beam search with length normalisation); it never sees the target.
 """
 
 from __future__ import annotations
@@ -21,9 +26,10 @@ from ..functional import log_softmax
 from ..init import make_rng
 from ..losses import cross_entropy
 from ..module import Module
-from ..nn import GRU, LSTM, RNN, Linear
+from ..nn import GRU, LSTM, RNN, Attention, Linear
 
 CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+ATTENTION = ("none", "dot", "general", "additive")
 
 
 def one_hot(ids: np.ndarray, size: int, dtype) -> np.ndarray:
@@ -35,7 +41,7 @@ def one_hot(ids: np.ndarray, size: int, dtype) -> np.ndarray:
 
 class Seq2Seq(Module):
     def __init__(self, vocab_size: int, hidden_size: int = 128, cell: str = "rnn", num_layers: int = 1,
-                 bidirectional: bool = False, dtype=np.float32, rng=None):
+                 bidirectional: bool = False, attention: str = "none", dtype=np.float32, rng=None):
         super().__init__(dtype)
         rng = make_rng(rng)
         self.vocab_size = positive_int("vocab_size", vocab_size)
@@ -45,8 +51,17 @@ class Seq2Seq(Module):
         self.encoder = layer(vocab_size, hidden_size, num_layers, bidirectional=bidirectional, dtype=dtype, rng=rng)
         self.decoder = layer(vocab_size, hidden_size, num_layers, dtype=dtype, rng=rng)
         self.head = Linear(hidden_size, vocab_size, dtype=dtype, rng=rng)
+        self.attention_kind = choice("attention", attention, ATTENTION)
+        if attention != "none":
+            key_size = hidden_size * (2 if self.bidirectional else 1)
+            if attention == "dot" and self.bidirectional:
+                raise ValueError("attention='dot' needs encoder outputs of the decoder's size; a bidirectional "
+                                 f"encoder's are 2*hidden_size={key_size}: use 'general' or 'additive'")
+            self.attention = Attention(hidden_size, key_size, attention, dtype=dtype, rng=rng)
+            self.combine = Linear(hidden_size + key_size, hidden_size, bias=False, dtype=dtype, rng=rng)  # W_c
         self.config = dict(vocab_size=vocab_size, hidden_size=hidden_size, cell=cell,
-                           num_layers=num_layers, bidirectional=self.bidirectional, dtype=self.dtype.name)
+                           num_layers=num_layers, bidirectional=self.bidirectional, attention=attention,
+                           dtype=self.dtype.name)
 
     # ------------------------------------------------------------------ bridge
     def _bridge(self, enc_state):
@@ -62,13 +77,34 @@ class Seq2Seq(Module):
         unfold = lambda d: np.repeat(d, 2, axis=0)  # noqa: E731   the sum sends d to both directions
         return tuple(unfold(d) for d in dstate) if isinstance(dstate, tuple) else unfold(dstate)
 
+    # ------------------------------------------------------------------ attention
+    def _attend(self, out, memory):
+        """Decoder outputs h (T, B, H) -> features for the head (T, B, H) and a cache.
+        h~_t = tanh(W_c [h_t; c_t]) with c_t from every decoder step at once."""
+        if memory is None:
+            return out, None, None
+        keys, src_len = memory                                                # (S, B, D*H), (B,)
+        context, weights, att_cache = self.attention.forward_steps(out, keys, src_len)   # (T, B, D*H), (T, B, S)
+        pre, comb_cache = self.combine.forward(np.concatenate([out, context], axis=-1))
+        h_tilde = np.tanh(pre)                                                # (T, B, H)
+        return h_tilde, weights, (att_cache, comb_cache, h_tilde)
+
+    def _attend_back(self, dfeat, cache):
+        """Gradient of ``_attend``: dfeat (T, B, H) -> d out (T, B, H), d keys (S, B, D*H) or None."""
+        if cache is None:
+            return dfeat, None
+        att_cache, comb_cache, h_tilde = cache
+        dcat = self.combine.backward(dfeat * (1 - h_tilde * h_tilde), comb_cache)   # tanh' = 1 - h~^2
+        H = h_tilde.shape[-1]
+        dquery, dkeys = self.attention.backward_steps(dcat[..., H:], att_cache)
+        return dcat[..., :H] + dquery, dkeys
+
     # ------------------------------------------------------------------ training
-    def loss_and_backward(self, src, src_len, tgt):
-        """One teacher-forced pass. src (B, S) ids with lengths src_len; tgt (B, T) ids padded
-        with PAD (without start/end). Accumulates gradients; returns the mean loss per token."""
+    def _teacher_forced(self, src, src_len, tgt):
+        """Forward of one teacher-forced pass: logits (T+1, B, V), targets (T+1, B), weights, caches."""
         B = src.shape[0]
         x = one_hot(src.T, self.vocab_size, self.dtype)                    # (S, B, V)
-        _, enc_state, enc_cache = self.encoder.forward(x, None, lengths=src_len)
+        enc_out, enc_state, enc_cache = self.encoder.forward(x, None, lengths=src_len)
         tgt_in = np.concatenate([np.full((B, 1), SOS), tgt], axis=1)       # <s> y_1 .. y_n
         tgt_out = np.concatenate([tgt, np.full((B, 1), PAD)], axis=1)      # y_1 .. y_n </s>
         tgt_len = (tgt != PAD).sum(axis=1)
@@ -76,33 +112,54 @@ class Seq2Seq(Module):
         tgt_in[tgt_in == PAD] = EOS                                         # padded inputs: any symbol, outputs ignored
         dec_x = one_hot(tgt_in.T, self.vocab_size, self.dtype)              # (T+1, B, V)
         out, _, dec_cache = self.decoder.forward(dec_x, self._bridge(enc_state))
-        logits, head_cache = self.head.forward(out)                         # (T+1, B, V)
-        loss, dlogits = cross_entropy(logits, tgt_out.T, ignore_index=PAD)
-        dout = self.head.backward(dlogits, head_cache)
+        memory = (enc_out, src_len) if self.attention_kind != "none" else None
+        feat, weights, att_cache = self._attend(out, memory)
+        logits, head_cache = self.head.forward(feat)                        # (T+1, B, V)
+        return logits, tgt_out.T, weights, (enc_cache, dec_cache, att_cache, head_cache)
+
+    def loss_and_backward(self, src, src_len, tgt):
+        """One teacher-forced pass. src (B, S) ids with lengths src_len; tgt (B, T) ids padded
+        with PAD (without start/end). Accumulates gradients; returns the mean loss per token."""
+        logits, targets, _, (enc_cache, dec_cache, att_cache, head_cache) = self._teacher_forced(src, src_len, tgt)
+        loss, dlogits = cross_entropy(logits, targets, ignore_index=PAD)
+        dfeat = self.head.backward(dlogits, head_cache)
+        dout, dkeys = self._attend_back(dfeat, att_cache)
         _, dstate0 = self.decoder.backward(dout, dec_cache)
-        self.encoder.backward(None, enc_cache, self._bridge_back(dstate0))
+        self.encoder.backward(dkeys, enc_cache, self._bridge_back(dstate0))   # dkeys reach every encoder step
         return loss
+
+    def attention_weights(self, src_ids, out_ids) -> np.ndarray:
+        """Weights (len(out_ids) + 1, len(src_ids)) of the decoder reading out_ids (then </s>)
+        with src_ids as the source: row t is where output t looked."""
+        if self.attention_kind == "none":
+            raise ValueError("this model has no attention (trained with --attention none)")
+        _, _, weights, _ = self._teacher_forced(np.array([src_ids]), np.array([len(src_ids)]),
+                                                np.array([list(out_ids)], dtype=np.int64).reshape(1, -1))
+        return weights[:, 0]
 
     # ------------------------------------------------------------------ decoding
     def _encode(self, src, src_len):
+        """Decoder initial state(s) and the attention memory (keys (S, B, D*H), lengths) or None."""
         x = one_hot(src.T, self.vocab_size, self.dtype)
-        _, state = self.encoder(x, None, lengths=src_len)
-        return self._bridge(state)
+        enc_out, state = self.encoder(x, None, lengths=src_len)
+        memory = (enc_out, np.asarray(src_len)) if self.attention_kind != "none" else None
+        return self._bridge(state), memory
 
-    def _step(self, tokens, state):
+    def _step(self, tokens, state, memory=None):
         """tokens (B,) -> log-probabilities (B, V), new state."""
         out, state = self.decoder(one_hot(tokens[None], self.vocab_size, self.dtype), state)
-        return log_softmax(self.head(out[0])), state
+        feat, _, _ = self._attend(out, memory)                              # (1, B, H)
+        return log_softmax(self.head(feat[0])), state
 
     def greedy(self, src, src_len, max_len: int):
         """Batch greedy decoding -> list of id lists (without start/end)."""
         B = src.shape[0]
-        state = self._encode(src, src_len)
+        state, memory = self._encode(src, src_len)
         tokens = np.full(B, SOS)
         outputs = [[] for _ in range(B)]
         done = np.zeros(B, bool)
         for _ in range(max_len):
-            logp, state = self._step(tokens, state)
+            logp, state = self._step(tokens, state, memory)
             tokens = logp.argmax(axis=-1)
             for b in np.flatnonzero(~done):
                 if tokens[b] == EOS:
@@ -117,13 +174,14 @@ class Seq2Seq(Module):
         """Beam search for one source (list of ids). Finished hypotheses are ranked by
         log p / length^alpha (length normalisation). beam_size=1 is greedy decoding."""
         K = positive_int("beam", beam_size)
-        state = self._encode(np.array([src_ids]), np.array([len(src_ids)]))
+        state, memory = self._encode(np.array([src_ids]), np.array([len(src_ids)]))
         rep = lambda s, idx: tuple(a[:, idx] for a in s) if isinstance(s, tuple) else s[:, idx]  # noqa: E731
         beams = [SimpleNamespace(tokens=[], logp=0.0)]
         states = state
         finished = []
         for _ in range(max_len):
-            logp, new_states = self._step(np.array([b.tokens[-1] if b.tokens else SOS for b in beams]), states)
+            mem = None if memory is None else (np.repeat(memory[0], len(beams), axis=1), memory[1].repeat(len(beams)))
+            logp, new_states = self._step(np.array([b.tokens[-1] if b.tokens else SOS for b in beams]), states, mem)
             total = np.array([b.logp for b in beams])[:, None] + logp            # (k, V)
             order = np.argsort(-total, axis=None, kind="stable")[: 2 * K]
             keep, keep_idx = [], []

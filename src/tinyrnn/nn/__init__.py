@@ -1,5 +1,6 @@
 """Layers: each with ``forward -> (outputs..., cache)``, ``backward``, and ``__call__`` for inference."""
 
+from .attention import Attention
 from .cell import CellBase, GRUCell, LSTMCell, RNNCell
 from .dropout import Dropout
 from .embedding import Embedding
@@ -9,5 +10,5 @@ from .lstm import LSTM
 from .recurrent import RecurrentBase
 from .rnn import RNN
 
-__all__ = ["CellBase", "Dropout", "Embedding", "GRU", "GRUCell", "Linear", "LSTM", "LSTMCell",
+__all__ = ["Attention", "CellBase", "Dropout", "Embedding", "GRU", "GRUCell", "Linear", "LSTM", "LSTMCell",
            "RecurrentBase", "RNN", "RNNCell"]
