@@ -220,7 +220,7 @@ def test_gradflow_norms_against_finite_differences():
 
 def test_gradflow_cli(capsys, tmp_path):
     png = tmp_path / "g.png"
-    code, out, _ = run(capsys, "gradflow", "--T", "20", "--hidden", "8", "--batch", "10", "--train-steps", "2",
+    code, out, _ = run(capsys, "gradflow", "--T", "12", "--hidden", "6", "--batch", "10", "--train-steps", "2",
                        "--plot", str(png), "--json")
     assert code == 0 and png.stat().st_size > 0
     m = json.loads(out.strip().splitlines()[-1])

@@ -550,9 +550,9 @@ def _gradflow_parser(sub):
                                    "last step with respect to each input x_t, averaged over the batch, computed by "
                                    "the library's BPTT, at initialisation and (--train-steps) after training.")
     p.add_argument("--cell", type=_name_list(("rnn", "irnn", "lstm", "gru")), default=d.cells, metavar="CELLS",
-                   help="comma-separated cells (default %(default)s)".replace("(default ('rnn', 'irnn', 'lstm', 'gru'))", "(default rnn,irnn,lstm,gru)"))
+                   help="comma-separated cells (default " + ",".join(d.cells) + ")")
     p.add_argument("--forget-bias", type=_float_list, default=d.forget_biases, metavar="B1,B2",
-                   help="lstm: one curve per forget-gate bias (default 0,1)")
+                   help="lstm: one curve per forget-gate bias (default " + ",".join(f"{b:g}" for b in d.forget_biases) + ")")
     p.add_argument("--T", type=positive, default=d.T, help="sequence length (default %(default)s)")
     p.add_argument("--hidden", type=positive, default=d.hidden, help="hidden size (default %(default)s)")
     p.add_argument("--batch", type=positive, default=d.batch, help="sequences averaged over (default %(default)s)")

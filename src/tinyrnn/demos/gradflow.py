@@ -24,7 +24,7 @@ class GradflowConfig:
     forget_biases: tuple = (0.0, 1.0)     # one lstm curve per value
     T: int = 100
     hidden: int = memory.TASK_DEFAULTS["adding"]["hidden"]
-    batch: int = 100                      # sequences the norms are averaged over
+    batch: int = 100                      # sequences the norms are averaged over (and the trained models tested on)
     train_steps: int = 0                  # 0: at initialisation only
     seed: int = 0
     quiet: bool = False
@@ -52,7 +52,8 @@ def input_gradient_norms(model: MemoryModel, batch: tasks.Batch) -> np.ndarray:
 
 def memory_config(cfg: GradflowConfig, cell: str, forget_bias: float | None) -> memory.MemoryConfig:
     base = memory.MemoryConfig(task="adding", cell=cell, T=cfg.T, hidden=cfg.hidden, seed=cfg.seed, quiet=True,
-                               steps=max(cfg.train_steps, 1), eval_every=max(cfg.train_steps, 1))
+                               steps=max(cfg.train_steps, 1), eval_every=max(cfg.train_steps, 1),
+                               test_size=cfg.batch)
     return base if forget_bias is None else replace(base, forget_bias=forget_bias)
 
 

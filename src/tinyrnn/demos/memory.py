@@ -8,6 +8,7 @@ seeded by (seed, 0), (seed, 1) and (seed, 2), so a run is reproduced exactly by 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -58,7 +59,7 @@ class MemoryConfig:
     def resolved(self) -> "MemoryConfig":
         """A copy with the task's defaults filled in and every field checked."""
         values = asdict(self)
-        for k, v in TASK_DEFAULTS[tasks_check(self)].items():
+        for k, v in TASK_DEFAULTS[_task(self)].items():
             if values[k] is None:
                 values[k] = v
         if values["steps"] is not None and values["time_budget"]:
@@ -70,7 +71,7 @@ class MemoryConfig:
         return cfg
 
 
-def tasks_check(cfg) -> str:
+def _task(cfg) -> str:
     if cfg.task not in tasks.TASKS:
         raise ValueError(f"task must be one of {', '.join(tasks.TASKS)}, got {cfg.task!r}")
     return cfg.task
@@ -168,7 +169,7 @@ def train(cfg: MemoryConfig, emit=lambda line: None):
     test = tasks.generate(cfg.task, cfg.variant, np.random.default_rng([cfg.seed, 1]), cfg.T, cfg.test_size)
     model = build_model(cfg, np.random.default_rng([cfg.seed, 2]))
     opt = OPTIMIZERS[cfg.optimizer](model.parameters(), lr=cfg.lr)
-    timer, step, losses, interrupted, last = Timer(), 0, [], False, None
+    timer, step, losses, interrupted, last, cpu = Timer(), 0, [], False, None, 0.0
     curve = dict(steps=[], sequences=[], seconds=[], train_loss=[], test=[])
     solved_at = None
     budget = cfg.time_budget
@@ -179,6 +180,7 @@ def train(cfg: MemoryConfig, emit=lambda line: None):
                 break
             if cfg.lr_decay:
                 opt.lr = cfg.lr * cosine(timer.seconds / budget if budget else (step - 1) / cfg.steps)
+            cpu0 = time.process_time()
             with timer, np.errstate(over="ignore", invalid="ignore"):    # a divergence is reported below
                 batch = tasks.generate(cfg.task, cfg.variant, data_rng, cfg.T, cfg.batch)
                 y, cache = model.forward(batch.x, batch.lengths)
@@ -190,6 +192,7 @@ def train(cfg: MemoryConfig, emit=lambda line: None):
                 if cfg.clip:
                     clip_grad_norm_(model.parameters(), cfg.clip)
                 opt.step()
+            cpu += time.process_time() - cpu0
             losses.append(loss)
             if step % cfg.eval_every == 0:
                 m = last = evaluate(model, cfg, test)
@@ -204,7 +207,7 @@ def train(cfg: MemoryConfig, emit=lambda line: None):
         step = len(losses)
     final = last if last is not None and curve["steps"][-1] == step else evaluate(model, cfg, test)
     metrics = dict(task=cfg.task, cell=cfg.cell, T=cfg.T, steps=step, sequences_seen=step * cfg.batch,
-                   seconds=round(timer.seconds, 2), baseline=tasks.baseline(cfg.task, cfg.T, cfg.variant),
+                   seconds=round(timer.seconds, 2), cpu_seconds=round(cpu, 2), baseline=tasks.baseline(cfg.task, cfg.T, cfg.variant),
                    **final, solved=solved(cfg, final), solved_at=solved_at, interrupted=interrupted,
                    config=asdict(cfg), curve=curve)
     if cfg.task == "adding":

@@ -86,7 +86,11 @@ def append_result(path: str, record: dict) -> None:
 
 
 def run_one(cfg_dict: dict) -> dict:
-    """One run of the grid (what a Dask worker executes): its config and metrics."""
+    """One run of the grid (what a Dask worker executes): its config and metrics. The worker
+    gets the allocator setting the ``tinyrnn`` command makes for itself (``perf.retain_memory``:
+    Dask's nanny sets MALLOC_TRIM_THRESHOLD_ low, which doubled the LSTM's step time here)."""
+    from ..perf import retain_memory
+    retain_memory()
     cfg = memory.MemoryConfig(**cfg_dict)
     try:
         _, metrics = memory.train(cfg)
