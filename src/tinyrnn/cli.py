@@ -523,6 +523,180 @@ def _charlm_parser(sub):
     p.set_defaults(run=lambda args: _missing_action(p, "train or sample"))
 
 
+# ---------------------------------------------------------------- tinyrnn memory
+def _memory_config(args):
+    from .demos import memory
+    given = {k: getattr(args, k) for k in memory.MemoryConfig.__dataclass_fields__ if hasattr(args, k)}
+    return memory.MemoryConfig(**given)
+
+
+def _cmd_memory(args):
+    from .demos import memory
+    prog = f"tinyrnn memory {args.task}"
+    try:
+        cfg = _memory_config(args).resolved()
+    except ValueError as e:
+        raise UsageError(f"{prog}: error: {e}") from None
+    if args.sweep:
+        return _memory_sweep(args, cfg, prog)
+    if args.scheduler:
+        raise UsageError(f"{prog}: error: --scheduler sends --sweep runs to a cluster; give --sweep too")
+    try:
+        model, metrics = memory.train(cfg, (lambda line: None) if args.quiet else print)
+    except memory.TrainingDiverged as e:
+        print(f"{prog}: {e}", file=sys.stderr)
+        return 3
+    what = f"{cfg.task} (--variant {cfg.variant})" if cfg.task == "adding" else cfg.task
+    print(f"memory {what}, cell {cfg.cell}, T = {cfg.T}: {metrics['steps']} steps, {metrics['sequences_seen']} "
+          f"sequences, {metrics['seconds']:.1f} s of training")
+    print(f"Held-out ({cfg.test_size} sequences): {memory.headline(cfg, metrics)}; baseline {metrics['baseline']:.4g}; "
+          + (f"solved after {metrics['solved_at']['sequences']} sequences" if metrics["solved_at"] else "not solved"))
+    if args.plot:
+        memory.plot(args.plot, metrics)
+        print(f"Plot written to {args.plot}")
+    if args.save:
+        from .checkpoint import save
+        save(args.save, model, meta=dict(kind="memory", task=cfg.task, variant=cfg.variant, T=cfg.T,
+                                         steps=metrics["steps"]))
+        print(f"Checkpoint written to {args.save}")
+    if metrics["interrupted"]:
+        print("Interrupted by Ctrl-C: the metrics above are those of the model at that point")
+    if args.json:
+        metrics.pop("curve")
+        _print_json(metrics)
+    return 130 if metrics["interrupted"] else 0
+
+
+def _memory_sweep(args, cfg, prog):
+    from .demos import memory_sweep
+    from .sweep import SweepError
+    if args.save:
+        raise UsageError(f"{prog}: error: --save saves one run; it cannot be used with --sweep")
+    results = args.results or f"sweep-{args.task}.jsonl"
+    try:
+        configs = memory_sweep.expand(cfg, memory_sweep.parse_grid(args.sweep))
+        records, ran, interrupted = memory_sweep.run_sweep(configs, results, args.scheduler, args.workers,
+                                                           (lambda line: None) if args.quiet else print)
+    except (ValueError, SweepError) as e:
+        raise UsageError(f"{prog}: error: {e}") from None
+    if records:
+        print(memory_sweep.table(records))
+    print(f"{len(records)} of {len(configs)} runs finished ({ran} run now); results in {results}")
+    if args.plot and records:
+        memory_sweep.plot(args.plot, records)
+        print(f"Plot written to {args.plot}")
+    if interrupted:
+        print(f"Interrupted by Ctrl-C: the finished runs are kept in {results}; run the same command to finish")
+    if args.json:
+        for r in records:
+            if r["metrics"]:
+                r["metrics"].pop("curve", None)
+        _print_json(dict(task=cfg.task, results=results, runs=records))
+    return 130 if interrupted else 0
+
+
+def _memory_parser(sub):
+    from .demos.memory import TASK_DEFAULTS, TIME_BUDGET, MemoryConfig
+    d = MemoryConfig()
+    per_task = lambda k: ", ".join(f"{t} {v[k]}" for t, v in TASK_DEFAULTS.items())  # noqa: E731
+    p = sub.add_parser("memory", help="long-range memory: the adding, copy and temporal-order tasks",
+                       description="Train a cell on a synthetic long-range memory task of the LSTM papers and "
+                                   "evaluate it on a held-out set fixed by --seed (docs/memory.md).")
+    p.add_argument("task", choices=["adding", "copy", "order"], metavar="TASK",
+                   help="adding: the adding problem; copy: the copy-memory task; order: temporal order")
+    p.add_argument("--variant", choices=["le", "hochreiter"], default=d.variant,
+                   help="adding: le (Le et al. 2015, fixed length T) or hochreiter (1997, lengths T to 1.1 T) (default %(default)s)")
+    p.add_argument("--cell", choices=["rnn", "irnn", "lstm", "gru"], default=d.cell, help="rnn (tanh), irnn (ReLU, identity init), lstm, gru (default %(default)s)")
+    p.add_argument("--T", type=positive, default=d.T, help="sequence length (order, hochreiter: the minimum length; copy: the blanks) (default %(default)s)")
+    p.add_argument("--hidden", type=positive, help=f"hidden size (default: {per_task('hidden')})")
+    p.add_argument("--layers", type=positive, default=d.layers, help="recurrent layers (default %(default)s)")
+    p.add_argument("--batch", type=positive, help=f"sequences per step (default: {per_task('batch')})")
+    p.add_argument("--optimizer", choices=["adam", "sgd", "adagrad"], default=d.optimizer, help="optimizer (default %(default)s)")
+    p.add_argument("--lr", type=positive_float, help=f"learning rate (default: {per_task('lr')})")
+    p.add_argument("--clip", type=_float_in(0.0), default=d.clip, help="global gradient-norm clip, 0 = off (default %(default)s)")
+    p.add_argument("--no-lr-decay", dest="lr_decay", action="store_false", help="keep --lr constant (default: cosine decay to 5%% of --lr over the run)")
+    p.add_argument("--forget-bias", type=_float_in(-1e6, 1e6), default=d.forget_bias, metavar="B", help="lstm: forget-gate biases start at B (default %(default)s)")
+    p.add_argument("--steps", type=positive, help="training steps (default: train for --time-budget seconds)")
+    p.add_argument("--time-budget", type=positive_float, metavar="SECONDS", help=f"seconds of training, evaluations excluded (default {TIME_BUDGET:g} unless --steps is given)")
+    p.add_argument("--eval-every", type=positive, default=d.eval_every, help="steps between held-out evaluations (default %(default)s)")
+    p.add_argument("--test-size", type=positive, default=d.test_size, help="held-out sequences (default %(default)s)")
+    p.add_argument("--stop-when-solved", action="store_true", help="stop at the first evaluation that meets the task's criterion")
+    p.add_argument("--plot", metavar="PNG", help="learning curve against the baseline (with --sweep: the score against T per cell)")
+    p.add_argument("--save", metavar="CKPT", help="save the trained model (.npz)")
+    p.add_argument("--sweep", nargs="+", metavar="KEY=V1,V2", help="run every combination on Dask, e.g. cell=rnn,lstm T=100,200 seed=0,1")
+    p.add_argument("--scheduler", metavar="tcp://HOST:8786", help="--sweep on this existing Dask cluster (default: a local cluster)")
+    p.add_argument("--workers", type=positive, help="--sweep local cluster: worker processes (default: one per core)")
+    p.add_argument("--results", metavar="JSONL", help="--sweep results file, extended by later sweeps (default sweep-TASK.jsonl)")
+    _common(p)
+    p.set_defaults(run=_cmd_memory)
+
+
+# ---------------------------------------------------------------- tinyrnn gradflow
+def _name_list(choices):
+    def parse(text):
+        names = [v.strip() for v in text.split(",")]
+        bad = [v for v in names if v not in choices]
+        if bad or not names:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list of {', '.join(choices)}, got {text!r}")
+        return tuple(dict.fromkeys(names))
+    return parse
+
+
+def _float_list(text):
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if not all(abs(v) < 1e6 for v in values):
+        raise argparse.ArgumentTypeError(f"expected finite numbers, got {text!r}")
+    return values
+
+
+def _cmd_gradflow(args):
+    from .demos import gradflow
+    if args.T < 2:
+        raise UsageError("tinyrnn gradflow: error: argument --T: expected an integer >= 2 (the adding problem)")
+    cfg = gradflow.GradflowConfig(cells=args.cell, forget_biases=args.forget_bias, T=args.T, hidden=args.hidden,
+                                  batch=args.batch, train_steps=args.train_steps, seed=args.seed, quiet=args.quiet)
+    from .demos.memory import TrainingDiverged
+    try:
+        result = gradflow.run(cfg, (lambda line: None) if args.quiet else print)
+    except TrainingDiverged as e:
+        print(f"tinyrnn gradflow: {e}", file=sys.stderr)
+        return 3
+    if args.plot:
+        gradflow.plot(args.plot, result)
+        print(f"Plot written to {args.plot}")
+    if args.json:
+        out = dict(T=result["T"], train_steps=result["train_steps"], ratio=result["init"]["ratio"])
+        if "trained" in result:
+            out["ratio_trained"] = result["trained"]["ratio"]
+            out["test_mse_trained"] = result["trained"]["test_mse"]
+        _print_json(out)
+    return 0
+
+
+def _gradflow_parser(sub):
+    from .demos.gradflow import GradflowConfig
+    d = GradflowConfig()
+    p = sub.add_parser("gradflow", help="the vanishing gradient: |dL/dx_t| for each input step, per cell",
+                       description="On a batch of the adding problem, the norm of the gradient of the loss at the "
+                                   "last step with respect to each input x_t, averaged over the batch, computed by "
+                                   "the library's BPTT, at initialisation and (--train-steps) after training.")
+    p.add_argument("--cell", type=_name_list(("rnn", "irnn", "lstm", "gru")), default=d.cells, metavar="CELLS",
+                   help="comma-separated cells (default " + ",".join(d.cells) + ")")
+    p.add_argument("--forget-bias", type=_float_list, default=d.forget_biases, metavar="B1,B2",
+                   help="lstm: one curve per forget-gate bias (default " + ",".join(f"{b:g}" for b in d.forget_biases) + ")")
+    p.add_argument("--T", type=positive, default=d.T, help="sequence length (default %(default)s)")
+    p.add_argument("--hidden", type=positive, default=d.hidden, help="hidden size (default %(default)s)")
+    p.add_argument("--batch", type=positive, default=d.batch, help="sequences averaged over (default %(default)s)")
+    p.add_argument("--train-steps", type=nonneg, default=d.train_steps, metavar="N",
+                   help="also measure after N steps of 'tinyrnn memory adding' training (default %(default)s: initialisation only)")
+    p.add_argument("--plot", metavar="PNG", help="log-scale plot of |dL/dx_t| against t, the cells side by side")
+    _common(p)
+    p.set_defaults(run=_cmd_gradflow)
+
+
 # ---------------------------------------------------------------- entry
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="tinyrnn", description="Recurrent networks in plain NumPy, with hand-derived BPTT.")
@@ -533,6 +707,8 @@ def build_parser() -> argparse.ArgumentParser:
     _hello_parser(sub)
     _seq2seq_parser(sub)
     _charlm_parser(sub)
+    _memory_parser(sub)
+    _gradflow_parser(sub)
     _name_parsers(parser)
     return parser
 

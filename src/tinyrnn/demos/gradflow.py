@@ -1,0 +1,101 @@
+"""``tinyrnn gradflow``: the vanishing gradient, measured by the library's own BPTT.
+
+For each cell, on a batch of the adding problem: the loss L_b = (y_b - target_b)^2 of each
+sequence's prediction at its last step, and the norm of its gradient with respect to each
+input, ||dL_b/dx_t||, averaged over the batch, for t = 1 .. T. At initialisation and, with
+``train_steps``, after that many steps of ``tinyrnn memory adding`` training (same seed, so the
+same initial weights).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..data import memory as tasks
+from ..models.memory import MemoryModel
+from . import memory
+
+
+@dataclass
+class GradflowConfig:
+    cells: tuple = ("rnn", "irnn", "lstm", "gru")
+    forget_biases: tuple = (0.0, 1.0)     # one lstm curve per value
+    T: int = 100
+    hidden: int = memory.TASK_DEFAULTS["adding"]["hidden"]
+    batch: int = 100                      # sequences the norms are averaged over (and the trained models tested on)
+    train_steps: int = 0                  # 0: at initialisation only
+    seed: int = 0
+    quiet: bool = False
+
+
+def variants(cfg: GradflowConfig) -> list[tuple[str, str, float | None]]:
+    """(label, cell, forget bias) of each curve: the lstm once per forget bias."""
+    out = []
+    for cell in cfg.cells:
+        if cell == "lstm":
+            out += [(f"lstm (forget bias {b:g})", "lstm", float(b)) for b in cfg.forget_biases]
+        else:
+            out.append((cell, cell, None))
+    return out
+
+
+def input_gradient_norms(model: MemoryModel, batch: tasks.Batch) -> np.ndarray:
+    """||dL_b/dx_t|| averaged over the batch, (T,) for t = 1 .. T, with L_b = (y_b - target_b)^2
+    (the sum over the batch, so each sequence's gradient is its own)."""
+    y, cache = model.forward(batch.x, batch.lengths)                  # (B, 1)
+    model.zero_grad()
+    dx = model.backward(2 * (y - batch.y), cache)                      # (T, B, I)
+    return np.linalg.norm(dx.astype(np.float64), axis=2).mean(axis=1)
+
+
+def memory_config(cfg: GradflowConfig, cell: str, forget_bias: float | None) -> memory.MemoryConfig:
+    base = memory.MemoryConfig(task="adding", cell=cell, T=cfg.T, hidden=cfg.hidden, seed=cfg.seed, quiet=True,
+                               steps=max(cfg.train_steps, 1), eval_every=max(cfg.train_steps, 1),
+                               test_size=cfg.batch)
+    return base if forget_bias is None else replace(base, forget_bias=forget_bias)
+
+
+def run(cfg: GradflowConfig, emit=lambda line: None) -> dict:
+    """{"T", "norms": {label: [..T]}, "ratio": {label: ||dL/dx_1|| / ||dL/dx_T||}} at
+    initialisation, and the same under "trained" when ``train_steps`` > 0."""
+    probe = tasks.adding_le(np.random.default_rng([cfg.seed, 3]), cfg.T, cfg.batch)
+    result = dict(T=cfg.T, train_steps=cfg.train_steps, init=dict(norms={}, ratio={}))
+    if cfg.train_steps:
+        result["trained"] = dict(norms={}, ratio={}, test_mse={})
+    for label, cell, fb in variants(cfg):
+        mcfg = memory_config(cfg, cell, fb).resolved()
+        parts = [("init", memory.build_model(mcfg, np.random.default_rng([cfg.seed, 2])))]
+        if cfg.train_steps:
+            model, metrics = memory.train(mcfg)
+            parts.append(("trained", model))
+            result["trained"]["test_mse"][label] = metrics["test_mse"]
+        for when, model in parts:
+            norms = input_gradient_norms(model, probe)
+            result[when]["norms"][label] = norms.tolist()
+            result[when]["ratio"][label] = float(norms[0] / norms[-1])
+            emit(f"{label:>22} {when:>7}: |dL/dx_1| / |dL/dx_T| = {norms[0] / norms[-1]:.3g}")
+    return result
+
+
+def plot(path: str, result: dict) -> None:
+    """Log-scale ||dL/dx_t|| against t, one line per cell; a second panel after training."""
+    from .common import pyplot
+    plt = pyplot()
+    whens = [w for w in ("init", "trained") if w in result]
+    fig, axes = plt.subplots(1, len(whens), figsize=(6.5 * len(whens), 4.2), squeeze=False, sharey=True)
+    t = np.arange(1, result["T"] + 1)
+    for ax, when in zip(axes[0], whens):
+        for label, norms in result[when]["norms"].items():
+            ax.plot(t, norms, label=label)
+        ax.set_yscale("log")
+        ax.set_xlabel("input step t (the loss is on the output at step T)")
+        ax.set_title("at initialisation" if when == "init" else f"after {result['train_steps']} training steps")
+        ax.grid(True, which="major", alpha=0.3)
+    axes[0][0].set_ylabel("||dL/dx_t||, mean over the batch")
+    axes[0][-1].legend(fontsize=8)
+    fig.suptitle(f"Gradient reaching each input of the adding problem, T = {result['T']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,182 @@
+"""``tinyrnn memory TASK --sweep key=v1,v2 ...``: the grid, the results file, the table, the figure.
+
+The distributed part is ``tinyrnn.sweep`` (Dask). Here: expand ``cell=rnn,lstm T=100,200`` into
+configurations, skip those already in the results file (JSON lines, one finished run a line,
+appended as each finishes), and summarise every run of the grid as one table and one figure.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from dataclasses import asdict, replace
+
+from . import memory
+
+# Sweep keys and how their values are read; the names are MemoryConfig's fields.
+SWEEP_KEYS = {"cell": str, "variant": str, "optimizer": str, "T": int, "seed": int, "hidden": int,
+              "layers": int, "batch": int, "steps": int, "lr": float, "clip": float,
+              "forget_bias": float, "time_budget": float}
+# Fields that do not change a run's result, left out of its identity in the results file.
+NOT_IDENTITY = ("quiet",)
+
+
+def parse_grid(specs: list[str]) -> dict[str, list]:
+    """["cell=rnn,lstm", "T=100,200"] -> {"cell": ["rnn", "lstm"], "T": [100, 200]}."""
+    grid = {}
+    for spec in specs:
+        key, eq, values = spec.partition("=")
+        key = key.strip().replace("-", "_")
+        if not eq or not values.strip():
+            raise ValueError(f"--sweep expects KEY=V1,V2,... items, got {spec!r}")
+        if key not in SWEEP_KEYS:
+            raise ValueError(f"--sweep: unknown key {key!r}; use one of {', '.join(SWEEP_KEYS)}")
+        if key in grid:
+            raise ValueError(f"--sweep: key {key!r} given twice")
+        kind = SWEEP_KEYS[key]
+        try:
+            grid[key] = [kind(v.strip()) for v in values.split(",")]
+        except ValueError:
+            raise ValueError(f"--sweep {key}: expected {kind.__name__} values, got {values!r}") from None
+    return grid
+
+
+def expand(base: memory.MemoryConfig, grid: dict[str, list]) -> list[memory.MemoryConfig]:
+    """Every combination of the grid over ``base``, each resolved and checked (ValueError)."""
+    keys = list(grid)
+    out = []
+    for combo in itertools.product(*(grid[k] for k in keys)):
+        cfg = replace(base, quiet=True, **dict(zip(keys, combo)))
+        if cfg.cell != "lstm":
+            cfg = replace(cfg, forget_bias=memory.MemoryConfig.forget_bias)
+        out.append(cfg.resolved())
+    return out
+
+
+def identity(cfg: memory.MemoryConfig) -> str:
+    """The key of a run in the results file: its resolved configuration."""
+    d = {k: v for k, v in asdict(cfg).items() if k not in NOT_IDENTITY}
+    return json.dumps(d, sort_keys=True)
+
+
+def load_results(path: str) -> dict[str, dict]:
+    """identity -> record, from a results file (missing file: empty). A line cut short by a
+    crash is ignored (that run is simply done again)."""
+    done = {}
+    if not os.path.exists(path):
+        return done
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            try:
+                rec = json.loads(line)
+                done[identity(memory.MemoryConfig(**rec["config"]))] = rec
+            except (ValueError, KeyError, TypeError):
+                if line.endswith("\n"):
+                    raise ValueError(f"{path} line {n} is not a sweep result; give another --results file") from None
+    return done
+
+
+def append_result(path: str, record: dict) -> None:
+    """Append one record as one line, flushed to disk before returning."""
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record, sort_keys=True) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def run_one(cfg_dict: dict) -> dict:
+    """One run of the grid (what a Dask worker executes): its config and metrics. The worker
+    gets the allocator setting the ``tinyrnn`` command makes for itself (``perf.retain_memory``:
+    Dask's nanny sets MALLOC_TRIM_THRESHOLD_ low, which doubled the LSTM's step time here)."""
+    from ..perf import retain_memory
+    retain_memory()
+    cfg = memory.MemoryConfig(**cfg_dict)
+    try:
+        _, metrics = memory.train(cfg)
+    except memory.TrainingDiverged as e:
+        return dict(config=cfg_dict, metrics=None, error=str(e))
+    metrics.pop("config")
+    return dict(config=cfg_dict, metrics=metrics)
+
+
+def run_sweep(configs: list[memory.MemoryConfig], results: str, scheduler: str | None = None,
+              workers: int | None = None, emit=lambda line: None):
+    """Run the configurations not yet in ``results`` on Dask, appending each as it finishes.
+    Returns (records of every configuration finished so far, in grid order; computed now;
+    interrupted by Ctrl-C)."""
+    from .. import sweep
+    sweep.check_available()
+    done = load_results(results)
+    try:
+        open(results, "a", encoding="utf-8").close()
+    except OSError as e:
+        raise ValueError(f"--results {results}: cannot write there ({e.strerror})") from None
+    keys = [identity(c) for c in configs]
+    todo = [asdict(c) for c, k in zip(configs, keys) if k not in done]
+    emit(f"{len(configs)} runs in the grid, {len(configs) - len(todo)} already in {results}, {len(todo)} to run")
+
+    def finished(cfg_dict, record):
+        append_result(results, record)
+        m = record["metrics"]
+        emit(f"done: cell={cfg_dict['cell']} T={cfg_dict['T']} seed={cfg_dict['seed']}: "
+             + (memory.headline(memory.MemoryConfig(**cfg_dict), m) if m else record["error"]))
+
+    interrupted = False
+    if todo:
+        client = sweep.connect(scheduler, workers)
+        try:
+            sweep.run(client, run_one, todo, finished)
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            sweep.close(client)
+    found = load_results(results)                # the file is the record of what finished
+    return [found[k] for k in keys if k in found], len(todo), interrupted
+
+
+def score_name(task: str) -> str:
+    return {"adding": "solved_fraction", "copy": "recall_accuracy", "order": "test_accuracy"}[task]
+
+
+def table(records: list[dict]) -> str:
+    """Markdown table of the runs, sorted by cell, T, seed."""
+    task = records[0]["config"]["task"]
+    loss = "test_mse" if task == "adding" else "test_ce"
+    score = score_name(task)
+    head = ["cell", "T", "seed", "steps", "sequences", "seconds", loss, "baseline", score, "solved at (sequences)"]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in sorted(records, key=lambda r: (r["config"]["cell"], r["config"]["T"], r["config"]["seed"])):
+        c, m = r["config"], r["metrics"]
+        if m is None:
+            rows.append(f"| {c['cell']} | {c['T']} | {c['seed']} | diverged: {r['error']} |" + " |" * 6)
+            continue
+        at = m["solved_at"]["sequences"] if m["solved_at"] else "not solved"
+        rows.append(f"| {c['cell']} | {c['T']} | {c['seed']} | {m['steps']} | {m['sequences_seen']} | "
+                    f"{m['seconds']:.0f} | {m[loss]:.4g} | {m['baseline']:.4g} | {m[score]:.3f} | {at} |")
+    return "\n".join(rows)
+
+
+def plot(path: str, records: list[dict]) -> None:
+    """The task's score against T, one line per cell (mean over seeds, every seed as a dot)."""
+    from .common import pyplot
+    plt = pyplot()
+    task = records[0]["config"]["task"]
+    score = score_name(task)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for cell in sorted({r["config"]["cell"] for r in records}):
+        runs = [r for r in records if r["config"]["cell"] == cell and r["metrics"]]
+        Ts = sorted({r["config"]["T"] for r in runs})
+        means = [sum(r["metrics"][score] for r in runs if r["config"]["T"] == T) /
+                 sum(1 for r in runs if r["config"]["T"] == T) for T in Ts]
+        line, = ax.plot(Ts, means, marker="o", label=cell)
+        ax.scatter([r["config"]["T"] for r in runs], [r["metrics"][score] for r in runs],
+                   color=line.get_color(), alpha=0.4, s=14)
+    ax.set_xlabel("T (sequence length)")
+    ax.set_ylabel(score.replace("_", " "))
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(f"memory {task}: one line per cell (mean over seeds; dots: single runs)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
