@@ -1,0 +1,47 @@
+"""Rank cells by how strongly they track features of the text (Pearson correlation), from
+sums gathered a chunk at a time (memory independent of the text's length)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Correlator:
+    """Pearson correlation of every activation column with every feature column, accumulated
+    over chunks of rows: ``update(a (n, N), f (n, F))``, then ``result()`` (N, F)."""
+
+    def __init__(self, n_cells: int, n_features: int):
+        self.n = 0
+        self.sa, self.saa = np.zeros(n_cells), np.zeros(n_cells)
+        self.sf, self.sff = np.zeros(n_features), np.zeros(n_features)
+        self.saf = np.zeros((n_cells, n_features))
+
+    def update(self, a: np.ndarray, f: np.ndarray) -> None:
+        a, f = a.astype(np.float64), f.astype(np.float64)
+        self.n += len(a)
+        self.sa += a.sum(0)
+        self.saa += (a * a).sum(0)
+        self.sf += f.sum(0)
+        self.sff += (f * f).sum(0)
+        self.saf += a.T @ f
+
+    def result(self) -> np.ndarray:
+        """(N, F) correlations; NaN where a cell or a feature does not vary."""
+        n = max(self.n, 1)
+        cov = self.saf / n - np.outer(self.sa / n, self.sf / n)
+        var_a = self.saa / n - (self.sa / n) ** 2
+        var_f = self.sff / n - (self.sf / n) ** 2
+        scale = np.sqrt(np.outer(np.maximum(var_a, 0), np.maximum(var_f, 0)))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = np.where(scale > 1e-12, cov / scale, np.nan)
+        return np.clip(r, -1.0, 1.0)
+
+
+def rank_cells(r: np.ndarray, allowed: np.ndarray, top: int) -> list[tuple[int, int]]:
+    """The ``top`` columns of r (N, F) among ``allowed`` (N,) bools with the strongest |r| on
+    any feature, strongest first: a list of (column, best feature column)."""
+    strength = np.where(np.isnan(r), -1.0, np.abs(r))                   # (N, F)
+    best = strength.argmax(1)                                            # (N,)
+    score = np.where(allowed, strength.max(1), -np.inf)
+    order = [int(c) for c in np.argsort(-score, kind="stable") if np.isfinite(score[c]) and score[c] >= 0]
+    return [(c, int(best[c])) for c in order[:top]]
