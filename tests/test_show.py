@@ -116,6 +116,9 @@ def test_rank_finds_the_planted_cells(rng):
     assert [col for col, _ in ranked[:2]] == [4, 7] or [col for col, _ in ranked[:2]] == [7, 4]
     assert dict(ranked[:2]) == {4: 0, 7: 1}
     assert [col for col, _ in rank_cells(c.result(), np.arange(10) != 4, 1)] == [7]
+    units = np.array([0, 1, 2, 3, 4, 0, 1, 2, 3, 4])                     # column 7 is unit 2's other state
+    assert [col for col, _ in rank_cells(c.result(), np.ones(10, bool), 10, units)][:2] in ([4, 7], [7, 4])
+    assert len(rank_cells(c.result(), np.ones(10, bool), 10, units)) == 5
 
 
 # ---------------------------------------------------------------- analysis and page
@@ -150,7 +153,8 @@ def test_analysis_quantises_the_listed_cells():
         column = (0 if cell["state"] == "c" else 8) + cell["index"]
         np.testing.assert_allclose(row / 127, acts[:, column], atol=0.5 / 127 + 1e-9)
     r = [abs(c["r"]) for c in a.cells]
-    assert r == sorted(r, reverse=True) and len(a.cells) == 16
+    assert r == sorted(r, reverse=True)
+    assert sorted(c["index"] for c in a.cells) == list(range(8))         # each unit once, by its stronger state
 
 
 def test_layer_and_state_choose_the_ranked_cells():
@@ -304,7 +308,7 @@ def test_memory_does_not_hold_every_cell_of_every_step():
 # ---------------------------------------------------------------- sample --prime-file
 def test_sample_prime_file_equals_prime(trained, tmp_path, capsys):
     _, _, ck = trained
-    primer = "def f(x):\n    return [x,\n"
+    primer = "def f(x):\n    return [x,\n" * 200             # multi-line, fed in more than one piece
     f = tmp_path / "primer.py"
     f.write_text(primer)
     assert cli.main(["charlm", "sample", ck, "--prime-file", str(f), "--length", "40", "--seed", "5"]) == 0

@@ -70,19 +70,18 @@ def analyse(model: CharLM, vocab: CharVocab, text: str, top: int = 10, layer: in
     """Rank the cells of ``model`` over ``text`` and keep what a page of the ``top`` cells needs.
     Characters outside the vocabulary are skipped (the model never sees them). ``layer`` (from
     1; 0 = all) and ``state`` ("c", "h" or "both", LSTM only) choose the cells ranked."""
-    if not any(c in vocab.stoi for c in text):
-        raise ValueError("no character of the text is in the model's vocabulary")
     tracer = Tracer(model)
-    if not 0 <= layer <= len(tracer.layers):
-        raise ValueError(f"--layer must be between 1 and {len(tracer.layers)} (the model's layers), got {layer}")
-    if state not in ("both", "c", "h") or (state == "c" and not tracer.lstm):
-        raise ValueError(f"--state must be h or both for a {model.cell.upper()} (c is an LSTM's), got {state}"
-                         if state == "c" else f"--state must be c, h or both, got {state}")
-    r, peak = _rank_pass(tracer, vocab, text, chunk)                      # (N, F), (N,)
-    chosen = rank_cells(r, _allowed(tracer, layer, state if tracer.lstm else "both"), top)
+    _check(tracer, vocab, text, layer, state)
+    all_layers = set(range(1, len(tracer.layers) + 1))
+    ranked_c = set() if state == "h" else {k for k in all_layers if layer in (0, k)}
+    r, peak = _rank_pass(Tracer(model, skip_c=all_layers - ranked_c), vocab, text, chunk)   # (N, F), (N,)
+    units = np.array([(k, j) for k, _ in tracer.groups for j in range(tracer.hidden)]) @ [tracer.hidden, 1]
+    chosen = rank_cells(r, _allowed(tracer, layer, state), top, units)
     columns = [c for c, _ in chosen]
     scales = np.maximum(peak[columns], 1.0)
-    kept, acts, top_ids, top_p, surprise = _record_pass(Tracer(model), vocab, text, chunk, columns, scales)
+    shown_c = {tracer.groups[c // tracer.hidden][0] for c in columns if tracer.groups[c // tracer.hidden][1] == "c"}
+    second = Tracer(model, skip_c=all_layers - shown_c)
+    kept, acts, top_ids, top_p, surprise = _record_pass(second, vocab, text, chunk, columns, scales)
     names = list(FEATURES)
 
     def describe(rank, c, f):
@@ -97,6 +96,17 @@ def analyse(model: CharLM, vocab: CharVocab, text: str, top: int = 10, layer: in
                     model=dict(cell=model.cell, layers=len(tracer.layers), hidden=tracer.hidden))
 
 
+def _check(tracer: Tracer, vocab: CharVocab, text: str, layer: int, state: str) -> None:
+    if not any(c in vocab.stoi for c in text):
+        raise ValueError("no character of the text is in the model's vocabulary")
+    if not 0 <= layer <= len(tracer.layers):
+        raise ValueError(f"--layer must be between 1 and {len(tracer.layers)} (the model's layers), got {layer}")
+    if state not in ("both", "c", "h"):
+        raise ValueError(f"--state must be c, h or both, got {state}")
+    if state == "c" and not tracer.lstm:
+        raise ValueError(f"--state must be h or both for a {tracer.model.cell.upper()} (c is an LSTM's), got c")
+
+
 def _rank_pass(tracer: Tracer, vocab: CharVocab, text: str, chunk: int):
     """The first pass: correlations (N, F) of every cell with every feature, and each cell's
     largest |activation| (N,)."""
@@ -104,7 +114,7 @@ def _rank_pass(tracer: Tracer, vocab: CharVocab, text: str, chunk: int):
     peak = np.zeros(len(tracer.groups) * tracer.hidden)
     for feats, ids, _ in _stretches(text, vocab, chunk):
         if len(ids):
-            acts, _ = tracer(ids)
+            acts, _ = tracer(ids, predict=False)
             corr.update(acts, feats)
             peak = np.maximum(peak, np.abs(acts).max(0))
     return corr.result(), peak

@@ -37,11 +37,19 @@ class Correlator:
         return np.clip(r, -1.0, 1.0)
 
 
-def rank_cells(r: np.ndarray, allowed: np.ndarray, top: int) -> list[tuple[int, int]]:
+def rank_cells(r: np.ndarray, allowed: np.ndarray, top: int, units: np.ndarray | None = None) -> list[tuple[int, int]]:
     """The ``top`` columns of r (N, F) among ``allowed`` (N,) bools with the strongest |r| on
-    any feature, strongest first: a list of (column, best feature column)."""
+    any feature, strongest first: a list of (column, best feature column). Columns that share
+    a ``units`` (N,) id (an LSTM unit's tanh(c) and h) are listed once, by the stronger."""
     strength = np.where(np.isnan(r), -1.0, np.abs(r))                   # (N, F)
     best = strength.argmax(1)                                            # (N,)
     score = np.where(allowed, strength.max(1), -np.inf)
-    order = [int(c) for c in np.argsort(-score, kind="stable") if np.isfinite(score[c]) and score[c] >= 0]
-    return [(c, int(best[c])) for c in order[:top]]
+    units = np.arange(len(r)) if units is None else units
+    chosen, seen = [], set()
+    for c in np.argsort(-score, kind="stable"):
+        if len(chosen) == top or not score[c] >= 0:
+            break
+        if units[c] not in seen:
+            seen.add(units[c])
+            chosen.append((int(c), int(best[c])))
+    return chosen

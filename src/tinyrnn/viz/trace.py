@@ -55,10 +55,11 @@ class Tracer:
 
     ``groups`` names the blocks of cells in the activation columns, in order: (layer, "c") and
     (layer, "h") for an LSTM (layers from 1; "c" holds tanh(c)), (layer, "h") otherwise; each
-    block has ``hidden_size`` columns.
+    block has ``hidden_size`` columns. ``skip_c``: layers (from 1) whose c is not wanted: their
+    "c" block is left at zero (saves recomputing the gates).
     """
 
-    def __init__(self, model: CharLM):
+    def __init__(self, model: CharLM, skip_c=()):
         if model.rnn.bidirectional or getattr(model.rnn, "proj_size", 0):
             raise ValueError("show needs a one-directional recurrent layer without projection")
         self.model = model
@@ -68,21 +69,26 @@ class Tracer:
         self.hidden = model.rnn.hidden_size
         states = ("c", "h") if self.lstm else ("h",)
         self.groups = [(k + 1, s) for k in range(len(self.layers)) for s in states]
+        self.skip_c = set(skip_c)
         self.states = [None] * len(self.layers)
 
-    def __call__(self, ids: np.ndarray):
+    def __call__(self, ids: np.ndarray, predict: bool = True):
         """ids (T,) -> (activations (T, len(groups) * hidden) float32, log-probabilities of the
-        next character (T, V) float64)."""
+        next character (T, V) float64, or None without ``predict``)."""
         x = self.model.embed(np.asarray(ids)[:, None])                    # (T, 1, E)
         blocks = []
         for k, layer in enumerate(self.layers):
             state = self.states[k]
             out, self.states[k] = layer(x, state)                         # (T, 1, H)
-            if self.lstm:
+            if self.lstm and k + 1 in self.skip_c:
+                blocks.append(np.zeros_like(out[:, 0]))
+            elif self.lstm:
                 zeros = np.zeros((1, self.hidden), out.dtype)
                 h0, c0 = (zeros, zeros) if state is None else (state[0][0], state[1][0])
                 blocks.append(np.tanh(lstm_cell_states(layer, x, h0, c0, out))[:, 0])
             blocks.append(out[:, 0])
             x = out
+        if not predict:
+            return np.concatenate(blocks, axis=1), None
         logits = self.model.head(x)[:, 0].astype(np.float64)             # (T, V)
         return np.concatenate(blocks, axis=1), log_softmax(logits)
