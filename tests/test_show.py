@@ -112,13 +112,22 @@ def test_rank_finds_the_planted_cells(rng):
     acts[:, 7] -= feats[:, 1]                                      # anti-tracks brackets
     c = Correlator(10, len(FEATURES))
     c.update(acts, feats)
-    ranked = rank_cells(c.result(), np.ones(10, bool), 3)
+    r0 = c.result()
+    ranked = rank_cells(r0, np.ones(10, bool), 3)
     assert [col for col, _ in ranked[:2]] == [4, 7] or [col for col, _ in ranked[:2]] == [7, 4]
     assert dict(ranked[:2]) == {4: 0, 7: 1}
     assert [col for col, _ in rank_cells(c.result(), np.arange(10) != 4, 1)] == [7]
+    lines = acts.copy()
+    lines[:, :4] += 3 * feats[:, 2:3] / feats[:, 2].std()               # four strong line-position cells
+    c = Correlator(10, len(FEATURES))
+    c.update(lines, feats)
+    listed = rank_cells(c.result(), np.ones(10, bool), 3)
+    assert {4: 0, 7: 1}.items() <= dict(listed).items()                # quote and bracket cells still listed
+    assert [abs(c.result()[col, f]) for col, f in listed] == sorted((abs(c.result()[col, f]) for col, f in listed),
+                                                                    reverse=True)
     units = np.array([0, 1, 2, 3, 4, 0, 1, 2, 3, 4])                     # column 7 is unit 2's other state
-    assert [col for col, _ in rank_cells(c.result(), np.ones(10, bool), 10, units)][:2] in ([4, 7], [7, 4])
-    assert len(rank_cells(c.result(), np.ones(10, bool), 10, units)) == 5
+    assert [col for col, _ in rank_cells(r0, np.ones(10, bool), 10, units)][:2] in ([4, 7], [7, 4])
+    assert len(rank_cells(r0, np.ones(10, bool), 10, units)) == 5
 
 
 # ---------------------------------------------------------------- analysis and page

@@ -38,18 +38,29 @@ class Correlator:
 
 
 def rank_cells(r: np.ndarray, allowed: np.ndarray, top: int, units: np.ndarray | None = None) -> list[tuple[int, int]]:
-    """The ``top`` columns of r (N, F) among ``allowed`` (N,) bools with the strongest |r| on
-    any feature, strongest first: a list of (column, best feature column). Columns that share
-    a ``units`` (N,) id (an LSTM unit's tanh(c) and h) are listed once, by the stronger."""
-    strength = np.where(np.isnan(r), -1.0, np.abs(r))                   # (N, F)
-    best = strength.argmax(1)                                            # (N,)
-    score = np.where(allowed, strength.max(1), -np.inf)
+    """Up to ``top`` columns of r (N, F) among ``allowed`` (N,) bools, each with the feature it
+    is listed for: a list of (column, feature column), strongest |r| first.
+
+    First, for each feature, the strongest column among those that track it best (so the quote
+    cell is listed even where many cells track the position in the line more strongly), then the columns with the strongest
+    |r| on any feature. Columns that share a ``units`` (N,) id (an LSTM unit's tanh(c) and h)
+    are listed once."""
+    strength = np.where(np.isnan(r) | ~allowed[:, None], -1.0, np.abs(r))   # (N, F), -1: never
     units = np.arange(len(r)) if units is None else units
-    chosen, seen = [], set()
-    for c in np.argsort(-score, kind="stable"):
-        if len(chosen) == top or not score[c] >= 0:
+    best = strength.argmax(1)                                            # (N,)
+    champions, seen = [], set()
+    for f in np.argsort(-strength.max(0), kind="stable"):              # features, best-tracked first
+        for c in np.lexsort((-strength[:, f], best != f)):             # cells that track f best first
+            if strength[c, f] >= 0 and units[c] not in seen:
+                seen.add(units[c])
+                champions.append((int(c), int(f)))
+                break
+    chosen = sorted(champions, key=lambda cf: -strength[cf])[:top]
+    seen = {units[c] for c, _ in chosen}
+    for c in np.argsort(-strength.max(1), kind="stable"):
+        if len(chosen) == top or strength[c, best[c]] < 0:
             break
         if units[c] not in seen:
             seen.add(units[c])
             chosen.append((int(c), int(best[c])))
-    return chosen
+    return sorted(chosen, key=lambda cf: -strength[cf])
