@@ -41,8 +41,9 @@ def rank_cells(r: np.ndarray, allowed: np.ndarray, top: int, units: np.ndarray |
     """Up to ``top`` columns of r (N, F) among ``allowed`` (N,) bools, each with the feature it
     is listed for: a list of (column, feature column), strongest |r| first.
 
-    First, for each feature, the strongest column among those that track it best (so the quote
-    cell is listed even where many cells track the position in the line more strongly), then the columns with the strongest
+    First, for each feature, the strongest of the columns that track that feature more than any
+    other (so a quote cell is listed even where many cells track the position in the line more
+    strongly; a feature that no column tracks most gets none), then the columns with the strongest
     |r| on any feature. Columns that share a ``units`` (N,) id (an LSTM unit's tanh(c) and h)
     are listed once."""
     strength = np.where(np.isnan(r) | ~allowed[:, None], -1.0, np.abs(r))   # (N, F), -1: never
@@ -50,8 +51,8 @@ def rank_cells(r: np.ndarray, allowed: np.ndarray, top: int, units: np.ndarray |
     best = strength.argmax(1)                                            # (N,)
     champions, seen = [], set()
     for f in np.argsort(-strength.max(0), kind="stable"):              # features, best-tracked first
-        for c in np.lexsort((-strength[:, f], best != f)):             # cells that track f best first
-            if strength[c, f] >= 0 and units[c] not in seen:
+        for c in np.argsort(-strength[:, f], kind="stable"):
+            if best[c] == f and strength[c, f] >= 0 and units[c] not in seen:   # a cell that tracks f most
                 seen.add(units[c])
                 champions.append((int(c), int(f)))
                 break
