@@ -412,9 +412,8 @@ def _cmd_charlm_show(args):
         analysis, summary = show.show(args.checkpoint, args.file, cfg, args.html)
     except (CheckpointError, ValueError) as e:          # CorpusError is a ValueError
         raise UsageError(f"tinyrnn charlm show: error: {e}") from None
-    bpc = summary["bits_per_char"]
     print(f"Text: {summary['source']}: {summary['chars']} characters"
-          + (f", {bpc:.3f} bits/char" if bpc is not None else ""))
+          + (f", {analysis.bits_per_char:.3f} bits/char" if summary["bits_per_char"] is not None else ""))
     if summary["skipped"]:
         print(f"Skipped {summary['skipped']} characters outside the model's vocabulary (marked on the page): "
               + ", ".join(repr(c) for c in summary["skipped_chars"][:20]))
