@@ -1,4 +1,5 @@
-"""Shared test helpers: random projections for gradient checks and parity tests."""
+"""Shared test helpers: random projections for gradient checks, and the comparisons of the
+parity tests (against PyTorch, and of the fused layers against tinyrnn.reference)."""
 
 import numpy as np
 
@@ -38,3 +39,34 @@ def seq_gradcheck(layer, x, hx, lengths=None, rng=None, reseed_dropout=None):
     else:
         inputs["h0"] = hx
     return gradcheck(run, layer, inputs)
+
+
+# ---------------------------------------------------------------- parity comparisons
+# Relative to each tensor's scale: |ours - theirs| <= rtol * (|theirs| + max|theirs|). A gradient
+# is a sum over steps and batch, so a small element can carry the rounding of large terms.
+RTOL = {np.float64: 1e-10, np.float32: 1e-5}
+
+
+def tdtype(torch, dtype):
+    return torch.float64 if dtype == np.float64 else torch.float32
+
+
+def to_t(torch, a, grad=False):
+    t = torch.from_numpy(np.array(a))
+    return t.requires_grad_(grad)
+
+
+def load_into_torch(torch, tmod, ours):
+    sd = {k: torch.from_numpy(v) for k, v in ours.state_dict().items()}
+    tmod.load_state_dict(sd, strict=True)
+
+
+def close(a, b, dtype, what, rtol=None):
+    """Assert ``a`` (ours) equals ``b`` (the reference: an array or a torch tensor) to ``rtol``
+    relative to b's scale (default ``RTOL[dtype]``)."""
+    rtol = RTOL[dtype] if rtol is None else rtol
+    b = np.asarray(b.detach().numpy() if hasattr(b, "detach") else b, dtype=np.float64)
+    a = np.asarray(a, dtype=np.float64)
+    assert a.shape == b.shape, f"{what}: shape {a.shape} != {b.shape}"
+    scale = float(np.abs(b).max(initial=0.0))
+    np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * scale + 1e-300, err_msg=what)

@@ -92,5 +92,5 @@ def test_beam_search_finds_at_least_greedy_score():
     greedy = model.greedy(np.array([src]), np.array([3]), 8)[0]
     beam = model.beam(src, 4, 8)
     assert PAD not in beam
-    if len(greedy) < 8:                  # greedy finished, so both scores are of complete outputs
-        assert logp(beam) >= logp(greedy) - 1e-12
+    assert len(greedy) < 8, "precondition: greedy must finish, so both scores are of complete outputs"
+    assert logp(beam) >= logp(greedy) - 1e-12

@@ -7,35 +7,9 @@ import numpy as np
 import pytest
 
 import tinyrnn as tr
+from helpers import close, load_into_torch, tdtype, to_t
 
 pytestmark = pytest.mark.torch
-
-# Relative to each tensor's scale: |ours - torch| <= rtol * (|torch| + max|torch|). A gradient
-# is a sum over steps and batch, so a small element can carry the rounding of large terms.
-RTOL = {np.float64: 1e-10, np.float32: 1e-5}
-
-
-def tdtype(torch, dtype):
-    return torch.float64 if dtype == np.float64 else torch.float32
-
-
-def to_t(torch, a, grad=False):
-    t = torch.from_numpy(np.array(a))
-    return t.requires_grad_(grad)
-
-
-def load_into_torch(torch, tmod, ours):
-    sd = {k: torch.from_numpy(v) for k, v in ours.state_dict().items()}
-    tmod.load_state_dict(sd, strict=True)
-
-
-def close(a, b, dtype, what):
-    b = np.asarray(b.detach().numpy() if hasattr(b, "detach") else b, dtype=np.float64)
-    a = np.asarray(a, dtype=np.float64)
-    assert a.shape == b.shape, f"{what}: shape {a.shape} != {b.shape}"
-    scale = float(np.abs(b).max(initial=0.0))
-    np.testing.assert_allclose(a, b, rtol=RTOL[dtype], atol=RTOL[dtype] * scale + 1e-300, err_msg=what)
-
 
 RNN_GRID = list(itertools.product([1, 2], [False, True], [False, True], [False, True], ["tanh", "relu"]))
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import tinyrnn as tr
-from test_torch_parity import close, load_into_torch, tdtype, to_t
+from helpers import close, load_into_torch, tdtype, to_t
 
 pytestmark = pytest.mark.torch
 

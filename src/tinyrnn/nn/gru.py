@@ -1,4 +1,4 @@
-"""GRU: ``GRUCell`` and ``GRU`` (fused BPTT, PyTorch's gate order r, z, n, b_hn inside r * (.)).
+"""GRU: ``GRU`` (fused BPTT; ``GRUCell`` is in cell.py; PyTorch's gate order r, z, n, b_hn inside r * (.)).
 
 Equations (docs/bptt.md, section "GRU"), per layer and direction, gates stacked [r | z | n]:
 
@@ -23,7 +23,6 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .cell import CellBase
 from .recurrent import SingleStateLayer, step_pairs, time_views
 
 
@@ -187,9 +186,3 @@ class GRU(SingleStateLayer):
             p.b_hh.grad += db_hh
         return (dh0,)
 
-
-class GRUCell(CellBase):
-    """``torch.nn.GRUCell``: one step. ``h1, cache = cell.forward(x, h)``;
-    ``dx, dh = cell.backward(dh1, cache)``."""
-
-    layer_class = GRU

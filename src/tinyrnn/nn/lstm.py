@@ -1,4 +1,4 @@
-"""LSTM: ``LSTMCell`` and ``LSTM`` (fused BPTT, PyTorch's gate order i, f, g, o, optional projection).
+"""LSTM: ``LSTM`` (fused BPTT; ``LSTMCell`` is in cell.py; PyTorch's gate order i, f, g, o, optional projection).
 
 Equations (docs/bptt.md, section "LSTM"), per layer and direction, gates stacked as
 [i | f | g | o] in the rows of W_ih (4H, I) and W_hh (4H, P):
@@ -30,7 +30,6 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .cell import CellBase
 from .recurrent import RecurrentBase, step_pairs, time_views
 
 
@@ -237,9 +236,3 @@ class LSTM(RecurrentBase):
             p.w_hr.grad += dw_hr
         return dh0, dc0
 
-
-class LSTMCell(CellBase):
-    """``torch.nn.LSTMCell``: one step. ``(h1, c1), cache = cell.forward(x, (h, c))``;
-    ``dx, (dh, dc) = cell.backward((dh1, dc1), cache)``; ``cell(x, (h, c)) -> (h1, c1)``."""
-
-    layer_class = LSTM

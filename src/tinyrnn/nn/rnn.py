@@ -1,4 +1,4 @@
-"""Elman RNN: ``RNNCell`` (one step) and ``RNN`` (fused BPTT over a whole sequence).
+"""Elman RNN: ``RNN`` (fused BPTT over a whole sequence; the one-step ``RNNCell`` is in cell.py).
 
 Equations (docs/bptt.md, section "Elman RNN"), per layer and direction:
 
@@ -23,7 +23,6 @@ import numpy as np
 
 from .._check import choice
 from ..functional import NONLINEARITIES, activate_, activation_grad
-from .cell import CellBase
 from .recurrent import SingleStateLayer, step_pairs, time_views
 
 
@@ -139,17 +138,3 @@ class RNN(SingleStateLayer):
         p.w_hh.grad += dw_hh
         return da, (dh0,)
 
-
-class RNNCell(CellBase):
-    """``torch.nn.RNNCell``: one step h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh).
-
-    x (B, input_size) or (input_size,) unbatched; h likewise with hidden_size (None: zeros).
-    ``forward`` returns ``h', cache``; ``backward(dh', cache)`` returns ``dx, dh``.
-    """
-
-    layer_class = RNN
-
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 nonlinearity: str = "tanh", dtype=np.float32, rng=None):
-        super().__init__(input_size, hidden_size, bias, dtype, rng, nonlinearity=nonlinearity)
-        self.nonlinearity = self._layer.nonlinearity
