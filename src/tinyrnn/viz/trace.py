@@ -4,16 +4,18 @@ The model's recurrent layer is split into one single-layer layer per layer (the 
 loaded under ``_l0`` names), so the output of each layer, h at every step, comes from the
 library's own fused forward. An LSTM's memory cell c of every step is not an output of the
 layer; it is recomputed from the layer's inputs and its h of the previous step with the
-textbook equations (L1)-(L3) of docs/bptt.md, vectorised over the chunk except for the
-elementwise recurrence c_t = f * c_{t-1} + i * g. The carried state (h, c) is the layer's own.
+textbook step ``tinyrnn.reference.lstm_step`` (equations (L1)-(L3) of docs/bptt.md), all steps
+of the chunk in one call, then the elementwise recurrence c_t = f * c_{t-1} + i * g. The
+carried state (h, c) is the layer's own.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..functional import log_softmax, sigmoid
+from ..functional import log_softmax
 from ..models.charlm import CharLM
+from ..reference import layer_weights, lstm_step
 
 
 def split_layers(rnn) -> list:
@@ -31,16 +33,16 @@ def split_layers(rnn) -> list:
 
 def lstm_cell_states(layer, x: np.ndarray, h0: np.ndarray, c0: np.ndarray, out: np.ndarray) -> np.ndarray:
     """c of every step of a one-layer LSTM that read x (T, B, I) from (h0, c0) (B, H) and
-    produced out (T, B, H). Returns c (T, B, H)."""
-    H = layer.hidden_size
+    produced out (T, B, H). Returns c (T, B, H).
+
+    The gates of all steps at once: ``reference.lstm_step`` with the T*B (input, previous h)
+    pairs as its batch and c = 0, so its c_next is i * g (L1)-(L3); then the recurrence
+    c_t = f_t * c_{t-1} + i_t * g_t (L3) step by step, elementwise."""
     T, B, I = x.shape
+    H = h0.shape[-1]
     h_prev = np.concatenate([h0[None], out[:-1]]).reshape(T * B, H)     # (T*B, H)
-    a = x.reshape(T * B, I) @ layer.weight_ih_l0.data.T + h_prev @ layer.weight_hh_l0.data.T   # (L1) (T*B, 4H)
-    if layer.bias:
-        a += layer.bias_ih_l0.data + layer.bias_hh_l0.data
-    a = a.reshape(T, B, 4 * H)
-    f = sigmoid(a[..., H:2 * H])                                         # (L2); o is not needed:
-    ig = sigmoid(a[..., :H]) * np.tanh(a[..., 2 * H:3 * H])              # h = o tanh(c) is the layer's
+    _, ig, gates = lstm_step(x.reshape(T * B, I), h_prev, np.zeros_like(h_prev), **layer_weights(layer))
+    f, ig = gates["f"].reshape(T, B, H), ig.reshape(T, B, H)
     c = np.empty_like(ig)                                                # (T, B, H)
     c_prev = c0
     for t in range(T):
