@@ -437,7 +437,9 @@ def _cmd_charlm_sample(args):
 
     from .demos import charlm
     model, vocab, _ = charlm.load_model(args.checkpoint)
-    vocab.encode(args.prime, "--prime")
+    if args.prime_file:
+        args.prime = _read_prime_file(args.prime_file)
+    vocab.encode(args.prime, "--prime-file" if args.prime_file else "--prime")
     if args.top_k and args.top_k > len(vocab):
         raise UsageError(f"--top-k must be at most the vocabulary size {len(vocab)}, got {args.top_k}")
     drawn = []
@@ -511,7 +513,9 @@ def _charlm_parser(sub):
                       description="Feed --prime through the model, then draw --length characters, printing each "
                                   "as it is drawn.")
     s.add_argument("checkpoint", metavar="CKPT", help="a checkpoint written by 'tinyrnn charlm train --save'")
-    s.add_argument("--prime", default=ds["prime"], help="text fed through the model first (and printed)")
+    primer = s.add_mutually_exclusive_group()
+    primer.add_argument("--prime", default=ds["prime"], help="text fed through the model first (and printed)")
+    primer.add_argument("--prime-file", metavar="PATH", help="like --prime, with the text of a UTF-8 file (long, multi-line primers)")
     s.add_argument("--length", type=nonneg, default=ds["length"], help="characters to draw (default %(default)s)")
     s.add_argument("--temperature", type=_float_in(1e-6, 1e6), default=ds["temperature"],
                    help="divides the logits, 1e-06 to 1e+06: below 1 is more conservative, above 1 more surprising "
@@ -520,7 +524,62 @@ def _charlm_parser(sub):
     s.add_argument("--seed", type=SEED, default=ds["seed"], help="random seed (default %(default)s)")
     s.add_argument("--json", action="store_true", help="print the sample as one JSON object instead of streaming it")
     s.set_defaults(run=_cmd_charlm_sample)
-    p.set_defaults(run=lambda args: _missing_action(p, "train or sample"))
+    _charlm_show_parser(ss)
+    p.set_defaults(run=lambda args: _missing_action(p, "train, sample or show"))
+
+
+def _read_prime_file(path):
+    from .data.text import CorpusError, read_text
+    try:
+        return read_text(path)
+    except CorpusError as e:
+        raise UsageError(f"--prime-file: {e}") from None
+
+
+# ---------------------------------------------------------------- tinyrnn charlm show
+def _cmd_charlm_show(args):
+    from .checkpoint import CheckpointError
+    from .demos import show
+    from .viz.page import cell_label
+    cfg = show.ShowConfig(chars=args.chars, top=args.top, layer=args.layer or 0, state=args.state)
+    try:
+        analysis, summary = show.show(args.checkpoint, args.file, cfg, args.html)
+    except (CheckpointError, ValueError) as e:          # CorpusError is a ValueError
+        raise UsageError(f"tinyrnn charlm show: error: {e}") from None
+    print(f"Text: {summary['source']}: {summary['chars']} characters"
+          + (f", {analysis.bits_per_char:.3f} bits/char" if summary["bits_per_char"] is not None else ""))
+    if summary["skipped"]:
+        print(f"Skipped {summary['skipped']} characters outside the model's vocabulary (marked on the page): "
+              + ", ".join(repr(c) for c in summary["skipped_chars"][:20]))
+    print("Cells ranked by their correlation with a feature of the text (first the best cell for each feature):")
+    for c in summary["cells"]:
+        print(f"{c['rank']:>3}. {cell_label(c):<24} {c['feature']:<14} r = {c['r']:+.3f}")
+    if args.html:
+        print(f"Page written to {args.html} ({summary['html_bytes'] / 1e6:.2f} MB)")
+    if args.json:
+        _print_json(summary)
+    return 0
+
+
+def _charlm_show_parser(ss):
+    from .demos.show import ShowConfig
+    d = ShowConfig()
+    w = ss.add_parser("show", help="see inside a trained model: its cells and predictions as one HTML page",
+                      description="Run a charlm checkpoint over a text (FILE, or the start of the checkpoint's "
+                                  "held-out slice when its corpus is found here) and write one self-contained "
+                                  "HTML page: the text coloured by one cell's activation (blue negative, red "
+                                  "positive), the cells that track quotes, brackets, position in the line, "
+                                  "indentation and comments ranked first, the top-5 predictions and the surprise "
+                                  "of each character on hover, the loss per character above the text.")
+    w.add_argument("checkpoint", metavar="CKPT", help="a checkpoint written by 'tinyrnn charlm train --save'")
+    w.add_argument("file", nargs="?", metavar="FILE", help="UTF-8 text to run the model over (default: the held-out slice)")
+    w.add_argument("--html", metavar="OUT.html", help="write the page here")
+    w.add_argument("--chars", type=positive, default=d.chars, metavar="N", help="the first N characters of FILE or of the held-out slice (default %(default)s)")
+    w.add_argument("--top", type=positive, default=d.top, metavar="K", help="ranked cells listed (default %(default)s)")
+    w.add_argument("--layer", type=positive, default=d.layer or None, help="rank the cells of this layer only, from 1 (default: every layer)")
+    w.add_argument("--state", choices=["c", "h", "both"], default=d.state, help="LSTM: rank tanh(c), h or both (default %(default)s)")
+    w.add_argument("--json", action="store_true", help="print the ranked cells and their features as one JSON object on the last line")
+    w.set_defaults(run=_cmd_charlm_show)
 
 
 # ---------------------------------------------------------------- tinyrnn memory

@@ -1,0 +1,142 @@
+"""Run a CharLM over a text and gather what the page shows: the cells that track features of
+the text best, their activations (quantised), and the next-character predictions.
+
+Two streaming passes, ``chunk`` characters at a time with the state carried over: the first
+gathers the correlation sums of every cell, the second keeps only the chosen cells. Working
+memory does not grow with the text; what is kept is what the page stores (one byte per
+character per listed cell, the top-5 predictions and the surprise of every character).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..data.text import CharVocab
+from ..models.charlm import CharLM
+from .features import FEATURES, FeatureScanner
+from .rank import Correlator, rank_cells
+from .trace import Tracer
+
+TOP_PREDICTIONS = 5
+STATE_NAMES = {"c": "tanh(c)", "h": "h"}
+
+
+@dataclass
+class Analysis:
+    text: str
+    kept: np.ndarray                 # (len(text),) bool: fed to the model (in the vocabulary)
+    skipped: list                    # the characters outside the vocabulary, sorted
+    cells: list                      # ranked: dicts layer, state, index, feature, r, correlations
+    acts: np.ndarray                 # (K, steps) int8: activation * 127 / scale of each listed cell
+    scales: np.ndarray               # (K,) the scale of each row (1 unless a cell leaves [-1, 1])
+    top_ids: np.ndarray              # (steps, 5) ids of the most likely next characters
+    top_p: np.ndarray                # (steps, 5) their probabilities
+    surprise: np.ndarray             # (steps,) bits of each character given the ones before; NaN first
+    vocab: str
+    model: dict = field(default_factory=dict)   # cell, layers, hidden
+
+    @property
+    def steps(self) -> int:
+        return int(self.kept.sum())
+
+    @property
+    def bits_per_char(self) -> float:
+        return float(np.nanmean(self.surprise)) if self.steps > 1 else float("nan")
+
+
+def _stretches(text: str, vocab: CharVocab, chunk: int):
+    """(features (n, F) of the kept characters, their ids (n,), kept mask (m,)) of each stretch
+    of ``chunk`` characters of the text."""
+    scanner = FeatureScanner(text)
+    stoi = vocab.stoi
+    for start in range(0, len(text), chunk):
+        piece = text[start:start + chunk]
+        feats = scanner.advance(start + len(piece))
+        kept = np.fromiter((c in stoi for c in piece), bool, len(piece))
+        ids = np.fromiter((stoi[c] for c in piece if c in stoi), np.int64)
+        yield feats[kept], ids, kept
+
+
+def _allowed(tracer: Tracer, layer: int, state: str) -> np.ndarray:
+    """(N,) which activation columns may be ranked (``layer`` 0 = all, ``state`` "both")."""
+    return np.repeat([(layer in (0, k)) and state in ("both", s) for k, s in tracer.groups], tracer.hidden)
+
+
+def analyse(model: CharLM, vocab: CharVocab, text: str, top: int = 10, layer: int = 0, state: str = "both",
+            chunk: int = 256) -> Analysis:
+    """Rank the cells of ``model`` over ``text`` and keep what a page of the ``top`` cells needs.
+    Characters outside the vocabulary are skipped (the model never sees them). ``layer`` (from
+    1; 0 = all) and ``state`` ("c", "h" or "both", LSTM only) choose the cells ranked."""
+    tracer = Tracer(model)
+    _check(tracer, vocab, text, layer, state)
+    all_layers = set(range(1, len(tracer.layers) + 1))
+    ranked_c = set() if state == "h" else {k for k in all_layers if layer in (0, k)}
+    r, peak = _rank_pass(Tracer(model, skip_c=all_layers - ranked_c), vocab, text, chunk)   # (N, F), (N,)
+    units = np.array([(k, j) for k, _ in tracer.groups for j in range(tracer.hidden)]) @ [tracer.hidden, 1]
+    chosen = rank_cells(r, _allowed(tracer, layer, state), top, units)
+    columns = [c for c, _ in chosen]
+    scales = np.maximum(peak[columns], 1.0)
+    shown_c = {tracer.groups[c // tracer.hidden][0] for c in columns if tracer.groups[c // tracer.hidden][1] == "c"}
+    second = Tracer(model, skip_c=all_layers - shown_c)
+    kept, acts, top_ids, top_p, surprise = _record_pass(second, vocab, text, chunk, columns, scales)
+    names = list(FEATURES)
+
+    def describe(rank, c, f):
+        layer_of, state_of = tracer.groups[c // tracer.hidden]
+        return dict(rank=rank, layer=layer_of, state=state_of, index=c % tracer.hidden, feature=names[f],
+                    r=round(float(r[c, f]), 4),
+                    correlations={n: None if np.isnan(v) else round(float(v), 4) for n, v in zip(names, r[c])})
+
+    return Analysis(text=text, kept=kept, skipped=sorted({c for c in text if c not in vocab.stoi}),
+                    cells=[describe(k + 1, c, f) for k, (c, f) in enumerate(chosen)], acts=acts, scales=scales,
+                    top_ids=top_ids, top_p=top_p, surprise=surprise, vocab=vocab.chars,
+                    model=dict(cell=model.cell, layers=len(tracer.layers), hidden=tracer.hidden))
+
+
+def _check(tracer: Tracer, vocab: CharVocab, text: str, layer: int, state: str) -> None:
+    if not any(c in vocab.stoi for c in text):
+        raise ValueError("no character of the text is in the model's vocabulary")
+    if not 0 <= layer <= len(tracer.layers):
+        raise ValueError(f"--layer must be between 1 and {len(tracer.layers)} (the model's layers), got {layer}")
+    if state not in ("both", "c", "h"):
+        raise ValueError(f"--state must be c, h or both, got {state}")
+    if state == "c" and not tracer.lstm:
+        raise ValueError(f"--state must be h or both for a {tracer.model.cell.upper()} (c is an LSTM's), got c")
+
+
+def _rank_pass(tracer: Tracer, vocab: CharVocab, text: str, chunk: int):
+    """The first pass: correlations (N, F) of every cell with every feature, and each cell's
+    largest |activation| (N,)."""
+    corr = Correlator(len(tracer.groups) * tracer.hidden, len(FEATURES))
+    peak = np.zeros(len(tracer.groups) * tracer.hidden)
+    for feats, ids, _ in _stretches(text, vocab, chunk):
+        if len(ids):
+            acts, _ = tracer(ids, predict=False)
+            corr.update(acts, feats)
+            peak = np.maximum(peak, np.abs(acts).max(0))
+    return corr.result(), peak
+
+
+def _record_pass(tracer: Tracer, vocab: CharVocab, text: str, chunk: int, columns: list, scales: np.ndarray):
+    """The second pass: (kept (len(text),), acts (K, steps) int8, top ids (steps, 5), their
+    probabilities (steps, 5), surprise in bits (steps,), NaN for the first character)."""
+    kept_all, rows, tops, probs, surprise = [], [], [], [], []
+    last = None                                                          # (V,) log p before this stretch
+    for _, ids, kept in _stretches(text, vocab, chunk):
+        kept_all.append(kept)
+        if not len(ids):
+            continue
+        acts, logp = tracer(ids)                                         # (n, N), (n, V)
+        rows.append(np.floor(acts[:, columns] / scales * 127 + 0.5).astype(np.int8).T)   # (K, n)
+        before = logp[:-1] if last is None else np.concatenate([last[None], logp[:-1]])
+        s = -before[np.arange(len(before)), ids[len(ids) - len(before):]] / math.log(2)
+        surprise.append((np.concatenate([[np.nan], s]) if last is None else s).astype(np.float32))
+        last = logp[-1]
+        top_ids = np.argsort(-logp, axis=1, kind="stable")[:, :TOP_PREDICTIONS].astype(np.int32)   # (n, 5), a copy
+        tops.append(top_ids)
+        probs.append(np.exp(np.take_along_axis(logp, top_ids, 1)).astype(np.float32))
+    return (np.concatenate(kept_all), np.concatenate(rows, axis=1), np.concatenate(tops), np.concatenate(probs),
+            np.concatenate(surprise))

@@ -1,0 +1,331 @@
+"""`tinyrnn charlm show`: features, per-step activations, ranking, the page, the command and
+its errors (the page in a real browser: test_show_browser.py); `charlm sample --prime-file`."""
+
+import json
+import math
+import re
+import tracemalloc
+
+import numpy as np
+import pytest
+from show_helpers import CODE, model_probs, save_tiny, tiny_model
+
+from tinyrnn import cli
+from tinyrnn.checkpoint import save
+from tinyrnn.demos.charlm import CharLMConfig, fingerprint, prepare
+from tinyrnn.functional import sigmoid
+from tinyrnn.models.adder import BinaryAdder
+from tinyrnn.viz import FEATURES, analyse, render, text_features
+from tinyrnn.viz.features import FeatureScanner
+from tinyrnn.viz.page import levels
+from tinyrnn.viz.rank import Correlator, rank_cells
+from tinyrnn.viz.trace import Tracer
+
+
+# ---------------------------------------------------------------- features
+def _column(text, name):
+    return text_features(text)[:, list(FEATURES).index(name)].astype(int).tolist()
+
+
+def test_quote_feature_follows_python_strings():
+    text = "a='x'+f\"y\" don't\n"
+    #       a = ' x ' + f " y "   d o n ' t \n
+    assert _column(text, "quote") == [0, 0, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]
+    tri = 'x="""a\n"b"""+1'
+    assert _column(tri, "quote") == [0, 0, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0]
+    esc = "'a\\'b'c"
+    assert _column(esc, "quote") == [1, 1, 1, 1, 1, 0, 0]
+
+
+def test_bracket_comment_indent_and_position_features():
+    text = "f(a[1],\n  '(')  # (x\n\tb"
+    assert _column(text, "brackets") == [0, 1, 1, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    assert _column(text, "comment") == [0] * 16 + [1, 1, 1, 1, 0, 0, 0]
+    assert _column(text, "indentation") == [0] * 7 + [0, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 1, 1]
+    assert _column(text, "line_position") == [1, 2, 3, 4, 5, 6, 7, 0, *range(1, 13), 0, 1, 2]
+
+
+def test_features_in_stretches_equal_features_at_once():
+    scanner = FeatureScanner(CODE)
+    parts = [scanner.advance(k) for k in range(7, len(CODE) + 7, 7)]
+    np.testing.assert_array_equal(np.concatenate(parts), text_features(CODE))
+
+
+# ---------------------------------------------------------------- activations
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_tracer_in_chunks_equals_the_model(cell):
+    """Chunked, layer by layer, the state carried: the last layer's h and the predictions equal
+    one forward of the whole model; each layer's final h (and c) equal the model's h_n (c_n)."""
+    model, vocab = tiny_model(cell=cell, layers=2, hidden=7, dtype=np.float64)
+    ids = np.array([vocab.stoi[c] for c in CODE * 2])
+    logits, state = model(ids[:, None])
+    tracer = Tracer(model)
+    parts = [tracer(ids[s:s + 13]) for s in range(0, len(ids), 13)]
+    acts = np.concatenate([a for a, _ in parts])
+    logp = np.concatenate([p for _, p in parts])
+    H = 7
+    np.testing.assert_allclose(logp, np.log(np.exp(logits[:, 0]) / np.exp(logits[:, 0]).sum(1, keepdims=True)),
+                               atol=1e-12)
+    h_n, c_n = state if cell == "lstm" else (state, None)
+    width = 2 * H if cell == "lstm" else H
+    for k in range(2):
+        block = acts[:, k * width:(k + 1) * width]
+        np.testing.assert_allclose(block[-1, -H:], h_n[k, 0], atol=1e-12)            # h
+        if cell == "lstm":
+            np.testing.assert_allclose(block[-1, :H], np.tanh(c_n[k, 0]), atol=1e-12)  # tanh(c)
+    out, _ = model.rnn(model.embed(ids[:, None]))
+    np.testing.assert_allclose(acts[:, -H:], out[:, 0], atol=1e-12)
+
+
+def test_lstm_cell_states_give_the_layers_h():
+    """h = o * tanh(c) at every step, with o recomputed independently from the weights."""
+    model, vocab = tiny_model(hidden=5, dtype=np.float64)
+    ids = np.array([vocab.stoi[c] for c in CODE])
+    x = model.embed(ids[:, None])
+    out, _ = model.rnn(x)
+    acts, _ = Tracer(model)(ids)
+    tanh_c = acts[:, :5]
+    h_prev = np.concatenate([np.zeros((1, 5)), out[:-1, 0]])
+    r = model.rnn
+    a_o = (x[:, 0] @ r.weight_ih_l0.data[15:].T + r.bias_ih_l0.data[15:] + h_prev @ r.weight_hh_l0.data[15:].T
+           + r.bias_hh_l0.data[15:])
+    np.testing.assert_allclose(sigmoid(a_o) * tanh_c, out[:, 0], atol=1e-12)
+
+
+# ---------------------------------------------------------------- ranking
+def test_correlator_over_chunks_equals_corrcoef(rng):
+    a, f = rng.standard_normal((200, 6)), rng.standard_normal((200, 3)) * 5 + 2
+    f[:, 2] = 1.0                                                  # a constant feature
+    c = Correlator(6, 3)
+    for s in range(0, 200, 37):
+        c.update(a[s:s + 37], f[s:s + 37])
+    r = c.result()
+    full = np.corrcoef(a.T, f[:, :2].T)[:6, 6:]
+    np.testing.assert_allclose(r[:, :2], full, atol=1e-10)
+    assert np.isnan(r[:, 2]).all()
+
+
+def test_rank_finds_the_planted_cells(rng):
+    feats = text_features(CODE * 3)
+    acts = rng.standard_normal((len(feats), 10)) * 0.3
+    acts[:, 4] += feats[:, 0]                                      # tracks quotes
+    acts[:, 7] -= feats[:, 1]                                      # anti-tracks brackets
+    c = Correlator(10, len(FEATURES))
+    c.update(acts, feats)
+    r0 = c.result()
+    ranked = rank_cells(r0, np.ones(10, bool), 3)
+    assert [col for col, _ in ranked[:2]] == [4, 7] or [col for col, _ in ranked[:2]] == [7, 4]
+    assert dict(ranked[:2]) == {4: 0, 7: 1}
+    assert [col for col, _ in rank_cells(c.result(), np.arange(10) != 4, 1)] == [7]
+    lines = acts.copy()
+    lines[:, :4] += 3 * feats[:, 2:3] / feats[:, 2].std()               # four strong line-position cells
+    c = Correlator(10, len(FEATURES))
+    c.update(lines, feats)
+    listed = rank_cells(c.result(), np.ones(10, bool), 3)
+    assert {4: 0, 7: 1}.items() <= dict(listed).items()                # quote and bracket cells still listed
+    assert [abs(c.result()[col, f]) for col, f in listed] == sorted((abs(c.result()[col, f]) for col, f in listed),
+                                                                    reverse=True)
+    units = np.array([0, 1, 2, 3, 4, 0, 1, 2, 3, 4])                     # column 7 is unit 2's other state
+    assert [col for col, _ in rank_cells(r0, np.ones(10, bool), 10, units)][:2] in ([4, 7], [7, 4])
+    assert len(rank_cells(r0, np.ones(10, bool), 10, units)) == 5
+
+
+# ---------------------------------------------------------------- analysis and page
+def test_analysis_predictions_and_surprise_match_the_model():
+    model, vocab = tiny_model(layers=2)
+    text = CODE + "é" + CODE[:40]                                 # one character outside the vocabulary
+    a = analyse(model, vocab, text, top=4, chunk=16)
+    p = model_probs(model, vocab, text)
+    assert a.steps == len(text) - 1 and a.skipped == ["é"] and a.acts.shape == (4, a.steps)
+    np.testing.assert_allclose(a.top_p, np.sort(p, 1)[:, ::-1][:, :5], atol=1e-6)
+    np.testing.assert_allclose(p[np.arange(a.steps)[:, None], a.top_ids], a.top_p, atol=1e-6)
+    ids = [vocab.stoi[c] for c in text if c in vocab.stoi]
+    bits = -np.log2(p[np.arange(a.steps - 1), ids[1:]])
+    assert math.isnan(a.surprise[0])
+    np.testing.assert_allclose(a.surprise[1:], bits, atol=1e-5)
+    assert abs(a.bits_per_char - bits.mean()) < 1e-5
+
+
+def test_analysis_does_not_depend_on_the_chunk_size():
+    model, vocab = tiny_model(cell="gru", layers=2)
+    a, b = analyse(model, vocab, CODE * 3, top=6, chunk=5), analyse(model, vocab, CODE * 3, top=6, chunk=1000)
+    assert a.cells == b.cells
+    np.testing.assert_array_equal(a.acts, b.acts)
+    np.testing.assert_allclose(a.top_p, b.top_p, atol=1e-6)
+
+
+def test_analysis_quantises_the_listed_cells():
+    model, vocab = tiny_model(hidden=8, dtype=np.float64)
+    a = analyse(model, vocab, CODE, top=16)
+    acts, _ = Tracer(tiny_model(hidden=8, dtype=np.float64)[0])(np.array([vocab.stoi[c] for c in CODE]))
+    for row, cell in zip(a.acts, a.cells):
+        column = (0 if cell["state"] == "c" else 8) + cell["index"]
+        np.testing.assert_allclose(row / 127, acts[:, column], atol=0.5 / 127 + 1e-9)
+    r = [abs(c["r"]) for c in a.cells]
+    assert r == sorted(r, reverse=True)
+    assert sorted(c["index"] for c in a.cells) == list(range(8))         # each unit once, by its stronger state
+
+
+def test_layer_and_state_choose_the_ranked_cells():
+    model, vocab = tiny_model(layers=2)
+    assert {(c["layer"], c["state"]) for c in analyse(model, vocab, CODE, top=50, layer=2, state="c").cells} == {(2, "c")}
+    with pytest.raises(ValueError, match="--layer must be between 1 and 2"):
+        analyse(model, vocab, CODE, layer=3)
+    gru, gvocab = tiny_model(cell="gru")
+    with pytest.raises(ValueError, match="--state must be h or both for a GRU"):
+        analyse(gru, gvocab, CODE, state="c")
+
+
+def test_page_is_self_contained_and_shows_the_top_cell_without_script():
+    model, vocab = tiny_model()
+    text = CODE + "\u2192"
+    a = analyse(model, vocab, text, top=3)
+    page = render(a, "tiny <model>", "CODE & more")
+    assert not re.search(r"(src|href)\s*=|https?://|@import|url\(", page)     # nothing fetched
+    body = page[page.index('<div id="text"'):page.index('<div id="tip"')]
+    spans = re.findall(r'<span class="([^"]+)"[^>]*>(.*?)</span>', body, re.S)
+    assert len(spans) == len(text)
+    shown = "".join("\n" if s == "\u21b5" else s for _, s in spans)
+    assert shown.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&") == text
+    classes = [c for c, _ in spans]
+    assert classes[-1] == "oov" and classes.count("oov") == 1
+    assert classes[:-1] == [f"q{k}" for k in levels(a.acts[0])]                # the top-ranked cell, static
+    assert "tiny &lt;model&gt;" in page and "CODE &amp; more" in page
+    assert "1 characters outside the vocabulary skipped" in page
+
+
+# ---------------------------------------------------------------- the command
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny LSTM trained a few steps on a Python-like file, and its checkpoint."""
+    folder = tmp_path_factory.mktemp("show")
+    corpus = folder / "corpus.py"
+    corpus.write_text(CODE * 40)
+    ck = str(folder / "lm.npz")
+    assert cli.main(["charlm", "train", str(corpus), "--hidden", "16", "--embed", "8", "--seq-len", "16",
+                     "--batch", "4", "--steps", "20", "--eval-every", "20", "--quiet", "--save", ck]) == 0
+    return folder, corpus, ck
+
+
+def test_show_held_out_slice_writes_page_and_json(trained, tmp_path, capsys):
+    folder, corpus, ck = trained
+    out = tmp_path / "page.html"
+    capsys.readouterr()
+    assert cli.main(["charlm", "show", ck, "--html", str(out), "--top", "4", "--chars", "300", "--json"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    summary = json.loads(lines[-1])
+    text = CODE * 40
+    assert summary["chars"] == 300 and summary["source"].startswith("the first 300 held-out characters of ")
+    held = text[int(len(text) * 0.9):][:300]
+    assert len(summary["cells"]) == 4 and set(summary["features"]) == set(FEATURES)
+    assert [c["rank"] for c in summary["cells"]] == [1, 2, 3, 4]
+    assert set(summary["cells"][0]) == {"rank", "layer", "state", "index", "feature", "r", "correlations"}
+    page = out.read_text(encoding="utf-8")
+    assert page.count('<span class="q') == len(held) and summary["html_bytes"] == len(page.encode())
+    assert "Page written to" in lines[-2]
+    assert list(folder.glob(".tmp-*")) == [] and list(tmp_path.glob(".tmp-*")) == []
+
+
+def test_show_file_marks_unknown_characters(trained, tmp_path, capsys):
+    _, _, ck = trained
+    f = tmp_path / "text.py"
+    f.write_text("x = 'caf\u00e9' \u2192 [1]\n" * 3, encoding="utf-8")
+    out = tmp_path / "p.html"
+    assert cli.main(["charlm", "show", ck, str(f), "--html", str(out), "--top", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "Skipped 6 characters outside the model's vocabulary" in printed and "'\u00e9'" in printed
+    assert out.read_text(encoding="utf-8").count('class="oov"') == 6
+
+
+def test_show_without_html_prints_the_ranking(trained, capsys):
+    _, corpus, ck = trained
+    assert cli.main(["charlm", "show", ck, str(corpus), "--top", "3", "--chars", "200"]) == 0
+    printed = capsys.readouterr().out
+    assert len(re.findall(r"^\s+\d\. layer 1 ", printed, re.M)) == 3 and "Page written" not in printed
+
+
+def _fails(argv, capsys, *needles):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    for n in needles:
+        assert n in err, err
+    return err
+
+
+def test_show_bad_input_one_line(trained, tmp_path, capsys):
+    folder, corpus, ck = trained
+    adder = str(tmp_path / "adder.npz")
+    save(adder, BinaryAdder(8))
+    _fails(["charlm", "show", adder, str(corpus)], capsys, "not a charlm checkpoint")
+    _fails(["charlm", "show", str(tmp_path / "none.npz"), str(corpus)], capsys, "none.npz")
+    _fails(["charlm", "show", ck, str(tmp_path / "none.txt")], capsys, "none.txt", "does not exist")
+    alien = tmp_path / "alien.txt"
+    alien.write_text("\u00e9\u00e9\u2192", encoding="utf-8")
+    _fails(["charlm", "show", ck, str(alien)], capsys, "no character of the text is in the model's vocabulary")
+    _fails(["charlm", "show", ck, str(corpus), "--html", str(tmp_path / "no" / "p.html")], capsys,
+           "--html", "does not exist")
+    _fails(["charlm", "show", ck, str(corpus), "--html", str(tmp_path)], capsys, "is a folder")
+    _fails(["charlm", "show", ck, str(corpus), "--layer", "2"], capsys, "--layer must be between 1 and 1")
+    _fails(["charlm", "show", ck, str(corpus), "--top", "0"], capsys, "--top")
+    assert list(tmp_path.glob("*.html")) == [] and list(tmp_path.glob(".tmp-*")) == []
+
+
+def test_show_needs_a_file_when_the_corpus_is_not_the_same(trained, tmp_path, capsys):
+    folder, corpus, _ = trained
+    model, vocab = tiny_model()
+    bare = save_tiny(tmp_path / "bare.npz", model, vocab)
+    _fails(["charlm", "show", bare], capsys, "does not record its training corpus; give a FILE")
+    changed = tmp_path / "changed.py"
+    changed.write_text(CODE * 40)
+    ck = str(tmp_path / "lm.npz")
+    assert cli.main(["charlm", "train", str(changed), "--hidden", "8", "--embed", "4", "--seq-len", "8",
+                     "--batch", "2", "--steps", "2", "--quiet", "--save", ck]) == 0
+    changed.write_text(CODE.replace("x", "y") + CODE * 39)          # same characters, other text
+    _fails(["charlm", "show", ck], capsys, "not the one the checkpoint was trained on", "give a FILE")
+    changed.unlink()
+    _fails(["charlm", "show", ck], capsys, "cannot be read here", "give a FILE")
+
+
+def test_held_out_slice_is_the_training_split(trained):
+    _, corpus, ck = trained
+    from tinyrnn.checkpoint import read_header
+    from tinyrnn.demos.show import held_out_text
+    vocab, train_ids, valid_ids, _ = prepare(CharLMConfig(files=[str(corpus)]))
+    assert fingerprint(train_ids) == read_header(ck)["meta"]["corpus"]
+    text, _ = held_out_text(read_header(ck), 120)
+    assert text == vocab.decode(valid_ids[:120])
+
+
+def test_memory_does_not_hold_every_cell_of_every_step():
+    """Working memory grows with the text only by what the page keeps (about 100 bytes a
+    character here), not by every cell's activation (128 cells * 4 bytes a character)."""
+    model, vocab = tiny_model(hidden=64)
+
+    def peak(n):
+        text = (CODE * (n // len(CODE) + 1))[:n]
+        tracemalloc.start()
+        analyse(model, vocab, text, top=1, chunk=128)
+        used = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return used
+
+    extra = peak(12000) - peak(3000)
+    assert extra < 9000 * 128 * 4 / 2, extra
+
+
+# ---------------------------------------------------------------- sample --prime-file
+def test_sample_prime_file_equals_prime(trained, tmp_path, capsys):
+    _, _, ck = trained
+    primer = "def f(x):\n    return [x,\n" * 200             # multi-line, fed in more than one piece
+    f = tmp_path / "primer.py"
+    f.write_text(primer)
+    assert cli.main(["charlm", "sample", ck, "--prime-file", str(f), "--length", "40", "--seed", "5"]) == 0
+    from_file = capsys.readouterr().out
+    assert cli.main(["charlm", "sample", ck, "--prime", primer, "--length", "40", "--seed", "5"]) == 0
+    assert capsys.readouterr().out == from_file and from_file.startswith(primer)
+    _fails(["charlm", "sample", ck, "--prime-file", str(tmp_path / "none.txt")], capsys, "--prime-file", "none.txt")
+    _fails(["charlm", "sample", ck, "--prime-file", str(f), "--prime", "x"], capsys, "not allowed with")
+    bad = tmp_path / "bad.txt"
+    bad.write_text("\u00e9t\u00e9", encoding="utf-8")
+    _fails(["charlm", "sample", ck, "--prime-file", str(bad)], capsys, "--prime-file has characters outside")

@@ -1,0 +1,159 @@
+"""The page of `tinyrnn charlm show` in a real browser: Debian's chromium, headless, driven by
+Selenium through chromedriver (never a browser download). Skipped only where no browser is
+found and CI is unset; in CI a missing browser is an error."""
+
+import io
+import os
+import shutil
+
+import numpy as np
+import pytest
+from show_helpers import CODE, model_probs, save_tiny, tiny_model
+
+from tinyrnn import cli
+from tinyrnn.viz import analyse
+from tinyrnn.viz.page import levels
+
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage", "--window-size=1100,900"]
+TEXT = CODE + "caf\u00e9 \u2192 " + CODE          # two characters outside the vocabulary
+
+
+def _browser():
+    """(chromium, chromedriver) paths, or a reason why there are none."""
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return None, "selenium is not installed (pip install -e '.[test]')"
+    browser = next(filter(None, map(shutil.which, ("chromium", "chromium-browser"))), None)
+    driver = shutil.which("chromedriver")
+    if not browser or not driver:
+        return None, "no chromium and chromedriver on PATH (apt-get install chromium chromium-driver)"
+    return (browser, driver), ""
+
+
+def _driver(javascript=True):
+    found, why = _browser()
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser tests must run in CI: {why}")
+        pytest.skip(why)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    options = webdriver.ChromeOptions()
+    options.binary_location = found[0]
+    for flag in FLAGS:
+        options.add_argument(flag)
+    if not javascript:
+        options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
+    return webdriver.Chrome(service=Service(found[1]), options=options)
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    """(path of the page, model, vocab, analysis) of a tiny 2-layer LSTM over TEXT."""
+    folder = tmp_path_factory.mktemp("browser")
+    model, vocab = tiny_model(layers=2)
+    ck = save_tiny(folder / "tiny.npz", model, vocab)
+    (folder / "text.py").write_text(TEXT, encoding="utf-8")
+    out = folder / "page.html"
+    assert cli.main(["charlm", "show", ck, str(folder / "text.py"), "--html", str(out), "--top", "6"]) == 0
+    return out, model, vocab, analyse(model, vocab, TEXT, top=6)
+
+
+@pytest.fixture(scope="module")
+def browser(page):
+    driver = _driver()
+    driver.get(page[0].as_uri())
+    yield driver
+    driver.quit()
+
+
+def _classes(driver):
+    return driver.execute_script("return Array.from(document.querySelectorAll('#text span'), s => s.className)")
+
+
+def test_every_character_rendered(browser, page):
+    spans = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#text span'), s => [s.textContent, s.getClientRects().length])")
+    assert len(spans) == len(TEXT)
+    assert "".join("\n" if t == "\u21b5" else t for t, _ in spans) == TEXT
+    assert all(n > 0 for _, n in spans)                                   # each one laid out on the page
+    assert browser.get_log("browser") == []                               # no script error
+
+
+def test_switching_cells_changes_the_colours(browser, page):
+    from selenium.webdriver.support.ui import Select
+    a = page[3]
+    kept = [c != "oov" for c in _classes(browser)]
+    before = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#text span'), s => getComputedStyle(s).backgroundColor)")
+    Select(browser.find_element("id", "cell")).select_by_index(3)
+    classes = [c.replace(" cur", "") for c, k in zip(_classes(browser), kept) if k]
+    assert classes == [f"q{k}" for k in levels(a.acts[3])]              # the colours of cell 4
+    after = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#text span'), s => getComputedStyle(s).backgroundColor)")
+    assert sum(x != y for x, y in zip(before, after)) > len(TEXT) // 10
+    assert browser.execute_script(
+        "return Array.from(document.querySelectorAll('table.rank tbody tr')).findIndex(r => r.classList.contains('sel'))") == 3
+    Select(browser.find_element("id", "cell")).select_by_index(0)
+
+
+def _tip(browser):
+    chars = [e.text for e in browser.find_elements("css selector", "#tip td.pc")]
+    probs = [float(e.text) for e in browser.find_elements("css selector", "#tip td.pp")]
+    return chars, probs, browser.find_element("css selector", "#tip .surprise").text
+
+
+def test_hover_shows_the_models_five_predictions(browser, page):
+    from selenium.webdriver.common.action_chains import ActionChains
+    _, model, vocab, _ = page
+    p = model_probs(model, vocab, TEXT)                                  # the model's own forward
+    spans = browser.find_elements("css selector", "#text span:not(.oov)")
+    shown = {"\n": "\u21b5", " ": "\u2423", "\t": "\u21e5"}
+    for j in (0, 1, 57, len(spans) - 1):
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", spans[j])
+        ActionChains(browser).move_to_element(spans[j]).perform()
+        chars, probs, surprise = _tip(browser)
+        assert len(chars) == 5 and browser.find_element("id", "tip").is_displayed()
+        order = np.argsort(-p[j], kind="stable")[:5]
+        np.testing.assert_allclose(probs, p[j][order], atol=0.0005 + 1e-6)   # to 3 decimals
+        for c, q in zip(chars, probs):
+            assert abs(p[j][vocab.stoi[next((k for k, v in shown.items() if v == c), c)]] - q) <= 0.0005 + 1e-6
+        ids = [vocab.stoi[c] for c in TEXT if c in vocab.stoi]
+        if j == 0:
+            assert surprise == "\u2013"
+        else:
+            assert abs(float(surprise.split()[0]) + np.log2(p[j - 1][ids[j]])) <= 0.005 + 1e-6
+
+
+def test_keyboard_focus_shows_predictions(browser, page):
+    from selenium.webdriver.common.keys import Keys
+    text = browser.find_element("id", "text")
+    browser.execute_script("arguments[0].focus()", text)
+    text.send_keys(Keys.ARROW_RIGHT, Keys.ARROW_RIGHT)
+    assert browser.find_element("id", "tip").is_displayed() and len(_tip(browser)[1]) == 5
+    assert browser.execute_script("return document.querySelector('#text span.cur') !== null")
+
+
+def test_screenshot_is_not_blank(browser):
+    from matplotlib.image import imread
+    browser.execute_script("window.scrollTo(0, 0)")
+    png = imread(io.BytesIO(browser.get_screenshot_as_png()), format="png")[..., :3]   # (H, W, 3) in [0, 1]
+    assert png.shape[0] > 300 and png.std() > 0.05
+    red = (png[..., 0] > 0.8) & (png[..., 1] < 0.6) & (png[..., 2] < 0.6)
+    blue = (png[..., 2] > 0.8) & (png[..., 0] < 0.6) & (png[..., 1] < 0.6)
+    assert red.sum() > 200 and blue.sum() > 200                          # the cell's colours are drawn
+
+
+def test_without_javascript_the_top_cell_is_shown(page):
+    driver = _driver(javascript=False)
+    try:
+        driver.get(page[0].as_uri())
+        colours = driver.execute_script(
+            "return Array.from(document.querySelectorAll('#text span'), s => getComputedStyle(s).backgroundColor)")
+        assert len(colours) == len(TEXT) and len(set(colours)) > 5
+        assert driver.find_element("css selector", "noscript p").is_displayed()
+        assert driver.find_element("css selector", "table.rank").is_displayed()
+    finally:
+        driver.quit()
