@@ -383,7 +383,6 @@ def _seq2seq_parser(sub):
     r.add_argument("--beam", type=_int_in(1, 64), default=1, metavar="K", help="beam width, 1 to 64; 1 = greedy (default %(default)s)")
     r.add_argument("--json", action="store_true", help="print the translations as one JSON object on the last line")
     r.add_argument("--plot", metavar="PNG", help="draw each translation's attention weights (output against source characters)")
-    r.add_argument("--plot", metavar="PNG", help="draw each translation's attention weights (output against source characters)")
     r.set_defaults(run=_cmd_seq2seq_translate)
     p.set_defaults(run=lambda args: _missing_action(p, "train or translate"))
 
