@@ -173,8 +173,8 @@ def _hello_parser(sub):
 
 # ---------------------------------------------------------------- tinyrnn seq2seq
 TASK_DEFAULTS = {"words": dict(cell="rnn", hidden=128, steps=600, attention="none"),
-                 "reverse": dict(cell="lstm", hidden=256, steps=4000, attention="additive"),
-                 "add": dict(cell="gru", hidden=256, steps=10000, attention="additive")}
+                 "reverse": dict(cell="lstm", hidden=256, steps=4000, attention="additive", attention_steps=800),
+                 "add": dict(cell="gru", hidden=256, steps=10000, attention="additive", attention_steps=6000)}
 
 
 def _length_range(text):
@@ -206,7 +206,8 @@ def _cmd_seq2seq_train(args):
     if args.cell is None:
         cfg.cell = TASK_DEFAULTS[args.task]["cell"]
     if args.steps is None:
-        cfg.steps = TASK_DEFAULTS[args.task]["steps"]
+        defaults = TASK_DEFAULTS[args.task]
+        cfg.steps = defaults["steps"] if cfg.attention == "none" else defaults.get("attention_steps", defaults["steps"])
     if args.batch is None:
         cfg.batch = 3 if args.task == "words" else 64
     if args.lr is None:
@@ -287,7 +288,8 @@ def _seq2seq_parser(sub):
                    help="attention over the encoder outputs (default none for words, additive otherwise)")
     t.add_argument("--lr", type=positive_float, default=None, help="Adam learning rate (default 0.001 for words, 0.003 otherwise)")
     t.add_argument("--batch", type=positive, default=None, help="pairs per step (default 3 for words, 64 otherwise)")
-    t.add_argument("--steps", type=positive, default=None, help="training steps (default 600 for words, 4000 for reverse, 10000 for add)")
+    t.add_argument("--steps", type=positive, default=None, help="training steps (default 600 for words; reverse 800 with attention, 4000 without; "
+                        "add 6000 with attention, 10000 without)")
     t.add_argument("--time-budget", type=positive_float, default=0.0, metavar="SECONDS", help="train for this many seconds instead of --steps")
     t.add_argument("--clip", type=_float_in(0.0), default=5.0, help="global gradient-norm clip, 0 = off (default %(default)s)")
     t.add_argument("--no-lr-decay", action="store_true", help="keep the learning rate constant (default: cosine decay to 5%% of --lr over the run)")

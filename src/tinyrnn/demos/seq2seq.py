@@ -94,7 +94,7 @@ def train(cfg: Seq2SeqConfig, emit=lambda line: None, save: str | None = None):
     rng = np.random.default_rng(cfg.seed)
     model = Seq2Seq(len(task.vocab), cfg.hidden, cfg.cell, cfg.layers, cfg.bidirectional, cfg.attention, rng=rng)
     opt = Adam(model.parameters(), lr=cfg.lr)
-    timer, losses = Timer(), []
+    timer, losses, cpu_seconds = Timer(), [], 0.0   # cpu: this process's CPU time (a loaded machine inflates wall time)
     start = time.perf_counter()
     step = 0
     total = cfg.steps if not cfg.time_budget else None
@@ -106,6 +106,7 @@ def train(cfg: Seq2SeqConfig, emit=lambda line: None, save: str | None = None):
         if cfg.lr_decay:
             done = min(1.0, (time.perf_counter() - start) / cfg.time_budget if cfg.time_budget else (step - 1) / cfg.steps)
             opt.lr = cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * done)))
+        cpu0 = time.process_time()
         with timer:
             pairs = task.train_batch(cfg.batch)
             src, src_len = pad_batch([task.vocab.encode(s) for s, _ in pairs])
@@ -115,6 +116,7 @@ def train(cfg: Seq2SeqConfig, emit=lambda line: None, save: str | None = None):
             if cfg.clip:
                 clip_grad_norm_(model.parameters(), cfg.clip)
             opt.step()
+        cpu_seconds += time.process_time() - cpu0
         losses.append(loss)
         if cfg.eval_every and step % cfg.eval_every == 0:
             ev = evaluate(model, task, task.test[:200])
@@ -122,6 +124,7 @@ def train(cfg: Seq2SeqConfig, emit=lambda line: None, save: str | None = None):
                  f"held-out exact {ev['accuracy']:.3f}")
     result = evaluate(model, task, task.test, cfg.beam)
     metrics = dict(config=asdict(cfg), steps=step, train_seconds=round(timer.seconds, 2),
+                   train_cpu_seconds=round(cpu_seconds, 2),
                    final_loss=round(float(np.mean(losses[-20:])), 4) if losses else None,
                    test_pairs=len(task.test), **result)
     if cfg.test_lengths:
