@@ -180,3 +180,15 @@ def test_backward_refuses_a_wrong_cache_or_gradient():
         attn.backward_steps(np.ones((1, 2, 6)), cache)
     with pytest.raises(TypeError, match="cache must be the third value"):
         attn.backward(np.ones((2, 6)), None)
+
+
+def test_projected_keys_give_the_same_step_and_are_checked():
+    attn, hk = make("additive")
+    _, query, keys = data(hk)
+    pk = attn.project_keys(keys)
+    for a, b in zip(attn(query, keys, LENGTHS), attn(query, keys, LENGTHS, projected_keys=pk)):
+        np.testing.assert_allclose(a, b, rtol=1e-14)
+    with pytest.raises(ValueError, match=r"projected_keys must have shape \(3, 5, 6\) \(from project_keys\(keys\)\)"):
+        attn(query, keys, LENGTHS, projected_keys=pk[:, :4])
+    with pytest.raises(ValueError, match="project_keys is for kind='additive'"):
+        make("general")[0].project_keys(keys)

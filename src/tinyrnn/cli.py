@@ -329,7 +329,7 @@ def _length_range(text):
 
 
 def _seq2seq_parser(sub):
-    from .demos.seq2seq import TASK_DEFAULTS, Seq2SeqConfig
+    from .demos.seq2seq import ATTENTION_STEPS, TASK_DEFAULTS, Seq2SeqConfig
     d = _defaults(Seq2SeqConfig)
 
     def per_task(key, fmt=str):
@@ -353,7 +353,8 @@ def _seq2seq_parser(sub):
                    help=f"attention over the encoder outputs ({per_task('attention')})")
     t.add_argument("--lr", type=positive_float, default=None, help=f"Adam learning rate ({per_task('lr', '{:g}'.format)})")
     t.add_argument("--batch", type=positive, default=None, help=f"pairs per step ({per_task('batch')})")
-    t.add_argument("--steps", type=positive, default=None, help=f"training steps ({per_task('steps')}); with --resume, "
+    t.add_argument("--steps", type=positive, default=None, help=f"training steps ({per_task('steps')}; with attention "
+                        + ", ".join(f"{v} for {k}" for k, v in ATTENTION_STEPS.items()) + "); with --resume, "
                                                                 "this many MORE steps (default: finish the saved plan)")
     t.add_argument("--time-budget", type=positive_float, default=None, metavar="SECONDS",
                    help="train for this many seconds of training instead of --steps (evaluation not counted; "

@@ -83,8 +83,12 @@ class Seq2Seq(Module):
         h~_t = tanh(W_c [h_t; c_t]) with c_t from every decoder step at once."""
         if memory is None:
             return out, None, None
-        keys, src_len = memory                                                # (S, B, D*H), (B,)
-        context, weights, att_cache = self.attention.forward_steps(out, keys, src_len)   # (T, B, D*H), (T, B, S)
+        keys, src_len, projected = memory                                     # (S, B, D*H), (B,), (B, S, A) or None
+        if projected is None:
+            context, weights, att_cache = self.attention.forward_steps(out, keys, src_len)  # (T, B, D*H), (T, B, S)
+        else:                                                                 # decoding: one step
+            context, weights, att_cache = self.attention.forward(out[0], keys, src_len, projected)
+            context, weights = context[None], weights[None]
         pre, comb_cache = self.combine.forward(np.concatenate([out, context], axis=-1))
         h_tilde = np.tanh(pre)                                                # (T, B, H)
         return h_tilde, weights, (att_cache, comb_cache, h_tilde)
@@ -112,7 +116,7 @@ class Seq2Seq(Module):
         tgt_in[tgt_in == PAD] = EOS                                         # padded inputs: any symbol, outputs ignored
         dec_x = one_hot(tgt_in.T, self.vocab_size, self.dtype)              # (T+1, B, V)
         out, _, dec_cache = self.decoder.forward(dec_x, self._bridge(enc_state))
-        memory = (enc_out, src_len) if self.attention_kind != "none" else None
+        memory = (enc_out, src_len, None) if self.attention_kind != "none" else None
         feat, weights, att_cache = self._attend(out, memory)
         logits, head_cache = self.head.forward(feat)                        # (T+1, B, V)
         return logits, tgt_out.T, weights, (enc_cache, dec_cache, att_cache, head_cache)
@@ -142,8 +146,10 @@ class Seq2Seq(Module):
         """Decoder initial state(s) and the attention memory (keys (S, B, D*H), lengths) or None."""
         x = one_hot(src.T, self.vocab_size, self.dtype)
         enc_out, state = self.encoder(x, None, lengths=src_len)
-        memory = (enc_out, np.asarray(src_len)) if self.attention_kind != "none" else None
-        return self._bridge(state), memory
+        if self.attention_kind == "none":
+            return self._bridge(state), None
+        projected = self.attention.project_keys(enc_out) if self.attention_kind == "additive" else None
+        return self._bridge(state), (enc_out, np.asarray(src_len), projected)
 
     def _step(self, tokens, state, memory=None):
         """tokens (B,) -> log-probabilities (B, V), new state."""
@@ -180,7 +186,8 @@ class Seq2Seq(Module):
         states = state
         finished = []
         for _ in range(max_len):
-            mem = None if memory is None else (np.repeat(memory[0], len(beams), axis=1), memory[1].repeat(len(beams)))
+            mem = None if memory is None else (np.repeat(memory[0], len(beams), axis=1), memory[1].repeat(len(beams)),
+                                               None if memory[2] is None else memory[2].repeat(len(beams), axis=0))
             logp, new_states = self._step(np.array([b.tokens[-1] if b.tokens else SOS for b in beams]), states, mem)
             total = np.array([b.logp for b in beams])[:, None] + logp            # (k, V)
             order = np.argsort(-total, axis=None, kind="stable")[: 2 * K]

@@ -103,10 +103,13 @@ class Attention(Module):
         return q.transpose(1, 0, 2) if self.batch_first else q
 
     # ------------------------------------------------------------------ forward
-    def forward(self, query, keys, lengths=None):
-        """One decoder step: ``context (B, Hk), weights (B, S), cache``."""
+    def forward(self, query, keys, lengths=None, projected_keys=None):
+        """One decoder step: ``context (B, Hk), weights (B, S), cache``.
+
+        ``projected_keys``: optional ``project_keys(keys)``, for decoding many steps against the
+        same keys (additive only): W_k k_s is then computed once per source, not once per step."""
         q = self._queries(query, steps=False)                               # (1, B, Hq)
-        context, weights, cache = self._forward(q, keys, lengths)
+        context, weights, cache = self._forward(q, keys, lengths, projected_keys)
         cache.single = True
         return context[0], weights[:, 0], cache
 
@@ -120,15 +123,27 @@ class Attention(Module):
             return context.transpose(1, 0, 2), weights, cache
         return context, weights.transpose(1, 0, 2), cache
 
-    def __call__(self, query, keys, lengths=None):
-        context, weights, _ = self.forward(query, keys, lengths)
+    def __call__(self, query, keys, lengths=None, projected_keys=None):
+        context, weights, _ = self.forward(query, keys, lengths, projected_keys)
         return context, weights
 
-    def _forward(self, q, keys, lengths):
+    def project_keys(self, keys):
+        """W_k k_s for every key, (B, S, attn_size) (kind='additive'), to pass as ``projected_keys``."""
+        if self.kind != "additive":
+            raise ValueError(f"project_keys is for kind='additive', this attention is kind={self.kind!r}")
+        kb, _ = self._keys(keys, None)
+        return kb @ self.weight_key.data.T
+
+    def _forward(self, q, keys, lengths, pk=None):
         """q (T, B, Hq) -> contexts (T, B, Hk), weights (B, T, S), cache."""
         kb, valid = self._keys(keys, lengths, q.shape[1])                  # (B, S, Hk), (B, 1, S)
+        if pk is not None:
+            if self.kind != "additive":
+                raise ValueError(f"projected_keys is for kind='additive', this attention is kind={self.kind!r}")
+            pk = float_array("projected_keys", pk, self.dtype)
+            check_shape("projected_keys", pk, kb.shape[:2] + (self.attn_size,), " (from project_keys(keys))")
         qb = q.transpose(1, 0, 2)                                           # (B, T, Hq)
-        e, score_cache = self._scores(qb, kb)                               # (B, T, S)        (A1)
+        e, score_cache = self._scores(qb, kb, pk)                           # (B, T, S)        (A1)
         if valid is not None:
             e = np.where(valid, e, -np.inf)                                 # masked: exp(-inf) = 0 exactly
         a = np.exp(e - e.max(axis=-1, keepdims=True))                       # (A2)
@@ -137,7 +152,7 @@ class Attention(Module):
         cache = SimpleNamespace(qb=qb, kb=kb, a=a, score=score_cache)
         return c.transpose(1, 0, 2), a, cache
 
-    def _scores(self, qb, kb):
+    def _scores(self, qb, kb, pk=None):
         """(A1) for every step and position: qb (B, T, Hq), kb (B, S, Hk) -> e (B, T, S)."""
         if self.kind == "dot":
             return qb @ kb.transpose(0, 2, 1), None
@@ -145,7 +160,8 @@ class Attention(Module):
             u = qb @ self.weight.data                                       # (B, T, Hk)  u = q W
             return u @ kb.transpose(0, 2, 1), u
         pq = qb @ self.weight_query.data.T                                  # (B, T, A)   W_q q
-        pk = kb @ self.weight_key.data.T                                    # (B, S, A)   W_k k_s
+        if pk is None:
+            pk = kb @ self.weight_key.data.T                                # (B, S, A)   W_k k_s
         z = np.tanh(pq[:, :, None, :] + pk[:, None, :, :])                  # (B, T, S, A)
         return z @ self.v.data, z                                           # e = v . z
 
