@@ -324,7 +324,8 @@ def _length_range(text):
     """'A-B' -> (A, B) with 1 <= A <= B."""
     parts = text.split("-")
     if len(parts) != 2 or not all(p.strip().isdigit() for p in parts) or not 1 <= int(parts[0]) <= int(parts[1]) <= 100:
-        raise argparse.ArgumentTypeError(f"expected a range A-B of lengths with 1 <= A <= B <= 100, like 13-20, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a range A-B of lengths with 1 <= A <= B, like 13-20, got {text!r} "
+                                         "(B at most 100)")
     return int(parts[0]), int(parts[1])
 
 
