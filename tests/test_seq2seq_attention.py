@@ -98,7 +98,7 @@ def test_cli_attention_test_lengths_and_plot(tmp_path, capsys):
     (["--test-lengths", "20-13"], "expected a range A-B of lengths with 1 <= A <= B, like 13-20, got '20-13'"),
     (["--test-lengths", "5"], "--test-lengths"),
     (["--test-lengths", "5-6", "--task", "words"], "--test-lengths needs --task reverse or add"),
-    (["--max-len", "2", "--task", "reverse"], "--max-len must be >= 3, got 2"),
+    (["--max-len", "2", "--task", "reverse"], "--max-len: expected an integer from 3 to 100, got 2"),
     (["--attention", "dot", "--bidirectional"], "--attention dot needs a unidirectional encoder"),
 ])
 def test_cli_bad_attention_flags_exit_2(capsys, argv, needle):

@@ -78,9 +78,11 @@ def test_padded_batch_equals_one_at_a_time(cell, bidirectional, attention):
     assert batch_out == alone
 
 
-@pytest.mark.parametrize("attention", ["none", "additive"])
-def test_beam_search_finds_at_least_greedy_score(attention):
-    model = Seq2Seq(6, 12, "gru", attention=attention, rng=np.random.default_rng(3), dtype=np.float64)
+# Seeds where greedy decoding of the untrained model ends within 8 symbols and beam search
+# finds another output (so the comparison is between two different complete outputs).
+@pytest.mark.parametrize("attention, seed", [("none", 3), ("additive", 17)])
+def test_beam_search_finds_at_least_greedy_score(attention, seed):
+    model = Seq2Seq(6, 12, "gru", attention=attention, rng=np.random.default_rng(seed), dtype=np.float64)
     src = [3, 4, 5]
 
     def logp(tokens):
