@@ -230,6 +230,18 @@ def test_gradflow_cli(capsys, tmp_path):
     assert m["ratio"]["lstm (forget bias 1)"] > m["ratio"]["lstm (forget bias 0)"]   # the bias keeps more gradient
 
 
+def test_gradflow_ctrl_c_stops_everything(capsys, monkeypatch):
+    calls = []
+
+    def interrupted_train(cfg, emit=None):
+        calls.append(cfg.cell)
+        return None, dict(interrupted=True)
+
+    monkeypatch.setattr(memory, "train", interrupted_train)
+    code, _, err = run(capsys, "gradflow", "--T", "5", "--hidden", "4", "--batch", "3", "--train-steps", "5")
+    assert code == 130 and calls == ["rnn"] and "interrupted" in err
+
+
 # ---------------------------------------------------------------- bad inputs
 @pytest.mark.parametrize("argv, needle", [
     (["memory", "adding", "--T", "0"], "--T"),

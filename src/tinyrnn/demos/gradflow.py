@@ -69,6 +69,8 @@ def run(cfg: GradflowConfig, emit=lambda line: None) -> dict:
         parts = [("init", memory.build_model(mcfg, np.random.default_rng([cfg.seed, 2])))]
         if cfg.train_steps:
             model, metrics = memory.train(mcfg)
+            if metrics["interrupted"]:              # Ctrl-C stops the whole measurement
+                raise KeyboardInterrupt
             parts.append(("trained", model))
             result["trained"]["test_mse"][label] = metrics["test_mse"]
         for when, model in parts:
