@@ -542,6 +542,7 @@ def _cmd_charlm_show(args):
     from .checkpoint import CheckpointError
     from .demos import show
     from .viz.page import cell_label
+    check_output("--html", args.html)
     cfg = show.ShowConfig(chars=args.chars, top=args.top, layer=args.layer or 0, state=args.state)
     try:
         analysis, summary = show.show(args.checkpoint, args.file, cfg, args.html)
@@ -597,6 +598,8 @@ def _cmd_memory(args):
         cfg = _memory_config(args).resolved()
     except ValueError as e:
         raise UsageError(f"{prog}: error: {e}") from None
+    args.plot = check_output("--plot", args.plot, image=True)      # checked before any training
+    args.save = check_output("--save", args.save)
     if args.sweep:
         return _memory_sweep(args, cfg, prog)
     if args.scheduler:
@@ -716,6 +719,7 @@ def _cmd_gradflow(args):
     from .demos import gradflow
     if args.T < 2:
         raise UsageError("tinyrnn gradflow: error: argument --T: expected an integer >= 2 (the adding problem)")
+    args.plot = check_output("--plot", args.plot, image=True)      # checked before any training
     cfg = gradflow.GradflowConfig(cells=args.cell, forget_biases=args.forget_bias, T=args.T, hidden=args.hidden,
                                   batch=args.batch, train_steps=args.train_steps, seed=args.seed, quiet=args.quiet)
     from .demos.memory import TrainingDiverged
