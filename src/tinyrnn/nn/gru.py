@@ -65,25 +65,29 @@ def gru_forward(gates, h0, w_hh, b_hn=None, mask=None, reverse=False, empty=None
     r_hn = np.empty((H, B), dt)
     h_new = np.empty((H, B), dt) if mask is not None else None
     mask_fm = None if mask is None else mask.transpose(0, 2, 1)   # (T, 1, B)
-    for t, h_prev, h in step_pairs(hs, reverse):
-        a, hid = gates[t], hidden[t]
-        dot(w_aug, h_prev, out=hid)                         # [h_r; h_z; h_n], b_hn included
-        rz = a[:2 * H]
-        rz += hid[:2 * H]
+    # Per-step views, made once (at B = 1 slicing inside the loop costs as much as the arithmetic).
+    rz_s, r_s, z_s, n_s = (list(gates[:, rows]) for rows in (slice(0, 2 * H), slice(0, H), slice(H, 2 * H),
+                                                              slice(2 * H, G)))
+    hid_s, hid_rz_s, h_n_s = list(hidden), list(hidden[:, :2 * H]), list(hidden[:, 2 * H:])
+    # (h_{t-1}; 1) for the product, and h_{t-1}, h_t without the row of ones for (G3)
+    pairs = zip(step_pairs(hs, reverse), step_pairs(hs[:, :H], reverse))
+    for (t, prev_ones, _), (_, prev, new) in pairs:
+        rz, r, z, n, h_n = rz_s[t], r_s[t], z_s[t], n_s[t], h_n_s[t]
+        dot(w_aug, prev_ones, out=hid_s[t])                 # [h_r; h_z; h_n], b_hn included
+        rz += hid_rz_s[t]
         tanh(rz, out=rz)
         rz *= 0.5
         rz += 0.5                                           # (G1) r, z = sigmoid(x_{r,z} + h_{r,z})
-        r, z, n = a[:H], a[H:2 * H], a[2 * H:]
-        multiply(r, hid[2 * H:], out=r_hn)
+        multiply(r, h_n, out=r_hn)
         n += r_hn
         tanh(n, out=n)                                      # (G2) n = tanh(x_n + r * h_n)
-        h_t = h[:H] if mask is None else h_new
-        subtract(h_prev[:H], n, out=h_t)
+        h_t = new if mask is None else h_new
+        subtract(prev, n, out=h_t)
         h_t *= z
         h_t += n                                            # (G3) h_t = n + z * (h_{t-1} - n)
         if mask is not None:                                # finished sequences keep h
-            np.copyto(h[:H], h_prev[:H])
-            np.copyto(h[:H], h_new, where=mask_fm[t])
+            np.copyto(new, prev)
+            np.copyto(new, h_new, where=mask_fm[t])
     h_out = empty("h_out", (T + 1, B, H))
     np.copyto(h_out, hs[:, :H].transpose(0, 2, 1))          # batch-major, one pass
     return SimpleNamespace(h_out=h_out, hs=hs, gates=gates, hn=hidden[:, 2 * H:], mask=mask, reverse=reverse)
@@ -117,9 +121,7 @@ def gru_backward(dy, dh_n, w_hh, kc, gate_grad_out, empty=None):
     fac_z *= z
     np.subtract(h_prev, n, out=tmp)
     fac_z *= tmp                                            # (h_{t-1} - n) z(1 - z)
-    if not gate_grad_out.flags.c_contiguous:
-        raise ValueError("gate_grad_out must be C-contiguous (it is written through a reshaped view)")
-    hidden_grad = gate_grad_out.reshape(G, T, B)            # [da_r; da_z; da_n * r] of step t: [:, t]
+    hidden_grad = empty("hidden_grad", (T, G, B))           # [da_r; da_z; da_n * r]: of [h_r; h_z; h_n]
     dn_all = tmp                                            # da_n of every step (tmp is free again)
     dh = np.zeros((H, B), dt) if dh_n is None else np.array(dh_n.T, dtype=dt, order="C")
     dy_fm = None
@@ -140,7 +142,7 @@ def gru_backward(dy, dh_n, w_hh, kc, gate_grad_out, empty=None):
         if dy_fm is not None:
             dh += dy_fm[t]                                  # dh_t = dy_t + dh carried from t+1
         dh_t = dh if mask is None else multiply(dh, mask_fm[t], out=dh_in)
-        hg, da_n = hidden_grad[:, t], dn_all[t]
+        hg, da_n = hidden_grad[t], dn_all[t]
         multiply(dh_t, fac_n[t], out=da_n)                  # (G4) da_n = dh_t (1-z)(1-n^2)
         multiply(da_n, fac_r[t], out=hg[:H])                # (G5) da_r = da_n h_n r(1-r)
         multiply(dh_t, fac_z[t], out=hg[H:2 * H])           # (G5) da_z = dh_t (h_{t-1}-n) z(1-z)
@@ -153,6 +155,7 @@ def gru_backward(dy, dh_n, w_hh, kc, gate_grad_out, empty=None):
             dh_in *= z[t]
             dh += dh_in
         dh += dh_rec                                        # (G6)
+    np.copyto(gate_grad_out.reshape(G, T, B), hidden_grad.transpose(1, 0, 2))   # one block copy (see lstm_backward)
     dw_hh = gate_grad_out @ h_prev_bm.reshape(T * B, H)     # (G7)
     db_hh = gate_grad_out @ np.ones(T * B, dt)              # (G7)
     np.copyto(gate_grad_out[2 * H:].reshape(H, T, B), dn_all.transpose(1, 0, 2))   # (G8): n rows are da_n

@@ -73,27 +73,30 @@ def lstm_forward(gates, h0, c0, w_hh, w_hr=None, mask=None, reverse=False, empty
     if mask is not None:
         mask_fm = mask.transpose(0, 2, 1)                   # (T, 1, B)
         c_new, h_new = np.empty((H, B), dt), np.empty((P, B), dt)
+    # Per-step views of each gate's rows, made once: at B = 1 slicing inside the loop costs
+    # about as much as the arithmetic. Step t of gates is a = [i; f; g; o] (4H, B).
+    i_s, f_s, g_s, o_s = (list(gates[:, k * H:(k + 1) * H]) for k in range(4))
+    a_s, sig_if_s, tanh_c_s = list(gates), list(gates[:, :2 * H]), list(tanh_c)
     for (t, h_prev, h), (_, c_prev, c) in zip(hpairs, cpairs):
-        a = gates[t]
+        a, sig_if, i, f, g, o = a_s[t], sig_if_s[t], i_s[t], f_s[t], g_s[t], o_s[t]
         dot(w_hh_half, h_prev, out=rec)
         a += rec                                            # (L1), halved on the i, f, o rows
         tanh(a, out=a)
-        sig_if, sig_o = a[:2 * H], a[3 * H:]
         sig_if *= 0.5
         sig_if += 0.5
-        sig_o *= 0.5
-        sig_o += 0.5                                        # (L2): a = [i; f; g; o]
-        i, f, g, o = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
+        o *= 0.5
+        o += 0.5                                            # (L2): a = [i; f; g; o]
         c_t = c if mask is None else c_new
         multiply(f, c_prev, out=c_t)
         multiply(i, g, out=ig)
         c_t += ig                                           # (L3) c_t = f * c_{t-1} + i * g
-        tanh(c_t, out=tanh_c[t])
+        tc = tanh_c_s[t]
+        tanh(c_t, out=tc)
         h_t = h if mask is None else h_new
         if m_all is None:
-            multiply(o, tanh_c[t], out=h_t)                 # (L4) m_t = o * tanh(c_t) = h_t
+            multiply(o, tc, out=h_t)                        # (L4) m_t = o * tanh(c_t) = h_t
         else:
-            multiply(o, tanh_c[t], out=m_all[t])            # (L4)
+            multiply(o, tc, out=m_all[t])                   # (L4)
             dot(w_hr, m_all[t], out=h_t)                    # (L5) h_t = W_hr m_t
         if mask is not None:                                # finished sequences keep (h, c)
             np.copyto(c, c_prev)
@@ -140,9 +143,7 @@ def lstm_backward(dy, dh_n, dc_n, w_hh, w_hr, kc, gate_grad_out, empty=None):
     dc_factor = np.multiply(tanh_c, tanh_c, out=empty("dc_factor", (T, H, B)))
     np.subtract(1, dc_factor, out=dc_factor)
     dc_factor *= o                                          # o * (1 - tanh(c_t)^2), for (L7)
-    if not gate_grad_out.flags.c_contiguous:
-        raise ValueError("gate_grad_out must be C-contiguous (it is written through a reshaped view)")
-    gate_grad = gate_grad_out.reshape(G, T, B)              # [da_i; da_f; da_g; da_o] of step t: [:, t]
+    gate_grad = empty("gate_grad", (T, G, B))               # [da_i; da_f; da_g; da_o] of every step
     dh = np.zeros((P, B), dt) if dh_n is None else np.array(dh_n.T, dtype=dt, order="C")
     dc = np.zeros((H, B), dt) if dc_n is None else np.array(dc_n.T, dtype=dt, order="C")
     dy_fm = None
@@ -162,9 +163,14 @@ def lstm_backward(dy, dh_n, dc_n, w_hh, w_hr, kc, gate_grad_out, empty=None):
         dh_in, dc_in, tmp_h = np.empty((P, B), dt), np.empty((H, B), dt), np.empty((P, B), dt)
     dot, multiply = np.dot, np.multiply
     order = range(T) if reverse else range(T - 1, -1, -1)
+    # Per-step views, made once (as in lstm_forward).
+    fac_i, fac_f, fac_g, fac_o, dc_factor, f = (list(a) for a in (fac_i, fac_f, fac_g, fac_o, dc_factor, f))
+    da_s = list(gate_grad)                                  # da_t (4H, B), contiguous
+    da_i, da_f, da_g, da_o = (list(gate_grad[:, k * H:(k + 1) * H]) for k in range(4))
+    dy_s = None if dy_fm is None else list(dy_fm)
     for t in order:
-        if dy_fm is not None:
-            dh += dy_fm[t]                                  # dh_t = dy_t + dh carried from t+1
+        if dy_s is not None:
+            dh += dy_s[t]                                   # dh_t = dy_t + dh carried from t+1
         dh_t = dh if mask is None else multiply(dh, mask_fm[t], out=dh_in)
         if w_hr is None:
             dm_t = dh_t                                     # (L6) without projection
@@ -174,21 +180,23 @@ def lstm_backward(dy, dh_n, dc_n, w_hh, w_hr, kc, gate_grad_out, empty=None):
         dc_t = dc if mask is None else multiply(dc, mask_fm[t], out=dc_in)
         multiply(dm_t, dc_factor[t], out=tmp)
         dc_t += tmp                                         # (L7)
-        da = gate_grad[:, t]
-        multiply(dc_t, fac_i[t], out=da[:H])                # (L8) da_i = dc_t * g * i(1-i)
-        multiply(dc_t, fac_f[t], out=da[H:2 * H])           #      da_f = dc_t * c_{t-1} * f(1-f)
-        multiply(dc_t, fac_g[t], out=da[2 * H:3 * H])       #      da_g = dc_t * i * (1-g^2)
-        multiply(dm_t, fac_o[t], out=da[3 * H:])            #      da_o = dm_t * tanh(c_t) * o(1-o)
+        multiply(dc_t, fac_i[t], out=da_i[t])               # (L8) da_i = dc_t * g * i(1-i)
+        multiply(dc_t, fac_f[t], out=da_f[t])               #      da_f = dc_t * c_{t-1} * f(1-f)
+        multiply(dc_t, fac_g[t], out=da_g[t])               #      da_g = dc_t * i * (1-g^2)
+        multiply(dm_t, fac_o[t], out=da_o[t])               #      da_o = dm_t * tanh(c_t) * o(1-o)
         if mask is None:
             dc *= f[t]                                      # (L9) dc_{t-1} = dc_t * f
-            dot(w_hh_t, da, out=dh)                         # (L9) dh_{t-1} = W_hh^T da_t
+            dot(w_hh_t, da_s[t], out=dh)                    # (L9) dh_{t-1} = W_hh^T da_t
         else:
             dc *= keep[t]
             multiply(dc_t, f[t], out=tmp)
             dc += tmp
             dh *= keep[t]
-            dot(w_hh_t, da, out=tmp_h)
+            dot(w_hh_t, da_s[t], out=tmp_h)
             dh += tmp_h
+    # To the (4H, T*B) layout of dxg in one block copy (writing each step's da_t straight into
+    # its columns was slower: rows T*B apart make every step touch 4H pages).
+    np.copyto(gate_grad_out.reshape(G, T, B), gate_grad.transpose(1, 0, 2))
     _, h_prev = time_views(kc.h_out, reverse)               # (T, B, P)
     dw_hh = gate_grad_out @ h_prev.reshape(T * B, P)        # (L10)
     dw_hr = None
