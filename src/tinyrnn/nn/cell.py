@@ -83,8 +83,13 @@ class CellBase(Module):
         if not isinstance(cache, SimpleNamespace) or not hasattr(cache, "inner"):
             raise TypeError("cache must be the second value returned by forward()")
         grads = self._layer._unpack_state(dhx, "dhx") if self._pair else (dhx,)
-        lifted = tuple(None if g is None else np.asarray(g)[None] if cache.batched
-                       else np.asarray(g)[None, None] for g in grads)
+        expect = (cache.inner.shape[1], self.hidden_size) if cache.batched else (self.hidden_size,)
+        grads = tuple(None if g is None else float_array(n, g, self.dtype)
+                      for n, g in zip(("dh", "dc"), grads))        # checked here, in the user's shape
+        for n, g in zip(("dh", "dc"), grads):
+            if g is not None:
+                check_shape(n, g, expect)
+        lifted = tuple(None if g is None else g[None] if cache.batched else g[None, None] for g in grads)
         dx, dstate = self._layer.backward(None, cache.inner, lifted if self._pair else lifted[0])
         dstate = dstate if self._pair else (dstate,)
         if cache.batched:

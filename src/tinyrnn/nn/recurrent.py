@@ -195,7 +195,7 @@ class RecurrentBase(Module):
 
     def _from_user(self, name, a, shape_internal, batched):
         """User layout -> (T, B, F) internal, with a shape check naming ``name``."""
-        a = float_array(name, a, self.dtype, finite=False)
+        a = float_array(name, a, self.dtype)
         T, B, F = shape_internal
         if not batched:
             check_shape(name, a, (T, F))
@@ -299,7 +299,7 @@ class RecurrentBase(Module):
             if g is None:
                 dfinals.append(None)
                 continue
-            g = float_array("d" + name.replace("0", "_n"), g, self.dtype, finite=False)
+            g = float_array("d" + name.replace("0", "_n"), g, self.dtype)
             expect = (L * D, B, size) if batched else (L * D, size)
             check_shape("d" + name.replace("0", "_n"), g, expect)
             dfinals.append(g if batched else g[:, None, :])
