@@ -213,3 +213,28 @@ def test_gradcheck_refuses_bad_eps_and_empty_checks():
         tr.gradcheck(lambda x: (math.nan, {"x": x}), inputs={"x": np.ones(2)})
     with pytest.raises(TypeError, match="loss_and_grads must be a function"):
         tr.gradcheck("f", inputs={"x": np.ones(2)})
+
+
+# ------------------------------------------------------------------ found by tests/test_properties.py
+def test_recurrent_backward_refuses_nonfinite_gradients():
+    rnn = tr.GRU(3, 4, rng=0)
+    out, _, cache = rnn.forward(np.ones((2, 1, 3), np.float32))
+    dout = np.ones_like(out)
+    dout[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="dout contains NaN or inf"):
+        rnn.backward(dout, cache)
+    with pytest.raises(ValueError, match="dh_n contains NaN or inf"):
+        rnn.backward(None, cache, np.full((1, 1, 4), np.inf, np.float32))
+
+
+def test_cell_backward_names_the_users_argument_and_shape():
+    cell = tr.LSTMCell(3, 4, rng=0)
+    (h, c), cache = cell.forward(np.ones((2, 3), np.float32))
+    with pytest.raises(TypeError, match="dh must be a floating-point array, got dtype int64"):
+        cell.backward((np.ones((2, 4), np.int64), None), cache)
+    with pytest.raises(ValueError, match=r"dc must have shape \(2, 4\), got \(2,\)"):
+        cell.backward((None, np.ones(2, np.float32)), cache)
+    unbatched = tr.GRUCell(3, 4, rng=0)
+    _, cache = unbatched.forward(np.ones(3, np.float32))
+    with pytest.raises(ValueError, match=r"dh must have shape \(4,\), got \(1, 4\)"):
+        unbatched.backward(np.ones((1, 4), np.float32), cache)

@@ -13,7 +13,7 @@ the model and the optimizer exactly as they were. The pass never trusts the file
 directory and each ``.npy`` header are checked against the shapes the model expects and
 against a size bound *before* any member is inflated, only plain numeric arrays are read
 (never pickles: a file cannot run code), and every zip, zlib or format error becomes
-``CheckpointError``. The archive layer is in ``_archive.py``-style helpers at the bottom.
+``CheckpointError``. The archive reader (``_Archive``) is at the bottom of this file.
 """
 
 from __future__ import annotations

@@ -68,7 +68,8 @@ def bce_with_logits(logits, target, reduction: str = "mean"):
     choice("reduction", reduction, REDUCTIONS)
     logits, target = _pair("logits", logits, "target", target)
     losses = np.maximum(logits, 0) - logits * target + np.log1p(np.exp(-np.abs(logits)))
-    return _reduce(losses, sigmoid(logits) - target, reduction, max(logits.size, 1))
+    grad = sigmoid(logits, out=np.empty_like(logits)) - target      # out=: a 0-d input stays an array
+    return _reduce(losses, grad, reduction, max(logits.size, 1))
 
 
 def cross_entropy(logits, targets, ignore_index: int = -100, reduction: str = "mean"):
@@ -82,8 +83,8 @@ def cross_entropy(logits, targets, ignore_index: int = -100, reduction: str = "m
     choice("reduction", reduction, REDUCTIONS)
     ignore_index = integer("ignore_index", ignore_index)
     logits = _floats("logits", logits)
-    if logits.ndim < 1:
-        raise ValueError("logits must have shape (..., C), got a scalar")
+    if logits.ndim < 1 or logits.shape[-1] == 0:
+        raise ValueError(f"logits must have shape (..., C) with C >= 1 classes, got {shape_str(logits.shape)}")
     C = logits.shape[-1]
     targets = int_array("targets", targets, what="class index")
     if targets.shape != logits.shape[:-1]:

@@ -318,8 +318,9 @@ def clip_grad_norm_(params, max_norm: float, norm_type: float = 2.0,
                            "the training diverged (lower the learning rate)")
     coef = max_norm / (total + 1e-6)
     if not coef >= 1.0:               # NaN too: it reaches every gradient, as in PyTorch
-        for p in params:
-            p.grad *= coef
+        with np.errstate(invalid="ignore"):   # inf * 0 is NaN there too
+            for p in params:
+                p.grad *= coef
     return total
 
 

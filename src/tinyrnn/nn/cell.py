@@ -117,7 +117,7 @@ class CellBase(Module):
             raise TypeError("cache must be the second value returned by forward()")
         x = cache.step["x"]
         shape = (x.shape[0], self.hidden_size) if cache.batched else (self.hidden_size,)
-        dstates = self._states("dhx", dhx, shape, finite=False)
+        dstates = self._states("dhx", dhx, shape, finite=True)
         if not cache.batched:
             dstates = tuple(s[None] for s in dstates)
         dx, dprev, grads = self._step_backward(dstates, cache.step)

@@ -217,7 +217,7 @@ class RecurrentBase(Module):
 
     def _from_user(self, name, a, shape_internal, batched):
         """User layout -> (T, B, F) internal, with a shape check naming ``name``."""
-        a = float_array(name, a, self.dtype, finite=False)
+        a = float_array(name, a, self.dtype)
         T, B, F = shape_internal
         if not batched:
             check_shape(name, a, (T, F))
@@ -332,7 +332,7 @@ class RecurrentBase(Module):
                 dfinals.append(None)
                 continue
             name = "d" + name.replace("0", "_n")
-            g = float_array(name, g, self.dtype, finite=False)
+            g = float_array(name, g, self.dtype)
             check_shape(name, g, (L * D, B, size) if batched else (L * D, size))
             dfinals.append(g if batched else g[:, None, :])
         dstates0 = [np.zeros((L * D, B, s), self.dtype) for s in self._state_sizes()]
