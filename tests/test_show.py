@@ -265,7 +265,7 @@ def test_show_bad_input_one_line(trained, tmp_path, capsys):
     _fails(["charlm", "show", ck, str(alien)], capsys, "no character of the text is in the model's vocabulary")
     _fails(["charlm", "show", ck, str(corpus), "--html", str(tmp_path / "no" / "p.html")], capsys,
            "--html", "does not exist")
-    _fails(["charlm", "show", ck, str(corpus), "--html", str(tmp_path)], capsys, "is a folder")
+    _fails(["charlm", "show", ck, str(corpus), "--html", str(tmp_path)], capsys, "is a directory")
     _fails(["charlm", "show", ck, str(corpus), "--layer", "2"], capsys, "--layer must be between 1 and 1")
     _fails(["charlm", "show", ck, str(corpus), "--top", "0"], capsys, "--top")
     assert list(tmp_path.glob("*.html")) == [] and list(tmp_path.glob(".tmp-*")) == []
@@ -292,7 +292,7 @@ def test_held_out_slice_is_the_training_split(trained):
     from tinyrnn.checkpoint import read_header
     from tinyrnn.demos.show import held_out_text
     vocab, train_ids, valid_ids, _ = prepare(CharLMConfig(files=[str(corpus)]))
-    assert fingerprint(train_ids) == read_header(ck)["meta"]["corpus"]
+    assert fingerprint(corpus.read_text()) == read_header(ck)["meta"]["corpus"]
     text, _ = held_out_text(read_header(ck), 120)
     assert text == vocab.decode(valid_ids[:120])
 

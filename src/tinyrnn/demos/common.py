@@ -102,11 +102,12 @@ def check_output(flag: str, path: str | None, image: bool = False) -> str | None
     that will be written: for an image without an extension, ``path + ".png"``."""
     if path is None:
         return None
+    example = "plot.png" if image else "page.html" if flag == "--html" else "model.npz"
     if not path or path.endswith(os.sep):
-        raise UsageError(f"{flag} {path!r} names no file; give a file name such as out/{'plot.png' if image else 'model.npz'}")
+        raise UsageError(f"{flag} {path!r} names no file; give a file name such as out/{example}")
     if os.path.isdir(path):
         raise UsageError(f"{flag} {path} is a directory; give a file name inside it, e.g. "
-                         f"{os.path.join(path, 'plot.png' if image else 'model.npz')}")
+                         f"{os.path.join(path, example)}")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise UsageError(f"{flag} {path}: folder {os.path.dirname(path) or '.'} does not exist; create it first")
