@@ -623,11 +623,12 @@ def _cmd_memory(args):
                                          steps=metrics["steps"]))
         print(f"Checkpoint written to {args.save}")
     if metrics["interrupted"]:
-        print("Interrupted by Ctrl-C: the metrics above are those of the model at that point")
+        print(f"Stopped by {metrics['signal'] or 'Ctrl-C (SIGINT)'} at step {metrics['steps']}: the metrics above "
+              "are those of the model at that point" + (f", saved in {args.save}" if args.save else ""))
     if args.json:
         metrics.pop("curve")
         _print_json(metrics)
-    return 130 if metrics["interrupted"] else 0
+    return metrics["exit_code"]
 
 
 def _memory_sweep(args, cfg, prog):

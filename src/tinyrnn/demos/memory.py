@@ -17,7 +17,7 @@ from ..data import memory as tasks
 from ..losses import cross_entropy, mse_loss
 from ..models.memory import CELLS, MemoryModel
 from ..optim import OPTIMIZERS, clip_grad_norm_
-from .common import Timer, progress
+from .common import Timer, progress, training
 
 # Defaults that depend on the task (None in MemoryConfig means "the task's value"). Without
 # --steps a run trains for TIME_BUDGET seconds (the targets are "within 300 s of training").
@@ -173,42 +173,46 @@ def train(cfg: MemoryConfig, emit=lambda line: None):
     curve = dict(steps=[], sequences=[], seconds=[], train_loss=[], test=[])
     solved_at = None
     budget = cfg.time_budget
+    flag, hard_stop = None, False
     try:
-        for step in progress(range(1, 10**12), 0 if budget else cfg.steps, not cfg.quiet, f"memory {cfg.task}"):
-            if (budget and timer.seconds >= budget) or (not budget and step > cfg.steps):
-                step -= 1
-                break
-            if cfg.lr_decay:
-                opt.lr = cfg.lr * cosine(timer.seconds / budget if budget else (step - 1) / cfg.steps)
-            cpu0 = time.process_time()
-            with timer, np.errstate(over="ignore", invalid="ignore"):    # a divergence is reported below
-                batch = tasks.generate(cfg.task, cfg.variant, data_rng, cfg.T, cfg.batch)
-                y, cache = model.forward(batch.x, batch.lengths)
-                loss, dy = loss_and_grad(cfg.task, y, batch)
-                if not math.isfinite(loss):
-                    raise _diverged(step, loss, cfg)
-                model.zero_grad()
-                model.backward(dy, cache)
-                if cfg.clip:
-                    clip_grad_norm_(model.parameters(), cfg.clip)
-                opt.step()
-            cpu += time.process_time() - cpu0
-            losses.append(loss)
-            if step % cfg.eval_every == 0:
-                m = last = evaluate(model, cfg, test)
-                _record(curve, step, step * cfg.batch, timer.seconds, float(np.mean(losses[-cfg.eval_every:])), m, cfg)
-                emit(f"step {step} ({timer.seconds:.1f} s): train loss {curve['train_loss'][-1]:.5f}, {headline(cfg, m)}")
-                if solved_at is None and solved(cfg, m):
-                    solved_at = dict(step=step, sequences=step * cfg.batch, seconds=round(timer.seconds, 2))
-                    if cfg.stop_when_solved:
-                        break
-    except KeyboardInterrupt:
-        interrupted = True
-        step = len(losses)
+        with training() as flag:                      # SIGINT/SIGTERM stop between steps
+            for step in progress(range(1, 10**12), 0 if budget else cfg.steps, not cfg.quiet, f"memory {cfg.task}"):
+                if flag.stop or (budget and timer.seconds >= budget) or (not budget and step > cfg.steps):
+                    step -= 1
+                    break
+                if cfg.lr_decay:
+                    opt.lr = cfg.lr * cosine(timer.seconds / budget if budget else (step - 1) / cfg.steps)
+                cpu0 = time.process_time()
+                with timer, np.errstate(over="ignore", invalid="ignore"):    # a divergence is reported below
+                    batch = tasks.generate(cfg.task, cfg.variant, data_rng, cfg.T, cfg.batch)
+                    y, cache = model.forward(batch.x, batch.lengths)
+                    loss, dy = loss_and_grad(cfg.task, y, batch)
+                    if not math.isfinite(loss):
+                        raise _diverged(step, loss, cfg)
+                    model.zero_grad()
+                    model.backward(dy, cache)
+                    if cfg.clip:
+                        clip_grad_norm_(model.parameters(), cfg.clip)
+                    opt.step()
+                cpu += time.process_time() - cpu0
+                losses.append(loss)
+                if step % cfg.eval_every == 0:
+                    m = last = evaluate(model, cfg, test)
+                    _record(curve, step, step * cfg.batch, timer.seconds, float(np.mean(losses[-cfg.eval_every:])), m, cfg)
+                    emit(f"step {step} ({timer.seconds:.1f} s): train loss {curve['train_loss'][-1]:.5f}, {headline(cfg, m)}")
+                    if solved_at is None and solved(cfg, m):
+                        solved_at = dict(step=step, sequences=step * cfg.batch, seconds=round(timer.seconds, 2))
+                        if cfg.stop_when_solved:
+                            break
+    except KeyboardInterrupt:                         # a second signal: stop at once
+        step, hard_stop = len(losses), True
+    interrupted = hard_stop or (flag is not None and flag.stop)
     final = last if last is not None and curve["steps"][-1] == step else evaluate(model, cfg, test)
     metrics = dict(task=cfg.task, cell=cfg.cell, T=cfg.T, steps=step, sequences_seen=step * cfg.batch,
                    seconds=round(timer.seconds, 2), cpu_seconds=round(cpu, 2), baseline=tasks.baseline(cfg.task, cfg.T, cfg.variant),
                    **final, solved=solved(cfg, final), solved_at=solved_at, interrupted=interrupted,
+                   signal=flag.name if interrupted and flag.stop else None,
+                   exit_code=(flag.exit_code or 130) if interrupted else 0,
                    config=asdict(cfg), curve=curve)
     if cfg.task == "adding":
         metrics["variant"] = cfg.variant
