@@ -122,7 +122,8 @@ def _report_stop(metrics, save, resume_hint=True):
     """The lines after a run stopped by a signal; returns the exit code (0 if not stopped)."""
     if not metrics.get("signal"):
         return 0
-    where = f"; checkpoint of step {metrics['steps']} written to {save}" if save else "; nothing saved (no --save)"
+    kept = metrics.get("kept_step", metrics["steps"])
+    where = f"; checkpoint of step {kept} written to {save}" if save else "; nothing saved (no --save)"
     how = f"; resume with --resume {save}" if save and resume_hint else ""
     print(f"Stopped by {metrics['signal']} at step {metrics['steps']}{where}{how}")
     return metrics["exit_code"]
@@ -277,7 +278,7 @@ def _cmd_seq2seq_train(args):
              f"exact match {100 * metrics['accuracy']:.1f}% on the {metrics['test_pairs']} training pairs")
     print(f"Task {cfg.task}: {metrics['steps']} steps, {_times(metrics)}, {pairs}"
           + (f" (beam {cfg.beam})" if cfg.beam > 1 else ""))
-    if metrics["kept_step"] != metrics["steps"]:
+    if cfg.keep_best or metrics["kept_step"] != metrics["steps"]:
         print(f"Kept the weights of step {metrics['kept_step']} (the best evaluation)")
     if cfg.task != "words":
         what = "source length" if cfg.task == "reverse" else "digits of the longer operand"
