@@ -267,7 +267,7 @@ def test_resume_steps_and_budget_mean_more(lm, files, capsys):
     before = read_header(lm)["meta"]["train_seconds"]
     assert cli.main(["charlm", "train", files["txt"], "--resume", lm, "--time-budget", "1", "--quiet", "--json"]) == 0
     data = _json(capsys)
-    assert data["steps"] > 27 and data["train_seconds"] >= before + 1.0
+    assert data["steps"] > 27 and data["train_seconds"] >= before + 1.0 - 0.01   # train_seconds is rounded to 0.01
 
 
 def test_resume_keeps_evaluation_settings_and_marks_a_change(lm, files, capsys):

@@ -230,11 +230,11 @@ def test_recurrent_backward_refuses_nonfinite_gradients():
 def test_cell_backward_names_the_users_argument_and_shape():
     cell = tr.LSTMCell(3, 4, rng=0)
     (h, c), cache = cell.forward(np.ones((2, 3), np.float32))
-    with pytest.raises(TypeError, match="dh must be a floating-point array, got dtype int64"):
+    with pytest.raises(TypeError, match="dh1 must be a floating-point array, got dtype int64"):
         cell.backward((np.ones((2, 4), np.int64), None), cache)
-    with pytest.raises(ValueError, match=r"dc must have shape \(2, 4\), got \(2,\)"):
+    with pytest.raises(ValueError, match=r"dc1 must have shape \(2, 4\) to match x \(2, 3\), got \(2,\)"):
         cell.backward((None, np.ones(2, np.float32)), cache)
     unbatched = tr.GRUCell(3, 4, rng=0)
     _, cache = unbatched.forward(np.ones(3, np.float32))
-    with pytest.raises(ValueError, match=r"dh must have shape \(4,\), got \(1, 4\)"):
+    with pytest.raises(ValueError, match=r"dh1 must have shape \(4,\) to match x \(3,\), got \(1, 4\)"):
         unbatched.backward(np.ones((1, 4), np.float32), cache)
