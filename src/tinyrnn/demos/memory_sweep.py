@@ -86,11 +86,9 @@ def append_result(path: str, record: dict) -> None:
 
 
 def run_one(cfg_dict: dict) -> dict:
-    """One run of the grid (what a Dask worker executes): its config and metrics. The worker
-    gets the allocator setting the ``tinyrnn`` command makes for itself (``perf.retain_memory``:
-    Dask's nanny sets MALLOC_TRIM_THRESHOLD_ low, which doubled the LSTM's step time here)."""
-    from ..perf import retain_memory
-    retain_memory()
+    """One run of the grid (what a Dask worker executes): its config and metrics. Nothing
+    process-wide is changed: the layers reuse their own arrays between steps (``nn/buffers.py``),
+    so Dask's low MALLOC_TRIM_THRESHOLD_ in its workers costs no page faults on the large ones."""
     cfg = memory.MemoryConfig(**cfg_dict)
     try:
         _, metrics = memory.train(cfg)
