@@ -264,3 +264,23 @@ def test_divergence_exit_3(capsys):
     assert code == 3
     assert "training diverged at step" in err and "lower --lr (now 1e+30) or set --clip" in err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("cell", ["irnn", "lstm", "gru"])
+@pytest.mark.parametrize("every_step", [False, True])
+def test_memory_model_gradients_against_finite_differences(cell, every_step):
+    """MemoryModel's backward (last-step read at lengths - 1, or every step) under float64
+    finite differences: every parameter and the input."""
+    from tinyrnn import gradcheck
+    rng = np.random.default_rng(5)
+    model = MemoryModel(cell, 3, 4, 2, every_step=every_step, forget_bias=1.0 if cell == "lstm" else None,
+                        dtype=np.float64, rng=rng)
+    x, lengths = rng.standard_normal((6, 3, 3)), np.array([6, 4, 2])
+    G = rng.standard_normal((6, 3, 2) if every_step else (3, 2))
+
+    def run(x):
+        y, cache = model.forward(x, lengths)
+        return (y * G).sum(), {"x": model.backward(G, cache)}
+
+    rep = gradcheck(run, model, {"x": x})
+    assert rep.ok, str(rep)
