@@ -43,8 +43,8 @@ def run_one(args):
     """Train one library for args.budget seconds; return [(seconds, valid nats)]."""
     import numpy as np
     sys.path.insert(0, os.path.join(HERE, "..", "src"))
-    from tinyrnn.demos.charlm import CharLMConfig, Streams, evaluate, prepare
-    cfg = CharLMConfig(files=args.files)
+    from tinyrnn.demos.charlm import CharLMConfig, Streams, evaluate, lr_at, prepare
+    cfg = CharLMConfig(files=args.files, time_budget=args.budget)
     vocab, train_ids, valid_ids, _ = prepare(cfg)
     valid = valid_ids[: args.eval_chars] if args.eval_chars else valid_ids
     streams = Streams(train_ids, cfg.batch, cfg.seq_len) if args.lib == "recipe" else Streams(train_ids, 32, 64)
@@ -64,6 +64,8 @@ def run_one(args):
             opt, clip = Adam(model.parameters(), lr=2e-3), 5.0
 
         def step(x, y, state):
+            if args.lib == "recipe" and cfg.lr_decay:    # the recipe's schedule over the budget
+                opt.lr = lr_at(cfg, steps, trained)
             return train_step(model, opt, x, y, state, clip=clip)[1]
 
         def valid_nats():

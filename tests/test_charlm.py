@@ -39,12 +39,12 @@ def test_truncated_bptt_carries_state(periodic):
     model reading the same 8-character chunks can reach."""
     bound = _stateless_bound(open(periodic).read(), SMALL["seq_len"])
     assert bound > 0.15
-    _, _, carried = C.train(C.CharLMConfig(files=[periodic], steps=1000, **SMALL))
+    _, _, carried = C.train(C.CharLMConfig(files=[periodic], steps=1000, lr_decay=False, **SMALL))
     assert carried["valid_nats"] < 0.5 * bound
 
 
 def test_resume_equals_uninterrupted(periodic, tmp_path):
-    base = dict(files=[periodic], layers=2, dropout=0.2, **SMALL)
+    base = dict(files=[periodic], layers=2, dropout=0.2, lr_decay=False, **SMALL)   # the same lr in both plans
     base["eval_every"] = 5
     m1, _, _ = C.train(C.CharLMConfig(steps=20, **base))
     ck = str(tmp_path / "r.npz")
@@ -53,6 +53,40 @@ def test_resume_equals_uninterrupted(periodic, tmp_path):
     assert metrics["steps"] == 20
     for a, b in zip(m1.parameters(), m2.parameters()):
         np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_lr_decay_follows_the_plan(periodic, monkeypatch):
+    """Cosine decay from lr to 5 % of it over the plan, by steps or by training seconds; the
+    steps actually taken use it; --no-lr-decay keeps lr."""
+    cfg = C.CharLMConfig(lr=0.01, steps=100)
+    assert C.lr_at(cfg, 0, 0.0) == pytest.approx(0.01)
+    assert C.lr_at(cfg, 50, 0.0) == pytest.approx(0.01 * (0.05 + 0.95 * 0.5))
+    assert C.lr_at(cfg, 100, 0.0) == pytest.approx(0.0005)
+    assert C.lr_at(cfg, 500, 0.0) == pytest.approx(0.0005)            # past the plan: stays at 5 %
+    timed = C.CharLMConfig(lr=0.01, steps=0, time_budget=60.0)
+    assert C.lr_at(timed, 7, 30.0) == pytest.approx(0.01 * (0.05 + 0.95 * 0.5))
+    seen, real = [], C.train_step
+
+    def spy(model, opt, *a, **k):
+        seen.append(opt.lr)
+        return real(model, opt, *a, **k)
+
+    monkeypatch.setattr(C, "train_step", spy)
+    C.train(C.CharLMConfig(files=[periodic], steps=4, **SMALL))
+    C.train(C.CharLMConfig(files=[periodic], steps=2, **{**SMALL, "lr_decay": False}))
+    cfg = C.CharLMConfig(files=[periodic], steps=4, **SMALL)
+    assert seen == pytest.approx([C.lr_at(cfg, s, 0.0) for s in range(4)] + [SMALL["lr"]] * 2)
+
+
+def test_resume_keeps_the_schedule_and_old_runs_keep_a_constant_lr(periodic, tmp_path, monkeypatch):
+    ck = str(tmp_path / "d.npz")
+    C.train(C.CharLMConfig(files=[periodic], steps=4, **SMALL), save=ck)
+    assert C.resume_config(ck, [periodic], {"steps": 4}).lr_decay is True
+    assert C.resume_config(ck, [periodic], {"steps": 4, "lr_decay": False}).lr_decay is False
+    header = C.read_header(ck)                     # a run saved before the decay existed
+    del header["meta"]["train_config"]["lr_decay"]
+    monkeypatch.setattr(C, "read_header", lambda path: header)
+    assert C.resume_config(ck, [periodic], {"steps": 4}).lr_decay is False
 
 
 def test_checkpoint_of_other_cell_refused(periodic, tmp_path, capsys):

@@ -154,6 +154,20 @@ def test_forget_bias_sets_exactly_the_forget_rows(torch):
         close(p.grad, dict(theirs.named_parameters())[name].grad, np.float64, name)
 
 
+def test_forget_bias_default_per_task_and_lstm_only(capsys):
+    """order starts its forget gates at 5 (at 1 it stays at chance), adding and copy at 1; the
+    other cells have none, and naming one for them is refused (nothing silently ignored)."""
+    resolved = lambda **k: memory.MemoryConfig(**k).resolved()  # noqa: E731
+    assert resolved(task="order").forget_bias == 5.0
+    assert resolved(task="adding").forget_bias == 1.0
+    assert resolved(task="order", forget_bias=2.0).forget_bias == 2.0
+    assert resolved(task="copy", cell="gru").forget_bias is None
+    with pytest.raises(ValueError, match="--forget-bias sets the lstm's forget gates; --cell gru"):
+        resolved(task="copy", cell="gru", forget_bias=1.0)
+    assert cli.main(["memory", "order", "--cell", "rnn", "--forget-bias", "2", "--steps", "1"]) == 2
+    assert "--cell rnn has none" in capsys.readouterr().err
+
+
 def test_forget_bias_only_for_lstm():
     with pytest.raises(ValueError, match="forget_bias applies to the lstm"):
         recurrent_layer("gru", 2, 3, forget_bias=1.0)

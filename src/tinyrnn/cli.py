@@ -395,7 +395,7 @@ def _missing_action(parser, actions):
 
 
 # ---------------------------------------------------------------- tinyrnn charlm
-_RESUMABLE = ("cell", "layers", "hidden", "embed", "dropout", "seq_len", "batch", "optimizer", "lr", "clip",
+_RESUMABLE = ("cell", "layers", "hidden", "embed", "dropout", "seq_len", "batch", "optimizer", "lr", "lr_decay", "clip",
               "steps", "time_budget", "eval_every", "eval_chars", "keep_best", "seed")
 
 
@@ -404,6 +404,8 @@ def _cmd_charlm_train(args):
     save = check_output("--save", args.save or args.resume)     # a resumed run saves back to its file by default
     png = check_output("--plot", args.plot, image=True)
     given = {k: getattr(args, k) for k in _RESUMABLE if getattr(args, k) is not None and getattr(args, k) is not False}
+    if args.lr_decay is False:
+        given["lr_decay"] = False
     if args.resume:
         cfg = charlm.resume_config(args.resume, args.files, {**given, "quiet": args.quiet})
     else:
@@ -492,6 +494,8 @@ def _charlm_parser(sub):
     t.add_argument("--optimizer", choices=["adam", "adagrad", "sgd"], help=f"optimizer (default {d['optimizer']})")
     t.add_argument("--lr", type=positive_float, help=f"learning rate (default {d['lr']:g})")
     t.add_argument("--clip", type=_float_in(0.0), help=f"global gradient-norm clip, 0 = off (default {d['clip']:g})")
+    t.add_argument("--no-lr-decay", dest="lr_decay", action="store_const", const=False,
+                   help="keep --lr constant (default: cosine decay to 5%% of --lr over the run's steps or time budget)")
     t.add_argument("--steps", type=positive, help=f"training steps (default {d['steps']}); with --resume, this many "
                                                   "MORE steps (default: finish the saved run's plan)")
     t.add_argument("--time-budget", type=positive_float, metavar="SECONDS",
@@ -680,7 +684,7 @@ def _memory_parser(sub):
     p.add_argument("--lr", type=positive_float, help=f"learning rate (default: {per_task('lr')})")
     p.add_argument("--clip", type=_float_in(0.0), default=d.clip, help="global gradient-norm clip, 0 = off (default %(default)s)")
     p.add_argument("--no-lr-decay", dest="lr_decay", action="store_false", help="keep --lr constant (default: cosine decay to 5%% of --lr over the run)")
-    p.add_argument("--forget-bias", type=_float_in(-1e6, 1e6), default=d.forget_bias, metavar="B", help="lstm: forget-gate biases start at B (default %(default)s)")
+    p.add_argument("--forget-bias", type=_float_in(-1e6, 1e6), metavar="B", help=f"lstm only: forget-gate biases start at B (default: {per_task('forget_bias')})")
     p.add_argument("--steps", type=positive, help="training steps (default: train for --time-budget seconds)")
     p.add_argument("--time-budget", type=positive_float, metavar="SECONDS", help=f"seconds of training, evaluations excluded (default {TIME_BUDGET:g} unless --steps is given)")
     p.add_argument("--eval-every", type=positive, default=d.eval_every, help="steps between held-out evaluations (default %(default)s)")

@@ -48,6 +48,7 @@ class CharLMConfig:
     optimizer: str = "adam"
     lr: float = 2e-3
     clip: float = 5.0
+    lr_decay: bool = True           # cosine decay of lr to 5 % of it over the plan (steps or time budget)
     steps: int = 2000
     time_budget: float = 0.0        # seconds of training; 0 = use steps
     eval_every: int = 200
@@ -116,8 +117,10 @@ def resume_config(path: str, files, given: dict) -> CharLMConfig:
     meta = header.get("meta", {})
     saved = meta.get("train_config") or {}
     settings = resume_settings(path, header, "charlm", given, MODEL_KEYS + DATA_KEYS,
-                               ("eval_every", "eval_chars", "keep_best"), int(meta.get("step", 0)),
+                               ("eval_every", "eval_chars", "keep_best", "lr_decay"), int(meta.get("step", 0)),
                                float(meta.get("train_seconds", 0.0)))
+    if "lr_decay" not in saved and "lr_decay" not in given:   # saved before the decay existed: constant lr
+        settings["lr_decay"] = False
     if saved.get("files") and not files:
         raise UsageError(f"--resume {path}: the run trained on {', '.join(map(str, saved['files']))}; name the "
                          f"corpus FILEs on the command line (a checkpoint never opens files by itself)")
@@ -130,6 +133,14 @@ def _check_eval_chars(cfg: CharLMConfig) -> None:
                          f"+ 1 = {cfg.seq_len + 1} characters); give at least that, or 0 for the whole split")
 
 
+def lr_at(cfg: CharLMConfig, step: int, seconds: float) -> float:
+    """The learning rate of the next step: cosine decay from ``lr`` to 5 % of it over the
+    plan, ``time_budget`` seconds of training or ``steps`` steps (a resumed run's plan is its
+    whole plan, so the decay goes on where it stopped)."""
+    done = min(1.0, seconds / cfg.time_budget if cfg.time_budget else step / max(cfg.steps, 1))
+    return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * done)))
+
+
 def describe(cfg: CharLMConfig, model: CharLM, vocab, train_ids, valid_ids, desc) -> list[str]:
     """What a run trains on and how, printed before its first step."""
     n_params = sum(p.data.size for p in model.parameters())
@@ -140,7 +151,8 @@ def describe(cfg: CharLMConfig, model: CharLM, vocab, train_ids, valid_ids, desc
             f"last {cfg.valid_fraction:.0%} held out)",
             f"Model: {cfg.cell.upper()}, {cfg.layers} layer{'s' if cfg.layers > 1 else ''}, embedding {cfg.embed}, "
             f"hidden {cfg.hidden}, dropout {cfg.dropout:g}: {n_params:,} parameters",
-            f"Plan: {plan}, each {cfg.batch} streams x {cfg.seq_len} characters; {cfg.optimizer} lr {cfg.lr:g}, "
+            f"Plan: {plan}, each {cfg.batch} streams x {cfg.seq_len} characters; {cfg.optimizer} lr {cfg.lr:g}"
+            f"{' (cosine decay to 5%)' if cfg.lr_decay else ''}, "
             f"clip {cfg.clip:g}; validation every {cfg.eval_every} steps on {chars} of the "
             f"{len(valid_ids)} held-out characters"]
 
@@ -214,6 +226,8 @@ def train(cfg: CharLMConfig, emit=lambda line: None, save: str | None = None, re
             if flag.stop:
                 break
             with timer, diverging(step + 1, cfg.lr, cfg.clip):
+                if cfg.lr_decay:
+                    opt.lr = lr_at(cfg, step, timer.seconds)
                 x, y, reset = streams.next()
                 if reset:
                     state = None                                  # the streams wrapped: start afresh

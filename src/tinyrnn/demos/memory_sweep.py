@@ -49,7 +49,7 @@ def expand(base: memory.MemoryConfig, grid: dict[str, list]) -> list[memory.Memo
     for combo in itertools.product(*(grid[k] for k in keys)):
         cfg = replace(base, quiet=True, **dict(zip(keys, combo)))
         if cfg.cell != "lstm":
-            cfg = replace(cfg, forget_bias=memory.MemoryConfig.forget_bias)
+            cfg = replace(cfg, forget_bias=None)             # the lstm's only
         out.append(cfg.resolved())
     return out
 
