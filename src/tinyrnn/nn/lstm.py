@@ -59,7 +59,7 @@ def lstm_forward(gates, h0, c0, w_hh, w_hr=None, mask=None, reverse=False, empty
     ``g = tanh(a_g)`` in ``lstm_step``).
 
     Returns the cache, in time order (see ``time_views``): h_out (T+1, B, P) the states
-    batch-major (the output and dW_hh read it); hs (T+1, P, B), cs (T+1, H, B); gates;
+    batch-major (the output and dW_hh read it); cs (T+1, H, B); gates;
     tanh_c (T, H, B) and, with a projection, m (T, H, B).
     """
     T, G, B = gates.shape
@@ -67,15 +67,17 @@ def lstm_forward(gates, h0, c0, w_hh, w_hr=None, mask=None, reverse=False, empty
     if empty is None:
         empty = lambda name, shape: np.empty(shape, dt)  # noqa: E731
     w_hh_half = w_hh * _gate_scale(H, dt)                   # (4H, P), i/f/o rows halved
-    hs, cs, tanh_c = empty("hs", (T + 1, P, B)), empty("cs", (T + 1, H, B)), empty("tanh_c", (T, H, B))
+    h_out, cs, tanh_c = empty("h_out", (T + 1, B, P)), empty("cs", (T + 1, H, B)), empty("tanh_c", (T, H, B))
     m_all = empty("m", (T, H, B)) if w_hr is not None else None
-    hs[T if reverse else 0], cs[T if reverse else 0] = h0.T, c0.T
-    hpairs, cpairs = step_pairs(hs, reverse), step_pairs(cs, reverse)
+    h_out[T if reverse else 0], cs[T if reverse else 0] = h0, c0.T
+    # The states h are stored batch-major (the output and dW_hh read them so) and used through
+    # transposed (P, B) views: BLAS reads h_{t-1}^T in place, and (L4) writes h_t^T in place.
+    hpairs, cpairs = step_pairs(h_out.transpose(0, 2, 1), reverse), step_pairs(cs, reverse)
     dot, tanh, multiply = np.dot, np.tanh, np.multiply
     ig, rec = np.empty((H, B), dt), np.empty((G, B), dt)
     if mask is not None:
         mask_fm = mask.transpose(0, 2, 1)                   # (T, 1, B)
-        c_new, h_new = np.empty((H, B), dt), np.empty((P, B), dt)
+        c_new, h_new = np.empty((H, B), dt), np.empty((B, P), dt).T
     # Per-step views of each gate's rows, made once: at B = 1 slicing inside the loop costs
     # about as much as the arithmetic. Step t of gates is a = [i; f; g; o] (4H, B).
     i_s, f_s, g_s, o_s = (list(gates[:, k * H:(k + 1) * H]) for k in range(4))
@@ -100,15 +102,13 @@ def lstm_forward(gates, h0, c0, w_hh, w_hr=None, mask=None, reverse=False, empty
             multiply(o, tc, out=h_t)                        # (L4) m_t = o * tanh(c_t) = h_t
         else:
             multiply(o, tc, out=m_all[t])                   # (L4)
-            dot(w_hr, m_all[t], out=h_t)                    # (L5) h_t = W_hr m_t
+            dot(m_all[t].T, w_hr.T, out=h_t.T)              # (L5) h_t = W_hr m_t (batch-major out)
         if mask is not None:                                # finished sequences keep (h, c)
             np.copyto(c, c_prev)
             np.copyto(c, c_t, where=mask_fm[t])
             np.copyto(h, h_prev)
             np.copyto(h, h_t, where=mask_fm[t])
-    h_out = empty("h_out", (T + 1, B, P))
-    np.copyto(h_out, hs.transpose(0, 2, 1))                 # batch-major, one pass
-    return SimpleNamespace(h_out=h_out, hs=hs, cs=cs, gates=gates, tanh_c=tanh_c, m=m_all,
+    return SimpleNamespace(h_out=h_out, cs=cs, gates=gates, tanh_c=tanh_c, m=m_all,
                            mask=mask, reverse=reverse)
 
 
@@ -122,7 +122,7 @@ def lstm_backward(dy, dh_n, dc_n, w_hh, w_hr, kc, gate_grad_out, empty=None):
     """
     gates, tanh_c, m_all, mask, reverse = kc.gates, kc.tanh_c, kc.m, kc.mask, kc.reverse
     T, G, B = gates.shape
-    H, P, dt = G // 4, kc.hs.shape[1], gates.dtype
+    H, P, dt = G // 4, kc.h_out.shape[2], gates.dtype
     if empty is None:
         empty = lambda name, shape: np.empty(shape, dt)  # noqa: E731
     _, c_prev = time_views(kc.cs, reverse)                  # (T, H, B)
