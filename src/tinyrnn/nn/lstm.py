@@ -136,9 +136,9 @@ def lstm_backward(dy, dh_n, dc_n, w_hh, w_hr, kc, gate_grad_out, empty=None):
     dh = np.zeros((P, B), dt) if dh_n is None else np.array(dh_n.T, dtype=dt, order="C")
     dc = np.zeros((H, B), dt) if dc_n is None else np.array(dc_n.T, dtype=dt, order="C")
     dy_fm = None if dy is None else np.empty((n, P, B), dt)
-    w_hh_t = np.ascontiguousarray(w_hh.T)                   # (P, 4H)
+    w_hh_t = w_hh.T                                         # (P, 4H), a view: BLAS reads it transposed
     dh_all = empty("dh", (T, P, B)) if w_hr is not None else None
-    w_hr_t = None if w_hr is None else np.ascontiguousarray(w_hr.T)              # (H, P)
+    w_hr_t = None if w_hr is None else w_hr.T               # (H, P), a view
     dm = np.empty((H, B), dt) if w_hr is not None else None
     tmp = np.empty((H, B), dt)
     if mask is not None:
