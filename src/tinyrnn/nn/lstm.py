@@ -74,6 +74,7 @@ def lstm_forward(gates, h0, c0, w_hh, w_hr=None, mask=None, reverse=False, empty
     # transposed (P, B) views: BLAS reads h_{t-1}^T in place, and (L4) writes h_t^T in place.
     hpairs, cpairs = step_pairs(h_out.transpose(0, 2, 1), reverse), step_pairs(cs, reverse)
     dot, tanh, multiply = np.dot, np.tanh, np.multiply
+    half = np.array(0.5, dt)                                # 0-d array: a cheaper operand than 0.5 at small B
     ig, rec = np.empty((H, B), dt), np.empty((G, B), dt)
     if mask is not None:
         mask_fm = mask.transpose(0, 2, 1)                   # (T, 1, B)
@@ -87,10 +88,10 @@ def lstm_forward(gates, h0, c0, w_hh, w_hr=None, mask=None, reverse=False, empty
         dot(w_hh_half, h_prev, out=rec)
         a += rec                                            # (L1), halved on the i, f, o rows
         tanh(a, out=a)
-        sig_if *= 0.5
-        sig_if += 0.5
-        o *= 0.5
-        o += 0.5                                            # (L2): a = [i; f; g; o]
+        sig_if *= half
+        sig_if += half
+        o *= half
+        o += half                                           # (L2): a = [i; f; g; o]
         c_t = c if mask is None else c_new
         multiply(f, c_prev, out=c_t)
         multiply(i, g, out=ig)
