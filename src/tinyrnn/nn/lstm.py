@@ -133,10 +133,11 @@ def lstm_backward(dy, dh_n, dc_n, w_hh, w_hr, kc, gate_grad_out, empty=None):
     # NumPy calls), into arrays small enough to stay in cache until the steps use them:
     # da_i = dc_t * fac_i, da_f = dc_t * fac_f, da_g = dc_t * fac_g, da_o = dm_t * fac_o.
     n = max(1, min(T, BLOCK_BYTES // (G * B * gates.itemsize)))
-    factor, dc_factor, gate_grad = np.empty((n, G, B), dt), np.empty((n, H, B), dt), np.empty((n, G, B), dt)
+    factor, dc_factor = empty("factor", (n, G, B)), empty("dc_factor", (n, H, B))
+    gate_grad = empty("gate_grad", (n, G, B))              # [da_i; da_f; da_g; da_o] of the block's steps
     dh = np.zeros((P, B), dt) if dh_n is None else np.array(dh_n.T, dtype=dt, order="C")
     dc = np.zeros((H, B), dt) if dc_n is None else np.array(dc_n.T, dtype=dt, order="C")
-    dy_fm = None if dy is None else np.empty((n, P, B), dt)
+    dy_fm = None if dy is None else empty("dy", (n, P, B))  # the block's dy_t, feature-major
     w_hh_t = w_hh.T                                         # (P, 4H), a view: BLAS reads it transposed
     dh_all = empty("dh", (T, P, B)) if w_hr is not None else None
     w_hr_t = None if w_hr is None else w_hr.T               # (H, P), a view
@@ -147,7 +148,8 @@ def lstm_backward(dy, dh_n, dc_n, w_hh, w_hr, kc, gate_grad_out, empty=None):
         keep = 1 - mask_fm
         dh_in, dc_in, tmp_h = np.empty((P, B), dt), np.empty((H, B), dt), np.empty((P, B), dt)
     dot, multiply = np.dot, np.multiply
-    # Per-step views, made once (as in lstm_forward); k is the step's place in its block.
+    # Per-step views, made once (as in lstm_forward); k is the step's place in its block (the
+    # block arrays are reused by every block).
     # fac_ifg[k] is (3, H, B), the fac_i, fac_f, fac_g rows, so that one broadcast product
     # dc_t * fac_ifg[k] gives da_i, da_f and da_g together.
     fac_ifg = list(factor[:, :3 * H].reshape(n, 3, H, B))
@@ -180,7 +182,7 @@ def lstm_backward(dy, dh_n, dc_n, w_hh, w_hr, kc, gate_grad_out, empty=None):
             np.copyto(dy_fm[b], dy[t0:t1].transpose(0, 2, 1))
             if mask is not None:
                 dy_fm[b] *= mask_fm[t0:t1]
-        for t in (range(t0, t1) if reverse else range(t1 - 1, t0 - 1, -1)):
+        for t in (range(t0, t1) if reverse else range(t1 - 1, t0 - 1, -1)):   # the block's steps, (L6)-(L9)
             k = t - t0
             if dy_s is not None:
                 dh += dy_s[k]                               # dh_t = dy_t + dh carried from t+1
@@ -205,7 +207,8 @@ def lstm_backward(dy, dh_n, dc_n, w_hh, w_hr, kc, gate_grad_out, empty=None):
                 dh *= keep[t]
                 dot(w_hh_t, da_s[k], out=tmp_h)
                 dh += tmp_h
-        # The block's da_t into their columns t*B + b of the (4H, T*B) layout of dxg, while in cache.
+        # The block's da_t into their columns t*B + b of the (4H, T*B) layout of dxg, while in cache
+        # (writing each da_t straight into its columns, rows T*B apart, was slower).
         np.copyto(dxg[:, t0:t1], gate_grad[b].transpose(1, 0, 2))
     _, h_prev = time_views(kc.h_out, reverse)               # (T, B, P)
     dw_hh = gate_grad_out @ h_prev.reshape(T * B, P)        # (L10)
