@@ -35,11 +35,14 @@ from .recurrent import RecurrentBase, step_pairs, time_views
 BLOCK_BYTES = 512 << 10
 
 
-def _gate_scale(H, dtype):
-    """(4H, 1) row scale: 1/2 on the i, f, o rows, 1 on g (sigmoid(a) = (1 + tanh(a/2)) / 2)."""
-    scale = np.full((4 * H, 1), 0.5, dtype)
-    scale[2 * H:3 * H] = 1.0
-    return scale
+def _halve_ifo(w):
+    """A copy of w (4H, ...) with the i, f, o rows halved and the g rows as they are
+    (sigmoid(a) = (1 + tanh(a/2)) / 2). One multiply over all rows, then the g rows copied
+    back: faster than a broadcast product with a (4H, 1) column of scales, and the same numbers."""
+    H = w.shape[0] // 4
+    half = np.multiply(w, np.array(0.5, w.dtype))
+    half[2 * H:3 * H] = w[2 * H:3 * H]
+    return half
 
 
 def lstm_forward(gates, h0, c0, w_hh, w_hr=None, mask=None, reverse=False, empty=None):
@@ -66,7 +69,7 @@ def lstm_forward(gates, h0, c0, w_hh, w_hr=None, mask=None, reverse=False, empty
     H, P, dt = G // 4, h0.shape[-1], gates.dtype
     if empty is None:
         empty = lambda name, shape: np.empty(shape, dt)  # noqa: E731
-    w_hh_half = w_hh * _gate_scale(H, dt)                   # (4H, P), i/f/o rows halved
+    w_hh_half = _halve_ifo(w_hh)                            # (4H, P), i/f/o rows halved
     h_out, cs, tanh_c = empty("h_out", (T + 1, B, P)), empty("cs", (T + 1, H, B)), empty("tanh_c", (T, H, B))
     m_all = empty("m", (T, H, B)) if w_hr is not None else None
     h_out[T if reverse else 0], cs[T if reverse else 0] = h0, c0.T
@@ -241,10 +244,10 @@ class LSTM(RecurrentBase):
         return (self.output_size, self.hidden_size)
 
     def _input_weight(self, p):
-        return p.w_ih.data * _gate_scale(self.hidden_size, self.dtype)      # see lstm_forward
+        return _halve_ifo(p.w_ih.data)                      # see lstm_forward
 
     def _input_bias(self, p):
-        return (p.b_ih.data + p.b_hh.data) * _gate_scale(self.hidden_size, self.dtype)[:, 0]
+        return _halve_ifo(p.b_ih.data + p.b_hh.data)
 
     def _unpack_state(self, hx, name="hx"):
         if not isinstance(hx, (tuple, list)) or len(hx) != 2:
