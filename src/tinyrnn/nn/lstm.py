@@ -31,12 +31,18 @@ import numpy as np
 
 from .recurrent import RecurrentBase, step_pairs, time_views
 
+# lstm_backward works through the steps in blocks of about this many bytes of gate gradients.
+BLOCK_BYTES = 512 << 10
 
-def _gate_scale(H, dtype):
-    """(4H, 1) row scale: 1/2 on the i, f, o rows, 1 on g (sigmoid(a) = (1 + tanh(a/2)) / 2)."""
-    scale = np.full((4 * H, 1), 0.5, dtype)
-    scale[2 * H:3 * H] = 1.0
-    return scale
+
+def _halve_ifo(w):
+    """A copy of w (4H, ...) with the i, f, o rows halved and the g rows as they are
+    (sigmoid(a) = (1 + tanh(a/2)) / 2). One multiply over all rows, then the g rows copied
+    back: faster than a broadcast product with a (4H, 1) column of scales, and the same numbers."""
+    H = w.shape[0] // 4
+    half = np.multiply(w, np.array(0.5, w.dtype))
+    half[2 * H:3 * H] = w[2 * H:3 * H]
+    return half
 
 
 def lstm_forward(gates, h0, c0, w_hh, w_hr=None, mask=None, reverse=False, empty=None):
@@ -56,23 +62,26 @@ def lstm_forward(gates, h0, c0, w_hh, w_hr=None, mask=None, reverse=False, empty
     ``g = tanh(a_g)`` in ``lstm_step``).
 
     Returns the cache, in time order (see ``time_views``): h_out (T+1, B, P) the states
-    batch-major (the output and dW_hh read it); hs (T+1, P, B), cs (T+1, H, B); gates;
+    batch-major (the output and dW_hh read it); cs (T+1, H, B); gates;
     tanh_c (T, H, B) and, with a projection, m (T, H, B).
     """
     T, G, B = gates.shape
     H, P, dt = G // 4, h0.shape[-1], gates.dtype
     if empty is None:
         empty = lambda name, shape: np.empty(shape, dt)  # noqa: E731
-    w_hh_half = w_hh * _gate_scale(H, dt)                   # (4H, P), i/f/o rows halved
-    hs, cs, tanh_c = empty("hs", (T + 1, P, B)), empty("cs", (T + 1, H, B)), empty("tanh_c", (T, H, B))
+    w_hh_half = _halve_ifo(w_hh)                            # (4H, P), i/f/o rows halved
+    h_out, cs, tanh_c = empty("h_out", (T + 1, B, P)), empty("cs", (T + 1, H, B)), empty("tanh_c", (T, H, B))
     m_all = empty("m", (T, H, B)) if w_hr is not None else None
-    hs[T if reverse else 0], cs[T if reverse else 0] = h0.T, c0.T
-    hpairs, cpairs = step_pairs(hs, reverse), step_pairs(cs, reverse)
+    h_out[T if reverse else 0], cs[T if reverse else 0] = h0, c0.T
+    # The states h are stored batch-major (the output and dW_hh read them so) and used through
+    # transposed (P, B) views: BLAS reads h_{t-1}^T in place, and (L4) writes h_t^T in place.
+    hpairs, cpairs = step_pairs(h_out.transpose(0, 2, 1), reverse), step_pairs(cs, reverse)
     dot, tanh, multiply = np.dot, np.tanh, np.multiply
+    half = np.array(0.5, dt)                                # 0-d array: a cheaper operand than 0.5 at small B
     ig, rec = np.empty((H, B), dt), np.empty((G, B), dt)
     if mask is not None:
         mask_fm = mask.transpose(0, 2, 1)                   # (T, 1, B)
-        c_new, h_new = np.empty((H, B), dt), np.empty((P, B), dt)
+        c_new, h_new = np.empty((H, B), dt), np.empty((B, P), dt).T
     # Per-step views of each gate's rows, made once: at B = 1 slicing inside the loop costs
     # about as much as the arithmetic. Step t of gates is a = [i; f; g; o] (4H, B).
     i_s, f_s, g_s, o_s = (list(gates[:, k * H:(k + 1) * H]) for k in range(4))
@@ -82,10 +91,10 @@ def lstm_forward(gates, h0, c0, w_hh, w_hr=None, mask=None, reverse=False, empty
         dot(w_hh_half, h_prev, out=rec)
         a += rec                                            # (L1), halved on the i, f, o rows
         tanh(a, out=a)
-        sig_if *= 0.5
-        sig_if += 0.5
-        o *= 0.5
-        o += 0.5                                            # (L2): a = [i; f; g; o]
+        sig_if *= half
+        sig_if += half
+        o *= half
+        o += half                                           # (L2): a = [i; f; g; o]
         c_t = c if mask is None else c_new
         multiply(f, c_prev, out=c_t)
         multiply(i, g, out=ig)
@@ -97,15 +106,13 @@ def lstm_forward(gates, h0, c0, w_hh, w_hr=None, mask=None, reverse=False, empty
             multiply(o, tc, out=h_t)                        # (L4) m_t = o * tanh(c_t) = h_t
         else:
             multiply(o, tc, out=m_all[t])                   # (L4)
-            dot(w_hr, m_all[t], out=h_t)                    # (L5) h_t = W_hr m_t
+            dot(m_all[t].T, w_hr.T, out=h_t.T)              # (L5) h_t = W_hr m_t (batch-major out)
         if mask is not None:                                # finished sequences keep (h, c)
             np.copyto(c, c_prev)
             np.copyto(c, c_t, where=mask_fm[t])
             np.copyto(h, h_prev)
             np.copyto(h, h_t, where=mask_fm[t])
-    h_out = empty("h_out", (T + 1, B, P))
-    np.copyto(h_out, hs.transpose(0, 2, 1))                 # batch-major, one pass
-    return SimpleNamespace(h_out=h_out, hs=hs, cs=cs, gates=gates, tanh_c=tanh_c, m=m_all,
+    return SimpleNamespace(h_out=h_out, cs=cs, gates=gates, tanh_c=tanh_c, m=m_all,
                            mask=mask, reverse=reverse)
 
 
@@ -119,84 +126,93 @@ def lstm_backward(dy, dh_n, dc_n, w_hh, w_hr, kc, gate_grad_out, empty=None):
     """
     gates, tanh_c, m_all, mask, reverse = kc.gates, kc.tanh_c, kc.m, kc.mask, kc.reverse
     T, G, B = gates.shape
-    H, P, dt = G // 4, kc.hs.shape[1], gates.dtype
+    H, P, dt = G // 4, kc.h_out.shape[2], gates.dtype
     if empty is None:
         empty = lambda name, shape: np.empty(shape, dt)  # noqa: E731
     _, c_prev = time_views(kc.cs, reverse)                  # (T, H, B)
     i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
-    # The factors of (L7)-(L8) that do not depend on the carried gradients, all steps at once:
+    # The steps go in blocks of n, in processing order. For a block, the factors of (L7)-(L8)
+    # that do not depend on the carried gradients are computed for all its steps at once (few
+    # NumPy calls), into arrays small enough to stay in cache until the steps use them:
     # da_i = dc_t * fac_i, da_f = dc_t * fac_f, da_g = dc_t * fac_g, da_o = dm_t * fac_o.
-    factor = empty("factor", (T, G, B))
-    fac_i, fac_f, fac_g, fac_o = factor[:, :H], factor[:, H:2 * H], factor[:, 2 * H:3 * H], factor[:, 3 * H:]
-    np.subtract(1, i, out=fac_i)
-    fac_i *= i
-    fac_i *= g                                              # g * i(1-i)
-    np.subtract(1, f, out=fac_f)
-    fac_f *= f
-    fac_f *= c_prev                                         # c_{t-1} * f(1-f)
-    np.multiply(g, g, out=fac_g)
-    np.subtract(1, fac_g, out=fac_g)
-    fac_g *= i                                              # i * (1-g^2)
-    np.subtract(1, o, out=fac_o)
-    fac_o *= o
-    fac_o *= tanh_c                                         # tanh(c_t) * o(1-o)
-    dc_factor = np.multiply(tanh_c, tanh_c, out=empty("dc_factor", (T, H, B)))
-    np.subtract(1, dc_factor, out=dc_factor)
-    dc_factor *= o                                          # o * (1 - tanh(c_t)^2), for (L7)
-    gate_grad = empty("gate_grad", (T, G, B))               # [da_i; da_f; da_g; da_o] of every step
+    n = max(1, min(T, BLOCK_BYTES // (G * B * gates.itemsize)))
+    factor, dc_factor = empty("factor", (n, G, B)), empty("dc_factor", (n, H, B))
+    gate_grad = empty("gate_grad", (n, G, B))              # [da_i; da_f; da_g; da_o] of the block's steps
     dh = np.zeros((P, B), dt) if dh_n is None else np.array(dh_n.T, dtype=dt, order="C")
     dc = np.zeros((H, B), dt) if dc_n is None else np.array(dc_n.T, dtype=dt, order="C")
-    dy_fm = None
-    if dy is not None:
-        dy_fm = empty("dy", (T, P, B))
-        np.copyto(dy_fm, dy.transpose(0, 2, 1))
-    w_hh_t = np.ascontiguousarray(w_hh.T)                   # (P, 4H)
+    dy_fm = None if dy is None else empty("dy", (n, P, B))  # the block's dy_t, feature-major
+    w_hh_t = w_hh.T                                         # (P, 4H), a view: BLAS reads it transposed
     dh_all = empty("dh", (T, P, B)) if w_hr is not None else None
-    w_hr_t = None if w_hr is None else np.ascontiguousarray(w_hr.T)              # (H, P)
+    w_hr_t = None if w_hr is None else w_hr.T               # (H, P), a view
     dm = np.empty((H, B), dt) if w_hr is not None else None
     tmp = np.empty((H, B), dt)
     if mask is not None:
         mask_fm = mask.transpose(0, 2, 1).astype(dt)        # (T, 1, B)
-        if dy_fm is not None:
-            dy_fm *= mask_fm
         keep = 1 - mask_fm
         dh_in, dc_in, tmp_h = np.empty((P, B), dt), np.empty((H, B), dt), np.empty((P, B), dt)
     dot, multiply = np.dot, np.multiply
-    order = range(T) if reverse else range(T - 1, -1, -1)
-    # Per-step views, made once (as in lstm_forward).
-    fac_i, fac_f, fac_g, fac_o, dc_factor, f = (list(a) for a in (fac_i, fac_f, fac_g, fac_o, dc_factor, f))
-    da_s = list(gate_grad)                                  # da_t (4H, B), contiguous
-    da_i, da_f, da_g, da_o = (list(gate_grad[:, k * H:(k + 1) * H]) for k in range(4))
-    dy_s = None if dy_fm is None else list(dy_fm)
-    for t in order:
+    # Per-step views, made once (as in lstm_forward); k is the step's place in its block (the
+    # block arrays are reused by every block).
+    # fac_ifg[k] is (3, H, B), the fac_i, fac_f, fac_g rows, so that one broadcast product
+    # dc_t * fac_ifg[k] gives da_i, da_f and da_g together.
+    fac_ifg = list(factor[:, :3 * H].reshape(n, 3, H, B))
+    da_ifg = list(gate_grad[:, :3 * H].reshape(n, 3, H, B))
+    fac_o, da_o, dc_fac, da_s = list(factor[:, 3 * H:]), list(gate_grad[:, 3 * H:]), list(dc_factor), list(gate_grad)
+    dy_s, f_s = None if dy is None else list(dy_fm), list(f)
+    dxg = gate_grad_out.reshape(G, T, B)
+    starts = range(0, T, n) if reverse else range((T - 1) // n * n, -1, -n)
+    for t0 in starts:
+        t1 = min(t0 + n, T)
+        b = slice(0, t1 - t0)
+        fi, ff, fg, fo = factor[b, :H], factor[b, H:2 * H], factor[b, 2 * H:3 * H], factor[b, 3 * H:]
+        ib, fb, gb, ob, tcb = i[t0:t1], f[t0:t1], g[t0:t1], o[t0:t1], tanh_c[t0:t1]
+        np.subtract(1, ib, out=fi)
+        fi *= ib
+        fi *= gb                                            # g * i(1-i)
+        np.subtract(1, fb, out=ff)
+        ff *= fb
+        ff *= c_prev[t0:t1]                                 # c_{t-1} * f(1-f)
+        np.multiply(gb, gb, out=fg)
+        np.subtract(1, fg, out=fg)
+        fg *= ib                                            # i * (1-g^2)
+        np.subtract(1, ob, out=fo)
+        fo *= ob
+        fo *= tcb                                           # tanh(c_t) * o(1-o)
+        dcf = np.multiply(tcb, tcb, out=dc_factor[b])
+        np.subtract(1, dcf, out=dcf)
+        dcf *= ob                                           # o * (1 - tanh(c_t)^2), for (L7)
         if dy_s is not None:
-            dh += dy_s[t]                                   # dh_t = dy_t + dh carried from t+1
-        dh_t = dh if mask is None else multiply(dh, mask_fm[t], out=dh_in)
-        if w_hr is None:
-            dm_t = dh_t                                     # (L6) without projection
-        else:
-            dh_all[t] = dh_t
-            dm_t = dot(w_hr_t, dh_t, out=dm)                # (L6) dm_t = W_hr^T dh_t
-        dc_t = dc if mask is None else multiply(dc, mask_fm[t], out=dc_in)
-        multiply(dm_t, dc_factor[t], out=tmp)
-        dc_t += tmp                                         # (L7)
-        multiply(dc_t, fac_i[t], out=da_i[t])               # (L8) da_i = dc_t * g * i(1-i)
-        multiply(dc_t, fac_f[t], out=da_f[t])               #      da_f = dc_t * c_{t-1} * f(1-f)
-        multiply(dc_t, fac_g[t], out=da_g[t])               #      da_g = dc_t * i * (1-g^2)
-        multiply(dm_t, fac_o[t], out=da_o[t])               #      da_o = dm_t * tanh(c_t) * o(1-o)
-        if mask is None:
-            dc *= f[t]                                      # (L9) dc_{t-1} = dc_t * f
-            dot(w_hh_t, da_s[t], out=dh)                    # (L9) dh_{t-1} = W_hh^T da_t
-        else:
-            dc *= keep[t]
-            multiply(dc_t, f[t], out=tmp)
-            dc += tmp
-            dh *= keep[t]
-            dot(w_hh_t, da_s[t], out=tmp_h)
-            dh += tmp_h
-    # To the (4H, T*B) layout of dxg in one block copy (writing each step's da_t straight into
-    # its columns was slower: rows T*B apart make every step touch 4H pages).
-    np.copyto(gate_grad_out.reshape(G, T, B), gate_grad.transpose(1, 0, 2))
+            np.copyto(dy_fm[b], dy[t0:t1].transpose(0, 2, 1))
+            if mask is not None:
+                dy_fm[b] *= mask_fm[t0:t1]
+        for t in (range(t0, t1) if reverse else range(t1 - 1, t0 - 1, -1)):   # the block's steps, (L6)-(L9)
+            k = t - t0
+            if dy_s is not None:
+                dh += dy_s[k]                               # dh_t = dy_t + dh carried from t+1
+            dh_t = dh if mask is None else multiply(dh, mask_fm[t], out=dh_in)
+            if w_hr is None:
+                dm_t = dh_t                                 # (L6) without projection
+            else:
+                dh_all[t] = dh_t
+                dm_t = dot(w_hr_t, dh_t, out=dm)            # (L6) dm_t = W_hr^T dh_t
+            dc_t = dc if mask is None else multiply(dc, mask_fm[t], out=dc_in)
+            multiply(dm_t, dc_fac[k], out=tmp)
+            dc_t += tmp                                     # (L7)
+            multiply(fac_ifg[k], dc_t, out=da_ifg[k])       # (L8) da_i, da_f, da_g = dc_t * fac_i, fac_f, fac_g
+            multiply(dm_t, fac_o[k], out=da_o[k])           #      da_o = dm_t * tanh(c_t) * o(1-o)
+            if mask is None:
+                dc *= f_s[t]                                # (L9) dc_{t-1} = dc_t * f
+                dot(w_hh_t, da_s[k], out=dh)                # (L9) dh_{t-1} = W_hh^T da_t
+            else:
+                dc *= keep[t]
+                multiply(dc_t, f_s[t], out=tmp)
+                dc += tmp
+                dh *= keep[t]
+                dot(w_hh_t, da_s[k], out=tmp_h)
+                dh += tmp_h
+        # The block's da_t into their columns t*B + b of the (4H, T*B) layout of dxg, while in cache
+        # (writing each da_t straight into its columns, rows T*B apart, was slower).
+        np.copyto(dxg[:, t0:t1], gate_grad[b].transpose(1, 0, 2))
     _, h_prev = time_views(kc.h_out, reverse)               # (T, B, P)
     dw_hh = gate_grad_out @ h_prev.reshape(T * B, P)        # (L10)
     dw_hr = None
@@ -228,10 +244,10 @@ class LSTM(RecurrentBase):
         return (self.output_size, self.hidden_size)
 
     def _input_weight(self, p):
-        return p.w_ih.data * _gate_scale(self.hidden_size, self.dtype)      # see lstm_forward
+        return _halve_ifo(p.w_ih.data)                      # see lstm_forward
 
     def _input_bias(self, p):
-        return (p.b_ih.data + p.b_hh.data) * _gate_scale(self.hidden_size, self.dtype)[:, 0]
+        return _halve_ifo(p.b_ih.data + p.b_hh.data)
 
     def _unpack_state(self, hx, name="hx"):
         if not isinstance(hx, (tuple, list)) or len(hx) != 2:

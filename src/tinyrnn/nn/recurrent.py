@@ -252,7 +252,11 @@ class RecurrentBase(Module):
             aug[:, :, I] = 1
             inp = aug
         w = weights[0] if len(ps) == 1 else np.concatenate(weights)
-        xgT = np.matmul(w, inp.transpose(0, 2, 1), out=empty("xg", (T, w.shape[0], B)))
+        xgT = empty("xg", (T, w.shape[0], B))
+        if B == 1:      # (T, rows, 1) is (T, rows) in memory: one 2-D product, faster than T small ones
+            np.matmul(inp.reshape(T, -1), w.T, out=xgT.reshape(T, -1))
+        else:
+            np.matmul(w, inp.transpose(0, 2, 1), out=xgT)
         return xgT.transpose(0, 2, 1)
 
     # --------------------------------------------------------------- forward / backward
