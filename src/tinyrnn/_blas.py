@@ -15,7 +15,7 @@ from __future__ import annotations
 import ctypes
 import glob
 import os
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 
@@ -67,13 +67,24 @@ def _find():
 _FUNCS = None if os.environ.get("TINYRNN_LOOP_THREADS") == "keep" else _find()
 
 
-@contextmanager
+_KEEP = nullcontext()   # what loop_threads returns when it changes nothing (one shared object)
+
+
 def loop_threads(work_per_step: int):
-    """Run the enclosed loop on one BLAS thread if ``work_per_step`` (M*N*K) is small."""
+    """Run the enclosed loop on one BLAS thread if ``work_per_step`` (M*N*K) is small.
+
+    A context manager; when nothing is to change (no OpenBLAS found, or the work outside the
+    range where the switch helps) it is a shared do-nothing one, so the common small case
+    costs no generator per call.
+    """
     if _FUNCS is None or not OPENBLAS_SINGLE_BELOW <= work_per_step < SINGLE_THREAD_WORK:
-        yield
-        return
-    setter, getter = _FUNCS
+        return _KEEP
+    return _one_thread(*_FUNCS)
+
+
+@contextmanager
+def _one_thread(setter, getter):
+    """One BLAS thread inside, the previous count restored afterwards (also after an error)."""
     before = getter()
     if before <= 1:
         yield

@@ -52,6 +52,16 @@ class BufferPool:
     def __init__(self):
         self._slots: dict[str, list[np.ndarray]] = {}   # name -> arrays, oldest first
         self._lock = threading.Lock()
+        self._scopes: dict[tuple, Scope] = {}           # (prefix, dtype) -> Scope, see ``scope``
+
+    def scope(self, prefix: str, dtype) -> "Scope":
+        """The ``Scope`` of this pool for ``prefix`` and ``dtype`` (made once, then kept: a
+        layer asks for the same few on every call)."""
+        key = (prefix, dtype)
+        found = self._scopes.get(key)
+        if found is None:
+            found = self._scopes[key] = Scope(self, prefix, dtype)
+        return found
 
     def empty(self, name: str, shape: tuple, dtype: np.dtype) -> np.ndarray:
         """An uninitialised array of ``shape`` and ``dtype``, reused if ``name``'s is free."""

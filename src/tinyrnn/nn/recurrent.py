@@ -158,7 +158,7 @@ class RecurrentBase(Module):
         if pool is None:
             pool = BufferPool()
             object.__setattr__(self, "_buffers", pool)
-        return Scope(pool, prefix, self.dtype)
+        return pool.scope(prefix, self.dtype)
 
     # --------------------------------------------------------------- validation
     def _prepare(self, x, hx, lengths):
@@ -241,7 +241,8 @@ class RecurrentBase(Module):
         weights = [self._input_weight(p) for p in ps]
         if not self.feature_major:
             w = weights[0] if len(ps) == 1 else np.concatenate(weights)
-            xg = np.matmul(inp.reshape(T * B, I), w.T, out=empty("xg", (T * B, w.shape[0])))
+            w_t = np.ascontiguousarray(w.T)      # (I, rows): ~2x faster than the view w.T at small I
+            xg = np.matmul(inp.reshape(T * B, I), w_t, out=empty("xg", (T * B, w.shape[0])))
             if self.bias:
                 xg += self._input_bias(ps[0]) if len(ps) == 1 else np.concatenate([self._input_bias(p) for p in ps])
             return xg.reshape(T, B, -1)
@@ -298,6 +299,8 @@ class RecurrentBase(Module):
                 out[:, :, d * o:(d + 1) * o] = y                  # the user may edit out: a copy
                 kcaches.append(kc)
             w_cat = ps[0].w_ih.data if D == 1 else np.concatenate([p.w_ih.data for p in ps])
+            if not self.feature_major:
+                w_cat = np.asfortranarray(w_cat)  # dx = dxg @ W_ih: ~1.5x faster at small I (OpenBLAS)
             layer_caches.append(SimpleNamespace(inp=inp, drop=drop, w_cat=w_cat, kcaches=kcaches))
             inp = out
         cache = RecurrentCache(owner=self, layers=layer_caches, batched=batched, shape=(T, B), mask=mask)
