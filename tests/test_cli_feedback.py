@@ -63,7 +63,7 @@ def test_charlm_lines_whole_beside_the_bar(monkeypatch, text):
 def test_plan_printed_before_the_first_step(text, capsys):
     assert cli.main(["charlm", "train", text, *TINY_LM, "--steps", "10", "--eval-every", "5"]) == 0
     out = capsys.readouterr().out
-    corpus, model, plan, first = (out.index(k) for k in ("Corpus:", "Model: LSTM, 1 layer", "Plan: 10 steps", "step 5:"))
+    corpus, model, plan, first = (out.index(k) for k in ("Corpus:", "Model: GRU, 1 layer", "Plan: 10 steps", "step 5:"))
     assert corpus < model < plan < first
     assert "vocabulary 4" in out and "parameters" in out and "validation every 5 steps" in out
 
