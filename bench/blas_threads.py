@@ -19,11 +19,11 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 from _timing import median_ms  # noqa: E402
-from tinyrnn import _blas  # noqa: E402
+from _openblas import FUNCS  # noqa: E402
 
-if _blas._FUNCS is None:
-    sys.exit("NumPy's OpenBLAS thread setter was not found (or TINYRNN_LOOP_THREADS=keep)")
-set_threads, get_threads = _blas._FUNCS
+if FUNCS is None:
+    sys.exit("NumPy's OpenBLAS thread setter was not found")
+set_threads, get_threads = FUNCS
 T, B, H = 64, 32, 256
 G = 4 * H
 rng = np.random.default_rng(0)

@@ -30,7 +30,6 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .._blas import loop_threads
 from .._check import check_shape, float_array, int_array, positive_int, probability, shape_str
 from ..init import make_rng, rnn_bound, uniform
 from ..module import Module, Parameter
@@ -290,10 +289,9 @@ class RecurrentBase(Module):
             kcaches = []
             for d in range(D):
                 idx = layer * D + d
-                with loop_threads(B * o * gh):
-                    y, s_n, kc = self._kernel_forward(xg_all[:, :, d * gh:(d + 1) * gh],
-                                                      tuple(s[idx] for s in states0), ps[d], mask,
-                                                      d == 1, self._empty(f"forward{layer}.{d}."))
+                y, s_n, kc = self._kernel_forward(xg_all[:, :, d * gh:(d + 1) * gh],
+                                                  tuple(s[idx] for s in states0), ps[d], mask,
+                                                  d == 1, self._empty(f"forward{layer}.{d}."))
                 for f, s in zip(finals, s_n):
                     f[idx] = s
                 out[:, :, d * o:(d + 1) * o] = y                  # the user may edit out: a copy
@@ -354,9 +352,8 @@ class RecurrentBase(Module):
                 idx = layer * D + d
                 dy = None if dlayer is None else dlayer[:, :, d * o:(d + 1) * o]
                 dsn = tuple(None if g is None else g[idx] for g in dfinals)
-                with loop_threads(B * o * gh):
-                    ds0 = self._kernel_backward(dy, dsn, p, lc.kcaches[d], dxg_all[:, d * gh:(d + 1) * gh],
-                                                self._empty(f"backward{layer}.{d}."))
+                ds0 = self._kernel_backward(dy, dsn, p, lc.kcaches[d], dxg_all[:, d * gh:(d + 1) * gh],
+                                            self._empty(f"backward{layer}.{d}."))
                 for acc, s in zip(dstates0, ds0):
                     acc[idx] = s
             dw = dxg_all.T @ lc.inp.reshape(T * B, -1)            # (D*G*H, I_layer): dW_ih, one product
