@@ -91,7 +91,8 @@ def test_resume_keeps_the_schedule_and_old_runs_keep_a_constant_lr(periodic, tmp
 
 def test_checkpoint_of_other_cell_refused(periodic, tmp_path, capsys):
     ck = str(tmp_path / "lstm.npz")
-    assert cli.main(["charlm", "train", periodic, "--hidden", "8", "--steps", "3", "--quiet", "--save", ck]) == 0
+    assert cli.main(["charlm", "train", periodic, "--cell", "lstm", "--hidden", "8", "--steps", "3", "--quiet",
+                     "--save", ck]) == 0
     capsys.readouterr()
     assert cli.main(["charlm", "train", periodic, "--resume", ck, "--cell", "gru", "--steps", "5"]) == 2
     err = capsys.readouterr().err

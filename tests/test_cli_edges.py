@@ -76,7 +76,7 @@ CASES = [
     "charlm train {txt} --time-budget inf", "charlm train {txt} --lr nan", "charlm train {txt} --save {dir}",
     "charlm train {txt} --plot {tmp}/x.xyz", "charlm train {txt} --seq-len 100000",
     "charlm train {txt} --resume {missing}", "charlm train {txt} --resume {s2s}", "charlm train {txt} --resume {junk}",
-    "charlm train {txt} --resume {lm} --seed 3", "charlm train {txt} --resume {lm} --cell gru",
+    "charlm train {txt} --resume {lm} --seed 3", "charlm train {txt} --resume {lm} --cell rnn",
     "charlm train {other} --resume {lm}", "charlm train --resume {lm}", f"charlm train {{txt}} --batch {HUGE}",
     "charlm sample", "charlm sample {missing}", "charlm sample {s2s}", "charlm sample {junk}",
     "charlm sample {lm} --prime aZ9", "charlm sample {lm} --top-k 1000", "charlm sample {lm} --temperature 0",
