@@ -38,8 +38,8 @@ DATA_KEYS = ("seq_len", "batch", "optimizer", "lr", "clip", "seed", "valid_fract
 @dataclass
 class CharLMConfig:
     files: list = field(default_factory=list)
-    # The default recipe: the best validation found in 600 s of training on 2 cores among a few
-    # tried (docs/charlm.md): a GRU does about twice the steps of an LSTM of the same size here.
+    # The default recipe: the best validation after a fixed training time among the recipes tried
+    # in docs/charlm.md (a GRU does about twice the steps of an LSTM of the same size here).
     cell: str = "gru"
     layers: int = 1
     hidden: int = 256
