@@ -4,7 +4,9 @@ conftest.py makes every array reusable (MIN_BYTES = 0), so these small layers us
 """
 
 import copy
+import os
 import pickle
+import sys
 import weakref
 
 import numpy as np
@@ -120,6 +122,36 @@ def test_copied_and_pickled_layers_start_with_empty_pools():
     for twin in (copy.deepcopy(layer), pickle.loads(pickle.dumps(layer))):
         assert len(twin._buffers) == 0
         np.testing.assert_array_equal(twin.forward(x)[0], out)
+
+
+def test_thread_settings_untouched_even_when_the_loop_fails(monkeypatch):
+    """The layers never change the BLAS thread count (a one-thread switch around the loop was
+    removed: slower at every size measured, docs/performance.md): a normal call, a call whose
+    loop raises, LSTM and GRU all leave the process's setting as they found it."""
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "bench"))
+    from _openblas import FUNCS               # NumPy's OpenBLAS thread functions (ctypes)
+    assert FUNCS is not None, "NumPy's OpenBLAS was not found"
+    set_threads, get_threads = FUNCS
+    before = get_threads()
+    try:
+        for n in sorted({1, max(before, 2)}):
+            set_threads(n)
+            for cls in (tr.RNN, tr.LSTM, tr.GRU):
+                layer = cls(4, 128, rng=np.random.default_rng(0))
+                x = np.zeros((3, 32, 4), np.float32)
+                out, _, cache = layer.forward(x)
+                layer.backward(np.ones_like(out), cache)
+                assert get_threads() == n
+
+                def failing_kernel(*args):
+                    raise RuntimeError("inside the loop")
+
+                monkeypatch.setattr(layer, "_kernel_forward", failing_kernel)
+                with pytest.raises(RuntimeError, match="inside the loop"):
+                    layer.forward(x)
+                assert get_threads() == n
+    finally:
+        set_threads(before)
 
 
 # ------------------------------------------------------------------ edges (issue 10 item 7)
