@@ -23,18 +23,13 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .recurrent import SingleStateLayer, step_pairs, time_views
+from .recurrent import SingleStateLayer, halve_sigmoid_rows, step_pairs, time_views
 
 
 def _halve_rz(w, out=None):
-    """w (3H, ...) with the r, z rows halved and the n rows as they are (sigmoid(a) =
-    (1 + tanh(a/2)) / 2), into ``out`` or a new array. One scalar multiply over all rows, then
-    the n rows copied back: faster than a broadcast product with a (3H, 1) column of scales
-    (as ``lstm._halve_ifo``), and the same numbers."""
+    """w (3H, ...) with the r, z rows halved and the n rows as they are (``halve_sigmoid_rows``)."""
     H = w.shape[0] // 3
-    half = np.multiply(w, np.array(0.5, w.dtype), out=out)
-    half[2 * H:] = w[2 * H:]
-    return half
+    return halve_sigmoid_rows(w, slice(2 * H, 3 * H), out)
 
 
 def gru_forward(gates, h0, w_hh, b_hn=None, mask=None, reverse=False, empty=None):

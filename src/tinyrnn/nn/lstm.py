@@ -29,20 +29,16 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .recurrent import RecurrentBase, step_pairs, time_views
+from .recurrent import RecurrentBase, halve_sigmoid_rows, step_pairs, time_views
 
 # lstm_backward works through the steps in blocks of about this many bytes of gate gradients.
 BLOCK_BYTES = 512 << 10
 
 
 def _halve_ifo(w):
-    """A copy of w (4H, ...) with the i, f, o rows halved and the g rows as they are
-    (sigmoid(a) = (1 + tanh(a/2)) / 2). One multiply over all rows, then the g rows copied
-    back: faster than a broadcast product with a (4H, 1) column of scales, and the same numbers."""
+    """w (4H, ...) with the i, f, o rows halved and the g rows as they are (``halve_sigmoid_rows``)."""
     H = w.shape[0] // 4
-    half = np.multiply(w, np.array(0.5, w.dtype))
-    half[2 * H:3 * H] = w[2 * H:3 * H]
-    return half
+    return halve_sigmoid_rows(w, slice(2 * H, 3 * H))
 
 
 def lstm_forward(gates, h0, c0, w_hh, w_hr=None, mask=None, reverse=False, empty=None):
