@@ -78,6 +78,16 @@ def test_lr_decay_follows_the_plan(periodic, monkeypatch):
     assert seen == pytest.approx([C.lr_at(cfg, s, 0.0) for s in range(4)] + [SMALL["lr"]] * 2)
 
 
+@pytest.mark.parametrize("flags,decay", [([], True), (["--no-lr-decay"], False)])
+def test_no_lr_decay_flag(periodic, capsys, flags, decay):
+    import json
+    argv = ["charlm", "train", periodic, "--hidden", "8", "--embed", "4", "--seq-len", "8", "--batch", "4",
+            "--steps", "3", "--quiet", "--json", *flags]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert json.loads(out[-1])["config"]["lr_decay"] is decay
+
+
 def test_resume_keeps_the_schedule_and_old_runs_keep_a_constant_lr(periodic, tmp_path, monkeypatch):
     ck = str(tmp_path / "d.npz")
     C.train(C.CharLMConfig(files=[periodic], steps=4, **SMALL), save=ck)

@@ -403,9 +403,7 @@ def _cmd_charlm_train(args):
     from .demos import charlm
     save = check_output("--save", args.save or args.resume)     # a resumed run saves back to its file by default
     png = check_output("--plot", args.plot, image=True)
-    given = {k: getattr(args, k) for k in _RESUMABLE if getattr(args, k) is not None and getattr(args, k) is not False}
-    if args.lr_decay is False:
-        given["lr_decay"] = False
+    given = {k: getattr(args, k) for k in _RESUMABLE if getattr(args, k) is not None}    # the flags named
     if args.resume:
         cfg = charlm.resume_config(args.resume, args.files, {**given, "quiet": args.quiet})
     else:
@@ -505,7 +503,7 @@ def _charlm_parser(sub):
                                                        f"{d['eval_every']}; with --resume, the run's own)")
     t.add_argument("--eval-chars", type=nonneg, help="validate on the first N held-out characters, at least --seq-len + 1; "
                                                      "0 = all (default 0; with --resume, the run's own)")
-    t.add_argument("--keep-best", action="store_true", help="write the checkpoint only when validation improves, so it "
+    t.add_argument("--keep-best", action="store_const", const=True, help="write the checkpoint only when validation improves, so it "
                                                             "holds the best weights; the report says which step")
     t.add_argument("--save", metavar="CKPT", help="checkpoint written atomically at every validation and at the end "
                                                   "(and on Ctrl-C/SIGTERM); never after a divergence")
