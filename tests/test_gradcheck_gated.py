@@ -38,6 +38,16 @@ def test_lstm_proj_gradcheck(num_layers, bidirectional, batch_first, bias, with_
     _run(tr.LSTM, num_layers, bidirectional, batch_first, bias, with_lengths, proj_size=2)
 
 
+@pytest.mark.parametrize("block_steps", [1, 3])
+@pytest.mark.parametrize("bidirectional,with_lengths,proj_size", list(itertools.product([False, True], [False, True], [0, 2])))
+def test_lstm_backward_in_blocks_gradcheck(monkeypatch, block_steps, bidirectional, with_lengths, proj_size):
+    """lstm_backward works through the steps in blocks of BLOCK_BYTES; at these sizes one block
+    holds every step, so here the blocks are made 1 and 3 steps long (T = 4: 3 + 1)."""
+    import tinyrnn.nn.lstm as lstm_module
+    monkeypatch.setattr(lstm_module, "BLOCK_BYTES", block_steps * 12 * 3 * 8)   # 4H * B * float64 per step
+    _run(tr.LSTM, 2, bidirectional, False, True, with_lengths, proj_size=proj_size)
+
+
 @pytest.mark.parametrize("num_layers,bidirectional,batch_first,bias,with_lengths", GRID)
 def test_gru_gradcheck(num_layers, bidirectional, batch_first, bias, with_lengths):
     _run(tr.GRU, num_layers, bidirectional, batch_first, bias, with_lengths)

@@ -76,6 +76,15 @@ def test_lstm_proj_parity(torch, dtype, num_layers, bidirectional, batch_first, 
     run_parity(torch, "LSTM", dtype, num_layers, bidirectional, batch_first, bias, with_lengths, proj_size=3)
 
 
+@pytest.mark.parametrize("block_steps", [1, 4])
+@pytest.mark.parametrize("bidirectional,with_lengths,proj_size", list(itertools.product([False, True], [False, True], [0, 3])))
+def test_lstm_backward_in_blocks_parity(torch, monkeypatch, block_steps, bidirectional, with_lengths, proj_size):
+    """The same with lstm_backward's blocks made 1 and 4 steps long (T = 6: 4 + 2), float64."""
+    import tinyrnn.nn.lstm as lstm_module
+    monkeypatch.setattr(lstm_module, "BLOCK_BYTES", block_steps * 20 * 3 * 8)   # 4H * B * float64 per step
+    run_parity(torch, "LSTM", np.float64, 2, bidirectional, False, True, with_lengths, proj_size=proj_size)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("num_layers,bidirectional,batch_first,bias,with_lengths", GRID)
 def test_gru_parity(torch, dtype, num_layers, bidirectional, batch_first, bias, with_lengths):
