@@ -70,3 +70,14 @@ def close(a, b, dtype, what, rtol=None):
     assert a.shape == b.shape, f"{what}: shape {a.shape} != {b.shape}"
     scale = float(np.abs(b).max(initial=0.0))
     np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * scale + 1e-300, err_msg=what)
+
+
+def train_a_bit(model, opt, steps=3):
+    """A few optimizer steps of a recurrent layer on fixed data (loss = sum(out^2) / 2), so that
+    its weights and the optimizer's state are no longer the initial ones."""
+    x = np.random.default_rng(0).standard_normal((5, 2, 3)).astype(np.float32)
+    for _ in range(steps):
+        out, _, cache = model.forward(x)
+        model.zero_grad()
+        model.backward(out, cache)
+        opt.step()

@@ -7,25 +7,17 @@ import numpy as np
 import pytest
 
 import tinyrnn as tr
+from helpers import train_a_bit
 
 
 def _model(seed=0, **kw):
     return tr.RNN(3, 4, num_layers=2, rng=np.random.default_rng(seed), **kw)
 
 
-def _train_a_bit(model, opt):
-    x = np.random.default_rng(0).standard_normal((5, 2, 3)).astype(np.float32)
-    for _ in range(3):
-        out, hn, cache = model.forward(x)
-        model.zero_grad()
-        model.backward(out, cache)
-        opt.step()
-
-
 def test_round_trip_with_optimizer(tmp_path):
     m = _model(0)
     opt = tr.Adam(m.parameters(), lr=0.01)
-    _train_a_bit(m, opt)
+    train_a_bit(m, opt)
     path = tmp_path / "ck.npz"
     tr.save(path, m, opt, meta={"step": 3, "vocab": ["a", "b"]})
     m2 = _model(1)
@@ -39,8 +31,8 @@ def test_round_trip_with_optimizer(tmp_path):
     for s1, s2 in zip(opt.state, opt2.state):
         np.testing.assert_array_equal(s1["exp_avg"], s2["exp_avg"])
     # continuing from the checkpoint equals continuing the original
-    _train_a_bit(m, opt)
-    _train_a_bit(m2, opt2)
+    train_a_bit(m, opt)
+    train_a_bit(m2, opt2)
     for (k, a), (_, b) in zip(m.named_parameters(), m2.named_parameters()):
         np.testing.assert_array_equal(a.data, b.data, err_msg=k)
 

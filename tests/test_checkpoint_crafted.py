@@ -218,18 +218,14 @@ def test_dtype_and_dropout_may_differ(tmp_path):
 def _patch_both(data: bytes, name: bytes, local_at: int, central_at: int, value: bytes) -> bytes:
     """Overwrite a field of the member `name` in its local header and its central-directory entry."""
     out = bytearray(data)
-    i = out.find(b"PK\x03\x04")
-    while i >= 0:
-        n = struct.unpack("<H", out[i + 26:i + 28])[0]
-        if out[i + 30:i + 30 + n] == name:
-            out[i + local_at:i + local_at + len(value)] = value
-        i = out.find(b"PK\x03\x04", i + 4)
-    j = out.find(b"PK\x01\x02")
-    while j >= 0:
-        n = struct.unpack("<H", out[j + 28:j + 30])[0]
-        if out[j + 46:j + 46 + n] == name:
-            out[j + central_at:j + central_at + len(value)] = value
-        j = out.find(b"PK\x01\x02", j + 4)
+    # (signature, offset of the name length, offset of the name, offset of the field)
+    for sig, len_at, name_at, field_at in ((b"PK\x03\x04", 26, 30, local_at), (b"PK\x01\x02", 28, 46, central_at)):
+        i = out.find(sig)
+        while i >= 0:
+            n = struct.unpack("<H", out[i + len_at:i + len_at + 2])[0]
+            if out[i + name_at:i + name_at + n] == name:
+                out[i + field_at:i + field_at + len(value)] = value
+            i = out.find(sig, i + 4)
     return bytes(out)
 
 

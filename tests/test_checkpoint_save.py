@@ -14,6 +14,7 @@ import pytest
 import tinyrnn as tr
 from tinyrnn.checkpoint import STALE_SECONDS
 from tinyrnn.models.charlm import CharLM
+from helpers import train_a_bit
 
 DATA = Path(__file__).parent / "data"
 
@@ -193,12 +194,7 @@ def test_checkpoints_written_by_main_still_load():
     """Files written by tinyrnn main 68ba378 (before this format check) load unchanged."""
     m = tr.LSTM(3, 4, num_layers=2, bidirectional=True, rng=1)
     opt = tr.Adam(m.parameters(), lr=0.01)
-    x = np.random.default_rng(0).standard_normal((5, 2, 3)).astype(np.float32)
-    for _ in range(2):
-        out, _, cache = m.forward(x)
-        m.zero_grad()
-        m.backward(out, cache)
-        opt.step()
+    train_a_bit(m, opt, steps=2)                  # as the script that wrote the file did
     m2 = tr.LSTM(3, 4, num_layers=2, bidirectional=True, rng=7)
     opt2 = tr.Adam(m2.parameters(), lr=0.5)
     header = tr.load(DATA / "main_lstm_adam.npz", m2, opt2)
