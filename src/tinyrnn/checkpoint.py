@@ -42,8 +42,7 @@ STALE_SECONDS = 600                  # a temporary file untouched this long is d
 _MAX_NPY_HEADER = 10_000
 
 
-class CheckpointError(ValueError):
-    """A checkpoint that is missing, corrupt, truncated, too large, or does not fit the model."""
+from .errors import CheckpointError  # noqa: E402  (re-exported: tinyrnn.checkpoint.CheckpointError)
 
 
 # =========================================================================== save

@@ -15,8 +15,7 @@ import sysconfig
 import numpy as np
 
 
-class CorpusError(ValueError):
-    """A corpus that cannot be used (missing, empty, binary, not UTF-8)."""
+from ..errors import CorpusError  # noqa: E402  (re-exported: tinyrnn.data.text.CorpusError)
 
 
 def stdlib_files() -> list[str]:

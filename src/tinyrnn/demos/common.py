@@ -13,18 +13,7 @@ import time
 import numpy as np
 
 
-class UsageError(ValueError):
-    """A user mistake (a flag, a path, a size): reported as one clear line, exit code 2."""
-
-
-class Diverged(Exception):
-    """Training produced a non-finite loss or gradient: exit code 3, no checkpoint written."""
-
-    def __init__(self, step: int, loss: float, lr: float, clip: float | None = None):
-        hint = "lower --lr" + (f" (now {lr:g})" if lr is not None else "")
-        hint += " or set --clip" + (f" below {clip:g}" if clip else "")
-        super().__init__(f"training diverged at step {step} (loss={loss:.6g}); {hint}")
-        self.step, self.loss = step, loss
+from ..errors import Diverged, UsageError  # noqa: E402,F401  (re-exported)
 
 
 # ---------------------------------------------------------------- progress and time
