@@ -1,0 +1,55 @@
+"""The child process of ``tinyrnn check``: imports the learner's file and checks its functions.
+
+    python -m tinyrnn.exercises._child FILE RESULTS NAME...
+
+Writes one JSON object a line to RESULTS (``import_error``, ``imported``, then ``start`` and
+``result`` per function, ``done``), flushed at once, so the parent knows how far it got when
+the learner's code loops, exits or crashes the process. Nothing here is imported by tinyrnn.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+import traceback
+import warnings
+
+
+def _where(e, path):
+    lines = [f.lineno for f in traceback.extract_tb(e.__traceback__) if f.filename == path]
+    return f" at line {lines[-1]}" if lines else ""
+
+
+def main(argv):
+    path, results, names = argv[0], argv[1], argv[2:]
+    with open(results, "a", encoding="utf-8") as out:
+        def emit(**fields):
+            out.write(json.dumps(fields) + "\n")
+            out.flush()
+
+        warnings.simplefilter("ignore")                 # the learner's overflows are not ours to print
+        from tinyrnn.exercises.diagnose import FUNCTIONS, check_function
+        sys.path.insert(0, os.path.dirname(path))
+        spec = importlib.util.spec_from_file_location("exercise_under_check", path)
+        module = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(module)
+        except BaseException as e:                      # SystemExit and KeyboardInterrupt included
+            text = " ".join(str(e).split())[:200]
+            emit(event="import_error", message=f"{type(e).__name__}{_where(e, path)}" + (f": {text}" if text else ""))
+            return
+        defined = {n: getattr(module, n) for n in FUNCTIONS if callable(getattr(module, n, None))}
+        emit(event="imported", defined=list(defined))
+        for name in names:
+            if name in defined:
+                emit(event="start", function=name)
+                emit(event="result", function=name, **check_function(name, defined, path))
+        emit(event="done")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
+    sys.stdout.flush()
+    os._exit(0)                                         # no atexit handler of the learner's runs
