@@ -239,3 +239,13 @@ def test_output_format(capsys, tmp_path):
     assert re.search(r"✗ gru_step_backward: \(G4\) is wrong \(batch \d", out)
     assert any(line.strip() == EQUATIONS["G4"][0] for line in lines)
     assert lines[-1].startswith("hint: (G4) should compute da_n = dh_next (1 - z) (1 - n²); largest difference")
+
+
+def test_the_hint_names_the_gate(tmp_path):
+    source = open(SOLUTION).read()
+    path = write(tmp_path, "mine.py", source.replace("dzf = dcell * cprev * fg * (1 - fg)",
+                                                     "dzf = dcell * hprev * fg * (1 - fg)")
+                 .replace("dr = dxn * hn * reset * (1 - reset)", "dr = dxn * hprev * reset * (1 - reset)"))
+    fn = check_file(path)["functions"]
+    assert fn["lstm_step_backward"]["equation"] == "L8" and "here da_f is off" in fn["lstm_step_backward"]["message"]
+    assert fn["gru_step_backward"]["equation"] == "G5" and "here da_r is off" in fn["gru_step_backward"]["message"]

@@ -198,7 +198,7 @@ def format_report(report: dict) -> list[str]:
         r = report["functions"][report["function"]]
         line, _ = EQUATIONS[report["equation"]]
         lines += [f"First broken equation: ({report['equation']}) in {report['function']}, docs/bptt.md:",
-                  f"    {line}", f"hint: {r['message']}"]
+                  *(f"    {part.strip()}" for part in line.split("\n")), f"hint: {r['message']}"]
     elif report["ok"]:
         lines.append(f"All {len(report['functions'])} functions are correct.")
     else:

@@ -46,8 +46,10 @@ def result(status, equation=None, message="", max_diff=None, where=None):
     return dict(status=status, equation=equation, message=message, max_diff=max_diff, where=where)
 
 
-def _wrong(equation, diff, where, shape_msg=None):
+def _wrong(equation, diff, where, shape_msg=None, note=""):
     should = EQUATIONS[equation][1]
+    if note:
+        should += f" ({note})"
     if shape_msg:
         return result("wrong shape", equation, f"{shape_msg}; ({equation}) should compute {should}",
                       where=where)
@@ -457,10 +459,13 @@ def check_backward(learner):
             return result("error", None, msg, where=_describe(p, label))
         return result("correct")
     equation = _BACKWARD_DIAGNOSIS[cell](wrong)
+    note = ""
+    if isinstance(equation, tuple):
+        equation, note = equation
     p, label, _, _, _, bad = next(((w[0], w[1], w[2], w[3], w[4], w[5]) for w in wrong
                                    if any(_OUTPUT_EQUATION[cell].get(k) == equation for k in w[5])), wrong[0])
     shape_msg = next((msg for k, (_, msg) in bad.items() if msg and _OUTPUT_EQUATION[cell].get(k) == equation), None)
-    return _wrong(equation, worst, _describe(p, label), shape_msg)
+    return _wrong(equation, worst, _describe(p, label), shape_msg, note)
 
 
 def _first_output(cell, wrong):
@@ -512,10 +517,11 @@ def _backward_lstm(wrong):
     ones = _batch_one(wrong)
     if not ones:
         return _first_output("lstm", wrong)
-    H = ones[0][0]["h"].shape[1]
-    blocks = dict(i=slice(0, H), f=slice(H, 2 * H), g=slice(2 * H, 3 * H), o=slice(3 * H, 4 * H))
+    gates = ("i", "f", "g", "o")
     off = set()
     for p, label, grads_in, got, want, bad in ones:
+        H = p["h"].shape[1]
+        blocks = {k: slice(j * H, (j + 1) * H) for j, k in enumerate(gates)}
         da_ref = want["bias_ih"][None, :] if "bias_ih" in want else (want["weight_ih"] @ p["x"][0] / (p["x"][0] @ p["x"][0]))[None, :]
         readouts = [r for r in _readouts(got, p, "ih") + _readouts(got, p, "hh") if r.shape == da_ref.shape]
         da = _consensus(readouts, da_ref)
@@ -524,21 +530,22 @@ def _backward_lstm(wrong):
         off |= {k for k, s in blocks.items() if not _close(da[:, s], da_ref[:, s])}
     if not off:
         return _first_output("lstm", wrong)
-    if off == set(blocks):
+    if off == set(gates):
         return "L6"
     if {"i", "f", "g"} <= off:
         return "L7"
-    return "L8"
+    named = ", ".join(f"da_{k}" for k in gates if k in off)
+    return "L8", f"here {named} {'is' if len(off) == 1 else 'are'} off, read gate by gate from the bias gradients"
 
 
 def _backward_gru(wrong):
     ones = _batch_one(wrong)
     if not ones:
         return _first_output("gru", wrong)
-    H = ones[0][0]["h"].shape[1]
-    n_ = slice(2 * H, 3 * H)
-    found = set()
+    found, off = set(), set()
     for p, label, grads_in, got, want, bad in ones:
+        H = p["h"].shape[1]
+        n_ = slice(2 * H, 3 * H)
         x, h = p["x"][0], p["h"][0]
         dax_ref = (want["weight_ih"] @ x / (x @ x))[None, :]
         dah_ref = (want["weight_hh"] @ h / (h @ h))[None, :]
@@ -548,12 +555,17 @@ def _backward_gru(wrong):
             found.add("G4")
         elif dax is not None and not _close(dax[:, :2 * H], dax_ref[:, :2 * H]):
             found.add("G5")
+            off |= {k for k, s in (("da_r", slice(0, H)), ("da_z", slice(H, 2 * H)))
+                    if not _close(dax[:, s], dax_ref[:, s])}
         elif "dh" in bad:
             found.add("G6")
         elif dah is not None and not _close(dah, dah_ref):
             found.add("G7")
     order = FUNCTION_EQUATIONS["gru_step_backward"]
-    return next((e for e in order if e in found), None) or _first_output("gru", wrong)
+    equation = next((e for e in order if e in found), None) or _first_output("gru", wrong)
+    if equation == "G5":
+        return equation, f"here {' and '.join(sorted(off))} {'is' if len(off) == 1 else 'are'} off, read from the bias gradients"
+    return equation
 
 
 _BACKWARD_DIAGNOSIS = {"rnn": _backward_rnn, "lstm": _backward_lstm, "gru": _backward_gru}

@@ -6,7 +6,7 @@ tests/test_exercises.py holds every ``line`` equal to a line of docs/bptt.md.
 
 from __future__ import annotations
 
-# label -> (the line of docs/bptt.md, what it should compute)
+# label -> (the line of docs/bptt.md (two for (L8)), what it should compute)
 EQUATIONS: dict[str, tuple[str, str]] = {
     "1": ("a_t = x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh        (1)",
           "the pre-activation is x W_ih^T + h W_hh^T plus both biases (each weight transposed, "
@@ -42,7 +42,8 @@ EQUATIONS: dict[str, tuple[str, str]] = {
            "without a projection the gradient of m_t is dh_next itself"),
     "L7": ("dc_t += dm_t * o * (1 - tanh²(c_t))                                        (L7)  through (L4)",
            "the total cell gradient is dc_next PLUS dh_next * o * (1 - tanh²(c_next))"),
-    "L8": ("da_i = dc_t * g * i(1 - i)          da_f = dc_t * c_{t-1} * f(1 - f)",
+    "L8": ("da_i = dc_t * g * i(1 - i)          da_f = dc_t * c_{t-1} * f(1 - f)\n"
+           "    da_g = dc_t * i * (1 - g²)          da_o = dm_t * tanh(c_t) * o(1 - o)     (L8)",
            "da_i = dc_t g i(1-i), da_f = dc_t c_prev f(1-f), da_g = dc_t i (1-g²), "
            "da_o = dh_next tanh(c_next) o(1-o), concatenated in the order i, f, g, o"),
     "L9": ("dc_{t-1} = dc_t * f                 dh_{t-1} = [da_i, da_f, da_g, da_o] W_hh   (L9)",
