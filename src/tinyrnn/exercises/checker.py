@@ -34,7 +34,7 @@ def check_file(path: str, timeout: float = TIMEOUT) -> dict:
     error, none of the six functions, an import that fails or does not finish)."""
     if not timeout > 0:
         raise InputError(f"timeout must be a positive number of seconds, got {timeout!r}")
-    path = os.path.abspath(_readable(path))
+    given, path = path, os.path.abspath(_readable(path))
     pending, results, defined = list(FUNCTIONS), {}, None
     while pending:
         events, ended = _run_child(path, pending, timeout)
@@ -60,7 +60,7 @@ def check_file(path: str, timeout: float = TIMEOUT) -> dict:
     broken = next((n for n, r in functions.items() if r["equation"]), None)
     first = broken or next((n for n, r in functions.items() if r["status"] != OK), None)
     ok = first is None
-    return dict(file=path, ok=ok, function=first, functions=functions,
+    return dict(file=given, ok=ok, function=first, functions=functions,
                 equation=functions[broken]["equation"] if broken else None)
 
 

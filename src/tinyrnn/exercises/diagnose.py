@@ -518,7 +518,7 @@ def _backward_lstm(wrong):
     if not ones:
         return _first_output("lstm", wrong)
     gates = ("i", "f", "g", "o")
-    off = set()
+    off, paths = set(), set()             # paths: the modes ("dh_next = 0", ...) where a gate is off
     for p, label, grads_in, got, want, bad in ones:
         H = p["h"].shape[1]
         blocks = {k: slice(j * H, (j + 1) * H) for j, k in enumerate(gates)}
@@ -527,12 +527,19 @@ def _backward_lstm(wrong):
         da = _consensus(readouts, da_ref)
         if da is None:
             continue
-        off |= {k for k, s in blocks.items() if not _close(da[:, s], da_ref[:, s])}
+        here = {k for k, s in blocks.items() if not _close(da[:, s], da_ref[:, s])}
+        off |= here
+        if here:
+            paths.add(label)
     if not off:
         return _first_output("lstm", wrong)
     if off == set(gates):
         return "L6"
     if {"i", "f", "g"} <= off:
+        if "dc_next = 0" not in paths:
+            return "L7", "here it is right while dc_next = 0 and wrong when only dc_next is given: the dc_next term"
+        if "dh_next = 0" not in paths:
+            return "L7", "here it is right while dh_next = 0: the term through (L4), dh_next * o * (1 - tanh²(c_next))"
         return "L7"
     named = ", ".join(f"da_{k}" for k in gates if k in off)
     return "L8", f"here {named} {'is' if len(off) == 1 else 'are'} off, read gate by gate from the bias gradients"
