@@ -249,3 +249,12 @@ def test_the_hint_names_the_gate(tmp_path):
     fn = check_file(path)["functions"]
     assert fn["lstm_step_backward"]["equation"] == "L8" and "here da_f is off" in fn["lstm_step_backward"]["message"]
     assert fn["gru_step_backward"]["equation"] == "G5" and "here da_r is off" in fn["gru_step_backward"]["message"]
+
+
+def test_a_memory_error_in_a_function_is_reported(tmp_path):
+    rest = open(SOLUTION).read().split("def rnn_step_backward(")[1]
+    path = write(tmp_path, "mine.py", "import numpy as np\n\n\ndef rnn_step(*a):\n    return np.ones(10**12), None\n\n\n"
+                 "def rnn_step_backward(" + rest)
+    fn = check_file(path)["functions"]
+    assert fn["rnn_step"]["status"] == "error" and "MemoryError" in fn["rnn_step"]["message"]
+    assert fn["rnn_step_backward"]["status"] == "not checked"

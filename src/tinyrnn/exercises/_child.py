@@ -16,10 +16,25 @@ import sys
 import traceback
 import warnings
 
+MEMORY_LIMIT = 4 << 30            # bytes of address space for the learner's file
+
 
 def _where(e, path):
     lines = [f.lineno for f in traceback.extract_tb(e.__traceback__) if f.filename == path]
     return f" at line {lines[-1]}" if lines else ""
+
+
+def _limit_memory():
+    """A runaway allocation in the learner's code raises MemoryError here rather than pressing on
+    the machine (this process is the checker's own child)."""
+    try:
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        limit = MEMORY_LIMIT if hard == resource.RLIM_INFINITY else min(MEMORY_LIMIT, hard)
+        if soft == resource.RLIM_INFINITY or soft > limit:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except (ImportError, ValueError, OSError):
+        pass
 
 
 def main(argv):
@@ -30,7 +45,9 @@ def main(argv):
             out.flush()
 
         warnings.simplefilter("ignore")                 # the learner's overflows are not ours to print
+        _limit_memory()
         from tinyrnn.exercises.diagnose import FUNCTIONS, check_function
+        emit(event="ready")
         sys.path.insert(0, os.path.dirname(path))
         spec = importlib.util.spec_from_file_location("exercise_under_check", path)
         module = importlib.util.module_from_spec(spec)

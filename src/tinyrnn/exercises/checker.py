@@ -37,7 +37,9 @@ def check_file(path: str, timeout: float = TIMEOUT) -> dict:
     given, path = path, os.path.abspath(_readable(path))
     pending, results, defined = list(FUNCTIONS), {}, None
     while pending:
-        events, ended = _run_child(path, pending, timeout)
+        events, ended, output = _run_child(path, pending, timeout)
+        if not any(e["event"] == "ready" for e in events):
+            raise RuntimeError(f"the checker's child process did not start ({ended}): {output[-300:]}")
         imported = next((e for e in events if e["event"] in ("imported", "import_error")), None)
         if defined is None:
             defined = _defined(path, imported, ended, timeout)
@@ -54,7 +56,8 @@ def check_file(path: str, timeout: float = TIMEOUT) -> dict:
                     status="not checked", equation=None, max_diff=None, where=None,
                     message=f"{name} did not return, so {name}_backward could not be given its cache"))
         elif not any(e["event"] == "done" for e in events):
-            raise RuntimeError(f"the checker's child process stopped outside the learner's code: {ended}")
+            raise RuntimeError(f"the checker's child process stopped outside the learner's code ({ended}): "
+                               f"{output[-300:]}")
         pending = [n for n in defined if n not in results]
     functions = {n: results[n] for n in FUNCTIONS if n in defined}
     broken = next((n for n, r in functions.items() if r["equation"]), None)
@@ -120,7 +123,8 @@ def _stopped(name, ended, timeout):
 
 
 def _run_child(path, names, timeout):
-    """Run the child on ``names``; returns (its events, how it ended: "timeout" or a description)."""
+    """Run the child on ``names``; returns its events, how it ended ("timeout" or a description)
+    and the tail of what it printed."""
     fd, results = tempfile.mkstemp(prefix="tinyrnn-check-", suffix=".jsonl")
     os.close(fd)
     package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -130,19 +134,19 @@ def _run_child(path, names, timeout):
         proc = subprocess.Popen([sys.executable, "-m", "tinyrnn.exercises._child", path, results, *names],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 env=env, start_new_session=True)
-        tail = _drain(proc.stdout)
+        thread, tail = _drain(proc.stdout)
         try:
             code = proc.wait(timeout=timeout)
             ended = "exit code 0" if code == 0 else _describe_exit(code)
         except subprocess.TimeoutExpired:
             _kill(proc)
             ended = "timeout"
-        tail.join(timeout=5)
+        thread.join(timeout=5)
         with open(results, encoding="utf-8") as fh:
             events = [json.loads(line) for line in fh if line.endswith("\n")]
     finally:
         os.unlink(results)
-    return events, ended
+    return events, ended, tail[0].decode("utf-8", "replace")
 
 
 def _describe_exit(code):
@@ -163,15 +167,17 @@ def _kill(proc):
 
 
 def _drain(stream):
-    """Read the child's output to its end in a thread (so a flood never blocks it), keeping the tail."""
+    """Read the child's output to its end in a thread (so a flood never blocks it); returns the
+    thread and a one-item list that holds the last bytes read."""
+    kept = [b""]
+
     def run():
-        kept = b""
         for chunk in iter(lambda: stream.read(65536), b""):
-            kept = (kept + chunk)[-_TAIL:]
+            kept[0] = (kept[0] + chunk)[-_TAIL:]
         stream.close()
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    return thread
+    return thread, kept
 
 
 # ------------------------------------------------------------------ the printed report
