@@ -169,6 +169,9 @@ def test_wrong_shape_and_wrong_type(tmp_path):
     path = write(tmp_path, "f32.py", source.replace("return out, (x, h, out,", "return out.astype(np.float32), (x, h, out,"))
     result = check_file(path)["functions"]["rnn_step"]
     assert result["status"] == "wrong type" and "float32" in result["message"]
+    path = write(tmp_path, "transposed.py", source.replace("return out, (x, h, out,", "return out.T, (x, h, out,"))
+    result = check_file(path)["functions"]["rnn_step"]
+    assert result["status"] == "wrong shape" and "h_next has shape (3, 1), expected (1, 3)" in result["message"]
 
 
 def test_every_equation_line_is_in_the_docs():

@@ -13,7 +13,7 @@ def run(args) -> int:
         print(template(args.cell), end="")
         return 0
     from ..demos.common import check_output
-    path = check_output("--out", args.out)
+    path = check_output("--out", args.out) or args.out
     if os.path.exists(path):
         raise UsageError(f"tinyrnn exercise: error: --out {path} exists; it is not overwritten (it may hold "
                          "your work): give another file name or delete it first")

@@ -62,7 +62,12 @@ def main(argv):
         for name in names:
             if name in defined:
                 emit(event="start", function=name)
-                emit(event="result", function=name, **check_function(name, defined, path))
+                try:
+                    found = check_function(name, defined, path)
+                except Exception:                       # ours: the learner's exceptions are caught inside
+                    emit(event="internal_error", function=name, message=traceback.format_exc()[-1500:])
+                    return
+                emit(event="result", function=name, **found)
         emit(event="done")
 
 

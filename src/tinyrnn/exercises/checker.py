@@ -35,15 +35,18 @@ def check_file(path: str, timeout: float = TIMEOUT) -> dict:
     if not timeout > 0:
         raise InputError(f"timeout must be a positive number of seconds, got {timeout!r}")
     given, path = path, os.path.abspath(_readable(path))
-    pending, results, defined = list(FUNCTIONS), {}, None
+    pending, results = list(FUNCTIONS), {}
+    defined: list[str] = []
     while pending:
         events, ended, output = _run_child(path, pending, timeout)
         if not any(e["event"] == "ready" for e in events):
             raise RuntimeError(f"the checker's child process did not start ({ended}): {output[-300:]}")
         imported = next((e for e in events if e["event"] in ("imported", "import_error")), None)
-        if defined is None:
+        if not defined:
             defined = _defined(path, imported, ended, timeout)
         for e in events:
+            if e["event"] == "internal_error":
+                raise RuntimeError(f"checking {e['function']} failed inside tinyrnn: {e['message']}")
             if e["event"] == "result":
                 results[e["function"]] = {k: e[k] for k in ("status", "equation", "message", "max_diff", "where")}
         started = [e["function"] for e in events if e["event"] == "start"]

@@ -39,7 +39,12 @@ class LearnerError(Exception):
 
 
 class BadReturn(Exception):
-    """The function returned something of the wrong kind (not a tuple, a wrong count, no dict)."""
+    """The function returned something of the wrong kind (not a tuple, a wrong count, no dict, an
+    array of the wrong shape or dtype); ``status`` is "wrong shape" or "wrong type"."""
+
+    def __init__(self, message, status="wrong type"):
+        super().__init__(message)
+        self.status = status
 
 
 def result(status, equation=None, message="", max_diff=None, where=None):
@@ -171,7 +176,8 @@ class Learner:
         for label, value in zip(what[:-1], out[:-1]):
             problem = _array(value, label, (B, H))
             if problem:
-                raise BadReturn(f"{name} returned {problem}")
+                raise BadReturn(f"{name} returned {problem} ({_describe(p)})",
+                                "wrong shape" if " has shape " in problem else "wrong type")
         return tuple(out[:-1]), out[-1]
 
 
@@ -595,7 +601,7 @@ def check_function(name, functions, path):
             return result("not checked", None, f"{cell}_step is not written yet; {name} is checked with its cache")
         return result("not written", None, f"{name} raises NotImplementedError")
     except BadReturn as e:
-        return result("wrong type", None, str(e))
+        return result(e.status, None, str(e))
     except LearnerError as e:
         return result("error", None, str(e))
 
