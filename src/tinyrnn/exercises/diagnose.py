@@ -356,8 +356,9 @@ def _forward_gru(learner, p):
         return "G1" if gate_only else "G3"
     if t_ok:
         return "G1"
-    # n wrong: through r (G1) when atanh(n) - x_n is r' * h_n for another r', else (G2)
-    rho = []
+    # the intercept is phi * n with n right and phi not 1 - z for every h_n: (G3); else n is
+    # wrong: through r (G1) when atanh(n) - x_n is r' * h_n for another r', else (G2)
+    rho, phi = [], []
     for scale in (1.0, 2.0):
         b = base["bias_hh"].copy()
         b[n] = ah[0, n] * scale
@@ -365,9 +366,14 @@ def _forward_gru(learner, p):
             y = learner.forward(_tweak(base, bias_hh=b))[0][0]
         except (LearnerError, BadReturn):
             return "G2"
+        n_k = np.tanh(ax[:, n] + r * ah[:, n] * scale)
+        mask = np.abs(n_k) > 0.05
+        phi.append((y - z * p["h"])[mask] / n_k[mask])
         n_seen = np.clip((y - z * p["h"]) / (1 - z), -1 + 1e-12, 1 - 1e-12)
         rho.append((np.arctanh(n_seen) - ax[:, n]) / (ah[:, n] * scale))
-    if _agree(rho) and not _const(rho[0], 1.0) and not _close(rho[0], r):
+    if _agree(phi):
+        return "G3"
+    if _agree(rho) and not _const(rho[0], 1.0) and not _close(rho[0], r) and not _close(rho[0], -r):
         return "G1"
     return "G2"
 
@@ -564,15 +570,22 @@ def _backward_gru(wrong):
         dah_ref = (want["weight_hh"] @ h / (h @ h))[None, :]
         dax = _consensus([r for r in _readouts(got, p, "ih") if r.shape == dax_ref.shape], dax_ref)
         dah = _consensus([r for r in _readouts(got, p, "hh") if r.shape == dah_ref.shape], dah_ref)
-        if dax is not None and not _close(dax[:, n_], dax_ref[:, n_]):
+        rz = slice(0, 2 * H)
+
+        def off_on(side, ref_side, part):
+            return side is not None and not _close(side[:, part], ref_side[:, part])
+        # a gate gradient is wrong (G4, G5) when both stacks carry it wrong; one stack alone wrong
+        # is the line that builds that stack: the recurrent one (G6, G7) or the input one (G8)
+        ah_n_off, ah_rz_off = off_on(dah, dah_ref, n_), off_on(dah, dah_ref, rz)
+        if off_on(dax, dax_ref, n_) and (ah_n_off or dah is None):
             found.add("G4")
-        elif dax is not None and not _close(dax[:, :2 * H], dax_ref[:, :2 * H]):
+        elif off_on(dax, dax_ref, rz) and (ah_rz_off or dah is None):
             found.add("G5")
             off |= {k for k, s in (("da_r", slice(0, H)), ("da_z", slice(H, 2 * H)))
                     if not _close(dax[:, s], dax_ref[:, s])}
         elif "dh" in bad:
             found.add("G6")
-        elif dah is not None and not _close(dah, dah_ref):
+        elif ah_n_off or ah_rz_off:
             found.add("G7")
     order = FUNCTION_EQUATIONS["gru_step_backward"]
     equation = next((e for e in order if e in found), None) or _first_output("gru", wrong)
