@@ -242,7 +242,7 @@ def test_output_format(capsys, tmp_path):
     assert code == 4
     assert re.search(r"✗ gru_step_backward: \(G4\) is wrong \(batch \d", out)
     assert any(line.strip() == EQUATIONS["G4"][0] for line in lines)
-    assert lines[-1].startswith("hint: (G4) should compute da_n = dh_next (1 - z) (1 - n²); largest difference")
+    assert lines[-1].startswith("hint: (G4): da_n = dh_next (1 - z) (1 - n²); largest difference")
 
 
 def test_the_hint_names_the_gate(tmp_path):

@@ -56,9 +56,9 @@ def _wrong(equation, diff, where, shape_msg=None, note=""):
     if note:
         should += f" ({note})"
     if shape_msg:
-        return result("wrong shape", equation, f"{shape_msg}; ({equation}) should compute {should}",
+        return result("wrong shape", equation, f"{shape_msg}; ({equation}): {should}",
                       where=where)
-    return result("wrong", equation, f"({equation}) should compute {should}; largest difference "
+    return result("wrong", equation, f"({equation}): {should}; largest difference "
                   f"{diff:.3g}", max_diff=float(diff), where=where)
 
 
