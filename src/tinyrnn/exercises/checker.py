@@ -164,7 +164,7 @@ def _describe_exit(code):
 def _kill(proc):
     try:
         os.killpg(proc.pid, signal.SIGKILL)            # the child and anything it started
-    except (ProcessLookupError, PermissionError):
+    except (ProcessLookupError, PermissionError, AttributeError):     # AttributeError: no killpg (Windows)
         proc.kill()
     proc.wait()
 
