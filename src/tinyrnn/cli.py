@@ -26,6 +26,7 @@ EXIT_CODES = """exit codes:
   1    internal error: a bug in tinyrnn (one line; TINYRNN_DEBUG=1 shows the traceback)
   2    bad flag, path, file or size: one line on stderr says what and what to do
   3    training diverged (non-finite loss or gradient); the last good checkpoint is kept
+  4    tinyrnn check: a function is wrong or not written yet
   130  stopped by Ctrl-C (SIGINT), 143 by SIGTERM: training stops between steps and saves
   141  the output pipe was closed (e.g. '| head'): stops quietly"""
 

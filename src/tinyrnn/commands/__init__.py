@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib
 
-COMMANDS: list[str] = []
+COMMANDS: list[str] = ["exercise", "check"]
 
 
 def add_all(sub) -> None:
