@@ -34,6 +34,12 @@ ap.add_argument("--one-process", action="store_true", help="both libraries in th
 ap.add_argument("--threads", type=int, default=None, help="--one-process only: thread count for both (default: all cores)")
 ap.add_argument("--block", type=float, default=0.25, help="timed calls last at least this many seconds")
 ap.add_argument("--settle", type=float, default=0.15, help="--one-process: untimed pause before each block")
+ap.add_argument("--busy", action="store_true",
+                help="one CPU-bound process per core runs beside the measurement (started and ended here)")
+ap.add_argument("--thread-settings", action="store_true",
+                help="time tinyrnn under --threads auto, 1 and all cores (tinyrnn.threads.ThreadChoice), "
+                     "alternated, and print auto / the better of the two")
+ap.add_argument("--tinyrnn-threads", default=None, help=argparse.SUPPRESS)
 ap.add_argument("--lib", choices=["tinyrnn", "torch"], help=argparse.SUPPRESS)
 ap.add_argument("--config", help=argparse.SUPPRESS)
 args = ap.parse_args()
@@ -120,7 +126,29 @@ def timed(fn, reps, warm=True):
 def child(kind, T, B, I, H, reps):
     """In a fresh process: the median seconds of one library."""
     fn = tinyrnn_call(kind, T, B, I, H)[0] if args.lib == "tinyrnn" else torch_call(kind, T, B, I, H)
-    print(json.dumps(float(np.median(timed(fn, reps)))))
+    if args.tinyrnn_threads is None:
+        print(json.dumps(float(np.median(timed(fn, reps)))))
+        return
+    from tinyrnn.threads import ThreadChoice, parse_threads   # as a command applies --threads
+    with ThreadChoice(parse_threads(args.tinyrnn_threads), emit=lambda line: None) as choice:
+        while choice.probing:                                  # auto: the probe runs on the first calls
+            t0 = time.perf_counter()
+            fn()
+            choice.step_done(time.perf_counter() - t0)
+        print(json.dumps(float(np.median(timed(fn, reps)))))
+
+
+def thread_settings(cfg, reps):
+    """tinyrnn alone under auto, 1 and all threads, alternated --rounds times."""
+    settings = ["auto", "1", str(len(os.sched_getaffinity(0)))]
+    out = {s: [] for s in settings}
+    for _ in range(args.rounds):
+        for s in settings:
+            cmd = [sys.executable, __file__, "--lib", "tinyrnn", "--config", json.dumps(list(cfg) + [reps]),
+                   "--block", str(args.block), "--tinyrnn-threads", s]
+            res = subprocess.run(cmd, check=True, capture_output=True, text=True)
+            out[s].append(json.loads(res.stdout.strip().splitlines()[-1]))
+    return out
 
 
 def separate(cfg, reps):
@@ -148,10 +176,42 @@ def one_process(cfg, reps):
     return out
 
 
+def burners():
+    """One CPU-bound process per core, each ending by itself within an hour; killed by PID."""
+    code = "import time\nend = time.time() + 3600\nwhile time.time() < end:\n    pass\n"
+    return [subprocess.Popen([sys.executable, "-c", code]) for _ in range(len(os.sched_getaffinity(0)))]
+
+
 def main():
     if args.lib:
         child(*json.loads(args.config))
         return
+    busy = burners() if args.busy else []
+    try:
+        if busy:
+            print(f"busy: {len(busy)} CPU-bound processes beside the measurement", flush=True)
+            time.sleep(2.0)
+        settings_table() if args.thread_settings else compare()
+    finally:
+        for p in busy:
+            p.kill()
+            p.wait()
+
+
+def settings_table():
+    print("| layer | T | B | I | H | auto ms | 1 thread ms | all ms | auto / better |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for kind, T, B, I, H in CONFIGS:
+        if args.only and kind not in args.only.split(","):
+            continue
+        reps = args.reps if T * B * H * H < 64 * 32 * 256 * 256 else max(5, args.reps // 2)
+        out = thread_settings((kind, T, B, I, H), reps)
+        auto, one, every = (float(np.median(v)) for v in out.values())
+        print(f"| {kind.upper()} | {T} | {B} | {I} | {H} | {auto*1e3:.2f} | {one*1e3:.2f} | {every*1e3:.2f} "
+              f"| {min(one, every) / auto:.2f} |", flush=True)
+
+
+def compare():
     import torch
     only = set(filter(None, args.only.split(",")))
     rows = []

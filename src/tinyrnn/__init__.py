@@ -9,6 +9,8 @@ from .losses import bce_loss, bce_with_logits, cross_entropy, mse_loss  # noqa: 
 from .module import Module, Parameter  # noqa: E402
 from .nn import GRU, LSTM, RNN, Attention, Dropout, Embedding, GRUCell, Linear, LSTMCell, RNNCell  # noqa: E402
 from .optim import SGD, Adagrad, Adam, clip_grad_norm_, clip_grad_value_  # noqa: E402
+from .errors import Diverged, InputError  # noqa: E402
+from .threads import blas_threads  # noqa: E402
 
 __all__ = [
     "__version__", "functional", "init",
@@ -17,4 +19,5 @@ __all__ = [
     "mse_loss", "bce_loss", "bce_with_logits", "cross_entropy",
     "SGD", "Adam", "Adagrad", "clip_grad_norm_", "clip_grad_value_",
     "gradcheck", "GradcheckReport", "save", "load", "read_header", "CheckpointError",
+    "InputError", "Diverged", "blas_threads",
 ]
