@@ -39,26 +39,43 @@ def test_adding_le_definition():
 
 
 def test_adding_hochreiter_definition():
-    T, B = 40, 2000
+    """1997, experiment 4: X1 among the first 10 steps, X2 among the first T/2 - 1 steps not X1's
+    (steps 0 .. T/2 - 1), -1 on the first and last step unless marked, and only X1 zeroed at step 0."""
+    T, B = 40, 4000
     b = tasks.adding_hochreiter(np.random.default_rng(0), T, B)
     assert b.lengths.min() == T and b.lengths.max() == T + T // 10 and b.x.shape[0] == T + T // 10
     v, m = b.x[:, :, 0], b.x[:, :, 1]
+    zeroed = kept = 0
     for j in range(B):
         L = b.lengths[j]
         assert np.all(b.x[L:, j] == 0)                                        # nothing past the end
         marked = np.flatnonzero(m[:L, j] == 1)
-        assert len(marked) == 2 and marked[0] < 10 and marked[1] < T // 2 - 1
+        assert len(marked) == 2 and marked[0] < 10 and marked[1] <= T // 2 - 1
         assert np.abs(v[:L, j]).max() <= 1
         for end in (0, L - 1):
             assert m[end, j] == (1 if end in marked else -1)
         assert np.all(m[1:L - 1, j][~np.isin(np.arange(1, L - 1), marked)] == 0)
         assert math.isclose(b.y[j, 0], 0.5 + v[marked, j].sum() / 4, rel_tol=1e-6)
-        if 0 in marked:
-            assert v[0, j] == 0                                               # the paper's rule
+        if marked[0] == 0 and marked[1] >= 10:                                # step 0 can only be X1's
+            assert v[0, j] == 0
+        if marked[0] == 0:
+            zeroed += v[0, j] == 0
+            kept += v[0, j] != 0                                              # an X2 at step 0 keeps its value
     first = np.argmax(m == 1, axis=0)
     assert set(first) == set(range(10))
-    big = tasks.adding_hochreiter(np.random.default_rng(1), 24, N)
-    assert abs(np.mean((big.y - 0.5) ** 2) - tasks.baseline("adding", 24, "hochreiter")) < 0.0015
+    second = m.shape[0] - 1 - np.argmax(m[::-1] == 1, axis=0)                 # the later marker
+    assert set(second[second >= 10]) == set(range(10, T // 2))                # X2 reaches step T/2 - 1
+    # P(X1 at step 0) = 1/10, P(X2 at step 0) = 9/10 / (T/2 - 1): 3/4 of the step-0 marks are X1's
+    assert kept > 0 and abs(zeroed / (zeroed + kept) - 0.1 / (0.1 + 0.9 / (T // 2 - 1))) < 0.1
+
+
+def test_adding_hochreiter_baseline_is_the_monte_carlo_mse():
+    """Answering 0.5 scores (0.9 / 3 + 1 / 3) / 16: X1 is 0 one time in ten, X2 never."""
+    assert math.isclose(tasks.baseline("adding", 100, "hochreiter"), 1.9 / 48)
+    big = tasks.adding_hochreiter(np.random.default_rng(1), 24, 200_000, np.float64)
+    sq = (big.y[:, 0] - 0.5) ** 2
+    se = sq.std() / math.sqrt(sq.size)                                       # about 1.1e-4
+    assert abs(sq.mean() - tasks.baseline("adding", 24, "hochreiter")) < 4 * se
 
 
 def test_copy_definition_and_baseline():
@@ -88,13 +105,26 @@ def test_order_definition():
     for j in range(B):
         L = b.lengths[j]
         s = sym[:L, j]
-        assert s[0] == 6 and s[-1] == 7 and np.all(b.x[L:, j] == 0)
+        assert s[0] == 7 and s[-1] == 6 and np.all(b.x[L:, j] == 0)          # E first, B last
         xy = np.flatnonzero((s == 4) | (s == 5))
         assert len(xy) == 2 and 10 <= xy[0] <= 20 and 50 <= xy[1] <= 60
         assert b.y[j] == 2 * (s[xy[0]] == 5) + (s[xy[1]] == 5)
         assert np.all(s[1:-1][~np.isin(np.arange(1, L - 1), xy)] < 4)
     assert np.bincount(b.y, minlength=4).min() > 200                      # four balanced classes
     assert tasks.baseline("order", T) == math.log(4)
+
+
+def test_order_criterion_every_output_within_0_3():
+    """1997: a sequence is classified correctly when the final error of every output unit is
+    below 0.3; argmax accuracy can count a sequence that this criterion does not."""
+    probs = np.array([[0.75, 0.25 / 3, 0.25 / 3, 0.25 / 3],     # errors 0.25, 0.08: correct
+                      [0.65, 0.35 / 3, 0.35 / 3, 0.35 / 3],     # error 0.35 on the target
+                      [0.5, 0.45, 0.025, 0.025],                # right argmax, errors 0.5 and 0.45
+                      [0.1, 0.8, 0.05, 0.05]])                  # target 1: errors 0.1, 0.2
+    y = np.array([0, 0, 0, 1])
+    logits = np.log(probs) + 3.0                                 # softmax(logits) = probs
+    assert tasks.order_correct(logits, y).tolist() == [True, False, False, True]
+    assert (logits.argmax(-1) == y).tolist() == [True, True, True, True]
 
 
 def test_variable_lengths_go_through_lengths():
@@ -190,7 +220,7 @@ def test_short_run_beats_the_baseline(capsys, task, T, cell, hidden, lr, steps, 
     m = json.loads(out.strip().splitlines()[-1])
     pinned = {"task", "cell", "T", "steps", "sequences_seen", "seconds", "baseline"}
     pinned |= {"adding": {"variant", "test_mse", "solved_fraction"}, "copy": {"test_ce", "recall_accuracy"},
-               "order": {"test_accuracy"}}[task]
+               "order": {"test_accuracy", "solved_fraction"}}[task]
     assert pinned <= set(m)
     assert m["steps"] == steps and m["sequences_seen"] == steps * 32 and m["T"] == T
     loss = m["test_mse"] if task == "adding" else m["test_ce"]

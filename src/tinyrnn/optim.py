@@ -243,8 +243,17 @@ class Adam(Optimizer):
 
 
 class Adagrad(Optimizer):
-    """``torch.optim.Adagrad`` (as min-char-rnn trains): sum += g^2;
-    p -= lr / (1 + (t-1) lr_decay) * g / (sqrt(sum) + eps)."""
+    """``torch.optim.Adagrad``: sum += g^2; p -= lr / (1 + (t-1) lr_decay) * g / (sqrt(sum) + eps),
+    with sum starting at ``initial_accumulator_value``.
+
+    min-char-rnn's rule is ``mem += g * g; p -= lr * g / sqrt(mem + 1e-8)`` with mem from 0.
+    The defaults (sum from 0, eps 1e-10 outside the sqrt) differ from it: for a gradient much
+    smaller than 1e-4 the first step is about lr * sign(g) here and lr * g / 1e-4 there.
+    ``Adagrad(params, lr, initial_accumulator_value=1e-8, eps=0)`` is min-char-rnn's rule: sum
+    is then mem + 1e-8 and the step divides by sqrt(sum), equal up to the rounding of where the
+    1e-8 is added (tests/test_min_char_rnn.py: every update to 1e-10 in float64, with
+    ``examples/min_char_rnn.py``). min-char-rnn has one hidden bias; with PyTorch's layout,
+    leave ``bias_hh`` out of ``params`` (and at zero) to match it."""
 
     state_keys = ("sum",)
 

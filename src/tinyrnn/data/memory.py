@@ -17,13 +17,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..functional import softmax
+
 ADDING_VARIANTS = ("le", "hochreiter")
 TASKS = ("adding", "copy", "order")
 COPY_SYMBOLS = 8                 # categories a1..a8, coded 1..8
 COPY_LENGTH = 10                 # symbols to remember
 COPY_BLANK, COPY_DELIM = 0, 9    # the copy task's 10 input/output classes: blank, a1..a8, delimiter
 ORDER_SYMBOLS = "abcdXYBE"       # distractors a-d, the two marked symbols X/Y, begin/end markers
-HOCHREITER_TOLERANCE = 0.04      # a sequence is solved when |error| < 0.04 (1997, and Le et al.)
+HOCHREITER_TOLERANCE = 0.04      # adding: a sequence is processed correctly when |error| < 0.04
+ORDER_TOLERANCE = 0.3            # order: classified correctly when every output's final error < 0.3
 
 
 @dataclass
@@ -65,9 +68,11 @@ def adding_hochreiter(rng: np.random.Generator, T: int, batch: int, dtype=np.flo
     """Hochreiter & Schmidhuber 1997, experiment 4, as the paper states it.
 
     Lengths uniform in [T, T + T//10]. Values U[-1, 1]. Markers: +1 at one of the first 10
-    steps (X1) and at one of the other first T/2 - 1 steps (X2); -1 at the first and the last
-    step of each sequence unless marked there; 0 elsewhere (and past a sequence's end). A value
-    marked at step 0 is set to 0, as in the paper. Target 0.5 + (X1 + X2) / 4, in [0, 1]."""
+    steps (X1), then +1 at one of "the first T/2 - 1 still unmarked" steps (X2), read as the
+    first T//2 - 1 steps that are not X1's: steps 0 .. T//2 - 1 without X1's, T//2 - 1 of them;
+    -1 at the first and the last step of each sequence unless marked there; 0 elsewhere (and
+    past a sequence's end). X1 is set to 0 when it is at step 0 (the paper's rule names X1
+    only; an X2 at step 0 keeps its value). Target 0.5 + (X1 + X2) / 4, in [0, 1]."""
     lengths = rng.integers(T, T + T // 10 + 1, batch)
     steps = int(lengths.max())
     x = np.zeros((steps, batch, 2), dtype)
@@ -77,12 +82,11 @@ def adding_hochreiter(rng: np.random.Generator, T: int, batch: int, dtype=np.flo
     x[0, :, 1] = -1
     x[lengths - 1, cols, 1] = -1
     first = rng.integers(0, 10, batch)
-    pool = T // 2 - 1                                                  # first T/2 - 1 steps
-    second = rng.integers(0, pool - 1, batch)                         # among those not marked yet
-    second += second >= first
+    second = rng.integers(0, T // 2 - 1, batch)                       # the first T/2 - 1 unmarked steps
+    second += second >= first                                          # skip X1's step
     for m in (first, second):
         x[m, cols, 1] = 1
-    x[0, :, 0] = np.where(x[0, :, 1] == 1, 0, x[0, :, 0])
+    x[0, :, 0] = np.where(first == 0, 0, x[0, :, 0])                   # X1 at step 0 is set to 0
     y = 0.5 + (x[first, cols, 0] + x[second, cols, 0]) / 4
     return Batch(x, y[:, None].astype(dtype), lengths)
 
@@ -110,9 +114,10 @@ def order_positions(T: int) -> tuple[tuple[int, int], tuple[int, int]]:
 
 def temporal_order(rng: np.random.Generator, T: int, batch: int, dtype=np.float32) -> Batch:
     """Hochreiter & Schmidhuber 1997, experiment 6a. Lengths uniform in [T, T + T//10] (100-110
-    for T = 100); one-hot over "abcdXYBE": B first, E last, distractors a-d elsewhere except X or
-    Y at t1 and t2 (``order_positions``). Class = 2 * [first is Y] + [second is Y]: XX 0, XY 1,
-    YX 2, YY 3 (the paper's Q, R, S, U). Steps past a sequence's end are zero vectors."""
+    for T = 100); one-hot over "abcdXYBE": E first, B (the trigger symbol) last, distractors a-d
+    elsewhere except X or Y at t1 and t2 (``order_positions``). Class = 2 * [first is Y] +
+    [second is Y]: XX 0, XY 1, YX 2, YY 3 (the paper's Q, R, S, U). Steps past a sequence's end
+    are zero vectors."""
     lengths = rng.integers(T, T + T // 10 + 1, batch)
     steps = int(lengths.max())
     cols = np.arange(batch)
@@ -122,11 +127,18 @@ def temporal_order(rng: np.random.Generator, T: int, batch: int, dtype=np.float3
     first_y, second_y = rng.integers(0, 2, batch), rng.integers(0, 2, batch)
     sym[t1, cols] = 4 + first_y                                        # X = 4, Y = 5
     sym[t2, cols] = 4 + second_y
-    sym[0] = 6                                                         # B
-    sym[lengths - 1, cols] = 7                                         # E
+    sym[0] = 7                                                         # E first
+    sym[lengths - 1, cols] = 6                                         # B, the trigger, last
     x = np.eye(len(ORDER_SYMBOLS), dtype=dtype)[sym]
     x *= (np.arange(steps)[:, None] < lengths[None, :])[:, :, None]
     return Batch(x, 2 * first_y + second_y, lengths)
+
+
+def order_correct(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """(B,) bool: the 1997 criterion for temporal order, "the final error of all output units
+    below 0.3", read on the model's outputs softmax(logits) (B, 4) against the one-hot target."""
+    err = np.abs(softmax(logits) - np.eye(logits.shape[-1])[y])
+    return err.max(axis=-1) < ORDER_TOLERANCE
 
 
 def generate(task: str, variant: str, rng: np.random.Generator, T: int, batch: int, dtype=np.float32) -> Batch:
@@ -149,13 +161,12 @@ def baseline(task: str, T: int, variant: str = "le") -> float:
 
     adding/le: MSE of always answering 1 = Var(U1 + U2) = 1/6.
     adding/hochreiter: MSE of always answering 0.5 = (E[X1^2] + E[X2^2]) / 16 with E[X^2] = 1/3,
-    except that a value marked at step 0 is 0 (probability 1/10 for X1, 9/10 / (T/2 - 2) for X2).
+    except that X1 is 0 with probability 1/10 (at step 0): (0.9 / 3 + 1 / 3) / 16 = 0.0395833.
     copy: cross-entropy per step of blanks then uniform guesses = 10 ln 8 / (T + 20).
     order: cross-entropy of uniform guesses over the 4 classes = ln 4."""
     if task == "adding":
         if variant == "hochreiter":
-            p2 = 0.9 / (T // 2 - 2)
-            return ((1 - 0.1) / 3 + (1 - p2) / 3) / 16
+            return (0.9 / 3 + 1 / 3) / 16
         return 1.0 / 6.0
     if task == "copy":
         return COPY_LENGTH * math.log(COPY_SYMBOLS) / (T + 2 * COPY_LENGTH)
