@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib
 
-COMMANDS: list[str] = []
+COMMANDS: list[str] = ["add", "srn", "hello", "seq2seq", "charlm", "memory", "gradflow"]
 
 
 def add_all(sub) -> None:

@@ -7,11 +7,12 @@ U(-1, 1) weights, loss 1/2 (y - p)^2 summed over the bits, SGD lr 0.1, one pair 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from ..checkpoint import save as save_checkpoint
+from ..commands._args import _float_in, _int_in, _zero_or, flag, positive, positive_float
 from ..data import binary
 from ..models import BinaryAdder
 from ..optim import OPTIMIZERS, clip_grad_norm_
@@ -22,17 +23,25 @@ EVAL_LIMIT = 1 << 20          # all-pairs evaluation up to this many pairs, else
 
 @dataclass
 class AddConfig:
-    bits: int = 8
-    hidden: int = 16
-    lr: float = 0.1
-    steps: int = 10_000
-    batch: int = 1
-    optimizer: str = "sgd"
+    bits: int = field(default=8, metadata=flag(
+        "operand width in bits, 2 to 64; operands are below 2^(bits-1) so the sum fits (default %(default)s)",
+        type=_int_in(2, 64)))
+    hidden: int = field(default=16, metadata=flag("hidden units (default %(default)s)", type=positive))
+    lr: float = field(default=0.1, metadata=flag("learning rate (default %(default)s)", type=positive_float))
+    steps: int = field(default=10_000, metadata=flag("training steps (default %(default)s)", type=positive))
+    batch: int = field(default=1, metadata=flag("operand pairs per step, vectorised (default %(default)s)",
+                                                 type=positive))
+    optimizer: str = field(default="sgd", metadata=flag("optimizer (default %(default)s)", choices=["sgd", "adam"]))
     seed: int = 0
-    print_every: int = 1000
-    eval_every: int = 50       # all-pairs accuracy (and a curve point) every this many steps
-    test_bits: int = 0
-    clip: float = 0.0          # global gradient-norm clip, 0 = off
+    print_every: int = field(default=1000, metadata=flag("steps between progress blocks (default %(default)s)",
+                                                         type=positive))
+    eval_every: int = field(default=50, metadata=flag(     # all-pairs accuracy (and a curve point)
+        "steps between all-pairs evaluations, to find the first 100%% (default %(default)s)", type=positive))
+    test_bits: int = field(default=0, metadata=flag(
+        "after training, exact accuracy on N-bit operands, 2 to 1024 (a random sample and edge cases); 0 = off",
+        type=_zero_or(_int_in(2, 1024), "an integer from 2 to 1024"), metavar="N"))
+    clip: float = field(default=0.0, metadata=flag("global gradient-norm clip, 0 = off (default %(default)s)",
+                                                   type=_float_in(0.0)))
     quiet: bool = False
 
 

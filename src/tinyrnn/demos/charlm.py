@@ -21,6 +21,7 @@ from ..checkpoint import CheckpointError
 from ..checkpoint import load as load_checkpoint
 from ..checkpoint import read_header
 from ..checkpoint import save as save_checkpoint
+from ..commands._args import _float_in, flag, nonneg, positive, positive_float, resume_keys, resume_policy
 from ..data.text import CharVocab, CorpusError, Streams, fingerprint, load_corpus, split
 from ..models.charlm import CharLM, evaluate, sample, train_step
 from ..optim import OPTIMIZERS
@@ -31,8 +32,11 @@ __all__ = ["CharLMConfig", "SampleConfig", "Streams", "evaluate", "sample", "tra
            "resume_config", "plot"]
 
 LN2 = math.log(2.0)
-MODEL_KEYS = ("cell", "layers", "hidden", "embed", "dropout")
-DATA_KEYS = ("seq_len", "batch", "optimizer", "lr", "clip", "seed", "valid_fraction")
+
+
+def _fixed(help: str, **kwargs) -> dict:
+    """A model or data setting: a resumed run keeps the checkpoint's."""
+    return flag(help, resume="fixed", **kwargs)
 
 
 @dataclass
@@ -40,24 +44,42 @@ class CharLMConfig:
     files: list = field(default_factory=list)
     # The default recipe: the best validation after a fixed training time among the recipes tried
     # in docs/charlm.md (a GRU does about twice the steps of an LSTM of the same size here).
-    cell: str = "gru"
-    layers: int = 1
-    hidden: int = 256
-    embed: int = 64
-    dropout: float = 0.0
-    seq_len: int = 64
-    batch: int = 64
-    optimizer: str = "adam"
-    lr: float = 4e-3
-    clip: float = 5.0
-    lr_decay: bool = True           # cosine decay of lr to 5 % of it over the plan (steps or time budget)
-    steps: int = 2000
-    time_budget: float = 0.0        # seconds of training; 0 = use steps
-    eval_every: int = 1000
-    eval_chars: int = 0             # 0 = the whole validation split
-    valid_fraction: float = 0.1
-    keep_best: bool = False         # the checkpoint holds the best validation so far, not the last
-    seed: int = 0
+    cell: str = field(default="gru", metadata=_fixed("recurrent cell (default %(default)s)",
+                                                     choices=["rnn", "lstm", "gru"]))
+    layers: int = field(default=1, metadata=_fixed("recurrent layers (default %(default)s)", type=positive))
+    hidden: int = field(default=256, metadata=_fixed("hidden size (default %(default)s)", type=positive))
+    embed: int = field(default=64, metadata=_fixed("embedding size (default %(default)s)", type=positive))
+    dropout: float = field(default=0.0, metadata=_fixed(
+        "dropout between layers and before the output, 0 to 0.99 (default %(default)s)", type=_float_in(0.0, 0.99)))
+    seq_len: int = field(default=64, metadata=_fixed("characters per truncated-BPTT chunk (default %(default)s)",
+                                                     type=positive))
+    batch: int = field(default=64, metadata=_fixed("parallel streams (default %(default)s)", type=positive))
+    optimizer: str = field(default="adam", metadata=_fixed("optimizer (default %(default)s)",
+                                                           choices=["adam", "adagrad", "sgd"]))
+    lr: float = field(default=4e-3, metadata=_fixed("learning rate (default %(default)s)", type=positive_float))
+    clip: float = field(default=5.0, metadata=_fixed("global gradient-norm clip, 0 = off (default %(default)s)",
+                                                     type=_float_in(0.0)))
+    lr_decay: bool = field(default=True, metadata=flag(   # cosine decay of lr to 5 % of it over the plan
+        "keep --lr constant (default: cosine decay to 5%% of --lr over the run's steps or time budget)",
+        name="--no-lr-decay", resume="free"))
+    steps: int = field(default=2000, metadata=flag(
+        "training steps (default %(default)s); with --resume, this many MORE steps (default: finish the saved "
+        "run's plan)", type=positive, resume="more"))
+    time_budget: float = field(default=0.0, metadata=flag(      # seconds of training; 0 = use steps
+        "train for this many seconds of training instead of --steps (evaluation and saving are not counted; the "
+        "final report gives each); with --resume, this many MORE seconds", type=positive_float, metavar="SECONDS",
+        resume="more"))
+    eval_every: int = field(default=1000, metadata=flag(
+        "steps between validations (and checkpoints) (default %(default)s; with --resume, the run's own)",
+        type=positive, resume="free"))
+    eval_chars: int = field(default=0, metadata=flag(           # 0 = the whole validation split
+        "validate on the first N held-out characters, at least --seq-len + 1; 0 = all (default 0; with --resume, "
+        "the run's own)", type=nonneg, resume="free"))
+    valid_fraction: float = field(default=0.1, metadata=resume_policy("fixed"))
+    keep_best: bool = field(default=False, metadata=flag(       # the checkpoint holds the best validation so far
+        "write the checkpoint only when validation improves, so it holds the best weights; the report says which "
+        "step", resume="free"))
+    seed: int = field(default=0, metadata=resume_policy("fixed"))
     quiet: bool = False
 
 
@@ -118,8 +140,8 @@ def resume_config(path: str, files, given: dict) -> CharLMConfig:
     header = read_header(path)
     meta = header.get("meta", {})
     saved = meta.get("train_config") or {}
-    settings = resume_settings(path, header, "charlm", given, MODEL_KEYS + DATA_KEYS,
-                               ("eval_every", "eval_chars", "keep_best", "lr_decay"), int(meta.get("step", 0)),
+    settings = resume_settings(path, header, "charlm", given, resume_keys(CharLMConfig, "fixed"),
+                               resume_keys(CharLMConfig, "free"), int(meta.get("step", 0)),
                                float(meta.get("train_seconds", 0.0)))
     if "lr_decay" not in saved and "lr_decay" not in given:   # saved before the decay existed: constant lr
         settings["lr_decay"] = False

@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 
-from ..errors import Diverged, UsageError  # noqa: E402,F401  (re-exported)
+from ..errors import Diverged, NonFiniteError, UsageError  # noqa: E402,F401  (re-exported)
 
 
 # ---------------------------------------------------------------- progress and time
@@ -192,7 +192,7 @@ class diverging:
         return self
 
     def __exit__(self, kind, e, tb):
-        if kind is not None and issubclass(kind, ValueError) and ("NaN" in str(e) or "inf" in str(e)):
+        if kind is not None and issubclass(kind, NonFiniteError):
             raise Diverged(self.step, math.nan, self.lr, self.clip) from e
         return False
 

@@ -6,10 +6,11 @@ Adam lr 0.05, 15 epochs, as in the classic PyTorch tutorial.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ..commands._args import _float_in, flag, positive, positive_float
 from ..losses import cross_entropy
 from ..module import Module
 from ..nn import RNN, Embedding, Linear
@@ -23,12 +24,13 @@ VOCAB = ["e", "h", "l", "o"]
 class HelloConfig:
     source: str = "hello"
     target: str = "ohlol"
-    epochs: int = 15
-    lr: float = 0.05
+    epochs: int = field(default=15, metadata=flag("training epochs (default %(default)s)", type=positive))
+    lr: float = field(default=0.05, metadata=flag("Adam learning rate (default %(default)s)", type=positive_float))
     embed: int = 10
     hidden: int = 8
     layers: int = 2
-    clip: float = 0.0               # global gradient-norm clip, 0 = off
+    clip: float = field(default=0.0, metadata=flag("global gradient-norm clip, 0 = off (default %(default)s)",
+                                                   type=_float_in(0.0)))
     seed: int = 0
 
 

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ..commands._args import _float_in, flag, positive, positive_float
 from ..data import memory as tasks
 from ..losses import cross_entropy, mse_loss
 from ..models.memory import CELLS, MemoryModel
 from ..optim import OPTIMIZERS, clip_grad_norm_
-from .common import Timer, progress, training
+from ..errors import Diverged, UsageError
+from .common import Timer, diverging, progress, training
 
 # Defaults that depend on the task (None in MemoryConfig means "the task's value"). Without
 # --steps a run trains for TIME_BUDGET seconds (the targets are "within 300 s of training").
@@ -30,29 +32,47 @@ TIME_BUDGET = 280.0
 EVAL_CHUNK = 500                      # test sequences per forward pass
 
 
-class TrainingDiverged(Exception):
-    """The loss became non-finite; the message says what to change."""
+def _per_task(key: str) -> str:
+    return ", ".join(f"{t} {v[key]}" for t, v in TASK_DEFAULTS.items())
 
 
 @dataclass
 class MemoryConfig:
-    task: str = "adding"
-    variant: str = "le"               # adding only: le | hochreiter
-    cell: str = "lstm"
-    T: int = 100
-    hidden: int | None = None         # None: TASK_DEFAULTS
-    layers: int = 1
-    batch: int | None = None
-    optimizer: str = "adam"
-    lr: float | None = None
-    clip: float = 1.0                 # global gradient-norm clip, 0 = off
-    lr_decay: bool = True             # cosine decay of lr to 5 % over the steps (or the time budget)
-    forget_bias: float | None = None  # lstm only; None: TASK_DEFAULTS
-    steps: int | None = None          # training steps; None: train for time_budget seconds
-    time_budget: float | None = None  # seconds of training; None: TIME_BUDGET unless steps is given
-    eval_every: int = 200
-    test_size: int = 1000
-    stop_when_solved: bool = False
+    task: str = "adding"              # the command's positional TASK
+    variant: str = field(default="le", metadata=flag(
+        "adding: le (Le et al. 2015, fixed length T) or hochreiter (1997, lengths T to 1.1 T) (default %(default)s)",
+        choices=list(tasks.ADDING_VARIANTS)))
+    cell: str = field(default="lstm", metadata=flag("rnn (tanh), irnn (ReLU, identity init), lstm, gru "
+                                                    "(default %(default)s)", choices=list(CELLS)))
+    T: int = field(default=100, metadata=flag(
+        "sequence length (order, hochreiter: the minimum length; copy: the blanks) (default %(default)s)",
+        type=positive))
+    hidden: int | None = field(default=None, metadata=flag(      # None: TASK_DEFAULTS
+        "hidden size (default: %(default)s)", type=positive, default_text=_per_task("hidden")))
+    layers: int = field(default=1, metadata=flag("recurrent layers (default %(default)s)", type=positive))
+    batch: int | None = field(default=None, metadata=flag(
+        "sequences per step (default: %(default)s)", type=positive, default_text=_per_task("batch")))
+    optimizer: str = field(default="adam", metadata=flag("optimizer (default %(default)s)",
+                                                         choices=["adam", "sgd", "adagrad"]))
+    lr: float | None = field(default=None, metadata=flag(
+        "learning rate (default: %(default)s)", type=positive_float, default_text=_per_task("lr")))
+    clip: float = field(default=1.0, metadata=flag("global gradient-norm clip, 0 = off (default %(default)s)",
+                                                   type=_float_in(0.0)))
+    lr_decay: bool = field(default=True, metadata=flag(   # cosine decay of lr to 5 % over the steps (or the budget)
+        "keep --lr constant (default: cosine decay to 5%% of --lr over the run)", name="--no-lr-decay"))
+    forget_bias: float | None = field(default=None, metadata=flag(   # lstm only; None: TASK_DEFAULTS
+        "lstm only: forget-gate biases start at B (default: %(default)s)", type=_float_in(-1e6, 1e6), metavar="B",
+        default_text=_per_task("forget_bias")))
+    steps: int | None = field(default=None, metadata=flag(        # None: train for time_budget seconds
+        "training steps (default: train for --time-budget seconds)", type=positive))
+    time_budget: float | None = field(default=None, metadata=flag(   # None: TIME_BUDGET unless steps is given
+        f"seconds of training, evaluations excluded (default {TIME_BUDGET:g} unless --steps is given)",
+        type=positive_float, metavar="SECONDS"))
+    eval_every: int = field(default=200, metadata=flag("steps between held-out evaluations (default %(default)s)",
+                                                       type=positive))
+    test_size: int = field(default=1000, metadata=flag("held-out sequences (default %(default)s)", type=positive))
+    stop_when_solved: bool = field(default=False, metadata=flag(
+        "stop at the first evaluation that meets the task's criterion"))
     seed: int = 0
     quiet: bool = False
 
@@ -60,12 +80,12 @@ class MemoryConfig:
         """A copy with the task's defaults filled in and every field checked."""
         values = asdict(self)
         if values["forget_bias"] is not None and values["cell"] != "lstm":
-            raise ValueError(f"--forget-bias sets the lstm's forget gates; --cell {values['cell']} has none")
+            raise UsageError(f"--forget-bias sets the lstm's forget gates; --cell {values['cell']} has none")
         for k, v in TASK_DEFAULTS[_task(self)].items():
             if values[k] is None and (k != "forget_bias" or values["cell"] == "lstm"):
                 values[k] = v
         if values["steps"] is not None and values["time_budget"]:
-            raise ValueError("give --steps or --time-budget, not both")
+            raise UsageError("give --steps or --time-budget, not both")
         if values["time_budget"] is None:
             values["time_budget"] = 0.0 if values["steps"] is not None else TIME_BUDGET
         cfg = MemoryConfig(**values)
@@ -75,34 +95,34 @@ class MemoryConfig:
 
 def _task(cfg) -> str:
     if cfg.task not in tasks.TASKS:
-        raise ValueError(f"task must be one of {', '.join(tasks.TASKS)}, got {cfg.task!r}")
+        raise UsageError(f"task must be one of {', '.join(tasks.TASKS)}, got {cfg.task!r}")
     return cfg.task
 
 
 def check_config(cfg: MemoryConfig) -> None:
-    """One clear ValueError per bad value, before any work starts."""
+    """One clear UsageError per bad value, before any work starts."""
     if cfg.variant not in tasks.ADDING_VARIANTS:
-        raise ValueError(f"--variant must be one of {', '.join(tasks.ADDING_VARIANTS)}, got {cfg.variant!r}")
+        raise UsageError(f"--variant must be one of {', '.join(tasks.ADDING_VARIANTS)}, got {cfg.variant!r}")
     if cfg.cell not in CELLS:
-        raise ValueError(f"--cell must be one of {', '.join(CELLS)}, got {cfg.cell!r}")
+        raise UsageError(f"--cell must be one of {', '.join(CELLS)}, got {cfg.cell!r}")
     if cfg.optimizer not in OPTIMIZERS:
-        raise ValueError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {cfg.optimizer!r}")
+        raise UsageError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {cfg.optimizer!r}")
     low = tasks.min_T(cfg.task, cfg.variant)
     if not isinstance(cfg.T, int) or cfg.T < low:
         what = f"{cfg.task} --variant {cfg.variant}" if cfg.task == "adding" else cfg.task
-        raise ValueError(f"--T must be an integer >= {low} for {what}, got {cfg.T}")
+        raise UsageError(f"--T must be an integer >= {low} for {what}, got {cfg.T}")
     for name in ("hidden", "layers", "batch", "steps", "eval_every", "test_size"):
         v = getattr(cfg, name)
         if name == "steps" and v is None and cfg.time_budget:
             continue
         if not isinstance(v, int) or v < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be an integer >= 1, got {v}")
+            raise UsageError(f"--{name.replace('_', '-')} must be an integer >= 1, got {v}")
     for name, low_open in (("lr", True), ("clip", False), ("time_budget", False)):
         v = getattr(cfg, name)
         if not math.isfinite(v) or v < 0 or (low_open and v == 0):
-            raise ValueError(f"--{name.replace('_', '-')} must be a number {'>' if low_open else '>='} 0, got {v}")
+            raise UsageError(f"--{name.replace('_', '-')} must be a number {'>' if low_open else '>='} 0, got {v}")
     if cfg.forget_bias is not None and not math.isfinite(cfg.forget_bias):
-        raise ValueError(f"--forget-bias must be a finite number, got {cfg.forget_bias}")
+        raise UsageError(f"--forget-bias must be a finite number, got {cfg.forget_bias}")
 
 
 def build_model(cfg: MemoryConfig, rng: np.random.Generator) -> MemoryModel:
@@ -158,14 +178,9 @@ def headline(cfg: MemoryConfig, m: dict) -> str:
     return f"test accuracy {100 * m['test_accuracy']:.1f}%"
 
 
-def _diverged(step: int, loss: float, cfg: MemoryConfig) -> TrainingDiverged:
-    fix = f"lower --clip (now {cfg.clip:g})" if cfg.clip else "set --clip"
-    return TrainingDiverged(f"training diverged at step {step} (loss={loss}); lower --lr (now {cfg.lr:g}) or {fix}")
-
-
 def train(cfg: MemoryConfig, emit=lambda line: None):
     """Train and evaluate; returns (model, metrics). Ctrl-C stops training and keeps the run
-    (``interrupted`` is then true). Raises TrainingDiverged on a non-finite loss."""
+    (``interrupted`` is then true). Raises Diverged on a non-finite loss."""
     cfg = cfg.resolved()
     data_rng = np.random.default_rng([cfg.seed, 0])
     test = tasks.generate(cfg.task, cfg.variant, np.random.default_rng([cfg.seed, 1]), cfg.T, cfg.test_size)
@@ -185,12 +200,12 @@ def train(cfg: MemoryConfig, emit=lambda line: None):
                 if cfg.lr_decay:
                     opt.lr = cfg.lr * cosine(timer.seconds / budget if budget else (step - 1) / cfg.steps)
                 cpu0 = time.process_time()
-                with timer, np.errstate(over="ignore", invalid="ignore"):    # a divergence is reported below
+                with timer, diverging(step, cfg.lr, cfg.clip):
                     batch = tasks.generate(cfg.task, cfg.variant, data_rng, cfg.T, cfg.batch)
                     y, cache = model.forward(batch.x, batch.lengths)
                     loss, dy = loss_and_grad(cfg.task, y, batch)
                     if not math.isfinite(loss):
-                        raise _diverged(step, loss, cfg)
+                        raise Diverged(step, loss, cfg.lr, cfg.clip)
                     model.zero_grad()
                     model.backward(dy, cache)
                     if cfg.clip:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from ..checkpoint import load as load_checkpoint
 from ..checkpoint import read_header
 from ..checkpoint import save as save_checkpoint
+from ..errors import InputError
+from ..commands._args import _float_in, _int_in, flag, length_range, nonneg, positive, positive_float, resume_keys, resume_policy
 from ..data.seq2seq import TASKS, WORD_PAIRS, Vocab, pad_batch
 from ..models.seq2seq import Seq2Seq
 from ..optim import Adam, clip_grad_norm_
@@ -22,27 +24,51 @@ UNSEEN_WORDS = ["mans", "old", "kin", "blak", "hig"]
 
 @dataclass
 class Seq2SeqConfig:
-    task: str = "words"
-    cell: str = "rnn"
-    hidden: int = 128
-    layers: int = 1
-    bidirectional: bool = False
-    attention: str = "none"        # none | dot | general | additive
-    lr: float = 1e-3
-    batch: int = 3
-    steps: int = 600
-    time_budget: float = 0.0       # seconds; 0 = use steps
-    clip: float = 5.0
-    lr_decay: bool = True          # cosine decay to 5% of lr over the run
-    digits: int = 3                # --task add
-    min_len: int = 3               # --task reverse
-    max_len: int = 12
-    test_lengths: tuple[int, int] | None = None   # also evaluate on these source lengths (e.g. never trained on)
-    test_size: int = 1000
-    beam: int = 1
-    eval_every: int = 0            # 0 = only at the end
-    keep_best: bool = False        # keep the weights of the best evaluation (needs eval_every)
-    seed: int = 0
+    task: str = field(default="words", metadata=flag(
+        "words: man->women, king->queen, ... (the tutorial); reverse: letter strings of length 3-12 reversed; "
+        "add: '357+84' -> '441' (default %(default)s)", choices=["words", "reverse", "add"], resume="fixed"))
+    cell: str = field(default="rnn", metadata=flag("recurrent cell (%(default)s)", choices=["rnn", "lstm", "gru"],
+                                                   resume="fixed"))
+    hidden: int = field(default=128, metadata=flag("hidden size (%(default)s)", type=positive, resume="fixed"))
+    layers: int = field(default=1, metadata=flag("layers in encoder and decoder (default %(default)s)", type=positive,
+                                                 resume="fixed"))
+    bidirectional: bool = field(default=False, metadata=flag(
+        "bidirectional encoder (its two final states are summed)", resume="fixed"))
+    attention: str = field(default="none", metadata=flag(
+        "attention over the encoder outputs (%(default)s)", choices=["none", "dot", "general", "additive"],
+        resume="fixed"))
+    lr: float = field(default=1e-3, metadata=flag("Adam learning rate (%(default)s)", type=positive_float,
+                                                  resume="fixed"))
+    batch: int = field(default=3, metadata=flag("pairs per step (%(default)s)", type=positive, resume="fixed"))
+    steps: int = field(default=600, metadata=flag(
+        "training steps (%(default)s); with --resume, this many MORE steps (default: finish the saved plan)",
+        type=positive, resume="more"))
+    time_budget: float = field(default=0.0, metadata=flag(     # seconds; 0 = use steps
+        "train for this many seconds of training instead of --steps (evaluation not counted; the report gives "
+        "both times); with --resume, this many MORE seconds", type=positive_float, metavar="SECONDS",
+        resume="more"))
+    clip: float = field(default=5.0, metadata=flag("global gradient-norm clip, 0 = off (default %(default)s)",
+                                                   type=_float_in(0.0), resume="fixed"))
+    lr_decay: bool = field(default=True, metadata=flag(
+        "keep the learning rate constant (default: cosine decay to 5%% of --lr over the run)", name="--no-lr-decay",
+        resume="fixed"))
+    digits: int = field(default=3, metadata=flag("--task add: operands up to this many digits, 1 to 18 "
+                                                 "(default %(default)s)", type=_int_in(1, 18), resume="fixed"))
+    min_len: int = field(default=3, metadata=resume_policy("fixed"))          # --task reverse
+    max_len: int = field(default=12, metadata=flag(
+        "--task reverse: sources of length 3..MAX_LEN, 3 to 100 (default %(default)s)", type=_int_in(3, 100),
+        resume="fixed"))
+    test_lengths: tuple[int, int] | None = field(default=None, metadata=flag(
+        "also report exact match on held-out sources of lengths A..B (reverse: characters, add: digits of the "
+        "longer operand), e.g. lengths never trained on", type=length_range, metavar="A-B"))
+    test_size: int = field(default=1000, metadata=resume_policy("fixed"))
+    beam: int = field(default=1, metadata=flag("beam width for decoding, 1 to 64; 1 = greedy (default %(default)s)",
+                                               type=_int_in(1, 64), metavar="K", resume="free"))
+    eval_every: int = field(default=0, metadata=flag(       # 0 = only at the end
+        "print loss and held-out accuracy every N steps (default 0 = off)", type=nonneg, resume="free"))
+    keep_best: bool = field(default=False, metadata=flag(
+        "keep (and save) the weights of the best evaluation, not the last (needs --eval-every)", resume="free"))
+    seed: int = field(default=0, metadata=resume_policy("fixed"))
     quiet: bool = False
 
 
@@ -83,7 +109,7 @@ def translate(model: Seq2Seq, vocab: Vocab, sources, beam: int = 1) -> list[str]
     """Decode each source string (greedy for beam=1, batched; beam search otherwise)."""
     empty = [i for i, s in enumerate(sources) if not s]
     if empty:
-        raise ValueError(f"INPUT {empty[0] + 1} is empty; give at least one character to translate")
+        raise InputError(f"INPUT {empty[0] + 1} is empty; give at least one character to translate")
     ids = [vocab.encode(s) for s in sources]
     if beam == 1:
         src, lengths = pad_batch(ids)
@@ -255,10 +281,9 @@ def resume_config(path: str, given: dict) -> Seq2SeqConfig:
     plan); evaluation, beam and keep-best settings are the run's own unless given."""
     header = read_header(path)
     meta = header.get("meta", {})
-    fixed = ("task", "cell", "hidden", "layers", "bidirectional", "attention", "lr", "batch", "clip", "lr_decay", "digits",
-             "min_len", "max_len", "test_size", "seed")
-    settings = resume_settings(path, header, "seq2seq", given, fixed, ("beam", "eval_every", "keep_best"),
-                               int(meta.get("steps", 0)), float(meta.get("train_seconds", 0.0)))
+    settings = resume_settings(path, header, "seq2seq", given, resume_keys(Seq2SeqConfig, "fixed"),
+                               resume_keys(Seq2SeqConfig, "free"), int(meta.get("steps", 0)),
+                               float(meta.get("train_seconds", 0.0)))
     return Seq2SeqConfig(**settings)
 
 

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from .._check import choice
+from ..errors import InputError
 from ..functional import log_softmax
 from ..init import make_rng
 from ..losses import cross_entropy
@@ -88,7 +89,7 @@ def evaluate(model: CharLM, data: np.ndarray, limit: int = 0, streams: int = 64,
     if limit:
         data = data[:limit]
     if len(data) < 2:
-        raise ValueError(f"evaluate needs at least 2 characters of text, got {len(data)}")
+        raise InputError(f"evaluate needs at least 2 characters of text, got {len(data)}")
     streams = max(1, min(streams, (len(data) - 1) // 2))
     length = (len(data) - 1) // streams
     x_all = data[: length * streams].reshape(streams, length)          # (S, L)

@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import init
 from .._check import choice, positive_int
+from ..errors import InputError
 from ..module import Module
 from ..nn import GRU, LSTM, RNN, Linear
 
@@ -25,7 +26,7 @@ def recurrent_layer(cell: str, input_size: int, hidden_size: int, num_layers: in
     ``forget_bias`` unless None: PyTorch's initialisation); ``gru``. All keep PyTorch's layout."""
     choice("cell", cell, CELLS)
     if forget_bias is not None and cell != "lstm":
-        raise ValueError(f"forget_bias applies to the lstm cell only, got cell={cell!r}")
+        raise InputError(f"forget_bias applies to the lstm cell only, got cell={cell!r}")
     if cell in ("rnn", "irnn"):
         layer = RNN(input_size, hidden_size, num_layers, nonlinearity="tanh" if cell == "rnn" else "relu",
                     dtype=dtype, rng=rng)

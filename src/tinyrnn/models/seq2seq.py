@@ -22,6 +22,7 @@ import numpy as np
 
 from .._check import choice, positive_int
 from ..data.seq2seq import EOS, PAD, SOS
+from ..errors import InputError
 from ..functional import log_softmax
 from ..init import make_rng
 from ..losses import cross_entropy
@@ -55,7 +56,7 @@ class Seq2Seq(Module):
         if attention != "none":
             key_size = hidden_size * (2 if self.bidirectional else 1)
             if attention == "dot" and self.bidirectional:
-                raise ValueError("attention='dot' needs encoder outputs of the decoder's size; a bidirectional "
+                raise InputError("attention='dot' needs encoder outputs of the decoder's size; a bidirectional "
                                  f"encoder's are 2*hidden_size={key_size}: use 'general' or 'additive'")
             self.attention = Attention(hidden_size, key_size, attention, dtype=dtype, rng=rng)
             self.combine = Linear(hidden_size + key_size, hidden_size, bias=False, dtype=dtype, rng=rng)  # W_c
@@ -136,7 +137,7 @@ class Seq2Seq(Module):
         """Weights (len(out_ids) + 1, len(src_ids)) of the decoder reading out_ids (then </s>)
         with src_ids as the source: row t is where output t looked."""
         if self.attention_kind == "none":
-            raise ValueError("this model has no attention (trained with --attention none)")
+            raise InputError("this model has no attention (trained with --attention none)")
         _, _, weights, _ = self._teacher_forced(np.array([src_ids]), np.array([len(src_ids)]),
                                                 np.array([list(out_ids)], dtype=np.int64).reshape(1, -1))
         return weights[:, 0]
