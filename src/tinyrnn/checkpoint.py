@@ -33,7 +33,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .module import Module
 
 FORMAT = 1

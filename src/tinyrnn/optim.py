@@ -296,6 +296,20 @@ def _vector_norm(a: np.ndarray, p: float) -> float:
     return m * s ** (1.0 / p)
 
 
+def grad_norm(params) -> float:
+    """The global 2-norm of the gradients of ``params`` (a list of Parameters), sqrt(sum g^2):
+    one dot product a tensor; per-tensor scaled (as ``clip_grad_norm_`` of any order) when that
+    sum overflows, so a large finite norm stays finite; inf or NaN when a gradient holds them."""
+    total = 0.0
+    with np.errstate(over="ignore"):             # an overflowing sum is done again, scaled, below
+        for p in params:
+            g = p.grad.ravel()
+            total += float(np.dot(g, g))
+    if math.isfinite(total):
+        return math.sqrt(total)
+    return _vector_norm(np.array([_vector_norm(np.abs(p.grad).ravel(), 2.0) for p in params]), 2.0)
+
+
 def clip_grad_norm_(params, max_norm: float, norm_type: float = 2.0,
                     error_if_nonfinite: bool = False) -> float:
     """Scale all gradients together so their global norm is at most ``max_norm``.
@@ -312,8 +326,10 @@ def clip_grad_norm_(params, max_norm: float, norm_type: float = 2.0,
     error_if_nonfinite = flag("error_if_nonfinite", error_if_nonfinite)
     if not params:
         return 0.0
-    norms = np.array([_vector_norm(np.abs(p.grad).ravel(), norm_type) for p in params])
-    total = _vector_norm(norms, norm_type)
+    if norm_type == 2.0:
+        total = grad_norm(params)
+    else:
+        total = _vector_norm(np.array([_vector_norm(np.abs(p.grad).ravel(), norm_type) for p in params]), norm_type)
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(f"the total norm of order {norm_type} of the gradients is {total}: "
                            "the training diverged (lower the learning rate)")
