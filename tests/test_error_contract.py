@@ -7,7 +7,7 @@ import pytest
 
 from tinyrnn import cli
 from tinyrnn.checkpoint import CheckpointError, load, save
-from tinyrnn.demos.common import diverging
+from tinyrnn.train import Plan, Run
 from tinyrnn.errors import CheckpointError as ContractCheckpointError
 from tinyrnn.errors import CorpusError, Diverged, InputError, NonFiniteError, UsageError
 from tinyrnn.nn import RNN, Linear
@@ -65,13 +65,18 @@ def test_messages_are_prefixed_once(capsys):
     assert capsys.readouterr().err.count("error:") == 1
 
 
+def _one_step(error):
+    with Run(Plan(steps=1), quiet=True) as run:
+        for step in run.steps():
+            with run.training(step):
+                raise error
+
+
 def test_divergence_is_recognised_by_type_not_text():
     with pytest.raises(Diverged):
-        with diverging(3, 0.1):
-            raise NonFiniteError("x contains something odd")
+        _one_step(NonFiniteError("x contains something odd"))
     with pytest.raises(InputError):                  # a message naming NaN is not a divergence
-        with diverging(3, 0.1):
-            raise InputError("lengths must not be NaN or inf")
+        _one_step(InputError("lengths must not be NaN or inf"))
 
 
 def test_the_archive_reader_passes_errors_that_are_not_archive_errors(tmp_path, monkeypatch):

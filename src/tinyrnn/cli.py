@@ -17,7 +17,7 @@ import os
 import signal
 import sys
 
-from . import __version__
+from ._version import __version__
 from .commands import add_all
 from .commands._args import EXIT_CODES, Parser
 from .errors import Diverged, InputError, UsageError
@@ -90,10 +90,11 @@ def main(argv=None) -> int:
         _flush_line()
         print(_user_message(_prog(args, e), e), file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:              # Ctrl-C, or a second signal during a training run
         _flush_line()
-        print("interrupted", file=sys.stderr)
-        return 130
+        code = getattr(e, "exit_code", 130)
+        print("stopped by SIGTERM" if code == 143 else "interrupted", file=sys.stderr)
+        return code
     except _Terminated:
         _flush_line()
         print("stopped by SIGTERM", file=sys.stderr)

@@ -10,15 +10,22 @@
 
 A loop reads::
 
-    with Run(plan, emit, ...) as run:
+    with Run(plan, emit, save=write_checkpoint, ...) as run:
         for step in run.steps():
+            opt.lr = schedule.lr_at(step - 1, run.timer.seconds)
             with run.training(step):
                 loss = ...one step...
             run.log(loss)
-            if run.evaluates(step):
+            if step % eval_every == 0:
                 with run.evaluating():
                     ...
-        ...final evaluation, save (``with run.saving():``), all inside the signal guard...
+                if run.checkpoint_due():
+                    run.save_now()
+        ...final evaluation, run.save_now(), the plot: all inside the signal guard, the save first
+        metrics = dict(..., **run.metrics())
+
+A first SIGINT/SIGTERM stops the loop between steps; a second one stops at once, except that a
+training step or a save under way finishes first, and the run as it is then is saved.
 """
 
 from __future__ import annotations
@@ -26,13 +33,16 @@ from __future__ import annotations
 import math
 import sys
 import time
+from contextlib import contextmanager
 
-from .demos.common import StopFlag, Timer, close, diverging, progress, through, training
-from .errors import Diverged
+from .demos.common import Interrupted, StopFlag, Timer, close, progress, through, training
+from .errors import Diverged, NonFiniteError
 
-__all__ = ["ConstantLR", "CosineLR", "lr_schedule", "Plan", "Run", "PROGRESS_SECONDS"]
+__all__ = ["ConstantLR", "CosineLR", "lr_schedule", "Plan", "Run", "PROGRESS_SECONDS", "CHECKPOINT_SECONDS"]
 
 PROGRESS_SECONDS = 30.0       # the plain progress line's interval when stdout is not a terminal
+CHECKPOINT_SECONDS = 60.0     # periodic checkpoints: at an evaluation, at most this often (each one fsyncs)
+UNSAVED = "Note: no --save, so the trained model will not be kept"
 
 
 class ConstantLR:
@@ -95,11 +105,15 @@ def _clock(seconds: float) -> str:
 class Run:
     """The frame of one training run (see the module's docstring). ``start`` steps and the
     timers' ``train_seconds`` / ``eval_seconds`` continue a resumed run. ``ceiling``: the
-    divergence guard's bound on a loss (for a cross-entropy, ``demos.common.ce_ceiling``)."""
+    divergence guard's bound on a loss (for a cross-entropy, ``demos.common.ce_ceiling``).
+    ``save()`` writes the run's checkpoint (``save_now``); after a second signal the run as it
+    is then is saved, unless ``save_on_interrupt`` is False (keep-best: the file holds the best
+    step and stays). Periodic checkpoints come at most every ``checkpoint_seconds``."""
 
     def __init__(self, plan: Plan, emit=lambda line: None, *, quiet: bool = False, desc: str = "",
                  lr: float = 0.0, clip: float | None = None, ceiling: float = math.inf, start: int = 0,
-                 train_seconds: float = 0.0, eval_seconds: float = 0.0, progress_seconds: float | None = None):
+                 train_seconds: float = 0.0, eval_seconds: float = 0.0, progress_seconds: float | None = None,
+                 save=None, save_on_interrupt: bool = True, checkpoint_seconds: float | None = None):
         self.plan, self.quiet, self.desc = plan, quiet, desc
         self.lr, self.clip, self.ceiling = lr, clip, ceiling
         self.step = self.start = start
@@ -112,17 +126,31 @@ class Run:
         self._every = PROGRESS_SECONDS if progress_seconds is None else progress_seconds
         self._loss = math.nan
         self._last = None               # (wall time, step) of the last plain progress line
+        self._save = save or None       # save(): write the checkpoint of the run as it is now
+        self._saved_step = None
+        self._save_on_interrupt = save_on_interrupt     # False with keep-best: the file holds the best step
+        self._checkpoint_every = CHECKPOINT_SECONDS if checkpoint_seconds is None else checkpoint_seconds
+        self._last_checkpoint = time.perf_counter()
+        self._step_context = _Step(self)
 
     # ---------------------------------------------------------------- the frame
     def __enter__(self) -> "Run":
         self._training = training()
         self.flag = self._training.__enter__()
+        if self._save is None and not self.quiet and _is_terminal(sys.stderr):
+            print(UNSAVED, file=sys.stderr)     # at a terminal: a long run would be lost without a word
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, kind, e, tb):
         close(self._bar)
         self.say = self._emit
-        return self._training.__exit__(*exc)
+        try:
+            if kind is not None and issubclass(kind, Interrupted) and self._save_on_interrupt \
+                    and self._saved_step != self.step:
+                self.save_now()         # a second signal outside a step: the weights are whole; keep them
+        finally:
+            self._training.__exit__(kind, e, tb)
+        return False
 
     @property
     def stop(self) -> bool:
@@ -150,16 +178,35 @@ class Run:
             close(bar)
             self.say = self._emit
 
-    def training(self, step: int):
-        """The context of one training step: timed as training; a layer refusing non-finite
-        activations means the run diverged (Diverged)."""
-        return _Both(self.timer, diverging(step, self.lr, self.clip))
+    def training(self, step: int) -> "_Step":
+        """The context of one training step: timed as training; a second signal waits for its
+        end; a layer refusing non-finite activations means the run diverged (Diverged)."""
+        self._step_context.step = step
+        return self._step_context
 
     def evaluating(self):
         return self.eval_timer
 
+    @contextmanager
     def saving(self):
-        return self.save_timer
+        """The context of a save: timed as saving; a second signal waits for its end."""
+        with self.flag.held(), self.save_timer:
+            yield
+
+    def checkpoint_due(self) -> bool:
+        """At an evaluation: is a periodic checkpoint due (at most every CHECKPOINT_SECONDS)?"""
+        now = time.perf_counter()
+        if now - self._last_checkpoint < self._checkpoint_every:
+            return False
+        self._last_checkpoint = now
+        return True
+
+    def save_now(self) -> None:
+        """Write the checkpoint (the ``save`` given to the Run, if any) of the run as it is."""
+        if self._save is not None:
+            with self.saving():
+                self._save()
+            self._saved_step = self.step
 
     def log(self, loss: float) -> None:
         """The training loss of the step just done (for the progress line)."""
@@ -191,26 +238,31 @@ class Run:
                     signal=flag.signum and flag.name, exit_code=flag.exit_code)
 
 
-def _is_terminal() -> bool:
+def _is_terminal(stream=None) -> bool:
     try:
-        return sys.stdout.isatty()
+        return (stream or sys.stdout).isatty()
     except (AttributeError, ValueError):
         return False
 
 
-class _Both:
-    """Two context managers as one."""
+class _Step:
+    """``Run.training(step)``: one object reused at every step (a step can take 100 us)."""
 
-    def __init__(self, a, b):
-        self.a, self.b = a, b
+    def __init__(self, run: Run):
+        self.run, self.step = run, 0
 
     def __enter__(self):
-        self.a.__enter__()
-        self.b.__enter__()
+        self.run.flag._held += 1
+        self._t0 = time.perf_counter()
         return self
 
-    def __exit__(self, *exc):
-        try:
-            return self.b.__exit__(*exc)
-        finally:
-            self.a.__exit__(*exc)
+    def __exit__(self, kind, e, tb):
+        run = self.run
+        run.timer.seconds += time.perf_counter() - self._t0
+        run.flag._held -= 1
+        if kind is not None and issubclass(kind, NonFiniteError):    # weights grew until a product overflowed
+            raise Diverged(self.step, math.nan, run.lr, run.clip) from e
+        if kind is None and run.flag._pending is not None and not run.flag._held:
+            run.flag.signum, run.flag._pending = run.flag._pending, None
+            raise Interrupted(run.flag.signum)
+        return False

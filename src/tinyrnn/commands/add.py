@@ -11,7 +11,7 @@ def run(args):
     save = check_output("--save", args.save)
     png = check_output("--plot", args.plot, image=True)
     cfg = add.AddConfig(**given(args, add.AddConfig), quiet=args.quiet)
-    model, metrics = add.train(cfg, (lambda line: None) if args.quiet else print, save=save)
+    model, metrics = add.train(cfg, (lambda line: None) if args.quiet else print, save=save, plot_to=png)
     first = metrics["first_perfect_step"]
     print(f"Exact accuracy on {'all' if metrics['eval_exhaustive'] else 'a sample of'} "
           f"{metrics['eval_pairs']} operand pairs: {100 * metrics['accuracy']:.2f}%")
@@ -27,11 +27,10 @@ def run(args):
               f"{g['sample_pairs']} random pairs, {100 * g['edge_accuracy']:.0f}% of edge cases")
         for line in g["edge_examples"][:3]:
             print("  " + line)
-    if png:
-        add.plot(png, model, metrics, cfg.bits)
-        print(f"Plot written to {png}")
     if save:
         print(f"Checkpoint written to {save}")
+    if png:
+        print(f"Plot written to {png}")
     code = report_stop(metrics, save, resume_hint=False)
     if args.json:
         metrics.pop("curve")

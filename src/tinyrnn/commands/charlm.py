@@ -7,7 +7,8 @@ import sys
 from ..demos.common import check_output
 from ..errors import UsageError
 from . import show
-from ._args import SEED, Parser, _defaults, _float_in, add_common, add_config_flags, given, missing_action, nonneg, print_json, report_stop, times
+from ._args import (SEED, Parser, _defaults, _float_in, add_common, add_config_flags, given, missing_action, nonneg,
+                    print_json, report_stop, times)
 
 
 def train(args):
@@ -22,23 +23,19 @@ def train(args):
         if args.time_budget:
             cfg.steps = 0
     emit = (lambda line: None) if args.quiet else print
-    _, _, metrics = charlm.train(cfg, emit, save=save, resume=args.resume)
+    _, _, metrics = charlm.train(cfg, emit, save=save, resume=args.resume, plot_to=png)
     run = metrics["run"]                        # this invocation (a resumed run has done more before)
     other = metrics["wall_seconds"] - run["train_seconds"] - run["eval_seconds"]
     done = f"{metrics['steps']} steps" + (f" ({run['steps']} in this run)" if run["steps"] != metrics["steps"] else "")
     print(f"{done} in {metrics['wall_seconds']:.1f} s: {times(run)} + {max(other, 0):.2f} s of loading and saving")
     print(f"Validation {metrics['valid_nats']:.4f} nats = {metrics['valid_bpc']:.3f} bits/char at step "
           f"{metrics['steps']}; best {metrics['best_valid_bpc']:.3f} bits/char at step {metrics['best_step']}")
-    if png:
-        c = metrics["config"]
-        title = (f"{metrics['corpus'][:70]}\n{c['cell'].upper()} {c['layers']}x{c['hidden']}, embedding {c['embed']}, "
-                 f"seq {c['seq_len']}, batch {c['batch']}, {c['optimizer']} {c['lr']:g}")
-        charlm.plot(png, metrics["history"], title)
-        print(f"Plot written to {png}")
     if save:
         kept = metrics["kept_step"]
         print(f"Checkpoint written to {save}" + (f" (the weights of step {kept}, the best validation)"
                                                  if cfg.keep_best else ""))
+    if png:
+        print(f"Plot written to {png}")
     code = report_stop(metrics, save)
     if args.json:
         print_json(metrics)

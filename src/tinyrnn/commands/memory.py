@@ -17,20 +17,17 @@ def run(args):
         return _memory_sweep(args, cfg, prog)
     if args.scheduler:
         raise UsageError("--scheduler sends --sweep runs to a cluster; give --sweep too")
-    model, metrics = memory.train(cfg, (lambda line: None) if args.quiet else print)
+    model, metrics = memory.train(cfg, (lambda line: None) if args.quiet else print, save=args.save,
+                                  plot_to=args.plot)
     what = f"{cfg.task} (--variant {cfg.variant})" if cfg.task == "adding" else cfg.task
     print(f"memory {what}, cell {cfg.cell}, T = {cfg.T}: {metrics['steps']} steps, {metrics['sequences_seen']} "
           f"sequences, {metrics['seconds']:.1f} s of training")
     print(f"Held-out ({cfg.test_size} sequences): {memory.headline(cfg, metrics)}; baseline {metrics['baseline']:.4g}; "
           + (f"solved after {metrics['solved_at']['sequences']} sequences" if metrics["solved_at"] else "not solved"))
-    if args.plot:
-        memory.plot(args.plot, metrics)
-        print(f"Plot written to {args.plot}")
     if args.save:
-        from ..checkpoint import save
-        save(args.save, model, meta=dict(kind="memory", task=cfg.task, variant=cfg.variant, T=cfg.T,
-                                         steps=metrics["steps"]))
         print(f"Checkpoint written to {args.save}")
+    if args.plot:
+        print(f"Plot written to {args.plot}")
     if metrics["interrupted"]:
         print(f"Stopped by {metrics['signal'] or 'Ctrl-C (SIGINT)'} at step {metrics['steps']}: the metrics above "
               "are those of the model at that point" + (f", saved in {args.save}" if args.save else ""))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ..demos.common import check_output
 from ..errors import UsageError
-from ._args import Parser, _int_in, add_common, add_config_flags, given, missing_action, print_json, report_stop, times
+from ._args import (Parser, _int_in, add_common, add_config_flags, given, missing_action, print_json, report_stop,
+                    times)
 
 
 def train(args):
@@ -18,7 +19,7 @@ def train(args):
         cfg = seq2seq.config_for(named.pop("task", seq2seq.Seq2SeqConfig.task), **named, quiet=args.quiet)
     check(cfg)
     emit = (lambda line: None) if args.quiet else print
-    _, task, metrics = seq2seq.train(cfg, emit, save=save, resume=args.resume)
+    _, task, metrics = seq2seq.train(cfg, emit, save=save, resume=args.resume, plot_to=png)
     pairs = (f"held-out exact match {100 * metrics['accuracy']:.1f}% on {metrics['test_pairs']} pairs"
              if metrics["held_out"] else
              f"exact match {100 * metrics['accuracy']:.1f}% on the {metrics['test_pairs']} training pairs")
@@ -37,11 +38,10 @@ def train(args):
               + ", ".join(f"{k}: {100 * v:.1f}%" for k, v in m["per_length"].items()))
     for src, out in metrics.get("translations", {}).items():
         print(f"  {src} -> {out}")
-    if png:
-        seq2seq.plot(png, metrics)
-        print(f"Plot written to {png}")
     if save:
         print(f"Checkpoint written to {save}")
+    if png:
+        print(f"Plot written to {png}")
     code = report_stop(metrics, save)
     if args.json:
         metrics.pop("curve")

@@ -15,8 +15,9 @@ from ..checkpoint import save as save_checkpoint
 from ..commands._args import _float_in, _int_in, _zero_or, flag, positive, positive_float
 from ..data import binary
 from ..models import BinaryAdder
-from ..optim import OPTIMIZERS, clip_grad_norm_
-from .common import Timer, check_memory, close, diverging, grad_norm, guarded_step, progress, through, training
+from ..optim import OPTIMIZERS, clip_grad_norm_, grad_norm
+from ..train import Plan, Run
+from .common import check_memory, guarded_step
 
 EVAL_LIMIT = 1 << 20          # all-pairs evaluation up to this many pairs, else a sample
 
@@ -75,30 +76,31 @@ def eval_pairs(bits: int, rng: np.random.Generator):
     return binary.random_operands(rng, bits, 100_000) + (False,)
 
 
-def train(cfg: AddConfig, emit=lambda line: None, save: str | None = None):
-    """Train, evaluate, save to ``save`` if given, and return (model, metrics). ``emit``
-    receives the progress blocks.
-    SIGINT/SIGTERM stop between steps (``metrics["signal"]``); a non-finite loss or gradient
-    raises Diverged."""
+def train(cfg: AddConfig, emit=lambda line: None, save: str | None = None, plot_to: str | None = None):
+    """Train, evaluate, save to ``save`` if given (also at evaluations, at most every
+    ``train.CHECKPOINT_SECONDS``), draw to ``plot_to`` after the save, and return (model,
+    metrics). ``emit`` receives the progress blocks. SIGINT/SIGTERM stop between steps
+    (``metrics["signal"]``); a non-finite loss or gradient raises Diverged."""
     check_memory(memory_estimate, {"--hidden": cfg.hidden, "--batch": cfg.batch, "--bits": cfg.bits})
     rng = np.random.default_rng(cfg.seed)
     model = BinaryAdder(cfg.hidden, rng=rng)
     opt = OPTIMIZERS[cfg.optimizer](model.parameters(), lr=cfg.lr)
     eval_a, eval_b, exhaustive = eval_pairs(cfg.bits, np.random.default_rng(cfg.seed + 1))
-    timer, eval_timer = Timer(), Timer()
     curve_steps, curve_errors = [], []
     first_perfect = seconds_to_perfect = None
     best = (-1.0, 0, None)                  # (all-pairs accuracy, step, weights): the model kept
     window_errors = window_pairs = 0
-    bar = progress(range(1, cfg.steps + 1), cfg.steps, not cfg.quiet, "add")
-    say = through(bar, emit)
-    step = 0
-    with training() as flag:
-        for step in bar:
-            if flag.stop:
-                step -= 1
-                break
-            with timer, diverging(step, cfg.lr, cfg.clip):
+    kept = [0, None]                        # the step and accuracy of the weights in the model now
+
+    def checkpoint():
+        save_checkpoint(save, model, meta=dict(kind="add", bits=cfg.bits, accuracy=kept[1], steps=run.step,
+                                               kept_step=kept[0]))
+
+    run = Run(Plan(cfg.steps), emit, quiet=cfg.quiet, desc="add", lr=cfg.lr, clip=cfg.clip,
+              save=save and checkpoint)
+    with run:
+        for step in run.steps():
+            with run.training(step):
                 a, b = binary.random_operands(rng, cfg.bits, cfg.batch)
                 y = binary.add_bits(a, b)[:, :, None].astype(np.float32)     # (bits, B, 1)
                 p, _, cache = model.forward(binary.encode(a, b))
@@ -107,40 +109,43 @@ def train(cfg: AddConfig, emit=lambda line: None, save: str | None = None):
                 norm = clip_grad_norm_(model.parameters(), cfg.clip) if cfg.clip else grad_norm(model.parameters())
                 loss = 0.5 * float(((p - y) ** 2).sum()) / cfg.batch
                 guarded_step(opt, model, step, loss, norm, cfg.lr, cfg.clip)
+            run.log(loss)
             window_errors += int(((p > 0.5) != (y > 0.5)).sum())
             window_pairs += cfg.batch
             if step % cfg.print_every == 0 or step == cfg.steps:
-                say(_block(a, b, p, y))
+                run.say(_block(a, b, p, y))
             if step % cfg.eval_every == 0 or step == cfg.steps:
                 curve_steps.append(step)
                 curve_errors.append(window_errors / window_pairs)
                 window_errors = window_pairs = 0
-                with eval_timer:
+                with run.evaluating():
                     acc = accuracy(model, eval_a, eval_b)
                 if acc == 1.0 and first_perfect is None:
-                    first_perfect, seconds_to_perfect = step, timer.seconds
+                    first_perfect, seconds_to_perfect = step, run.timer.seconds
                 if acc > best[0]:
                     best = (acc, step, model.state_dict())
-        close(bar)
-        with eval_timer:
+                kept[:] = [step, acc]
+                if save and run.checkpoint_due():
+                    run.save_now()
+        step = run.step
+        with run.evaluating():
             final_accuracy = accuracy(model, eval_a, eval_b)
+        kept[:] = [step, final_accuracy]
         if best[0] > final_accuracy:             # keep the best evaluated weights (reported as kept_step)
             model.load_state_dict(best[2])
-        metrics = dict(config=asdict(cfg), steps=step, train_seconds=round(timer.seconds, 4),
-                       eval_seconds=round(eval_timer.seconds, 4),
+            kept[:] = [best[1], best[0]]
+        metrics = dict(config=asdict(cfg), **run.metrics(),
                        accuracy=max(best[0], final_accuracy), final_step_accuracy=final_accuracy,
-                       kept_step=best[1] if best[0] > final_accuracy else step,
-                       eval_pairs=int(eval_a.shape[1]), eval_exhaustive=exhaustive,
+                       kept_step=kept[0], eval_pairs=int(eval_a.shape[1]), eval_exhaustive=exhaustive,
                        first_perfect_step=first_perfect,
                        train_seconds_to_first_perfect=None if seconds_to_perfect is None else round(seconds_to_perfect, 4),
-                       signal=flag.signum and flag.name, exit_code=flag.exit_code,
                        curve={"steps": curve_steps, "wrong_bits_per_pair": curve_errors})
-        if cfg.test_bits and not flag.stop:
+        if cfg.test_bits and not run.stop:
             metrics["generalisation"] = generalisation(model, cfg.test_bits, np.random.default_rng(cfg.seed + 2))
-        if save:                             # inside the signal guard: a signal now waits for the file
-            save_checkpoint(save, model, meta=dict(kind="add", bits=cfg.bits, accuracy=metrics["accuracy"],
-                                                   steps=step, kept_step=metrics["kept_step"]))
-        metrics.update(signal=flag.signum and flag.name, exit_code=flag.exit_code)   # one during the save counts
+        run.save_now()                           # first: a plot that fails must not cost the model
+        if plot_to:
+            plot(plot_to, model, metrics, cfg.bits)
+        metrics.update(run.metrics())            # a signal during the save or the plot counts
         return model, metrics
 
 

@@ -19,10 +19,8 @@ from ..functional import log_softmax
 from ..init import make_rng
 from ..losses import cross_entropy
 from ..module import Module
-from ..nn import GRU, LSTM, RNN, Dropout, Embedding, Linear
+from ..nn import CELLS, Dropout, Embedding, Linear
 from ..optim import clip_grad_norm_
-
-CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 
 
 class CharLM(Module):

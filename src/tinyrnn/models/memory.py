@@ -14,9 +14,11 @@ from .. import init
 from .._check import choice, positive_int
 from ..errors import InputError
 from ..module import Module
+from ..nn import CELLS as LAYERS
 from ..nn import GRU, LSTM, RNN, Linear
 
-CELLS = ("rnn", "irnn", "lstm", "gru")
+# The cells of nn.CELLS, and irnn: a ReLU RNN with identity recurrent weights (Le et al. 2015).
+CELLS = ("rnn", "irnn", *(c for c in LAYERS if c != "rnn"))
 
 
 def recurrent_layer(cell: str, input_size: int, hidden_size: int, num_layers: int = 1,
@@ -76,3 +78,16 @@ class MemoryModel(Module):
             dh[cache.last, np.arange(cache.shape[1])] = dfeats
         dx, _ = self.rnn.backward(dh, cache.rnn)
         return dx
+
+
+EVAL_CHUNK = 500                      # test sequences per forward pass
+
+
+def evaluate(model: MemoryModel, task, test, chunk: int = EVAL_CHUNK) -> dict:
+    """``task``'s held-out metrics (a ``data.memory.MemoryTask``) of ``model`` on the batch
+    ``test``, run ``chunk`` sequences at a time."""
+    outs = []
+    for s in range(0, test.x.shape[1], chunk):
+        lengths = None if test.lengths is None else test.lengths[s:s + chunk]
+        outs.append(model(test.x[:, s:s + chunk], lengths))
+    return task.metrics(np.concatenate(outs, axis=1 if model.every_step else 0), test)

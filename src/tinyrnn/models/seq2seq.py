@@ -27,9 +27,8 @@ from ..functional import log_softmax
 from ..init import make_rng
 from ..losses import cross_entropy
 from ..module import Module
-from ..nn import GRU, LSTM, RNN, Attention, Linear
+from ..nn import CELLS, Attention, Linear
 
-CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 ATTENTION = ("none", "dot", "general", "additive")
 
 
