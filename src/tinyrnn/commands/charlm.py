@@ -7,8 +7,7 @@ import sys
 from ..demos.common import check_output
 from ..errors import UsageError
 from . import show
-from ._args import (SEED, Parser, _defaults, _float_in, add_common, add_config_flags, given, missing_action, nonneg,
-                    print_json, report_stop, times)
+from ._args import SEED, Parser, add_common, add_config_flags, given, missing_action, print_json, report_stop, times
 
 
 def train(args):
@@ -47,11 +46,11 @@ def sample(args):
 
     from ..demos import charlm
     model, vocab, _ = charlm.load_model(args.checkpoint)
-    if args.prime_file:
-        args.prime = _read_prime_file(args.prime_file)
-    vocab.encode(args.prime, "--prime-file" if args.prime_file else "--prime")
-    if args.top_k and args.top_k > len(vocab):
-        raise UsageError(f"--top-k must be at most the vocabulary size {len(vocab)}, got {args.top_k}")
+    prime = _read_prime_file(args.prime_file) if args.prime_file else args.prime
+    cfg = charlm.SampleConfig(prime=prime, **given(args, charlm.SampleConfig))
+    vocab.encode(cfg.prime, "--prime-file" if args.prime_file else "--prime")
+    if cfg.top_k and cfg.top_k > len(vocab):
+        raise UsageError(f"--top-k must be at most the vocabulary size {len(vocab)}, got {cfg.top_k}")
     drawn = []
 
     def emit(ch):
@@ -62,23 +61,22 @@ def sample(args):
             sys.stdout.flush()
 
     if not args.json:
-        sys.stdout.write(args.prime)
+        sys.stdout.write(cfg.prime)
     try:
-        charlm.sample(model, vocab, args.prime, args.length, args.temperature, args.top_k,
-                      np.random.default_rng(args.seed), emit, keep=False)
+        charlm.sample(model, vocab, cfg.prime, cfg.length, cfg.temperature, cfg.top_k,
+                      np.random.default_rng(cfg.seed), emit, keep=False)
     finally:
         if not args.json:
             sys.stdout.write("\n")             # an interrupted sample still ends its line
             sys.stdout.flush()
     if args.json:
-        print_json(dict(prime=args.prime, sample="".join(drawn), length=args.length,
-                         temperature=args.temperature, top_k=args.top_k, seed=args.seed))
+        print_json(dict(prime=cfg.prime, sample="".join(drawn), length=cfg.length, temperature=cfg.temperature,
+                        top_k=cfg.top_k, seed=cfg.seed))
     return 0
 
 
 def add_parser(sub):
     from ..demos.charlm import CharLMConfig, SampleConfig
-    ds = _defaults(SampleConfig)
     p = sub.add_parser("charlm", help="character language model on real text: train, then sample",
                        description="A character-level language model: Embedding -> RNN/LSTM/GRU -> Linear.")
     ss = p.add_subparsers(dest="action", metavar="ACTION", parser_class=Parser)
@@ -104,14 +102,10 @@ def add_parser(sub):
                                   "as it is drawn.")
     s.add_argument("checkpoint", metavar="CKPT", help="a checkpoint written by 'tinyrnn charlm train --save'")
     primer = s.add_mutually_exclusive_group()
-    primer.add_argument("--prime", default=ds["prime"], help="text fed through the model first (and printed)")
+    primer.add_argument("--prime", default=SampleConfig.prime, help="text fed through the model first (and printed)")
     primer.add_argument("--prime-file", metavar="PATH", help="like --prime, with the text of a UTF-8 file (long, multi-line primers)")
-    s.add_argument("--length", type=nonneg, default=ds["length"], help="characters to draw (default %(default)s)")
-    s.add_argument("--temperature", type=_float_in(1e-6, 1e6), default=ds["temperature"],
-                   help="divides the logits, 1e-06 to 1e+06: below 1 is more conservative, above 1 more surprising "
-                        "(default %(default)s)")
-    s.add_argument("--top-k", type=nonneg, default=ds["top_k"], metavar="K", help="draw only among the K most likely characters; 1 = greedy, 0 = all (default %(default)s)")
-    s.add_argument("--seed", type=SEED, default=ds["seed"], help="random seed (default %(default)s)")
+    add_config_flags(s, SampleConfig)
+    s.add_argument("--seed", type=SEED, default=SampleConfig.seed, help="random seed (default %(default)s)")
     s.add_argument("--json", action="store_true", help="print the sample as one JSON object instead of streaming it")
     s.set_defaults(run=sample)
     show.add_parser(ss)

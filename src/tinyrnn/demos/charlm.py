@@ -86,11 +86,15 @@ class CharLMConfig:
 
 @dataclass
 class SampleConfig:
-    """Defaults of ``tinyrnn charlm sample``."""
+    """The settings of ``tinyrnn charlm sample`` (``--prime``/``--prime-file`` are one choice)."""
     prime: str = ""
-    length: int = 500
-    temperature: float = 1.0
-    top_k: int = 0
+    length: int = field(default=500, metadata=flag("characters to draw (default %(default)s)", type=nonneg))
+    temperature: float = field(default=1.0, metadata=flag(
+        "divides the logits, 1e-06 to 1e+06: below 1 is more conservative, above 1 more surprising "
+        "(default %(default)s)", type=_float_in(1e-6, 1e6)))
+    top_k: int = field(default=0, metadata=flag(
+        "draw only among the K most likely characters; 1 = greedy, 0 = all (default %(default)s)", type=nonneg,
+        metavar="K"))
     seed: int = 0
 
 
