@@ -65,6 +65,9 @@ def check(cfg) -> None:
 def translate(args):
     from ..demos import seq2seq
     png = check_output("--plot", args.plot, image=True)
+    empty = [i for i, s in enumerate(args.inputs) if not s]
+    if empty:
+        raise UsageError(f"INPUT {empty[0] + 1} is empty; give at least one character to translate")
     model, vocab, header = seq2seq.load_for_translation(args.checkpoint)
     if png and model.attention_kind == "none":
         raise UsageError(f"--plot draws attention weights, and {args.checkpoint} has no attention "

@@ -15,6 +15,7 @@ from ..checkpoint import save as save_checkpoint
 from ..commands._args import _float_in, _int_in, _zero_or, flag, positive, positive_float
 from ..data import binary
 from ..models import BinaryAdder
+from ..models.adder import accuracy
 from ..optim import OPTIMIZERS, clip_grad_norm_, grad_norm
 from ..train import Plan, Run
 from .common import check_memory, guarded_step
@@ -56,17 +57,6 @@ def memory_estimate(hidden: int, batch: int, bits: int) -> int:
 
 def _bits_str(col) -> str:
     return "".join(str(int(v)) for v in col[::-1])      # most significant bit first
-
-
-def accuracy(model: BinaryAdder, a_bits, b_bits, chunk: int = 65536) -> float:
-    """Fraction of pairs whose every sum bit is right."""
-    right = 0
-    n = a_bits.shape[1]
-    for s in range(0, n, chunk):
-        a, b = a_bits[:, s:s + chunk], b_bits[:, s:s + chunk]
-        p = model(binary.encode(a, b, model.dtype))[:, :, 0]
-        right += int(np.all((p > 0.5) == binary.add_bits(a, b).astype(bool), axis=0).sum())
-    return right / max(n, 1)
 
 
 def eval_pairs(bits: int, rng: np.random.Generator):

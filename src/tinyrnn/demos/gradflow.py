@@ -15,7 +15,7 @@ import numpy as np
 
 from ..commands._args import flag, float_list, name_list, nonneg, positive
 from ..data import memory as tasks
-from ..models.memory import CELLS, MemoryModel
+from ..models.memory import CELLS, input_gradient_norms
 from . import memory
 
 
@@ -48,15 +48,6 @@ def variants(cfg: GradflowConfig) -> list[tuple[str, str, float | None]]:
         else:
             out.append((cell, cell, None))
     return out
-
-
-def input_gradient_norms(model: MemoryModel, batch: tasks.Batch) -> np.ndarray:
-    """||dL_b/dx_t|| averaged over the batch, (T,) for t = 1 .. T, with L_b = (y_b - target_b)^2
-    (the sum over the batch, so each sequence's gradient is its own)."""
-    y, cache = model.forward(batch.x, batch.lengths)                  # (B, 1)
-    model.zero_grad()
-    dx = model.backward(2 * (y - batch.y), cache)                      # (T, B, I)
-    return np.linalg.norm(dx.astype(np.float64), axis=2).mean(axis=1)
 
 
 def memory_config(cfg: GradflowConfig, cell: str, forget_bias: float | None) -> memory.MemoryConfig:

@@ -13,8 +13,7 @@ from ..checkpoint import save as save_checkpoint
 from ..commands._args import (_float_in, _int_in, flag, length_range, nonneg, positive, positive_float, resume_keys,
                               resume_policy)
 from ..data.seq2seq import TASKS, WORD_PAIRS, Vocab, pad_batch
-from ..errors import InputError
-from ..models.seq2seq import Seq2Seq
+from ..models.seq2seq import Seq2Seq, accuracy_within, evaluate, translate
 from ..nn import CELLS
 from ..optim import Adam, clip_grad_norm_, grad_norm
 from ..train import Plan, Run, lr_schedule
@@ -100,49 +99,6 @@ def memory_estimate(hidden: int, batch: int, layers: int, directions: int = 1, s
 def make_task(cfg: Seq2SeqConfig):
     return TASKS[cfg.task](seed=cfg.seed, test_size=cfg.test_size, digits=cfg.digits,
                            min_len=cfg.min_len, max_len=cfg.max_len)
-
-
-def max_output_len(source: str) -> int:
-    return 2 * len(source) + 5
-
-
-def translate(model: Seq2Seq, vocab: Vocab, sources, beam: int = 1) -> list[str]:
-    """Decode each source string (greedy for beam=1, batched; beam search otherwise)."""
-    empty = [i for i, s in enumerate(sources) if not s]
-    if empty:
-        raise InputError(f"INPUT {empty[0] + 1} is empty; give at least one character to translate")
-    ids = [vocab.encode(s) for s in sources]
-    if beam == 1:
-        src, lengths = pad_batch(ids)
-        outs = model.greedy(src, lengths, max(max_output_len(s) for s in sources))
-    else:
-        outs = [model.beam(i, beam, max_output_len(s)) for i, s in zip(ids, sources)]
-    return [vocab.decode(o) for o in outs]
-
-
-def evaluate(model, task, pairs, beam: int = 1, chunk: int = 256) -> dict:
-    """Exact-match accuracy on pairs, overall and per source length."""
-    right, per_len = 0, {}
-    for s in range(0, len(pairs), chunk):
-        part = pairs[s:s + chunk]
-        preds = translate(model, task.vocab, [p[0] for p in part], beam)
-        for (src, tgt), pred in zip(part, preds):
-            n = task.length_of(src)
-            tot = per_len.setdefault(n, [0, 0])
-            tot[1] += 1
-            if pred == tgt:
-                right += 1
-                tot[0] += 1
-    return dict(accuracy=right / max(len(pairs), 1),
-                per_length={int(k): round(v[0] / v[1], 4) for k, v in sorted(per_len.items())},
-                per_length_counts={int(k): v for k, v in sorted(per_len.items())})
-
-
-def accuracy_within(counts: dict, low: int, high: int) -> float:
-    """Exact match over the lengths low..high, from ``evaluate``'s per_length_counts."""
-    right = sum(v[0] for k, v in counts.items() if low <= int(k) <= high)
-    total = sum(v[1] for k, v in counts.items() if low <= int(k) <= high)
-    return right / total if total else float("nan")
 
 
 def train(cfg: Seq2SeqConfig, emit=lambda line: None, save: str | None = None, resume: str | None = None,

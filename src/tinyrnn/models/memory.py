@@ -91,3 +91,13 @@ def evaluate(model: MemoryModel, task, test, chunk: int = EVAL_CHUNK) -> dict:
         lengths = None if test.lengths is None else test.lengths[s:s + chunk]
         outs.append(model(test.x[:, s:s + chunk], lengths))
     return task.metrics(np.concatenate(outs, axis=1 if model.every_step else 0), test)
+
+
+def input_gradient_norms(model: MemoryModel, batch) -> np.ndarray:
+    """||dL_b/dx_t|| averaged over the batch (a ``data.memory.Batch`` of a task answered at the
+    last step), (T,) for t = 1 .. T, with L_b = (y_b - target_b)^2 (the sum over the batch, so
+    each sequence's gradient is its own): how much of the loss's gradient reaches each input."""
+    y, cache = model.forward(batch.x, batch.lengths)                  # (B, 1)
+    model.zero_grad()
+    dx = model.backward(2 * (y - batch.y), cache)                      # (T, B, I)
+    return np.linalg.norm(dx.astype(np.float64), axis=2).mean(axis=1)
