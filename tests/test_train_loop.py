@@ -232,3 +232,22 @@ def test_metrics_vocabulary(capsys):
     for key in ("steps", "train_seconds", "eval_seconds", "save_seconds", "signal", "exit_code", "seconds"):
         assert key in m
     assert m["steps"] == 10 and m["signal"] is None and m["exit_code"] == 0
+
+
+def test_a_checkpoint_after_a_second_signal_names_the_step_of_its_weights(tmp_path, monkeypatch, capsys):
+    """add: stopped during the evaluation of step 100 (the weights of step 100, not yet
+    evaluated), the checkpoint says step 100, not the step last evaluated."""
+    real = add_demo.accuracy
+    calls = []
+
+    def signalled(model, a, b, chunk=65536):
+        calls.append(1)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(model, a, b, chunk)
+    monkeypatch.setattr(add_demo, "accuracy", signalled)
+    ckpt = tmp_path / "a.npz"
+    assert cli.main(["add", "--steps", "300", "--quiet", "--save", str(ckpt)]) == 143
+    meta = read_header(ckpt)["meta"]
+    assert meta["steps"] == meta["kept_step"] == 100 and meta["accuracy"] is None

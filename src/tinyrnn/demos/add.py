@@ -80,11 +80,12 @@ def train(cfg: AddConfig, emit=lambda line: None, save: str | None = None, plot_
     first_perfect = seconds_to_perfect = None
     best = (-1.0, 0, None)                  # (all-pairs accuracy, step, weights): the model kept
     window_errors = window_pairs = 0
-    kept = [0, None]                        # the step and accuracy of the weights in the model now
+    kept = dict(step=0, accuracy=None, final=False)  # the evaluated step whose weights the model holds
 
     def checkpoint():
-        save_checkpoint(save, model, meta=dict(kind="add", bits=cfg.bits, accuracy=kept[1], steps=run.step,
-                                               kept_step=kept[0]))
+        known = kept["final"] or kept["step"] == run.step      # else: weights of a step not evaluated (a signal)
+        save_checkpoint(save, model, meta=dict(kind="add", bits=cfg.bits, accuracy=kept["accuracy"] if known else None,
+                                               steps=run.step, kept_step=kept["step"] if known else run.step))
 
     run = Run(Plan(cfg.steps), emit, quiet=cfg.quiet, desc="add", lr=cfg.lr, clip=cfg.clip,
               save=save and checkpoint)
@@ -114,19 +115,19 @@ def train(cfg: AddConfig, emit=lambda line: None, save: str | None = None, plot_
                     first_perfect, seconds_to_perfect = step, run.timer.seconds
                 if acc > best[0]:
                     best = (acc, step, model.state_dict())
-                kept[:] = [step, acc]
+                kept.update(step=step, accuracy=acc)
                 if save and run.checkpoint_due():
                     run.save_now()
         step = run.step
         with run.evaluating():
             final_accuracy = accuracy(model, eval_a, eval_b)
-        kept[:] = [step, final_accuracy]
+        kept.update(step=step, accuracy=final_accuracy, final=True)
         if best[0] > final_accuracy:             # keep the best evaluated weights (reported as kept_step)
             model.load_state_dict(best[2])
-            kept[:] = [best[1], best[0]]
+            kept.update(step=best[1], accuracy=best[0])
         metrics = dict(config=asdict(cfg), **run.metrics(),
                        accuracy=max(best[0], final_accuracy), final_step_accuracy=final_accuracy,
-                       kept_step=kept[0], eval_pairs=int(eval_a.shape[1]), eval_exhaustive=exhaustive,
+                       kept_step=kept["step"], eval_pairs=int(eval_a.shape[1]), eval_exhaustive=exhaustive,
                        first_perfect_step=first_perfect,
                        train_seconds_to_first_perfect=None if seconds_to_perfect is None else round(seconds_to_perfect, 4),
                        curve={"steps": curve_steps, "wrong_bits_per_pair": curve_errors})
