@@ -201,11 +201,11 @@ class Run:
         self._last_checkpoint = now
         return True
 
-    def save_now(self) -> None:
-        """Write the checkpoint (the ``save`` given to the Run, if any) of the run as it is."""
+    def save_now(self, *args) -> None:
+        """Write the checkpoint: ``save(*args)``, the ``save`` given to the Run (if any)."""
         if self._save is not None:
             with self.saving():
-                self._save()
+                self._save(*args)
             self._saved_step = self.step
 
     def log(self, loss: float) -> None:

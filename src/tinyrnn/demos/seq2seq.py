@@ -214,9 +214,7 @@ def train(cfg: Seq2SeqConfig, emit=lambda line: None, save: str | None = None, r
             held_out[0] = result["accuracy"]
             if kept_state is not None:
                 kept_state["accuracy"] = result["accuracy"]
-            with run.saving():
-                checkpoint(kept_state)
-            run._saved_step = run.step
+            run.save_now(kept_state)
         if plot_to:
             plot(plot_to, metrics)
         metrics.update(run.metrics())                       # a signal during the save or the plot counts
