@@ -4,7 +4,7 @@ For each layer and mode, a fresh process builds the layer and runs forward+backw
 the way a training loop does (the previous step's cache still referenced while the next
 forward runs). Reported: resident memory (ru_maxrss) after building the inputs, its peak after
 1 step and after 30 steps, and the peak of NumPy's traced allocations (tracemalloc) during one
-steady-state step. Modes: default, and with tinyrnn.perf.retain_memory() called first.
+steady-state step. Modes: default, and with _retain.retain_memory() (bench/_retain.py) called first.
 
     python bench/memory_step.py
 """
@@ -26,7 +26,8 @@ def child(cls_name, retain):
     sys.path.insert(0, os.path.join(HERE, "..", "src"))
     import tinyrnn as tr
     if retain:
-        from tinyrnn.perf import retain_memory
+        sys.path.insert(0, HERE)
+        from _retain import retain_memory
         retain_memory()
     rng = np.random.default_rng(0)
     layer = getattr(tr, cls_name)(I, H, rng=rng)

@@ -10,7 +10,7 @@ ratio of those, and the range of the per-round ratios.
 --one-process: the earlier method, both libraries in this process in alternating blocks with
 the same thread count (--threads) and a --settle pause before each block (each library's
 idle worker threads spin for a while and would starve the other's on 2 cores).
---retain: the tinyrnn processes call tinyrnn.perf.retain_memory() first (for comparison only;
+--retain: the tinyrnn processes call _retain.retain_memory() (bench/_retain.py) first (for comparison only;
 the layers reuse their own arrays and do not need it).
 
     python bench/rnn_vs_torch.py                 # all configurations
@@ -29,7 +29,7 @@ ap.add_argument("--reps", type=int, default=15, help="timed calls per process (a
 ap.add_argument("--rounds", type=int, default=3)
 ap.add_argument("--only", default="", help="comma-separated kinds: rnn, lstm, gru, lengths")
 ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
-ap.add_argument("--retain", action="store_true", help="tinyrnn processes call tinyrnn.perf.retain_memory()")
+ap.add_argument("--retain", action="store_true", help="tinyrnn processes call _retain.retain_memory() (bench/_retain.py)")
 ap.add_argument("--one-process", action="store_true", help="both libraries in this process (older method)")
 ap.add_argument("--threads", type=int, default=None, help="--one-process only: thread count for both (default: all cores)")
 ap.add_argument("--block", type=float, default=0.25, help="timed calls last at least this many seconds")
@@ -55,7 +55,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 import tinyrnn as tr  # noqa: E402
 
 if args.retain and args.lib == "tinyrnn":
-    from tinyrnn.perf import retain_memory
+    sys.path.insert(0, os.path.dirname(__file__))
+    from _retain import retain_memory
     retain_memory()
 
 CONFIGS = [  # (kind, T, B, I, H)

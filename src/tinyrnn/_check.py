@@ -12,6 +12,9 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from .errors import InputError, NonFiniteError
+
+
 def to_numpy(value):
     """Arrays pass through; torch tensors (anything with ``.detach()``) are converted."""
     if isinstance(value, np.ndarray):
@@ -42,7 +45,7 @@ def float_array(name: str, value, dtype, *, finite: bool = True) -> np.ndarray:
         )
     arr = arr.astype(dtype, copy=False)
     if finite and not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or inf")
+        raise NonFiniteError(f"{name} contains NaN or inf")
     return arr
 
 
@@ -56,9 +59,9 @@ def int_array(name: str, value, *, low: int | None = None, high: int | None = No
     if arr.size:
         lo, hi = int(arr.min()), int(arr.max())
         if low is not None and lo < low:
-            raise ValueError(f"{name} must have every {what} >= {low}, got {lo}")
+            raise InputError(f"{name} must have every {what} >= {low}, got {lo}")
         if high is not None and hi >= high:
-            raise ValueError(f"{name} must have every {what} < {high}, got {hi}")
+            raise InputError(f"{name} must have every {what} < {high}, got {hi}")
     return arr
 
 
@@ -73,14 +76,14 @@ def check_shape(name: str, arr: np.ndarray, expected: tuple, note: str = "") -> 
     ok = arr.ndim == len(expected) and all(e is None or e == s for e, s in zip(expected, arr.shape))
     if not ok:
         exp = shape_str("*" if e is None else e for e in expected)
-        raise ValueError(f"{name} must have shape {exp}{note}, got {shape_str(arr.shape)}")
+        raise InputError(f"{name} must have shape {exp}{note}, got {shape_str(arr.shape)}")
 
 
 def positive_int(name: str, value, *, allow_zero: bool = False) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     if value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
+        raise InputError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
     return int(value)
 
 
@@ -88,7 +91,7 @@ def probability(name: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a float in [0, 1), got {type(value).__name__}")
     if not 0.0 <= float(value) < 1.0:
-        raise ValueError(f"{name} must be in [0, 1), got {value}")
+        raise InputError(f"{name} must be in [0, 1), got {value}")
     return float(value)
 
 
@@ -99,14 +102,14 @@ def real(name: str, value) -> float:
     try:
         return float(value)
     except OverflowError:
-        raise ValueError(f"{name} must be a finite number, got an int of {len(str(value))} digits") from None
+        raise InputError(f"{name} must be a finite number, got an int of {len(str(value))} digits") from None
 
 
 def nonneg_float(name: str, value, *, allow_inf: bool = False) -> float:
     """A finite float >= 0 (``allow_inf``: +inf is accepted too); NaN is always refused."""
     v = real(name, value)
     if not v >= 0.0 or (v == math.inf and not allow_inf):
-        raise ValueError(f"{name} must be >= 0{'' if allow_inf else ' and finite'}, got {value}")
+        raise InputError(f"{name} must be >= 0{'' if allow_inf else ' and finite'}, got {value}")
     return v
 
 
@@ -126,7 +129,7 @@ def flag(name: str, value) -> bool:
 
 def choice(name: str, value, options) -> str:
     if value not in options:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}, got {value!r}")
+        raise InputError(f"{name} must be one of {', '.join(map(repr, options))}, got {value!r}")
     return value
 
 
@@ -137,5 +140,5 @@ def check_cache(cache, layer, fields: tuple[str, ...]) -> None:
         raise TypeError(f"cache must be the second value returned by this {name}'s forward(), "
                         f"got {type(cache).__name__}")
     if cache.owner is not layer:
-        raise ValueError(f"cache comes from the forward of another layer ({cache.owner!r}), not of this "
+        raise InputError(f"cache comes from the forward of another layer ({cache.owner!r}), not of this "
                          f"{layer!r}: pass each layer the cache its own forward returned")

@@ -25,13 +25,15 @@ import re
 import secrets
 import signal
 import socket
+import struct
 import threading
 import zipfile
+import zlib
 from contextlib import contextmanager
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .module import Module
 
 FORMAT = 1
@@ -40,9 +42,14 @@ HEADER_LIMIT = 64 * 2 ** 20          # bytes: the JSON header member
 EXTRA_LIMIT = 64 * 2 ** 20           # bytes allowed beyond what the model and optimizer can need
 STALE_SECONDS = 600                  # a temporary file untouched this long is debris
 _MAX_NPY_HEADER = 10_000
+# What zipfile, zlib and numpy.lib.format raise on damaged or hostile bytes: a bad zip directory
+# or member, an unknown compression method, a cut stream, a bad .npy header (ValueError, or the
+# SyntaxError / RecursionError of its literal parser), and I/O errors reading the file.
+_ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, struct.error, NotImplementedError, ValueError,
+                   SyntaxError, RecursionError, OverflowError, OSError)
 
 
-from .errors import CheckpointError  # noqa: E402  (re-exported: tinyrnn.checkpoint.CheckpointError)
+from .errors import CheckpointError, InputError, NonFiniteError  # noqa: E402  (CheckpointError re-exported)
 
 
 # =========================================================================== save
@@ -108,7 +115,7 @@ def _arrays_to_save(model, optimizer, meta, extra) -> dict:
                                "n_params": len(sd["state"]), "state_keys": keys}
     nonfinite = [k for k, v in arrays.items() if not k.startswith("extra/") and not np.isfinite(v).all()]
     if nonfinite:
-        raise ValueError(f"cannot save a checkpoint holding NaN or inf (in {', '.join(nonfinite)}): "
+        raise NonFiniteError(f"cannot save a checkpoint holding NaN or inf (in {', '.join(nonfinite)}): "
                          "the training diverged; the previous file, if any, is unchanged")
     try:
         text = json.dumps(_jsonable(header))
@@ -321,9 +328,9 @@ def _plan(ar, header, model, optimizer, max_bytes):
 
 def _check_optimizer_header(opt, optimizer) -> None:
     if opt["type"] != type(optimizer).__name__:
-        raise ValueError(f"optimizer state is for {opt['type']}, not {type(optimizer).__name__}")
+        raise InputError(f"optimizer state is for {opt['type']}, not {type(optimizer).__name__}")
     if opt["n_params"] != len(optimizer.params):
-        raise ValueError(f"optimizer state has {opt['n_params']} parameters, this optimizer has "
+        raise InputError(f"optimizer state has {opt['n_params']} parameters, this optimizer has "
                          f"{len(optimizer.params)}")
 
 
@@ -446,14 +453,14 @@ class _Archive:
 
     @contextmanager
     def _reading(self, what: str):
-        # Only zipfile / numpy.lib.format / I/O calls on the untrusted bytes run in here, so any
-        # error they raise means a damaged or hostile file (zlib.error, BadZipFile, EOFError,
-        # NotImplementedError for an unknown compression, ValueError from a bad .npy header, ...).
+        # Only zipfile / numpy.lib.format / I/O calls on the untrusted bytes run in here. The
+        # errors they raise for a damaged or hostile file become CheckpointError; anything else
+        # (a TypeError from a numpy whose header reader lacks a keyword, say) is a bug and passes.
         try:
             yield
         except CheckpointError:
             raise
-        except Exception as e:  # noqa: BLE001 - see above
+        except _ARCHIVE_ERRORS as e:
             raise CheckpointError(f"checkpoint {self.path} {what} ({type(e).__name__}: {e})") from None
 
     def _index(self) -> None:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._check import nonneg_float, real
+from .errors import InputError
 from .module import Module
 
 
@@ -71,7 +72,7 @@ class GradcheckReport:
 def _compare(name, analytic, numeric, atol, rtol) -> GradcheckRow:
     analytic = np.asarray(analytic, dtype=np.float64)
     if analytic.shape != numeric.shape:
-        raise ValueError(f"gradient of {name} has shape {analytic.shape}, expected {numeric.shape}")
+        raise InputError(f"gradient of {name} has shape {analytic.shape}, expected {numeric.shape}")
     abs_err = np.abs(analytic - numeric)
     scale = np.maximum(np.abs(analytic), np.abs(numeric))
     rel = np.where(scale > 0, abs_err / np.where(scale > 0, scale, 1), 0.0)
@@ -91,7 +92,7 @@ def _call(loss_and_grads, inputs) -> tuple[float, dict]:
     except (TypeError, ValueError):
         raise TypeError(f"loss_and_grads must return a scalar loss, got {type(loss).__name__}") from None
     if not math.isfinite(loss):
-        raise ValueError(f"loss_and_grads returned a non-finite loss ({loss})")
+        raise InputError(f"loss_and_grads returned a non-finite loss ({loss})")
     if grads is not None and not isinstance(grads, Mapping):
         raise TypeError(f"loss_and_grads must return its input gradients as a dict, got {type(grads).__name__}")
     return loss, dict(grads or {})
@@ -115,7 +116,7 @@ def gradcheck(loss_and_grads, module: Module | None = None, inputs: dict | None 
         raise TypeError(f"inputs must be a dict of name -> array, got {type(inputs).__name__}")
     eps = real("eps", eps)
     if not 0.0 < eps < math.inf:
-        raise ValueError(f"eps must be a finite number > 0, got {eps}")
+        raise InputError(f"eps must be a finite number > 0, got {eps}")
     atol, rtol = nonneg_float("atol", atol), nonneg_float("rtol", rtol)
     inputs = {k: np.array(v, dtype=np.float64) if np.asarray(v).dtype.kind == "f" else v
               for k, v in (inputs or {}).items()}
@@ -126,14 +127,14 @@ def gradcheck(loss_and_grads, module: Module | None = None, inputs: dict | None 
                             "call module.to(np.float64) first")
     float_inputs = [k for k, v in inputs.items() if isinstance(v, np.ndarray) and v.dtype == np.float64]
     if not named and not float_inputs:
-        raise ValueError("gradcheck has nothing to check: give a module with parameters or float inputs")
+        raise InputError("gradcheck has nothing to check: give a module with parameters or float inputs")
     if module is not None:
         module.zero_grad()
     loss, input_grads = _call(loss_and_grads, inputs)
     analytic = {name: p.grad.copy() for name, p in named}
     unknown = [str(k) for k in input_grads if k not in inputs]
     if unknown:
-        raise ValueError(f"loss_and_grads returned gradients for {', '.join(unknown)}, which are not in inputs")
+        raise InputError(f"loss_and_grads returned gradients for {', '.join(unknown)}, which are not in inputs")
 
     def f() -> float:
         return _call(loss_and_grads, inputs)[0]

@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 
+from .errors import InputError
+
 
 def make_rng(rng) -> np.random.Generator:
     """``None`` -> a fresh unseeded Generator; an int -> a seeded one; a Generator as is."""
@@ -35,7 +37,7 @@ def identity_recurrent_(layer) -> None:
     for name, p in layer.named_parameters():
         if name.startswith("weight_hh"):
             if p.data.shape[0] != p.data.shape[1]:
-                raise ValueError(f"identity_recurrent_ needs square recurrent weights, {name} is {p.data.shape}")
+                raise InputError(f"identity_recurrent_ needs square recurrent weights, {name} is {p.data.shape}")
             p.data[...] = np.eye(p.data.shape[0], dtype=p.data.dtype)
         elif name.startswith("bias"):
             p.data[...] = 0
@@ -46,10 +48,10 @@ def forget_bias_(lstm, value: float) -> None:
     forget rows [H, 2H) of every ``bias_ih`` become ``value`` and those of ``bias_hh`` zero, so
     the gate's total bias is exactly ``value``. Every other element is left as it was."""
     if not getattr(lstm, "bias", False):
-        raise ValueError("forget_bias_ needs an LSTM built with bias=True")
+        raise InputError("forget_bias_ needs an LSTM built with bias=True")
     H = lstm.hidden_size
     for name, p in lstm.named_parameters():
         if name.startswith("bias_ih") or name.startswith("bias_hh"):
             if p.data.shape != (4 * H,):
-                raise ValueError(f"forget_bias_ needs an LSTM's (4H,) biases, {name} is {p.data.shape}")
+                raise InputError(f"forget_bias_ needs an LSTM's (4H,) biases, {name} is {p.data.shape}")
             p.data[H:2 * H] = value if name.startswith("bias_ih") else 0

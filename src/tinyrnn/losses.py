@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._check import choice, float_array, int_array, integer, shape_str, to_numpy
+from .errors import InputError
 from .functional import log_softmax, sigmoid
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -24,7 +25,7 @@ def _pair(name_a, a, name_b, b):
     a = _floats(name_a, a)
     b = float_array(name_b, b, a.dtype)
     if a.shape != b.shape:
-        raise ValueError(f"{name_b} must have the shape of {name_a} {shape_str(a.shape)}, got {shape_str(b.shape)}")
+        raise InputError(f"{name_b} must have the shape of {name_a} {shape_str(a.shape)}, got {shape_str(b.shape)}")
     return a, b
 
 
@@ -51,9 +52,9 @@ def bce_loss(prob, target, reduction: str = "mean"):
     choice("reduction", reduction, REDUCTIONS)
     prob, target = _pair("prob", prob, "target", target)
     if prob.size and (prob.min() < 0 or prob.max() > 1):
-        raise ValueError(f"prob must be probabilities in [0, 1], got values in [{prob.min()}, {prob.max()}]")
+        raise InputError(f"prob must be probabilities in [0, 1], got values in [{prob.min()}, {prob.max()}]")
     if target.size and (target.min() < 0 or target.max() > 1):
-        raise ValueError(f"target must be in [0, 1], got values in [{target.min()}, {target.max()}]")
+        raise InputError(f"target must be in [0, 1], got values in [{target.min()}, {target.max()}]")
     with np.errstate(divide="ignore"):
         log_p = np.maximum(np.log(prob), -100)
         log_1p = np.maximum(np.log1p(-prob), -100)
@@ -84,16 +85,16 @@ def cross_entropy(logits, targets, ignore_index: int = -100, reduction: str = "m
     ignore_index = integer("ignore_index", ignore_index)
     logits = _floats("logits", logits)
     if logits.ndim < 1 or logits.shape[-1] == 0:
-        raise ValueError(f"logits must have shape (..., C) with C >= 1 classes, got {shape_str(logits.shape)}")
+        raise InputError(f"logits must have shape (..., C) with C >= 1 classes, got {shape_str(logits.shape)}")
     C = logits.shape[-1]
     targets = int_array("targets", targets, what="class index")
     if targets.shape != logits.shape[:-1]:
-        raise ValueError(f"targets must have shape {shape_str(logits.shape[:-1])} to match logits "
+        raise InputError(f"targets must have shape {shape_str(logits.shape[:-1])} to match logits "
                          f"{shape_str(logits.shape)}, got {shape_str(targets.shape)}")
     valid = targets != ignore_index
     bad = valid & ((targets < 0) | (targets >= C))
     if bad.any():
-        raise ValueError(f"targets must be class indices in [0, {C}) or ignore_index={ignore_index}, "
+        raise InputError(f"targets must be class indices in [0, {C}) or ignore_index={ignore_index}, "
                          f"got {targets[bad].flat[0]}")
     safe = np.where(valid, targets, 0)
     logp = log_softmax(logits)                                           # (..., C)

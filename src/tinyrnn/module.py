@@ -11,6 +11,7 @@ from typing import Iterator
 import numpy as np
 
 from ._check import check_dtype_arg, shape_str, to_numpy
+from .errors import InputError, NonFiniteError
 
 
 class Parameter:
@@ -137,7 +138,7 @@ class Module:
         if bad_dtype:
             problems.append("non-numeric arrays: " + "; ".join(bad_dtype))
         if problems:
-            raise ValueError(f"load_state_dict into {type(self).__name__} failed: " + " | ".join(problems))
+            raise InputError(f"load_state_dict into {type(self).__name__} failed: " + " | ".join(problems))
         return {"missing_keys": missing, "unexpected_keys": unexpected}
 
     def _plan_load(self, state_dict, strict: bool = True):
@@ -155,7 +156,7 @@ class Module:
                     nonfinite.append(k)
                 plan.append((p, arr))
         if nonfinite:
-            raise ValueError(f"load_state_dict into {type(self).__name__} failed: NaN or inf in "
+            raise NonFiniteError(f"load_state_dict into {type(self).__name__} failed: NaN or inf in "
                              f"{', '.join(nonfinite)} (after the cast to {self.dtype})")
         return plan, report
 

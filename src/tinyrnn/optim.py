@@ -16,6 +16,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ._check import flag, integer, nonneg_float, real, shape_str, to_numpy
+from .errors import InputError, NonFiniteError
 from .module import Parameter
 
 MAX_STEP = 2 ** 53      # a step count beyond this cannot be a float exponent exactly (b1 ** t)
@@ -34,13 +35,13 @@ def _param_list(params, *, single_ok: bool = False, empty_ok: bool = False) -> l
         raise TypeError(f"params must be an iterable of Parameters (model.parameters()), "
                         f"got {type(params).__name__}") from None
     if not params and not empty_ok:
-        raise ValueError("params must contain at least one Parameter, got an empty list")
+        raise InputError("params must contain at least one Parameter, got an empty list")
     seen = {}
     for i, p in enumerate(params):
         if not isinstance(p, Parameter):
             raise TypeError(f"params must be Parameters (model.parameters()), got {type(p).__name__} at position {i}")
         if id(p) in seen:
-            raise ValueError(f"params lists the same Parameter twice (positions {seen[id(p)]} and {i}); "
+            raise InputError(f"params lists the same Parameter twice (positions {seen[id(p)]} and {i}); "
                              "each Parameter must appear once")
         seen[id(p)] = i
     return params
@@ -51,7 +52,7 @@ def _betas(value) -> tuple[float, float]:
         raise TypeError(f"betas must be a pair (beta1, beta2), got {value!r}")
     b1, b2 = real("betas[0]", value[0]), real("betas[1]", value[1])
     if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
-        raise ValueError(f"betas must each be in [0, 1), got ({b1}, {b2})")
+        raise InputError(f"betas must each be in [0, 1), got ({b1}, {b2})")
     return b1, b2
 
 
@@ -78,7 +79,7 @@ class Optimizer:
     def _check_state(self, i: int, st: dict) -> None:
         """Which entries one parameter's state must hold, and their signs (arrays already cast)."""
         if st and set(st) != set(self.state_keys):
-            raise ValueError(f"optimizer state of parameter {i} must hold none or all of "
+            raise InputError(f"optimizer state of parameter {i} must hold none or all of "
                              f"{', '.join(self.state_keys)}, got {', '.join(sorted(st))}")
 
     def _update(self, p: Parameter, st: dict) -> None:  # pragma: no cover - abstract
@@ -114,14 +115,14 @@ class Optimizer:
     def _check_state_entry(self, i: int, key, shape, dtype) -> None:
         """One state array's name, shape and dtype, before its values are read."""
         if key not in self.state_keys:
-            raise ValueError(f"optimizer state of parameter {i} has unknown entry {key!r} "
+            raise InputError(f"optimizer state of parameter {i} has unknown entry {key!r} "
                              f"({type(self).__name__} keeps {', '.join(self.state_keys)})")
         p = self.params[i]
         if tuple(shape) != p.data.shape:
-            raise ValueError(f"optimizer state {key!r} of parameter {i} has shape {shape_str(shape)}, "
+            raise InputError(f"optimizer state {key!r} of parameter {i} has shape {shape_str(shape)}, "
                              f"expected {shape_str(p.data.shape)}")
         if np.dtype(dtype).kind not in "fiu":
-            raise ValueError(f"optimizer state {key!r} of parameter {i} has dtype {dtype}, expected floats")
+            raise InputError(f"optimizer state {key!r} of parameter {i} has dtype {dtype}, expected floats")
 
     def _plan_load(self, sd) -> tuple:
         """Check a state_dict completely; returns (defaults, step, state) ready to assign."""
@@ -129,23 +130,23 @@ class Optimizer:
             raise TypeError(f"state_dict must be a dict from Optimizer.state_dict(), got {type(sd).__name__}")
         absent = [k for k in ("type", "defaults", "step", "state") if k not in sd]
         if absent:
-            raise ValueError(f"optimizer state_dict lacks {', '.join(absent)}")
+            raise InputError(f"optimizer state_dict lacks {', '.join(absent)}")
         if sd["type"] != type(self).__name__:
-            raise ValueError(f"optimizer state is for {sd['type']}, not {type(self).__name__}")
+            raise InputError(f"optimizer state is for {sd['type']}, not {type(self).__name__}")
         if not isinstance(sd["defaults"], Mapping):
             raise TypeError(f"optimizer defaults must be a dict, got {type(sd['defaults']).__name__}")
         unknown = [str(k) for k in sd["defaults"] if k not in self.defaults]
         if unknown:
-            raise ValueError(f"optimizer defaults has unknown hyper-parameters: {', '.join(unknown)}")
+            raise InputError(f"optimizer defaults has unknown hyper-parameters: {', '.join(unknown)}")
         defaults = self._check_defaults({**self.defaults, **sd["defaults"]})
         step = integer("step", sd["step"])
         if not 0 <= step <= MAX_STEP:
-            raise ValueError(f"step must be in [0, 2**53], got {step}")
+            raise InputError(f"step must be in [0, 2**53], got {step}")
         states = sd["state"]
         if not isinstance(states, (list, tuple)):
             raise TypeError(f"optimizer state must be a list (one dict per parameter), got {type(states).__name__}")
         if len(states) != len(self.params):
-            raise ValueError(f"optimizer state has {len(states)} parameters, this optimizer has {len(self.params)}")
+            raise InputError(f"optimizer state has {len(states)} parameters, this optimizer has {len(self.params)}")
         new_state = []
         for i, (p, st) in enumerate(zip(self.params, states)):
             if not isinstance(st, Mapping):
@@ -157,7 +158,7 @@ class Optimizer:
                 with np.errstate(over="ignore", invalid="ignore"):   # an overflow is reported below
                     arr = np.array(arr, dtype=p.data.dtype)          # a copy in the parameter's dtype
                 if not np.isfinite(arr).all():
-                    raise ValueError(f"optimizer state {k!r} of parameter {i} contains NaN or inf "
+                    raise NonFiniteError(f"optimizer state {k!r} of parameter {i} contains NaN or inf "
                                      f"(in {p.data.dtype})")
                 new[k] = arr
             self._check_state(i, new)
@@ -184,7 +185,7 @@ class SGD(Optimizer):
         out = {k: nonneg_float(k, d[k]) for k in ("lr", "momentum", "dampening", "weight_decay")}
         out["nesterov"] = flag("nesterov", d["nesterov"])
         if out["nesterov"] and (out["momentum"] <= 0 or out["dampening"] != 0):
-            raise ValueError("nesterov requires momentum > 0 and dampening = 0")
+            raise InputError("nesterov requires momentum > 0 and dampening = 0")
         return out
 
     def _update(self, p, st):
@@ -220,7 +221,7 @@ class Adam(Optimizer):
     def _check_state(self, i, st):
         super()._check_state(i, st)
         if st and (st["exp_avg_sq"] < 0).any():
-            raise ValueError(f"optimizer state 'exp_avg_sq' of parameter {i} has negative entries")
+            raise InputError(f"optimizer state 'exp_avg_sq' of parameter {i} has negative entries")
 
     def _update(self, p, st):
         c = self.defaults
@@ -272,9 +273,9 @@ class Adagrad(Optimizer):
 
     def _check_state(self, i, st):
         if set(st) != {"sum"}:
-            raise ValueError(f"optimizer state of parameter {i} must hold 'sum', got {', '.join(sorted(st)) or 'nothing'}")
+            raise InputError(f"optimizer state of parameter {i} must hold 'sum', got {', '.join(sorted(st)) or 'nothing'}")
         if (st["sum"] < 0).any():
-            raise ValueError(f"optimizer state 'sum' of parameter {i} has negative entries")
+            raise InputError(f"optimizer state 'sum' of parameter {i} has negative entries")
 
     def _update(self, p, st):
         c = self.defaults
@@ -290,7 +291,7 @@ OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adagrad": Adagrad}
 def _norm_type(value) -> float:
     p = real("norm_type", value)
     if not p > 0:
-        raise ValueError(f"norm_type must be > 0 (or inf), got {value}")
+        raise InputError(f"norm_type must be > 0 (or inf), got {value}")
     return p
 
 
@@ -302,6 +303,20 @@ def _vector_norm(a: np.ndarray, p: float) -> float:
     r = a / m
     s = float(np.dot(r, r)) if p == 2 else float(np.sum(r ** p, dtype=np.float64))
     return m * s ** (1.0 / p)
+
+
+def grad_norm(params) -> float:
+    """The global 2-norm of the gradients of ``params`` (a list of Parameters), sqrt(sum g^2):
+    one dot product a tensor; per-tensor scaled (as ``clip_grad_norm_`` of any order) when that
+    sum overflows, so a large finite norm stays finite; inf or NaN when a gradient holds them."""
+    total = 0.0
+    with np.errstate(over="ignore"):             # an overflowing sum is done again, scaled, below
+        for p in params:
+            g = p.grad.ravel()
+            total += float(np.dot(g, g))
+    if math.isfinite(total):
+        return math.sqrt(total)
+    return _vector_norm(np.array([_vector_norm(np.abs(p.grad).ravel(), 2.0) for p in params]), 2.0)
 
 
 def clip_grad_norm_(params, max_norm: float, norm_type: float = 2.0,
@@ -320,8 +335,10 @@ def clip_grad_norm_(params, max_norm: float, norm_type: float = 2.0,
     error_if_nonfinite = flag("error_if_nonfinite", error_if_nonfinite)
     if not params:
         return 0.0
-    norms = np.array([_vector_norm(np.abs(p.grad).ravel(), norm_type) for p in params])
-    total = _vector_norm(norms, norm_type)
+    if norm_type == 2.0:
+        total = grad_norm(params)
+    else:
+        total = _vector_norm(np.array([_vector_norm(np.abs(p.grad).ravel(), norm_type) for p in params]), norm_type)
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(f"the total norm of order {norm_type} of the gradients is {total}: "
                            "the training diverged (lower the learning rate)")

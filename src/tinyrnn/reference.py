@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import InputError
+
 NONLINEARITIES = ("tanh", "relu", "sigmoid", "identity")
 
 
@@ -59,23 +61,23 @@ def activation_grad(nonlinearity, y):
 def _check_step(fn, gates, x, h, weight_ih, weight_hh, bias_ih, bias_hh, c=None):
     """One clear line for a wrong shape, before any product (a user's mistake, not a bug)."""
     if x.ndim != 2:
-        raise ValueError(f"{fn}: x must have shape (B, I), got {tuple(x.shape)}")
+        raise InputError(f"{fn}: x must have shape (B, I), got {tuple(x.shape)}")
     (B, I), H = x.shape, weight_hh.shape[-1]
     G = gates * H
     for name, arr, shape in (("h", h, (B, H)), ("c", c, (B, H)), ("weight_ih", weight_ih, (G, I)),
                              ("weight_hh", weight_hh, (G, H)), ("bias_ih", bias_ih, (G,)), ("bias_hh", bias_hh, (G,))):
         if arr is not None and arr.shape != shape:
-            raise ValueError(f"{fn}: {name} must have shape {shape} for x {tuple(x.shape)} "
+            raise InputError(f"{fn}: {name} must have shape {shape} for x {tuple(x.shape)} "
                              f"and hidden size {H}, got {tuple(arr.shape)}")
     if (bias_ih is None) != (bias_hh is None):
-        raise ValueError(f"{fn}: give both bias_ih and bias_hh, or neither")
+        raise InputError(f"{fn}: give both bias_ih and bias_hh, or neither")
 
 
 # ------------------------------------------------------------------ Elman RNN
 def rnn_step(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearity="tanh"):
     """h_next = act(x W_ih^T + b_ih + h W_hh^T + b_hh). x (B, I), h (B, H) -> h_next (B, H)."""
     if nonlinearity not in NONLINEARITIES:
-        raise ValueError(f"rnn_step: nonlinearity must be one of {NONLINEARITIES}, got {nonlinearity!r}")
+        raise InputError(f"rnn_step: nonlinearity must be one of {NONLINEARITIES}, got {nonlinearity!r}")
     _check_step("rnn_step", 1, x, h, weight_ih, weight_hh, bias_ih, bias_hh)
     a = x @ weight_ih.T + h @ weight_hh.T                       # (1)
     if bias_ih is not None:
@@ -189,7 +191,7 @@ def layer_weights(layer):
     state = layer.state_dict()
     names = {k[:-3] if k.endswith("_l0") else k: v for k, v in state.items()}
     if set(names) - {"weight_ih", "weight_hh", "bias_ih", "bias_hh"}:
-        raise ValueError("layer_weights: the reference loops take a one-layer, one-direction layer "
+        raise InputError("layer_weights: the reference loops take a one-layer, one-direction layer "
                          f"without projection; got parameters {sorted(state)}")
     return names
 

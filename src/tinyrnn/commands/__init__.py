@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib
 
-COMMANDS: list[str] = ["exercise", "check"]
+COMMANDS: list[str] = ["add", "srn", "hello", "seq2seq", "charlm", "memory", "gradflow", "exercise", "check"]
 
 
 def add_all(sub) -> None:

@@ -1,7 +1,7 @@
-"""Argument types and flags shared by every command's parser.
+"""What every command shares: the parser class, argument types, common flags and report lines.
 
-Each parser raises ``argparse.ArgumentTypeError`` with what was expected; the root parser turns
-it into a one-line usage error (exit 2).
+Each argument type raises ``argparse.ArgumentTypeError`` with what was expected; the parser
+turns it into a one-line usage error (exit 2).
 """
 
 from __future__ import annotations
@@ -9,10 +9,56 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from dataclasses import MISSING, fields
+from dataclasses import fields
 
-__all__ = ["positive", "nonneg", "positive_float", "SEED", "add_common", "print_json",
-           "_int_in", "_float_in", "_zero_or", "_defaults"]
+from ..errors import UsageError
+
+__all__ = ["Parser", "EXIT_CODES", "usage", "missing_action", "positive", "nonneg", "positive_float", "SEED",
+           "add_common", "print_json", "report_stop", "times", "_int_in", "_float_in", "_zero_or",
+           "flag", "resume_policy", "add_config_flags", "given", "resume_keys", "length_range", "name_list",
+           "float_list"]
+
+EXIT_CODES = """exit codes:
+  0    success
+  1    internal error: a bug in tinyrnn (one line; TINYRNN_DEBUG=1 shows the traceback)
+  2    bad flag, path, file or size: one line on stderr says what and what to do
+  3    training diverged (non-finite loss or gradient); the last good checkpoint is kept
+  4    tinyrnn check: a function is wrong or not written yet
+  130  stopped by Ctrl-C (SIGINT), 143 by SIGTERM: training stops between steps and saves
+  141  the output pipe was closed (e.g. '| head'): stops quietly"""
+
+
+class _Formatter(argparse.HelpFormatter):
+    """Wraps descriptions; keeps the exit-code table as written."""
+
+    def _fill_text(self, text, width, indent):
+        if text.startswith("exit codes:"):
+            return text
+        return super()._fill_text(text, width, indent)
+
+
+class Parser(argparse.ArgumentParser):
+    """The parser of the root command and of every subcommand: the exit-code table as epilog,
+    and a usage error raised (not printed and exited) so ``main`` reports it."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("epilog", EXIT_CODES)
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message):
+        raise usage(self, message)
+
+
+def usage(parser, message) -> UsageError:
+    """A usage error that names the (sub)parser it comes from (``main`` prefixes the name)."""
+    e = UsageError(message)
+    e.prog = parser.prog
+    return e
+
+
+def missing_action(parser, actions):
+    raise usage(parser, f"choose an action: {actions}")
 
 
 def _int_in(low, high=None):
@@ -60,9 +106,33 @@ positive_float = _float_in(0.0, low_open=True)
 SEED = _int_in(0, 2**63 - 1)
 
 
-def _defaults(config_class) -> dict:
-    """The default of every field of a config dataclass (the one source of defaults)."""
-    return {f.name: f.default for f in fields(config_class) if f.default is not MISSING}
+def length_range(text):
+    """'A-B' -> (A, B) with 1 <= A <= B."""
+    parts = text.split("-")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts) or not 1 <= int(parts[0]) <= int(parts[1]) <= 100:
+        raise argparse.ArgumentTypeError(f"expected a range A-B of lengths with 1 <= A <= B, like 13-20, got {text!r} "
+                                         "(B at most 100)")
+    return int(parts[0]), int(parts[1])
+
+
+def name_list(choices):
+    def parse(text):
+        names = [v.strip() for v in text.split(",")]
+        bad = [v for v in names if v not in choices]
+        if bad or not names:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list of {', '.join(choices)}, got {text!r}")
+        return tuple(dict.fromkeys(names))
+    return parse
+
+
+def float_list(text):
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if not all(abs(v) < 1e6 for v in values):
+        raise argparse.ArgumentTypeError(f"expected finite numbers, got {text!r}")
+    return values
 
 
 def add_common(p, seed=0, seed_help="(default %(default)s)"):
@@ -74,3 +144,69 @@ def add_common(p, seed=0, seed_help="(default %(default)s)"):
 
 def print_json(obj):
     print(json.dumps(obj, sort_keys=True))
+
+
+def report_stop(metrics, save, resume_hint=True):
+    """The lines after a run stopped by a signal; returns the exit code (0 if not stopped)."""
+    if not metrics.get("signal"):
+        return 0
+    kept = metrics.get("kept_step", metrics["steps"])
+    where = f"; checkpoint of step {kept} written to {save}" if save else "; nothing saved (no --save)"
+    how = f"; resume with --resume {save}" if save and resume_hint else ""
+    print(f"Stopped by {metrics['signal']} at step {metrics['steps']}{where}{how}")
+    return metrics["exit_code"]
+
+
+def times(metrics) -> str:
+    return f"{metrics['train_seconds']:.2f} s of training + {metrics['eval_seconds']:.2f} s of evaluation"
+
+
+# ---------------------------------------------------------------- flags declared on config fields
+def flag(help: str, *, type=None, choices=None, metavar=None, name: str | None = None, resume: str | None = None,
+         default_text: str | None = None) -> dict:
+    """The metadata of a config dataclass field that is a command-line flag, for
+    ``field(default=..., metadata=flag(...))``: its help (``%(default)s`` is the field's default,
+    or ``default_text``), its argument type, choices and metavar, its name when it is not
+    ``--field-name`` (``--no-lr-decay`` for a True default), and its ``resume`` policy:
+    ``"fixed"`` (a resumed run keeps the checkpoint's value and refuses another), ``"free"``
+    (the checkpoint's value unless given) or ``"more"`` (steps or seconds added to the plan)."""
+    return dict(cli=dict(help=help, type=type, choices=choices, metavar=metavar, name=name,
+                         default_text=default_text), resume=resume)
+
+
+def resume_policy(policy: str) -> dict:
+    """The metadata of a field that is not a flag but has a resume policy."""
+    return dict(resume=policy)
+
+
+def _flag_fields(config_class):
+    return [f for f in fields(config_class) if "cli" in f.metadata]
+
+
+def add_config_flags(parser, config_class, default_text: dict | None = None) -> None:
+    """Add one flag per field of ``config_class`` declared with ``flag(...)``. Every flag's
+    parsed default is None, so the flags a user named are those not None (``given``);
+    ``default_text`` overrides the default shown in a field's help (e.g. a per-task default)."""
+    default_text = default_text or {}
+    for f in _flag_fields(config_class):
+        cli = f.metadata["cli"]
+        shown = default_text.get(f.name, cli["default_text"])
+        if shown is None:
+            shown = f"{f.default:g}" if isinstance(f.default, float) else str(f.default)
+        kwargs = dict(help=cli["help"].replace("%(default)s", shown), dest=f.name, default=None)
+        if f.type in (bool, "bool"):
+            kwargs.update(action="store_const", const=not f.default)
+        else:
+            kwargs.update({k: cli[k] for k in ("type", "choices", "metavar") if cli[k] is not None})
+        parser.add_argument(cli["name"] or "--" + f.name.replace("_", "-"), **kwargs)
+
+
+def given(args, config_class) -> dict:
+    """The config fields the user named on the command line (flags, ``seed``), by field name."""
+    names = [f.name for f in _flag_fields(config_class)] + ["seed"] * ("seed" in config_class.__dataclass_fields__)
+    return {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
+
+
+def resume_keys(config_class, policy: str) -> tuple:
+    """The fields whose resume policy is ``policy`` ("fixed", "free" or "more")."""
+    return tuple(f.name for f in fields(config_class) if f.metadata.get("resume") == policy)

@@ -7,7 +7,10 @@
 
 Every generator returns a ``Batch``: inputs ``x`` (T, B, I) float, targets ``y``, and
 ``lengths`` (B,) ints (None when every sequence has length T). Positions are 0-based.
-``baseline(task, T, variant)`` is the loss of the best input-blind answer (see each function).
+
+Each task is an object (``make_task(name, T, variant)``, like ``data.seq2seq``'s tasks): its
+batches, sizes, loss, held-out metrics, success criterion and ``baseline``, the loss of the best
+input-blind answer.
 """
 
 from __future__ import annotations
@@ -17,7 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._check import choice
+from ..errors import InputError
 from ..functional import softmax
+from ..losses import cross_entropy, mse_loss
 
 ADDING_VARIANTS = ("le", "hochreiter")
 TASKS = ("adding", "copy", "order")
@@ -34,18 +40,6 @@ class Batch:
     x: np.ndarray                    # (T, B, I)
     y: np.ndarray                    # adding (B, 1) float; copy (T, B) int; order (B,) int
     lengths: np.ndarray | None       # (B,) ints, or None when all are T
-
-
-def min_T(task: str, variant: str = "le") -> int:
-    """The smallest T each task is defined for."""
-    if task == "adding":
-        return 24 if variant == "hochreiter" else 2
-    return 10 if task == "order" else 1
-
-
-def max_length(task: str, T: int) -> int:
-    """Steps of the longest sequence: T + T//10 for the variable-length tasks, T + 20 for copy."""
-    return T + 20 if task == "copy" else T + T // 10
 
 
 def adding_le(rng: np.random.Generator, T: int, batch: int, dtype=np.float32) -> Batch:
@@ -141,33 +135,174 @@ def order_correct(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
     return err.max(axis=-1) < ORDER_TOLERANCE
 
 
-def generate(task: str, variant: str, rng: np.random.Generator, T: int, batch: int, dtype=np.float32) -> Batch:
-    """One batch of ``task`` (``variant`` matters for adding only)."""
-    if task == "adding":
-        make = adding_hochreiter if variant == "hochreiter" else adding_le
-    else:
-        make = copy_memory if task == "copy" else temporal_order
-    return make(rng, T, batch, dtype)
+# ---------------------------------------------------------------- the tasks as objects
+class MemoryTask:
+    """One long-range memory task at sequence length ``T``: its batches, input and output sizes,
+    training loss, held-out metrics, success criterion and baseline. ``every_step``: the model
+    answers at every step (copy), else at each sequence's last step. ``score``: the metric the
+    learning curve follows."""
+
+    name = ""
+    inputs = outputs = 0
+    every_step = False
+    score = "test_ce"
+    min_T = 1
+
+    @classmethod
+    def lowest_T(cls, variant: str = "le") -> int:
+        """The smallest T the task is defined for."""
+        return cls.min_T
+
+    def __init__(self, T: int):
+        if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < self.min_T:
+            raise InputError(f"T must be an integer >= {self.min_T} for {self.label}, got {T}")
+        self.T = int(T)
+
+    @property
+    def label(self) -> str:
+        return self.name
+
+    def batch(self, rng: np.random.Generator, n: int, dtype=np.float32) -> Batch:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def max_length(self) -> int:
+        """Steps of the longest sequence: T + T//10 for the variable-length tasks."""
+        return self.T + self.T // 10
+
+    def loss(self, y, batch: Batch):
+        """The training loss and its gradient with respect to the model output ``y``."""
+        return cross_entropy(y, batch.y)
+
+    def metrics(self, y, test: Batch) -> dict:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def solved(self, m: dict) -> bool:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def headline(self, m: dict) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def baseline(self) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
 
 
-def io_sizes(task: str) -> tuple[int, int]:
-    """(input features, output features) of each task."""
-    return {"adding": (2, 1), "copy": (COPY_SYMBOLS + 2, COPY_SYMBOLS + 2),
-            "order": (len(ORDER_SYMBOLS), 4)}[task]
+class AddingTask(MemoryTask):
+    """The adding problem: ``variant`` "le" (Le et al. 2015, fixed length T) or "hochreiter"
+    (1997, lengths T to T + T//10). Loss MSE; solved when 99 % of the test sequences are within
+    0.04."""
+
+    name, inputs, outputs, score = "adding", 2, 1, "test_mse"
+
+    @classmethod
+    def lowest_T(cls, variant: str = "le") -> int:
+        return 24 if variant == "hochreiter" else 2
+
+    def __init__(self, T: int, variant: str = "le"):
+        self.variant = choice("variant", variant, ADDING_VARIANTS)
+        self.min_T = self.lowest_T(variant)
+        super().__init__(T)
+
+    @property
+    def label(self) -> str:
+        return f"adding variant={self.variant}"
+
+    def batch(self, rng, n, dtype=np.float32):
+        return (adding_hochreiter if self.variant == "hochreiter" else adding_le)(rng, self.T, n, dtype)
+
+    def max_length(self) -> int:
+        return self.T + self.T // 10 if self.variant == "hochreiter" else self.T
+
+    def loss(self, y, batch):
+        return mse_loss(y, batch.y)
+
+    def metrics(self, y, test):
+        err = np.abs(y[:, 0] - test.y[:, 0])
+        return dict(test_mse=float(np.mean(err ** 2)), solved_fraction=float(np.mean(err < HOCHREITER_TOLERANCE)))
+
+    def solved(self, m):
+        return m["solved_fraction"] >= 0.99
+
+    def headline(self, m):
+        return f"test MSE {m['test_mse']:.5f}, solved {100 * m['solved_fraction']:.1f}%"
+
+    @property
+    def baseline(self):
+        """MSE of always answering the mean. le: always 1, Var(U1 + U2) = 1/6. hochreiter: always
+        0.5, (E[X1^2] + E[X2^2]) / 16 with E[X^2] = 1/3, except that X1 is 0 with probability
+        1/10 (marked at step 0): (0.9 / 3 + 1 / 3) / 16 = 0.0395833."""
+        if self.variant == "hochreiter":
+            return (0.9 / 3 + 1 / 3) / 16
+        return 1.0 / 6.0
+
+
+class CopyTask(MemoryTask):
+    """The copy-memory task: T + 20 steps, cross-entropy at every step; solved below 10 % of the
+    baseline cross-entropy."""
+
+    name, inputs, outputs, every_step = "copy", COPY_SYMBOLS + 2, COPY_SYMBOLS + 2, True
+
+    def batch(self, rng, n, dtype=np.float32):
+        return copy_memory(rng, self.T, n, dtype)
+
+    def max_length(self) -> int:
+        return self.T + 2 * COPY_LENGTH
+
+    def metrics(self, y, test):
+        ce, _ = cross_entropy(y, test.y)
+        recall = slice(self.T + COPY_LENGTH, None)
+        right = y[recall].argmax(-1) == test.y[recall]
+        return dict(test_ce=float(ce), recall_accuracy=float(right.mean()))
+
+    def solved(self, m):
+        return m["test_ce"] < 0.1 * self.baseline
+
+    def headline(self, m):
+        return f"test CE {m['test_ce']:.5f}, recall {100 * m['recall_accuracy']:.1f}%"
+
+    @property
+    def baseline(self):
+        """Blanks, then uniform guesses over the 8 symbols: 10 ln 8 / (T + 20) per step."""
+        return COPY_LENGTH * math.log(COPY_SYMBOLS) / (self.T + 2 * COPY_LENGTH)
+
+
+class OrderTask(MemoryTask):
+    """Temporal order: four classes at the last step; solved at 99 % test accuracy.
+    ``solved_fraction``, the share of sequences with every output within 0.3 of its target (the
+    1997 criterion), is reported beside it."""
+
+    name, inputs, outputs, min_T = "order", len(ORDER_SYMBOLS), 4, 10
+
+    def batch(self, rng, n, dtype=np.float32):
+        return temporal_order(rng, self.T, n, dtype)
+
+    def metrics(self, y, test):
+        ce, _ = cross_entropy(y, test.y)
+        return dict(test_ce=float(ce), test_accuracy=float(np.mean(y.argmax(-1) == test.y)),
+                    solved_fraction=float(np.mean(order_correct(y, test.y))))
+
+    def solved(self, m):
+        return m["test_accuracy"] >= 0.99
+
+    def headline(self, m):
+        return (f"test accuracy {100 * m['test_accuracy']:.1f}%, "
+                f"all outputs within 0.3 {100 * m['solved_fraction']:.1f}%")
+
+    @property
+    def baseline(self):
+        """Uniform guesses over the 4 classes: ln 4."""
+        return math.log(4)
+
+
+TASK_CLASSES = {"adding": AddingTask, "copy": CopyTask, "order": OrderTask}
+
+
+def make_task(name: str, T: int, variant: str = "le") -> MemoryTask:
+    """The task called ``name`` at length ``T`` (``variant`` matters for adding only)."""
+    cls = TASK_CLASSES[choice("task", name, TASKS)]
+    return cls(T, variant) if cls is AddingTask else cls(T)
 
 
 def baseline(task: str, T: int, variant: str = "le") -> float:
-    """The loss of the best answer that ignores the input, the level a model must beat.
-
-    adding/le: MSE of always answering 1 = Var(U1 + U2) = 1/6.
-    adding/hochreiter: MSE of always answering 0.5 = (E[X1^2] + E[X2^2]) / 16 with E[X^2] = 1/3,
-    except that X1 is 0 with probability 1/10 (at step 0): (0.9 / 3 + 1 / 3) / 16 = 0.0395833.
-    copy: cross-entropy per step of blanks then uniform guesses = 10 ln 8 / (T + 20).
-    order: cross-entropy of uniform guesses over the 4 classes = ln 4."""
-    if task == "adding":
-        if variant == "hochreiter":
-            return (0.9 / 3 + 1 / 3) / 16
-        return 1.0 / 6.0
-    if task == "copy":
-        return COPY_LENGTH * math.log(COPY_SYMBOLS) / (T + 2 * COPY_LENGTH)
-    return math.log(4)
+    """The loss of the best answer that ignores the input, the level a model must beat."""
+    return make_task(task, T, variant).baseline

@@ -12,6 +12,8 @@ import zlib
 
 import numpy as np
 
+from ..errors import InputError
+
 PAD, SOS, EOS = 0, 1, 2
 SPECIALS = ["<pad>", "<s>", "</s>"]
 
@@ -36,7 +38,7 @@ class Vocab:
     def encode(self, text: str, what: str = "input") -> list[int]:
         unknown = sorted({c for c in text if c not in self.stoi or self.stoi[c] < len(SPECIALS)})
         if unknown:
-            raise ValueError(f"{what} {text!r} has characters outside the alphabet {self.chars!r}: "
+            raise InputError(f"{what} {text!r} has characters outside the alphabet {self.chars!r}: "
                              + ", ".join(repr(c) for c in unknown))
         return [self.stoi[c] for c in text]
 

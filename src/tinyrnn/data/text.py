@@ -15,7 +15,7 @@ import sysconfig
 import numpy as np
 
 
-from ..errors import CorpusError  # noqa: E402  (re-exported: tinyrnn.data.text.CorpusError)
+from ..errors import CorpusError, InputError  # noqa: E402,F401  (CorpusError re-exported: tinyrnn.data.text.CorpusError)
 
 
 def stdlib_files() -> list[str]:
@@ -70,7 +70,7 @@ class CharVocab:
     def encode(self, text: str, what: str = "text") -> np.ndarray:
         unknown = sorted({c for c in text if c not in self.stoi})
         if unknown:
-            raise ValueError(f"{what} has characters outside the model's vocabulary: "
+            raise InputError(f"{what} has characters outside the model's vocabulary: "
                              + ", ".join(repr(c) for c in unknown[:20]) + (" ..." if len(unknown) > 20 else ""))
         dtype = np.uint8 if len(self.chars) <= 256 else np.uint16 if len(self.chars) <= 65536 else np.uint32
         return np.array([self.stoi[c] for c in text], dtype=dtype)

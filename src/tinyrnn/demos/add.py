@@ -7,32 +7,43 @@ U(-1, 1) weights, loss 1/2 (y - p)^2 summed over the bits, SGD lr 0.1, one pair 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from ..checkpoint import save as save_checkpoint
+from ..commands._args import _float_in, _int_in, _zero_or, flag, positive, positive_float
 from ..data import binary
 from ..models import BinaryAdder
-from ..optim import OPTIMIZERS, clip_grad_norm_
-from .common import Timer, check_memory, close, diverging, grad_norm, guarded_step, progress, through, training
+from ..models.adder import accuracy
+from ..optim import OPTIMIZERS, clip_grad_norm_, grad_norm
+from ..train import Plan, Run
+from .common import check_memory, guarded_step
 
 EVAL_LIMIT = 1 << 20          # all-pairs evaluation up to this many pairs, else a sample
 
 
 @dataclass
 class AddConfig:
-    bits: int = 8
-    hidden: int = 16
-    lr: float = 0.1
-    steps: int = 10_000
-    batch: int = 1
-    optimizer: str = "sgd"
+    bits: int = field(default=8, metadata=flag(
+        "operand width in bits, 2 to 64; operands are below 2^(bits-1) so the sum fits (default %(default)s)",
+        type=_int_in(2, 64)))
+    hidden: int = field(default=16, metadata=flag("hidden units (default %(default)s)", type=positive))
+    lr: float = field(default=0.1, metadata=flag("learning rate (default %(default)s)", type=positive_float))
+    steps: int = field(default=10_000, metadata=flag("training steps (default %(default)s)", type=positive))
+    batch: int = field(default=1, metadata=flag("operand pairs per step, vectorised (default %(default)s)",
+                                                 type=positive))
+    optimizer: str = field(default="sgd", metadata=flag("optimizer (default %(default)s)", choices=["sgd", "adam"]))
     seed: int = 0
-    print_every: int = 1000
-    eval_every: int = 50       # all-pairs accuracy (and a curve point) every this many steps
-    test_bits: int = 0
-    clip: float = 0.0          # global gradient-norm clip, 0 = off
+    print_every: int = field(default=1000, metadata=flag("steps between progress blocks (default %(default)s)",
+                                                         type=positive))
+    eval_every: int = field(default=50, metadata=flag(     # all-pairs accuracy (and a curve point)
+        "steps between all-pairs evaluations, to find the first 100%% (default %(default)s)", type=positive))
+    test_bits: int = field(default=0, metadata=flag(
+        "after training, exact accuracy on N-bit operands, 2 to 1024 (a random sample and edge cases); 0 = off",
+        type=_zero_or(_int_in(2, 1024), "an integer from 2 to 1024"), metavar="N"))
+    clip: float = field(default=0.0, metadata=flag("global gradient-norm clip, 0 = off (default %(default)s)",
+                                                   type=_float_in(0.0)))
     quiet: bool = False
 
 
@@ -48,17 +59,6 @@ def _bits_str(col) -> str:
     return "".join(str(int(v)) for v in col[::-1])      # most significant bit first
 
 
-def accuracy(model: BinaryAdder, a_bits, b_bits, chunk: int = 65536) -> float:
-    """Fraction of pairs whose every sum bit is right."""
-    right = 0
-    n = a_bits.shape[1]
-    for s in range(0, n, chunk):
-        a, b = a_bits[:, s:s + chunk], b_bits[:, s:s + chunk]
-        p = model(binary.encode(a, b, model.dtype))[:, :, 0]
-        right += int(np.all((p > 0.5) == binary.add_bits(a, b).astype(bool), axis=0).sum())
-    return right / max(n, 1)
-
-
 def eval_pairs(bits: int, rng: np.random.Generator):
     """All operand pairs when there are at most EVAL_LIMIT of them, else a random sample."""
     if 4 ** (bits - 1) <= EVAL_LIMIT:
@@ -66,30 +66,32 @@ def eval_pairs(bits: int, rng: np.random.Generator):
     return binary.random_operands(rng, bits, 100_000) + (False,)
 
 
-def train(cfg: AddConfig, emit=lambda line: None, save: str | None = None):
-    """Train, evaluate, save to ``save`` if given, and return (model, metrics). ``emit``
-    receives the progress blocks.
-    SIGINT/SIGTERM stop between steps (``metrics["signal"]``); a non-finite loss or gradient
-    raises Diverged."""
+def train(cfg: AddConfig, emit=lambda line: None, save: str | None = None, plot_to: str | None = None):
+    """Train, evaluate, save to ``save`` if given (also at evaluations, at most every
+    ``train.CHECKPOINT_SECONDS``), draw to ``plot_to`` after the save, and return (model,
+    metrics). ``emit`` receives the progress blocks. SIGINT/SIGTERM stop between steps
+    (``metrics["signal"]``); a non-finite loss or gradient raises Diverged."""
     check_memory(memory_estimate, {"--hidden": cfg.hidden, "--batch": cfg.batch, "--bits": cfg.bits})
     rng = np.random.default_rng(cfg.seed)
     model = BinaryAdder(cfg.hidden, rng=rng)
     opt = OPTIMIZERS[cfg.optimizer](model.parameters(), lr=cfg.lr)
     eval_a, eval_b, exhaustive = eval_pairs(cfg.bits, np.random.default_rng(cfg.seed + 1))
-    timer, eval_timer = Timer(), Timer()
     curve_steps, curve_errors = [], []
     first_perfect = seconds_to_perfect = None
     best = (-1.0, 0, None)                  # (all-pairs accuracy, step, weights): the model kept
     window_errors = window_pairs = 0
-    bar = progress(range(1, cfg.steps + 1), cfg.steps, not cfg.quiet, "add")
-    say = through(bar, emit)
-    step = 0
-    with training() as flag:
-        for step in bar:
-            if flag.stop:
-                step -= 1
-                break
-            with timer, diverging(step, cfg.lr, cfg.clip):
+    kept = dict(step=0, accuracy=None, final=False)  # the evaluated step whose weights the model holds
+
+    def checkpoint():
+        known = kept["final"] or kept["step"] == run.step      # else: weights of a step not evaluated (a signal)
+        save_checkpoint(save, model, meta=dict(kind="add", bits=cfg.bits, accuracy=kept["accuracy"] if known else None,
+                                               steps=run.step, kept_step=kept["step"] if known else run.step))
+
+    run = Run(Plan(cfg.steps), emit, quiet=cfg.quiet, desc="add", lr=cfg.lr, clip=cfg.clip,
+              save=save and checkpoint)
+    with run:
+        for step in run.steps():
+            with run.training(step):
                 a, b = binary.random_operands(rng, cfg.bits, cfg.batch)
                 y = binary.add_bits(a, b)[:, :, None].astype(np.float32)     # (bits, B, 1)
                 p, _, cache = model.forward(binary.encode(a, b))
@@ -98,40 +100,43 @@ def train(cfg: AddConfig, emit=lambda line: None, save: str | None = None):
                 norm = clip_grad_norm_(model.parameters(), cfg.clip) if cfg.clip else grad_norm(model.parameters())
                 loss = 0.5 * float(((p - y) ** 2).sum()) / cfg.batch
                 guarded_step(opt, model, step, loss, norm, cfg.lr, cfg.clip)
+            run.log(loss)
             window_errors += int(((p > 0.5) != (y > 0.5)).sum())
             window_pairs += cfg.batch
             if step % cfg.print_every == 0 or step == cfg.steps:
-                say(_block(a, b, p, y))
+                run.say(_block(a, b, p, y))
             if step % cfg.eval_every == 0 or step == cfg.steps:
                 curve_steps.append(step)
                 curve_errors.append(window_errors / window_pairs)
                 window_errors = window_pairs = 0
-                with eval_timer:
+                with run.evaluating():
                     acc = accuracy(model, eval_a, eval_b)
                 if acc == 1.0 and first_perfect is None:
-                    first_perfect, seconds_to_perfect = step, timer.seconds
+                    first_perfect, seconds_to_perfect = step, run.timer.seconds
                 if acc > best[0]:
                     best = (acc, step, model.state_dict())
-        close(bar)
-        with eval_timer:
+                kept.update(step=step, accuracy=acc)
+                if save and run.checkpoint_due():
+                    run.save_now()
+        step = run.step
+        with run.evaluating():
             final_accuracy = accuracy(model, eval_a, eval_b)
+        kept.update(step=step, accuracy=final_accuracy, final=True)
         if best[0] > final_accuracy:             # keep the best evaluated weights (reported as kept_step)
             model.load_state_dict(best[2])
-        metrics = dict(config=asdict(cfg), steps=step, train_seconds=round(timer.seconds, 4),
-                       eval_seconds=round(eval_timer.seconds, 4),
+            kept.update(step=best[1], accuracy=best[0])
+        metrics = dict(config=asdict(cfg), **run.metrics(),
                        accuracy=max(best[0], final_accuracy), final_step_accuracy=final_accuracy,
-                       kept_step=best[1] if best[0] > final_accuracy else step,
-                       eval_pairs=int(eval_a.shape[1]), eval_exhaustive=exhaustive,
+                       kept_step=kept["step"], eval_pairs=int(eval_a.shape[1]), eval_exhaustive=exhaustive,
                        first_perfect_step=first_perfect,
                        train_seconds_to_first_perfect=None if seconds_to_perfect is None else round(seconds_to_perfect, 4),
-                       signal=flag.signum and flag.name, exit_code=flag.exit_code,
                        curve={"steps": curve_steps, "wrong_bits_per_pair": curve_errors})
-        if cfg.test_bits and not flag.stop:
+        if cfg.test_bits and not run.stop:
             metrics["generalisation"] = generalisation(model, cfg.test_bits, np.random.default_rng(cfg.seed + 2))
-        if save:                             # inside the signal guard: a signal now waits for the file
-            save_checkpoint(save, model, meta=dict(kind="add", bits=cfg.bits, accuracy=metrics["accuracy"],
-                                                   steps=step, kept_step=metrics["kept_step"]))
-        metrics.update(signal=flag.signum and flag.name, exit_code=flag.exit_code)   # one during the save counts
+        run.save_now()                           # first: a plot that fails must not cost the model
+        if plot_to:
+            plot(plot_to, model, metrics, cfg.bits)
+        metrics.update(run.metrics())            # a signal during the save or the plot counts
         return model, metrics
 
 

@@ -17,22 +17,27 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..checkpoint import CheckpointError
+from ..checkpoint import CheckpointError, read_header
 from ..checkpoint import load as load_checkpoint
-from ..checkpoint import read_header
 from ..checkpoint import save as save_checkpoint
+from ..commands._args import _float_in, flag, nonneg, positive, positive_float, resume_keys, resume_policy
 from ..data.text import CharVocab, CorpusError, Streams, fingerprint, load_corpus, split
 from ..models.charlm import CharLM, evaluate, sample, train_step
+from ..nn import CELLS
 from ..optim import OPTIMIZERS
-from .common import (Diverged, Timer, UsageError, ce_ceiling, check_finite, check_memory, close, diverging,
-                     params_finite, progress, resume_settings, smooth, through, training)
+from ..train import Plan, Run, lr_schedule
+from .common import (Diverged, UsageError, ce_ceiling, check_finite, check_memory, params_finite, progress,
+                     resume_settings, smooth)
 
 __all__ = ["CharLMConfig", "SampleConfig", "Streams", "evaluate", "sample", "train_step", "train", "prepare", "load_model",
            "resume_config", "plot"]
 
 LN2 = math.log(2.0)
-MODEL_KEYS = ("cell", "layers", "hidden", "embed", "dropout")
-DATA_KEYS = ("seq_len", "batch", "optimizer", "lr", "clip", "seed", "valid_fraction")
+
+
+def _fixed(help: str, **kwargs) -> dict:
+    """A model or data setting: a resumed run keeps the checkpoint's."""
+    return flag(help, resume="fixed", **kwargs)
 
 
 @dataclass
@@ -40,34 +45,56 @@ class CharLMConfig:
     files: list = field(default_factory=list)
     # The default recipe: the best validation after a fixed training time among the recipes tried
     # in docs/charlm.md (a GRU does about twice the steps of an LSTM of the same size here).
-    cell: str = "gru"
-    layers: int = 1
-    hidden: int = 256
-    embed: int = 64
-    dropout: float = 0.0
-    seq_len: int = 64
-    batch: int = 64
-    optimizer: str = "adam"
-    lr: float = 4e-3
-    clip: float = 5.0
-    lr_decay: bool = True           # cosine decay of lr to 5 % of it over the plan (steps or time budget)
-    steps: int = 2000
-    time_budget: float = 0.0        # seconds of training; 0 = use steps
-    eval_every: int = 1000
-    eval_chars: int = 0             # 0 = the whole validation split
-    valid_fraction: float = 0.1
-    keep_best: bool = False         # the checkpoint holds the best validation so far, not the last
-    seed: int = 0
+    cell: str = field(default="gru", metadata=_fixed("recurrent cell (default %(default)s)",
+                                                     choices=list(CELLS)))
+    layers: int = field(default=1, metadata=_fixed("recurrent layers (default %(default)s)", type=positive))
+    hidden: int = field(default=256, metadata=_fixed("hidden size (default %(default)s)", type=positive))
+    embed: int = field(default=64, metadata=_fixed("embedding size (default %(default)s)", type=positive))
+    dropout: float = field(default=0.0, metadata=_fixed(
+        "dropout between layers and before the output, 0 to 0.99 (default %(default)s)", type=_float_in(0.0, 0.99)))
+    seq_len: int = field(default=64, metadata=_fixed("characters per truncated-BPTT chunk (default %(default)s)",
+                                                     type=positive))
+    batch: int = field(default=64, metadata=_fixed("parallel streams (default %(default)s)", type=positive))
+    optimizer: str = field(default="adam", metadata=_fixed("optimizer (default %(default)s)",
+                                                           choices=["adam", "adagrad", "sgd"]))
+    lr: float = field(default=4e-3, metadata=_fixed("learning rate (default %(default)s)", type=positive_float))
+    clip: float = field(default=5.0, metadata=_fixed("global gradient-norm clip, 0 = off (default %(default)s)",
+                                                     type=_float_in(0.0)))
+    lr_decay: bool = field(default=True, metadata=flag(   # cosine decay of lr to 5 % of it over the plan
+        "keep --lr constant (default: cosine decay to 5%% of --lr over the run's steps or time budget)",
+        name="--no-lr-decay", resume="free"))
+    steps: int = field(default=2000, metadata=flag(
+        "training steps (default %(default)s); with --resume, this many MORE steps (default: finish the saved "
+        "run's plan)", type=positive, resume="more"))
+    time_budget: float = field(default=0.0, metadata=flag(      # seconds of training; 0 = use steps
+        "train for this many seconds of training instead of --steps (evaluation and saving are not counted; the "
+        "final report gives each); with --resume, this many MORE seconds", type=positive_float, metavar="SECONDS",
+        resume="more"))
+    eval_every: int = field(default=1000, metadata=flag(
+        "steps between validations (and checkpoints) (default %(default)s; with --resume, the run's own)",
+        type=positive, resume="free"))
+    eval_chars: int = field(default=0, metadata=flag(           # 0 = the whole validation split
+        "validate on the first N held-out characters, at least --seq-len + 1; 0 = all (default 0; with --resume, "
+        "the run's own)", type=nonneg, resume="free"))
+    valid_fraction: float = field(default=0.1, metadata=resume_policy("fixed"))
+    keep_best: bool = field(default=False, metadata=flag(       # the checkpoint holds the best validation so far
+        "write the checkpoint only when validation improves, so it holds the best weights; the report says which "
+        "step", resume="free"))
+    seed: int = field(default=0, metadata=resume_policy("fixed"))
     quiet: bool = False
 
 
 @dataclass
 class SampleConfig:
-    """Defaults of ``tinyrnn charlm sample``."""
+    """The settings of ``tinyrnn charlm sample`` (``--prime``/``--prime-file`` are one choice)."""
     prime: str = ""
-    length: int = 500
-    temperature: float = 1.0
-    top_k: int = 0
+    length: int = field(default=500, metadata=flag("characters to draw (default %(default)s)", type=nonneg))
+    temperature: float = field(default=1.0, metadata=flag(
+        "divides the logits, 1e-06 to 1e+06: below 1 is more conservative, above 1 more surprising "
+        "(default %(default)s)", type=_float_in(1e-6, 1e6)))
+    top_k: int = field(default=0, metadata=flag(
+        "draw only among the K most likely characters; 1 = greedy, 0 = all (default %(default)s)", type=nonneg,
+        metavar="K"))
     seed: int = 0
 
 
@@ -118,8 +145,8 @@ def resume_config(path: str, files, given: dict) -> CharLMConfig:
     header = read_header(path)
     meta = header.get("meta", {})
     saved = meta.get("train_config") or {}
-    settings = resume_settings(path, header, "charlm", given, MODEL_KEYS + DATA_KEYS,
-                               ("eval_every", "eval_chars", "keep_best", "lr_decay"), int(meta.get("step", 0)),
+    settings = resume_settings(path, header, "charlm", given, resume_keys(CharLMConfig, "fixed"),
+                               resume_keys(CharLMConfig, "free"), int(meta.get("step", 0)),
                                float(meta.get("train_seconds", 0.0)))
     if "lr_decay" not in saved and "lr_decay" not in given:   # saved before the decay existed: constant lr
         settings["lr_decay"] = False
@@ -136,11 +163,9 @@ def _check_eval_chars(cfg: CharLMConfig) -> None:
 
 
 def lr_at(cfg: CharLMConfig, step: int, seconds: float) -> float:
-    """The learning rate of the next step: cosine decay from ``lr`` to 5 % of it over the
-    plan, ``time_budget`` seconds of training or ``steps`` steps (a resumed run's plan is its
-    whole plan, so the decay goes on where it stopped)."""
-    done = min(1.0, seconds / cfg.time_budget if cfg.time_budget else step / max(cfg.steps, 1))
-    return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * done)))
+    """The learning rate of the step after ``step`` steps and ``seconds`` of training: the run's
+    cosine schedule (``train.CosineLR``) over its plan."""
+    return lr_schedule(cfg.lr, True, cfg.steps, cfg.time_budget).lr_at(step, seconds)
 
 
 def describe(cfg: CharLMConfig, model: CharLM, vocab, train_ids, valid_ids, desc) -> list[str]:
@@ -160,7 +185,7 @@ def describe(cfg: CharLMConfig, model: CharLM, vocab, train_ids, valid_ids, desc
 
 
 def train(cfg: CharLMConfig, emit=lambda line: None, save: str | None = None, resume: str | None = None,
-          on_eval=None):
+          on_eval=None, plot_to: str | None = None):
     """Train (or continue a run); returns (model, vocab, metrics). SIGINT/SIGTERM stop between
     steps and the run is saved; a non-finite loss, gradient or validation raises Diverged and
     nothing is saved (the last good checkpoint stays)."""
@@ -180,9 +205,8 @@ def train(cfg: CharLMConfig, emit=lambda line: None, save: str | None = None, re
     model = CharLM(len(vocab), cfg.embed, cfg.hidden, cfg.cell, cfg.layers, cfg.dropout, rng=rng)
     opt = OPTIMIZERS[cfg.optimizer](model.parameters(), lr=cfg.lr)
     streams = Streams(train_ids, cfg.batch, cfg.seq_len)
-    step, state = 0, None
+    step, state, train_seconds, eval_seconds = 0, None, 0.0, 0.0
     history = dict(step=[], train_loss=[], valid_loss=[], seconds=[], log_step=[], log_loss=[], eval_changes=[])
-    timer, eval_timer = Timer(), Timer()
     best = [math.inf, 0]                        # best validation (nats) and its step
     for line in describe(cfg, model, vocab, train_ids, valid_ids, desc):
         emit(line)
@@ -193,84 +217,75 @@ def train(cfg: CharLMConfig, emit=lambda line: None, save: str | None = None, re
         rng.bit_generator.state = meta["rng_state"]
         state = _state_from(header["extra"])
         history.update(meta["history"])
-        timer.seconds = meta["train_seconds"]
-        eval_timer.seconds = meta.get("eval_seconds", 0.0)
+        train_seconds, eval_seconds = meta["train_seconds"], meta.get("eval_seconds", 0.0)
         best = [meta.get("best_valid", math.inf), meta.get("best_step", 0)]
         _note_eval_change(meta["train_config"], cfg, history, step, emit)
-        emit(f"Resuming from step {step} ({timer.seconds:.0f} s of training so far)")
-    start = dict(step=step, train=timer.seconds, eval=eval_timer.seconds)
+        emit(f"Resuming from step {step} ({train_seconds:.0f} s of training so far)")
+    start = dict(step=step, train=train_seconds, eval=eval_seconds)
+    ceiling = ce_ceiling(len(vocab))
+    schedule = lr_schedule(cfg.lr, cfg.lr_decay, cfg.steps, cfg.time_budget)
 
     def checkpoint():
-        if save and (not cfg.keep_best or best[1] == step):
-            meta = dict(kind="charlm", chars=vocab.chars, corpus=fp, corpus_name=desc, step=step,
-                        pos=streams.pos, rng_state=rng.bit_generator.state, train_config=asdict(cfg),
-                        history=history, train_seconds=timer.seconds, eval_seconds=eval_timer.seconds,
-                        best_valid=best[0], best_step=best[1])
-            save_checkpoint(save, model, opt, meta=meta, extra=_state_arrays(state))
+        meta = dict(kind="charlm", chars=vocab.chars, corpus=fp, corpus_name=desc, step=run.step,
+                    pos=streams.pos, rng_state=rng.bit_generator.state, train_config=asdict(cfg),
+                    history=history, train_seconds=run.timer.seconds, eval_seconds=run.eval_timer.seconds,
+                    best_valid=best[0], best_step=best[1])
+        save_checkpoint(save, model, opt, meta=meta, extra=_state_arrays(state))
 
     def record(window):
-        with eval_timer:
-            v = _record(model, valid_ids, cfg, history, step, window, timer, say)
+        with run.evaluating():
+            v = _record(model, valid_ids, cfg, history, run.step, window, run.timer, run.say)
         if not params_finite(model):
-            raise Diverged(step, v, cfg.lr, cfg.clip)
-        check_finite(step, v, 0.0, cfg.lr, cfg.clip, ceiling)
+            raise Diverged(run.step, v, cfg.lr, cfg.clip)
+        run.check(v)
         if v < best[0]:
-            best[:] = [v, step]
+            best[:] = [v, run.step]
+        if save and (not cfg.keep_best or best[1] == run.step):
+            run.save_now()                      # at every validation (keep_best: every improvement)
 
-    window, log, tokens, t_window = [], [], 0, time.perf_counter()
-    ceiling = ce_ceiling(len(vocab))
-    bar = progress(iter(int, 1), 0 if cfg.time_budget else max(cfg.steps - step, 0), not cfg.quiet, "charlm")
-    say = through(bar, emit)
-    with training() as flag:
-        for _ in bar:
-            if (cfg.time_budget and timer.seconds >= cfg.time_budget) or (not cfg.time_budget and step >= cfg.steps):
-                break
-            if flag.stop:
-                break
-            with timer, diverging(step + 1, cfg.lr, cfg.clip):
-                if cfg.lr_decay:
-                    opt.lr = lr_at(cfg, step, timer.seconds)
+    run = Run(Plan(cfg.steps, cfg.time_budget), emit, quiet=cfg.quiet, desc="charlm", lr=cfg.lr, clip=cfg.clip,
+              ceiling=ceiling, start=step, train_seconds=train_seconds, eval_seconds=eval_seconds,
+              save=save and checkpoint, save_on_interrupt=not cfg.keep_best)
+    window, log = [], []
+    with run:
+        for step in run.steps():
+            with run.training(step):
+                opt.lr = schedule.lr_at(step - 1, run.timer.seconds)
                 x, y, reset = streams.next()
                 if reset:
                     state = None                                  # the streams wrapped: start afresh
-                guard = lambda loss, norm: check_finite(step + 1, loss, norm, cfg.lr, cfg.clip, ceiling)  # noqa: E731
+                guard = lambda loss, norm: check_finite(step, loss, norm, cfg.lr, cfg.clip, ceiling)  # noqa: E731
                 loss, state = train_step(model, opt, x, y, state, cfg.clip, on_grad=guard)   # state carried on
-            step += 1
             if not params_finite(model):
                 raise Diverged(step, float(loss), cfg.lr, cfg.clip)
             window.append(loss)
             log.append(loss)
-            tokens += x.size
+            run.log(loss)
             if step % 10 == 0:
                 history["log_step"].append(step)
                 history["log_loss"].append(round(float(np.mean(log)), 5))
                 log = []
-                if hasattr(bar, "set_postfix"):
-                    now = time.perf_counter()
-                    bar.set_postfix(loss=f"{history['log_loss'][-1]:.3f}", tok_s=f"{tokens / (now - t_window):.0f}")
-                    tokens, t_window = 0, now
             if step % cfg.eval_every == 0:
                 record(window)
                 window = []
                 if on_eval:
                     on_eval(step, history)
-                checkpoint()
-        close(bar)
-        say = emit
+        step = run.step
         if window or not history["step"] or history["step"][-1] != step:
             record(window)
-            checkpoint()
         final = history["valid_loss"][-1]
         metrics = dict(config=asdict(cfg), corpus=desc, corpus_chars=int(len(train_ids) + len(valid_ids)),
-                       vocab_size=len(vocab), steps=step, train_seconds=round(timer.seconds, 2),
-                       eval_seconds=round(eval_timer.seconds, 2), wall_seconds=round(time.perf_counter() - wall0, 2),
-                       run=dict(steps=step - start["step"], train_seconds=round(timer.seconds - start["train"], 2),
-                                eval_seconds=round(eval_timer.seconds - start["eval"], 2)),
+                       vocab_size=len(vocab), **run.metrics(), wall_seconds=round(time.perf_counter() - wall0, 2),
+                       run=dict(steps=step - start["step"], train_seconds=round(run.timer.seconds - start["train"], 2),
+                                eval_seconds=round(run.eval_timer.seconds - start["eval"], 2)),
                        valid_nats=round(final, 4), valid_bpc=round(final / LN2, 4),
                        best_step=best[1], best_valid_bpc=round(best[0] / LN2, 4),
-                       kept_step=best[1] if cfg.keep_best else step,
-                       interrupted=flag.stop, signal=flag.signum and flag.name, exit_code=flag.exit_code,
-                       history=history)
+                       kept_step=best[1] if cfg.keep_best else step, interrupted=run.stop, history=history)
+        if plot_to:                             # after the final checkpoint (written by record above)
+            title = (f"{desc[:70]}\n{cfg.cell.upper()} {cfg.layers}x{cfg.hidden}, embedding {cfg.embed}, "
+                     f"seq {cfg.seq_len}, batch {cfg.batch}, {cfg.optimizer} {cfg.lr:g}")
+            plot(plot_to, history, title)
+        metrics.update(run.metrics(), wall_seconds=round(time.perf_counter() - wall0, 2))
         return model, vocab, metrics
 
 

@@ -9,12 +9,11 @@ import os
 import signal
 import sys
 import time
+from contextlib import contextmanager
 
 import numpy as np
 
-
-from ..errors import Diverged, UsageError  # noqa: E402,F401  (re-exported)
-
+from ..errors import Diverged, NonFiniteError, UsageError  # noqa: E402,F401  (re-exported)
 
 # ---------------------------------------------------------------- progress and time
 BAR_DELAY = 1.0                 # seconds before a progress bar appears (so short loops show none)
@@ -158,15 +157,6 @@ def check_memory(estimate, sizes: dict, what: str = "this configuration") -> Non
 
 
 # ---------------------------------------------------------------- divergence
-def grad_norm(params) -> float:
-    """The global 2-norm of the gradients (inf or nan if any gradient is)."""
-    total = 0.0
-    for p in params:
-        g = p.grad.ravel()
-        total += float(np.dot(g, g))
-    return math.sqrt(total) if total == total else float("nan")
-
-
 def check_finite(step: int, loss: float, norm: float, lr: float, clip: float | None = None,
                  ceiling: float = math.inf) -> None:
     """The divergence guard: raise Diverged when the loss or the gradient norm is not finite, or
@@ -179,22 +169,6 @@ def check_finite(step: int, loss: float, norm: float, lr: float, clip: float | N
 def ce_ceiling(vocab_size: int) -> float:
     """The divergence ceiling of a cross-entropy over ``vocab_size`` classes (nats)."""
     return 10.0 * math.log(max(vocab_size, 2))
-
-
-class diverging:
-    """Inside a training step, a layer refusing non-finite activations (weights that grew
-    until a product overflowed) means the run diverged: raise Diverged instead."""
-
-    def __init__(self, step: int, lr: float, clip: float | None = None):
-        self.step, self.lr, self.clip = step, lr, clip
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, e, tb):
-        if kind is not None and issubclass(kind, ValueError) and ("NaN" in str(e) or "inf" in str(e)):
-            raise Diverged(self.step, math.nan, self.lr, self.clip) from e
-        return False
 
 
 def params_finite(model) -> bool:
@@ -263,13 +237,25 @@ def resume_settings(path: str, header: dict, kind: str, given: dict, fixed: tupl
 SIGNAL_NAMES = {signal.SIGINT: "Ctrl-C (SIGINT)", signal.SIGTERM: "SIGTERM"}
 
 
+class Interrupted(KeyboardInterrupt):
+    """A second SIGINT or SIGTERM: stop now. ``exit_code`` is 128 + the signal's number."""
+
+    def __init__(self, signum):
+        super().__init__(SIGNAL_NAMES.get(signum, str(signum)))
+        self.signum, self.exit_code = signum, 128 + int(signum)
+
+
 class StopFlag:
     """SIGINT and SIGTERM set a flag that the training loop checks between steps; a second
-    signal stops at once (KeyboardInterrupt). ``exit_code`` is 130 for SIGINT, 143 for SIGTERM."""
+    signal stops at once (Interrupted, exit code 128 + its number), except inside ``held()``
+    blocks (a training step, a save), which it lets finish first. ``exit_code`` is 130 for
+    SIGINT, 143 for SIGTERM."""
 
     def __init__(self):
         self.signum = None
         self._old = {}
+        self._held = 0
+        self._pending = None
 
     @property
     def stop(self) -> bool:
@@ -292,9 +278,25 @@ class StopFlag:
         return self
 
     def _handle(self, signum, frame):
-        if self.signum is not None:
-            raise KeyboardInterrupt
-        self.signum = signum
+        if self.signum is None:
+            self.signum = signum
+        elif self._held:
+            self._pending = signum
+        else:
+            self.signum = signum
+            raise Interrupted(signum)
+
+    @contextmanager
+    def held(self):
+        """A block a second signal does not cut: it stops the run when the block ends."""
+        self._held += 1
+        try:
+            yield
+        finally:
+            self._held -= 1
+        if not self._held and self._pending is not None:
+            self.signum, self._pending = self._pending, None
+            raise Interrupted(self.signum)
 
     def __exit__(self, *exc):
         for s, old in self._old.items():

@@ -9,23 +9,32 @@ same initial weights).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ..commands._args import flag, float_list, name_list, nonneg, positive
 from ..data import memory as tasks
-from ..models.memory import MemoryModel
+from ..models.memory import CELLS, input_gradient_norms
 from . import memory
 
 
 @dataclass
 class GradflowConfig:
-    cells: tuple = ("rnn", "irnn", "lstm", "gru")
-    forget_biases: tuple = (0.0, 1.0)     # one lstm curve per value
-    T: int = 100
-    hidden: int = memory.TASK_DEFAULTS["adding"]["hidden"]
-    batch: int = 100                      # sequences the norms are averaged over (and the trained models tested on)
-    train_steps: int = 0                  # 0: at initialisation only
+    cells: tuple = field(default=CELLS, metadata=flag(
+        "comma-separated cells (default %(default)s)", type=name_list(CELLS), metavar="CELLS", name="--cell",
+        default_text=",".join(CELLS)))
+    forget_biases: tuple = field(default=(0.0, 1.0), metadata=flag(     # one lstm curve per value
+        "lstm: one curve per forget-gate bias (default %(default)s)", type=float_list, metavar="B1,B2",
+        name="--forget-bias", default_text="0,1"))
+    T: int = field(default=100, metadata=flag("sequence length (default %(default)s)", type=positive))
+    hidden: int = field(default=memory.TASK_DEFAULTS["adding"]["hidden"], metadata=flag(
+        "hidden size (default %(default)s)", type=positive))
+    batch: int = field(default=100, metadata=flag(  # the norms are averaged over these (and trained models tested on)
+        "sequences averaged over (default %(default)s)", type=positive))
+    train_steps: int = field(default=0, metadata=flag(        # 0: at initialisation only
+        "also measure after N steps of 'tinyrnn memory adding' training (default %(default)s: initialisation only)",
+        type=nonneg, metavar="N"))
     seed: int = 0
     quiet: bool = False
 
@@ -39,15 +48,6 @@ def variants(cfg: GradflowConfig) -> list[tuple[str, str, float | None]]:
         else:
             out.append((cell, cell, None))
     return out
-
-
-def input_gradient_norms(model: MemoryModel, batch: tasks.Batch) -> np.ndarray:
-    """||dL_b/dx_t|| averaged over the batch, (T,) for t = 1 .. T, with L_b = (y_b - target_b)^2
-    (the sum over the batch, so each sequence's gradient is its own)."""
-    y, cache = model.forward(batch.x, batch.lengths)                  # (B, 1)
-    model.zero_grad()
-    dx = model.backward(2 * (y - batch.y), cache)                      # (T, B, I)
-    return np.linalg.norm(dx.astype(np.float64), axis=2).mean(axis=1)
 
 
 def memory_config(cfg: GradflowConfig, cell: str, forget_bias: float | None) -> memory.MemoryConfig:

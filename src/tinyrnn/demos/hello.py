@@ -6,15 +6,17 @@ Adam lr 0.05, 15 epochs, as in the classic PyTorch tutorial.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ..commands._args import _float_in, flag, positive, positive_float
 from ..losses import cross_entropy
 from ..module import Module
 from ..nn import RNN, Embedding, Linear
-from ..optim import Adam, clip_grad_norm_
-from .common import ce_ceiling, diverging, grad_norm, guarded_step, training
+from ..optim import Adam, clip_grad_norm_, grad_norm
+from ..train import Plan, Run
+from .common import ce_ceiling, guarded_step
 
 VOCAB = ["e", "h", "l", "o"]
 
@@ -23,12 +25,13 @@ VOCAB = ["e", "h", "l", "o"]
 class HelloConfig:
     source: str = "hello"
     target: str = "ohlol"
-    epochs: int = 15
-    lr: float = 0.05
+    epochs: int = field(default=15, metadata=flag("training epochs (default %(default)s)", type=positive))
+    lr: float = field(default=0.05, metadata=flag("Adam learning rate (default %(default)s)", type=positive_float))
     embed: int = 10
     hidden: int = 8
     layers: int = 2
-    clip: float = 0.0               # global gradient-norm clip, 0 = off
+    clip: float = field(default=0.0, metadata=flag("global gradient-norm clip, 0 = off (default %(default)s)",
+                                                   type=_float_in(0.0)))
     seed: int = 0
 
 
@@ -63,9 +66,10 @@ def train(cfg: HelloConfig, emit=lambda line: None) -> dict:
     opt = Adam(model.parameters(), lr=cfg.lr)
     x, y = encode(cfg.source), encode(cfg.target)
     history = []
-    with training():                # a few milliseconds: signals are not awaited, only overflow silenced
-        for epoch in range(1, cfg.epochs + 1):
-            with diverging(epoch, cfg.lr, cfg.clip):
+    # A few milliseconds: quiet (no bar, no progress line, no word about saving: hello keeps no model).
+    with Run(Plan(cfg.epochs), quiet=True, lr=cfg.lr, clip=cfg.clip) as run:
+        for epoch in run.steps():
+            with run.training(epoch):
                 history.append(_epoch(model, opt, x, y, epoch, cfg))
             emit(f"Epoch {epoch}/{cfg.epochs} loss={history[-1]['loss']:.4f} predicted={history[-1]['predicted']}")
         final = "".join(VOCAB[i] for i in model.forward(x)[0][0].argmax(-1))

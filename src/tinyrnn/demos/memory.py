@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ..checkpoint import save as save_checkpoint
+from ..commands._args import _float_in, flag, positive, positive_float
 from ..data import memory as tasks
-from ..losses import cross_entropy, mse_loss
-from ..models.memory import CELLS, MemoryModel
-from ..optim import OPTIMIZERS, clip_grad_norm_
-from .common import Timer, progress, training
+from ..errors import UsageError
+from ..models.memory import CELLS, MemoryModel, evaluate
+from ..optim import OPTIMIZERS, clip_grad_norm_, grad_norm
+from ..train import Plan, Run, lr_schedule
+from .common import ce_ceiling, guarded_step
 
 # Defaults that depend on the task (None in MemoryConfig means "the task's value"). Without
 # --steps a run trains for TIME_BUDGET seconds (the targets are "within 300 s of training").
@@ -27,32 +30,49 @@ TASK_DEFAULTS = {           # forget_bias: lstm only (order: 5, see docs/memory.
     "order": dict(hidden=32, batch=32, lr=1e-2, forget_bias=5.0),
 }
 TIME_BUDGET = 280.0
-EVAL_CHUNK = 500                      # test sequences per forward pass
 
 
-class TrainingDiverged(Exception):
-    """The loss became non-finite; the message says what to change."""
+def _per_task(key: str) -> str:
+    return ", ".join(f"{t} {v[key]}" for t, v in TASK_DEFAULTS.items())
 
 
 @dataclass
 class MemoryConfig:
-    task: str = "adding"
-    variant: str = "le"               # adding only: le | hochreiter
-    cell: str = "lstm"
-    T: int = 100
-    hidden: int | None = None         # None: TASK_DEFAULTS
-    layers: int = 1
-    batch: int | None = None
-    optimizer: str = "adam"
-    lr: float | None = None
-    clip: float = 1.0                 # global gradient-norm clip, 0 = off
-    lr_decay: bool = True             # cosine decay of lr to 5 % over the steps (or the time budget)
-    forget_bias: float | None = None  # lstm only; None: TASK_DEFAULTS
-    steps: int | None = None          # training steps; None: train for time_budget seconds
-    time_budget: float | None = None  # seconds of training; None: TIME_BUDGET unless steps is given
-    eval_every: int = 200
-    test_size: int = 1000
-    stop_when_solved: bool = False
+    task: str = "adding"              # the command's positional TASK
+    variant: str = field(default="le", metadata=flag(
+        "adding: le (Le et al. 2015, fixed length T) or hochreiter (1997, lengths T to 1.1 T) (default %(default)s)",
+        choices=list(tasks.ADDING_VARIANTS)))
+    cell: str = field(default="lstm", metadata=flag("rnn (tanh), irnn (ReLU, identity init), lstm, gru "
+                                                    "(default %(default)s)", choices=list(CELLS)))
+    T: int = field(default=100, metadata=flag(
+        "sequence length (order, hochreiter: the minimum length; copy: the blanks) (default %(default)s)",
+        type=positive))
+    hidden: int | None = field(default=None, metadata=flag(      # None: TASK_DEFAULTS
+        "hidden size (default: %(default)s)", type=positive, default_text=_per_task("hidden")))
+    layers: int = field(default=1, metadata=flag("recurrent layers (default %(default)s)", type=positive))
+    batch: int | None = field(default=None, metadata=flag(
+        "sequences per step (default: %(default)s)", type=positive, default_text=_per_task("batch")))
+    optimizer: str = field(default="adam", metadata=flag("optimizer (default %(default)s)",
+                                                         choices=["adam", "sgd", "adagrad"]))
+    lr: float | None = field(default=None, metadata=flag(
+        "learning rate (default: %(default)s)", type=positive_float, default_text=_per_task("lr")))
+    clip: float = field(default=1.0, metadata=flag("global gradient-norm clip, 0 = off (default %(default)s)",
+                                                   type=_float_in(0.0)))
+    lr_decay: bool = field(default=True, metadata=flag(   # cosine decay of lr to 5 % over the steps (or the budget)
+        "keep --lr constant (default: cosine decay to 5%% of --lr over the run)", name="--no-lr-decay"))
+    forget_bias: float | None = field(default=None, metadata=flag(   # lstm only; None: TASK_DEFAULTS
+        "lstm only: forget-gate biases start at B (default: %(default)s)", type=_float_in(-1e6, 1e6), metavar="B",
+        default_text=_per_task("forget_bias")))
+    steps: int | None = field(default=None, metadata=flag(        # None: train for time_budget seconds
+        "training steps (default: train for --time-budget seconds)", type=positive))
+    time_budget: float | None = field(default=None, metadata=flag(   # None: TIME_BUDGET unless steps is given
+        f"seconds of training, evaluations excluded (default {TIME_BUDGET:g} unless --steps is given)",
+        type=positive_float, metavar="SECONDS"))
+    eval_every: int = field(default=200, metadata=flag("steps between held-out evaluations (default %(default)s)",
+                                                       type=positive))
+    test_size: int = field(default=1000, metadata=flag("held-out sequences (default %(default)s)", type=positive))
+    stop_when_solved: bool = field(default=False, metadata=flag(
+        "stop at the first evaluation that meets the task's criterion"))
     seed: int = 0
     quiet: bool = False
 
@@ -60,12 +80,12 @@ class MemoryConfig:
         """A copy with the task's defaults filled in and every field checked."""
         values = asdict(self)
         if values["forget_bias"] is not None and values["cell"] != "lstm":
-            raise ValueError(f"--forget-bias sets the lstm's forget gates; --cell {values['cell']} has none")
+            raise UsageError(f"--forget-bias sets the lstm's forget gates; --cell {values['cell']} has none")
         for k, v in TASK_DEFAULTS[_task(self)].items():
             if values[k] is None and (k != "forget_bias" or values["cell"] == "lstm"):
                 values[k] = v
         if values["steps"] is not None and values["time_budget"]:
-            raise ValueError("give --steps or --time-budget, not both")
+            raise UsageError("give --steps or --time-budget, not both")
         if values["time_budget"] is None:
             values["time_budget"] = 0.0 if values["steps"] is not None else TIME_BUDGET
         cfg = MemoryConfig(**values)
@@ -75,165 +95,128 @@ class MemoryConfig:
 
 def _task(cfg) -> str:
     if cfg.task not in tasks.TASKS:
-        raise ValueError(f"task must be one of {', '.join(tasks.TASKS)}, got {cfg.task!r}")
+        raise UsageError(f"task must be one of {', '.join(tasks.TASKS)}, got {cfg.task!r}")
     return cfg.task
 
 
 def check_config(cfg: MemoryConfig) -> None:
-    """One clear ValueError per bad value, before any work starts."""
+    """One clear UsageError per bad value, before any work starts."""
     if cfg.variant not in tasks.ADDING_VARIANTS:
-        raise ValueError(f"--variant must be one of {', '.join(tasks.ADDING_VARIANTS)}, got {cfg.variant!r}")
+        raise UsageError(f"--variant must be one of {', '.join(tasks.ADDING_VARIANTS)}, got {cfg.variant!r}")
     if cfg.cell not in CELLS:
-        raise ValueError(f"--cell must be one of {', '.join(CELLS)}, got {cfg.cell!r}")
+        raise UsageError(f"--cell must be one of {', '.join(CELLS)}, got {cfg.cell!r}")
     if cfg.optimizer not in OPTIMIZERS:
-        raise ValueError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {cfg.optimizer!r}")
-    low = tasks.min_T(cfg.task, cfg.variant)
+        raise UsageError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {cfg.optimizer!r}")
+    low = tasks.TASK_CLASSES[cfg.task].lowest_T(cfg.variant)
     if not isinstance(cfg.T, int) or cfg.T < low:
         what = f"{cfg.task} --variant {cfg.variant}" if cfg.task == "adding" else cfg.task
-        raise ValueError(f"--T must be an integer >= {low} for {what}, got {cfg.T}")
+        raise UsageError(f"--T must be an integer >= {low} for {what}, got {cfg.T}")
     for name in ("hidden", "layers", "batch", "steps", "eval_every", "test_size"):
         v = getattr(cfg, name)
         if name == "steps" and v is None and cfg.time_budget:
             continue
         if not isinstance(v, int) or v < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be an integer >= 1, got {v}")
+            raise UsageError(f"--{name.replace('_', '-')} must be an integer >= 1, got {v}")
     for name, low_open in (("lr", True), ("clip", False), ("time_budget", False)):
         v = getattr(cfg, name)
         if not math.isfinite(v) or v < 0 or (low_open and v == 0):
-            raise ValueError(f"--{name.replace('_', '-')} must be a number {'>' if low_open else '>='} 0, got {v}")
+            raise UsageError(f"--{name.replace('_', '-')} must be a number {'>' if low_open else '>='} 0, got {v}")
     if cfg.forget_bias is not None and not math.isfinite(cfg.forget_bias):
-        raise ValueError(f"--forget-bias must be a finite number, got {cfg.forget_bias}")
+        raise UsageError(f"--forget-bias must be a finite number, got {cfg.forget_bias}")
+
+
+def make_task(cfg: MemoryConfig) -> tasks.MemoryTask:
+    return tasks.make_task(cfg.task, cfg.T, cfg.variant)
 
 
 def build_model(cfg: MemoryConfig, rng: np.random.Generator) -> MemoryModel:
-    n_in, n_out = tasks.io_sizes(cfg.task)
-    return MemoryModel(cfg.cell, n_in, cfg.hidden, n_out, cfg.layers, every_step=cfg.task == "copy",
+    task = make_task(cfg)
+    return MemoryModel(cfg.cell, task.inputs, cfg.hidden, task.outputs, cfg.layers, every_step=task.every_step,
                        forget_bias=cfg.forget_bias, rng=rng)
-
-
-def loss_and_grad(task: str, y, batch: tasks.Batch):
-    """The task's training loss and its gradient w.r.t. the model output."""
-    if task == "adding":
-        return mse_loss(y, batch.y)
-    return cross_entropy(y, batch.y)
-
-
-def evaluate(model: MemoryModel, cfg: MemoryConfig, test: tasks.Batch) -> dict:
-    """The task's pinned test metrics on the held-out set."""
-    n = test.x.shape[1]
-    outs = []
-    for s in range(0, n, EVAL_CHUNK):
-        lengths = None if test.lengths is None else test.lengths[s:s + EVAL_CHUNK]
-        outs.append(model(test.x[:, s:s + EVAL_CHUNK], lengths))
-    y = np.concatenate(outs, axis=1 if cfg.task == "copy" else 0)
-    if cfg.task == "adding":
-        err = np.abs(y[:, 0] - test.y[:, 0])
-        return dict(test_mse=float(np.mean(err ** 2)),
-                    solved_fraction=float(np.mean(err < tasks.HOCHREITER_TOLERANCE)))
-    if cfg.task == "copy":
-        ce, _ = cross_entropy(y, test.y)
-        recall = slice(cfg.T + tasks.COPY_LENGTH, None)
-        right = y[recall].argmax(-1) == test.y[recall]
-        return dict(test_ce=float(ce), recall_accuracy=float(right.mean()))
-    ce, _ = cross_entropy(y, test.y)
-    return dict(test_ce=float(ce), test_accuracy=float(np.mean(y.argmax(-1) == test.y)),
-                solved_fraction=float(np.mean(tasks.order_correct(y, test.y))))
-
-
-def solved(cfg: MemoryConfig, m: dict) -> bool:
-    """The success criterion: adding 99 % of test sequences within 0.04; copy cross-entropy
-    below 10 % of the baseline; order 99 % accuracy (``solved_fraction``, the share with every
-    output within 0.3, is reported beside it)."""
-    if cfg.task == "adding":
-        return m["solved_fraction"] >= 0.99
-    if cfg.task == "copy":
-        return m["test_ce"] < 0.1 * tasks.baseline("copy", cfg.T)
-    return m["test_accuracy"] >= 0.99
 
 
 def headline(cfg: MemoryConfig, m: dict) -> str:
     """The task's main metric as one short string."""
-    if cfg.task == "adding":
-        return f"test MSE {m['test_mse']:.5f}, solved {100 * m['solved_fraction']:.1f}%"
-    if cfg.task == "copy":
-        return f"test CE {m['test_ce']:.5f}, recall {100 * m['recall_accuracy']:.1f}%"
-    return f"test accuracy {100 * m['test_accuracy']:.1f}%, all outputs within 0.3 {100 * m['solved_fraction']:.1f}%"
+    return make_task(cfg).headline(m)
 
 
-def _diverged(step: int, loss: float, cfg: MemoryConfig) -> TrainingDiverged:
-    fix = f"lower --clip (now {cfg.clip:g})" if cfg.clip else "set --clip"
-    return TrainingDiverged(f"training diverged at step {step} (loss={loss}); lower --lr (now {cfg.lr:g}) or {fix}")
+def _checkpoint(path, model, cfg, step) -> None:
+    save_checkpoint(path, model, meta=dict(kind="memory", task=cfg.task, variant=cfg.variant, T=cfg.T, steps=step))
 
 
-def train(cfg: MemoryConfig, emit=lambda line: None):
-    """Train and evaluate; returns (model, metrics). Ctrl-C stops training and keeps the run
-    (``interrupted`` is then true). Raises TrainingDiverged on a non-finite loss."""
+def train(cfg: MemoryConfig, emit=lambda line: None, save: str | None = None, plot_to: str | None = None):
+    """Train and evaluate; returns (model, metrics). SIGINT/SIGTERM stop training between steps
+    and the run is kept (``interrupted``). With ``save``, the model is written at evaluations
+    (at most every ``CHECKPOINT_SECONDS``) and at the end, then the curve is drawn to
+    ``plot_to``: both inside the signal guard, the checkpoint first. A non-finite loss or
+    gradient, or a held-out loss above the divergence ceiling, raises Diverged."""
     cfg = cfg.resolved()
+    task = make_task(cfg)
     data_rng = np.random.default_rng([cfg.seed, 0])
-    test = tasks.generate(cfg.task, cfg.variant, np.random.default_rng([cfg.seed, 1]), cfg.T, cfg.test_size)
+    test = task.batch(np.random.default_rng([cfg.seed, 1]), cfg.test_size)
     model = build_model(cfg, np.random.default_rng([cfg.seed, 2]))
     opt = OPTIMIZERS[cfg.optimizer](model.parameters(), lr=cfg.lr)
-    timer, step, losses, interrupted, last, cpu = Timer(), 0, [], False, None, 0.0
+    schedule = lr_schedule(cfg.lr, cfg.lr_decay, cfg.steps or 0, cfg.time_budget)
+    ceiling = ce_ceiling(task.outputs) if task.score == "test_ce" else math.inf
+    losses, last, cpu, solved_at = [], None, 0.0, None
     curve = dict(steps=[], sequences=[], seconds=[], train_loss=[], test=[])
-    solved_at = None
-    budget = cfg.time_budget
-    flag, hard_stop = None, False
-    try:
-        with training() as flag:                      # SIGINT/SIGTERM stop between steps
-            for step in progress(range(1, 10**12), 0 if budget else cfg.steps, not cfg.quiet, f"memory {cfg.task}"):
-                if flag.stop or (budget and timer.seconds >= budget) or (not budget and step > cfg.steps):
-                    step -= 1
-                    break
-                if cfg.lr_decay:
-                    opt.lr = cfg.lr * cosine(timer.seconds / budget if budget else (step - 1) / cfg.steps)
-                cpu0 = time.process_time()
-                with timer, np.errstate(over="ignore", invalid="ignore"):    # a divergence is reported below
-                    batch = tasks.generate(cfg.task, cfg.variant, data_rng, cfg.T, cfg.batch)
-                    y, cache = model.forward(batch.x, batch.lengths)
-                    loss, dy = loss_and_grad(cfg.task, y, batch)
-                    if not math.isfinite(loss):
-                        raise _diverged(step, loss, cfg)
-                    model.zero_grad()
-                    model.backward(dy, cache)
-                    if cfg.clip:
-                        clip_grad_norm_(model.parameters(), cfg.clip)
-                    opt.step()
-                cpu += time.process_time() - cpu0
-                losses.append(loss)
-                if step % cfg.eval_every == 0:
-                    m = last = evaluate(model, cfg, test)
-                    _record(curve, step, step * cfg.batch, timer.seconds, float(np.mean(losses[-cfg.eval_every:])), m, cfg)
-                    emit(f"step {step} ({timer.seconds:.1f} s): train loss {curve['train_loss'][-1]:.5f}, {headline(cfg, m)}")
-                    if solved_at is None and solved(cfg, m):
-                        solved_at = dict(step=step, sequences=step * cfg.batch, seconds=round(timer.seconds, 2))
-                        if cfg.stop_when_solved:
-                            break
-    except KeyboardInterrupt:                         # a second signal: stop at once
-        step, hard_stop = len(losses), True
-    interrupted = hard_stop or (flag is not None and flag.stop)
-    final = last if last is not None and curve["steps"][-1] == step else evaluate(model, cfg, test)
-    metrics = dict(task=cfg.task, cell=cfg.cell, T=cfg.T, steps=step, sequences_seen=step * cfg.batch,
-                   seconds=round(timer.seconds, 2), cpu_seconds=round(cpu, 2), baseline=tasks.baseline(cfg.task, cfg.T, cfg.variant),
-                   **final, solved=solved(cfg, final), solved_at=solved_at, interrupted=interrupted,
-                   signal=flag.name if interrupted and flag.stop else None,
-                   exit_code=(flag.exit_code or 130) if interrupted else 0,
-                   config=asdict(cfg), curve=curve)
-    if cfg.task == "adding":
-        metrics["variant"] = cfg.variant
-    return model, metrics
+    run = Run(Plan(cfg.steps or 0, cfg.time_budget), emit, quiet=cfg.quiet, desc=f"memory {cfg.task}", lr=cfg.lr,
+              clip=cfg.clip, ceiling=ceiling, save=save and (lambda: _checkpoint(save, model, cfg, run.step)))
+    with run:
+        for step in run.steps():
+            opt.lr = schedule.lr_at(step - 1, run.timer.seconds)
+            cpu0 = time.process_time()
+            with run.training(step):
+                batch = task.batch(data_rng, cfg.batch)
+                y, cache = model.forward(batch.x, batch.lengths)
+                loss, dy = task.loss(y, batch)
+                model.zero_grad()
+                model.backward(dy, cache)
+                norm = clip_grad_norm_(model.parameters(), cfg.clip) if cfg.clip else grad_norm(model.parameters())
+                guarded_step(opt, model, step, float(loss), norm, cfg.lr, cfg.clip, ceiling)
+            cpu += time.process_time() - cpu0
+            losses.append(float(loss))
+            run.log(loss)
+            if step % cfg.eval_every == 0:
+                with run.evaluating():
+                    m = last = evaluate(model, task, test)
+                run.check(m[task.score], step)
+                _record(curve, step, step * cfg.batch, run.timer.seconds, float(np.mean(losses[-cfg.eval_every:])),
+                        m[task.score])
+                run.say(f"step {step} ({run.timer.seconds:.1f} s): train loss {curve['train_loss'][-1]:.5f}, "
+                        f"{task.headline(m)}")
+                if save and run.checkpoint_due():
+                    run.save_now()
+                if solved_at is None and task.solved(m):
+                    solved_at = dict(step=step, sequences=step * cfg.batch, seconds=round(run.timer.seconds, 2))
+                    if cfg.stop_when_solved:
+                        break
+        step = run.step
+        if last is None or curve["steps"][-1] != step:
+            with run.evaluating():
+                last = evaluate(model, task, test)
+            run.check(last[task.score], step)
+        interrupted = run.stop
+        metrics = dict(task=cfg.task, cell=cfg.cell, T=cfg.T, sequences_seen=step * cfg.batch,
+                       seconds=round(run.timer.seconds, 2), cpu_seconds=round(cpu, 2), baseline=task.baseline,
+                       **last, solved=task.solved(last), solved_at=solved_at, interrupted=interrupted,
+                       config=asdict(cfg), curve=curve, **run.metrics())
+        if cfg.task == "adding":
+            metrics["variant"] = cfg.variant
+        run.save_now()                          # first: a plot that fails must not cost the model
+        if plot_to:
+            plot(plot_to, metrics)
+        metrics.update(run.metrics())           # a signal during the save or the plot counts
+        metrics["interrupted"] = run.stop
+        return model, metrics
 
 
-def cosine(done: float) -> float:
-    """Learning-rate factor after the fraction ``done`` of the run: 1 down to 0.05."""
-    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))
-
-
-def _record(curve, step, seqs, seconds, train_loss, m, cfg):
+def _record(curve, step, seqs, seconds, train_loss, score):
     curve["steps"].append(step)
     curve["sequences"].append(seqs)
     curve["seconds"].append(round(seconds, 3))
     curve["train_loss"].append(train_loss)
-    curve["test"].append(m["test_mse"] if cfg.task == "adding" else m["test_ce"])
+    curve["test"].append(score)
 
 
 def plot(path: str, metrics: dict) -> None:

@@ -12,6 +12,7 @@ import json
 import os
 from dataclasses import asdict, replace
 
+from ..errors import Diverged, UsageError
 from . import memory
 
 # Sweep keys and how their values are read; the names are MemoryConfig's fields.
@@ -29,21 +30,21 @@ def parse_grid(specs: list[str]) -> dict[str, list]:
         key, eq, values = spec.partition("=")
         key = key.strip().replace("-", "_")
         if not eq or not values.strip():
-            raise ValueError(f"--sweep expects KEY=V1,V2,... items, got {spec!r}")
+            raise UsageError(f"--sweep expects KEY=V1,V2,... items, got {spec!r}")
         if key not in SWEEP_KEYS:
-            raise ValueError(f"--sweep: unknown key {key!r}; use one of {', '.join(SWEEP_KEYS)}")
+            raise UsageError(f"--sweep: unknown key {key!r}; use one of {', '.join(SWEEP_KEYS)}")
         if key in grid:
-            raise ValueError(f"--sweep: key {key!r} given twice")
+            raise UsageError(f"--sweep: key {key!r} given twice")
         kind = SWEEP_KEYS[key]
         try:
             grid[key] = [kind(v.strip()) for v in values.split(",")]
         except ValueError:
-            raise ValueError(f"--sweep {key}: expected {kind.__name__} values, got {values!r}") from None
+            raise UsageError(f"--sweep {key}: expected {kind.__name__} values, got {values!r}") from None
     return grid
 
 
 def expand(base: memory.MemoryConfig, grid: dict[str, list]) -> list[memory.MemoryConfig]:
-    """Every combination of the grid over ``base``, each resolved and checked (ValueError)."""
+    """Every combination of the grid over ``base``, each resolved and checked (UsageError)."""
     keys = list(grid)
     out = []
     for combo in itertools.product(*(grid[k] for k in keys)):
@@ -73,7 +74,7 @@ def load_results(path: str) -> dict[str, dict]:
                 done[identity(memory.MemoryConfig(**rec["config"]))] = rec
             except (ValueError, KeyError, TypeError):
                 if line.endswith("\n"):
-                    raise ValueError(f"{path} line {n} is not a sweep result; give another --results file") from None
+                    raise UsageError(f"{path} line {n} is not a sweep result; give another --results file") from None
     return done
 
 
@@ -92,7 +93,7 @@ def run_one(cfg_dict: dict) -> dict:
     cfg = memory.MemoryConfig(**cfg_dict)
     try:
         _, metrics = memory.train(cfg)
-    except memory.TrainingDiverged as e:
+    except Diverged as e:
         return dict(config=cfg_dict, metrics=None, error=str(e))
     metrics.pop("config")
     return dict(config=cfg_dict, metrics=metrics)
@@ -109,7 +110,7 @@ def run_sweep(configs: list[memory.MemoryConfig], results: str, scheduler: str |
     try:
         open(results, "a", encoding="utf-8").close()
     except OSError as e:
-        raise ValueError(f"--results {results}: cannot write there ({e.strerror})") from None
+        raise UsageError(f"--results {results}: cannot write there ({e.strerror})") from None
     keys = [identity(c) for c in configs]
     todo = [asdict(c) for c, k in zip(configs, keys) if k not in done]
     emit(f"{len(configs)} runs in the grid, {len(configs) - len(todo)} already in {results}, {len(todo)} to run")

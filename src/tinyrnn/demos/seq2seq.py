@@ -2,47 +2,73 @@
 
 from __future__ import annotations
 
-import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from ..checkpoint import load as load_checkpoint
 from ..checkpoint import read_header
 from ..checkpoint import save as save_checkpoint
+from ..commands._args import (_float_in, _int_in, flag, length_range, nonneg, positive, positive_float, resume_keys,
+                              resume_policy)
 from ..data.seq2seq import TASKS, WORD_PAIRS, Vocab, pad_batch
-from ..models.seq2seq import Seq2Seq
-from ..optim import Adam, clip_grad_norm_
-from .common import (Timer, ce_ceiling, check_memory, close, diverging, grad_norm, guarded_step, progress,
-                     pyplot, resume_settings, smooth, through, training)
+from ..models.seq2seq import Seq2Seq, accuracy_within, evaluate, translate
+from ..nn import CELLS
+from ..optim import Adam, clip_grad_norm_, grad_norm
+from ..train import Plan, Run, lr_schedule
+from .common import ce_ceiling, check_memory, guarded_step, pyplot, resume_settings, smooth
 
 UNSEEN_WORDS = ["mans", "old", "kin", "blak", "hig"]
 
 
 @dataclass
 class Seq2SeqConfig:
-    task: str = "words"
-    cell: str = "rnn"
-    hidden: int = 128
-    layers: int = 1
-    bidirectional: bool = False
-    attention: str = "none"        # none | dot | general | additive
-    lr: float = 1e-3
-    batch: int = 3
-    steps: int = 600
-    time_budget: float = 0.0       # seconds; 0 = use steps
-    clip: float = 5.0
-    lr_decay: bool = True          # cosine decay to 5% of lr over the run
-    digits: int = 3                # --task add
-    min_len: int = 3               # --task reverse
-    max_len: int = 12
-    test_lengths: tuple[int, int] | None = None   # also evaluate on these source lengths (e.g. never trained on)
-    test_size: int = 1000
-    beam: int = 1
-    eval_every: int = 0            # 0 = only at the end
-    keep_best: bool = False        # keep the weights of the best evaluation (needs eval_every)
-    seed: int = 0
+    task: str = field(default="words", metadata=flag(
+        "words: man->women, king->queen, ... (the tutorial); reverse: letter strings of length 3-12 reversed; "
+        "add: '357+84' -> '441' (default %(default)s)", choices=["words", "reverse", "add"], resume="fixed"))
+    cell: str = field(default="rnn", metadata=flag("recurrent cell (%(default)s)", choices=list(CELLS),
+                                                   resume="fixed"))
+    hidden: int = field(default=128, metadata=flag("hidden size (%(default)s)", type=positive, resume="fixed"))
+    layers: int = field(default=1, metadata=flag("layers in encoder and decoder (default %(default)s)", type=positive,
+                                                 resume="fixed"))
+    bidirectional: bool = field(default=False, metadata=flag(
+        "bidirectional encoder (its two final states are summed)", resume="fixed"))
+    attention: str = field(default="none", metadata=flag(
+        "attention over the encoder outputs (%(default)s)", choices=["none", "dot", "general", "additive"],
+        resume="fixed"))
+    lr: float = field(default=1e-3, metadata=flag("Adam learning rate (%(default)s)", type=positive_float,
+                                                  resume="fixed"))
+    batch: int = field(default=3, metadata=flag("pairs per step (%(default)s)", type=positive, resume="fixed"))
+    steps: int = field(default=600, metadata=flag(
+        "training steps (%(default)s); with --resume, this many MORE steps (default: finish the saved plan)",
+        type=positive, resume="more"))
+    time_budget: float = field(default=0.0, metadata=flag(     # seconds; 0 = use steps
+        "train for this many seconds of training instead of --steps (evaluation not counted; the report gives "
+        "both times); with --resume, this many MORE seconds", type=positive_float, metavar="SECONDS",
+        resume="more"))
+    clip: float = field(default=5.0, metadata=flag("global gradient-norm clip, 0 = off (default %(default)s)",
+                                                   type=_float_in(0.0), resume="fixed"))
+    lr_decay: bool = field(default=True, metadata=flag(
+        "keep the learning rate constant (default: cosine decay to 5%% of --lr over the run)", name="--no-lr-decay",
+        resume="fixed"))
+    digits: int = field(default=3, metadata=flag("--task add: operands up to this many digits, 1 to 18 "
+                                                 "(default %(default)s)", type=_int_in(1, 18), resume="fixed"))
+    min_len: int = field(default=3, metadata=resume_policy("fixed"))          # --task reverse
+    max_len: int = field(default=12, metadata=flag(
+        "--task reverse: sources of length 3..MAX_LEN, 3 to 100 (default %(default)s)", type=_int_in(3, 100),
+        resume="fixed"))
+    test_lengths: tuple[int, int] | None = field(default=None, metadata=flag(
+        "also report exact match on held-out sources of lengths A..B (reverse: characters, add: digits of the "
+        "longer operand), e.g. lengths never trained on", type=length_range, metavar="A-B"))
+    test_size: int = field(default=1000, metadata=resume_policy("fixed"))
+    beam: int = field(default=1, metadata=flag("beam width for decoding, 1 to 64; 1 = greedy (default %(default)s)",
+                                               type=_int_in(1, 64), metavar="K", resume="free"))
+    eval_every: int = field(default=0, metadata=flag(       # 0 = only at the end
+        "print loss and held-out accuracy every N steps (default 0 = off)", type=nonneg, resume="free"))
+    keep_best: bool = field(default=False, metadata=flag(
+        "keep (and save) the weights of the best evaluation, not the last (needs --eval-every)", resume="free"))
+    seed: int = field(default=0, metadata=resume_policy("fixed"))
     quiet: bool = False
 
 
@@ -75,50 +101,8 @@ def make_task(cfg: Seq2SeqConfig):
                            min_len=cfg.min_len, max_len=cfg.max_len)
 
 
-def max_output_len(source: str) -> int:
-    return 2 * len(source) + 5
-
-
-def translate(model: Seq2Seq, vocab: Vocab, sources, beam: int = 1) -> list[str]:
-    """Decode each source string (greedy for beam=1, batched; beam search otherwise)."""
-    empty = [i for i, s in enumerate(sources) if not s]
-    if empty:
-        raise ValueError(f"INPUT {empty[0] + 1} is empty; give at least one character to translate")
-    ids = [vocab.encode(s) for s in sources]
-    if beam == 1:
-        src, lengths = pad_batch(ids)
-        outs = model.greedy(src, lengths, max(max_output_len(s) for s in sources))
-    else:
-        outs = [model.beam(i, beam, max_output_len(s)) for i, s in zip(ids, sources)]
-    return [vocab.decode(o) for o in outs]
-
-
-def evaluate(model, task, pairs, beam: int = 1, chunk: int = 256) -> dict:
-    """Exact-match accuracy on pairs, overall and per source length."""
-    right, per_len = 0, {}
-    for s in range(0, len(pairs), chunk):
-        part = pairs[s:s + chunk]
-        preds = translate(model, task.vocab, [p[0] for p in part], beam)
-        for (src, tgt), pred in zip(part, preds):
-            n = task.length_of(src)
-            tot = per_len.setdefault(n, [0, 0])
-            tot[1] += 1
-            if pred == tgt:
-                right += 1
-                tot[0] += 1
-    return dict(accuracy=right / max(len(pairs), 1),
-                per_length={int(k): round(v[0] / v[1], 4) for k, v in sorted(per_len.items())},
-                per_length_counts={int(k): v for k, v in sorted(per_len.items())})
-
-
-def accuracy_within(counts: dict, low: int, high: int) -> float:
-    """Exact match over the lengths low..high, from ``evaluate``'s per_length_counts."""
-    right = sum(v[0] for k, v in counts.items() if low <= int(k) <= high)
-    total = sum(v[1] for k, v in counts.items() if low <= int(k) <= high)
-    return right / total if total else float("nan")
-
-
-def train(cfg: Seq2SeqConfig, emit=lambda line: None, save: str | None = None, resume: str | None = None):
+def train(cfg: Seq2SeqConfig, emit=lambda line: None, save: str | None = None, resume: str | None = None,
+          plot_to: str | None = None):
     """Train, evaluate, save; returns (model, task, metrics). SIGINT/SIGTERM stop between steps
     and the model so far is saved (``metrics["signal"]``); a non-finite loss or gradient raises
     Diverged before anything is saved. ``resume`` continues a saved run (``cfg`` from
@@ -130,97 +114,111 @@ def train(cfg: Seq2SeqConfig, emit=lambda line: None, save: str | None = None, r
     rng = np.random.default_rng(cfg.seed)
     model = Seq2Seq(len(task.vocab), cfg.hidden, cfg.cell, cfg.layers, cfg.bidirectional, cfg.attention, rng=rng)
     opt = Adam(model.parameters(), lr=cfg.lr)
-    timer, eval_timer, losses, cpu_seconds = Timer(), Timer(), [], 0.0
-    history = dict(step=[], accuracy=[])
-    best = (-1.0, 0, None)                 # (held-out accuracy, step, weights) for keep_best
-    step = 0
+    losses, cpu_seconds, history = [], 0.0, dict(step=[], accuracy=[])
+    step, train_seconds, eval_seconds = 0, 0.0, 0.0
     if resume:
         meta = load_checkpoint(resume, model, opt)["meta"]
         step = meta["steps"]
         task.rng.bit_generator.state = meta["task_rng"]
-        timer.seconds, eval_timer.seconds = meta["train_seconds"], meta["eval_seconds"]
+        train_seconds, eval_seconds = meta["train_seconds"], meta["eval_seconds"]
         losses, history = list(meta["curve"]["loss"]), dict(step=meta["curve"]["step"], accuracy=meta["curve"]["accuracy"])
-        emit(f"Resuming from step {step} ({timer.seconds:.0f} s of training so far)")
-    first = step + 1
-    total = cfg.steps - step if not cfg.time_budget else None
+        emit(f"Resuming from step {step} ({train_seconds:.0f} s of training so far)")
     emit(f"Model: {cfg.cell.upper()} encoder-decoder, {cfg.layers} layer{'s' if cfg.layers > 1 else ''}"
          f"{', bidirectional encoder' if cfg.bidirectional else ''}, hidden {cfg.hidden}: "
          f"{sum(p.data.size for p in model.parameters()):,} parameters")
     emit(f"Plan: {f'{cfg.time_budget:g} s of training' if cfg.time_budget else f'{cfg.steps} steps'} of {cfg.batch} "
          f"pairs, Adam lr {cfg.lr:g}{' (cosine decay)' if cfg.lr_decay else ''}, clip {cfg.clip:g}")
-    bar = progress(range(first, 10**12), total or 0, not cfg.quiet, f"seq2seq {cfg.task}")
-    say = through(bar, emit)
-    with training() as flag:
-        for step in bar:
-            if flag.stop or (cfg.time_budget and timer.seconds >= cfg.time_budget) or \
-                    (not cfg.time_budget and step > cfg.steps):
-                step -= 1
-                break
+    schedule = lr_schedule(cfg.lr, cfg.lr_decay, cfg.steps, cfg.time_budget)
+    ceiling = ce_ceiling(len(task.vocab))
+    best = None            # keep_best: the whole state of the best evaluation (weights, Adam, step, random state)
+    held_out = [None]      # the held-out accuracy of the weights in the model
+
+    def now(weights: bool = False) -> dict:
+        """What a checkpoint holds of the run as it is now (with copies of the weights and the
+        optimizer state when ``weights``, for keep_best)."""
+        s = dict(step=run.step, rng=task.rng.bit_generator.state, train_seconds=run.timer.seconds,
+                 eval_seconds=run.eval_timer.seconds, losses=len(losses), evals=len(history["step"]),
+                 accuracy=held_out[0])
+        if weights:
+            s.update(weights=model.state_dict(), opt=opt.state_dict())
+        return s
+
+    def checkpoint(s=None) -> None:
+        s = s or now()
+        curve = dict(loss=[round(float(v), 5) for v in losses[:s["losses"]]], step=history["step"][:s["evals"]],
+                     accuracy=history["accuracy"][:s["evals"]])
+        save_checkpoint(save, model, opt, meta=dict(
+            kind="seq2seq", task=cfg.task, chars=task.vocab.chars, steps=s["step"], kept_step=s["step"],
+            accuracy=s["accuracy"], train_config=asdict(cfg), task_rng=s["rng"], train_seconds=s["train_seconds"],
+            eval_seconds=s["eval_seconds"], curve=curve))
+
+    run = Run(Plan(cfg.steps, cfg.time_budget), emit, quiet=cfg.quiet, desc=f"seq2seq {cfg.task}", lr=cfg.lr,
+              clip=cfg.clip, ceiling=ceiling, start=step, train_seconds=train_seconds, eval_seconds=eval_seconds,
+              save=save and checkpoint, save_on_interrupt=not cfg.keep_best)
+    with run:
+        for step in run.steps():
+            opt.lr = schedule.lr_at(step - 1, run.timer.seconds)
             cpu0 = time.process_time()
-            with timer, diverging(step, cfg.lr, cfg.clip):
-                loss = _step(model, opt, task, cfg, step, timer.seconds)
+            with run.training(step):                        # teacher forcing, clip, Adam
+                pairs = task.train_batch(cfg.batch)
+                src, src_len = pad_batch([task.vocab.encode(s) for s, _ in pairs])
+                tgt, _ = pad_batch([task.vocab.encode(t) for _, t in pairs])
+                model.zero_grad()
+                loss = float(model.loss_and_backward(src, src_len, tgt))
+                norm = clip_grad_norm_(model.parameters(), cfg.clip) if cfg.clip else grad_norm(model.parameters())
+                guarded_step(opt, model, step, loss, norm, cfg.lr, cfg.clip, ceiling)
             cpu_seconds += time.process_time() - cpu0    # this process's CPU time (a loaded machine inflates wall time)
             losses.append(loss)
+            run.log(loss)
+            held_out[0], improved = None, False
             if cfg.eval_every and step % cfg.eval_every == 0:
-                with eval_timer:
+                with run.evaluating():
                     ev = evaluate(model, task, task.test[:200])
                 history["step"].append(step)
                 history["accuracy"].append(ev["accuracy"])
-                if ev["accuracy"] > best[0]:
-                    best = (ev["accuracy"], step, model.state_dict())
-                say(f"step {step} loss {np.mean(losses[-cfg.eval_every:]):.4f} "
-                    f"held-out exact {ev['accuracy']:.3f}")
-        close(bar)
-        kept = step
-        if cfg.keep_best and best[2] is not None:
-            with eval_timer:
+                held_out[0] = ev["accuracy"]
+                if cfg.keep_best and (best is None or ev["accuracy"] > best["accuracy"]):
+                    best, improved = now(weights=True), True
+                run.say(f"step {step} loss {np.mean(losses[-cfg.eval_every:]):.4f} "
+                        f"held-out exact {ev['accuracy']:.3f}")
+            at_eval = not cfg.eval_every or step % cfg.eval_every == 0
+            if save and at_eval and (improved or not cfg.keep_best) and run.checkpoint_due():
+                run.save_now()                              # keep_best: only a step that improved
+        step = kept = run.step
+        kept_state = None                                   # the state the final checkpoint holds (None: now)
+        if cfg.keep_best and best is not None:
+            with run.evaluating():
                 last = evaluate(model, task, task.test[:200])["accuracy"]
-            if best[0] > last:
-                model.load_state_dict(best[2])
-                kept = best[1]
-        with eval_timer:
+            if best["accuracy"] > last:                     # the whole state of that step, not its weights only
+                model.load_state_dict(best["weights"])
+                opt.load_state_dict(best["opt"])
+                task.rng.bit_generator.state = best["rng"]
+                kept_state, kept = best, best["step"]
+        with run.evaluating():
             result = evaluate(model, task, task.test, cfg.beam)
-        metrics = dict(config=asdict(cfg), steps=step, kept_step=kept, train_seconds=round(timer.seconds, 2),
-                       eval_seconds=round(eval_timer.seconds, 2), train_cpu_seconds=round(cpu_seconds, 2),
+        metrics = dict(config=asdict(cfg), **run.metrics(), kept_step=kept, train_cpu_seconds=round(cpu_seconds, 2),
                        final_loss=round(float(np.mean(losses[-20:])), 4) if losses else None,
                        test_pairs=len(task.test), held_out=cfg.task != "words",
-                       signal=flag.signum and flag.name, exit_code=flag.exit_code,
                        curve=dict(loss=[round(float(v), 5) for v in losses], **history), **result)
         if cfg.test_lengths:
             low, high = cfg.test_lengths
-            with eval_timer:
+            with run.evaluating():
                 extra = evaluate(model, task, task.length_test(low, high, cfg.test_size), cfg.beam)
             metrics["test_lengths"] = dict(low=low, high=high, **extra)
-            metrics["eval_seconds"] = round(eval_timer.seconds, 2)
         if cfg.task == "reverse" and cfg.max_len > 10:     # the 0.1.0 default range, for comparison
             metrics["accuracy_len_3_10"] = round(accuracy_within(result["per_length_counts"], 3, 10), 4)
         if cfg.task == "words":
             words = [w for w, _ in WORD_PAIRS] + UNSEEN_WORDS
             metrics["translations"] = dict(zip(words, translate(model, task.vocab, words, cfg.beam)))
-        if save:
-            save_checkpoint(save, model, opt, meta=dict(
-                kind="seq2seq", task=cfg.task, chars=task.vocab.chars, steps=step, kept_step=kept,
-                accuracy=result["accuracy"], train_config=asdict(cfg), task_rng=task.rng.bit_generator.state,
-                train_seconds=timer.seconds, eval_seconds=eval_timer.seconds,
-                curve=dict(loss=[round(float(v), 5) for v in losses], **history)))
-        metrics.update(signal=flag.signum and flag.name, exit_code=flag.exit_code)   # one during the save counts
+        if save:                                            # first: a plot that fails must not cost the model
+            held_out[0] = result["accuracy"]
+            if kept_state is not None:
+                kept_state["accuracy"] = result["accuracy"]
+            run.save_now(kept_state)
+        if plot_to:
+            plot(plot_to, metrics)
+        metrics.update(run.metrics())                       # a signal during the save or the plot counts
         return model, task, metrics
-
-
-def _step(model, opt, task, cfg, step, seconds) -> float:
-    """One training step (cosine learning-rate decay, teacher forcing, clip, Adam); returns the
-    loss. Raises Diverged on a non-finite loss or gradient norm, before the update."""
-    if cfg.lr_decay:
-        done = min(1.0, seconds / cfg.time_budget if cfg.time_budget else (step - 1) / cfg.steps)
-        opt.lr = cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * done)))
-    pairs = task.train_batch(cfg.batch)
-    src, src_len = pad_batch([task.vocab.encode(s) for s, _ in pairs])
-    tgt, _ = pad_batch([task.vocab.encode(t) for _, t in pairs])
-    model.zero_grad()
-    loss = model.loss_and_backward(src, src_len, tgt)
-    norm = clip_grad_norm_(model.parameters(), cfg.clip) if cfg.clip else grad_norm(model.parameters())
-    guarded_step(opt, model, step, float(loss), norm, cfg.lr, cfg.clip, ce_ceiling(len(task.vocab)))
-    return float(loss)
 
 
 def plot(path: str, metrics: dict) -> None:
@@ -255,10 +253,9 @@ def resume_config(path: str, given: dict) -> Seq2SeqConfig:
     plan); evaluation, beam and keep-best settings are the run's own unless given."""
     header = read_header(path)
     meta = header.get("meta", {})
-    fixed = ("task", "cell", "hidden", "layers", "bidirectional", "attention", "lr", "batch", "clip", "lr_decay", "digits",
-             "min_len", "max_len", "test_size", "seed")
-    settings = resume_settings(path, header, "seq2seq", given, fixed, ("beam", "eval_every", "keep_best"),
-                               int(meta.get("steps", 0)), float(meta.get("train_seconds", 0.0)))
+    settings = resume_settings(path, header, "seq2seq", given, resume_keys(Seq2SeqConfig, "fixed"),
+                               resume_keys(Seq2SeqConfig, "free"), int(meta.get("steps", 0)),
+                               float(meta.get("train_seconds", 0.0)))
     return Seq2SeqConfig(**settings)
 
 

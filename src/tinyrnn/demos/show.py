@@ -11,19 +11,24 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from ..commands._args import flag, positive
 from ..data.text import CorpusError, load_corpus, read_text
+from ..errors import InputError
 from ..viz import FEATURES, analyse, render
 from .charlm import fingerprint, load_model
 
 
 @dataclass
 class ShowConfig:
-    chars: int = 5000           # characters shown: the first N of FILE or of the held-out slice
-    top: int = 10               # cells the page lists
-    layer: int = 0              # rank the cells of this layer only (from 1); 0 = every layer
-    state: str = "both"         # LSTM: rank tanh(c) ("c"), h ("h") or both
+    chars: int = field(default=5000, metadata=flag(
+        "the first N characters of FILE or of the held-out slice (default %(default)s)", type=positive, metavar="N"))
+    top: int = field(default=10, metadata=flag("ranked cells listed (default %(default)s)", type=positive, metavar="K"))
+    layer: int = field(default=0, metadata=flag(           # 0 = every layer
+        "rank the cells of this layer only, from 1 (default: every layer)", type=positive))
+    state: str = field(default="both", metadata=flag("LSTM: rank tanh(c), h or both (default %(default)s)",
+                                                     choices=["c", "h", "both"]))
     chunk: int = 256            # characters per forward (memory does not grow with the text)
 
 
@@ -32,13 +37,13 @@ def held_out_text(header: dict, chars: int) -> tuple[str, str]:
     meta = header.get("meta", {})
     cfg = meta.get("train_config")
     if not cfg or "corpus" not in meta:
-        raise ValueError("the checkpoint does not record its training corpus; give a FILE to show")
+        raise InputError("the checkpoint does not record its training corpus; give a FILE to show")
     try:
         text, desc = load_corpus(cfg["files"])
     except CorpusError as e:
-        raise ValueError(f"the checkpoint's corpus cannot be read here ({e}); give a FILE to show") from None
+        raise InputError(f"the checkpoint's corpus cannot be read here ({e}); give a FILE to show") from None
     if fingerprint(text) != meta["corpus"]:            # the same fingerprint the training run recorded
-        raise ValueError(f"the corpus found here ({desc}) is not the one the checkpoint was trained on "
+        raise InputError(f"the corpus found here ({desc}) is not the one the checkpoint was trained on "
                          "(its fingerprint differs); give a FILE to show")
     cut = int(len(text) * (1 - cfg["valid_fraction"]))  # data.text.split's cut, on characters
     held = text[cut:cut + chars]
@@ -60,15 +65,15 @@ def check_writable(path: str) -> None:
     """Refuse, before any work, an output path that cannot be written."""
     folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
-        raise ValueError(f"--html {path} is a folder; give a file name such as {os.path.join(path, 'show.html')}")
+        raise InputError(f"--html {path} is a folder; give a file name such as {os.path.join(path, 'show.html')}")
     if not os.path.isdir(folder):
-        raise ValueError(f"--html {path}: the folder {folder} does not exist")
+        raise InputError(f"--html {path}: the folder {folder} does not exist")
     try:
         fd, tmp = _temp_beside(path)
         os.close(fd)
         os.unlink(tmp)
     except OSError as e:
-        raise ValueError(f"--html {path}: cannot write in {folder} ({e.strerror})") from None
+        raise InputError(f"--html {path}: cannot write in {folder} ({e.strerror})") from None
 
 
 def write_atomic(path: str, text: str) -> None:
@@ -85,7 +90,7 @@ def write_atomic(path: str, text: str) -> None:
 
 def show(checkpoint: str, file: str | None, cfg: ShowConfig, html_path: str | None = None):
     """Analyse the model over the text and write the page; returns (analysis, summary dict).
-    User mistakes raise ValueError (CorpusError, CheckpointError) before the model runs."""
+    User mistakes raise InputError (CorpusError, CheckpointError) before the model runs."""
     if html_path:
         check_writable(html_path)
     model, vocab, header = load_model(checkpoint)

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from ..data import binary
 from ..functional import sigmoid
 from ..init import make_rng
 from ..module import Module
@@ -40,3 +41,15 @@ class BinaryAdder(Module):
         """Gradient of the loss w.r.t. p -> parameter gradients (the input needs none)."""
         dz = dp * cache.p * (1 - cache.p)                   # sigmoid' = p (1 - p)
         self.rnn.backward(self.out.backward(dz, cache.out), cache.rnn)
+
+
+def accuracy(model: BinaryAdder, a_bits, b_bits, chunk: int = 65536) -> float:
+    """Exact accuracy: the fraction of operand pairs (``a_bits``, ``b_bits``: (bits, N) arrays of
+    0/1, least significant bit first) whose every sum bit is right, ``chunk`` pairs at a time."""
+    right = 0
+    n = a_bits.shape[1]
+    for s in range(0, n, chunk):
+        a, b = a_bits[:, s:s + chunk], b_bits[:, s:s + chunk]
+        p = model(binary.encode(a, b, model.dtype))[:, :, 0]
+        right += int(np.all((p > 0.5) == binary.add_bits(a, b).astype(bool), axis=0).sum())
+    return right / max(n, 1)

@@ -14,14 +14,13 @@ from types import SimpleNamespace
 import numpy as np
 
 from .._check import choice
+from ..errors import InputError
 from ..functional import log_softmax
 from ..init import make_rng
 from ..losses import cross_entropy
 from ..module import Module
-from ..nn import GRU, LSTM, RNN, Dropout, Embedding, Linear
+from ..nn import CELLS, Dropout, Embedding, Linear
 from ..optim import clip_grad_norm_
-
-CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 
 
 class CharLM(Module):
@@ -88,7 +87,7 @@ def evaluate(model: CharLM, data: np.ndarray, limit: int = 0, streams: int = 64,
     if limit:
         data = data[:limit]
     if len(data) < 2:
-        raise ValueError(f"evaluate needs at least 2 characters of text, got {len(data)}")
+        raise InputError(f"evaluate needs at least 2 characters of text, got {len(data)}")
     streams = max(1, min(streams, (len(data) - 1) // 2))
     length = (len(data) - 1) // streams
     x_all = data[: length * streams].reshape(streams, length)          # (S, L)

@@ -12,10 +12,13 @@ import numpy as np
 
 from .. import init
 from .._check import choice, positive_int
+from ..errors import InputError
 from ..module import Module
+from ..nn import CELLS as LAYERS
 from ..nn import GRU, LSTM, RNN, Linear
 
-CELLS = ("rnn", "irnn", "lstm", "gru")
+# The cells of nn.CELLS, and irnn: a ReLU RNN with identity recurrent weights (Le et al. 2015).
+CELLS = ("rnn", "irnn", *(c for c in LAYERS if c != "rnn"))
 
 
 def recurrent_layer(cell: str, input_size: int, hidden_size: int, num_layers: int = 1,
@@ -25,7 +28,7 @@ def recurrent_layer(cell: str, input_size: int, hidden_size: int, num_layers: in
     ``forget_bias`` unless None: PyTorch's initialisation); ``gru``. All keep PyTorch's layout."""
     choice("cell", cell, CELLS)
     if forget_bias is not None and cell != "lstm":
-        raise ValueError(f"forget_bias applies to the lstm cell only, got cell={cell!r}")
+        raise InputError(f"forget_bias applies to the lstm cell only, got cell={cell!r}")
     if cell in ("rnn", "irnn"):
         layer = RNN(input_size, hidden_size, num_layers, nonlinearity="tanh" if cell == "rnn" else "relu",
                     dtype=dtype, rng=rng)
@@ -75,3 +78,26 @@ class MemoryModel(Module):
             dh[cache.last, np.arange(cache.shape[1])] = dfeats
         dx, _ = self.rnn.backward(dh, cache.rnn)
         return dx
+
+
+EVAL_CHUNK = 500                      # test sequences per forward pass
+
+
+def evaluate(model: MemoryModel, task, test, chunk: int = EVAL_CHUNK) -> dict:
+    """``task``'s held-out metrics (a ``data.memory.MemoryTask``) of ``model`` on the batch
+    ``test``, run ``chunk`` sequences at a time."""
+    outs = []
+    for s in range(0, test.x.shape[1], chunk):
+        lengths = None if test.lengths is None else test.lengths[s:s + chunk]
+        outs.append(model(test.x[:, s:s + chunk], lengths))
+    return task.metrics(np.concatenate(outs, axis=1 if model.every_step else 0), test)
+
+
+def input_gradient_norms(model: MemoryModel, batch) -> np.ndarray:
+    """||dL_b/dx_t|| averaged over the batch (a ``data.memory.Batch`` of a task answered at the
+    last step), (T,) for t = 1 .. T, with L_b = (y_b - target_b)^2 (the sum over the batch, so
+    each sequence's gradient is its own): how much of the loss's gradient reaches each input."""
+    y, cache = model.forward(batch.x, batch.lengths)                  # (B, 1)
+    model.zero_grad()
+    dx = model.backward(2 * (y - batch.y), cache)                      # (T, B, I)
+    return np.linalg.norm(dx.astype(np.float64), axis=2).mean(axis=1)

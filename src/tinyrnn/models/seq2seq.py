@@ -21,14 +21,14 @@ from types import SimpleNamespace
 import numpy as np
 
 from .._check import choice, positive_int
-from ..data.seq2seq import EOS, PAD, SOS
+from ..data.seq2seq import EOS, PAD, SOS, pad_batch
+from ..errors import InputError
 from ..functional import log_softmax
 from ..init import make_rng
 from ..losses import cross_entropy
 from ..module import Module
-from ..nn import GRU, LSTM, RNN, Attention, Linear
+from ..nn import CELLS, Attention, Linear
 
-CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 ATTENTION = ("none", "dot", "general", "additive")
 
 
@@ -55,7 +55,7 @@ class Seq2Seq(Module):
         if attention != "none":
             key_size = hidden_size * (2 if self.bidirectional else 1)
             if attention == "dot" and self.bidirectional:
-                raise ValueError("attention='dot' needs encoder outputs of the decoder's size; a bidirectional "
+                raise InputError("attention='dot' needs encoder outputs of the decoder's size; a bidirectional "
                                  f"encoder's are 2*hidden_size={key_size}: use 'general' or 'additive'")
             self.attention = Attention(hidden_size, key_size, attention, dtype=dtype, rng=rng)
             self.combine = Linear(hidden_size + key_size, hidden_size, bias=False, dtype=dtype, rng=rng)  # W_c
@@ -136,7 +136,7 @@ class Seq2Seq(Module):
         """Weights (len(out_ids) + 1, len(src_ids)) of the decoder reading out_ids (then </s>)
         with src_ids as the source: row t is where output t looked."""
         if self.attention_kind == "none":
-            raise ValueError("this model has no attention (trained with --attention none)")
+            raise InputError("this model has no attention (trained with --attention none)")
         _, _, weights, _ = self._teacher_forced(np.array([src_ids]), np.array([len(src_ids)]),
                                                 np.array([list(out_ids)], dtype=np.int64).reshape(1, -1))
         return weights[:, 0]
@@ -212,3 +212,48 @@ class Seq2Seq(Module):
     @staticmethod
     def _score(hyp, alpha):
         return hyp.logp / max(len(hyp.tokens), 1) ** alpha
+
+
+# ---------------------------------------------------------------- decoding strings
+def max_output_len(source: str) -> int:
+    return 2 * len(source) + 5
+
+
+def translate(model: Seq2Seq, vocab, sources, beam: int = 1) -> list[str]:
+    """Decode each source string (greedy for beam=1, batched; beam search otherwise)."""
+    empty = [i for i, s in enumerate(sources) if not s]
+    if empty:
+        raise InputError(f"sources[{empty[0]}] is empty; give at least one character to translate")
+    ids = [vocab.encode(s) for s in sources]
+    if beam == 1:
+        src, lengths = pad_batch(ids)
+        outs = model.greedy(src, lengths, max(max_output_len(s) for s in sources))
+    else:
+        outs = [model.beam(i, beam, max_output_len(s)) for i, s in zip(ids, sources)]
+    return [vocab.decode(o) for o in outs]
+
+
+def evaluate(model: Seq2Seq, task, pairs, beam: int = 1, chunk: int = 256) -> dict:
+    """Exact-match accuracy on (source, target) ``pairs`` of ``task`` (a ``data.seq2seq.Task``),
+    overall and per source length, decoding ``chunk`` sources at a time."""
+    right, per_len = 0, {}
+    for s in range(0, len(pairs), chunk):
+        part = pairs[s:s + chunk]
+        preds = translate(model, task.vocab, [p[0] for p in part], beam)
+        for (src, tgt), pred in zip(part, preds):
+            n = task.length_of(src)
+            tot = per_len.setdefault(n, [0, 0])
+            tot[1] += 1
+            if pred == tgt:
+                right += 1
+                tot[0] += 1
+    return dict(accuracy=right / max(len(pairs), 1),
+                per_length={int(k): round(v[0] / v[1], 4) for k, v in sorted(per_len.items())},
+                per_length_counts={int(k): v for k, v in sorted(per_len.items())})
+
+
+def accuracy_within(counts: dict, low: int, high: int) -> float:
+    """Exact match over the lengths low..high, from ``evaluate``'s per_length_counts."""
+    right = sum(v[0] for k, v in counts.items() if low <= int(k) <= high)
+    total = sum(v[1] for k, v in counts.items() if low <= int(k) <= high)
+    return right / total if total else float("nan")

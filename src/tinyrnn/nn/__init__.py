@@ -10,5 +10,8 @@ from .lstm import LSTM
 from .recurrent import RecurrentBase
 from .rnn import RNN
 
-__all__ = ["Attention", "CellBase", "Dropout", "Embedding", "GRU", "GRUCell", "Linear", "LSTM", "LSTMCell",
+# The recurrent layers by the cell names the models and the command line use.
+CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+
+__all__ = ["CELLS", "Attention", "CellBase", "Dropout", "Embedding", "GRU", "GRUCell", "Linear", "LSTM", "LSTMCell",
            "RecurrentBase", "RNN", "RNNCell"]

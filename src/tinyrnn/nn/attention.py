@@ -23,6 +23,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from .._check import check_shape, choice, float_array, int_array, positive_int, shape_str
+from ..errors import InputError
 from ..init import make_rng, uniform
 from ..module import Module, Parameter
 
@@ -47,10 +48,10 @@ class Attention(Module):
         self.key_size = positive_int("key_size", key_size)
         self.kind = choice("kind", kind, KINDS)
         if kind != "additive" and attn_size is not None:
-            raise ValueError(f"attn_size is used only by kind='additive', got attn_size={attn_size} "
+            raise InputError(f"attn_size is used only by kind='additive', got attn_size={attn_size} "
                              f"with kind={kind!r}")
         if kind == "dot" and query_size != key_size:
-            raise ValueError(f"kind='dot' needs query_size == key_size, got query_size={query_size} and "
+            raise InputError(f"kind='dot' needs query_size == key_size, got query_size={query_size} and "
                              f"key_size={key_size} (use kind='general' or 'additive')")
         self.attn_size = positive_int("attn_size", attn_size) if attn_size is not None else query_size
         self.batch_first = bool(batch_first)
@@ -71,22 +72,22 @@ class Attention(Module):
         keys = float_array("keys", keys, self.dtype)
         layout = "(B, S, key_size)" if self.batch_first else "(S, B, key_size)"
         if keys.ndim != 3 or keys.shape[2] != self.key_size:
-            raise ValueError(f"keys must have shape {layout} with key_size={self.key_size}, "
+            raise InputError(f"keys must have shape {layout} with key_size={self.key_size}, "
                              f"got {shape_str(keys.shape)}")
         kb = keys if self.batch_first else keys.transpose(1, 0, 2)          # (B, S, Hk)
         if B is not None and kb.shape[0] != B:
-            raise ValueError(f"keys must have batch size {B} (the query's), got {shape_str(keys.shape)} {layout}")
+            raise InputError(f"keys must have batch size {B} (the query's), got {shape_str(keys.shape)} {layout}")
         S = kb.shape[1]
         if S == 0:
-            raise ValueError("keys must have at least one source position, got S=0")
+            raise InputError("keys must have at least one source position, got S=0")
         if lengths is None:
             return kb, None
         lengths = int_array("lengths", lengths, what="length")
         if lengths.shape != (kb.shape[0],):
-            raise ValueError(f"lengths must have shape ({kb.shape[0]},), one length per batch element, "
+            raise InputError(f"lengths must have shape ({kb.shape[0]},), one length per batch element, "
                              f"got {shape_str(lengths.shape)}")
         if lengths.min() < 1 or lengths.max() > S:
-            raise ValueError(f"lengths must be in [1, S={S}], got min {lengths.min()} and max {lengths.max()}")
+            raise InputError(f"lengths must be in [1, S={S}], got min {lengths.min()} and max {lengths.max()}")
         valid = (np.arange(S)[None, :] < lengths[:, None])[:, None, :]     # (B, 1, S)
         return kb, (None if valid.all() else valid)
 
@@ -98,7 +99,7 @@ class Attention(Module):
             return q[None]
         layout = "(B, T, query_size)" if self.batch_first else "(T, B, query_size)"
         if q.ndim != 3 or q.shape[2] != self.query_size:
-            raise ValueError(f"queries must have shape {layout} with query_size={self.query_size}, "
+            raise InputError(f"queries must have shape {layout} with query_size={self.query_size}, "
                              f"got {shape_str(q.shape)}")
         return q.transpose(1, 0, 2) if self.batch_first else q
 
@@ -130,7 +131,7 @@ class Attention(Module):
     def project_keys(self, keys):
         """W_k k_s for every key, (B, S, attn_size) (kind='additive'), to pass as ``projected_keys``."""
         if self.kind != "additive":
-            raise ValueError(f"project_keys is for kind='additive', this attention is kind={self.kind!r}")
+            raise InputError(f"project_keys is for kind='additive', this attention is kind={self.kind!r}")
         kb, _ = self._keys(keys, None)
         return kb @ self.weight_key.data.T
 
@@ -139,7 +140,7 @@ class Attention(Module):
         kb, valid = self._keys(keys, lengths, q.shape[1])                  # (B, S, Hk), (B, 1, S)
         if pk is not None:
             if self.kind != "additive":
-                raise ValueError(f"projected_keys is for kind='additive', this attention is kind={self.kind!r}")
+                raise InputError(f"projected_keys is for kind='additive', this attention is kind={self.kind!r}")
             pk = float_array("projected_keys", pk, self.dtype)
             check_shape("projected_keys", pk, kb.shape[:2] + (self.attn_size,), " (from project_keys(keys))")
         qb = q.transpose(1, 0, 2)                                           # (B, T, Hq)

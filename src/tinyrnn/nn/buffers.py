@@ -26,17 +26,24 @@ the heap, glibc can hand their pages back to the system and fault them in again 
 call (measured at (T, B, I, H) = (8, 256, 2, 16): 68 page faults and ~40 % of the time per
 call in some processes and none in others, depending only on the heap's layout). Pooling them
 makes the time the same in every process. Thread-safe (a lock around the hand-out).
+
+The pool counts references, so it is used only on CPython (``ENABLED``); elsewhere every array
+is allocated afresh. ``TINYRNN_NO_POOL=1`` in the environment turns it off on CPython too, for
+bisecting a problem (read once, at import): the results are the same, only slower.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import sys
 import threading
 
 import numpy as np
 
 MIN_BYTES = 64 << 10    # below this, plain np.empty (the C heap reuses small blocks itself)
+# Reference counts mean what the pool needs only on CPython; TINYRNN_NO_POOL=1 turns it off.
+ENABLED = sys.implementation.name == "cpython" and os.environ.get("TINYRNN_NO_POOL", "").strip() in ("", "0")
 HOLD = 2                # arrays tracked per name: the caller's previous one and the current one
 
 
@@ -64,7 +71,7 @@ class BufferPool:
         key = (prefix, dtype)
         found = self._scopes.get(key)
         if found is None:
-            found = self._scopes[key] = Scope(self, prefix, dtype)
+            found = self._scopes[key] = Scope(self if ENABLED else None, prefix, dtype)
         return found
 
     def empty(self, name: str, shape: tuple, dtype: np.dtype) -> np.ndarray:

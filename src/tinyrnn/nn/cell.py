@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import reference
 from .._check import check_shape, choice, float_array, positive_int, shape_str
+from ..errors import InputError
 from ..functional import NONLINEARITIES
 from ..init import make_rng, rnn_bound, uniform
 from ..module import Module, Parameter
@@ -103,7 +104,7 @@ class CellBase(Module):
     def _checked_x(self, x):
         x = float_array("x", x, self.dtype)
         if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
-            raise ValueError(f"x must have shape (B, {self.input_size}) or ({self.input_size},) "
+            raise InputError(f"x must have shape (B, {self.input_size}) or ({self.input_size},) "
                              f"for input_size={self.input_size}, got {shape_str(x.shape)}")
         return x
 

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from .._check import check_cache, check_shape, float_array, int_array, integer, positive_int
+from ..errors import InputError
 from ..init import make_rng
 from ..module import Module, Parameter
 
@@ -25,7 +26,7 @@ class Embedding(Module):
         embedding_dim = positive_int("embedding_dim", embedding_dim)
         if padding_idx is not None:
             if not -num_embeddings <= integer("padding_idx", padding_idx) < num_embeddings:
-                raise ValueError(f"padding_idx must be in [-{num_embeddings}, {num_embeddings}), "
+                raise InputError(f"padding_idx must be in [-{num_embeddings}, {num_embeddings}), "
                                  f"got {padding_idx}")
             padding_idx = int(padding_idx) % num_embeddings
         self.config = dict(num_embeddings=num_embeddings, embedding_dim=embedding_dim,

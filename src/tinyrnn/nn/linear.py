@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from .._check import check_cache, check_shape, float_array, positive_int
+from ..errors import InputError
 from ..init import make_rng, uniform
 from ..module import Module, Parameter
 
@@ -35,7 +36,7 @@ class Linear(Module):
     def _check_input(self, x):
         x = float_array("x", x, self.dtype)
         if x.ndim < 1:
-            raise ValueError(f"x must have shape (..., {self.in_features}), got a scalar")
+            raise InputError(f"x must have shape (..., {self.in_features}), got a scalar")
         check_shape("x", x, (None,) * (x.ndim - 1) + (self.in_features,),
                     f" for in_features={self.in_features}")
         return x

@@ -31,6 +31,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from .._check import check_shape, float_array, int_array, positive_int, probability, shape_str
+from ..errors import InputError
 from ..init import make_rng, rnn_bound, uniform
 from ..module import Module, Parameter
 from .buffers import BufferPool, Scope
@@ -82,7 +83,7 @@ class RecurrentBase(Module):
         self.num_layers = positive_int("num_layers", num_layers)
         self.proj_size = positive_int("proj_size", proj_size, allow_zero=True)
         if self.proj_size >= self.hidden_size:
-            raise ValueError(f"proj_size must be smaller than hidden_size={hidden_size}, got {proj_size}")
+            raise InputError(f"proj_size must be smaller than hidden_size={hidden_size}, got {proj_size}")
         self.dropout = probability("dropout", dropout)
         self.bias = bool(bias)
         self.batch_first = bool(batch_first)
@@ -176,11 +177,11 @@ class RecurrentBase(Module):
         given_shape = x.shape                                     # for messages: the user's layout
         if x.ndim not in (2, 3):
             layout = "(B, T, input_size)" if self.batch_first else "(T, B, input_size)"
-            raise ValueError(f"x must be 3-D {layout} or 2-D (T, input_size) unbatched, "
+            raise InputError(f"x must be 3-D {layout} or 2-D (T, input_size) unbatched, "
                              f"got shape {shape_str(x.shape)}")
         batched = x.ndim == 3
         if x.shape[-1] != self.input_size:
-            raise ValueError(f"x must have last dimension input_size={self.input_size}, "
+            raise InputError(f"x must have last dimension input_size={self.input_size}, "
                              f"got shape {shape_str(x.shape)}")
         if not batched:
             x = x[:, None, :]
@@ -189,7 +190,7 @@ class RecurrentBase(Module):
         T, B = x.shape[0], x.shape[1]
         if T == 0 or B == 0:
             layout = "(B, T, input_size)" if batched and self.batch_first else "(T, B, input_size)"
-            raise ValueError(f"x must have at least one time step and one batch element {layout}, "
+            raise InputError(f"x must have at least one time step and one batch element {layout}, "
                              f"got shape {shape_str(given_shape)}")
         x = np.ascontiguousarray(x)
         n = self.num_layers * self.num_directions
@@ -210,10 +211,10 @@ class RecurrentBase(Module):
         if lengths is not None:
             lengths = int_array("lengths", lengths, what="length")
             if lengths.shape != (B,):
-                raise ValueError(f"lengths must have shape ({B},), one length per batch element, "
+                raise InputError(f"lengths must have shape ({B},), one length per batch element, "
                                  f"got {shape_str(lengths.shape)}")
             if lengths.min() < 1 or lengths.max() > T:
-                raise ValueError(f"lengths must be in [1, T={T}], got min {lengths.min()} and max {lengths.max()}")
+                raise InputError(f"lengths must be in [1, T={T}], got min {lengths.min()} and max {lengths.max()}")
             if lengths.min() < T:
                 mask = (np.arange(T)[:, None] < lengths[None, :])[:, :, None]   # (T, B, 1) bool
         return x, tuple(states), mask, batched
@@ -328,7 +329,7 @@ class RecurrentBase(Module):
             raise TypeError(f"cache must be the cache returned by this layer's forward(), "
                             f"got {type(cache).__name__}")
         if cache.owner is not self:
-            raise ValueError(f"cache was returned by the forward() of another layer "
+            raise InputError(f"cache was returned by the forward() of another layer "
                              f"({type(cache.owner).__name__} {cache.owner.config}); pass the cache "
                              f"returned by this layer's forward()")
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..data.text import CharVocab
+from ..errors import InputError
 from ..models.charlm import CharLM
 from .features import FEATURES, FeatureScanner
 from .rank import Correlator, rank_cells
@@ -98,13 +99,13 @@ def analyse(model: CharLM, vocab: CharVocab, text: str, top: int = 10, layer: in
 
 def _check(tracer: Tracer, vocab: CharVocab, text: str, layer: int, state: str) -> None:
     if not any(c in vocab.stoi for c in text):
-        raise ValueError("no character of the text is in the model's vocabulary")
+        raise InputError("no character of the text is in the model's vocabulary")
     if not 0 <= layer <= len(tracer.layers):
-        raise ValueError(f"--layer must be between 1 and {len(tracer.layers)} (the model's layers), got {layer}")
+        raise InputError(f"--layer must be between 1 and {len(tracer.layers)} (the model's layers), got {layer}")
     if state not in ("both", "c", "h"):
-        raise ValueError(f"--state must be c, h or both, got {state}")
+        raise InputError(f"--state must be c, h or both, got {state}")
     if state == "c" and not tracer.lstm:
-        raise ValueError(f"--state must be h or both for a {tracer.model.cell.upper()} (c is an LSTM's), got c")
+        raise InputError(f"--state must be h or both for a {tracer.model.cell.upper()} (c is an LSTM's), got c")
 
 
 def _rank_pass(tracer: Tracer, vocab: CharVocab, text: str, chunk: int):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import InputError
 from ..functional import log_softmax
 from ..models.charlm import CharLM
 from ..reference import layer_weights, lstm_step
@@ -63,7 +64,7 @@ class Tracer:
 
     def __init__(self, model: CharLM, skip_c=()):
         if model.rnn.bidirectional or getattr(model.rnn, "proj_size", 0):
-            raise ValueError("show needs a one-directional recurrent layer without projection")
+            raise InputError("show needs a one-directional recurrent layer without projection")
         self.model = model
         self.model.eval()
         self.lstm = model.cell == "lstm"

@@ -1,4 +1,5 @@
-"""Opt-in, process-wide allocator setting (the library never changes it by itself).
+"""A process-wide allocator setting for the benchmarks' ``--retain`` mode (the library never
+changes it; it needs no such setting).
 
 ``retain_memory()`` asks glibc's allocator to keep freed memory for reuse instead of giving
 it back to the operating system. The recurrent layers do not need it: they reuse their own

@@ -1,0 +1,268 @@
+"""The skeleton every training command shares; the loop body stays in each command.
+
+- Learning-rate schedules as objects: :class:`ConstantLR` and :class:`CosineLR`, each with
+  ``lr_at(step, seconds)``, over a plan of ``steps`` steps or ``time_budget`` seconds of training.
+- :class:`Run`: the parts of a run around the body: the plan (steps or seconds), three timers
+  (training, evaluation, saving), SIGINT/SIGTERM caught between steps, the progress bar on a
+  terminal or a plain progress line at a steady interval elsewhere (a log file), the divergence
+  guard's ceiling, and the metrics every command reports under the same names (``steps``,
+  ``train_seconds``, ``eval_seconds``, ``save_seconds``, ``signal``, ``exit_code``).
+
+A loop reads::
+
+    with Run(plan, emit, save=write_checkpoint, ...) as run:
+        for step in run.steps():
+            opt.lr = schedule.lr_at(step - 1, run.timer.seconds)
+            with run.training(step):
+                loss = ...one step...
+            run.log(loss)
+            if step % eval_every == 0:
+                with run.evaluating():
+                    ...
+                if run.checkpoint_due():
+                    run.save_now()
+        ...final evaluation, run.save_now(), the plot: all inside the signal guard, the save first
+        metrics = dict(..., **run.metrics())
+
+A first SIGINT/SIGTERM stops the loop between steps; a second one stops at once, except that a
+training step or a save under way finishes first, and the run as it is then is saved.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from contextlib import contextmanager
+
+from .demos.common import Interrupted, StopFlag, Timer, close, progress, through, training
+from .errors import Diverged, NonFiniteError
+
+__all__ = ["ConstantLR", "CosineLR", "lr_schedule", "Plan", "Run", "PROGRESS_SECONDS", "CHECKPOINT_SECONDS"]
+
+PROGRESS_SECONDS = 30.0       # the plain progress line's interval when stdout is not a terminal
+CHECKPOINT_SECONDS = 60.0     # periodic checkpoints: at an evaluation, at most this often (each one fsyncs)
+UNSAVED = "Note: no --save, so the trained model will not be kept"
+
+
+class ConstantLR:
+    """The same learning rate at every step."""
+
+    def __init__(self, lr: float):
+        self.lr = lr
+
+    def lr_at(self, step: int, seconds: float = 0.0) -> float:
+        return self.lr
+
+
+class CosineLR:
+    """Cosine decay from ``lr`` to ``floor * lr`` over the plan: ``steps`` steps, or
+    ``time_budget`` seconds of training when that is set. ``step`` is the number of steps done
+    before the one the rate is for (0 for the first), ``seconds`` the training time so far; a
+    resumed run's plan is its whole plan, so the decay goes on where it stopped."""
+
+    def __init__(self, lr: float, steps: int = 0, time_budget: float = 0.0, floor: float = 0.05):
+        self.lr, self.steps, self.time_budget, self.floor = lr, steps, time_budget, floor
+
+    def done(self, step: int, seconds: float = 0.0) -> float:
+        """The fraction of the plan done, 0 to 1."""
+        return min(1.0, seconds / self.time_budget if self.time_budget else step / max(self.steps, 1))
+
+    def lr_at(self, step: int, seconds: float = 0.0) -> float:
+        return self.lr * (self.floor + (1 - self.floor) * 0.5 * (1 + math.cos(math.pi * self.done(step, seconds))))
+
+
+def lr_schedule(lr: float, decay: bool, steps: int = 0, time_budget: float = 0.0):
+    """The schedule of a run: CosineLR when ``decay``, else ConstantLR."""
+    return CosineLR(lr, steps, time_budget) if decay else ConstantLR(lr)
+
+
+class Plan:
+    """How long a run trains: ``steps`` steps, or ``time_budget`` seconds of training when that
+    is set (evaluation and saving not counted)."""
+
+    def __init__(self, steps: int = 0, time_budget: float = 0.0):
+        self.steps, self.time_budget = steps or 0, time_budget or 0.0
+
+    def finished(self, step: int, seconds: float) -> bool:
+        """After ``step`` steps and ``seconds`` of training: is the plan done?"""
+        return seconds >= self.time_budget if self.time_budget else step >= self.steps
+
+    def left(self, step: int, seconds: float, rate: float) -> float:
+        """Seconds of training left at ``rate`` steps per second."""
+        if self.time_budget:
+            return max(self.time_budget - seconds, 0.0)
+        return max(self.steps - step, 0) / rate if rate > 0 else math.inf
+
+
+def _clock(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    s = int(round(seconds))
+    return f"{s // 3600}h{s // 60 % 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+class Run:
+    """The frame of one training run (see the module's docstring). ``start`` steps and the
+    timers' ``train_seconds`` / ``eval_seconds`` continue a resumed run. ``ceiling``: the
+    divergence guard's bound on a loss (for a cross-entropy, ``demos.common.ce_ceiling``).
+    ``save()`` writes the run's checkpoint (``save_now``); after a second signal the run as it
+    is then is saved, unless ``save_on_interrupt`` is False (keep-best: the file holds the best
+    step and stays). Periodic checkpoints come at most every ``checkpoint_seconds``."""
+
+    def __init__(self, plan: Plan, emit=lambda line: None, *, quiet: bool = False, desc: str = "",
+                 lr: float = 0.0, clip: float | None = None, ceiling: float = math.inf, start: int = 0,
+                 train_seconds: float = 0.0, eval_seconds: float = 0.0, progress_seconds: float | None = None,
+                 save=None, save_on_interrupt: bool = True, checkpoint_seconds: float | None = None):
+        self.plan, self.quiet, self.desc = plan, quiet, desc
+        self.lr, self.clip, self.ceiling = lr, clip, ceiling
+        self.step = self.start = start
+        self.timer, self.eval_timer, self.save_timer = Timer(), Timer(), Timer()
+        self.timer.seconds, self.eval_timer.seconds = train_seconds, eval_seconds
+        self._emit = emit
+        self.say = emit
+        self.flag: StopFlag | None = None
+        self._bar = None
+        self._every = PROGRESS_SECONDS if progress_seconds is None else progress_seconds
+        self._loss = math.nan
+        self._last = None               # (wall time, step) of the last plain progress line
+        self._save = save or None       # save(): write the checkpoint of the run as it is now
+        self._saved_step = None
+        self._save_on_interrupt = save_on_interrupt     # False with keep-best: the file holds the best step
+        self._checkpoint_every = CHECKPOINT_SECONDS if checkpoint_seconds is None else checkpoint_seconds
+        self._last_checkpoint = time.perf_counter()
+        self._step_context = _Step(self)
+
+    # ---------------------------------------------------------------- the frame
+    def __enter__(self) -> "Run":
+        self._training = training()
+        self.flag = self._training.__enter__()
+        if self._save is None and not self.quiet and _is_terminal(sys.stderr):
+            print(UNSAVED, file=sys.stderr)     # at a terminal: a long run would be lost without a word
+        return self
+
+    def __exit__(self, kind, e, tb):
+        close(self._bar)
+        self.say = self._emit
+        try:
+            if kind is not None and issubclass(kind, Interrupted) and self._save_on_interrupt \
+                    and self._saved_step != self.step:
+                self.save_now()         # a second signal outside a step: the weights are whole; keep them
+        finally:
+            self._training.__exit__(kind, e, tb)
+        return False
+
+    @property
+    def stop(self) -> bool:
+        """A signal asked the run to stop (between steps)."""
+        return self.flag is not None and self.flag.stop
+
+    def steps(self):
+        """Step numbers from ``start + 1`` until the plan is done or a signal stops the run;
+        ``self.step`` is the step under way, then the last one done. Draws the bar (terminal)
+        or prints the plain progress line at a steady interval (elsewhere: a log file)."""
+        total = 0 if self.plan.time_budget else max(self.plan.steps - self.start, 0)
+        self._bar = bar = progress(iter(int, 1), total, not self.quiet, self.desc)
+        self.say = through(bar, self._emit)
+        plain = not self.quiet and not hasattr(bar, "update") and not _is_terminal()
+        self._last = (time.perf_counter(), self.step)
+        try:
+            for _ in bar:
+                if plain and self.step > self.start:
+                    self._progress_line()
+                if self.stop or self.plan.finished(self.step, self.timer.seconds):
+                    break
+                self.step += 1
+                yield self.step
+        finally:
+            close(bar)
+            self.say = self._emit
+
+    def training(self, step: int) -> "_Step":
+        """The context of one training step: timed as training; a second signal waits for its
+        end; a layer refusing non-finite activations means the run diverged (Diverged)."""
+        self._step_context.step = step
+        return self._step_context
+
+    def evaluating(self):
+        return self.eval_timer
+
+    @contextmanager
+    def saving(self):
+        """The context of a save: timed as saving; a second signal waits for its end."""
+        with self.flag.held(), self.save_timer:
+            yield
+
+    def checkpoint_due(self) -> bool:
+        """At an evaluation: is a periodic checkpoint due (at most every CHECKPOINT_SECONDS)?"""
+        now = time.perf_counter()
+        if now - self._last_checkpoint < self._checkpoint_every:
+            return False
+        self._last_checkpoint = now
+        return True
+
+    def save_now(self, *args) -> None:
+        """Write the checkpoint: ``save(*args)``, the ``save`` given to the Run (if any)."""
+        if self._save is not None:
+            with self.saving():
+                self._save(*args)
+            self._saved_step = self.step
+
+    def log(self, loss: float) -> None:
+        """The training loss of the step just done (for the progress line)."""
+        self._loss = float(loss)
+
+    def check(self, value: float, step: int | None = None) -> None:
+        """The divergence guard on a loss or an evaluation: non-finite, or above the ceiling."""
+        if not math.isfinite(value) or value > self.ceiling:
+            raise Diverged(self.step if step is None else step, value, self.lr, self.clip)
+
+    def _progress_line(self) -> None:
+        now = time.perf_counter()
+        t0, s0 = self._last
+        if now - t0 < self._every:
+            return
+        rate = (self.step - s0) / (now - t0)
+        left = self.plan.left(self.step, self.timer.seconds, rate)
+        of = f"/{self.plan.steps}" if not self.plan.time_budget else ""
+        self._emit(f"{self.desc}: step {self.step}{of}, loss {self._loss:.4g}, {rate:.3g} steps/s, "
+                   f"{_clock(left)} left")
+        sys.stdout.flush()
+        self._last = (now, self.step)
+
+    def metrics(self) -> dict:
+        """The run's part of the metrics, under the names every command uses."""
+        flag = self.flag
+        return dict(steps=self.step, train_seconds=round(self.timer.seconds, 4),
+                    eval_seconds=round(self.eval_timer.seconds, 4), save_seconds=round(self.save_timer.seconds, 4),
+                    signal=flag.signum and flag.name, exit_code=flag.exit_code)
+
+
+def _is_terminal(stream=None) -> bool:
+    try:
+        return (stream or sys.stdout).isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class _Step:
+    """``Run.training(step)``: one object reused at every step (a step can take 100 us)."""
+
+    def __init__(self, run: Run):
+        self.run, self.step = run, 0
+
+    def __enter__(self):
+        self.run.flag._held += 1
+        self._t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, kind, e, tb):
+        run = self.run
+        run.timer.seconds += time.perf_counter() - self._t0
+        run.flag._held -= 1
+        if kind is not None and issubclass(kind, NonFiniteError):    # weights grew until a product overflowed
+            raise Diverged(self.step, math.nan, run.lr, run.clip) from e
+        if kind is None and run.flag._pending is not None and not run.flag._held:
+            run.flag.signum, run.flag._pending = run.flag._pending, None
+            raise Interrupted(run.flag.signum)
+        return False
