@@ -76,8 +76,8 @@ def _times(metrics) -> str:
 # ---------------------------------------------------------------- tinyrnn add
 def _cmd_add(args):
     from .demos import add
-    save = check_output("--save", args.save)
-    png = check_output("--plot", args.plot, image=True)
+    save = check_output("--save", args.save, outputs={"--plot": args.plot})
+    png = check_output("--plot", args.plot, image=True, outputs={"--save": save})
     cfg = add.AddConfig(bits=args.bits, hidden=args.hidden, lr=args.lr, steps=args.steps, batch=args.batch,
                         optimizer=args.optimizer, seed=args.seed, print_every=args.print_every,
                         eval_every=args.eval_every, test_bits=args.test_bits, clip=args.clip, quiet=args.quiet)
@@ -188,8 +188,9 @@ def _hello_parser(sub):
 # ---------------------------------------------------------------- tinyrnn seq2seq
 def _cmd_seq2seq_train(args):
     from .demos import seq2seq
-    save = check_output("--save", args.save or args.resume)     # a resumed run saves back to its file by default
-    png = check_output("--plot", args.plot, image=True)
+    save = check_output("--save", args.save or args.resume,     # a resumed run saves back to its file by default
+                        outputs={"--plot": args.plot})
+    png = check_output("--plot", args.plot, image=True, inputs={"--resume": args.resume}, outputs={"--save": save})
     given = dict(task=args.task, cell=args.cell, hidden=args.hidden, layers=args.layers,
                  bidirectional=args.bidirectional or None, attention=args.attention, max_len=args.max_len,
                  test_lengths=args.test_lengths, lr=args.lr, batch=args.batch, steps=args.steps,
@@ -245,7 +246,7 @@ def _cmd_seq2seq_train(args):
 
 def _cmd_seq2seq_translate(args):
     from .demos import seq2seq
-    png = check_output("--plot", args.plot, image=True)
+    png = check_output("--plot", args.plot, image=True, inputs={"CKPT": args.checkpoint})
     model, vocab, header = seq2seq.load_for_translation(args.checkpoint)
     if png and model.attention_kind == "none":
         raise UsageError(f"--plot draws attention weights, and {args.checkpoint} has no attention "
@@ -341,8 +342,10 @@ _RESUMABLE = ("cell", "layers", "hidden", "embed", "dropout", "seq_len", "batch"
 
 def _cmd_charlm_train(args):
     from .demos import charlm
-    save = check_output("--save", args.save or args.resume)     # a resumed run saves back to its file by default
-    png = check_output("--plot", args.plot, image=True)
+    save = check_output("--save", args.save or args.resume,     # a resumed run saves back to its file by default
+                        inputs={"FILE": args.files}, outputs={"--plot": args.plot})
+    png = check_output("--plot", args.plot, image=True, inputs={"FILE": args.files, "--resume": args.resume},
+                       outputs={"--save": save})
     given = {k: getattr(args, k) for k in _RESUMABLE if getattr(args, k) is not None}    # the flags named
     if args.resume:
         cfg = charlm.resume_config(args.resume, args.files, {**given, "quiet": args.quiet})
@@ -485,7 +488,7 @@ def _cmd_charlm_show(args):
     from .checkpoint import CheckpointError
     from .demos import show
     from .viz.page import cell_label
-    check_output("--html", args.html)
+    check_output("--html", args.html, inputs={"CKPT": args.checkpoint, "FILE": args.file})
     cfg = show.ShowConfig(chars=args.chars, top=args.top, layer=args.layer or 0, state=args.state)
     try:
         analysis, summary = show.show(args.checkpoint, args.file, cfg, args.html)
@@ -541,8 +544,8 @@ def _cmd_memory(args):
         cfg = _memory_config(args).resolved()
     except ValueError as e:
         raise UsageError(f"{prog}: error: {e}") from None
-    args.plot = check_output("--plot", args.plot, image=True)      # checked before any training
-    args.save = check_output("--save", args.save)
+    args.plot = check_output("--plot", args.plot, image=True, outputs={"--save": args.save})   # before any training
+    args.save = check_output("--save", args.save, outputs={"--plot": args.plot})
     if args.sweep:
         return _memory_sweep(args, cfg, prog)
     if args.scheduler:
@@ -579,7 +582,7 @@ def _memory_sweep(args, cfg, prog):
     from .sweep import SweepError
     if args.save:
         raise UsageError(f"{prog}: error: --save saves one run; it cannot be used with --sweep")
-    results = args.results or f"sweep-{args.task}.jsonl"
+    results = check_output("--results", args.results or f"sweep-{args.task}.jsonl", outputs={"--plot": args.plot})
     try:
         configs = memory_sweep.expand(cfg, memory_sweep.parse_grid(args.sweep))
         records, ran, interrupted = memory_sweep.run_sweep(configs, results, args.scheduler, args.workers,

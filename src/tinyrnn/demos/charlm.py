@@ -320,7 +320,7 @@ def load_model(path):
 def plot(path: str, history: dict, title: str = "") -> None:
     """Training loss at every logged step (faint, and smoothed), validation at each evaluation,
     in bits per character; dashed lines where the evaluation settings changed."""
-    from .common import pyplot
+    from .common import pyplot, save_figure
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5))
     if history.get("log_step"):
@@ -339,5 +339,5 @@ def plot(path: str, history: dict, title: str = "") -> None:
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)

@@ -13,6 +13,7 @@ import time
 import numpy as np
 
 
+from .. import paths  # noqa: E402
 from ..errors import Diverged, UsageError  # noqa: E402,F401  (re-exported)
 
 
@@ -86,28 +87,20 @@ def smooth(values: np.ndarray, span: int = 0) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- output paths
-def check_output(flag: str, path: str | None, image: bool = False) -> str | None:
-    """Refuse an output path that cannot be written, before any work starts. Returns the path
-    that will be written: for an image without an extension, ``path + ".png"``."""
+def check_output(flag: str, path: str | None, image: bool = False, inputs=(), outputs=()) -> str | None:
+    """The output rule (``tinyrnn.paths.check_output``: a regular file or nothing, none of the
+    command's ``inputs`` nor its other ``outputs``, proven writable), before any work starts.
+    Returns the path that will be written: for an image without an extension,
+    ``path + ".png"``; an image format matplotlib cannot write is refused."""
     if path is None:
         return None
-    example = "plot.png" if image else "page.html" if flag == "--html" else "model.npz"
-    if not path or path.endswith(os.sep):
-        raise UsageError(f"{flag} {path!r} names no file; give a file name such as out/{example}")
-    if os.path.isdir(path):
-        raise UsageError(f"{flag} {path} is a directory; give a file name inside it, e.g. "
-                         f"{os.path.join(path, example)}")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise UsageError(f"{flag} {path}: folder {os.path.dirname(path) or '.'} does not exist; create it first")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise UsageError(f"{flag} {path}: folder {os.path.dirname(path) or '.'} is not writable")
-    if os.path.exists(path) and not os.access(path, os.W_OK):
-        raise UsageError(f"{flag} {path} exists and is not writable")
-    if image:
+    if image and path and not path.endswith(os.sep) and not os.path.isdir(path):
         ext = os.path.splitext(path)[1].lower().lstrip(".")
         if not ext:
-            return check_output(flag, path + ".png", image=True)
+            path += ".png"
+            ext = "png"
+    path = paths.check_output(flag, path, inputs, outputs)
+    if image:
         plt = pyplot()
         supported = sorted(plt.gcf().canvas.get_supported_filetypes())
         plt.close("all")
@@ -115,6 +108,12 @@ def check_output(flag: str, path: str | None, image: bool = False) -> str | None
             raise UsageError(f"{flag} {path}: matplotlib cannot write .{ext} images; use one of "
                              + ", ".join("." + e for e in supported))
     return path
+
+
+def save_figure(fig, path: str, **kwargs) -> None:
+    """``fig.savefig`` through the atomic writer (the format from ``path``'s extension)."""
+    fmt = os.path.splitext(path)[1].lstrip(".").lower() or "png"
+    paths.atomic_write(path, lambda fh: fig.savefig(fh, format=fmt, **kwargs), "plot")
 
 
 # ---------------------------------------------------------------- memory

@@ -83,7 +83,7 @@ def run(cfg: GradflowConfig, emit=lambda line: None) -> dict:
 
 def plot(path: str, result: dict) -> None:
     """Log-scale ||dL/dx_t|| against t, one line per cell; a second panel after training."""
-    from .common import pyplot
+    from .common import pyplot, save_figure
     plt = pyplot()
     whens = [w for w in ("init", "trained") if w in result]
     fig, axes = plt.subplots(1, len(whens), figsize=(6.5 * len(whens), 4.2), squeeze=False, sharey=True)
@@ -99,5 +99,5 @@ def plot(path: str, result: dict) -> None:
     axes[0][-1].legend(fontsize=8)
     fig.suptitle(f"Gradient reaching each input of the adding problem, T = {result['T']}")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)

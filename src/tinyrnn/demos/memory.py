@@ -236,7 +236,7 @@ def _record(curve, step, seqs, seconds, train_loss, m, cfg):
 
 def plot(path: str, metrics: dict) -> None:
     """Learning curve: the held-out loss against training sequences, with the baseline."""
-    from .common import pyplot
+    from .common import pyplot, save_figure
     plt = pyplot()
     c = metrics["curve"]
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -249,5 +249,5 @@ def plot(path: str, metrics: dict) -> None:
     ax.set_title(f"memory {metrics['task']}, T = {metrics['T']}")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)

@@ -157,7 +157,7 @@ def table(records: list[dict]) -> str:
 
 def plot(path: str, records: list[dict]) -> None:
     """The task's score against T, one line per cell (mean over seeds, every seed as a dot)."""
-    from .common import pyplot
+    from .common import pyplot, save_figure
     plt = pyplot()
     task = records[0]["config"]["task"]
     score = score_name(task)
@@ -176,5 +176,5 @@ def plot(path: str, records: list[dict]) -> None:
     ax.set_title(f"memory {task}: one line per cell (mean over seeds; dots: single runs)")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)

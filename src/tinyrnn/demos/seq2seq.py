@@ -15,7 +15,7 @@ from ..data.seq2seq import TASKS, WORD_PAIRS, Vocab, pad_batch
 from ..models.seq2seq import Seq2Seq
 from ..optim import Adam, clip_grad_norm_
 from .common import (Timer, ce_ceiling, check_memory, close, diverging, grad_norm, guarded_step, progress,
-                     pyplot, resume_settings, smooth, through, training)
+                     pyplot, resume_settings, save_figure, smooth, through, training)
 
 UNSEEN_WORDS = ["mans", "old", "kin", "blak", "hig"]
 
@@ -245,7 +245,7 @@ def plot(path: str, metrics: dict) -> None:
     lines2 = ax2.get_legend_handles_labels()
     ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="center right")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)
 
 
@@ -289,5 +289,5 @@ def plot_attention(model: Seq2Seq, vocab: Vocab, sources, outputs, path) -> None
         ax.set_ylabel("output")
         ax.set_title(f"{src} -> {out}", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)

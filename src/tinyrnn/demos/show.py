@@ -10,10 +10,10 @@ fingerprint.
 from __future__ import annotations
 
 import os
-import secrets
 from dataclasses import dataclass
 
 from ..data.text import CorpusError, load_corpus, read_text
+from ..paths import atomic_write, check_output
 from ..viz import FEATURES, analyse, render
 from .charlm import fingerprint, load_model
 
@@ -45,49 +45,23 @@ def held_out_text(header: dict, chars: int) -> tuple[str, str]:
     return held, f"the first {len(held)} held-out characters of {desc}"
 
 
-def _temp_beside(path: str) -> tuple[int, str]:
-    """A new file beside ``path`` (permissions from the umask, like any file the user writes)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    while True:
-        tmp = os.path.join(folder, f".tmp-{secrets.token_hex(6)}.html")
-        try:
-            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
-        except FileExistsError:
-            continue
-
-
-def check_writable(path: str) -> None:
-    """Refuse, before any work, an output path that cannot be written."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise ValueError(f"--html {path} is a folder; give a file name such as {os.path.join(path, 'show.html')}")
-    if not os.path.isdir(folder):
-        raise ValueError(f"--html {path}: the folder {folder} does not exist")
-    try:
-        fd, tmp = _temp_beside(path)
-        os.close(fd)
-        os.unlink(tmp)
-    except OSError as e:
-        raise ValueError(f"--html {path}: cannot write in {folder} ({e.strerror})") from None
+def check_writable(path: str, inputs=()) -> None:
+    """Refuse, before any work, a page path that cannot or must not be written (the output
+    rule, ``tinyrnn.paths.check_output``; ``inputs``: the checkpoint and the text)."""
+    check_output("--html", path, inputs)
 
 
 def write_atomic(path: str, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``."""
-    fd, tmp = _temp_beside(path)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """Write the page ``text`` atomically (``tinyrnn.paths.atomic_write``)."""
+    data = text.encode("utf-8")
+    atomic_write(path, lambda fh: fh.write(data), "page")
 
 
 def show(checkpoint: str, file: str | None, cfg: ShowConfig, html_path: str | None = None):
     """Analyse the model over the text and write the page; returns (analysis, summary dict).
     User mistakes raise ValueError (CorpusError, CheckpointError) before the model runs."""
     if html_path:
-        check_writable(html_path)
+        check_writable(html_path, {"CKPT": checkpoint, "FILE": file})
     model, vocab, header = load_model(checkpoint)
     if file:
         whole = read_text(file)
