@@ -29,7 +29,7 @@ from .errors import CheckpointError, UsageError
 from .module import Module, ModuleDict
 from .paths import STALE_SECONDS, atomic_write
 
-__all__ = ["save", "load", "read_header", "check_config", "CheckpointError", "FORMAT", "STALE_SECONDS"]
+__all__ = ["save", "load", "read_header", "check_config", "check_meta", "read_for", "CheckpointError", "FORMAT", "STALE_SECONDS"]
 
 FORMAT = 1
 HEADER_LIMIT = 64 * 2 ** 20          # bytes: the JSON header member
@@ -261,6 +261,37 @@ def check_config(path, cls, config: dict | None = None) -> dict:
             raise CheckpointError(f"checkpoint {ar.path} does not match its config: the file has {len(declared)} "
                                   f"parameters, a {cls.__name__} built with it has {seen}")
     return header
+
+
+def read_for(path, cls, kind: str, required: dict) -> dict:
+    """The header of a checkpoint that a program rebuilds a ``cls`` from, checked before
+    anything is built: the class, ``meta.kind``, the ``required`` meta entries and their types
+    (``check_meta``) and the config against the declared shapes (``check_config``)."""
+    header = read_header(path)
+    if header["class"] != cls.__name__ or header["meta"].get("kind") != kind:
+        raise CheckpointError(f"{os.fspath(path)} is not a {kind} checkpoint (it holds a {header['class']})")
+    check_meta(path, header["meta"], required)
+    check_config(path, cls)
+    return header
+
+
+_TYPES = {int: "an int", float: "a number", str: "a string", dict: "an object", list: "a list", bool: "a boolean"}
+
+
+def check_meta(path, meta: dict, required: dict, where: str = "meta") -> None:
+    """The keys a program needs from a checkpoint's ``meta`` (``{key: type}``, ``int``, ``float``,
+    ``str``, ``dict``, ``list`` or ``bool``) are present with those types (an int is a float, a
+    bool is neither); else ``CheckpointError`` naming the first wrong key."""
+    for key, kind in required.items():
+        if key not in meta:
+            raise CheckpointError(f"checkpoint {os.fspath(path)}: {where} has no {key!r} entry; the file was not "
+                                  "written by this program or was altered")
+        v = meta[key]
+        ok = (isinstance(v, bool) if kind is bool else not isinstance(v, bool) and
+              isinstance(v, (int, float) if kind is float else kind))
+        if not ok:
+            raise CheckpointError(f"checkpoint {os.fspath(path)}: {where}.{key} must be {_TYPES[kind]}, got "
+                                  f"{type(v).__name__} {str(v)[:40]!r}")
 
 
 def _shape(shape) -> str:

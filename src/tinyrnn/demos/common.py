@@ -4,6 +4,7 @@ SIGINT/SIGTERM handled between steps)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import signal
@@ -256,6 +257,13 @@ def resume_settings(path: str, header: dict, kind: str, given: dict, fixed: tupl
         out.update(steps=saved.get("steps", step), time_budget=saved.get("time_budget", 0.0))
     out["quiet"] = bool(given.get("quiet"))
     return out
+
+
+def settings_types(config_cls, skip=()) -> dict:
+    """{field: type} of a config dataclass's fields (for ``checkpoint.check_meta`` of a saved
+    ``train_config``), ``skip`` left out (settings added later, or not part of a run)."""
+    kinds = {"int": int, "float": float, "str": str, "bool": bool, "list": list, "dict": dict}
+    return {f.name: kinds[str(f.type)] for f in dataclasses.fields(config_cls) if f.name not in skip}
 
 
 # ---------------------------------------------------------------- signals

@@ -8,14 +8,14 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..checkpoint import CheckpointError, check_config, check_meta, read_for
 from ..checkpoint import load as load_checkpoint
-from ..checkpoint import read_header
 from ..checkpoint import save as save_checkpoint
-from ..data.seq2seq import TASKS, WORD_PAIRS, Vocab, pad_batch
+from ..data.seq2seq import SPECIALS, TASKS, WORD_PAIRS, Vocab, pad_batch
 from ..models.seq2seq import Seq2Seq
 from ..optim import Adam, clip_grad_norm_
 from .common import (Timer, ce_ceiling, check_memory, close, diverging, grad_norm, guarded_step, progress,
-                     pyplot, resume_settings, save_figure, smooth, through, training)
+                     pyplot, resume_settings, save_figure, settings_types, smooth, through, training)
 
 UNSEEN_WORDS = ["mans", "old", "kin", "blak", "hig"]
 
@@ -123,12 +123,16 @@ def train(cfg: Seq2SeqConfig, emit=lambda line: None, save: str | None = None, r
     and the model so far is saved (``metrics["signal"]``); a non-finite loss or gradient raises
     Diverged before anything is saved. ``resume`` continues a saved run (``cfg`` from
     ``resume_config``): weights, Adam state, step, the task's random state, times, curves."""
+    task = make_task(cfg)
+    shape = dict(vocab_size=len(task.vocab), hidden_size=cfg.hidden, cell=cfg.cell, num_layers=cfg.layers,
+                 bidirectional=cfg.bidirectional, attention=cfg.attention)
+    if resume:
+        check_config(resume, Seq2Seq, shape)                 # before anything is allocated
     seq = 2 * cfg.max_len + 2 if cfg.task != "add" else 4 * cfg.digits + 4
     check_memory(lambda hidden, batch, layers: memory_estimate(hidden, batch, layers, 1 + cfg.bidirectional, seq),
                  {"--hidden": cfg.hidden, "--batch": cfg.batch, "--layers": cfg.layers})
-    task = make_task(cfg)
     rng = np.random.default_rng(cfg.seed)
-    model = Seq2Seq(len(task.vocab), cfg.hidden, cfg.cell, cfg.layers, cfg.bidirectional, cfg.attention, rng=rng)
+    model = Seq2Seq(**shape, rng=rng)
     opt = Adam(model.parameters(), lr=cfg.lr)
     timer, eval_timer, losses, cpu_seconds = Timer(), Timer(), [], 0.0
     history = dict(step=[], accuracy=[])
@@ -249,11 +253,33 @@ def plot(path: str, metrics: dict) -> None:
     plt.close(fig)
 
 
+RESUME_META = dict(steps=int, task_rng=dict, train_seconds=float, eval_seconds=float, curve=dict, train_config=dict)
+
+
+def read_checked(path, resume: bool = False) -> dict:
+    """The header of a seq2seq checkpoint, checked before any model is built: class and kind;
+    ``meta.chars`` (the alphabet, each character once, with the three special symbols as many
+    as the model's vocabulary); the config against the shapes the archive declares; with
+    ``resume``, the run's state and every setting of its ``train_config``."""
+    header = read_for(path, Seq2Seq, "seq2seq", dict(chars=str, **(RESUME_META if resume else {})))
+    meta = header["meta"]
+    chars, size = meta["chars"], header["config"]["vocab_size"]
+    if len(set(chars)) != len(chars) or len(chars) + len(SPECIALS) != size:
+        raise CheckpointError(f"checkpoint {path}: meta.chars does not describe the model's vocabulary ({len(chars)} "
+                              f"characters, {len(set(chars))} distinct, + {len(SPECIALS)} special symbols, for a "
+                              f"vocabulary of {size})")
+    if resume:
+        check_meta(path, meta["train_config"], settings_types(Seq2SeqConfig, skip=("test_lengths", "quiet")),
+                   "meta.train_config")
+        check_meta(path, meta["curve"], dict(loss=list, step=list, accuracy=list), "meta.curve")
+    return header
+
+
 def resume_config(path: str, given: dict) -> Seq2SeqConfig:
     """The configuration that continues the run saved in ``path``: model and task settings are
     the checkpoint's; ``steps``/``time_budget`` given mean MORE training (none: finish the saved
     plan); evaluation, beam and keep-best settings are the run's own unless given."""
-    header = read_header(path)
+    header = read_checked(path, resume=True)
     meta = header.get("meta", {})
     fixed = ("task", "cell", "hidden", "layers", "bidirectional", "attention", "lr", "batch", "clip", "lr_decay", "digits",
              "min_len", "max_len", "test_size", "seed")
@@ -264,10 +290,7 @@ def resume_config(path: str, given: dict) -> Seq2SeqConfig:
 
 def load_for_translation(path):
     """(model, vocab, header) from a seq2seq checkpoint; raises CheckpointError/ValueError."""
-    header = read_header(path)
-    if header.get("class") != "Seq2Seq" or header.get("meta", {}).get("kind") != "seq2seq":
-        from ..checkpoint import CheckpointError
-        raise CheckpointError(f"{path} is not a seq2seq checkpoint (it holds a {header.get('class')})")
+    header = read_checked(path)
     cfg = dict(header["config"])
     model = Seq2Seq(**cfg)
     load_checkpoint(path, model)

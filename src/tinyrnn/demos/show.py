@@ -1,10 +1,10 @@
 """``tinyrnn charlm show``: a character model's cells and predictions over a text, as one
 self-contained HTML page (tinyrnn.viz) and a ranked list of cells.
 
-The text is FILE, or else the start of the checkpoint's held-out slice: the checkpoint's
-meta names its training files (none: the standard-library corpus) and the fingerprint of its
-training ids, and the slice is re-derived only when the corpus found here has the same
-fingerprint.
+The text is FILE, or else the start of the checkpoint's held-out slice when the model was
+trained on the standard-library corpus (the default): the slice is re-derived only when the
+corpus found here has the fingerprint the checkpoint records. A checkpoint trained on named
+files needs FILE: a checkpoint never makes tinyrnn open a path it names.
 """
 
 from __future__ import annotations
@@ -31,10 +31,13 @@ def held_out_text(header: dict, chars: int) -> tuple[str, str]:
     """(the first ``chars`` characters of the checkpoint's held-out slice, a description)."""
     meta = header.get("meta", {})
     cfg = meta.get("train_config")
-    if not cfg or "corpus" not in meta:
+    if not isinstance(cfg, dict) or "corpus" not in meta or not isinstance(cfg.get("valid_fraction"), float):
         raise ValueError("the checkpoint does not record its training corpus; give a FILE to show")
+    if cfg.get("files") != []:                 # a checkpoint never makes tinyrnn open a path it names
+        raise ValueError("the checkpoint was trained on files it names; give the text to show as FILE "
+                         "(a checkpoint never makes tinyrnn open a path)")
     try:
-        text, desc = load_corpus(cfg["files"])
+        text, desc = load_corpus([])
     except CorpusError as e:
         raise ValueError(f"the checkpoint's corpus cannot be read here ({e}); give a FILE to show") from None
     if fingerprint(text) != meta["corpus"]:            # the same fingerprint the training run recorded
