@@ -101,6 +101,8 @@ def check_config(cfg: MemoryConfig) -> None:
         v = getattr(cfg, name)
         if not math.isfinite(v) or v < 0 or (low_open and v == 0):
             raise ValueError(f"--{name.replace('_', '-')} must be a number {'>' if low_open else '>='} 0, got {v}")
+    if isinstance(cfg.seed, bool) or not isinstance(cfg.seed, int) or not 0 <= cfg.seed < 2 ** 63:
+        raise ValueError(f"--seed must be an integer from 0 to 2**63 - 1, got {cfg.seed}")
     if cfg.forget_bias is not None and not math.isfinite(cfg.forget_bias):
         raise ValueError(f"--forget-bias must be a finite number, got {cfg.forget_bias}")
 
