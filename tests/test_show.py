@@ -359,3 +359,19 @@ def test_sample_prime_file_equals_prime(trained, tmp_path, capsys):
     bad = tmp_path / "bad.txt"
     bad.write_text("\u00e9t\u00e9", encoding="utf-8")
     _fails(["charlm", "sample", ck, "--prime-file", str(bad)], capsys, "--prime-file has characters outside")
+
+
+@pytest.mark.parametrize("text", ["a", "\u00e9\u00e9a\u2192"])
+def test_a_text_of_one_known_character_gives_a_page(trained, tmp_path, capsys, text):
+    _, _, ck = trained
+    f = tmp_path / "one.txt"
+    f.write_text(text)
+    out = tmp_path / "p.html"
+    capsys.readouterr()
+    assert cli.main(["charlm", "show", ck, str(f), "--html", str(out), "--json"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    summary = json.loads(lines[-1])
+    assert summary["cells"] == [] and summary["steps"] == 1 and summary["bits_per_char"] is None
+    assert any(line.startswith("No cell ranked") for line in lines)
+    page = out.read_text(encoding="utf-8")
+    assert "no cell is ranked" in page and "no prediction scored" in page and page.count('<span class="q') == 1

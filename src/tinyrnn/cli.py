@@ -499,7 +499,8 @@ def _cmd_charlm_show(args):
     if summary["skipped"]:
         print(f"Skipped {summary['skipped']} characters outside the model's vocabulary (marked on the page): "
               + ", ".join(repr(c) for c in summary["skipped_chars"][:20]))
-    print("Cells ranked by their correlation with a feature of the text (first the best cell for each feature):")
+    print("Cells ranked by their correlation with a feature of the text (first the best cell for each feature):"
+          if summary["cells"] else "No cell ranked: the text has too few characters in the vocabulary to correlate")
     for c in summary["cells"]:
         print(f"{c['rank']:>3}. {cell_label(c):<24} {c['feature']:<14} r = {c['r']:+.3f}")
     if args.html:
