@@ -51,3 +51,48 @@ def test_charlm_refuses_a_binary_corpus_in_one_line(tmp_path, capsys):
     code, _, err = run(capsys, "charlm", "train", img, "--steps", "1")
     assert code == 2 and "looks binary" in err and str(img) in err
     assert os.path.getsize(img) == 1 << 30
+
+
+# ---------------------------------------------------------------- memory
+def _no_memory(*a, **k):
+    raise MemoryError("Unable to allocate 2.00 GiB for an array with shape (1000, 1000, 268) and data type float64")
+
+
+def test_a_memory_error_names_the_size_that_costs_most(capsys, monkeypatch):
+    from tinyrnn.demos import memory
+    monkeypatch.setattr(memory, "build_model", _no_memory)
+    code, _, err = run(capsys, "memory", "adding", "--T", "5000", "--hidden", "8", "--steps", "1")
+    assert code == 2 and "ran out of memory" in err and "lower --T (now 5000)" in err, err
+    assert "--hidden or --batch" not in err and len(err.strip().splitlines()) == 1
+    code, _, err = run(capsys, "memory", "adding", "--T", "50", "--hidden", "8", "--steps", "1", "--test-size", "90000")
+    assert code == 2 and "lower --test-size (now 90000)" in err, err
+
+
+def test_a_memory_error_can_name_the_vocabulary(tmp_path, capsys, monkeypatch):
+    from tinyrnn.demos import charlm
+    corpus = tmp_path / "cjk.txt"
+    corpus.write_text("".join(chr(0x4E00 + i) for i in range(6000)) * 3, encoding="utf-8")
+    monkeypatch.setattr(charlm, "CharLM", _no_memory)
+    code, _, err = run(capsys, "charlm", "train", corpus, "--hidden", "8", "--embed", "4", "--steps", "1")
+    assert code == 2 and "the largest cost is the vocabulary (the corpus's distinct characters) (6000)" in err, err
+
+
+def test_a_memory_error_before_any_size_is_known_says_what_failed(capsys, monkeypatch):
+    from tinyrnn.demos import srn
+    monkeypatch.setattr(srn, "trace", _no_memory)
+    code, _, err = run(capsys, "srn")
+    assert code == 2 and "not enough memory (Unable to allocate 2.00 GiB" in err and "--hidden" not in err, err
+
+
+@pytest.mark.parametrize("argv,flag", [
+    (["memory", "adding", "--T", "2000000", "--steps", "1"], "--T (now 2000000)"),
+    (["memory", "copy", "--test-size", "100000000", "--steps", "1"], "--test-size (now 100000000)"),
+    (["memory", "order", "--hidden", "300000", "--steps", "1"], "--hidden (now 300000)"),
+    (["gradflow", "--T", "50000000"], "--T (now 50000000)"),
+    (["gradflow", "--batch", "50000000"], "--batch (now 50000000)"),
+])
+def test_memory_and_gradflow_estimate_before_the_work(capsys, monkeypatch, argv, flag):
+    from tinyrnn.demos import common
+    monkeypatch.setattr(common, "available_memory", lambda: 8 * 2 ** 30)
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and "needs about" in err and "8.0 GB is available" in err and f"lower {flag}" in err, err

@@ -17,7 +17,7 @@ import signal
 import sys
 
 from . import __version__
-from .demos.common import Diverged, UsageError, check_output
+from .demos.common import RUN_SIZES, Diverged, UsageError, check_output, out_of_memory
 
 __all__ = ["main", "build_parser", "UsageError", "EXIT_CODES"]
 
@@ -745,7 +745,7 @@ def _user_message(prog: str, e: BaseException) -> str:
     if isinstance(e, OSError) and e.strerror:
         text = f"{e.strerror}: {e.filename}" + (f" -> {e.filename2}" if e.filename2 else "") if e.filename else e.strerror
     elif isinstance(e, MemoryError):
-        text = "not enough memory for this configuration; lower --hidden or --batch"
+        text = out_of_memory(e)
     text = _one_line(text)
     if text.startswith("tinyrnn") and ": error: " in text:
         return text
@@ -763,6 +763,7 @@ def main(argv=None) -> int:
         old_term = signal.signal(signal.SIGTERM, _on_sigterm)
     except ValueError:                          # not the main thread
         pass
+    RUN_SIZES.set(None)                         # this run's sizes, once a command states them
     try:
         parser = build_parser()
         args, extra = parser.parse_known_args(argv)

@@ -37,7 +37,11 @@ def read_text(path: str) -> str:
     with open(path, "rb") as fh:
         head = fh.read(PREFIX_BYTES)
         _check_binary(path, head, final=False)
-        raw = head + fh.read()
+        try:
+            raw = head + fh.read()
+        except MemoryError:
+            raise CorpusError(f"corpus file {path} ({os.path.getsize(path) / 2**20:.0f} MiB) does not fit in "
+                              "memory; give a smaller file") from None
     if not raw.strip():
         raise CorpusError(f"corpus file {path} is empty")
     _check_binary(path, raw, final=True)

@@ -201,9 +201,10 @@ def train(cfg: CharLMConfig, emit=lambda line: None, save: str | None = None, re
         _check_same_corpus(resume, resumed["meta"], vocab, fp, desc)
         check_config(resume, CharLM, model_config(cfg, len(vocab)))    # before anything is allocated
     states = {"adam": 2, "adagrad": 1, "sgd": 0}[cfg.optimizer]
-    check_memory(lambda **k: memory_estimate(**k, vocab=len(vocab), states=states),
+    vocabulary = "the vocabulary (the corpus's distinct characters)"
+    check_memory(lambda **k: memory_estimate(**k, states=states),
                  {"--hidden": cfg.hidden, "--batch": cfg.batch, "--seq-len": cfg.seq_len, "--layers": cfg.layers,
-                  "--embed": cfg.embed})
+                  "--embed": cfg.embed, vocabulary: len(vocab)}, names={vocabulary: "vocab"})
     rng = np.random.default_rng(cfg.seed)
     model = CharLM(**model_config(cfg, len(vocab)), rng=rng)
     opt = OPTIMIZERS[cfg.optimizer](model.parameters(), lr=cfg.lr)

@@ -4,6 +4,7 @@ SIGINT/SIGTERM handled between steps)."""
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import math
 import os
@@ -137,24 +138,55 @@ def _gb(n: float) -> str:
     return f"{n / 2**30:.1f} GB" if n >= 2**28 else f"{n / 2**20:.0f} MB"
 
 
-def check_memory(estimate, sizes: dict, what: str = "this configuration") -> None:
+# The sizes of the run in progress (set by check_memory), so that a MemoryError raised later
+# (the estimate was low, or other programs took the memory) can name what costs the most.
+RUN_SIZES: contextvars.ContextVar = contextvars.ContextVar("tinyrnn_run_sizes", default=None)
+
+
+def _kwargs(sizes: dict, names: dict, smaller: str | None = None) -> dict:
+    return {names.get(k, k.lstrip("-").replace("-", "_")): (1 if k == smaller else v) for k, v in sizes.items()}
+
+
+def costliest(estimate, sizes: dict, names: dict | None = None) -> tuple[int, str]:
+    """(bytes ``estimate`` gives for ``sizes``, the label whose value costs the most)."""
+    names = names or {}
+    need = estimate(**_kwargs(sizes, names))
+    saved = {label: need - estimate(**_kwargs(sizes, names, label)) for label in sizes}
+    return need, max(saved, key=saved.get)
+
+
+def _lower(label: str, value) -> str:
+    return f"lower {label} (now {value})" if label.startswith("--") else f"the largest cost is {label} ({value})"
+
+
+def check_memory(estimate, sizes: dict, what: str = "this configuration", names: dict | None = None) -> None:
     """Refuse a configuration whose estimated memory (``estimate(**sizes)`` bytes: parameters,
     optimizer state, the activations of one step) exceeds the memory available, naming the
-    flag whose value costs the most. ``sizes`` maps flag names (``"--hidden"``) to values."""
+    flag whose value costs the most. ``sizes`` maps flag names (``"--hidden"``) or other labels
+    (``"the vocabulary"``, with its keyword in ``names``) to values. The sizes are kept for
+    ``out_of_memory`` (a MemoryError later in the run)."""
+    RUN_SIZES.set((estimate, dict(sizes), what, names))
     available = available_memory()
     if available is None:
         return
-    need = estimate(**{k.lstrip("-").replace("-", "_"): v for k, v in sizes.items()})
+    need, label = costliest(estimate, sizes, names)
     if need <= available:
         return
-    saved = {}
-    for flag, value in sizes.items():
-        smaller = {k.lstrip("-").replace("-", "_"): (1 if k == flag else v) for k, v in sizes.items()}
-        saved[flag] = need - estimate(**smaller)
-    flag = max(saved, key=saved.get)
     raise UsageError(f"{what} needs about {_gb(need)} of memory (parameters, optimizer state and the "
-                     f"activations of one step) but {_gb(available)} is available; lower {flag} "
-                     f"(now {sizes[flag]})")
+                     f"activations of one step) but {_gb(available)} is available; {_lower(label, sizes[label])}")
+
+
+def out_of_memory(e: MemoryError) -> str:
+    """The one line for a MemoryError: the size of the run that costs the most (from the last
+    check_memory), or else what NumPy could not allocate."""
+    run = RUN_SIZES.get()
+    detail = " ".join(str(e).split())
+    if run is None:
+        return "not enough memory" + (f" ({detail})" if detail else "") + "; give smaller inputs or sizes"
+    estimate, sizes, what, names = run
+    need, label = costliest(estimate, sizes, names)
+    return (f"ran out of memory (estimated need of {what}: about {_gb(need)}"
+            + (f"; {detail}" if detail else "") + f"); {_lower(label, sizes[label])}")
 
 
 # ---------------------------------------------------------------- divergence

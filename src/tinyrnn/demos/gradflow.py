@@ -16,6 +16,7 @@ import numpy as np
 from ..data import memory as tasks
 from ..models.memory import MemoryModel
 from . import memory
+from .common import check_memory
 
 
 @dataclass
@@ -60,6 +61,9 @@ def memory_config(cfg: GradflowConfig, cell: str, forget_bias: float | None) -> 
 def run(cfg: GradflowConfig, emit=lambda line: None) -> dict:
     """{"T", "norms": {label: [..T]}, "ratio": {label: ||dL/dx_1|| / ||dL/dx_T||}} at
     initialisation, and the same under "trained" when ``train_steps`` > 0."""
+    train_batch = memory_config(cfg, "lstm", None).resolved().batch if cfg.train_steps else 0
+    check_memory(lambda hidden, batch, T: memory.memory_estimate(hidden, max(batch, train_batch), T, 1, batch),
+                 {"--hidden": cfg.hidden, "--batch": cfg.batch, "--T": cfg.T})
     probe = tasks.adding_le(np.random.default_rng([cfg.seed, 3]), cfg.T, cfg.batch)
     result = dict(T=cfg.T, train_steps=cfg.train_steps, init=dict(norms={}, ratio={}))
     if cfg.train_steps:

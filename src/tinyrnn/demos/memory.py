@@ -17,7 +17,7 @@ from ..data import memory as tasks
 from ..losses import cross_entropy, mse_loss
 from ..models.memory import CELLS, MemoryModel
 from ..optim import OPTIMIZERS, clip_grad_norm_
-from .common import Timer, progress, training
+from .common import Timer, check_memory, progress, training
 
 # Defaults that depend on the task (None in MemoryConfig means "the task's value"). Without
 # --steps a run trains for TIME_BUDGET seconds (the targets are "within 300 s of training").
@@ -107,6 +107,26 @@ def check_config(cfg: MemoryConfig) -> None:
         raise ValueError(f"--forget-bias must be a finite number, got {cfg.forget_bias}")
 
 
+def memory_estimate(hidden: int, batch: int, T: int, layers: int, test_size: int, task: str = "adding") -> int:
+    """Bytes for parameters with gradients and two optimizer arrays, the activations of one
+    training step, the held-out set and one evaluation chunk (float32; LSTM, 4 gates, the
+    largest cell)."""
+    n_in, n_out = tasks.io_sizes(task)
+    length = tasks.max_length(task, T)
+    every = length if task == "copy" else 1              # outputs kept per sequence
+    params = layers * 4 * hidden * (max(n_in, hidden) + hidden + 2) + (hidden + 1) * n_out
+    step = length * batch * (n_in + layers * hidden * 12) + every * batch * n_out * 3
+    test = length * test_size * n_in + every * test_size * n_out * 3
+    evaluation = length * min(EVAL_CHUNK, test_size) * layers * hidden * 6
+    return 4 * (4 * params + step + test + evaluation)
+
+
+def size_flags(cfg: MemoryConfig) -> dict:
+    """The sizes of a run that cost memory, by flag (for check_memory)."""
+    return {"--hidden": cfg.hidden, "--batch": cfg.batch, "--T": cfg.T, "--layers": cfg.layers,
+            "--test-size": cfg.test_size}
+
+
 def build_model(cfg: MemoryConfig, rng: np.random.Generator) -> MemoryModel:
     n_in, n_out = tasks.io_sizes(cfg.task)
     return MemoryModel(cfg.cell, n_in, cfg.hidden, n_out, cfg.layers, every_step=cfg.task == "copy",
@@ -169,6 +189,7 @@ def train(cfg: MemoryConfig, emit=lambda line: None):
     """Train and evaluate; returns (model, metrics). Ctrl-C stops training and keeps the run
     (``interrupted`` is then true). Raises TrainingDiverged on a non-finite loss."""
     cfg = cfg.resolved()
+    check_memory(lambda **k: memory_estimate(**k, task=cfg.task), size_flags(cfg))
     data_rng = np.random.default_rng([cfg.seed, 0])
     test = tasks.generate(cfg.task, cfg.variant, np.random.default_rng([cfg.seed, 1]), cfg.T, cfg.test_size)
     model = build_model(cfg, np.random.default_rng([cfg.seed, 2]))
