@@ -195,3 +195,48 @@ def test_save_and_plot_go_through_the_writer(tmp_path, capsys, monkeypatch):
                      "--plot", tmp_path / "a.png")
     assert code == 0 and sorted(written) == ["checkpoint", "plot"]
     assert np.frombuffer((tmp_path / "a.png").read_bytes()[:8], np.uint8).tolist()[:4] == [137, 80, 78, 71]
+
+
+# ---------------------------------------------------------------- real file systems (root)
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 256 KiB tmpfs (root only; skipped where mounting is not allowed)."""
+    import subprocess
+    mnt = tmp_path / "fs"
+    mnt.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("needs root and mount(8)")
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], check=True)
+
+
+def test_a_full_file_system_is_found_before_training(small_fs, capsys):
+    fd = os.open(small_fs / "filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        while os.write(fd, b"\0" * 4096):
+            pass
+    except OSError as e:
+        assert e.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+    code, out, err = run(capsys, "add", "--steps", "100000", "--save", small_fs / "m.npz")
+    assert code == 2 and "--save" in err and str(small_fs / "m.npz") in err and "No space left on device" in err, err
+    assert out == "" and _temporaries(small_fs) == []
+
+
+def test_a_read_only_file_system_is_found_before_training(small_fs, capsys):
+    import subprocess
+    subprocess.run(["mount", "-o", "remount,ro", str(small_fs)], check=True)
+    code, out, err = run(capsys, "seq2seq", "train", "--steps", "100000", "--save", small_fs / "m.npz")
+    assert code == 2 and "Read-only file system" in err and str(small_fs / "m.npz") in err, err
+    assert out == ""
+
+
+def test_a_non_utf8_name_fails_before_the_work(tmp_path, capsys):
+    if sys.getfilesystemencoding().lower() not in ("utf-8", "utf8"):
+        pytest.skip("needs a UTF-8 file-system encoding")
+    bad = os.fsdecode(bytes(tmp_path) + b"/m\xff.npz")
+    code, out, err = run(capsys, "add", "--steps", "100000", "--save", bad)
+    assert code == 2 and "not valid utf-8 text" in err and out == ""
+    assert os.listdir(tmp_path) == []
