@@ -79,9 +79,11 @@ def test_stdout_and_proc_are_refused():
     code = "from tinyrnn import paths; paths.check_output('--save', '/dev/stdout')"
     env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(paths.__file__)))
     p = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    assert p.returncode == 1 and b"/dev/stdout is a FIFO (named pipe), not a regular file" in p.stderr, p.stderr
+    assert p.returncode == 1 and b"/dev/stdout leads through a link into /proc" in p.stderr, p.stderr
     if os.path.isdir("/proc/self"):
-        with pytest.raises(UsageError, match=r"--save /proc/self/x\.npz: cannot write in folder"):
+        with pytest.raises(UsageError, match=r"--save /proc/x\.npz: cannot write in folder"):
+            paths.check_output("--save", "/proc/x.npz")
+        with pytest.raises(UsageError, match=r"--save /proc/self/x\.npz leads through a link into /proc"):
             paths.check_output("--save", "/proc/self/x.npz")
 
 
@@ -240,3 +242,40 @@ def test_a_non_utf8_name_fails_before_the_work(tmp_path, capsys):
     code, out, err = run(capsys, "add", "--steps", "100000", "--save", bad)
     assert code == 2 and "not valid utf-8 text" in err and out == ""
     assert os.listdir(tmp_path) == []
+
+
+def test_links_into_proc_are_refused_and_never_replaced(tmp_path):
+    """/dev/stdout, /dev/fd/N and any link into /proc name a process's open file: refused by
+    the rule and by the writer, whatever that file is (here a regular file), and the link
+    stays a link."""
+    import subprocess
+    out = tmp_path / "captured.txt"
+    link = tmp_path / "out.npz"
+    link.symlink_to("/proc/self/fd/1")
+    code = ("import sys, tinyrnn as tr\n"
+            "from tinyrnn import paths\n"
+            "for p in ('/dev/stdout', sys.argv[1]):\n"
+            "    try: paths.check_output('--save', p)\n"
+            "    except ValueError as e: print('refused', e, file=sys.stderr)\n"
+            "    try: tr.save(p, tr.RNN(2, 3))\n"
+            "    except ValueError as e: print('refused', e, file=sys.stderr)\n")
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(paths.__file__)))
+    with open(out, "w") as fh:                               # stdout is a regular file here
+        p = subprocess.run([sys.executable, "-c", code, str(link)], stdout=fh, stderr=subprocess.PIPE,
+                           text=True, env=env)
+    lines = p.stderr.strip().splitlines()
+    assert p.returncode == 0 and len(lines) == 4 and all(line.startswith("refused") for line in lines), p.stderr
+    assert all("leads through a link into /proc" in line for line in lines)
+    assert os.path.islink("/dev/stdout") and link.is_symlink() and out.read_text() == ""
+
+
+def test_a_symlink_to_a_regular_file_is_written_through(tmp_path):
+    real = tmp_path / "store" / "model.npz"
+    real.parent.mkdir()
+    real.write_bytes(b"old")
+    link = tmp_path / "latest.npz"
+    link.symlink_to(real)
+    assert paths.check_output("--save", str(link)) == str(link)
+    tr.save(link, tr.RNN(2, 3))
+    assert link.is_symlink() and real.is_file() and tr.read_header(link)["class"] == "RNN"
+    assert _temporaries(tmp_path) == [] and _temporaries(real.parent) == []

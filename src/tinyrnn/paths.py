@@ -95,7 +95,7 @@ def check_output(role: str, path, inputs=(), outputs=()) -> str | None:
     if _unencodable(path):
         raise UsageError(f"{where}: the name is not valid {sys.getfilesystemencoding()} text; "
                          "give a name made of ordinary characters")
-    lst = _check_target(role, where, path)
+    lst, real = _check_target(role, where, path)
     for other, p in _pairs(inputs):
         if _same_file(path, p):
             raise UsageError(f"{where} is the same file as the input {other} {p}; writing it would destroy "
@@ -103,7 +103,7 @@ def check_output(role: str, path, inputs=(), outputs=()) -> str | None:
     for other, p in _pairs(outputs):
         if other != role and _same_file(path, p):
             raise UsageError(f"{where} is the same file as {other} {p}; give each output its own name")
-    folder = os.path.dirname(os.path.abspath(path))
+    folder = os.path.dirname(real)
     if lst is not None and not os.access(path, os.W_OK):
         raise UsageError(f"{where} exists and is not writable")
     try:
@@ -121,9 +121,15 @@ def check_output(role: str, path, inputs=(), outputs=()) -> str | None:
 
 
 def _check_target(role: str, where: str, path: str):
-    """What the writer itself refuses: a target that is not a regular file (or absent), a folder
-    that does not exist, a name too long. Returns the target's lstat (None if absent)."""
-    folder = os.path.dirname(os.path.abspath(path))
+    """What the writer itself refuses: a target that is not a regular file (or absent), a link
+    through /proc (a process's open file, such as /dev/stdout), a folder that does not exist, a
+    name too long. Returns (the target's lstat or None if absent, the path a write replaces:
+    symlinks followed, so a link stays a link)."""
+    real, via_proc = _follow(path)
+    if via_proc:
+        raise UsageError(f"{where} leads through a link into /proc ({real}): a process's open file or a "
+                         "kernel file, not a file to replace; give a file name")
+    folder = os.path.dirname(real)
     _check_name_length(where, folder, os.path.basename(path))
     try:
         lst = os.lstat(path)
@@ -146,7 +152,45 @@ def _check_target(role: str, where: str, path: str):
                              "not written to: give a file name")
     if not os.path.isdir(folder):
         raise UsageError(f"{where}: folder {os.path.dirname(path) or '.'} does not exist; create it first")
-    return lst
+    if real != os.path.abspath(path):
+        _check_name_length(where, folder, os.path.basename(real))
+    return lst, real
+
+
+def _follow(path: str) -> tuple[str, bool]:
+    """(the absolute path ``path`` leads to, every symlink followed, component by component;
+    whether a link led the way into /proc, as /dev/stdout -> /proc/self/fd/1 does). A loop stops after 40 links (the target's own
+    stat then reports it)."""
+    proc_dev = _dev("/proc")
+    todo = [c for c in os.path.abspath(path).split(os.sep) if c]
+    cur, links, via_proc = os.sep, 0, False
+    while todo:
+        c = todo.pop(0)
+        if c in (".", ""):
+            continue
+        if c == "..":
+            cur = os.path.dirname(cur)
+            continue
+        nxt = os.path.join(cur, c)
+        if os.path.islink(nxt) and links < 40:
+            links += 1
+            target = os.readlink(nxt)
+            if os.path.isabs(target):
+                cur = os.sep
+            todo = [t for t in target.split(os.sep) if t] + todo
+            continue
+        cur = nxt
+        if links and (cur == "/proc" or cur.startswith("/proc/") or
+                      (proc_dev is not None and todo and _dev(cur) == proc_dev)):
+            via_proc = True                   # a link led into /proc
+    return cur, via_proc
+
+
+def _dev(path: str):
+    try:
+        return os.stat(path).st_dev
+    except OSError:
+        return None
 
 
 def _example(role: str) -> str:
@@ -185,8 +229,8 @@ def atomic_write(path, write, what: str = "file") -> None:
     if _unencodable(path):
         raise UsageError(f"cannot save {what} {ascii(path)}: the name is not valid "
                          f"{sys.getfilesystemencoding()} text")
-    _check_target(what, f"cannot save {what}: {path}", path)
-    folder = os.path.dirname(os.path.abspath(path))
+    _, real = _check_target(what, f"cannot save {what}: {path}", path)
+    folder = os.path.dirname(real)
     remove_stale_temporaries(folder)
     done = False
     tmp = None
@@ -197,7 +241,7 @@ def atomic_write(path, write, what: str = "file") -> None:
                 write(fh)
                 fh.flush()
                 os.fsync(fh.fileno())
-                os.replace(tmp, path)
+                os.replace(tmp, real)
                 done = True
         except OSError as e:
             raise OSError(e.errno, f"cannot save {what} {path}: {e.strerror or e}") from None
