@@ -38,7 +38,7 @@ from .errors import UsageError
 try:
     import fcntl
 except ImportError:                      # not POSIX: no locks, age alone decides
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["check_output", "atomic_write", "remove_stale_temporaries", "STALE_SECONDS"]
 
