@@ -96,3 +96,17 @@ def test_memory_and_gradflow_estimate_before_the_work(capsys, monkeypatch, argv,
     monkeypatch.setattr(common, "available_memory", lambda: 8 * 2 ** 30)
     code, _, err = run(capsys, *argv)
     assert code == 2 and "needs about" in err and "8.0 GB is available" in err and f"lower {flag}" in err, err
+
+
+def test_gradflow_memory_error_names_its_own_flags(capsys, monkeypatch):
+    """A MemoryError inside the training gradflow runs (which states memory's own sizes, such
+    as --test-size) is reported with gradflow's flags."""
+    from tinyrnn.demos import memory
+
+    def train_out_of_memory(cfg):
+        memory.check_memory(lambda **k: 1, memory.size_flags(cfg))
+        _no_memory()
+
+    monkeypatch.setattr(memory, "train", train_out_of_memory)
+    code, _, err = run(capsys, "gradflow", "--T", "3000", "--train-steps", "1", "--cell", "rnn")
+    assert code == 2 and "lower --T (now 3000)" in err and "--test-size" not in err, err

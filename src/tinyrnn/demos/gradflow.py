@@ -16,7 +16,7 @@ import numpy as np
 from ..data import memory as tasks
 from ..models.memory import MemoryModel
 from . import memory
-from .common import check_memory
+from .common import RUN_SIZES, check_memory
 
 
 @dataclass
@@ -72,7 +72,11 @@ def run(cfg: GradflowConfig, emit=lambda line: None) -> dict:
         mcfg = memory_config(cfg, cell, fb).resolved()
         parts = [("init", memory.build_model(mcfg, np.random.default_rng([cfg.seed, 2])))]
         if cfg.train_steps:
-            model, metrics = memory.train(mcfg)
+            sizes = RUN_SIZES.get()
+            try:
+                model, metrics = memory.train(mcfg)
+            finally:                                # a MemoryError names gradflow's flags, not memory's
+                RUN_SIZES.set(sizes)
             if metrics["interrupted"]:              # Ctrl-C stops the whole measurement
                 raise KeyboardInterrupt
             parts.append(("trained", model))
