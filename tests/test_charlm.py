@@ -93,9 +93,9 @@ def test_resume_keeps_the_schedule_and_old_runs_keep_a_constant_lr(periodic, tmp
     C.train(C.CharLMConfig(files=[periodic], steps=4, **SMALL), save=ck)
     assert C.resume_config(ck, [periodic], {"steps": 4}).lr_decay is True
     assert C.resume_config(ck, [periodic], {"steps": 4, "lr_decay": False}).lr_decay is False
-    header = C.read_header(ck)                     # a run saved before the decay existed
+    header = C.read_checked(ck, resume=True)       # a run saved before the decay existed
     del header["meta"]["train_config"]["lr_decay"]
-    monkeypatch.setattr(C, "read_header", lambda path: header)
+    monkeypatch.setattr(C, "read_checked", lambda path, resume=False: header)
     assert C.resume_config(ck, [periodic], {"steps": 4}).lr_decay is False
 
 
@@ -214,7 +214,7 @@ def test_ctrl_c_saves_and_exits_cleanly(periodic, tmp_path):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "Stopped by Ctrl-C (SIGINT)" in out
-    header = C.read_header(str(ck))
+    header = C.read_checked(str(ck))
     assert header["meta"]["step"] > 0
 
 

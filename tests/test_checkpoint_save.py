@@ -2,6 +2,7 @@
 file, stale temporary files are cleaned up, permissions follow the umask; old files load."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -140,27 +141,59 @@ def test_failed_save_removes_its_temporary_file(tmp_path, monkeypatch):
     assert path.read_bytes() == before and os.listdir(tmp_path) == ["ck.npz"]
 
 
+_HOLD_LOCK = ("import fcntl, os, sys, time\n"
+              "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o666)\n"
+              "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+              "print('locked', flush=True)\n"
+              "time.sleep(60)\n")
+
+
 def test_stale_temporaries_removed_live_ones_kept(tmp_path):
-    from tinyrnn.checkpoint import _HOST
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    names = {
-        "dead": f".tmp-{dead.pid}.{_HOST}.0123456789ab.npz",        # writer is gone
-        "live": f".tmp-{os.getpid()}.{_HOST}.0123456789ab.npz",     # a save in progress (this process)
-        "other_host": f".tmp-{dead.pid}.elsewhere.0123456789ab.npz",  # cannot tell: keep while fresh
-        "legacy_old": ".tmp-abcd_123.npz",                           # tinyrnn 0.1.0 mkstemp, untouched long
-        "legacy_fresh": ".tmp-efgh_456.npz",
-        "old_other_host": f".tmp-1.elsewhere.0123456789ab.npz",
-        "not_ours": ".tmp-notes.txt",
-    }
-    for n in names.values():
-        (tmp_path / n).write_bytes(b"x")
-    old = time.time() - STALE_SECONDS - 60
-    for key in ("legacy_old", "old_other_host"):
-        os.utime(tmp_path / names[key], (old, old))
-    tr.save(tmp_path / "ck.npz", _big_model(0))
-    left = set(os.listdir(tmp_path))
-    assert left == {"ck.npz", names["live"], names["other_host"], names["legacy_fresh"], names["not_ours"]}
+    """A temporary file whose writer holds its lock is kept, whatever its age and whoever wrote
+    it; one whose lock can be taken is debris; files of older versions go by age alone."""
+    live = tmp_path / ".tmp-0123456789ab.part"
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(live)], stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout.readline() == b"locked\n"
+        names = {
+            "abandoned": ".tmp-ba9876543210.part",                     # no lock held: its writer is gone
+            "old_pid_name": ".tmp-1.somehost.0123456789ab.npz",         # tinyrnn 0.2 names, untouched long
+            "fresh_pid_name": ".tmp-2.somehost.0123456789ab.npz",
+            "legacy_old": ".tmp-abcd_123.npz",                          # tinyrnn 0.1.0 mkstemp
+            "legacy_fresh": ".tmp-efgh_456.npz",
+            "not_ours": ".tmp-notes.txt",
+        }
+        for n in names.values():
+            (tmp_path / n).write_bytes(b"x")
+        old = time.time() - STALE_SECONDS - 60
+        for key in ("legacy_old", "old_pid_name"):
+            os.utime(tmp_path / names[key], (old, old))
+        os.utime(live, (old, old))                                      # old, but locked: kept
+        tr.save(tmp_path / "ck.npz", _big_model(0))
+        left = set(os.listdir(tmp_path))
+        assert left == {"ck.npz", live.name, names["fresh_pid_name"], names["legacy_fresh"], names["not_ours"]}
+    finally:
+        holder.kill()
+        holder.wait()
+    tr.save(tmp_path / "ck.npz", _big_model(0))                       # its writer died: now debris
+    assert live.name not in os.listdir(tmp_path)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"), reason="needs root and unshare(1)")
+def test_savers_in_other_pid_namespaces_keep_their_files(tmp_path):
+    """Two savers sharing a folder and a host name but not a PID namespace (containers): neither
+    removes the other's temporary file, so neither fails."""
+    code = ("import sys, tinyrnn as tr\n"
+            "m = tr.LSTM(32, 64, num_layers=2, rng=0)\n"
+            "for i in range(40): tr.save(sys.argv[1], m)\n")
+    env = dict(os.environ, PYTHONPATH=str(Path(tr.__file__).parents[1]))
+    procs = [subprocess.Popen(["unshare", "--pid", "--fork", sys.executable, "-c", code,
+                               str(tmp_path / f"ck{i}.npz")], env=env, stderr=subprocess.PIPE)
+             for i in range(2)]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err.decode()
+    assert sorted(os.listdir(tmp_path)) == ["ck0.npz", "ck1.npz"]
 
 
 @pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])

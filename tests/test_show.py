@@ -13,6 +13,7 @@ from show_helpers import CODE, model_probs, save_tiny, tiny_model
 from tinyrnn import cli
 from tinyrnn.checkpoint import save
 from tinyrnn.demos.charlm import CharLMConfig, fingerprint, prepare
+from tinyrnn.errors import CorpusError
 from tinyrnn.functional import sigmoid
 from tinyrnn.models.adder import BinaryAdder
 from tinyrnn.viz import FEATURES, analyse, render, text_features
@@ -207,16 +208,27 @@ def trained(tmp_path_factory):
     return folder, corpus, ck
 
 
-def test_show_held_out_slice_writes_page_and_json(trained, tmp_path, capsys):
+def test_show_never_opens_the_files_a_checkpoint_names(trained, tmp_path, capsys, monkeypatch):
+    folder, corpus, ck = trained
+    opened = []
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda f, *a, **k: (opened.append(str(f)), real_open(f, *a, **k))[1])
+    capsys.readouterr()
+    assert cli.main(["charlm", "show", ck, "--html", str(tmp_path / "page.html")]) == 2
+    assert "trained on files it names; give the text to show as FILE" in capsys.readouterr().err
+    assert str(corpus) not in opened and not (tmp_path / "page.html").exists()
+
+
+def test_show_file_writes_page_and_json(trained, tmp_path, capsys):
     folder, corpus, ck = trained
     out = tmp_path / "page.html"
     capsys.readouterr()
-    assert cli.main(["charlm", "show", ck, "--html", str(out), "--top", "4", "--chars", "300", "--json"]) == 0
+    assert cli.main(["charlm", "show", ck, str(corpus), "--html", str(out), "--top", "4", "--chars", "300",
+                     "--json"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     summary = json.loads(lines[-1])
-    text = CODE * 40
-    assert summary["chars"] == 300 and summary["source"].startswith("the first 300 held-out characters of ")
-    held = text[int(len(text) * 0.9):][:300]
+    assert summary["chars"] == 300 and summary["source"] == f"{corpus} (its first 300 characters)"
+    held = (CODE * 40)[:300]
     assert len(summary["cells"]) == 4 and set(summary["features"]) == set(FEATURES)
     assert [c["rank"] for c in summary["cells"]] == [1, 2, 3, 4]
     assert set(summary["cells"][0]) == {"rank", "layer", "state", "index", "feature", "r", "correlations"}
@@ -271,30 +283,48 @@ def test_show_bad_input_one_line(trained, tmp_path, capsys):
     assert list(tmp_path.glob("*.html")) == [] and list(tmp_path.glob(".tmp-*")) == []
 
 
-def test_show_needs_a_file_when_the_corpus_is_not_the_same(trained, tmp_path, capsys):
-    folder, corpus, _ = trained
+@pytest.fixture
+def default_corpus(monkeypatch):
+    """The default corpus (no FILE: the standard library's files), stood in by a small text."""
+    box = {"text": CODE * 40}
+
+    def stand_in(files):
+        assert list(files) == []
+        if box["text"] is None:
+            raise CorpusError("no .py files found")
+        return box["text"], "the standard-library stand-in"
+
+    monkeypatch.setattr("tinyrnn.demos.charlm.load_corpus", stand_in)
+    monkeypatch.setattr("tinyrnn.demos.show.load_corpus", stand_in)
+    return box
+
+
+def _train_default(ck):
+    assert cli.main(["charlm", "train", "--hidden", "8", "--embed", "4", "--seq-len", "8",
+                     "--batch", "2", "--steps", "2", "--quiet", "--save", str(ck)]) == 0
+
+
+def test_show_needs_a_file_when_the_corpus_is_not_the_same(tmp_path, capsys, default_corpus):
     model, vocab = tiny_model()
     bare = save_tiny(tmp_path / "bare.npz", model, vocab)
     _fails(["charlm", "show", bare], capsys, "does not record its training corpus; give a FILE")
-    changed = tmp_path / "changed.py"
-    changed.write_text(CODE * 40)
-    ck = str(tmp_path / "lm.npz")
-    assert cli.main(["charlm", "train", str(changed), "--hidden", "8", "--embed", "4", "--seq-len", "8",
-                     "--batch", "2", "--steps", "2", "--quiet", "--save", ck]) == 0
-    changed.write_text(CODE.replace("x", "y") + CODE * 39)          # same characters, other text
-    _fails(["charlm", "show", ck], capsys, "not the one the checkpoint was trained on", "give a FILE")
-    changed.unlink()
-    _fails(["charlm", "show", ck], capsys, "cannot be read here", "give a FILE")
+    ck = tmp_path / "lm.npz"
+    _train_default(ck)
+    default_corpus["text"] = CODE.replace("x", "y") + CODE * 39          # same characters, other text
+    _fails(["charlm", "show", str(ck)], capsys, "not the one the checkpoint was trained on", "give a FILE")
+    default_corpus["text"] = None
+    _fails(["charlm", "show", str(ck)], capsys, "cannot be read here", "give a FILE")
 
 
-def test_held_out_slice_is_the_training_split(trained):
-    _, corpus, ck = trained
+def test_held_out_slice_is_the_training_split(tmp_path, default_corpus):
     from tinyrnn.checkpoint import read_header
     from tinyrnn.demos.show import held_out_text
-    vocab, train_ids, valid_ids, _ = prepare(CharLMConfig(files=[str(corpus)]))
-    assert fingerprint(corpus.read_text()) == read_header(ck)["meta"]["corpus"]
-    text, _ = held_out_text(read_header(ck), 120)
-    assert text == vocab.decode(valid_ids[:120])
+    ck = tmp_path / "lm.npz"
+    _train_default(ck)
+    vocab, train_ids, valid_ids, _ = prepare(CharLMConfig(files=[]))
+    assert fingerprint(default_corpus["text"]) == read_header(ck)["meta"]["corpus"]
+    text, desc = held_out_text(read_header(ck), 120)
+    assert text == vocab.decode(valid_ids[:120]) and desc.startswith("the first 120 held-out characters of")
 
 
 def test_memory_does_not_hold_every_cell_of_every_step():
@@ -329,3 +359,19 @@ def test_sample_prime_file_equals_prime(trained, tmp_path, capsys):
     bad = tmp_path / "bad.txt"
     bad.write_text("\u00e9t\u00e9", encoding="utf-8")
     _fails(["charlm", "sample", ck, "--prime-file", str(bad)], capsys, "--prime-file has characters outside")
+
+
+@pytest.mark.parametrize("text", ["a", "\u00e9\u00e9a\u2192"])
+def test_a_text_of_one_known_character_gives_a_page(trained, tmp_path, capsys, text):
+    _, _, ck = trained
+    f = tmp_path / "one.txt"
+    f.write_text(text)
+    out = tmp_path / "p.html"
+    capsys.readouterr()
+    assert cli.main(["charlm", "show", ck, str(f), "--html", str(out), "--json"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    summary = json.loads(lines[-1])
+    assert summary["cells"] == [] and summary["steps"] == 1 and summary["bits_per_char"] is None
+    assert any(line.startswith("No cell ranked") for line in lines)
+    page = out.read_text(encoding="utf-8")
+    assert "no cell is ranked" in page and "no prediction scored" in page and page.count('<span class="q') == 1

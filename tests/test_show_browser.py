@@ -157,3 +157,23 @@ def test_without_javascript_the_top_cell_is_shown(page):
         assert driver.find_element("css selector", "table.rank").is_displayed()
     finally:
         driver.quit()
+
+
+def test_a_page_with_no_ranked_cell_runs_without_error(tmp_path):
+    """A text of one character in the vocabulary ranks no cell: the page still loads, with no
+    script error, and hovering the character shows its predictions."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    model, vocab = tiny_model()
+    ck = save_tiny(tmp_path / "tiny.npz", model, vocab)
+    (tmp_path / "one.txt").write_text(vocab.chars[-1])
+    out = tmp_path / "one.html"
+    assert cli.main(["charlm", "show", ck, str(tmp_path / "one.txt"), "--html", str(out)]) == 0
+    driver = _driver()
+    try:
+        driver.get(out.as_uri())
+        span = driver.find_element("css selector", "#text span")
+        ActionChains(driver).move_to_element(span).perform()
+        assert len(driver.find_elements("css selector", "#tip td.pc")) == 5
+        assert driver.get_log("browser") == []
+    finally:
+        driver.quit()

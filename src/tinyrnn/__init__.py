@@ -5,7 +5,7 @@ from ._version import __version__
 from .checkpoint import CheckpointError, load, read_header, save
 from .gradcheck import GradcheckReport, gradcheck
 from .losses import bce_loss, bce_with_logits, cross_entropy, mse_loss
-from .module import Module, Parameter
+from .module import Module, ModuleDict, Parameter
 from .nn import GRU, LSTM, RNN, Attention, Dropout, Embedding, GRUCell, Linear, LSTMCell, RNNCell
 from .optim import SGD, Adagrad, Adam, clip_grad_norm_, clip_grad_value_, grad_norm
 from .errors import Diverged, InputError
@@ -13,7 +13,7 @@ from .threads import blas_threads
 
 __all__ = [
     "__version__", "functional", "init", "reference",
-    "Module", "Parameter", "Linear", "Embedding", "Dropout", "RNNCell", "RNN",
+    "Module", "ModuleDict", "Parameter", "Linear", "Embedding", "Dropout", "RNNCell", "RNN",
     "LSTMCell", "LSTM", "GRUCell", "GRU", "Attention",
     "mse_loss", "bce_loss", "bce_with_logits", "cross_entropy",
     "SGD", "Adam", "Adagrad", "clip_grad_norm_", "clip_grad_value_", "grad_norm",

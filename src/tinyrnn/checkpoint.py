@@ -11,45 +11,29 @@ Loading is one validation pass that builds a complete *plan* (every array read, 
 model's dtype and checked), then one commit step that only assigns; so a refused file leaves
 the model and the optimizer exactly as they were. The pass never trusts the file: the zip
 directory and each ``.npy`` header are checked against the shapes the model expects and
-against a size bound *before* any member is inflated, only plain numeric arrays are read
-(never pickles: a file cannot run code), and every zip, zlib or format error becomes
-``CheckpointError``. The archive reader (``_Archive``) is at the bottom of this file.
+against a size bound *before* any member is inflated (the reader is ``_archive.Archive``).
+A program that builds its model from a header's config calls ``check_config`` first: the
+config is compared with the shapes the archive declares before anything is allocated.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
-import re
-import secrets
-import signal
-import socket
-import struct
-import threading
-import zipfile
-import zlib
-from contextlib import contextmanager
 
 import numpy as np
 
 from ._version import __version__
-from .module import Module
+from ._archive import META_KEY, Archive
+from .errors import CheckpointError, InputError, NonFiniteError, UsageError
+from .module import Module, ModuleDict
+from .paths import STALE_SECONDS, atomic_write
+
+__all__ = ["save", "load", "read_header", "check_config", "check_meta", "read_for", "CheckpointError", "FORMAT", "STALE_SECONDS"]
 
 FORMAT = 1
-META_KEY = "__tinyrnn__"
 HEADER_LIMIT = 64 * 2 ** 20          # bytes: the JSON header member
 EXTRA_LIMIT = 64 * 2 ** 20           # bytes allowed beyond what the model and optimizer can need
-STALE_SECONDS = 600                  # a temporary file untouched this long is debris
-_MAX_NPY_HEADER = 10_000
-# What zipfile, zlib and numpy.lib.format raise on damaged or hostile bytes: a bad zip directory
-# or member, an unknown compression method, a cut stream, a bad .npy header (ValueError, or the
-# SyntaxError / RecursionError of its literal parser), and I/O errors reading the file.
-_ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, struct.error, NotImplementedError, ValueError,
-                   SyntaxError, RecursionError, OverflowError, OSError)
-
-
-from .errors import CheckpointError, InputError, NonFiniteError  # noqa: E402  (CheckpointError re-exported)
 
 
 # =========================================================================== save
@@ -65,35 +49,56 @@ def _jsonable(obj):
     return obj
 
 
-def save(path, model: Module, optimizer=None, meta: dict | None = None, extra: dict | None = None) -> None:
+def save(path, model, optimizer=None, meta: dict | None = None, extra: dict | None = None) -> None:
     """Write ``model`` (and ``optimizer``'s state, ``meta`` and the ``extra`` arrays) to ``path``
-    atomically: everything is checked first, then written to a temporary file in the same folder
-    (named after this process), fsynced and ``os.replace``d. The temporary file is removed on any
-    exception and on SIGTERM/SIGHUP; stale ones left by killed processes are removed here too.
-    The file gets the usual permissions (0666 minus the umask). A model or optimizer holding
-    NaN/inf is refused (it could not be loaded back) and the old file stays."""
+    atomically (``paths.atomic_write``: a locked temporary file in the same folder, fsynced and
+    ``os.replace``d; removed on any exception and on SIGTERM/SIGHUP). The file gets the usual
+    permissions (0666 minus the umask).
+
+    ``model`` is a Module, or a dict of named Modules (``{"rnn": rnn, "head": head}``) saved
+    together; an optimizer that trains a parameter outside them is refused (the file would lose
+    part of the model). A target that is not a regular file is refused, and so is a model or
+    optimizer holding NaN/inf (it could not be loaded back); the old file then stays."""
+    model = as_module(model)
     arrays = _arrays_to_save(model, optimizer, meta, extra)
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise CheckpointError(f"cannot save checkpoint {path}: folder {folder} does not exist")
-    if os.path.isdir(path):
-        raise CheckpointError(f"cannot save checkpoint {path}: it is a directory; give a file name")
-    _remove_stale_temporaries(folder)
     try:
-        _write_atomically(path, folder, arrays)
+        atomic_write(path, lambda fh: np.savez(fh, **arrays), "checkpoint")
+    except UsageError as e:
+        raise CheckpointError(str(e)) from None
     except OSError as e:
-        raise CheckpointError(f"cannot save checkpoint {path}: {e.strerror or e}") from None
+        raise CheckpointError(e.strerror or str(e)) from None
+
+
+def as_module(model) -> Module:
+    """A Module, or a dict of named Modules wrapped in one ``ModuleDict``."""
+    if isinstance(model, dict):
+        return ModuleDict(model)
+    if not isinstance(model, Module):
+        raise TypeError(f"model must be a tinyrnn Module or a dict of named Modules, got {type(model).__name__}")
+    return model
+
+
+def _check_optimizer_covered(model: Module, optimizer, verb: str) -> None:
+    """Every parameter the optimizer trains is in ``model``, or the model is not whole."""
+    if optimizer is None or not hasattr(optimizer, "params"):
+        return
+    own = {id(p) for p in model.parameters()}
+    outside = sum(id(p) not in own for p in optimizer.params)
+    if outside:
+        raise InputError(f"cannot {verb} a model of {len(own)} parameters with an optimizer of "
+                         f"{len(optimizer.params)}: {outside} of the optimizer's parameters are not in the model, "
+                         f"so part of the model would be lost; pass every module the optimizer trains, as a dict "
+                         "({'rnn': rnn, 'head': head}) or one Module subclass holding them (docs/api.md)")
 
 
 def _arrays_to_save(model, optimizer, meta, extra) -> dict:
     """Every member of the archive, checked (finite parameters, numeric extras, JSON meta)."""
-    if not isinstance(model, Module):
-        raise TypeError(f"model must be a tinyrnn Module, got {type(model).__name__}")
     if meta is not None and not isinstance(meta, dict):
         raise TypeError(f"meta must be a dict, got {type(meta).__name__}")
     if extra is not None and not isinstance(extra, dict):
         raise TypeError(f"extra must be a dict of name -> array, got {type(extra).__name__}")
+    _check_optimizer_covered(model, optimizer, "save")
     arrays = {f"model/{k}": v for k, v in model.state_dict().items()}
     for k, v in (extra or {}).items():
         if not isinstance(k, str) or not k:
@@ -125,130 +130,19 @@ def _arrays_to_save(model, optimizer, meta, extra) -> dict:
     return arrays
 
 
-_HOST = re.sub(r"[^A-Za-z0-9-]", "", socket.gethostname())[:32]
-_TEMP = re.compile(r"^\.tmp-(\d+)\.([A-Za-z0-9-]*)\.[0-9a-f]+\.npz$")   # .tmp-<pid>.<host>.<random>.npz
-_LEGACY_TEMP = re.compile(r"^\.tmp-[A-Za-z0-9_]{8}\.npz$")               # tempfile.mkstemp, tinyrnn <= 0.1.0
-
-
-def _write_atomically(path: str, folder: str, arrays: dict) -> None:
-    tmp = os.path.join(folder, f".tmp-{os.getpid()}.{_HOST}.{secrets.token_hex(6)}.npz")
-    done = False
-    with _signals_raise():
-        try:
-            # O_EXCL: never another file; mode 0o666: the kernel applies the umask.
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, **arrays)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-            done = True
-        finally:
-            if not done:
-                _unlink_quietly(tmp)
-    _fsync_folder(folder)
-
-
-class _Terminated(BaseException):
-    """Raised by the temporary handler of a terminating signal, so cleanup runs."""
-
-
-@contextmanager
-def _signals_raise():
-    """While a save runs in the main thread, SIGTERM and SIGHUP (when they have their default,
-    killing action) raise instead, so the temporary file is removed; then the signal is sent
-    again with its default action, and the process ends as it was asked to. Handlers the
-    program installed itself are left alone."""
-    names = [n for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught = []
-
-    def handler(signum, frame):
-        caught.append(signum)
-        raise _Terminated(signum)
-
-    previous = {}
-    try:
-        for n in names:
-            s = getattr(signal, n)
-            if signal.getsignal(s) == signal.SIG_DFL:
-                previous[s] = signal.signal(s, handler)
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
-        if caught:
-            os.kill(os.getpid(), caught[0])
-
-
-def _unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-
-
-def _fsync_folder(folder: str) -> None:
-    """Make the rename durable (POSIX); harmless where folders cannot be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True          # exists but is not ours, or cannot tell: keep its file
-    return True
-
-
-def _remove_stale_temporaries(folder: str) -> None:
-    """Remove the temporary files of saves that cannot finish: their writer (this host) is
-    dead, or they have not been touched for STALE_SECONDS. A live writer's file is kept."""
-    import time
-
-    now = time.time()
-    try:
-        entries = [e for e in os.scandir(folder) if e.name.startswith(".tmp-") and e.name.endswith(".npz")]
-    except OSError:
-        return
-    for e in entries:
-        m = _TEMP.match(e.name)
-        if not m and not _LEGACY_TEMP.match(e.name):
-            continue
-        try:
-            old = now - e.stat(follow_symlinks=False).st_mtime > STALE_SECONDS
-        except OSError:
-            continue
-        dead = bool(m) and m.group(2) == _HOST and int(m.group(1)) != os.getpid() \
-            and not _pid_alive(int(m.group(1)))
-        if (old or dead) and e.is_file(follow_symlinks=False):
-            _unlink_quietly(e.path)
-
 
 # =========================================================================== load
 def read_header(path, max_bytes: int | None = None) -> dict:
     """The JSON header of a checkpoint (class, config, meta, versions), checked, without the
     model: only the header member is read (at most ``max_bytes``, default 64 MiB)."""
-    with _Archive(path) as ar:
+    with Archive(path) as ar:
         return _check_header(ar.read_header(max_bytes or HEADER_LIMIT), ar)
 
 
-def load(path, model: Module, optimizer=None, max_bytes: int | None = None) -> dict:
+def load(path, model, optimizer=None, max_bytes: int | None = None) -> dict:
     """Load ``path`` into ``model`` (and ``optimizer``); returns the header (meta under "meta",
-    the extra arrays under "extra").
+    the extra arrays under "extra"). ``model`` is what was saved: a Module, or a dict of named
+    Modules; an optimizer training a parameter outside it is refused.
 
     Everything is checked before anything is changed: the header's schema, the model class
     and its construction config (all but ``dtype`` and ``dropout``; every difference listed),
@@ -258,14 +152,14 @@ def load(path, model: Module, optimizer=None, max_bytes: int | None = None) -> d
     optimizer can need in float64, plus 64 MiB), checked before anything is inflated.
     On any failure: ``CheckpointError``, and the model and optimizer are unchanged.
     """
-    if not isinstance(model, Module):
-        raise TypeError(f"model must be a tinyrnn Module, got {type(model).__name__}")
+    model = as_module(model)
     if optimizer is not None and not hasattr(optimizer, "_plan_load"):
         raise TypeError(f"optimizer must be a tinyrnn optimizer, got {type(optimizer).__name__}")
+    _check_optimizer_covered(model, optimizer, "load")
     if max_bytes is None:
         slots = 1 + (len(optimizer.state_keys) if optimizer is not None else 0)
         max_bytes = 8 * model.num_parameters() * slots + EXTRA_LIMIT
-    with _Archive(path, max_file_bytes=max_bytes + HEADER_LIMIT) as ar:
+    with Archive(path, max_file_bytes=max_bytes + HEADER_LIMIT) as ar:
         header = _check_header(ar.read_header(HEADER_LIMIT), ar)
         _check_class_and_config(header, model, ar.path)
         model_plan, opt_plan, extra = _plan(ar, header, model, optimizer, max_bytes)
@@ -334,6 +228,80 @@ def _check_optimizer_header(opt, optimizer) -> None:
                          f"{len(optimizer.params)}")
 
 
+def check_config(path, cls, config: dict | None = None) -> dict:
+    """Check, before anything is allocated, that ``cls(**config)`` (default: the header's
+    config) has exactly the parameters the archive at ``path`` declares: names and shapes from
+    ``cls.param_shapes`` against the zip directory and the ``.npy`` headers. So a header whose
+    config claims a huge model is refused from the header alone. Returns the header."""
+    with Archive(path) as ar:
+        header = _check_header(ar.read_header(HEADER_LIMIT), ar)
+        if header["class"] != cls.__name__:
+            raise CheckpointError(f"checkpoint {ar.path} holds a {header['class']}, not a {cls.__name__}")
+        config = header["config"] if config is None else config
+        declared = {m[len("model/"):]: m for m in ar.members if m.startswith("model/")}
+        seen = 0
+        try:
+            for name, shape in cls.param_shapes(config):
+                if name not in declared:
+                    raise CheckpointError(f"checkpoint {ar.path} does not match its config: a {cls.__name__} "
+                                          f"built with it has a parameter {name} {_shape(shape)} that the file "
+                                          "lacks; refused before building the model")
+                got = ar.declared(declared[name])[0]
+                if tuple(got) != tuple(shape):
+                    raise CheckpointError(f"checkpoint {ar.path} does not match its config: {name} is "
+                                          f"{_shape(got)} in the file, {_shape(shape)} for the config "
+                                          f"{_brief(config)}; refused before building the model")
+                seen += 1
+        except (KeyError, TypeError, ValueError) as e:
+            if isinstance(e, CheckpointError):
+                raise
+            raise CheckpointError(f"checkpoint {ar.path} has an unusable config for a {cls.__name__} "
+                                  f"({type(e).__name__}: {e})") from None
+        if seen != len(declared):
+            raise CheckpointError(f"checkpoint {ar.path} does not match its config: the file has {len(declared)} "
+                                  f"parameters, a {cls.__name__} built with it has {seen}")
+    return header
+
+
+def read_for(path, cls, kind: str, required: dict) -> dict:
+    """The header of a checkpoint that a program rebuilds a ``cls`` from, checked before
+    anything is built: the class, ``meta.kind``, the ``required`` meta entries and their types
+    (``check_meta``) and the config against the declared shapes (``check_config``)."""
+    header = read_header(path)
+    if header["class"] != cls.__name__ or header["meta"].get("kind") != kind:
+        raise CheckpointError(f"{os.fspath(path)} is not a {kind} checkpoint (it holds a {header['class']})")
+    check_meta(path, header["meta"], required)
+    check_config(path, cls)
+    return header
+
+
+_TYPES = {int: "an int", float: "a number", str: "a string", dict: "an object", list: "a list", bool: "a boolean"}
+
+
+def check_meta(path, meta: dict, required: dict, where: str = "meta") -> None:
+    """The keys a program needs from a checkpoint's ``meta`` (``{key: type}``, ``int``, ``float``,
+    ``str``, ``dict``, ``list`` or ``bool``) are present with those types (an int is a float, a
+    bool is neither); else ``CheckpointError`` naming the first wrong key."""
+    for key, kind in required.items():
+        if key not in meta:
+            raise CheckpointError(f"checkpoint {os.fspath(path)}: {where} has no {key!r} entry; the file was not "
+                                  "written by this program or was altered")
+        v = meta[key]
+        ok = (isinstance(v, bool) if kind is bool else not isinstance(v, bool) and
+              isinstance(v, (int, float) if kind is float else kind))
+        if not ok:
+            raise CheckpointError(f"checkpoint {os.fspath(path)}: {where}.{key} must be {_TYPES[kind]}, got "
+                                  f"{type(v).__name__} {str(v)[:40]!r}")
+
+
+def _shape(shape) -> str:
+    return "(" + ", ".join(map(str, shape)) + ")"
+
+
+def _brief(config: dict) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in config.items() if k not in _FREE_CONFIG)
+
+
 # --------------------------------------------------------------------------- header schema
 def _is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
@@ -389,17 +357,24 @@ def _check_header(h, ar) -> dict:
 _FREE_CONFIG = ("dtype", "dropout")
 
 
+def _free(config):
+    """``config`` without the keys that do not change the parameters (nested ones too)."""
+    if isinstance(config, dict):
+        return {k: _free(v) for k, v in config.items() if k not in _FREE_CONFIG}
+    return config
+
+
 def _check_class_and_config(header, model, path) -> None:
     if header["class"] != type(model).__name__:
         raise CheckpointError(f"checkpoint {path} holds a {header['class']}, not a {type(model).__name__}")
-    mine, theirs = _jsonable(model.config), header["config"]
+    mine, theirs = _free(_jsonable(model.config)), _free(header["config"])
     diffs = [f"{k}: file {theirs[k]!r}, model {mine[k]!r}" if k in mine else
              f"{k}: file {theirs[k]!r}, model has no such argument"
-             for k in theirs if k not in _FREE_CONFIG and theirs[k] != mine.get(k, _Missing)]
+             for k in theirs if theirs[k] != mine.get(k, _Missing)]
     # A key the file lacks was written by an older tinyrnn: its shapes are still checked.
     if diffs:
         raise CheckpointError(f"checkpoint {path} was saved from a {header['class']} built differently: "
-                              + "; ".join(diffs) + f" (build the model with the file's config: "
+                              + "; ".join(diffs) + " (build the model with the file's config: "
                               "read_header(path)['config'])")
 
 
@@ -407,131 +382,3 @@ class _Missing:
     """Sentinel: a config key absent from the model."""
 
 
-# --------------------------------------------------------------------------- the archive
-_DATA_KINDS = "biuf"
-
-
-class _Archive:
-    """A zip archive of .npy members, read defensively. Every zip, zlib, npy format or I/O error
-    raised while reading it becomes CheckpointError; sizes come from the zip directory and the
-    .npy headers, and are checked before a member's data is inflated."""
-
-    def __init__(self, path, max_file_bytes: int | None = None):
-        self.path = os.fspath(path)
-        self._max_file_bytes = max_file_bytes
-        self._zip = None
-        self.members: dict[str, zipfile.ZipInfo] = {}
-
-    def __enter__(self):
-        path = self.path
-        if not os.path.isfile(path):
-            raise CheckpointError(f"checkpoint {path} does not exist" if not os.path.exists(path)
-                                  else f"checkpoint {path} is not a regular file")
-        with self._reading("cannot be read"):
-            with open(path, "rb") as fh:
-                magic = fh.read(4)
-            size = os.path.getsize(path)
-        if magic != b"PK\x03\x04":
-            what = "an empty file" if not magic else "a single .npy array" if magic.startswith(b"\x93NUM") \
-                else "not a .npz (zip) archive"
-            raise CheckpointError(f"checkpoint {path} is not a tinyrnn checkpoint: {what}")
-        if self._max_file_bytes is not None and size > self._max_file_bytes + 2 ** 20:
-            raise CheckpointError(f"checkpoint {path} is {size / 2**20:.1f} MiB, more than this model can need "
-                                  f"({self._max_file_bytes / 2**20:.1f} MiB); refused "
-                                  "(pass max_bytes= to load() if the file is trusted)")
-        with self._reading("is not a readable .npz file"):
-            self._zip = zipfile.ZipFile(path)
-        try:
-            self._index()
-        except BaseException:
-            self._zip.close()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        self._zip.close()
-
-    @contextmanager
-    def _reading(self, what: str):
-        # Only zipfile / numpy.lib.format / I/O calls on the untrusted bytes run in here. The
-        # errors they raise for a damaged or hostile file become CheckpointError; anything else
-        # (a TypeError from a numpy whose header reader lacks a keyword, say) is a bug and passes.
-        try:
-            yield
-        except CheckpointError:
-            raise
-        except _ARCHIVE_ERRORS as e:
-            raise CheckpointError(f"checkpoint {self.path} {what} ({type(e).__name__}: {e})") from None
-
-    def _index(self) -> None:
-        """members: stripped name -> ZipInfo, after checking what the zip directory says."""
-        for info in self._zip.infolist():
-            name = info.filename
-            bad = ("is encrypted" if info.flag_bits & 0x1 else
-                   f"uses compression method {info.compress_type}, not stored or deflate"
-                   if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) else
-                   "is not a .npy array" if not name.endswith(".npy") else None)
-            if bad:
-                raise CheckpointError(f"checkpoint {self.path} is not a tinyrnn checkpoint: member {name!r} {bad}")
-            key = name[:-len(".npy")]
-            if key in self.members:
-                raise CheckpointError(f"checkpoint {self.path} is corrupt: member {name!r} appears twice")
-            kind = key.partition("/")[0]
-            ok = key == META_KEY or (kind in ("model", "extra") and "/" in key and key[len(kind) + 1:]) or \
-                (kind == "optim" and re.fullmatch(r"optim/\d{1,9}/[^/]+", key))
-            if not ok:
-                raise CheckpointError(f"checkpoint {self.path} is not a tinyrnn checkpoint: unexpected member {name!r}")
-            self.members[key] = info
-        if META_KEY not in self.members:
-            raise CheckpointError(f"{self.path} is not a tinyrnn checkpoint (no {META_KEY} entry)")
-
-    def declared(self, key: str) -> tuple:
-        """(shape, dtype, nbytes, data offset) from the member's .npy header, checked against
-        the member's size in the zip directory. Inflates only the header's few bytes."""
-        info = self.members[key]
-        with self._reading(f"has a corrupt member {info.filename!r}"):
-            with self._zip.open(info) as fh:
-                version = np.lib.format.read_magic(fh)
-                if version == (1, 0):
-                    shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh, max_header_size=_MAX_NPY_HEADER)
-                elif version == (2, 0):
-                    shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh, max_header_size=_MAX_NPY_HEADER)
-                else:
-                    raise ValueError(f".npy format version {version} is not supported")
-                offset = fh.tell()
-        where = f"checkpoint {self.path}: member {info.filename!r}"
-        if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
-            raise CheckpointError(f"{where} holds a pickled object array or a structured dtype ({dtype}), refused")
-        kind_ok = dtype.kind == "U" if key == META_KEY else dtype.kind in _DATA_KINDS and dtype.itemsize <= 8
-        if not kind_ok or any(not isinstance(s, int) or s < 0 for s in shape):
-            raise CheckpointError(f"{where} has an unsupported dtype {dtype} or shape {shape}")
-        nbytes = math.prod(shape) * dtype.itemsize
-        if info.file_size != offset + nbytes:
-            raise CheckpointError(f"{where} is corrupt: its header declares {shape} {dtype} ({nbytes} bytes) "
-                                  f"but the member holds {info.file_size - offset} bytes")
-        return tuple(shape), dtype, nbytes, offset, fortran
-
-    def read_array(self, key: str, declared: tuple) -> np.ndarray:
-        """The member's values, as declared (a read-only array over the inflated bytes)."""
-        shape, dtype, nbytes, offset, fortran = declared
-        info = self.members[key]
-        with self._reading(f"is corrupt or truncated in member {info.filename!r}"):
-            with self._zip.open(info) as fh:
-                fh.read(offset)
-                data = fh.read(nbytes)
-                if len(data) != nbytes or fh.read(1):    # reading to the end also checks the CRC
-                    raise EOFError(f"expected {nbytes} bytes of data, got {len(data)}")
-        return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
-
-    def read_header(self, limit: int) -> dict:
-        declared = self.declared(META_KEY)
-        if declared[2] > limit:
-            raise CheckpointError(f"checkpoint {self.path} has a {declared[2] / 2**20:.1f} MiB header, more than "
-                                  f"the {limit / 2**20:.0f} MiB allowed; refused")
-        if declared[0] != ():
-            raise CheckpointError(f"checkpoint {self.path} has a malformed header: not a single string")
-        text = str(self.read_array(META_KEY, declared)[()])
-        try:
-            return json.loads(text)
-        except (ValueError, RecursionError) as e:
-            raise CheckpointError(f"checkpoint {self.path} has a corrupt header ({type(e).__name__}: {e})") from None

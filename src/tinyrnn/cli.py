@@ -21,6 +21,7 @@ from ._version import __version__
 from .commands import add_all
 from .commands._args import EXIT_CODES, Parser
 from .errors import Diverged, InputError, UsageError
+from .demos.common import RUN_SIZES, out_of_memory
 
 __all__ = ["main", "build_parser", "UsageError", "EXIT_CODES"]
 
@@ -56,7 +57,7 @@ def _user_message(prog: str, e: BaseException) -> str:
     if isinstance(e, OSError) and e.strerror:
         text = f"{e.strerror}: {e.filename}" + (f" -> {e.filename2}" if e.filename2 else "") if e.filename else e.strerror
     elif isinstance(e, MemoryError):
-        text = "not enough memory for this configuration; lower --hidden or --batch"
+        text = out_of_memory(e)
     return f"{prog}: error: {_one_line(text)}"
 
 
@@ -71,6 +72,7 @@ def main(argv=None) -> int:
         old_term = signal.signal(signal.SIGTERM, _on_sigterm)
     except ValueError:                          # not the main thread
         pass
+    RUN_SIZES.set(None)                         # this run's sizes, once a command states them
     try:
         parser = build_parser()
         args, extra = parser.parse_known_args(argv)

@@ -31,6 +31,12 @@ class Parameter:
         return f"Parameter(shape={shape_str(self.data.shape)}, dtype={self.data.dtype})"
 
 
+def prefixed(prefix: str, shapes):
+    """``param_shapes`` of a sub-module, under its attribute name."""
+    for name, shape in shapes:
+        yield prefix + name, shape
+
+
 class Module:
     """Base class: registers Parameters and sub-Modules assigned as attributes.
 
@@ -56,6 +62,14 @@ class Module:
         elif isinstance(value, Module):
             self._modules[name] = value
         object.__setattr__(self, name, value)
+
+    @classmethod
+    def param_shapes(cls, config: dict):
+        """(name, shape) of every parameter of ``cls(**config)``, without allocating anything;
+        layers and the bundled models define it, so a checkpoint's header can be checked
+        against its arrays before a model is built. Raises ValueError/TypeError for a config
+        that the constructor would refuse."""
+        raise NotImplementedError(f"{cls.__name__} does not declare its parameter shapes")
 
     # ----------------------------------------------------------------- parameters
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
@@ -163,3 +177,25 @@ class Module:
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.config.items() if k != "dtype")
         return f"{type(self).__name__}({args})"
+
+
+class ModuleDict(Module):
+    """Several named Modules as one: ``ModuleDict({"rnn": rnn, "head": head})``. Each is an
+    attribute, so the state_dict keys are ``rnn.weight_ih_l0``, ``head.weight``, ... and a
+    checkpoint saves and loads them together (``tinyrnn.save(path, {"rnn": rnn, "head": head},
+    opt)`` wraps the dict in one). The config records each module's class and config."""
+
+    def __init__(self, modules: dict):
+        if not isinstance(modules, dict) or not modules:
+            raise TypeError("modules must be a non-empty dict of name -> Module")
+        for name, m in modules.items():
+            if not isinstance(name, str) or not name.isidentifier() or hasattr(Module, name) \
+                    or name in ("config", "training", "dtype"):
+                raise InputError(f"module names must be identifiers that are not Module attributes (they "
+                                 f"become state_dict prefixes), got {name!r}")
+            if not isinstance(m, Module):
+                raise TypeError(f"modules[{name!r}] must be a tinyrnn Module, got {type(m).__name__}")
+        super().__init__(next(iter(modules.values())).dtype)
+        for name, m in modules.items():
+            setattr(self, name, m)
+        self.config = {name: {"class": type(m).__name__, "config": m.config} for name, m in modules.items()}

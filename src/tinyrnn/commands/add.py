@@ -8,8 +8,8 @@ from ._args import add_common, add_config_flags, given, print_json, report_stop,
 
 def run(args):
     from ..demos import add
-    save = check_output("--save", args.save)
-    png = check_output("--plot", args.plot, image=True)
+    save = check_output("--save", args.save, outputs={"--plot": args.plot})
+    png = check_output("--plot", args.plot, image=True, outputs={"--save": save})
     cfg = add.AddConfig(**given(args, add.AddConfig), quiet=args.quiet)
     model, metrics = add.train(cfg, (lambda line: None) if args.quiet else print, save=save, plot_to=png)
     first = metrics["first_perfect_step"]

@@ -12,8 +12,10 @@ from ._args import SEED, Parser, add_common, add_config_flags, given, missing_ac
 
 def train(args):
     from ..demos import charlm
-    save = check_output("--save", args.save or args.resume)     # a resumed run saves back to its file by default
-    png = check_output("--plot", args.plot, image=True)
+    save = check_output("--save", args.save or args.resume,     # a resumed run saves back to its file by default
+                        inputs={"FILE": args.files}, outputs={"--plot": args.plot})
+    png = check_output("--plot", args.plot, image=True, inputs={"FILE": args.files, "--resume": args.resume},
+                       outputs={"--save": save})
     named = given(args, charlm.CharLMConfig)
     if args.resume:
         cfg = charlm.resume_config(args.resume, args.files, {**named, "quiet": args.quiet})

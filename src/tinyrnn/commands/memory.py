@@ -11,8 +11,8 @@ def run(args):
     from ..demos import memory
     args._prog = prog = f"tinyrnn memory {args.task}"           # errors name the task
     cfg = memory.MemoryConfig(task=args.task, quiet=args.quiet, **given(args, memory.MemoryConfig)).resolved()
-    args.plot = check_output("--plot", args.plot, image=True)      # checked before any training
-    args.save = check_output("--save", args.save)
+    args.plot = check_output("--plot", args.plot, image=True, outputs={"--save": args.save})   # before any training
+    args.save = check_output("--save", args.save, outputs={"--plot": args.plot})
     if args.sweep:
         return _memory_sweep(args, cfg, prog)
     if args.scheduler:
@@ -42,7 +42,7 @@ def _memory_sweep(args, cfg, prog):
     from ..sweep import SweepError
     if args.save:
         raise UsageError("--save saves one run; it cannot be used with --sweep")
-    results = args.results or f"sweep-{args.task}.jsonl"
+    results = check_output("--results", args.results or f"sweep-{args.task}.jsonl", outputs={"--plot": args.plot})
     try:
         configs = memory_sweep.expand(cfg, memory_sweep.parse_grid(args.sweep))
         records, ran, interrupted = memory_sweep.run_sweep(configs, results, args.scheduler, args.workers,

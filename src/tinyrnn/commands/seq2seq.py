@@ -10,8 +10,9 @@ from ._args import (Parser, _int_in, add_common, add_config_flags, given, missin
 
 def train(args):
     from ..demos import seq2seq
-    save = check_output("--save", args.save or args.resume)     # a resumed run saves back to its file by default
-    png = check_output("--plot", args.plot, image=True)
+    save = check_output("--save", args.save or args.resume,     # a resumed run saves back to its file by default
+                        outputs={"--plot": args.plot})
+    png = check_output("--plot", args.plot, image=True, inputs={"--resume": args.resume}, outputs={"--save": save})
     named = given(args, seq2seq.Seq2SeqConfig)
     if args.resume:
         cfg = seq2seq.resume_config(args.resume, {**named, "quiet": args.quiet})
@@ -64,7 +65,7 @@ def check(cfg) -> None:
 
 def translate(args):
     from ..demos import seq2seq
-    png = check_output("--plot", args.plot, image=True)
+    png = check_output("--plot", args.plot, image=True, inputs={"CKPT": args.checkpoint})
     empty = [i for i, s in enumerate(args.inputs) if not s]
     if empty:
         raise UsageError(f"INPUT {empty[0] + 1} is empty; give at least one character to translate")

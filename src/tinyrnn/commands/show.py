@@ -9,7 +9,7 @@ from ._args import add_config_flags, given, print_json
 def run(args):
     from ..demos import show
     from ..viz.page import cell_label
-    check_output("--html", args.html)
+    check_output("--html", args.html, inputs={"CKPT": args.checkpoint, "FILE": args.file})
     cfg = show.ShowConfig(**given(args, show.ShowConfig))
     analysis, summary = show.show(args.checkpoint, args.file, cfg, args.html)
     print(f"Text: {summary['source']}: {summary['chars']} characters"
@@ -17,7 +17,8 @@ def run(args):
     if summary["skipped"]:
         print(f"Skipped {summary['skipped']} characters outside the model's vocabulary (marked on the page): "
               + ", ".join(repr(c) for c in summary["skipped_chars"][:20]))
-    print("Cells ranked by their correlation with a feature of the text (first the best cell for each feature):")
+    print("Cells ranked by their correlation with a feature of the text (first the best cell for each feature):"
+          if summary["cells"] else "No cell ranked: the text has too few characters in the vocabulary to correlate")
     for c in summary["cells"]:
         print(f"{c['rank']:>3}. {cell_label(c):<24} {c['feature']:<14} r = {c['r']:+.3f}")
     if args.html:

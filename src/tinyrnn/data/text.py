@@ -23,22 +23,40 @@ def stdlib_files() -> list[str]:
     return sorted(glob.glob(os.path.join(folder, "*.py")), key=os.path.basename)
 
 
+PREFIX_BYTES = 1 << 16          # read and checked before the rest of a file
+
+
 def read_text(path: str) -> str:
-    """A UTF-8 text file, refusing missing, empty and binary files with a clear message."""
+    """A UTF-8 text file, refusing missing, empty and binary files with a clear message. The
+    first 64 KiB are checked before the rest is read, so a large binary file (a disk image, a
+    sparse file of zeros) is refused without being read whole."""
     if os.path.isdir(path):
         raise CorpusError(f"corpus file {path} is a directory; name the text files inside it")
     if not os.path.isfile(path):
         raise CorpusError(f"corpus file {path} does not exist")
     with open(path, "rb") as fh:
-        raw = fh.read()
+        head = fh.read(PREFIX_BYTES)
+        _check_binary(path, head, final=False)
+        try:
+            raw = head + fh.read()
+        except MemoryError:
+            raise CorpusError(f"corpus file {path} ({os.path.getsize(path) / 2**20:.0f} MiB) does not fit in "
+                              "memory; give a smaller file") from None
     if not raw.strip():
         raise CorpusError(f"corpus file {path} is empty")
+    _check_binary(path, raw, final=True)
+    return raw.decode("utf-8")
+
+
+def _check_binary(path: str, raw: bytes, final: bool) -> None:
+    """NUL bytes or bytes that are not UTF-8 (in a prefix: but for a character cut at its end)."""
     if b"\x00" in raw:
         raise CorpusError(f"corpus file {path} looks binary (it contains NUL bytes); give a text file")
     try:
-        return raw.decode("utf-8")
+        raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise CorpusError(f"corpus file {path} is not UTF-8 text ({e.reason} at byte {e.start})") from None
+        if final or e.start < len(raw) - 3:
+            raise CorpusError(f"corpus file {path} is not UTF-8 text ({e.reason} at byte {e.start})") from None
 
 
 def load_corpus(files=None) -> tuple[str, str]:

@@ -169,7 +169,7 @@ def hidden_trace(model: BinaryAdder, a: int, b: int, bits: int):
 
 
 def plot(path: str, model: BinaryAdder, metrics: dict, bits: int) -> None:
-    from .common import pyplot
+    from .common import pyplot, save_figure
     plt = pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     c = metrics["curve"]
@@ -186,5 +186,5 @@ def plot(path: str, model: BinaryAdder, metrics: dict, bits: int) -> None:
     ax2.set_title(f"hidden activations for {a} + {b}")
     fig.colorbar(im, ax=ax2)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..checkpoint import CheckpointError, read_header
+from ..checkpoint import CheckpointError, check_config, check_meta, read_for
 from ..checkpoint import load as load_checkpoint
 from ..checkpoint import save as save_checkpoint
 from ..commands._args import _float_in, flag, nonneg, positive, positive_float, resume_keys, resume_policy
@@ -27,7 +27,7 @@ from ..nn import CELLS
 from ..optim import OPTIMIZERS
 from ..train import Plan, Run, lr_schedule
 from .common import (Diverged, UsageError, ce_ceiling, check_finite, check_memory, params_finite, progress,
-                     resume_settings, smooth)
+                     resume_settings, settings_types, smooth)
 
 __all__ = ["CharLMConfig", "SampleConfig", "Streams", "evaluate", "sample", "train_step", "train", "prepare", "load_model",
            "resume_config", "plot"]
@@ -137,12 +137,42 @@ def memory_estimate(hidden, batch, seq_len, layers, embed, vocab=256, states=2) 
     return 4 * ((2 + states) * params + step + evaluation)
 
 
+RESUME_META = dict(step=int, pos=int, rng_state=dict, train_config=dict, history=dict, train_seconds=float)
+
+
+def read_checked(path, resume: bool = False) -> dict:
+    """The header of a charlm checkpoint, checked before any model is built: its class and
+    kind; ``meta.chars`` (the model's characters, each once, in order, as many as the
+    embedding has rows); the config against the shapes the archive declares; with ``resume``,
+    the run's state and every setting of its ``train_config``. Raises CheckpointError."""
+    header = read_for(path, CharLM, "charlm", dict(chars=str, **(RESUME_META if resume else {})))
+    meta = header["meta"]
+    chars, rows = meta["chars"], header["config"]["vocab_size"]
+    if chars != "".join(sorted(set(chars))) or len(chars) != rows:
+        raise CheckpointError(f"checkpoint {path}: meta.chars does not describe the model's vocabulary ({len(chars)} "
+                              f"characters, {len(set(chars))} distinct, for an embedding of {rows} rows; they must be "
+                              "the model's characters, each once, in sorted order)")
+    if resume:
+        check_meta(path, meta["train_config"], settings_types(CharLMConfig, skip=("lr_decay", "quiet")),
+                   "meta.train_config")
+        if meta["step"] < 0 or meta["pos"] < 0:
+            raise CheckpointError(f"checkpoint {path}: meta.step and meta.pos must be >= 0, got {meta['step']} "
+                                  f"and {meta['pos']}")
+    return header
+
+
+def model_config(cfg: CharLMConfig, vocab_size: int) -> dict:
+    """The CharLM construction arguments of a run's settings."""
+    return dict(vocab_size=vocab_size, embed_size=cfg.embed, hidden_size=cfg.hidden, cell=cfg.cell,
+                num_layers=cfg.layers, dropout=cfg.dropout)
+
+
 def resume_config(path: str, files, given: dict) -> CharLMConfig:
     """The configuration that continues the run saved in ``path``. ``given`` holds the flags
     named on the command line (``steps``/``time_budget`` mean *more* training; evaluation
     settings default to the run's own). Model and data settings cannot change, nor the seed;
     the corpus must be named again when the run used files (a checkpoint never opens a path)."""
-    header = read_header(path)
+    header = read_checked(path, resume=True)
     meta = header.get("meta", {})
     saved = meta.get("train_config") or {}
     settings = resume_settings(path, header, "charlm", given, resume_keys(CharLMConfig, "fixed"),
@@ -190,19 +220,19 @@ def train(cfg: CharLMConfig, emit=lambda line: None, save: str | None = None, re
     steps and the run is saved; a non-finite loss, gradient or validation raises Diverged and
     nothing is saved (the last good checkpoint stays)."""
     wall0 = time.perf_counter()
-    resumed = read_header(resume) if resume else None
-    if resumed and resumed.get("meta", {}).get("kind") != "charlm":
-        raise CheckpointError(f"{resume} is not a charlm checkpoint")
+    resumed = read_checked(resume, resume=True) if resume else None
     _check_eval_chars(cfg)
     vocab, train_ids, valid_ids, desc, fp = _load(cfg)
     if resumed:
         _check_same_corpus(resume, resumed["meta"], vocab, fp, desc)
+        check_config(resume, CharLM, model_config(cfg, len(vocab)))    # before anything is allocated
     states = {"adam": 2, "adagrad": 1, "sgd": 0}[cfg.optimizer]
-    check_memory(lambda **k: memory_estimate(**k, vocab=len(vocab), states=states),
+    vocabulary = "the vocabulary (the corpus's distinct characters)"
+    check_memory(lambda **k: memory_estimate(**k, states=states),
                  {"--hidden": cfg.hidden, "--batch": cfg.batch, "--seq-len": cfg.seq_len, "--layers": cfg.layers,
-                  "--embed": cfg.embed})
+                  "--embed": cfg.embed, vocabulary: len(vocab)}, names={vocabulary: "vocab"})
     rng = np.random.default_rng(cfg.seed)
-    model = CharLM(len(vocab), cfg.embed, cfg.hidden, cfg.cell, cfg.layers, cfg.dropout, rng=rng)
+    model = CharLM(**model_config(cfg, len(vocab)), rng=rng)
     opt = OPTIMIZERS[cfg.optimizer](model.parameters(), lr=cfg.lr)
     streams = Streams(train_ids, cfg.batch, cfg.seq_len)
     step, state, train_seconds, eval_seconds = 0, None, 0.0, 0.0
@@ -324,9 +354,7 @@ def _record(model, valid_ids, cfg, history, step, window, timer, emit):
 
 def load_model(path):
     """(model, vocab, header) from a charlm checkpoint."""
-    header = read_header(path)
-    if header.get("class") != "CharLM" or header.get("meta", {}).get("kind") != "charlm":
-        raise CheckpointError(f"{path} is not a charlm checkpoint (it holds a {header.get('class')})")
+    header = read_checked(path)
     model = CharLM(**header["config"])
     load_checkpoint(path, model)
     return model, CharVocab(header["meta"]["chars"]), header
@@ -335,7 +363,7 @@ def load_model(path):
 def plot(path: str, history: dict, title: str = "") -> None:
     """Training loss at every logged step (faint, and smoothed), validation at each evaluation,
     in bits per character; dashed lines where the evaluation settings changed."""
-    from .common import pyplot
+    from .common import pyplot, save_figure
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5))
     if history.get("log_step"):
@@ -354,5 +382,5 @@ def plot(path: str, history: dict, title: str = "") -> None:
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)

@@ -4,6 +4,8 @@ SIGINT/SIGTERM handled between steps)."""
 
 from __future__ import annotations
 
+import contextvars
+import dataclasses
 import math
 import os
 import signal
@@ -13,7 +15,10 @@ from contextlib import contextmanager
 
 import numpy as np
 
+
+from .. import paths  # noqa: E402
 from ..errors import Diverged, NonFiniteError, UsageError  # noqa: E402,F401  (re-exported)
+
 
 # ---------------------------------------------------------------- progress and time
 BAR_DELAY = 1.0                 # seconds before a progress bar appears (so short loops show none)
@@ -85,28 +90,20 @@ def smooth(values: np.ndarray, span: int = 0) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- output paths
-def check_output(flag: str, path: str | None, image: bool = False) -> str | None:
-    """Refuse an output path that cannot be written, before any work starts. Returns the path
-    that will be written: for an image without an extension, ``path + ".png"``."""
+def check_output(flag: str, path: str | None, image: bool = False, inputs=(), outputs=()) -> str | None:
+    """The output rule (``tinyrnn.paths.check_output``: a regular file or nothing, none of the
+    command's ``inputs`` nor its other ``outputs``, proven writable), before any work starts.
+    Returns the path that will be written: for an image without an extension,
+    ``path + ".png"``; an image format matplotlib cannot write is refused."""
     if path is None:
         return None
-    example = "plot.png" if image else "page.html" if flag == "--html" else "model.npz"
-    if not path or path.endswith(os.sep):
-        raise UsageError(f"{flag} {path!r} names no file; give a file name such as out/{example}")
-    if os.path.isdir(path):
-        raise UsageError(f"{flag} {path} is a directory; give a file name inside it, e.g. "
-                         f"{os.path.join(path, example)}")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise UsageError(f"{flag} {path}: folder {os.path.dirname(path) or '.'} does not exist; create it first")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise UsageError(f"{flag} {path}: folder {os.path.dirname(path) or '.'} is not writable")
-    if os.path.exists(path) and not os.access(path, os.W_OK):
-        raise UsageError(f"{flag} {path} exists and is not writable")
-    if image:
+    if image and path and not path.endswith(os.sep) and not os.path.isdir(path):
         ext = os.path.splitext(path)[1].lower().lstrip(".")
         if not ext:
-            return check_output(flag, path + ".png", image=True)
+            path += ".png"
+            ext = "png"
+    path = paths.check_output(flag, path, inputs, outputs)
+    if image:
         plt = pyplot()
         supported = sorted(plt.gcf().canvas.get_supported_filetypes())
         plt.close("all")
@@ -114,6 +111,12 @@ def check_output(flag: str, path: str | None, image: bool = False) -> str | None
             raise UsageError(f"{flag} {path}: matplotlib cannot write .{ext} images; use one of "
                              + ", ".join("." + e for e in supported))
     return path
+
+
+def save_figure(fig, path: str, **kwargs) -> None:
+    """``fig.savefig`` through the atomic writer (the format from ``path``'s extension)."""
+    fmt = os.path.splitext(path)[1].lstrip(".").lower() or "png"
+    paths.atomic_write(path, lambda fh: fig.savefig(fh, format=fmt, **kwargs), "plot")
 
 
 # ---------------------------------------------------------------- memory
@@ -136,24 +139,55 @@ def _gb(n: float) -> str:
     return f"{n / 2**30:.1f} GB" if n >= 2**28 else f"{n / 2**20:.0f} MB"
 
 
-def check_memory(estimate, sizes: dict, what: str = "this configuration") -> None:
+# The sizes of the run in progress (set by check_memory), so that a MemoryError raised later
+# (the estimate was low, or other programs took the memory) can name what costs the most.
+RUN_SIZES: contextvars.ContextVar = contextvars.ContextVar("tinyrnn_run_sizes", default=None)
+
+
+def _kwargs(sizes: dict, names: dict, smaller: str | None = None) -> dict:
+    return {names.get(k, k.lstrip("-").replace("-", "_")): (1 if k == smaller else v) for k, v in sizes.items()}
+
+
+def costliest(estimate, sizes: dict, names: dict | None = None) -> tuple[int, str]:
+    """(bytes ``estimate`` gives for ``sizes``, the label whose value costs the most)."""
+    names = names or {}
+    need = estimate(**_kwargs(sizes, names))
+    saved = {label: need - estimate(**_kwargs(sizes, names, label)) for label in sizes}
+    return need, max(saved, key=saved.get)
+
+
+def _lower(label: str, value) -> str:
+    return f"lower {label} (now {value})" if label.startswith("--") else f"the largest cost is {label} ({value})"
+
+
+def check_memory(estimate, sizes: dict, what: str = "this configuration", names: dict | None = None) -> None:
     """Refuse a configuration whose estimated memory (``estimate(**sizes)`` bytes: parameters,
     optimizer state, the activations of one step) exceeds the memory available, naming the
-    flag whose value costs the most. ``sizes`` maps flag names (``"--hidden"``) to values."""
+    flag whose value costs the most. ``sizes`` maps flag names (``"--hidden"``) or other labels
+    (``"the vocabulary"``, with its keyword in ``names``) to values. The sizes are kept for
+    ``out_of_memory`` (a MemoryError later in the run)."""
+    RUN_SIZES.set((estimate, dict(sizes), what, names))
     available = available_memory()
     if available is None:
         return
-    need = estimate(**{k.lstrip("-").replace("-", "_"): v for k, v in sizes.items()})
+    need, label = costliest(estimate, sizes, names)
     if need <= available:
         return
-    saved = {}
-    for flag, value in sizes.items():
-        smaller = {k.lstrip("-").replace("-", "_"): (1 if k == flag else v) for k, v in sizes.items()}
-        saved[flag] = need - estimate(**smaller)
-    flag = max(saved, key=saved.get)
     raise UsageError(f"{what} needs about {_gb(need)} of memory (parameters, optimizer state and the "
-                     f"activations of one step) but {_gb(available)} is available; lower {flag} "
-                     f"(now {sizes[flag]})")
+                     f"activations of one step) but {_gb(available)} is available; {_lower(label, sizes[label])}")
+
+
+def out_of_memory(e: MemoryError) -> str:
+    """The one line for a MemoryError: the size of the run that costs the most (from the last
+    check_memory), or else what NumPy could not allocate."""
+    run = RUN_SIZES.get()
+    detail = " ".join(str(e).split())
+    if run is None:
+        return "not enough memory" + (f" ({detail})" if detail else "") + "; give smaller inputs or sizes"
+    estimate, sizes, what, names = run
+    need, label = costliest(estimate, sizes, names)
+    return (f"ran out of memory (estimated need of {what}: about {_gb(need)}"
+            + (f"; {detail}" if detail else "") + f"); {_lower(label, sizes[label])}")
 
 
 # ---------------------------------------------------------------- divergence
@@ -231,6 +265,13 @@ def resume_settings(path: str, header: dict, kind: str, given: dict, fixed: tupl
         out.update(steps=saved.get("steps", step), time_budget=saved.get("time_budget", 0.0))
     out["quiet"] = bool(given.get("quiet"))
     return out
+
+
+def settings_types(config_cls, skip=()) -> dict:
+    """{field: type} of a config dataclass's fields (for ``checkpoint.check_meta`` of a saved
+    ``train_config``), ``skip`` left out (settings added later, or not part of a run)."""
+    kinds = {"int": int, "float": float, "str": str, "bool": bool, "list": list, "dict": dict}
+    return {f.name: kinds[str(f.type)] for f in dataclasses.fields(config_cls) if f.name not in skip}
 
 
 # ---------------------------------------------------------------- signals

@@ -17,6 +17,7 @@ from ..commands._args import flag, float_list, name_list, nonneg, positive
 from ..data import memory as tasks
 from ..models.memory import CELLS, input_gradient_norms
 from . import memory
+from .common import RUN_SIZES, check_memory
 
 
 @dataclass
@@ -60,6 +61,9 @@ def memory_config(cfg: GradflowConfig, cell: str, forget_bias: float | None) -> 
 def run(cfg: GradflowConfig, emit=lambda line: None) -> dict:
     """{"T", "norms": {label: [..T]}, "ratio": {label: ||dL/dx_1|| / ||dL/dx_T||}} at
     initialisation, and the same under "trained" when ``train_steps`` > 0."""
+    train_batch = memory_config(cfg, "lstm", None).resolved().batch if cfg.train_steps else 0
+    check_memory(lambda hidden, batch, T: memory.memory_estimate(hidden, max(batch, train_batch), T, 1, batch),
+                 {"--hidden": cfg.hidden, "--batch": cfg.batch, "--T": cfg.T})
     probe = tasks.adding_le(np.random.default_rng([cfg.seed, 3]), cfg.T, cfg.batch)
     result = dict(T=cfg.T, train_steps=cfg.train_steps, init=dict(norms={}, ratio={}))
     if cfg.train_steps:
@@ -68,7 +72,11 @@ def run(cfg: GradflowConfig, emit=lambda line: None) -> dict:
         mcfg = memory_config(cfg, cell, fb).resolved()
         parts = [("init", memory.build_model(mcfg, np.random.default_rng([cfg.seed, 2])))]
         if cfg.train_steps:
-            model, metrics = memory.train(mcfg)
+            sizes = RUN_SIZES.get()
+            try:
+                model, metrics = memory.train(mcfg)
+            finally:                                # a MemoryError names gradflow's flags, not memory's
+                RUN_SIZES.set(sizes)
             if metrics["interrupted"]:              # Ctrl-C stops the whole measurement
                 raise KeyboardInterrupt
             parts.append(("trained", model))
@@ -83,7 +91,7 @@ def run(cfg: GradflowConfig, emit=lambda line: None) -> dict:
 
 def plot(path: str, result: dict) -> None:
     """Log-scale ||dL/dx_t|| against t, one line per cell; a second panel after training."""
-    from .common import pyplot
+    from .common import pyplot, save_figure
     plt = pyplot()
     whens = [w for w in ("init", "trained") if w in result]
     fig, axes = plt.subplots(1, len(whens), figsize=(6.5 * len(whens), 4.2), squeeze=False, sharey=True)
@@ -99,5 +107,5 @@ def plot(path: str, result: dict) -> None:
     axes[0][-1].legend(fontsize=8)
     fig.suptitle(f"Gradient reaching each input of the adding problem, T = {result['T']}")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)

@@ -17,10 +17,10 @@ from ..checkpoint import save as save_checkpoint
 from ..commands._args import _float_in, flag, positive, positive_float
 from ..data import memory as tasks
 from ..errors import UsageError
-from ..models.memory import CELLS, MemoryModel, evaluate
+from ..models.memory import CELLS, EVAL_CHUNK, MemoryModel, evaluate
 from ..optim import OPTIMIZERS, clip_grad_norm_, grad_norm
 from ..train import Plan, Run, lr_schedule
-from .common import ce_ceiling, guarded_step
+from .common import ce_ceiling, check_memory, guarded_step
 
 # Defaults that depend on the task (None in MemoryConfig means "the task's value"). Without
 # --steps a run trains for TIME_BUDGET seconds (the targets are "within 300 s of training").
@@ -121,12 +121,37 @@ def check_config(cfg: MemoryConfig) -> None:
         v = getattr(cfg, name)
         if not math.isfinite(v) or v < 0 or (low_open and v == 0):
             raise UsageError(f"--{name.replace('_', '-')} must be a number {'>' if low_open else '>='} 0, got {v}")
+    if isinstance(cfg.seed, bool) or not isinstance(cfg.seed, int) or not 0 <= cfg.seed < 2 ** 63:
+        raise UsageError(f"--seed must be an integer from 0 to 2**63 - 1, got {cfg.seed}")
     if cfg.forget_bias is not None and not math.isfinite(cfg.forget_bias):
         raise UsageError(f"--forget-bias must be a finite number, got {cfg.forget_bias}")
 
 
 def make_task(cfg: MemoryConfig) -> tasks.MemoryTask:
     return tasks.make_task(cfg.task, cfg.T, cfg.variant)
+
+
+def memory_estimate(hidden: int, batch: int, T: int, layers: int, test_size: int, task: str = "adding",
+                    variant: str = "le") -> int:
+    """Bytes for parameters with gradients and two optimizer arrays, the activations of one
+    training step, the held-out set and one evaluation chunk (float32; LSTM, 4 gates, the
+    largest cell)."""
+    cls = tasks.TASK_CLASSES[task]                        # sizes only: T need not be valid here
+    n_in, n_out = cls.inputs, cls.outputs
+    length = (T + 2 * tasks.COPY_LENGTH if task == "copy" else
+              T if task == "adding" and variant == "le" else T + T // 10)   # as each task's max_length()
+    every = length if cls.every_step else 1               # outputs kept per sequence
+    params = layers * 4 * hidden * (max(n_in, hidden) + hidden + 2) + (hidden + 1) * n_out
+    step = length * batch * (n_in + layers * hidden * 12) + every * batch * n_out * 3
+    test = length * test_size * n_in + every * test_size * n_out * 3
+    evaluation = length * min(EVAL_CHUNK, test_size) * layers * hidden * 6
+    return 4 * (4 * params + step + test + evaluation)
+
+
+def size_flags(cfg: MemoryConfig) -> dict:
+    """The sizes of a run that cost memory, by flag (for check_memory)."""
+    return {"--hidden": cfg.hidden, "--batch": cfg.batch, "--T": cfg.T, "--layers": cfg.layers,
+            "--test-size": cfg.test_size}
 
 
 def build_model(cfg: MemoryConfig, rng: np.random.Generator) -> MemoryModel:
@@ -151,6 +176,7 @@ def train(cfg: MemoryConfig, emit=lambda line: None, save: str | None = None, pl
     ``plot_to``: both inside the signal guard, the checkpoint first. A non-finite loss or
     gradient, or a held-out loss above the divergence ceiling, raises Diverged."""
     cfg = cfg.resolved()
+    check_memory(lambda **k: memory_estimate(**k, task=cfg.task, variant=cfg.variant), size_flags(cfg))
     task = make_task(cfg)
     data_rng = np.random.default_rng([cfg.seed, 0])
     test = task.batch(np.random.default_rng([cfg.seed, 1]), cfg.test_size)
@@ -221,7 +247,7 @@ def _record(curve, step, seqs, seconds, train_loss, score):
 
 def plot(path: str, metrics: dict) -> None:
     """Learning curve: the held-out loss against training sequences, with the baseline."""
-    from .common import pyplot
+    from .common import pyplot, save_figure
     plt = pyplot()
     c = metrics["curve"]
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -234,5 +260,5 @@ def plot(path: str, metrics: dict) -> None:
     ax.set_title(f"memory {metrics['task']}, T = {metrics['T']}")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)

@@ -62,28 +62,86 @@ def identity(cfg: memory.MemoryConfig) -> str:
 
 
 def load_results(path: str) -> dict[str, dict]:
-    """identity -> record, from a results file (missing file: empty). A line cut short by a
-    crash is ignored (that run is simply done again)."""
+    """identity -> record, from a results file (missing file: empty). A last line cut short by a
+    crash (no newline) is ignored: that run is simply done again (``repair_results`` removes
+    it). A line that a cut line was glued onto (files appended by tinyrnn <= 0.3) counts by the
+    whole record at its end."""
     done = {}
     if not os.path.exists(path):
         return done
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8", errors="replace") as fh:
         for n, line in enumerate(fh, 1):
-            try:
-                rec = json.loads(line)
-                done[identity(memory.MemoryConfig(**rec["config"]))] = rec
-            except (ValueError, KeyError, TypeError):
-                if line.endswith("\n"):
-                    raise UsageError(f"{path} line {n} is not a sweep result; give another --results file") from None
+            if not line.endswith("\n"):
+                break                                         # the cut last line
+            rec = _record(line)
+            if rec is None:
+                raise UsageError(f"{path} line {n} is not a sweep result; give another --results file")
+            done[identity(memory.MemoryConfig(**rec["config"]))] = rec
     return done
 
 
+def _record(line: str) -> dict | None:
+    """The record on a line, or at its end after a cut one; None if there is none."""
+    for start in [0] + [i for i in range(len(line)) if line.startswith('{"config"', i)][::-1]:
+        try:
+            rec = json.loads(line[start:])
+            memory.MemoryConfig(**rec["config"])
+            return rec
+        except (ValueError, KeyError, TypeError):
+            continue
+    return None
+
+
+def repair_results(path: str) -> bool:
+    """Cut off a last line left without its newline by a crash, so the next record starts on a
+    line of its own; True if there was one."""
+    try:
+        with open(path, "rb+") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            if size == 0:
+                return False
+            fh.seek(size - 1)
+            if fh.read(1) == b"\n":
+                return False
+            keep, pos, block = 0, size, 1 << 16
+            while pos > 0:                                    # the last newline, read backwards
+                start = max(0, pos - block)
+                fh.seek(start)
+                i = fh.read(pos - start).rfind(b"\n")
+                if i >= 0:
+                    keep = start + i + 1
+                    break
+                pos = start
+            fh.truncate(keep)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except FileNotFoundError:
+        return False
+    except OSError as e:
+        raise OSError(e.errno, f"cannot repair the results file {path}: {e.strerror}") from None
+    return True
+
+
 def append_result(path: str, record: dict) -> None:
-    """Append one record as one line, flushed to disk before returning."""
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(record, sort_keys=True) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
+    """Append one record as one whole line: a single write (O_APPEND) of the full line, then
+    fsync, so a crash can cut only the last line, which the next run repairs."""
+    line = (json.dumps(record, sort_keys=True) + "\n").encode("utf-8")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            written = os.write(fd, line)
+            if written != len(line):
+                raise OSError(28, "No space left on device (the line was cut)")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as e:
+        raise OSError(e.errno, f"cannot append to the results file {path}: {e.strerror}") from None
+
+
+def describe(cfg_dict: dict) -> str:
+    """A run of the grid in a few words."""
+    return f"cell={cfg_dict['cell']} T={cfg_dict['T']} seed={cfg_dict['seed']}"
 
 
 def run_one(cfg_dict: dict) -> dict:
@@ -106,11 +164,9 @@ def run_sweep(configs: list[memory.MemoryConfig], results: str, scheduler: str |
     interrupted by Ctrl-C)."""
     from .. import sweep
     sweep.check_available()
+    if repair_results(results):
+        emit(f"{results}: removed a last line cut short by a crash (that run is done again)")
     done = load_results(results)
-    try:
-        open(results, "a", encoding="utf-8").close()
-    except OSError as e:
-        raise UsageError(f"--results {results}: cannot write there ({e.strerror})") from None
     keys = [identity(c) for c in configs]
     todo = [asdict(c) for c, k in zip(configs, keys) if k not in done]
     emit(f"{len(configs)} runs in the grid, {len(configs) - len(todo)} already in {results}, {len(todo)} to run")
@@ -118,14 +174,14 @@ def run_sweep(configs: list[memory.MemoryConfig], results: str, scheduler: str |
     def finished(cfg_dict, record):
         append_result(results, record)
         m = record["metrics"]
-        emit(f"done: cell={cfg_dict['cell']} T={cfg_dict['T']} seed={cfg_dict['seed']}: "
+        emit(f"done: {describe(cfg_dict)}: "
              + (memory.headline(memory.MemoryConfig(**cfg_dict), m) if m else record["error"]))
 
     interrupted = False
     if todo:
         client = sweep.connect(scheduler, workers)
         try:
-            sweep.run(client, run_one, todo, finished)
+            sweep.run(client, run_one, todo, finished, describe)
         except KeyboardInterrupt:
             interrupted = True
         finally:
@@ -158,7 +214,7 @@ def table(records: list[dict]) -> str:
 
 def plot(path: str, records: list[dict]) -> None:
     """The task's score against T, one line per cell (mean over seeds, every seed as a dot)."""
-    from .common import pyplot
+    from .common import pyplot, save_figure
     plt = pyplot()
     task = records[0]["config"]["task"]
     score = score_name(task)
@@ -177,5 +233,5 @@ def plot(path: str, records: list[dict]) -> None:
     ax.set_title(f"memory {task}: one line per cell (mean over seeds; dots: single runs)")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)

@@ -7,17 +7,17 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ..checkpoint import CheckpointError, check_config, check_meta, read_for
 from ..checkpoint import load as load_checkpoint
-from ..checkpoint import read_header
 from ..checkpoint import save as save_checkpoint
 from ..commands._args import (_float_in, _int_in, flag, length_range, nonneg, positive, positive_float, resume_keys,
                               resume_policy)
-from ..data.seq2seq import TASKS, WORD_PAIRS, Vocab, pad_batch
+from ..data.seq2seq import SPECIALS, TASKS, WORD_PAIRS, Vocab, pad_batch
 from ..models.seq2seq import Seq2Seq, accuracy_within, evaluate, translate
 from ..nn import CELLS
 from ..optim import Adam, clip_grad_norm_, grad_norm
 from ..train import Plan, Run, lr_schedule
-from .common import ce_ceiling, check_memory, guarded_step, pyplot, resume_settings, smooth
+from .common import ce_ceiling, check_memory, guarded_step, pyplot, resume_settings, save_figure, settings_types, smooth
 
 UNSEEN_WORDS = ["mans", "old", "kin", "blak", "hig"]
 
@@ -107,12 +107,16 @@ def train(cfg: Seq2SeqConfig, emit=lambda line: None, save: str | None = None, r
     and the model so far is saved (``metrics["signal"]``); a non-finite loss or gradient raises
     Diverged before anything is saved. ``resume`` continues a saved run (``cfg`` from
     ``resume_config``): weights, Adam state, step, the task's random state, times, curves."""
+    task = make_task(cfg)
+    shape = dict(vocab_size=len(task.vocab), hidden_size=cfg.hidden, cell=cfg.cell, num_layers=cfg.layers,
+                 bidirectional=cfg.bidirectional, attention=cfg.attention)
+    if resume:
+        check_config(resume, Seq2Seq, shape)                 # before anything is allocated
     seq = 2 * cfg.max_len + 2 if cfg.task != "add" else 4 * cfg.digits + 4
     check_memory(lambda hidden, batch, layers: memory_estimate(hidden, batch, layers, 1 + cfg.bidirectional, seq),
                  {"--hidden": cfg.hidden, "--batch": cfg.batch, "--layers": cfg.layers})
-    task = make_task(cfg)
     rng = np.random.default_rng(cfg.seed)
-    model = Seq2Seq(len(task.vocab), cfg.hidden, cfg.cell, cfg.layers, cfg.bidirectional, cfg.attention, rng=rng)
+    model = Seq2Seq(**shape, rng=rng)
     opt = Adam(model.parameters(), lr=cfg.lr)
     losses, cpu_seconds, history = [], 0.0, dict(step=[], accuracy=[])
     step, train_seconds, eval_seconds = 0, 0.0, 0.0
@@ -243,15 +247,37 @@ def plot(path: str, metrics: dict) -> None:
     lines2 = ax2.get_legend_handles_labels()
     ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="center right")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)
+
+
+RESUME_META = dict(steps=int, task_rng=dict, train_seconds=float, eval_seconds=float, curve=dict, train_config=dict)
+
+
+def read_checked(path, resume: bool = False) -> dict:
+    """The header of a seq2seq checkpoint, checked before any model is built: class and kind;
+    ``meta.chars`` (the alphabet, each character once, with the three special symbols as many
+    as the model's vocabulary); the config against the shapes the archive declares; with
+    ``resume``, the run's state and every setting of its ``train_config``."""
+    header = read_for(path, Seq2Seq, "seq2seq", dict(chars=str, **(RESUME_META if resume else {})))
+    meta = header["meta"]
+    chars, size = meta["chars"], header["config"]["vocab_size"]
+    if len(set(chars)) != len(chars) or len(chars) + len(SPECIALS) != size:
+        raise CheckpointError(f"checkpoint {path}: meta.chars does not describe the model's vocabulary ({len(chars)} "
+                              f"characters, {len(set(chars))} distinct, + {len(SPECIALS)} special symbols, for a "
+                              f"vocabulary of {size})")
+    if resume:
+        check_meta(path, meta["train_config"], settings_types(Seq2SeqConfig, skip=("test_lengths", "quiet")),
+                   "meta.train_config")
+        check_meta(path, meta["curve"], dict(loss=list, step=list, accuracy=list), "meta.curve")
+    return header
 
 
 def resume_config(path: str, given: dict) -> Seq2SeqConfig:
     """The configuration that continues the run saved in ``path``: model and task settings are
     the checkpoint's; ``steps``/``time_budget`` given mean MORE training (none: finish the saved
     plan); evaluation, beam and keep-best settings are the run's own unless given."""
-    header = read_header(path)
+    header = read_checked(path, resume=True)
     meta = header.get("meta", {})
     settings = resume_settings(path, header, "seq2seq", given, resume_keys(Seq2SeqConfig, "fixed"),
                                resume_keys(Seq2SeqConfig, "free"), int(meta.get("steps", 0)),
@@ -261,10 +287,7 @@ def resume_config(path: str, given: dict) -> Seq2SeqConfig:
 
 def load_for_translation(path):
     """(model, vocab, header) from a seq2seq checkpoint; raises CheckpointError/ValueError."""
-    header = read_header(path)
-    if header.get("class") != "Seq2Seq" or header.get("meta", {}).get("kind") != "seq2seq":
-        from ..checkpoint import CheckpointError
-        raise CheckpointError(f"{path} is not a seq2seq checkpoint (it holds a {header.get('class')})")
+    header = read_checked(path)
     cfg = dict(header["config"])
     model = Seq2Seq(**cfg)
     load_checkpoint(path, model)
@@ -286,5 +309,5 @@ def plot_attention(model: Seq2Seq, vocab: Vocab, sources, outputs, path) -> None
         ax.set_ylabel("output")
         ax.set_title(f"{src} -> {out}", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)

@@ -1,21 +1,21 @@
 """``tinyrnn charlm show``: a character model's cells and predictions over a text, as one
 self-contained HTML page (tinyrnn.viz) and a ranked list of cells.
 
-The text is FILE, or else the start of the checkpoint's held-out slice: the checkpoint's
-meta names its training files (none: the standard-library corpus) and the fingerprint of its
-training ids, and the slice is re-derived only when the corpus found here has the same
-fingerprint.
+The text is FILE, or else the start of the checkpoint's held-out slice when the model was
+trained on the standard-library corpus (the default): the slice is re-derived only when the
+corpus found here has the fingerprint the checkpoint records. A checkpoint trained on named
+files needs FILE: a checkpoint never makes tinyrnn open a path it names.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 from dataclasses import dataclass, field
 
 from ..commands._args import flag, positive
 from ..data.text import CorpusError, load_corpus, read_text
 from ..errors import InputError
+from ..paths import atomic_write, check_output
 from ..viz import FEATURES, analyse, render
 from .charlm import fingerprint, load_model
 
@@ -36,10 +36,13 @@ def held_out_text(header: dict, chars: int) -> tuple[str, str]:
     """(the first ``chars`` characters of the checkpoint's held-out slice, a description)."""
     meta = header.get("meta", {})
     cfg = meta.get("train_config")
-    if not cfg or "corpus" not in meta:
+    if not isinstance(cfg, dict) or "corpus" not in meta or not isinstance(cfg.get("valid_fraction"), float):
         raise InputError("the checkpoint does not record its training corpus; give a FILE to show")
+    if cfg.get("files") != []:                 # a checkpoint never makes tinyrnn open a path it names
+        raise InputError("the checkpoint was trained on files it names; give the text to show as FILE "
+                         "(a checkpoint never makes tinyrnn open a path)")
     try:
-        text, desc = load_corpus(cfg["files"])
+        text, desc = load_corpus([])
     except CorpusError as e:
         raise InputError(f"the checkpoint's corpus cannot be read here ({e}); give a FILE to show") from None
     if fingerprint(text) != meta["corpus"]:            # the same fingerprint the training run recorded
@@ -50,49 +53,23 @@ def held_out_text(header: dict, chars: int) -> tuple[str, str]:
     return held, f"the first {len(held)} held-out characters of {desc}"
 
 
-def _temp_beside(path: str) -> tuple[int, str]:
-    """A new file beside ``path`` (permissions from the umask, like any file the user writes)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    while True:
-        tmp = os.path.join(folder, f".tmp-{secrets.token_hex(6)}.html")
-        try:
-            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
-        except FileExistsError:
-            continue
-
-
-def check_writable(path: str) -> None:
-    """Refuse, before any work, an output path that cannot be written."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise InputError(f"--html {path} is a folder; give a file name such as {os.path.join(path, 'show.html')}")
-    if not os.path.isdir(folder):
-        raise InputError(f"--html {path}: the folder {folder} does not exist")
-    try:
-        fd, tmp = _temp_beside(path)
-        os.close(fd)
-        os.unlink(tmp)
-    except OSError as e:
-        raise InputError(f"--html {path}: cannot write in {folder} ({e.strerror})") from None
+def check_writable(path: str, inputs=()) -> None:
+    """Refuse, before any work, a page path that cannot or must not be written (the output
+    rule, ``tinyrnn.paths.check_output``; ``inputs``: the checkpoint and the text)."""
+    check_output("--html", path, inputs)
 
 
 def write_atomic(path: str, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``."""
-    fd, tmp = _temp_beside(path)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """Write the page ``text`` atomically (``tinyrnn.paths.atomic_write``)."""
+    data = text.encode("utf-8")
+    atomic_write(path, lambda fh: fh.write(data), "page")
 
 
 def show(checkpoint: str, file: str | None, cfg: ShowConfig, html_path: str | None = None):
     """Analyse the model over the text and write the page; returns (analysis, summary dict).
     User mistakes raise InputError (CorpusError, CheckpointError) before the model runs."""
     if html_path:
-        check_writable(html_path)
+        check_writable(html_path, {"CKPT": checkpoint, "FILE": file})
     model, vocab, header = load_model(checkpoint)
     if file:
         whole = read_text(file)

@@ -18,7 +18,7 @@ from ..errors import InputError
 from ..functional import log_softmax
 from ..init import make_rng
 from ..losses import cross_entropy
-from ..module import Module
+from ..module import Module, prefixed
 from ..nn import CELLS, Dropout, Embedding, Linear
 from ..optim import clip_grad_norm_
 
@@ -35,6 +35,16 @@ class CharLM(Module):
         self.head = Linear(hidden_size, vocab_size, dtype=dtype, rng=self.rng)
         self.config = dict(vocab_size=vocab_size, embed_size=embed_size, hidden_size=hidden_size, cell=cell,
                            num_layers=num_layers, dropout=dropout, dtype=self.dtype.name)
+
+    @staticmethod
+    def param_shapes(config: dict):
+        """(name, shape) of every parameter of ``CharLM(**config)``, without allocating."""
+        v, e, h = config["vocab_size"], config.get("embed_size", 64), config.get("hidden_size", 256)
+        cell = CELLS[choice("cell", config.get("cell", "lstm"), tuple(CELLS))]
+        yield from prefixed("embed.", Embedding.param_shapes(dict(num_embeddings=v, embedding_dim=e)))
+        yield from prefixed("rnn.", cell.param_shapes(dict(input_size=e, hidden_size=h,
+                                                           num_layers=config.get("num_layers", 1))))
+        yield from prefixed("head.", Linear.param_shapes(dict(in_features=h, out_features=v)))
 
     def forward(self, ids, state=None):
         """ids (T, B) -> logits (T, B, V), final state, cache."""

@@ -26,7 +26,7 @@ from ..errors import InputError
 from ..functional import log_softmax
 from ..init import make_rng
 from ..losses import cross_entropy
-from ..module import Module
+from ..module import Module, prefixed
 from ..nn import CELLS, Attention, Linear
 
 ATTENTION = ("none", "dot", "general", "additive")
@@ -62,6 +62,23 @@ class Seq2Seq(Module):
         self.config = dict(vocab_size=vocab_size, hidden_size=hidden_size, cell=cell,
                            num_layers=num_layers, bidirectional=self.bidirectional, attention=attention,
                            dtype=self.dtype.name)
+
+    @staticmethod
+    def param_shapes(config: dict):
+        """(name, shape) of every parameter of ``Seq2Seq(**config)``, without allocating."""
+        v, h, layers = config["vocab_size"], config.get("hidden_size", 128), config.get("num_layers", 1)
+        cell = CELLS[choice("cell", config.get("cell", "rnn"), tuple(CELLS))]
+        bidirectional, attention = bool(config.get("bidirectional")), config.get("attention", "none")
+        yield from prefixed("encoder.", cell.param_shapes(dict(input_size=v, hidden_size=h, num_layers=layers,
+                                                               bidirectional=bidirectional)))
+        yield from prefixed("decoder.", cell.param_shapes(dict(input_size=v, hidden_size=h, num_layers=layers)))
+        yield from prefixed("head.", Linear.param_shapes(dict(in_features=h, out_features=v)))
+        if choice("attention", attention, ATTENTION) != "none":
+            key_size = h * (2 if bidirectional else 1)
+            yield from prefixed("attention.", Attention.param_shapes(dict(query_size=h, key_size=key_size,
+                                                                          kind=attention)))
+            yield from prefixed("combine.", Linear.param_shapes(dict(in_features=h + key_size, out_features=h,
+                                                                     bias=False)))
 
     # ------------------------------------------------------------------ bridge
     def _bridge(self, enc_state):

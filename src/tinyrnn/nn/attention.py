@@ -66,6 +66,20 @@ class Attention(Module):
         self.config = dict(query_size=self.query_size, key_size=self.key_size, kind=self.kind,
                            attn_size=attn_size, batch_first=self.batch_first, dtype=self.dtype.name)
 
+    @staticmethod
+    def param_shapes(config: dict):
+        """(name, shape) of each parameter, without allocating (see ``RecurrentBase.param_shapes``)."""
+        q = positive_int("query_size", config["query_size"])
+        k = positive_int("key_size", config["key_size"])
+        kind = choice("kind", config.get("kind", "additive"), KINDS)
+        if kind == "general":
+            yield "weight", (q, k)
+        elif kind == "additive":
+            a = positive_int("attn_size", config["attn_size"]) if config.get("attn_size") is not None else q
+            yield "weight_query", (a, q)
+            yield "weight_key", (a, k)
+            yield "v", (a,)
+
     # ------------------------------------------------------------------ validation
     def _keys(self, keys, lengths, B=None):
         """keys in the user's layout -> (B, S, Hk) batch-major, and the (B, 1, S) validity mask."""

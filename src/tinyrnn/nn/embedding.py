@@ -37,6 +37,12 @@ class Embedding(Module):
             weight[padding_idx] = 0
         self.weight = Parameter(weight)
 
+    @staticmethod
+    def param_shapes(config: dict):
+        """(name, shape) of each parameter, without allocating (see ``RecurrentBase.param_shapes``)."""
+        yield "weight", (positive_int("num_embeddings", config["num_embeddings"]),
+                         positive_int("embedding_dim", config["embedding_dim"]))
+
     def forward(self, idx):
         idx = int_array("idx", idx, low=0, high=self.num_embeddings)
         return self.weight.data[idx], SimpleNamespace(idx=idx, owner=self)

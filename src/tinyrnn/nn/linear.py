@@ -33,6 +33,15 @@ class Linear(Module):
         self.weight = Parameter(uniform(rng, (out_features, in_features), bound, self.dtype))
         self.bias = Parameter(uniform(rng, (out_features,), bound, self.dtype)) if bias else None
 
+    @staticmethod
+    def param_shapes(config: dict):
+        """(name, shape) of each parameter, without allocating (see ``RecurrentBase.param_shapes``)."""
+        i = positive_int("in_features", config["in_features"])
+        o = positive_int("out_features", config["out_features"])
+        yield "weight", (o, i)
+        if config.get("bias", True):
+            yield "bias", (o,)
+
     def _check_input(self, x):
         x = float_array("x", x, self.dtype)
         if x.ndim < 1:

@@ -95,19 +95,31 @@ class RecurrentBase(Module):
                            num_layers=self.num_layers, bias=self.bias, batch_first=self.batch_first,
                            dropout=self.dropout, bidirectional=self.bidirectional,
                            dtype=self.dtype.name)
-        gh, h, o = self.gate_count * self.hidden_size, self.hidden_size, self.output_size
-        bound = rnn_bound(h)
-        for layer in range(self.num_layers):
-            layer_in = self.input_size if layer == 0 else o * self.num_directions
-            for d in range(self.num_directions):
-                sfx = self._suffix(layer, d)
-                setattr(self, "weight_ih" + sfx, Parameter(uniform(self.rng, (gh, layer_in), bound, self.dtype)))
-                setattr(self, "weight_hh" + sfx, Parameter(uniform(self.rng, (gh, o), bound, self.dtype)))
-                if self.bias:
-                    setattr(self, "bias_ih" + sfx, Parameter(uniform(self.rng, (gh,), bound, self.dtype)))
-                    setattr(self, "bias_hh" + sfx, Parameter(uniform(self.rng, (gh,), bound, self.dtype)))
-                if self.proj_size:
-                    setattr(self, "weight_hr" + sfx, Parameter(uniform(self.rng, (self.proj_size, h), bound, self.dtype)))
+        bound = rnn_bound(self.hidden_size)
+        for name, shape in self.param_shapes(self.config | dict(proj_size=self.proj_size)):
+            setattr(self, name, Parameter(uniform(self.rng, shape, bound, self.dtype)))
+
+    @classmethod
+    def param_shapes(cls, config: dict):
+        """(name, shape) of every parameter a layer built with ``config`` has, in the order they
+        are created, without allocating anything (a checkpoint's header is checked with it)."""
+        c = dict(num_layers=1, bias=True, bidirectional=False, proj_size=0) | config
+        h = positive_int("hidden_size", c["hidden_size"])
+        x = positive_int("input_size", c["input_size"])
+        layers = positive_int("num_layers", c["num_layers"])
+        proj = positive_int("proj_size", c["proj_size"], allow_zero=True)
+        gh, o, directions = cls.gate_count * h, proj or h, 2 if c["bidirectional"] else 1
+        for layer in range(layers):
+            layer_in = x if layer == 0 else o * directions
+            for d in range(directions):
+                sfx = cls._suffix(layer, d)
+                yield "weight_ih" + sfx, (gh, layer_in)
+                yield "weight_hh" + sfx, (gh, o)
+                if c["bias"]:
+                    yield "bias_ih" + sfx, (gh,)
+                    yield "bias_hh" + sfx, (gh,)
+                if proj:
+                    yield "weight_hr" + sfx, (proj, h)
 
     # --------------------------------------------------------------- subclass hooks
     def _state_sizes(self) -> tuple[int, ...]:

@@ -103,8 +103,8 @@ JS = r"""
     s.classList.add("cur");
     var sup = surprise[j] === 65535 ? "\u2013" : (surprise[j] / 100).toFixed(2) + " bits";
     var html = "<div><b>" + esc(shown(s.textContent)) + "</b> \u00b7 character " + (j + 1) +
-      " \u00b7 surprise <span class=\"surprise\">" + sup + "</span> \u00b7 cell " +
-      (acts[cell][j] / 127 * D.scales[cell]).toFixed(2) + "</div><div>next character:</div><table>";
+      " \u00b7 surprise <span class=\"surprise\">" + sup + "</span>" + (D.cells.length ? " \u00b7 cell " +
+      (acts[cell][j] / 127 * D.scales[cell]).toFixed(2) : "") + "</div><div>next character:</div><table>";
     for (var k = 0; k < D.top; k++) {
       var p = probs[j * D.top + k] / 1000;
       html += "<tr><td class=\"pc\">" + esc(shown(D.vocab[ids[j * D.top + k]])) + "</td><td class=\"pp\">" +
@@ -146,7 +146,9 @@ JS = r"""
   Array.prototype.forEach.call(document.querySelectorAll("table.rank tbody tr"), function (tr, i) {
     tr.addEventListener("click", function () { select.value = String(i); paint(i); });
   });
-  select.disabled = false;
-  paint(0);
+  if (D.cells.length) {           // a text of one step ranks no cell
+    select.disabled = false;
+    paint(0);
+  }
 })();
 """

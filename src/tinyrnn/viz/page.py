@@ -37,7 +37,8 @@ def levels(row: np.ndarray) -> np.ndarray:
 
 def _spans(a: Analysis) -> str:
     """Every character of the text as a span, coloured by the top-ranked cell."""
-    lv = iter(levels(a.acts[0]))
+    neutral = (LEVELS - 1) // 2
+    lv = iter(levels(a.acts[0]) if len(a.acts) else [neutral] * int(a.kept.sum()))   # no ranked cell: neutral
     out = []
     for ch, kept in zip(a.text, a.kept):
         shown = "\u21b5" if ch == "\n" else html.escape(ch, quote=False)
@@ -91,14 +92,17 @@ def render(a: Analysis, title: str, source: str) -> str:
     skipped = (f" · {int((~a.kept).sum())} characters outside the vocabulary skipped (hatched)"
                if len(a.skipped) else "")
     m = a.model
+    bits = f"{a.bits_per_char:.3f} bits per character" if np.isfinite(a.bits_per_char) else "no prediction scored"
+    colour = (f"the text is coloured by the top-ranked cell ({cell_label(a.cells[0])})" if a.cells else
+              "no cell is ranked (the text is too short to correlate)")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)}</title><style>{CSS}</style></head>
 <body>
 <h1>{html.escape(title)}</h1>
 <p class="meta">{m['cell'].upper()}, {m['layers']} layer(s) of {m['hidden']} · {html.escape(source)} ·
-{len(a.text)} characters · {a.bits_per_char:.3f} bits per character{skipped}</p>
-<noscript><p>JavaScript is off: the text is coloured by the top-ranked cell ({cell_label(a.cells[0])}).</p></noscript>
+{len(a.text)} characters · {bits}{skipped}</p>
+<noscript><p>JavaScript is off: {colour}.</p></noscript>
 <div class="controls"><label>Cell <select id="cell" disabled>{options}</select></label>
 <span class="legend">−1 <i></i> +1</span><span id="corr"></span></div>
 {_table(a)}
