@@ -67,7 +67,7 @@ def test_auto_one_core_and_busy_cores_take_one_thread_without_probing():
     choice, lines, during, _ = run_choice("auto", cores=1, load=0.0)
     assert set(during) == {1} and "one core available" in lines[0]
     choice, lines, during, _ = run_choice("auto", cores=2, load=2.7)
-    assert set(during) == {1} and "busy (load average 2.7 on 2 cores)" in lines[0]
+    assert set(during) == {1} and "busy, load average 2.7 on 2 cores" in lines[0]
     assert not choice.probing
 
 

@@ -132,7 +132,7 @@ class ThreadChoice:
             self.reason = "auto: one core available"
         elif self.load >= self.cores:
             self._apply(1)
-            self.reason = f"auto: the cores are busy (load average {self.load:.1f} on {self.cores} cores)"
+            self.reason = f"auto: the cores are busy, load average {self.load:.1f} on {self.cores} cores"
         else:
             self.probing = True
             self._phases = [1, self.cores] * ROUNDS

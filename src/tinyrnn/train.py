@@ -37,6 +37,7 @@ from contextlib import contextmanager
 
 from .demos.common import Interrupted, StopFlag, Timer, close, progress, through, training
 from .errors import Diverged, NonFiniteError
+from .threads import ThreadChoice
 
 __all__ = ["ConstantLR", "CosineLR", "lr_schedule", "Plan", "Run", "PROGRESS_SECONDS", "CHECKPOINT_SECONDS"]
 
@@ -108,12 +109,16 @@ class Run:
     divergence guard's bound on a loss (for a cross-entropy, ``demos.common.ce_ceiling``).
     ``save()`` writes the run's checkpoint (``save_now``); after a second signal the run as it
     is then is saved, unless ``save_on_interrupt`` is False (keep-best: the file holds the best
-    step and stays). Periodic checkpoints come at most every ``checkpoint_seconds``."""
+    step and stays). Periodic checkpoints come at most every ``checkpoint_seconds``.
+    ``threads``: the BLAS thread count of the run (``tinyrnn.threads.ThreadChoice``: a number or
+    ``"auto"``), applied from the start of the ``with`` block to its end and reported through
+    ``emit`` and ``metrics()``; None leaves the count alone (what a library caller gets)."""
 
     def __init__(self, plan: Plan, emit=lambda line: None, *, quiet: bool = False, desc: str = "",
                  lr: float = 0.0, clip: float | None = None, ceiling: float = math.inf, start: int = 0,
                  train_seconds: float = 0.0, eval_seconds: float = 0.0, progress_seconds: float | None = None,
-                 save=None, save_on_interrupt: bool = True, checkpoint_seconds: float | None = None):
+                 save=None, save_on_interrupt: bool = True, checkpoint_seconds: float | None = None,
+                 threads: int | str | None = None):
         self.plan, self.quiet, self.desc = plan, quiet, desc
         self.lr, self.clip, self.ceiling = lr, clip, ceiling
         self.step = self.start = start
@@ -132,9 +137,13 @@ class Run:
         self._checkpoint_every = CHECKPOINT_SECONDS if checkpoint_seconds is None else checkpoint_seconds
         self._last_checkpoint = time.perf_counter()
         self._step_context = _Step(self)
+        self._thread_setting = threads
+        self.threads: ThreadChoice | None = None
 
     # ---------------------------------------------------------------- the frame
     def __enter__(self) -> "Run":
+        if self._thread_setting is not None:
+            self.threads = ThreadChoice(self._thread_setting, self._emit).__enter__()
         self._training = training()
         self.flag = self._training.__enter__()
         if self._save is None and not self.quiet and _is_terminal(sys.stderr):
@@ -150,6 +159,8 @@ class Run:
                 self.save_now()         # a second signal outside a step: the weights are whole; keep them
         finally:
             self._training.__exit__(kind, e, tb)
+            if self.threads is not None:
+                self.threads.__exit__(kind, e, tb)
         return False
 
     @property
@@ -233,7 +244,8 @@ class Run:
     def metrics(self) -> dict:
         """The run's part of the metrics, under the names every command uses."""
         flag = self.flag
-        return dict(steps=self.step, train_seconds=round(self.timer.seconds, 4),
+        threads = self.threads.summary() if self.threads is not None else {}
+        return dict(**threads, steps=self.step, train_seconds=round(self.timer.seconds, 4),
                     eval_seconds=round(self.eval_timer.seconds, 4), save_seconds=round(self.save_timer.seconds, 4),
                     signal=flag.signum and flag.name, exit_code=flag.exit_code)
 
@@ -258,7 +270,10 @@ class _Step:
 
     def __exit__(self, kind, e, tb):
         run = self.run
-        run.timer.seconds += time.perf_counter() - self._t0
+        seconds = time.perf_counter() - self._t0
+        run.timer.seconds += seconds
+        if run.threads is not None and run.threads.probing:
+            run.threads.step_done(seconds)
         run.flag._held -= 1
         if kind is not None and issubclass(kind, NonFiniteError):    # weights grew until a product overflowed
             raise Diverged(self.step, math.nan, run.lr, run.clip) from e

@@ -14,7 +14,7 @@ from dataclasses import fields
 from ..errors import UsageError
 
 __all__ = ["Parser", "EXIT_CODES", "usage", "missing_action", "positive", "nonneg", "positive_float", "SEED",
-           "add_common", "print_json", "report_stop", "times", "_int_in", "_float_in", "_zero_or",
+           "add_common", "add_threads", "print_json", "report_stop", "times", "_int_in", "_float_in", "_zero_or",
            "flag", "resume_policy", "add_config_flags", "given", "resume_keys", "length_range", "name_list",
            "float_list"]
 
@@ -140,6 +140,22 @@ def add_common(p, seed=0, seed_help="(default %(default)s)"):
                    help=f"random seed: the same seed gives the same output {seed_help}")
     p.add_argument("--json", action="store_true", help="print the final metrics as one JSON object on the last line")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no per-step lines")
+
+
+def _threads(text):
+    from ..threads import parse_threads
+    try:
+        return parse_threads(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix("--threads: ")) from None
+
+
+def add_threads(p):
+    """``--threads``: the BLAS threads of a training run (tinyrnn.threads.ThreadChoice)."""
+    p.add_argument("--threads", type=_threads, default="auto", metavar="N|auto",
+                   help="BLAS threads for the whole run: a number, or auto (default): 1 thread when one core is "
+                        "free or the cores are busy, else the faster of 1 and all cores timed over the first "
+                        "steps; the startup lines say what was chosen and why")
 
 
 def print_json(obj):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..demos.common import check_output
-from ._args import add_common, add_config_flags, given, print_json, report_stop, times
+from ._args import add_common, add_threads, add_config_flags, given, print_json, report_stop, times
 
 
 def run(args):
@@ -11,7 +11,8 @@ def run(args):
     save = check_output("--save", args.save, outputs={"--plot": args.plot})
     png = check_output("--plot", args.plot, image=True, outputs={"--save": save})
     cfg = add.AddConfig(**given(args, add.AddConfig), quiet=args.quiet)
-    model, metrics = add.train(cfg, (lambda line: None) if args.quiet else print, save=save, plot_to=png)
+    model, metrics = add.train(cfg, (lambda line: None) if args.quiet else print, save=save, plot_to=png,
+                               threads=args.threads)
     first = metrics["first_perfect_step"]
     print(f"Exact accuracy on {'all' if metrics['eval_exhaustive'] else 'a sample of'} "
           f"{metrics['eval_pairs']} operand pairs: {100 * metrics['accuracy']:.2f}%")
@@ -47,4 +48,5 @@ def add_parser(sub):
     p.add_argument("--plot", metavar="PNG", help="write the error curve and the hidden activations of one example")
     p.add_argument("--save", metavar="CKPT", help="save the trained model (.npz); also on Ctrl-C/SIGTERM")
     add_common(p, AddConfig.seed)
+    add_threads(p)
     p.set_defaults(run=run)

@@ -7,7 +7,8 @@ import sys
 from ..demos.common import check_output
 from ..errors import UsageError
 from . import show
-from ._args import SEED, Parser, add_common, add_config_flags, given, missing_action, print_json, report_stop, times
+from ._args import (SEED, Parser, add_common, add_config_flags, add_threads, given, missing_action, print_json,
+                    report_stop, times)
 
 
 def train(args):
@@ -24,7 +25,8 @@ def train(args):
         if args.time_budget:
             cfg.steps = 0
     emit = (lambda line: None) if args.quiet else print
-    _, _, metrics = charlm.train(cfg, emit, save=save, resume=args.resume, plot_to=png)
+    _, _, metrics = charlm.train(cfg, emit, save=save, resume=args.resume, plot_to=png,
+                                  threads=args.threads)
     run = metrics["run"]                        # this invocation (a resumed run has done more before)
     other = metrics["wall_seconds"] - run["train_seconds"] - run["eval_seconds"]
     done = f"{metrics['steps']} steps" + (f" ({run['steps']} in this run)" if run["steps"] != metrics["steps"] else "")
@@ -98,6 +100,7 @@ def add_parser(sub):
                                                     "against the saved fingerprint); no --seed")
     t.add_argument("--plot", metavar="PNG", help="training and validation curves in bits per character")
     add_common(t, None, f"(default {CharLMConfig.seed}; not with --resume, which continues the saved random state)")
+    add_threads(t)
     t.set_defaults(run=train)
     s = ss.add_parser("sample", help="stream characters from a trained model",
                       description="Feed --prime through the model, then draw --length characters, printing each "

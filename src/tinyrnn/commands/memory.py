@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..demos.common import check_output
 from ..errors import UsageError
-from ._args import add_common, add_config_flags, given, positive, print_json
+from ._args import add_common, add_threads, add_config_flags, given, positive, print_json
 
 
 def run(args):
@@ -18,7 +18,7 @@ def run(args):
     if args.scheduler:
         raise UsageError("--scheduler sends --sweep runs to a cluster; give --sweep too")
     model, metrics = memory.train(cfg, (lambda line: None) if args.quiet else print, save=args.save,
-                                  plot_to=args.plot)
+                                  plot_to=args.plot, threads=args.threads)
     what = f"{cfg.task} (--variant {cfg.variant})" if cfg.task == "adding" else cfg.task
     print(f"memory {what}, cell {cfg.cell}, T = {cfg.T}: {metrics['steps']} steps, {metrics['sequences_seen']} "
           f"sequences, {metrics['seconds']:.1f} s of training")
@@ -80,4 +80,5 @@ def add_parser(sub):
     p.add_argument("--workers", type=positive, help="--sweep local cluster: worker processes (default: one per core)")
     p.add_argument("--results", metavar="JSONL", help="--sweep results file, extended by later sweeps (default sweep-TASK.jsonl)")
     add_common(p)
+    add_threads(p)
     p.set_defaults(run=run)

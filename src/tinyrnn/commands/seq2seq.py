@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ..demos.common import check_output
 from ..errors import UsageError
-from ._args import (Parser, _int_in, add_common, add_config_flags, given, missing_action, print_json, report_stop,
-                    times)
+from ._args import (Parser, _int_in, add_common, add_config_flags, add_threads, given, missing_action, print_json,
+                    report_stop, times)
 
 
 def train(args):
@@ -20,7 +20,8 @@ def train(args):
         cfg = seq2seq.config_for(named.pop("task", seq2seq.Seq2SeqConfig.task), **named, quiet=args.quiet)
     check(cfg)
     emit = (lambda line: None) if args.quiet else print
-    _, task, metrics = seq2seq.train(cfg, emit, save=save, resume=args.resume, plot_to=png)
+    _, task, metrics = seq2seq.train(cfg, emit, save=save, resume=args.resume, plot_to=png,
+                                      threads=args.threads)
     pairs = (f"held-out exact match {100 * metrics['accuracy']:.1f}% on {metrics['test_pairs']} pairs"
              if metrics["held_out"] else
              f"exact match {100 * metrics['accuracy']:.1f}% on the {metrics['test_pairs']} training pairs")
@@ -107,6 +108,7 @@ def add_parser(sub):
     t.add_argument("--resume", metavar="CKPT", help="continue a run saved by --save, with its settings, saving back to "
                                                     "CKPT unless --save is given; no --seed")
     add_common(t, None, f"(default {Seq2SeqConfig.seed}; not with --resume)")
+    add_threads(t)
     t.set_defaults(run=train)
     r = ss.add_parser("translate", help="translate inputs with a saved model",
                       description="Decode each INPUT with a checkpoint written by 'tinyrnn seq2seq train --save'. "

@@ -66,7 +66,8 @@ def eval_pairs(bits: int, rng: np.random.Generator):
     return binary.random_operands(rng, bits, 100_000) + (False,)
 
 
-def train(cfg: AddConfig, emit=lambda line: None, save: str | None = None, plot_to: str | None = None):
+def train(cfg: AddConfig, emit=lambda line: None, save: str | None = None, plot_to: str | None = None,
+          threads: int | str | None = None):
     """Train, evaluate, save to ``save`` if given (also at evaluations, at most every
     ``train.CHECKPOINT_SECONDS``), draw to ``plot_to`` after the save, and return (model,
     metrics). ``emit`` receives the progress blocks. SIGINT/SIGTERM stop between steps
@@ -88,7 +89,7 @@ def train(cfg: AddConfig, emit=lambda line: None, save: str | None = None, plot_
                                                steps=run.step, kept_step=kept["step"] if known else run.step))
 
     run = Run(Plan(cfg.steps), emit, quiet=cfg.quiet, desc="add", lr=cfg.lr, clip=cfg.clip,
-              save=save and checkpoint)
+              save=save and checkpoint, threads=threads)
     with run:
         for step in run.steps():
             with run.training(step):

@@ -215,7 +215,7 @@ def describe(cfg: CharLMConfig, model: CharLM, vocab, train_ids, valid_ids, desc
 
 
 def train(cfg: CharLMConfig, emit=lambda line: None, save: str | None = None, resume: str | None = None,
-          on_eval=None, plot_to: str | None = None):
+          on_eval=None, plot_to: str | None = None, threads: int | str | None = None):
     """Train (or continue a run); returns (model, vocab, metrics). SIGINT/SIGTERM stop between
     steps and the run is saved; a non-finite loss, gradient or validation raises Diverged and
     nothing is saved (the last good checkpoint stays)."""
@@ -275,7 +275,7 @@ def train(cfg: CharLMConfig, emit=lambda line: None, save: str | None = None, re
 
     run = Run(Plan(cfg.steps, cfg.time_budget), emit, quiet=cfg.quiet, desc="charlm", lr=cfg.lr, clip=cfg.clip,
               ceiling=ceiling, start=step, train_seconds=train_seconds, eval_seconds=eval_seconds,
-              save=save and checkpoint, save_on_interrupt=not cfg.keep_best)
+              save=save and checkpoint, save_on_interrupt=not cfg.keep_best, threads=threads)
     window, log = [], []
     with run:
         for step in run.steps():

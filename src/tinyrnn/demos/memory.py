@@ -169,7 +169,8 @@ def _checkpoint(path, model, cfg, step) -> None:
     save_checkpoint(path, model, meta=dict(kind="memory", task=cfg.task, variant=cfg.variant, T=cfg.T, steps=step))
 
 
-def train(cfg: MemoryConfig, emit=lambda line: None, save: str | None = None, plot_to: str | None = None):
+def train(cfg: MemoryConfig, emit=lambda line: None, save: str | None = None, plot_to: str | None = None,
+          threads: int | str | None = None):
     """Train and evaluate; returns (model, metrics). SIGINT/SIGTERM stop training between steps
     and the run is kept (``interrupted``). With ``save``, the model is written at evaluations
     (at most every ``CHECKPOINT_SECONDS``) and at the end, then the curve is drawn to
@@ -187,7 +188,8 @@ def train(cfg: MemoryConfig, emit=lambda line: None, save: str | None = None, pl
     losses, last, cpu, solved_at = [], None, 0.0, None
     curve = dict(steps=[], sequences=[], seconds=[], train_loss=[], test=[])
     run = Run(Plan(cfg.steps or 0, cfg.time_budget), emit, quiet=cfg.quiet, desc=f"memory {cfg.task}", lr=cfg.lr,
-              clip=cfg.clip, ceiling=ceiling, save=save and (lambda: _checkpoint(save, model, cfg, run.step)))
+              clip=cfg.clip, ceiling=ceiling, save=save and (lambda: _checkpoint(save, model, cfg, run.step)),
+              threads=threads)
     with run:
         for step in run.steps():
             opt.lr = schedule.lr_at(step - 1, run.timer.seconds)

@@ -102,7 +102,7 @@ def make_task(cfg: Seq2SeqConfig):
 
 
 def train(cfg: Seq2SeqConfig, emit=lambda line: None, save: str | None = None, resume: str | None = None,
-          plot_to: str | None = None):
+          plot_to: str | None = None, threads: int | str | None = None):
     """Train, evaluate, save; returns (model, task, metrics). SIGINT/SIGTERM stop between steps
     and the model so far is saved (``metrics["signal"]``); a non-finite loss or gradient raises
     Diverged before anything is saved. ``resume`` continues a saved run (``cfg`` from
@@ -158,7 +158,7 @@ def train(cfg: Seq2SeqConfig, emit=lambda line: None, save: str | None = None, r
 
     run = Run(Plan(cfg.steps, cfg.time_budget), emit, quiet=cfg.quiet, desc=f"seq2seq {cfg.task}", lr=cfg.lr,
               clip=cfg.clip, ceiling=ceiling, start=step, train_seconds=train_seconds, eval_seconds=eval_seconds,
-              save=save and checkpoint, save_on_interrupt=not cfg.keep_best)
+              save=save and checkpoint, save_on_interrupt=not cfg.keep_best, threads=threads)
     with run:
         for step in run.steps():
             opt.lr = schedule.lr_at(step - 1, run.timer.seconds)
