@@ -61,7 +61,7 @@ def gru_forward(xg, states0, w, mask=None, reverse=False, empty=None):
     half = np.array(0.5, dt)                                # 0-d array: a cheaper operand than 0.5 at small B
     r_hn = np.empty((H, B), dt)
     keep = None if mask is None else ~mask.transpose(0, 2, 1)   # (T, 1, B): sequence already finished
-    # Per-step views, made once (at B = 1 slicing inside the loop costs as much as the arithmetic).
+    # Per-step views, made once (they pay at B = 1, see lstm_forward).
     rz_s, r_s, z_s, n_s = (list(gates[:, rows]) for rows in (slice(0, 2 * H), slice(0, H), slice(H, 2 * H),
                                                               slice(2 * H, G)))
     ah_s, ah_rz_s, h_n_s = list(hidden), list(hidden[:, :2 * H]), list(hidden[:, 2 * H:])
