@@ -137,7 +137,7 @@ def gru_backward(dy, dstates_n, w, kc, dxg, empty=None):
     _, h_prev = time_views(kc.hs[:, :H], reverse)           # (T, H, B): h of each step's (G3)
     r, z, n = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:]
     fac_n, fac_r, fac_z, da_n_all = _gru_factors(r, z, n, kc.hn, h_prev, empty)   # da_n_all: free array
-    dah_all = empty("hidden_grad", (T, G, B))               # dah = [da_r; da_z; da_n * r]: of [h_r; h_z; h_n]
+    dah_all = empty("dah", (T, G, B))                       # dah = [da_r; da_z; da_n * r]: of [h_r; h_z; h_n]
     dh_n = dstates_n[0]
     dh_carry = np.zeros((H, B), dt) if dh_n is None else np.array(dh_n.T, dtype=dt, order="C")
     dy_fm = None
@@ -206,9 +206,10 @@ class GRU(SingleStateLayer):
     @staticmethod
     def _step_values(kc):
         """{"h", "r", "z", "n"}: (T, B, H) of every step in time order, views of
-        ``gru_forward``'s cache (the gates of a step past a sequence's length as computed)."""
+        ``gru_forward``'s cache; with ``lengths``, the gates are a copy with 0 past each length."""
         H = kc.h_out.shape[2]
+        gates = kc.gates if kc.mask is None else kc.gates * kc.mask.transpose(0, 2, 1)   # one contiguous product
         values = {"h": time_views(kc.h_out, kc.reverse)[0]}
         for k, name in enumerate("rzn"):
-            values[name] = kc.gates[:, k * H:(k + 1) * H].transpose(0, 2, 1)
+            values[name] = gates[:, k * H:(k + 1) * H].transpose(0, 2, 1)
         return values

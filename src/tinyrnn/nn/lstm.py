@@ -166,8 +166,8 @@ def lstm_backward(dy, dstates_n, w, kc, dxg, empty=None):
     _, c_prev = time_views(kc.cs, reverse)                  # (T, H, B): c of each step's (L3)
     i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
     n = max(1, min(T, BLOCK_BYTES // (G * B * gates.itemsize)))
-    fac, fac_c = empty("factor", (n, G, B)), empty("dc_factor", (n, H, B))
-    da_block = empty("gate_grad", (n, G, B))                # da = [da_i; da_f; da_g; da_o] of the block's steps
+    fac, fac_c = empty("fac", (n, G, B)), empty("fac_c", (n, H, B))
+    da_block = empty("da_block", (n, G, B))                 # da = [da_i; da_f; da_g; da_o] of the block's steps
     dh_n, dc_n = dstates_n
     dh_carry = np.zeros((P, B), dt) if dh_n is None else np.array(dh_n.T, dtype=dt, order="C")
     dc_carry = np.zeros((H, B), dt) if dc_n is None else np.array(dc_n.T, dtype=dt, order="C")
@@ -276,10 +276,11 @@ class LSTM(RecurrentBase):
     @staticmethod
     def _step_values(kc):
         """{"h", "c", "i", "f", "g", "o"}: (T, B, size) of every step in time order, views of
-        ``lstm_forward``'s cache (the gates of a step past a sequence's length as computed)."""
+        ``lstm_forward``'s cache; with ``lengths``, the gates are a copy with 0 past each length."""
         H = kc.cs.shape[1]
+        gates = kc.gates if kc.mask is None else kc.gates * kc.mask.transpose(0, 2, 1)   # one contiguous product
         values = {"h": time_views(kc.h_out, kc.reverse)[0],
                   "c": time_views(kc.cs, kc.reverse)[0].transpose(0, 2, 1)}
         for k, name in enumerate("ifgo"):
-            values[name] = kc.gates[:, k * H:(k + 1) * H].transpose(0, 2, 1)
+            values[name] = gates[:, k * H:(k + 1) * H].transpose(0, 2, 1)
         return values

@@ -2,9 +2,9 @@
 
 The fused kernels keep every step's values for their backward anyway (the states h and c, and
 the gates, which the forward writes over the input projection), so ``states`` runs the layer's
-own forward once and hands out views of what its cache holds: no second pass, no copy of the
-step values (a copy is made only of the gates when ``lengths`` is given, to zero the steps past
-each sequence's length).
+own forward once and hands out views of what its cache holds (each class's ``_step_values``):
+no second pass, no copy of the step values (a copy is made only of the gates when ``lengths``
+is given, to zero the steps past each sequence's length).
 """
 
 from __future__ import annotations
@@ -37,15 +37,6 @@ def states(layer, x, hx=None, lengths=None) -> list[dict]:
     if not isinstance(layer, RecurrentBase):
         raise TypeError(f"layer must be a tinyrnn RNN, LSTM or GRU, got {type(layer).__name__}")
     _, _, cache = layer.forward(x, hx, lengths=lengths)
-    mask = cache.mask                                       # (T, B, 1) bool or None
-    result = []
-    for layer_cache in cache.layers:
-        for kc in layer_cache.kcaches:
-            values = {}
-            for name, a in layer._step_values(kc).items():  # (T, B, size), time order
-                if mask is not None and name not in ("h", "c"):
-                    a = a * mask                            # gates of padded steps: 0
-                a = layer._to_user(a, cache.batched)
-                values[name] = a
-            result.append(values)
-    return result
+    return [{name: layer._to_user(a, cache.batched)            # (T, B, size) time order -> user layout
+             for name, a in layer._step_values(kc).items()}
+            for layer_cache in cache.layers for kc in layer_cache.kcaches]
