@@ -385,25 +385,23 @@ class RecurrentBase(Module):
             # dxg of both directions, (D*G*H, T*B) as the gradient rows of the projection; the
             # kernels write into it in their layout (module docstring)
             if self.feature_major:
-                dxg_all = empty("dxg", (D * gh, T * B))
-                dxgs = [dxg_all[d * gh:(d + 1) * gh] for d in range(D)]         # (G*H, T*B) each
+                dxg_all = empty("dxg", (D * gh, T * B))         # direction d: rows d*G*H ...
             else:
-                dxg_bm = empty("dxg", (T * B, D * gh))
-                dxg_all = dxg_bm.T
-                dxgs = [dxg_bm[:, d * gh:(d + 1) * gh] for d in range(D)]       # (T*B, G*H) each
+                dxg_all = empty("dxg", (T * B, D * gh)).T       # direction d: its transpose's columns
             ps = [self._layer_params(layer, d) for d in range(D)]
             dWs = []
             for d, p in enumerate(ps):
                 idx = layer * D + d
                 dy = None if dlayer is None else dlayer[:, :, d * o:(d + 1) * o]
                 dsn = tuple(None if g is None else g[idx] for g in dfinals)
-                ds0, dW = self.backward_kernel(dy, dsn, self._kernel_weights(p, forward=False),
-                                               lc.kcaches[d], dxgs[d], self._empty(f"backward{layer}.{d}."))
+                dxg = dxg_all[d * gh:(d + 1) * gh]
+                ds0, dW = self.backward_kernel(dy, dsn, self._kernel_weights(p, forward=False), lc.kcaches[d],
+                                               dxg if self.feature_major else dxg.T, self._empty(f"backward{layer}.{d}."))
                 for acc, s in zip(dstates0, ds0):
                     acc[idx] = s
                 dWs.append(dW)
             dw = dxg_all @ lc.inp.reshape(T * B, -1)              # (D*G*H, I_layer): dW_ih, one product
-            db = dxg_all @ np.ones(T * B, self.dtype) if self.bias else None   # sum over steps and batch
+            db = np.ones(T * B, self.dtype) @ dxg_all.T if self.bias else None   # sum over steps and batch
             for d, (p, dW) in enumerate(zip(ps, dWs)):
                 rows = slice(d * gh, (d + 1) * gh)
                 p.w_ih.grad += dw[rows]
