@@ -146,7 +146,7 @@ def test_thread_settings_untouched_even_when_the_loop_fails(monkeypatch):
                 def failing_kernel(*args):
                     raise RuntimeError("inside the loop")
 
-                monkeypatch.setattr(layer, "_kernel_forward", failing_kernel)
+                monkeypatch.setattr(layer, "forward_kernel", failing_kernel)
                 with pytest.raises(RuntimeError, match="inside the loop"):
                     layer.forward(x)
                 assert get_threads() == n

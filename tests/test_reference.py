@@ -90,20 +90,48 @@ def test_reference_loop_masks_like_packed_sequences():
 
 
 def test_layer_weights_refuses_what_the_loops_do_not_compute():
-    for layer in (tr.RNN(2, 3, num_layers=2), tr.GRU(2, 3, bidirectional=True), tr.LSTM(2, 3, proj_size=2)):
-        with pytest.raises(ValueError, match="one-layer, one-direction layer without projection"):
+    for layer in (tr.RNN(2, 3, num_layers=2), tr.GRU(2, 3, bidirectional=True), tr.LSTM(2, 3, num_layers=2)):
+        with pytest.raises(ValueError, match="one-layer, one-direction layer"):
             ref.layer_weights(layer)
 
 
+@pytest.mark.parametrize("with_lengths", [False, True])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_fused_lstm_with_projection_equals_reference_loop(with_lengths, seed):
+    """(L5), (L6) and dW_hr of (L10): the fused LSTM with proj_size against the reference loop."""
+    rng = np.random.default_rng(300 + seed)
+    T, B, I, H = 6, 3, 4, 5
+    layer = tr.LSTM(I, H, proj_size=3, dtype=np.float64, rng=rng)
+    x = rng.standard_normal((T, B, I))
+    h0, c0 = 0.5 * rng.standard_normal((1, B, 3)), 0.5 * rng.standard_normal((1, B, H))
+    lengths = random_lengths(rng, T, B) if with_lengths else None
+    G, Gh, Gc = rng.standard_normal((T, B, 3)), rng.standard_normal((1, B, 3)), rng.standard_normal((1, B, H))
+    weights = ref.layer_weights(layer)
+    assert set(weights) == {*NAMES, "weight_hr"}
+    out, (h_n, c_n), cache = layer.forward(x, (h0, c0), lengths=lengths)
+    dx, (dh0, dc0) = layer.backward(G, cache, (Gh, Gc))
+    y, rh_n, rc_n, rc = ref.lstm_sequence(x, h0[0], c0[0], weights, lengths)
+    rdx, rdh0, rdc0, grads = ref.lstm_sequence_backward(G, Gh[0], Gc[0], rc)
+    pairs = [(out, y, "out"), (h_n[0], rh_n, "h_n"), (c_n[0], rc_n, "c_n"), (dx, rdx, "dx"),
+             (dh0[0], rdh0, "dh0"), (dc0[0], rdc0, "dc0")]
+    pairs += [(getattr(layer, name + "_l0").grad, grads[name], name) for name in grads]
+    assert len(grads) == len(list(layer.parameters()))
+    for ours, theirs, what in pairs:
+        close(ours, theirs, np.float64, f"LSTM proj {what}", rtol=EQUAL)
+
+
 # ---------------------------------------------------------------- the steps: finite differences
-def step_inputs(rng, gates, bias, B=2, I=3, H=4):
-    arrays = {"x": rng.standard_normal((B, I)), "h": rng.standard_normal((B, H)),
+def step_inputs(rng, gates, bias, B=2, I=3, H=4, proj=0):
+    P = proj or H                                       # size of h: proj_size with a projection
+    arrays = {"x": rng.standard_normal((B, I)), "h": rng.standard_normal((B, P)),
               "c": rng.standard_normal((B, H)),
               "weight_ih": 0.5 * rng.standard_normal((gates * H, I)),
-              "weight_hh": 0.5 * rng.standard_normal((gates * H, H))}
+              "weight_hh": 0.5 * rng.standard_normal((gates * H, P))}
     if bias:
         arrays["bias_ih"] = 0.5 * rng.standard_normal(gates * H)
         arrays["bias_hh"] = 0.5 * rng.standard_normal(gates * H)
+    if proj:
+        arrays["weight_hr"] = 0.5 * rng.standard_normal((P, H))
     return arrays
 
 
@@ -141,6 +169,37 @@ def test_reference_step_finite_differences(kind, nonlinearity, bias):
     checked = {row.name for row in report.rows}
     assert checked == set(inputs), checked
     assert report.ok, str(report)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_reference_lstm_step_with_projection_finite_differences(bias):
+    rng = np.random.default_rng(17)
+    inputs = step_inputs(rng, 4, bias, proj=3)
+    G, Gc = rng.standard_normal((2, 3)), rng.standard_normal((2, 4))
+    report = tr.gradcheck(run_step("lstm", None, G, Gc), None, inputs)
+    assert {row.name for row in report.rows} == set(inputs)
+    assert report.ok, str(report)
+
+
+@pytest.mark.torch
+def test_reference_lstm_step_with_projection_against_torch(torch):
+    """One step of torch.nn.LSTM(proj_size=3) (T = 1) and its autograd, same weights."""
+    rng = np.random.default_rng(18)
+    a = step_inputs(rng, 4, True, proj=3)
+    G, Gc = rng.standard_normal((2, 3)), rng.standard_normal((2, 4))
+    lstm = torch.nn.LSTM(3, 4, proj_size=3, dtype=torch.float64)
+    lstm.load_state_dict({k + "_l0": torch.from_numpy(a[k]) for k in (*NAMES, "weight_hr")})
+    xt, ht, ct = (to_t(torch, a[k], True) for k in ("x", "h", "c"))
+    _, (h1, c1) = lstm(xt[None], (ht[None], ct[None]))
+    tloss = (h1[0] * to_t(torch, G)).sum() + (c1[0] * to_t(torch, Gc)).sum()
+    tloss.backward()
+    weights = {k: a[k] for k in (*NAMES, "weight_hr")}
+    loss, grads = run_step("lstm", None, G, Gc)(a["x"], a["h"], a["c"], **weights)
+    close(loss, tloss, np.float64, "loss")
+    for name, tensor in (("x", xt), ("h", ht), ("c", ct)):
+        close(grads[name], tensor.grad, np.float64, "d" + name)
+    for name in weights:
+        close(grads[name], getattr(lstm, name + "_l0").grad, np.float64, name)
 
 
 # ---------------------------------------------------------------- the steps: torch autograd

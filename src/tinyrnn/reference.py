@@ -58,14 +58,16 @@ def activation_grad(nonlinearity, y):
 
 
 # ------------------------------------------------------------------ input checks
-def _check_step(fn, gates, x, h, weight_ih, weight_hh, bias_ih, bias_hh, c=None):
+def _check_step(fn, gates, x, h, weight_ih, weight_hh, bias_ih, bias_hh, c=None, weight_hr=None):
     """One clear line for a wrong shape, before any product (a user's mistake, not a bug)."""
     if x.ndim != 2:
         raise InputError(f"{fn}: x must have shape (B, I), got {tuple(x.shape)}")
-    (B, I), H = x.shape, weight_hh.shape[-1]
+    (B, I), P = x.shape, weight_hh.shape[-1]            # P: size of h (proj_size with weight_hr)
+    H = P if weight_hr is None else weight_hr.shape[-1]
     G = gates * H
-    for name, arr, shape in (("h", h, (B, H)), ("c", c, (B, H)), ("weight_ih", weight_ih, (G, I)),
-                             ("weight_hh", weight_hh, (G, H)), ("bias_ih", bias_ih, (G,)), ("bias_hh", bias_hh, (G,))):
+    for name, arr, shape in (("h", h, (B, P)), ("c", c, (B, H)), ("weight_ih", weight_ih, (G, I)),
+                             ("weight_hh", weight_hh, (G, P)), ("bias_ih", bias_ih, (G,)), ("bias_hh", bias_hh, (G,)),
+                             ("weight_hr", weight_hr, (P, H))):
         if arr is not None and arr.shape != shape:
             raise InputError(f"{fn}: {name} must have shape {shape} for x {tuple(x.shape)} "
                              f"and hidden size {H}, got {tuple(arr.shape)}")
@@ -103,13 +105,14 @@ def rnn_step_backward(dh_next, cache):
 
 
 # ------------------------------------------------------------------ LSTM
-def lstm_step(x, h, c, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
-    """One LSTM step, gates [i | f | g | o]. x (B, I), h, c (B, H) -> h_next, c_next (B, H)."""
-    _check_step("lstm_step", 4, x, h, weight_ih, weight_hh, bias_ih, bias_hh, c)
+def lstm_step(x, h, c, weight_ih, weight_hh, bias_ih=None, bias_hh=None, weight_hr=None):
+    """One LSTM step, gates [i | f | g | o]. x (B, I), h (B, P), c (B, H) -> h_next (B, P),
+    c_next (B, H); P = H, or proj_size with the projection weight_hr (P, H)."""
+    _check_step("lstm_step", 4, x, h, weight_ih, weight_hh, bias_ih, bias_hh, c, weight_hr)
     a = x @ weight_ih.T + h @ weight_hh.T                       # (L1)
     if bias_ih is not None:
         a = a + bias_ih + bias_hh                               # (L1)
-    H = h.shape[1]
+    H = c.shape[1]
     a_i, a_f, a_g, a_o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]   # (L1) per gate
     i = sigmoid(a_i)                                            # (L2) input gate
     f = sigmoid(a_f)                                            # (L2) forget gate
@@ -117,17 +120,20 @@ def lstm_step(x, h, c, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
     o = sigmoid(a_o)                                            # (L2) output gate
     c_next = f * c + i * g                                      # (L3)
     tanh_c = np.tanh(c_next)
-    h_next = o * tanh_c                                         # (L4), (L5) without projection
-    cache = dict(x=x, h=h, c=c, i=i, f=f, g=g, o=o, tanh_c=tanh_c,
-                 weight_ih=weight_ih, weight_hh=weight_hh, bias=bias_ih is not None)
+    m = o * tanh_c                                              # (L4)
+    h_next = m if weight_hr is None else m @ weight_hr.T        # (L5)
+    cache = dict(x=x, h=h, c=c, i=i, f=f, g=g, o=o, tanh_c=tanh_c, m=m,
+                 weight_ih=weight_ih, weight_hh=weight_hh, weight_hr=weight_hr, bias=bias_ih is not None)
     return h_next, c_next, cache
 
 
 def lstm_step_backward(dh_next, dc_next, cache):
-    """dh_next, dc_next (B, H) reaching h_next and c_next -> dx (B, I), dh, dc (B, H), grads."""
+    """dh_next (B, P), dc_next (B, H) reaching h_next and c_next -> dx (B, I), dh (B, P),
+    dc (B, H), grads (with "weight_hr" when the step has a projection)."""
     x, h, c = cache["x"], cache["h"], cache["c"]
     i, f, g, o, tanh_c = cache["i"], cache["f"], cache["g"], cache["o"], cache["tanh_c"]
-    dm = dh_next                                                # (L6) without projection
+    weight_hr = cache["weight_hr"]
+    dm = dh_next if weight_hr is None else dh_next @ weight_hr  # (L6)
     dc_t = dc_next + dm * o * (1.0 - tanh_c ** 2)               # (L7)
     da_i = dc_t * g * i * (1.0 - i)                             # (L8)
     da_f = dc_t * c * f * (1.0 - f)                             # (L8)
@@ -142,6 +148,8 @@ def lstm_step_backward(dh_next, dc_next, cache):
     if cache["bias"]:
         grads["bias_ih"] = da.sum(axis=0)                       # db_ih = db_hh = sum_t da_t
         grads["bias_hh"] = da.sum(axis=0)
+    if weight_hr is not None:
+        grads["weight_hr"] = dh_next.T @ cache["m"]             # (L10)
     return dx, dh, dc, grads
 
 
@@ -187,12 +195,13 @@ def gru_step_backward(dh_next, cache):
 # ------------------------------------------------------------------ sequence loops
 def layer_weights(layer):
     """{"weight_ih": ..., "weight_hh": ..., "bias_ih": ..., "bias_hh": ...} (copies) of a
-    one-layer, one-direction tinyrnn RNN / LSTM / GRU (or a cell), ready for the loops below."""
+    one-layer, one-direction tinyrnn RNN / LSTM / GRU (or a cell), ready for the loops below
+    (with "weight_hr" for an LSTM with a projection)."""
     state = layer.state_dict()
     names = {k[:-3] if k.endswith("_l0") else k: v for k, v in state.items()}
-    if set(names) - {"weight_ih", "weight_hh", "bias_ih", "bias_hh"}:
-        raise InputError("layer_weights: the reference loops take a one-layer, one-direction layer "
-                         f"without projection; got parameters {sorted(state)}")
+    if set(names) - {"weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"}:
+        raise InputError("layer_weights: the reference loops take a one-layer, one-direction layer; "
+                         f"got parameters {sorted(state)}")
     return names
 
 
@@ -235,7 +244,8 @@ def rnn_sequence_backward(dy, dh_n, cache):
 
 
 def lstm_sequence(x, h0, c0, weights, lengths=None):
-    """Forward over t. x (T, B, I), h0, c0 (B, H) -> y (T, B, H), h_n, c_n (B, H), cache."""
+    """Forward over t. x (T, B, I), h0 (B, P), c0 (B, H) -> y (T, B, P), h_n (B, P), c_n (B, H),
+    cache (P = H without a projection)."""
     h, c, ys, steps = h0, c0, [], []
     masks = _step_masks(len(x), len(h0), lengths)
     for t in range(len(x)):

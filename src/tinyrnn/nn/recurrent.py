@@ -2,26 +2,38 @@
 
 Parameters and their PyTorch names, layers and directions, ``batch_first``, unbatched
 input, inter-layer dropout, ``lengths=`` masks, the fused input projection before the time
-loop, the weight gradients after it, and the arrays reused from call to call. A subclass
-supplies only the recurrence of one direction of one layer (its *kernel*), with ONE contract:
+loop, every gradient's accumulation into ``.grad``, and the arrays reused from call to call.
+A subclass names the two functions that run the recurrence of one direction of one layer (its
+*kernels*, class attributes ``forward_kernel`` and ``backward_kernel``), all three with ONE
+contract:
 
-    _kernel_forward(xg, states0, p, mask, reverse, empty)        -> y, states_n, kcache
-    _kernel_backward(dy, dstates_n, p, kcache, dxg, empty)       -> dstates0
+    forward_kernel(xg, states0, w, mask, reverse, empty)  -> y, states_n, kc
+    backward_kernel(dy, dstates_n, w, kc, dxg, empty)     -> dstates0, dW
 
-- ``xg`` (T, B, G*H): the input projection of every step (all gates at once, biases included),
-  computed here as ONE matrix product for all steps and both directions. The kernel may
-  overwrite it (it is its own, and kept in its cache).
-- ``dxg`` (T*B, G*H): the kernel writes the gradient of that projection (of the unscaled
-  one, see ``_input_weight``) into it; dW_ih, db_ih and dx are then ONE product each here.
-- ``y`` (T, B, H) the outputs, ``states0``/``states_n``/``dstates*`` tuples of (B, size) arrays,
-  ``p`` the layer's Parameters (``_layer_params``), ``mask`` (T, B, 1) bool or None,
-  ``empty(name, shape)`` gives the kernel its arrays (reused between calls, ``buffers.py``).
+- ``xg`` (T, B, G*H): the input projection of every step (all gates at once, biases folded
+  in, ``_input_bias``), computed here as ONE matrix product for all steps and both directions.
+  The kernel may overwrite it (it is its own, and kept in its cache ``kc``).
+- ``w``: the layer's arrays the recurrence reads, ``w_hh``, ``w_hr`` (LSTM projection or None),
+  ``b_hh`` (or None), ``act`` (the RNN's nonlinearity, else None).
+- ``y`` (T, B, P) the outputs (zeros past a sequence's length), ``states0``/``states_n``/
+  ``dstates*`` tuples of (B, size) arrays (dstates_n entries may be None), ``mask`` (T, B, 1)
+  bool or None, ``empty(name, shape)`` gives the kernel its arrays (reused, ``buffers.py``).
+- ``dxg``: the kernel writes the gradient of the (unscaled) projection into it; dW_ih, db_ih
+  and dx are then ONE product each here. ``dW`` maps the names of ``w`` to their gradients
+  (``w_hh``, ``w_hr``, and ``b_hh`` where b_hh's gradient differs from b_ih's, as in the GRU);
+  this class adds each to its Parameter's ``.grad``.
+
+The gated cells compute sigmoid(a) = (1 + tanh(a/2)) / 2, so that ONE tanh gives every gate:
+the class declares which gate is the tanh one (``tanh_gate``), and ``halve_sigmoid_rows`` (the
+one place of the trick) halves the other gates' rows of W_ih, of the folded bias and of the
+``w.w_hh`` the forward kernel gets. The backward kernel gets the true weights, and ``dxg`` is
+the gradient of the unscaled projection x W_ih^T + b.
 
 Where ``xg`` and ``dxg`` live in memory is the kernel's choice, ``feature_major``: the LSTM and
 GRU loops run on (features, B) arrays (the per-step gate product W_hh (G*H, H) @ h^T (H, B) is
-faster there and every gate is a contiguous block of rows), so for them ``xg`` and ``dxg`` are
-transposed views of (T, G*H, B) and (G*H, T*B) arrays, and ``xg.transpose(0, 2, 1)`` is
-contiguous per step. The shapes above do not change.
+faster there and every gate is a contiguous block of rows), so for them ``xg`` is a transposed
+view of a (T, G*H, B) array (``xg.transpose(0, 2, 1)[t]`` is contiguous) and ``dxg`` is
+(G*H, T*B), column t*B + b; for the RNN ``dxg`` is (T*B, H).
 """
 
 from __future__ import annotations
@@ -38,13 +50,18 @@ from .buffers import BufferPool, Scope
 from .dropout import dropout_mask
 
 
-def halve_sigmoid_rows(w, tanh_rows: slice, out=None):
-    """w (G*H, ...) with every row halved except ``tanh_rows`` (the LSTM's g, the GRU's n), into
-    ``out`` or a new array: the gated kernels get all gates from one tanh, since
-    sigmoid(a) = (1 + tanh(a/2)) / 2. One scalar multiply over all rows and a copy of the tanh
-    rows back: faster than a broadcast product with a (G*H, 1) column of scales, same numbers."""
-    half = np.multiply(w, np.array(0.5, w.dtype), out=out)
-    half[tanh_rows] = w[tanh_rows]
+def halve_sigmoid_rows(w, gate_count: int, tanh_gate: int | None):
+    """w (G*H, ...) with the rows of every gate but ``tanh_gate`` halved (a new array), or w
+    itself when ``tanh_gate`` is None (the RNN). Then ONE tanh over all of a step's gates gives
+    them, since sigmoid(a) = (1 + tanh(a/2)) / 2 (docs/bptt.md, "One tanh for all gates").
+    One scalar multiply over all rows and a copy of the tanh rows back: faster than a broadcast
+    product with a (G*H, 1) column of scales, same numbers."""
+    if tanh_gate is None:
+        return w
+    H = w.shape[0] // gate_count
+    half = np.multiply(w, np.array(0.5, w.dtype))
+    rows = slice(tanh_gate * H, (tanh_gate + 1) * H)
+    half[rows] = w[rows]
     return half
 
 
@@ -71,8 +88,11 @@ class RecurrentBase(Module):
     """Multi-layer, optionally bidirectional recurrent layer with PyTorch's semantics."""
 
     gate_count = 1          # G: rows of weight_ih are G * hidden_size
+    tanh_gate = None        # the gate computed by tanh (others are sigmoids), None: no gates
     state_names = ("h0",)   # names used in error messages for the initial states
     feature_major = False   # kernel layout, see the module docstring
+    forward_kernel = None   # the kernels of one direction (module docstring), staticmethods
+    backward_kernel = None
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
@@ -134,19 +154,20 @@ class RecurrentBase(Module):
         """Tuple of state arrays -> what the user sees."""
         return states[0]
 
-    def _input_weight(self, p):
-        """Weight of the input projection as the kernel takes it (LSTM and GRU pre-scale rows;
-        ``dxg`` is always the gradient of the unscaled projection x W_ih^T)."""
-        return p.w_ih.data
-
     def _input_bias(self, p):
-        """Bias added to the input projection, scaled like ``_input_weight``. RNN and LSTM fold
-        b_ih + b_hh here (``hidden_bias_in_projection``); the GRU keeps b_hn for its kernel."""
+        """Bias folded into the input projection: b_ih + b_hh (the GRU keeps b_hn out)."""
         return p.b_ih.data + p.b_hh.data
 
-    # True: b_hh is folded into the projection, so its gradient is b_ih's (one sum, here).
-    # False (GRU): the kernel accumulates b_hh's gradient itself.
-    hidden_bias_in_projection = True
+    def _halved(self, w):
+        """w (G*H, ...) as the forward kernel takes it (``halve_sigmoid_rows``)."""
+        return halve_sigmoid_rows(w, self.gate_count, self.tanh_gate)
+
+    def _kernel_weights(self, p, forward: bool) -> SimpleNamespace:
+        """``w`` of the kernel contract for the Parameters ``p`` of one direction; for the
+        forward kernel the sigmoid gates' rows of W_hh are halved (module docstring)."""
+        w_hh = self._halved(p.w_hh.data) if forward else p.w_hh.data
+        return SimpleNamespace(w_hh=w_hh, w_hr=None if p.w_hr is None else p.w_hr.data,
+                               b_hh=None if p.b_hh is None else p.b_hh.data, act=None)
 
     # --------------------------------------------------------------- helpers
     @staticmethod
@@ -259,11 +280,11 @@ class RecurrentBase(Module):
         the bias riding as an extra input column of ones (adding a (rows, 1) bias to (rows, B)
         blocks is slow in NumPy for small B).
 
-        Also returns, for batch-major kernels (whose ``_input_weight`` is W_ih itself), the
+        Also returns, for batch-major kernels (whose projection weight is W_ih itself), the
         stacked W_ih in column-major order for dx = dxg @ W_ih in ``backward``; else None.
         """
         T, B, I = inp.shape
-        weights = [self._input_weight(p) for p in ps]
+        weights = [self._halved(p.w_ih.data) for p in ps]
         if not self.feature_major:
             # One column-major copy serves both products: w.T is then a contiguous (I, rows)
             # operand here (~2x faster than the strided view at small I in OpenBLAS) and w the
@@ -271,10 +292,12 @@ class RecurrentBase(Module):
             w = np.asfortranarray(weights[0] if len(ps) == 1 else np.concatenate(weights))
             xg = np.matmul(inp.reshape(T * B, I), w.T, out=empty("xg", (T * B, w.shape[0])))
             if self.bias:
-                xg += self._input_bias(ps[0]) if len(ps) == 1 else np.concatenate([self._input_bias(p) for p in ps])
+                bias = [self._halved(self._input_bias(p)) for p in ps]
+                xg += bias[0] if len(ps) == 1 else np.concatenate(bias)
             return xg.reshape(T, B, -1), w
         if self.bias:
-            weights = [np.concatenate([w, self._input_bias(p)[:, None]], axis=1) for w, p in zip(weights, ps)]
+            weights = [np.concatenate([w, self._halved(self._input_bias(p))[:, None]], axis=1)
+                       for w, p in zip(weights, ps)]
             aug = empty("inp_ones", (T, B, I + 1))
             aug[:, :, :I] = inp
             aug[:, :, I] = 1
@@ -317,9 +340,10 @@ class RecurrentBase(Module):
             kcaches = []
             for d in range(D):
                 idx = layer * D + d
-                y, s_n, kc = self._kernel_forward(xg_all[:, :, d * gh:(d + 1) * gh],
-                                                  tuple(s[idx] for s in states0), ps[d], mask,
-                                                  d == 1, self._empty(f"forward{layer}.{d}."))
+                y, s_n, kc = self.forward_kernel(xg_all[:, :, d * gh:(d + 1) * gh],
+                                                 tuple(s[idx] for s in states0),
+                                                 self._kernel_weights(ps[d], forward=True), mask,
+                                                 d == 1, self._empty(f"forward{layer}.{d}."))
                 for f, s in zip(finals, s_n):
                     f[idx] = s
                 out[:, :, d * o:(d + 1) * o] = y                  # the user may edit out: a copy
@@ -371,27 +395,37 @@ class RecurrentBase(Module):
         for layer in reversed(range(L)):
             lc = cache.layers[layer]
             empty = self._empty(f"backward{layer}.")
-            # (T*B, D*G*H), in the memory layout the kernel works in (module docstring)
-            dxg_all = (empty("dxg", (D * gh, T * B)).T if self.feature_major
-                       else empty("dxg", (T * B, D * gh)))
+            # dxg of both directions, (D*G*H, T*B) as the gradient rows of the projection; the
+            # kernels write into it in their layout (module docstring)
+            if self.feature_major:
+                dxg_all = empty("dxg", (D * gh, T * B))         # direction d: rows d*G*H ...
+            else:
+                dxg_all = empty("dxg", (T * B, D * gh)).T       # direction d: its transpose's columns
             ps = [self._layer_params(layer, d) for d in range(D)]
+            dWs = []
             for d, p in enumerate(ps):
                 idx = layer * D + d
                 dy = None if dlayer is None else dlayer[:, :, d * o:(d + 1) * o]
                 dsn = tuple(None if g is None else g[idx] for g in dfinals)
-                ds0 = self._kernel_backward(dy, dsn, p, lc.kcaches[d], dxg_all[:, d * gh:(d + 1) * gh],
-                                            self._empty(f"backward{layer}.{d}."))
+                dxg = dxg_all[d * gh:(d + 1) * gh]
+                ds0, dW = self.backward_kernel(dy, dsn, self._kernel_weights(p, forward=False), lc.kcaches[d],
+                                               dxg if self.feature_major else dxg.T, self._empty(f"backward{layer}.{d}."))
                 for acc, s in zip(dstates0, ds0):
                     acc[idx] = s
-            dw = dxg_all.T @ lc.inp.reshape(T * B, -1)            # (D*G*H, I_layer): dW_ih, one product
-            db = np.ones(T * B, self.dtype) @ dxg_all if self.bias else None   # sum over steps and batch
-            for d, p in enumerate(ps):
-                p.w_ih.grad += dw[d * gh:(d + 1) * gh]
+                dWs.append(dW)
+            dw = dxg_all @ lc.inp.reshape(T * B, -1)              # (D*G*H, I_layer): dW_ih, one product
+            db = np.ones(T * B, self.dtype) @ dxg_all.T if self.bias else None   # sum over steps and batch
+            for d, (p, dW) in enumerate(zip(ps, dWs)):
+                rows = slice(d * gh, (d + 1) * gh)
+                p.w_ih.grad += dw[rows]
                 if self.bias:
-                    p.b_ih.grad += db[d * gh:(d + 1) * gh]
-                    if self.hidden_bias_in_projection:
-                        p.b_hh.grad += db[d * gh:(d + 1) * gh]
-            dlayer = np.matmul(dxg_all, lc.w_cat, out=empty("dx", (T * B, lc.w_cat.shape[1]))).reshape(T, B, -1)
+                    p.b_ih.grad += db[rows]
+                    # b_hh enters the same pre-activation as b_ih, so its gradient is the same
+                    # sum, unless the kernel gives its own (the GRU's b_hn sits inside r * (.))
+                    p.b_hh.grad += dW.pop("b_hh", db[rows])
+                for name, g in dW.items():                        # w_hh, w_hr
+                    getattr(p, name).grad += g
+            dlayer = np.matmul(dxg_all.T, lc.w_cat, out=empty("dx", (T * B, lc.w_cat.shape[1]))).reshape(T, B, -1)
             if lc.drop is not None:
                 dlayer *= lc.drop
         dstates0 = [s if batched else s[:, 0, :] for s in dstates0]

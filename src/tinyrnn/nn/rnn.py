@@ -26,17 +26,20 @@ from ..functional import NONLINEARITIES, activate_, activation_grad
 from .recurrent import SingleStateLayer, step_pairs, time_views
 
 
-def rnn_forward(xg, h0, w_hh, act, mask=None, reverse=False, empty=None):
-    """Recurrence of one direction: eq. (1)-(2), the loop of ``tinyrnn.reference.rnn_step``.
+def rnn_forward(xg, states0, w, mask=None, reverse=False, empty=None):
+    """Recurrence of one direction (the kernel contract of ``RecurrentBase``): eq. (1)-(2), the
+    loop of ``tinyrnn.reference.rnn_step``.
 
-    xg (T, B, H) = x W_ih^T + b_ih + b_hh for all steps, h0 (B, H). Returns S (T+1, B, H), every
-    state (see ``time_views``). Only the recurrent product and the elementwise step are inside
-    the loop. ``empty(name, shape)`` gives S (default: a new array).
+    xg (T, B, H) = x W_ih^T + b_ih + b_hh for all steps, states0 = (h0,) with h0 (B, H), w.w_hh
+    (H, H), w.act the nonlinearity. Returns y (T, B, H), (h_n,) and the cache: S (T+1, B, H),
+    every state (see ``time_views``). Only the recurrent product and the elementwise step are
+    inside the loop. ``empty(name, shape)`` gives S (default: a new array).
     """
     T, B, H = xg.shape
+    act = w.act
     S = np.empty((T + 1, B, H), xg.dtype) if empty is None else empty("S", (T + 1, B, H))
-    w_hh_t = np.ascontiguousarray(w_hh.T)                   # (H, H); a transposed view is ~1.7x slower
-    S[T if reverse else 0] = h0
+    w_hh_t = np.ascontiguousarray(w.w_hh.T)                 # (H, H); a transposed view is ~1.7x slower
+    S[T if reverse else 0] = states0[0]
     xs = list(xg)                                           # per-step views, made once
     steps = step_pairs(S, reverse)
     pairs = [(h_prev, h, xs[t]) for t, h_prev, h in steps]
@@ -59,16 +62,22 @@ def rnn_forward(xg, h0, w_hh, act, mask=None, reverse=False, empty=None):
                 activate_(act, a)
                 np.copyto(h, h_prev)                        # finished sequences keep h
                 np.copyto(h, a, where=m)
-    return S
+    h_all, _ = time_views(S, reverse)
+    y = h_all if mask is None else h_all * mask
+    return y, (S[0] if reverse else S[-1],), SimpleNamespace(S=S, mask=mask, reverse=reverse)
 
 
-def rnn_backward(dy, dh_n, S, w_hh, act, da, mask=None, reverse=False):
-    """BPTT of one direction: eq. (3)-(5), the loop of ``tinyrnn.reference.rnn_step_backward``.
+def rnn_backward(dy, dstates_n, w, kc, dxg, empty=None):
+    """BPTT of one direction (the kernel contract of ``RecurrentBase``): eq. (3)-(5), the loop
+    of ``tinyrnn.reference.rnn_step_backward``.
 
-    dy (T, B, H) or None, dh_n (B, H) or None, S (T+1, B, H) from ``rnn_forward``. Writes da
-    (T, B, H) (the gradient of xg and of the biases); returns dh0 (B, H) and dW_hh (H, H).
+    dy (T, B, H) or None, dstates_n = (dh_n,) with dh_n (B, H) or None, kc from ``rnn_forward``.
+    Writes da (T*B, H) into dxg (the gradient of xg and of the biases); returns (dh0,) (B, H)
+    and {"w_hh": dW_hh (H, H)}.
     """
+    S, mask, reverse, act = kc.S, kc.mask, kc.reverse, w.act
     T, B, H = S.shape[0] - 1, S.shape[1], S.shape[2]
+    da = dxg.reshape(T, B, H)
     h_all, h_prev = time_views(S, reverse)
     if activation_grad(act, h_all, out=da) is None:         # act'(a_t) from h_t, all steps at once
         da[...] = 1                                         # identity: act' = 1
@@ -79,10 +88,12 @@ def rnn_backward(dy, dh_n, S, w_hh, act, da, mask=None, reverse=False):
         dy = None if dy is None else dy * maskf             # padded outputs are constant zeros
         keep = list(1 - maskf)                              # padded steps pass dh through
         tmp = np.empty((B, H), S.dtype)
+    dh_n = dstates_n[0]
     dh = np.zeros((B, H), S.dtype) if dh_n is None else np.array(dh_n, dtype=S.dtype)
     order = range(T) if reverse else range(T - 1, -1, -1)
     das = list(da)
     dys = list(dy) if dy is not None else None
+    w_hh = w.w_hh
     dot, multiply = np.dot, np.multiply
     for t in order:
         if dys is not None:
@@ -96,7 +107,7 @@ def rnn_backward(dy, dh_n, S, w_hh, act, da, mask=None, reverse=False):
             dot(da_t, w_hh, out=tmp)
             dh += tmp
     dw_hh = da.reshape(T * B, H).T @ h_prev.reshape(T * B, H)   # (5), one product
-    return dh, dw_hh
+    return (dh,), {"w_hh": dw_hh}
 
 
 class RNN(SingleStateLayer):
@@ -113,6 +124,9 @@ class RNN(SingleStateLayer):
     >>> dx, dh0 = rnn.backward(np.ones_like(out), cache)
     """
 
+    forward_kernel = staticmethod(rnn_forward)
+    backward_kernel = staticmethod(rnn_backward)
+
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
                  dropout: float = 0.0, bidirectional: bool = False, dtype=np.float32, rng=None):
@@ -122,19 +136,13 @@ class RNN(SingleStateLayer):
         self.nonlinearity = nonlinearity
         self.config["nonlinearity"] = nonlinearity
 
-    def _kernel_forward(self, xg, states0, p, mask, reverse, empty):
-        """Forward of one direction: ``rnn_forward``, whose step is ``tinyrnn.reference.rnn_step``."""
-        S = rnn_forward(xg, states0[0], p.w_hh.data, self.nonlinearity, mask, reverse, empty)
-        h_all, _ = time_views(S, reverse)
-        y = h_all if mask is None else h_all * mask
-        h_n = S[0] if reverse else S[-1]
-        return y, (h_n,), SimpleNamespace(S=S, mask=mask, reverse=reverse)
+    def _kernel_weights(self, p, forward):
+        """``RecurrentBase._kernel_weights`` and the nonlinearity, ``w.act``."""
+        w = super()._kernel_weights(p, forward)
+        w.act = self.nonlinearity
+        return w
 
-    def _kernel_backward(self, dy, dstates_n, p, kc, dxg, empty):
-        """BPTT of one direction: ``rnn_backward`` (``tinyrnn.reference.rnn_step_backward``)."""
-        T, B, H = kc.S.shape[0] - 1, kc.S.shape[1], kc.S.shape[2]
-        dh0, dw_hh = rnn_backward(dy, dstates_n[0], kc.S, p.w_hh.data, self.nonlinearity,
-                                  dxg.reshape(T, B, H), kc.mask, kc.reverse)
-        p.w_hh.grad += dw_hh
-        return (dh0,)
-
+    @staticmethod
+    def _step_values(kc):
+        """{"h": (T, B, H)} of every step in time order, views of ``rnn_forward``'s cache."""
+        return {"h": time_views(kc.S, kc.reverse)[0]}
