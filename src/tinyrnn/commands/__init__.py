@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib
 
-COMMANDS: list[str] = []
+COMMANDS: list[str] = ["classify", "forecast"]
 
 
 def add_all(sub) -> None:
