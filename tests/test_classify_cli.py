@@ -104,7 +104,7 @@ def test_classify_learns_the_synthetic_task(capsys, files):
     (["{d}/seqs.npz", "--test-fraction", "1.5"], "--test-fraction"),
 ])
 def test_classify_bad_input_is_one_line_and_exit_2(capsys, files, argv, message):
-    code, out, err = run(capsys, "classify", "train", *[a.format(d=files) for a in argv], *FAST)
+    code, _, err = run(capsys, "classify", "train", *[a.format(d=files) for a in argv], *FAST)
     assert code == 2
     assert message in err and len(err.strip().splitlines()) == 1, err
 
