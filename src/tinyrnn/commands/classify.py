@@ -35,9 +35,9 @@ def add_parser(sub) -> None:
     t.add_argument("--test", metavar="FILE", help="a separate test file (same format as DATA)")
     t.add_argument("--test-fraction", type=_float_in(0.0, 1.0, low_open=True), default=0.2,
                    help="part of a DATA file held out for testing, stratified and seeded (default %(default)s)")
-    t.add_argument("--val-fraction", type=_float_in(0.0, 1.0), default=0.2,
-                   help="part of the training data held out for early stopping and keep-best, stratified "
-                        "(0: none; default %(default)s)")
+    t.add_argument("--val-fraction", type=_float_in(0.0, 1.0), default=0.0,
+                   help="part of the training data held out (stratified) to stop early (--patience) and keep "
+                        "the best epoch; 0: train on all of it for --epochs (default %(default)s)")
     _csv_flags(t)
     t.add_argument("--cell", choices=CELLS, default=m["cell"], help="recurrent cell (default %(default)s)")
     t.add_argument("--hidden", type=positive, default=m["hidden"], help="hidden units per direction (default %(default)s)")

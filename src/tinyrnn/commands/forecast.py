@@ -33,7 +33,7 @@ def add_parser(sub) -> None:
                    help="model the log of the series (default: on for airline, off otherwise)")
     t.add_argument("--diff", choices=DIFFS, default=None,
                    help="differences the model learns: the change from one season earlier, from the previous "
-                        "value, or none (default: season for airline, none for sunspots, "
+                        "value, or none (default: first for airline, none for sunspots, "
                         f"{d['diff']} for a .csv)")
     t.add_argument("--window", type=positive, default=d["window"], help="past values the model reads (default %(default)s)")
     t.add_argument("--cell", choices=CELLS, default=d["cell"], help="(default %(default)s)")
@@ -77,7 +77,7 @@ def _series(args):
             raise UsageError(f"--column is for a .csv file; {args.data} is a named series")
         s = benchmarks.load_series(args.data)
         return (args.data, s.values, args.horizon or s.test_length, args.season or s.season,
-                s.log if args.log is None else args.log, args.diff or ("season" if s.log else "none"))
+                s.log if args.log is None else args.log, args.diff or s.diff)
     if not os.path.isfile(args.data):
         raise UsageError(f"DATA {args.data!r} is neither a file nor a named series ({', '.join(benchmarks.SERIES)})")
     if os.path.splitext(args.data)[1].lower() != ".csv":

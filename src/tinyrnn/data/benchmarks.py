@@ -67,26 +67,28 @@ def load_classification(name: str) -> tuple[SequenceSet, SequenceSet]:
 class Series:
     """One univariate series: ``values`` (N,) float, ``test_length`` (the held-out tail),
     ``season`` (its period in steps, 1 for none), ``log`` (whether its variation grows with its
-    level, so that it is modelled in log scale), ``labels`` (a time label per value)."""
+    level, so that it is modelled in log scale), ``diff`` (the differences the forecaster learns
+    by default: ``"first"``, ``"season"`` or ``"none"``), ``labels`` (a time label per value)."""
 
     name: str
     values: np.ndarray
     test_length: int
     season: int
     log: bool
+    diff: str
     labels: list
 
 
 def _airline() -> Series:
     datasets = _import("sktime.datasets", "the series airline")
     s = datasets.load_airline()
-    return Series("airline", s.to_numpy(np.float64), 24, 12, True, [str(p) for p in s.index])
+    return Series("airline", s.to_numpy(np.float64), 24, 12, True, "first", [str(p) for p in s.index])
 
 
 def _sunspots() -> Series:
     datasets = _import("statsmodels.datasets", "the series sunspots")
     d = datasets.sunspots.load_pandas().data
-    return Series("sunspots", d["SUNACTIVITY"].to_numpy(np.float64), 22, 11, False,
+    return Series("sunspots", d["SUNACTIVITY"].to_numpy(np.float64), 22, 11, False, "none",
                   [str(int(v)) for v in d["YEAR"]])
 
 

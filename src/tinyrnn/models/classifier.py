@@ -168,7 +168,7 @@ class ClassifierConfig:
 class FitConfig:
     """The training loop's settings (``tinyrnn classify train`` takes its flag defaults here)."""
 
-    epochs: int = 150          # passes over the training split (at most)
+    epochs: int = 300          # passes over the training split (at most)
     batch: int = 16            # sequences per step
     lr: float = 3e-3           # Adam's peak learning rate (cosine decay to 0 over all epochs)
     weight_decay: float = 0.0

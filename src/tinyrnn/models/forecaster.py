@@ -7,9 +7,10 @@ its own mistakes are never fed back as inputs (a recursive one-step model compou
 24-month horizon); the price is fewer training windows (``len - window - horizon + 1``).
 
 The model works on a transformed series: log scale where the variation grows with the level
-(``log``), then differences (``diff``: ``"season"`` subtracts the value one season earlier, so
-the network learns the change from last year; ``"first"`` the previous value; ``"none"``),
-then standardised with the mean and deviation of the training part. ``invert`` undoes all
+(``log``), then differences (``diff``: ``"first"`` subtracts the previous value, so the network
+learns the step-to-step changes, the seasonal pattern included; ``"season"`` the value one
+season earlier, so it learns the change from last year; ``"none"``), then standardised with the
+mean and deviation of the training part. ``invert`` undoes all
 three, feeding earlier forecasts in where a difference needs a future value. ``ensemble`` models
 from different seeds are averaged (in the transformed scale).
 """
@@ -43,7 +44,7 @@ class ForecastConfig:
     batch: int = 16
     lr: float = 3e-3           # Adam, cosine decay to 0
     clip: float = 1.0
-    diff: str = "season"       # "season", "first" or "none"
+    diff: str = "first"        # "first", "season" or "none"
     ensemble: int = 5          # models (seeds) averaged
 
 
