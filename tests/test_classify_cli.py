@@ -182,3 +182,12 @@ def test_missing_extra_gives_a_clear_message(capsys, monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_sktime)
     code, _, err = run(capsys, "classify", "train", "GunPoint")
     assert code == 2 and "pip install 'tinyrnn[data]'" in err
+
+
+def test_classify_validation_split_for_early_stopping(capsys, files):
+    code, out, err = run(capsys, "classify", "train", files / "seqs.npz", "--val-fraction", "0.25",
+                         "--patience", "2", "--epochs", "40", "--hidden", "6", "--json")
+    assert code == 0, err
+    m = last_json(out)
+    assert "val loss" in out and m["best_epoch"] <= m["epochs"] <= 40
+    assert "training + 8 validation sequences" in out                   # 25 % of the 32 training sequences

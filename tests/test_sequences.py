@@ -271,3 +271,19 @@ def test_windows_pair_inputs_with_the_following_values():
     assert X[2, :, 0].tolist() == [2, 3, 4] and Y[2].tolist() == [5, 6]
     with pytest.raises(InputError, match="shorter than window"):
         windows(np.arange(4.0), 3, 2)
+
+
+def test_fit_classifier_stops_early_and_keeps_the_best_epoch(rng):
+    from tinyrnn.models.classifier import FitConfig, evaluate, fit_classifier
+    x, lengths = pad_sequences(ragged(rng, rng.integers(2, 8, 40), F=2))
+    y = np.arange(40) % 2                                  # labels unrelated to x: validation loss rises
+    model = SequenceClassifier("gru", 2, 16, 2, rng=5)
+    val = (x[30:], lengths[30:], y[30:])
+    seen = []
+    fit = fit_classifier(model, (x[:30], lengths[:30], y[:30]), val,
+                         FitConfig(epochs=200, lr=3e-2, patience=3), rng=0, on_epoch=seen.append)
+    assert fit["epochs"] < 200 and fit["epochs"] == len(seen)           # stopped early
+    losses = [r["val_loss"] for r in seen]
+    assert fit["best_epoch"] == int(np.argmin(losses)) + 1
+    assert fit["epochs"] - fit["best_epoch"] == 3                        # patience 3
+    np.testing.assert_allclose(evaluate(model, *val)["loss"], min(losses), rtol=1e-5)   # the best weights
