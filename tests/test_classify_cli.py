@@ -191,3 +191,12 @@ def test_classify_validation_split_for_early_stopping(capsys, files):
     m = last_json(out)
     assert "val loss" in out and m["best_epoch"] <= m["epochs"] <= 40
     assert "training + 8 validation sequences" in out                   # 25 % of the 32 training sequences
+
+
+@pytest.mark.parametrize("argv", [["classify"], ["classify", "train"], ["classify", "predict"],
+                                  ["forecast"], ["forecast", "train"]])
+def test_help_texts(capsys, argv):
+    with pytest.raises(SystemExit):
+        cli.main(argv + ["--help"])
+    out = capsys.readouterr().out
+    assert "%%" not in out and "(default None)" not in out and "exit codes:" in out
