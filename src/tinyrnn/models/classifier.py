@@ -170,7 +170,7 @@ class FitConfig:
 
     epochs: int = 300          # passes over the training split (at most)
     batch: int = 16            # sequences per step
-    lr: float = 3e-3           # Adam's peak learning rate (cosine decay to 0 over all epochs)
+    lr: float = 1e-2           # Adam's peak learning rate (cosine decay to 0 over all epochs)
     weight_decay: float = 0.0
     clip: float = 1.0          # global gradient-norm clipping (0: none)
     patience: int = 40         # epochs without a better validation loss before stopping (0: never)
