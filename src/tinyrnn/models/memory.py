@@ -22,22 +22,26 @@ CELLS = ("rnn", "irnn", *(c for c in LAYERS if c != "rnn"))
 
 
 def recurrent_layer(cell: str, input_size: int, hidden_size: int, num_layers: int = 1,
-                    forget_bias: float | None = None, dtype=np.float32, rng=None):
+                    forget_bias: float | None = None, dtype=np.float32, rng=None, *,
+                    bidirectional: bool = False, dropout: float = 0.0):
     """The recurrent layer of each cell name: ``rnn`` tanh RNN; ``irnn`` ReLU RNN with identity
     recurrent weights and zero biases (Le et al. 2015); ``lstm`` (forget-gate biases set to
-    ``forget_bias`` unless None: PyTorch's initialisation); ``gru``. All keep PyTorch's layout."""
+    ``forget_bias`` unless None: PyTorch's initialisation); ``gru``. All keep PyTorch's layout;
+    ``bidirectional`` and ``dropout`` (between layers) are PyTorch's arguments."""
     choice("cell", cell, CELLS)
     if forget_bias is not None and cell != "lstm":
         raise InputError(f"forget_bias applies to the lstm cell only, got cell={cell!r}")
     if cell in ("rnn", "irnn"):
         layer = RNN(input_size, hidden_size, num_layers, nonlinearity="tanh" if cell == "rnn" else "relu",
-                    dtype=dtype, rng=rng)
+                    dropout=dropout, bidirectional=bidirectional, dtype=dtype, rng=rng)
         if cell == "irnn":
             init.identity_recurrent_(layer)
         return layer
     if cell == "gru":
-        return GRU(input_size, hidden_size, num_layers, dtype=dtype, rng=rng)
-    layer = LSTM(input_size, hidden_size, num_layers, dtype=dtype, rng=rng)
+        return GRU(input_size, hidden_size, num_layers, dropout=dropout, bidirectional=bidirectional,
+                   dtype=dtype, rng=rng)
+    layer = LSTM(input_size, hidden_size, num_layers, dropout=dropout, bidirectional=bidirectional,
+                 dtype=dtype, rng=rng)
     if forget_bias is not None:
         init.forget_bias_(layer, forget_bias)
     return layer

@@ -1,0 +1,232 @@
+"""``tinyrnn classify train DATA`` and ``tinyrnn classify predict CKPT DATA``: sequence classification
+on a named benchmark or on the user's ``.npz`` / long-form ``.csv``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import numpy as np
+
+from ..errors import UsageError
+from ._args import (
+    _defaults,
+    _float_in,
+    add_common,
+    nonneg,
+    positive,
+    positive_float,
+    print_json,
+)
+
+
+def add_parser(sub) -> None:
+    from ..models.classifier import POOLS, ClassifierConfig, FitConfig
+    from ..models.memory import CELLS
+    m, f = _defaults(ClassifierConfig), _defaults(FitConfig)
+    p = sub.add_parser("classify", help="classify sequences: a named benchmark or your .npz / .csv",
+                       description="Train a recurrent sequence classifier, or predict with one.")
+    verbs = p.add_subparsers(dest="verb", metavar="{train,predict}", required=True)
+    t = verbs.add_parser("train", help="train on DATA and report test accuracy",
+                         description="DATA: JapaneseVowels, GunPoint or ItalyPowerDemand (official train/test "
+                                     "splits; needs the extra: pip install 'tinyrnn[data]'), or a .npz (x (N, T, F), "
+                                     "optional lengths (N,), y (N,)) or long-form .csv file.")
+    t.add_argument("data", metavar="DATA")
+    t.add_argument("--test", metavar="FILE", help="a separate test file (same format as DATA)")
+    t.add_argument("--test-fraction", type=_float_in(0.0, 1.0, low_open=True), default=0.2,
+                   help="part of a DATA file held out for testing, stratified and seeded (default %(default)s)")
+    t.add_argument("--val-fraction", type=_float_in(0.0, 1.0), default=0.0,
+                   help="part of the training data held out (stratified) to stop early (--patience) and keep "
+                        "the best epoch; 0: train on all of it for --epochs (default %(default)s)")
+    _csv_flags(t)
+    t.add_argument("--cell", choices=CELLS, default=m["cell"], help="recurrent cell (default %(default)s)")
+    t.add_argument("--hidden", type=positive, default=m["hidden"], help="hidden units per direction (default %(default)s)")
+    t.add_argument("--layers", type=positive, default=m["layers"], help="recurrent layers (default %(default)s)")
+    t.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=m["bidirectional"],
+                   help="read each sequence in both directions (default %(default)s)")
+    t.add_argument("--pool", choices=POOLS, default=m["pool"],
+                   help="what the head reads: the last state, or the mean or max over the steps (default %(default)s)")
+    t.add_argument("--dropout", type=_float_in(0.0, 1.0), default=m["dropout"],
+                   help="dropout on the pooled features and between layers (default %(default)s)")
+    t.add_argument("--epochs", type=positive, default=f["epochs"], help="passes over the training data, at most (default %(default)s)")
+    t.add_argument("--batch", type=positive, default=f["batch"], help="sequences per step (default %(default)s)")
+    t.add_argument("--lr", type=positive_float, default=f["lr"], help="Adam's learning rate, cosine-decayed (default %(default)s)")
+    t.add_argument("--weight-decay", type=_float_in(0.0), default=f["weight_decay"], help="(default %(default)s)")
+    t.add_argument("--clip", type=_float_in(0.0), default=f["clip"], help="gradient-norm clipping, 0 for none (default %(default)s)")
+    t.add_argument("--patience", type=nonneg, default=f["patience"],
+                   help="stop after this many epochs without a lower validation loss, 0 for never (default %(default)s)")
+    t.add_argument("--save", metavar="CKPT", help="write the best model to this .npz checkpoint")
+    t.add_argument("--plot", metavar="PNG", help="draw the learning curves and the confusion matrix")
+    add_common(t)
+    t.set_defaults(run=_train)
+    q = verbs.add_parser("predict", help="predict the classes of DATA with a checkpoint",
+                         description="Labels in DATA are optional; where present, the accuracy is reported.")
+    q.add_argument("checkpoint", metavar="CKPT")
+    q.add_argument("data", metavar="DATA")
+    _csv_flags(q)
+    q.add_argument("--json", action="store_true", help="print the predictions as one JSON object on the last line")
+    q.set_defaults(run=_predict)
+
+
+def _csv_flags(p):
+    p.add_argument("--id-column", default="id", help="CSV: the sequence id column (default %(default)s)")
+    p.add_argument("--label-column", default="label", help="CSV: the label column (default %(default)s)")
+    p.add_argument("--feature-columns", metavar="A,B,...", help="CSV: the feature columns (default: all others)")
+
+
+def _read(path, args, flag="DATA", labels=True):
+    from ..data.sequences import load_csv, load_npz
+    ext = os.path.splitext(path)[1].lower()
+    if not os.path.isfile(path):
+        raise UsageError(f"{flag} {path}: no such file")
+    if ext == ".npz":
+        return load_npz(path, labels=labels)
+    if ext == ".csv":
+        cols = [c.strip() for c in args.feature_columns.split(",")] if args.feature_columns else None
+        return load_csv(path, args.id_column, args.label_column, cols, labels=labels)
+    raise UsageError(f"{flag} {path}: expected a .npz or .csv file")
+
+
+def _data(args):
+    """(train, test, name, published) for a named benchmark or the user's file(s)."""
+    from ..data import benchmarks
+    from ..data.sequences import encode_labels, stratified_split
+    if args.data in benchmarks.CLASSIFICATION:
+        if args.test:
+            raise UsageError(f"--test: {args.data} has its official test split; --test is for your own files")
+        train, test = benchmarks.load_classification(args.data)
+        return train, test, args.data, benchmarks.PUBLISHED[args.data]
+    if not os.path.exists(args.data) and not os.path.splitext(args.data)[1]:
+        raise UsageError(f"DATA {args.data!r} is neither a file nor a named benchmark "
+                         f"({', '.join(benchmarks.CLASSIFICATION)})")
+    data = _read(args.data, args)
+    if args.test:
+        return data, _read(args.test, args, "--test"), os.path.basename(args.data), {}
+    codes, _ = encode_labels(data.y)
+    keep, held = stratified_split(codes, args.test_fraction, np.random.default_rng(args.seed))
+    if len(held) == 0:
+        raise UsageError(f"--test-fraction {args.test_fraction} of {args.data} leaves no test sequences; "
+                         "give more data or --test FILE")
+    return data.subset(keep), data.subset(held), os.path.basename(args.data), {}
+
+
+def _train(args) -> int:
+    import time
+
+    from ..data.sequences import Standardizer, encode_labels, stratified_split
+    from ..demos.common import check_output
+    from ..models.classifier import (
+        FitConfig,
+        SequenceClassifier,
+        evaluate,
+        fit_classifier,
+        save_classifier,
+    )
+    save = check_output("--save", args.save)
+    png = check_output("--plot", args.plot, image=True)
+    say = (lambda *a: None) if args.quiet else print
+    train, test, name, published = _data(args)
+    y_train, classes = encode_labels(train.y)
+    if len(classes) < 2:
+        raise UsageError(f"{train.source}: every training sequence has the label {classes[0]!r}; "
+                         "classification needs at least 2 classes")
+    y_test, _ = encode_labels(test.y, classes)
+    rng = np.random.default_rng(args.seed)
+    fit_idx, val_idx = (stratified_split(y_train, args.val_fraction, rng) if args.val_fraction > 0
+                        else (np.arange(len(y_train)), None))
+    scaler = Standardizer().fit(train.x[fit_idx], train.lengths[fit_idx])
+    x_train = scaler.transform(train.x, train.lengths)
+    x_test = scaler.transform(test.x, test.lengths)
+    model = SequenceClassifier(args.cell, train.x.shape[2], args.hidden, len(classes), args.layers,
+                               args.bidirectional, args.pool, args.dropout, rng=rng)
+    cfg = FitConfig(epochs=args.epochs, batch=args.batch, lr=args.lr, weight_decay=args.weight_decay,
+                    clip=args.clip, patience=args.patience)
+    val = None if val_idx is None else (x_train[val_idx], train.lengths[val_idx], y_train[val_idx])
+    say(f"{name}: {len(fit_idx)} training + {0 if val_idx is None else len(val_idx)} validation sequences, "
+        f"{len(y_test)} test; {train.x.shape[2]} features, lengths {train.lengths.min()}-{train.lengths.max()}, "
+        f"{len(classes)} classes; {model.num_parameters()} parameters")
+
+    def progress(r):
+        if r["epoch"] % 10 == 0 or r["epoch"] == 1:
+            v = "" if r["val_loss"] is None else f"  val loss {r['val_loss']:.4f}  val acc {100 * r['val_accuracy']:.1f}%"
+            say(f"epoch {r['epoch']:4d}  step {r['step']:6d}  lr {r['lr']:.2e}  train loss {r['train_loss']:.4f}{v}")
+
+    start = time.perf_counter()
+    fit = fit_classifier(model, (x_train[fit_idx], train.lengths[fit_idx], y_train[fit_idx]), val, cfg, rng,
+                         on_epoch=progress)
+    ev = evaluate(model, x_test, test.lengths, y_test)
+    wall = time.perf_counter() - start
+    say(f"Kept epoch {fit['best_epoch']} of {fit['epochs']} ({fit['steps']} steps, "
+        f"{fit['train_seconds']:.1f} s of training, {wall:.1f} s with evaluation)")
+    print(f"Test accuracy: {100 * ev['accuracy']:.2f}% ({round(ev['accuracy'] * len(y_test))}/{len(y_test)})")
+    if published:
+        print("Published (Fawaz et al. 2019): " + ", ".join(f"{k} {100 * v:.1f}%" for k, v in published.items()))
+    _print_confusion(classes, ev)
+    if save:
+        save_classifier(save, model, scaler, classes, meta={"dataset": name})
+        print(f"Checkpoint written to {save}")
+    if png:
+        _plot(png, name, fit["history"], classes, ev["confusion"])
+        print(f"Plot written to {png}")
+    if args.json:
+        print_json({"dataset": name, "cell": args.cell, "n_train": len(y_train), "n_test": len(y_test),
+                    "test_accuracy": ev["accuracy"], "train_seconds": fit["train_seconds"],
+                    "published": published, "best_epoch": fit["best_epoch"], "epochs": fit["epochs"],
+                    "steps": fit["steps"], "seed": args.seed,
+                    "per_class": {c: (None if np.isnan(a) else float(a)) for c, a in zip(classes, ev["per_class"])},
+                    "confusion": ev["confusion"].tolist()})
+    return 0
+
+
+def _print_confusion(classes, ev):
+    width = max(6, *(len(c) for c in classes))
+    print("Per-class accuracy and confusion matrix (rows: true, columns: predicted):")
+    print(" " * width + "  " + " ".join(f"{c[:width]:>{width}}" for c in classes) + "  accuracy")
+    for c, row, acc in zip(classes, ev["confusion"], ev["per_class"]):
+        a = "   -" if np.isnan(acc) else f"{100 * acc:6.1f}%"
+        print(f"{c[:width]:>{width}}  " + " ".join(f"{v:>{width}d}" for v in row) + f"  {a}")
+
+
+def _plot(path, name, history, classes, confusion):
+    from ..demos.common import pyplot
+    plt = pyplot()
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2))
+    epochs = [r["epoch"] for r in history]
+    a.plot(epochs, [r["train_loss"] for r in history], label="training loss")
+    if history and history[0]["val_loss"] is not None:
+        a.plot(epochs, [r["val_loss"] for r in history], label="validation loss")
+    a.set_xlabel("epoch"), a.set_ylabel("cross-entropy"), a.set_yscale("log"), a.legend()
+    a.set_title(f"{name}: learning curves")
+    b.imshow(confusion, cmap="Blues")
+    for (i, j), v in np.ndenumerate(confusion):
+        b.text(j, i, str(v), ha="center", va="center", fontsize=8)
+    b.set_xticks(range(len(classes)), classes), b.set_yticks(range(len(classes)), classes)
+    b.set_xlabel("predicted"), b.set_ylabel("true"), b.set_title("test confusion matrix")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _predict(args) -> int:
+    from ..data.sequences import encode_labels
+    from ..models.classifier import evaluate, load_classifier
+    if not os.path.isfile(args.checkpoint):
+        raise UsageError(f"CKPT {args.checkpoint}: no such file")
+    model, scaler, classes, _ = load_classifier(args.checkpoint)
+    data = _read(args.data, args, labels=False)
+    x = scaler.transform(data.x, data.lengths)
+    pred = model.predict(x, data.lengths)
+    names = [classes[i] for i in pred]
+    out = {"predictions": names}
+    if data.y is not None:
+        y, _ = encode_labels(data.y, classes)
+        ev = evaluate(model, x, data.lengths, y)
+        out["accuracy"] = ev["accuracy"]
+    if args.json:
+        print_json(out)
+        return 0
+    for i, n in enumerate(names):
+        print(f"{i}\t{n}")
+    if "accuracy" in out:
+        print(f"Accuracy: {100 * out['accuracy']:.2f}% of {len(names)}")
+    return 0

@@ -1,0 +1,202 @@
+"""``tinyrnn classify`` and ``tinyrnn forecast`` on tiny synthetic data: .npz and .csv, the pinned
+--json keys, a checkpoint that predict reads back, and every bad input as one line and exit 2.
+The named benchmarks need the optional extra (sktime, statsmodels): those tests are marked
+``data`` and skipped without it."""
+
+import json
+
+import numpy as np
+import pytest
+
+from tinyrnn import cli
+
+FAST = ["--epochs", "3", "--hidden", "6", "--quiet"]
+FAST_FORECAST = ["--epochs", "2", "--hidden", "4", "--ensemble", "1", "--window", "6", "--horizon", "4",
+                 "--season", "4", "--quiet"]
+
+
+def run(capsys, *argv):
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def last_json(out):
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def synthetic(n=40, T=9, F=2, seed=0):
+    r = np.random.default_rng(seed)
+    lengths = r.integers(3, T + 1, n)
+    y = np.arange(n) % 2
+    x = 0.3 * r.standard_normal((n, T, F))
+    x[:, :, 0] += np.where(y == 1, 1.0, -1.0)[:, None]
+    for i, t in enumerate(lengths):
+        x[i, t:] = 0
+    return x, lengths, np.array(["down", "up"])[y]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("classify")
+    x, lengths, y = synthetic()
+    np.savez(d / "seqs.npz", x=x, lengths=lengths, y=y)
+    rows = ["id,a,b,label"] + [f"s{i},{x[i, t, 0]:.17g},{x[i, t, 1]:.17g},{y[i]}"
+                               for i in range(len(y)) for t in range(lengths[i])]
+    (d / "seqs.csv").write_text("\n".join(rows) + "\n")
+    xt, lt, yt = synthetic(12, seed=1)
+    np.savez(d / "test.npz", x=xt, lengths=lt, y=yt)
+    np.savez(d / "unlabelled.npz", x=xt, lengths=lt)
+    np.savez(d / "newlabel.npz", x=xt, lengths=lt, y=np.where(yt == "up", "sideways", yt))
+    np.savez(d / "oneclass.npz", x=x, lengths=lengths, y=np.full(len(y), "up"))
+    np.savez(d / "zerolength.npz", x=x, lengths=np.where(np.arange(len(y)) == 5, 0, lengths), y=y)
+    bad = x.copy()
+    bad[7, 1, 1] = np.nan
+    np.savez(d / "nan.npz", x=bad, lengths=lengths, y=y)
+    series = 10 + np.sin(np.arange(60) * np.pi / 2) + 0.05 * np.arange(60)
+    (d / "series.csv").write_text("t,value\n" + "".join(f"{i},{v:.17g}\n" for i, v in enumerate(series)))
+    (d / "short.csv").write_text("t,value\n" + "".join(f"{i},{v:.17g}\n" for i, v in enumerate(series[:12])))
+    return d
+
+
+def test_classify_train_npz_json_keys_and_predict(capsys, files, tmp_path):
+    ck = tmp_path / "model.npz"
+    code, out, err = run(capsys, "classify", "train", files / "seqs.npz", *FAST, "--save", ck, "--json")
+    assert code == 0, err
+    m = last_json(out)
+    for key in ("dataset", "cell", "n_train", "n_test", "test_accuracy", "train_seconds", "published"):
+        assert key in m
+    assert m["dataset"] == "seqs.npz" and m["published"] == {} and m["n_train"] + m["n_test"] == 40
+    assert m["n_test"] == 8 and 0.0 <= m["test_accuracy"] <= 1.0         # --test-fraction 0.2, stratified
+    assert "confusion matrix" in out and sum(map(sum, m["confusion"])) == 8
+    code, out, err = run(capsys, "classify", "predict", ck, files / "unlabelled.npz", "--json")
+    assert code == 0, err
+    assert set(last_json(out)["predictions"]) <= {"down", "up"} and len(last_json(out)["predictions"]) == 12
+    code, out, _ = run(capsys, "classify", "predict", ck, files / "test.npz")
+    assert code == 0 and "Accuracy:" in out
+
+
+def test_classify_train_csv_with_test_file_and_plot(capsys, files, tmp_path):
+    png = tmp_path / "curves.png"
+    code, out, err = run(capsys, "classify", "train", files / "seqs.csv", "--test", files / "test.npz",
+                         "--pool", "mean", "--cell", "lstm", "--no-bidirectional", *FAST, "--plot", png, "--json")
+    assert code == 0, err
+    m = last_json(out)
+    assert m["n_train"] == 40 and m["n_test"] == 12 and m["cell"] == "lstm"
+    assert png.stat().st_size > 1000
+
+
+def test_classify_learns_the_synthetic_task(capsys, files):
+    code, out, err = run(capsys, "classify", "train", files / "seqs.npz", "--epochs", "30", "--hidden", "8",
+                         "--quiet", "--json")
+    assert code == 0, err
+    assert last_json(out)["test_accuracy"] == 1.0        # the classes differ by a mean of 2 standard deviations
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["{d}/seqs.csv", "--label-column", "class"], "no column 'class'"),
+    (["{d}/seqs.npz", "--test", "{d}/newlabel.npz"], "labels ['sideways'] are not among the training labels"),
+    (["{d}/nan.npz"], "nan in sequence 7, step 1, feature 1"),
+    (["{d}/zerolength.npz"], "sequence 5 has length 0"),
+    (["{d}/oneclass.npz"], "every training sequence has the label 'up'"),
+    (["{d}/missing.npz"], "no such file"),
+    (["NoSuchBenchmark"], "neither a file nor a named benchmark"),
+    (["{d}/seqs.npz", "--test-fraction", "1.5"], "--test-fraction"),
+])
+def test_classify_bad_input_is_one_line_and_exit_2(capsys, files, argv, message):
+    code, _, err = run(capsys, "classify", "train", *[a.format(d=files) for a in argv], *FAST)
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_classify_predict_refuses_a_checkpoint_of_another_kind(capsys, files, tmp_path):
+    assert cli.main(["add", "--steps", "2", "--quiet", "--save", str(tmp_path / "add.npz")]) == 0
+    capsys.readouterr()
+    code, _, err = run(capsys, "classify", "predict", tmp_path / "add.npz", files / "test.npz")
+    assert code == 2 and "not a sequence-classifier checkpoint" in err
+
+
+def test_forecast_csv_json_keys_and_plot(capsys, files, tmp_path):
+    png = tmp_path / "f.png"
+    code, out, err = run(capsys, "forecast", "train", files / "series.csv", *FAST_FORECAST, "--plot", png, "--json")
+    assert code == 0, err
+    m = last_json(out)
+    for key in ("dataset", "horizon", "test_rmse", "test_mae", "baselines"):
+        assert key in m
+    assert m["horizon"] == 4 and m["dataset"] == "series.csv:value"
+    assert {"naive", "seasonal_naive", "ets", "arima"} <= set(m["baselines"])
+    assert m["baselines"]["seasonal_naive"] < m["baselines"]["naive"]     # a period-4 series
+    assert png.stat().st_size > 1000
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["{d}/short.csv"], "fewer than the"),
+    (["{d}/series.csv", "--column", "price"], "no column 'price'"),
+    (["nosuchseries"], "neither a file nor a named series"),
+])
+def test_forecast_bad_input_is_one_line_and_exit_2(capsys, files, argv, message):
+    code, _, err = run(capsys, "forecast", "train", *[a.format(d=files) for a in argv], *FAST_FORECAST)
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1, err
+
+
+# ------------------------------------------------------------------ named benchmarks (optional extra)
+@pytest.mark.data
+def test_named_benchmark_reports_published_numbers(capsys):
+    pytest.importorskip("sktime")
+    code, out, err = run(capsys, "classify", "train", "ItalyPowerDemand", "--epochs", "1", "--quiet", "--json")
+    assert code == 0, err
+    m = last_json(out)
+    assert m["n_train"] == 67 and m["n_test"] == 1029 and m["published"]["FCN"] == 0.961
+    assert "Published (Fawaz et al. 2019)" in out
+
+
+@pytest.mark.data
+def test_named_benchmarks_have_their_official_splits():
+    pytest.importorskip("sktime")
+    from tinyrnn.data.benchmarks import load_classification
+    train, test = load_classification("JapaneseVowels")
+    assert (len(train), len(test)) == (270, 370) and train.x.shape[2] == 12
+    assert train.lengths.min() >= 7 and max(train.lengths.max(), test.lengths.max()) <= 29
+
+
+@pytest.mark.data
+def test_named_series_forecast(capsys):
+    pytest.importorskip("sktime")
+    pytest.importorskip("statsmodels")
+    code, out, err = run(capsys, "forecast", "train", "airline", "--epochs", "1", "--ensemble", "1", "--quiet", "--json")
+    assert code == 0, err
+    m = last_json(out)
+    assert m["horizon"] == 24 and abs(m["baselines"]["seasonal_naive"] - 76.99) < 0.01
+
+
+def test_missing_extra_gives_a_clear_message(capsys, monkeypatch):
+    import builtins
+    real_import = builtins.__import__
+
+    def no_sktime(name, *args, **kwargs):
+        if name.startswith("sktime"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_sktime)
+    code, _, err = run(capsys, "classify", "train", "GunPoint")
+    assert code == 2 and "pip install 'tinyrnn[data]'" in err
+
+
+def test_classify_validation_split_for_early_stopping(capsys, files):
+    code, out, err = run(capsys, "classify", "train", files / "seqs.npz", "--val-fraction", "0.25",
+                         "--patience", "2", "--epochs", "40", "--hidden", "6", "--json")
+    assert code == 0, err
+    m = last_json(out)
+    assert "val loss" in out and m["best_epoch"] <= m["epochs"] <= 40
+    assert "training + 8 validation sequences" in out                   # 25 % of the 32 training sequences
+
+
+@pytest.mark.parametrize("argv", [["classify"], ["classify", "train"], ["classify", "predict"],
+                                  ["forecast"], ["forecast", "train"]])
+def test_help_texts(capsys, argv):
+    with pytest.raises(SystemExit):
+        cli.main(argv + ["--help"])
+    out = capsys.readouterr().out
+    assert "%%" not in out and "(default None)" not in out and "exit codes:" in out
