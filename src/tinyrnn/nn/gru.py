@@ -174,9 +174,9 @@ class GRU(SingleStateLayer):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 dtype=np.float32, rng=None):
+                 dtype=np.float32, rng=None, weight_drop: float = 0.0, learn_initial_state: bool = False):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, 0, dtype, rng)
+                         bidirectional, 0, dtype, rng, weight_drop, learn_initial_state)
 
     def _input_weight(self, p):
         return _halve_rz(p.w_ih.data)                       # see gru_forward
