@@ -354,7 +354,7 @@ def _pre_activations_backward(du, dv, pc, grads):
         du, grads["ln_ih_weight"], grads["ln_ih_bias"] = layer_norm_backward(du, pc["ln_x"])   # (N4)
         dv, grads["ln_hh_weight"], grads["ln_hh_bias"] = layer_norm_backward(dv, pc["ln_h"])   # (N4)
     grads["weight_ih"] = du.T @ pc["x"]
-    dw_hh = dv.T @ pc["h_in"]                                   # dW~_hh
+    dw_hh = dv.T @ pc["h_in"]                                   # (R3): dW~_hh
     grads["weight_hh"] = dw_hh if pc["weight_mask"] is None else dw_hh * pc["weight_mask"]    # (W2)
     dh_in = dv @ pc["w_hh"]
     dh = dh_in if pc["drop"] is None else dh_in * pc["drop"]    # (R2)
