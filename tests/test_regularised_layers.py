@@ -241,3 +241,29 @@ def test_bad_weight_drop_is_refused(kind, value):
 def test_bad_learn_initial_state_is_refused(kind, value):
     with pytest.raises(InputError, match="learn_initial_state must be True or False"):
         getattr(tr, kind)(3, 4, learn_initial_state=value)
+
+
+def test_checkpoint_rebuilds_a_layer_with_the_options(tmp_path):
+    """The options are in config: read_header's config rebuilds the layer, and load fills
+    h0, c0 and the weights; a layer built without them is refused, naming the difference."""
+    from tinyrnn import checkpoint
+    lstm = tr.LSTM(3, 4, num_layers=2, weight_drop=0.25, learn_initial_state=True, rng=np.random.default_rng(0))
+    lstm.c0.data[...] = 0.5
+    path = str(tmp_path / "lstm.npz")
+    checkpoint.save(path, lstm)
+    again = tr.LSTM(**checkpoint.read_header(path)["config"])
+    checkpoint.load(path, again)
+    for (n, p), (_, q) in zip(lstm.named_parameters(), again.named_parameters()):
+        np.testing.assert_array_equal(p.data, q.data, err_msg=n)
+    with pytest.raises(ValueError, match="learn_initial_state"):
+        checkpoint.load(path, tr.LSTM(3, 4, num_layers=2))
+
+
+@pytest.mark.parametrize("options", [{"weight_drop": 0.3}, {"weight_drop": 0.3, "learn_initial_state": True}])
+def test_options_with_a_projection_finite_differences(options):
+    layer = make("LSTM", 3, 4, proj_size=2, **options)
+    if layer.learn_initial_state:
+        layer.h0.data[...], layer.c0.data[...] = 0.3, -0.4
+    x = np.random.default_rng(2).standard_normal((3, 2, 3))
+    report = layer_gradcheck(layer, x, None, seed=8)
+    assert report.ok, str(report)
