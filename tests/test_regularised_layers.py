@@ -70,7 +70,8 @@ def test_options_finite_differences(kind, extra, options):
 
 # ---------------------------------------------------------------- weight_drop
 @pytest.mark.parametrize("kind", KINDS)
-def test_weight_drop_layer_equals_reference_loop(kind):
+@pytest.mark.parametrize("lengths", [None, [5, 2]])
+def test_weight_drop_layer_equals_reference_loop(kind, lengths):
     """One layer: the layer with weight_drop equals the reference loop given the mask the
     layer drew (the rng reset to the same seed), forward and backward, to 1e-12."""
     p, rng = 0.3, np.random.default_rng(7)
@@ -79,13 +80,14 @@ def test_weight_drop_layer_equals_reference_loop(kind):
     x = rng.standard_normal((5, 2, 3))
     s0 = tuple(rng.standard_normal((1, 2, 4)) for _ in layer.state_names)
     layer.rng = np.random.default_rng(9)
-    out, state_n, cache = layer.forward(x, s0 if kind == "LSTM" else s0[0])
+    out, state_n, cache = layer.forward(x, s0 if kind == "LSTM" else s0[0], lengths=lengths)
     M = dropout_mask(np.random.default_rng(9), layer.weight_hh_l0.shape, p, np.dtype(np.float64))
     assert 0 < (M == 0).sum() < M.size
     G, Gs = projections(layer, out, state_n, rng)
     dx, dstate0 = layer.backward(G, cache, Gs)
     cell = kind.lower()
-    y, rstates, rc = ref.regularised_sequence(cell, x, tuple(s[0] for s in s0), weights, {"weight_mask": M})
+    y, rstates, rc = ref.regularised_sequence(cell, x, tuple(s[0] for s in s0), weights, {"weight_mask": M},
+                                              lengths=lengths)
     gs = Gs if isinstance(Gs, tuple) else (Gs,)
     rdx, rds0, grads = ref.regularised_sequence_backward(G, tuple(g[0] for g in gs), rc)
     close(out, y, np.float64, "out", rtol=1e-12)

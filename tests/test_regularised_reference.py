@@ -53,13 +53,14 @@ def make_case(rng, cell, options, bias=True):
     return x, states, weights, ln, opts, proj
 
 
-def run_reference(cell, nonlinearity, opts, proj):
+def run_reference(cell, nonlinearity, opts, proj, lengths=None):
     """loss_and_grads(x, h0[, c0], **weights, **ln) for tinyrnn.gradcheck."""
     def run(x, h0, c0=None, **arrays):
         ln = {k: v for k, v in arrays.items() if k.startswith("ln_")} or None
         weights = {k: v for k, v in arrays.items() if not k.startswith("ln_")}
         state0 = (h0,) if c0 is None else (h0, c0)
-        y, states_n, cache = ref.regularised_sequence(cell, x, state0, weights, {**opts, "ln": ln}, nonlinearity)
+        y, states_n, cache = ref.regularised_sequence(cell, x, state0, weights, {**opts, "ln": ln}, nonlinearity,
+                                                      lengths)
         loss = (y * proj[0]).sum() + sum((s * g).sum() for s, g in zip(states_n, proj[1:]))
         dx, dstates0, grads = ref.regularised_sequence_backward(proj[0], tuple(proj[1:]), cache)
         return loss, {"x": dx, "h0": dstates0[0], **({"c0": dstates0[1]} if c0 is not None else {}), **grads}
@@ -84,6 +85,23 @@ def test_regularised_loop_without_bias_finite_differences():
         inputs = {"x": x, **states, **weights, **ln}
         report = tr.gradcheck(run_reference(cell, "tanh", opts, proj), None, inputs)
         assert report.ok, str(report)
+
+
+@pytest.mark.parametrize("cell", list(GATES))
+def test_regularised_loop_with_lengths_finite_differences(cell):
+    """Every option at once with unequal lengths: past its length a sequence keeps its state
+    (after zoneout) and outputs zeros; its gradient passes through unchanged."""
+    rng = np.random.default_rng(17)
+    x, states, weights, ln, opts, proj = make_case(rng, cell, OPTIONS[6])
+    lengths = np.array([T, 1])
+    inputs = {"x": x, **states, **weights, **ln}
+    run = run_reference(cell, "tanh", opts, proj, lengths)
+    report = tr.gradcheck(run, None, inputs)
+    assert report.ok, str(report)
+    y, _, _ = ref.regularised_sequence(cell, x, tuple(states.values()), weights, {**opts, "ln": ln}, lengths=lengths)
+    np.testing.assert_array_equal(y[1:, 1], 0)
+    _, grads = run(**inputs)
+    np.testing.assert_array_equal(grads["x"][1:, 1], 0)
 
 
 # ---------------------------------------------------------------- torch twins

@@ -467,24 +467,27 @@ def _step_keep(keep, t):
     return keep[t] if isinstance(keep, np.ndarray) and keep.ndim == 3 else keep
 
 
-def regularised_sequence(cell, x, state0, weights, options, nonlinearity="tanh"):
+def regularised_sequence(cell, x, state0, weights, options, nonlinearity="tanh", lengths=None):
     """Forward over t with the options of ``cell`` ("rnn", "lstm", "gru"). x (T, B, I);
     state0 (h0,) or (h0, c0), each (B, H); options: drop (B, H), weight_mask, keep and keep_c
-    ((T, B, H) masks, or p for evaluation), ln, each optional. Returns y (T, B, H), the final
-    states (a tuple) and a cache."""
+    ((T, B, H) masks, or p for evaluation), ln, each optional; lengths as in ``rnn_sequence``
+    (the step mask comes after zoneout). Returns y (T, B, H), the final states (a tuple) and
+    a cache."""
     step = {"rnn": rnn_step_regularised, "lstm": lstm_step_regularised, "gru": gru_step_regularised}[cell]
     fixed = {k: options[k] for k in ("drop", "weight_mask", "ln") if options.get(k) is not None}
     if cell == "rnn":
         fixed["nonlinearity"] = nonlinearity
     states, ys, steps = tuple(state0), [], []
+    masks = _step_masks(len(x), len(state0[0]), lengths)
     for t in range(len(x)):
         keeps = {"keep": _step_keep(options.get("keep"), t)}
         if cell == "lstm":
             keeps["keep_c"] = _step_keep(options.get("keep_c"), t)
-        *states, cache = step(x[t], *states, **weights, **fixed, **keeps)
-        ys.append(states[0])
+        *new, cache = step(x[t], *states, **weights, **fixed, **keeps)
+        states = tuple(np.where(masks[t], n, s) for n, s in zip(new, states))   # a finished sequence keeps its state
+        ys.append(np.where(masks[t], states[0], 0.0))           # ... and outputs zeros
         steps.append(cache)
-    return np.stack(ys), tuple(states), dict(cell=cell, steps=steps)
+    return np.stack(ys), states, dict(cell=cell, steps=steps, masks=masks)
 
 
 def regularised_sequence_backward(dy, dstates_n, cache):
@@ -492,11 +495,13 @@ def regularised_sequence_backward(dy, dstates_n, cache):
     dx (T, B, I), dstates0 (a tuple), grads (weights and layer-norm parameters, summed over t)."""
     back = {"rnn": rnn_step_regularised_backward, "lstm": lstm_step_regularised_backward,
             "gru": gru_step_regularised_backward}[cache["cell"]]
-    steps, dx, grads = cache["steps"], [None] * len(cache["steps"]), {}
+    steps, masks, dx, grads = cache["steps"], cache["masks"], [None] * len(cache["steps"]), {}
     dstates = list(dstates_n)
     for t in reversed(range(len(steps))):
-        dstates[0] = dstates[0] + dy[t]                         # (4): dh_t = dy_t + carried
-        dx[t], *dstates, step_grads = back(*dstates, steps[t])
+        m = masks[t]
+        dstates[0] = dstates[0] + np.where(m, dy[t], 0.0)       # (4): dh_t = dy_t + carried
+        dx[t], *dnew, step_grads = back(*(np.where(m, d, 0.0) for d in dstates), steps[t])
+        dstates = [np.where(m, dn, d) for dn, d in zip(dnew, dstates)]   # a finished step passes its gradient on
         for name, g in step_grads.items():
             grads[name] = grads.get(name, 0.0) + g              # shared weights: sum over steps
     return np.stack(dx), tuple(dstates), grads
