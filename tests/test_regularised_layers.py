@@ -154,7 +154,7 @@ def test_weight_drop_in_evaluation_equals_the_plain_layer(kind):
     np.testing.assert_array_equal(layer.weight_hh_l1.data, w_before)
     layer.eval()
     state = layer.rng.bit_generator.state
-    out, s_n, cache = layer.forward(x)
+    out, _, cache = layer.forward(x)
     pout, _, pcache = plain.eval().forward(x)
     assert layer.rng.bit_generator.state == state
     np.testing.assert_array_equal(out, pout)
