@@ -9,12 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from dataclasses import fields
+from dataclasses import MISSING, fields
 
 from ..errors import UsageError
 
 __all__ = ["Parser", "EXIT_CODES", "usage", "missing_action", "positive", "nonneg", "positive_float", "SEED",
            "add_common", "add_threads", "print_json", "report_stop", "times", "_int_in", "_float_in", "_zero_or",
+           "_defaults",
            "flag", "resume_policy", "add_config_flags", "given", "resume_keys", "length_range", "name_list",
            "float_list"]
 
@@ -148,6 +149,11 @@ def _threads(text):
         return parse_threads(text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e).removeprefix("--threads: ")) from None
+
+
+def _defaults(config_class) -> dict:
+    """The default of every field of a config dataclass (the one source of defaults)."""
+    return {f.name: f.default for f in fields(config_class) if f.default is not MISSING}
 
 
 def add_threads(p):

@@ -48,10 +48,11 @@ def rnn_step_backward(dh_next, cache):
 '''
 
 _LSTM = '''
-def lstm_step(x, h, c, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
+def lstm_step(x, h, c, weight_ih, weight_hh, bias_ih=None, bias_hh=None, weight_hr=None):
     """One LSTM step, gates [i | f | g | o]: equations (L1) to (L4) of docs/bptt.md.
 
     Return (h_next, c_next, cache): h_next and c_next (B, H), cache anything your backward needs.
+    weight_hr is the projection of an LSTM with proj_size: the checker leaves it None.
     """
     # TODO: (L1) the four pre-activations, (L2) the gates, (L3) c_next, (L4) h_next
     raise NotImplementedError("lstm_step: write equations (L1) to (L4)")

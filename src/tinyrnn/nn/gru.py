@@ -192,9 +192,9 @@ class GRU(SingleStateLayer):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 dtype=np.float32, rng=None):
+                 dtype=np.float32, rng=None, weight_drop: float = 0.0, learn_initial_state: bool = False):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, 0, dtype, rng)
+                         bidirectional, 0, dtype, rng, weight_drop, learn_initial_state)
 
     def _input_bias(self, p):
         """b_ih + [b_hr; b_hz; 0]: b_hr and b_hz fold, b_hn stays inside r * (.) (``gru_forward``)."""

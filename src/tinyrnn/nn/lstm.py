@@ -249,9 +249,10 @@ class LSTM(RecurrentBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 proj_size: int = 0, dtype=np.float32, rng=None):
+                 proj_size: int = 0, dtype=np.float32, rng=None, weight_drop: float = 0.0,
+                 learn_initial_state: bool = False):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, proj_size, dtype, rng)
+                         bidirectional, proj_size, dtype, rng, weight_drop, learn_initial_state)
         self.config["proj_size"] = self.proj_size
 
     def _state_sizes(self):
@@ -267,11 +268,11 @@ class LSTM(RecurrentBase):
 
     def forward(self, x, hx=None, lengths=None):
         """``out, (h_n, c_n), cache``; see ``RecurrentBase.forward``."""
-        return super().forward(x, hx, lengths=lengths)
+        return self._forward_with_options(x, hx, lengths)
 
     def backward(self, dout, cache, dhx=None):
         """``dx, (dh0, dc0)``; ``dhx`` is ``(dh_n, dc_n)`` (either may be None) or None."""
-        return super().backward(dout, cache, dhx)
+        return self._backward_with_options(dout, cache, dhx)
 
     @staticmethod
     def _step_values(kc):

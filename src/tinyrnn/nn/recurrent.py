@@ -42,7 +42,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .._check import check_shape, float_array, int_array, positive_int, probability, shape_str
+from .._check import check_shape, flag, float_array, int_array, positive_int, probability, shape_str
 from ..errors import InputError
 from ..init import make_rng, rnn_bound, uniform
 from ..module import Module, Parameter
@@ -96,7 +96,8 @@ class RecurrentBase(Module):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 proj_size: int = 0, dtype=np.float32, rng=None):
+                 proj_size: int = 0, dtype=np.float32, rng=None, weight_drop: float = 0.0,
+                 learn_initial_state: bool = False):
         super().__init__(dtype)
         self.input_size = positive_int("input_size", input_size)
         self.hidden_size = positive_int("hidden_size", hidden_size)
@@ -117,7 +118,9 @@ class RecurrentBase(Module):
                            dtype=self.dtype.name)
         bound = rnn_bound(self.hidden_size)
         for name, shape in self.param_shapes(self.config | dict(proj_size=self.proj_size)):
-            setattr(self, name, Parameter(uniform(self.rng, shape, bound, self.dtype)))
+            if name not in self.state_names:                # the learned initial states: _init_options
+                setattr(self, name, Parameter(uniform(self.rng, shape, bound, self.dtype)))
+        self._init_options(weight_drop, learn_initial_state)
 
     @classmethod
     def param_shapes(cls, config: dict):
@@ -140,6 +143,10 @@ class RecurrentBase(Module):
                     yield "bias_hh" + sfx, (gh,)
                 if proj:
                     yield "weight_hr" + sfx, (proj, h)
+        if c.get("learn_initial_state"):                      # after the weights, (D*num_layers, 1, size)
+            yield "h0", (layers * directions, 1, o)
+            if "c0" in cls.state_names:
+                yield "c0", (layers * directions, 1, h)
 
     # --------------------------------------------------------------- subclass hooks
     def _state_sizes(self) -> tuple[int, ...]:
@@ -432,6 +439,91 @@ class RecurrentBase(Module):
         return self._to_user(dlayer, batched), self._pack_state(tuple(dstates0))
 
 
+    # --------------------------------------------------------------- weight_drop, learn_initial_state
+    def _init_options(self, weight_drop, learn_initial_state):
+        """Validate the two options; the learned initial states ``h0`` (and ``c0``) start at zero,
+        (D*num_layers, 1, size), after the weights (so the default weights are unchanged)."""
+        try:
+            self.weight_drop = probability("weight_drop", weight_drop)
+            self.learn_initial_state = flag("learn_initial_state", learn_initial_state)
+        except (TypeError, ValueError) as e:
+            raise InputError(str(e)) from None
+        if self.weight_drop:
+            self.config["weight_drop"] = self.weight_drop         # only when on: PyTorch's configs stay as they are
+        if self.learn_initial_state:
+            self.config["learn_initial_state"] = True
+            n = self.num_layers * self.num_directions
+            for name, size in zip(self.state_names, self._state_sizes()):
+                setattr(self, name, Parameter(np.zeros((n, 1, size), self.dtype)))
+
+    def _forward_with_options(self, x, hx, lengths):
+        """``RecurrentBase.forward`` with the learned initial states filled in where ``hx`` gives
+        none, and W_hh * M (docs/bptt.md (W1)) in place of W_hh while it runs."""
+        hx, learned = self._learned_states(x, hx)
+        if not (self.training and self.weight_drop):
+            out, h_n, cache = RecurrentBase.forward(self, x, hx, lengths)
+            cache.learned, cache.weight_masks, cache.dropped = learned, None, None
+            return out, h_n, cache
+        w_hh = self._all_w_hh()                                   # one mask per W_hh per call, in this order
+        masks = [dropout_mask(self.rng, w.shape, self.weight_drop, self.dtype) for w in w_hh]
+        kept = [w.data for w in w_hh]
+        dropped = [w * m for w, m in zip(kept, masks)]            # (W1)
+        try:
+            for w, wd in zip(w_hh, dropped):
+                w.data = wd
+            out, h_n, cache = RecurrentBase.forward(self, x, hx, lengths)
+        finally:
+            for w, data in zip(w_hh, kept):
+                w.data = data
+        cache.learned, cache.weight_masks, cache.dropped = learned, masks, dropped
+        return out, h_n, cache
+
+    def _all_w_hh(self):
+        """The W_hh Parameters, layer by layer, direction by direction."""
+        return [self._layer_params(l, d).w_hh for l in range(self.num_layers) for d in range(self.num_directions)]
+
+    def _learned_states(self, x, hx):
+        """hx with the learned states (broadcast over the batch) where it gives none; and which."""
+        if not self.learn_initial_state:
+            return hx, ()
+        given = self._unpack_state(hx) if hx is not None else (None,) * len(self.state_names)
+        shape = np.shape(x)
+        if len(shape) not in (2, 3):
+            return hx, ()                                      # _prepare names the mistake
+        B = (shape[0] if self.batch_first else shape[1]) if len(shape) == 3 else None
+        states = []
+        for name, s in zip(self.state_names, given):
+            if s is None:
+                s0 = getattr(self, name).data                    # (D*L, 1, size)
+                s = s0[:, 0, :].copy() if B is None else np.repeat(s0, B, axis=1)
+            states.append(s)
+        learned = tuple(s is None for s in given)
+        return self._pack_state(tuple(states)), learned
+
+    def _backward_with_options(self, dout, cache, dh_n):
+        """``RecurrentBase.backward`` through W_hh * M (the gradient reaches W_hh as dW~ * M,
+        (W2)) and into the learned initial states (dh0 summed over the batch, (S2))."""
+        self._check_cache(cache)
+        if getattr(cache, "dropped", None) is None:
+            dx, dstates = RecurrentBase.backward(self, dout, cache, dh_n)
+        else:
+            w_hh = self._all_w_hh()
+            kept = [(w.data, w.grad) for w in w_hh]
+            try:
+                for w, wd in zip(w_hh, cache.dropped):
+                    w.data, w.grad = wd, np.zeros_like(wd)      # the kernels add dW~_hh here
+                dx, dstates = RecurrentBase.backward(self, dout, cache, dh_n)
+                for w, (_, grad), m in zip(w_hh, kept, cache.weight_masks):
+                    grad += w.grad * m                           # (W2)
+            finally:
+                for w, (data, grad) in zip(w_hh, kept):
+                    w.data, w.grad = data, grad
+        for name, learned, ds in zip(self.state_names, getattr(cache, "learned", ()), self._unpack_state(dstates)):
+            if learned:
+                getattr(self, name).grad += ds.sum(axis=1, keepdims=True) if cache.batched else ds[:, None, :]   # (S2)
+        return dx, dstates
+
+
 class RecurrentCache(SimpleNamespace):
     """What ``forward`` returns for ``backward``: the layer that made it (``owner``), the
     (T, B) shape, and per layer its input, dropout mask, stacked W_ih and kernel caches."""
@@ -442,7 +534,7 @@ class SingleStateLayer(RecurrentBase):
 
     def forward(self, x, h0=None, lengths=None):
         """``out, h_n, cache``; see ``RecurrentBase.forward``."""
-        return super().forward(x, h0, lengths=lengths)
+        return self._forward_with_options(x, h0, lengths)
 
     def __call__(self, x, h0=None, lengths=None):
         out, h_n, _ = self.forward(x, h0, lengths=lengths)
@@ -450,4 +542,4 @@ class SingleStateLayer(RecurrentBase):
 
     def backward(self, dout, cache, dh_n=None):
         """``dx, dh0``; see ``RecurrentBase.backward``."""
-        return super().backward(dout, cache, dh_n)
+        return self._backward_with_options(dout, cache, dh_n)

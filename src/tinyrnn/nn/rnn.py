@@ -129,10 +129,11 @@ class RNN(SingleStateLayer):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
-                 dropout: float = 0.0, bidirectional: bool = False, dtype=np.float32, rng=None):
+                 dropout: float = 0.0, bidirectional: bool = False, dtype=np.float32, rng=None,
+                 weight_drop: float = 0.0, learn_initial_state: bool = False):
         nonlinearity = choice("nonlinearity", nonlinearity, NONLINEARITIES)
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, 0, dtype, rng)
+                         bidirectional, 0, dtype, rng, weight_drop, learn_initial_state)
         self.nonlinearity = nonlinearity
         self.config["nonlinearity"] = nonlinearity
 
