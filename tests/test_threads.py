@@ -67,19 +67,25 @@ def test_auto_one_core_and_busy_cores_take_one_thread_without_probing():
     choice, lines, during, _ = run_choice("auto", cores=1, load=0.0)
     assert set(during) == {1} and "one core available" in lines[0]
     choice, lines, during, _ = run_choice("auto", cores=2, load=2.7)
-    assert set(during) == {1} and "busy, load average 2.7 on 2 cores" in lines[0]
+    assert set(during) == {1} and "busy, load 2.7 on 2 cores" in lines[0]
     assert not choice.probing
 
 
-@pytest.mark.parametrize("one, two, expected", [
-    (0.010, 0.020, 1),      # one thread faster (a busy machine)
-    (0.020, 0.010, 2),      # two threads faster
-    (0.0100, 0.0099, 1),    # a tie within 3 %: the kinder choice
+@pytest.mark.parametrize("one, two, expected, decisive", [
+    (0.010, 0.020, 1, True),        # one thread twice as fast (a busy machine): decided on one step
+    (0.020, 0.010, 2, True),        # two threads twice as fast
+    (0.010, 0.012, 1, False),       # 20 % apart: timed in full, the faster kept
+    (0.012, 0.010, 2, False),
+    (0.0100, 0.0099, 1, False),     # a tie within 3 %: the kinder choice
 ])
-def test_auto_probe_keeps_the_faster_setting(one, two, expected):
+def test_auto_probe_keeps_the_faster_setting(one, two, expected, decisive):
     choice, lines, during, final = run_choice("auto", cores=2, load=0.2, step_seconds={1: one, 2: two})
     assert final == expected and not choice.probing
-    assert during.count(2) >= 2 * th.PHASE_STEPS         # both settings were really run
+    probe = during[th.WARMUP_STEPS:]
+    if decisive:                                        # one step on the second setting settles it
+        assert probe[: probe.index(2) + 2] == [1] * probe.index(2) + [2, expected]
+    else:                                               # both settings were timed, twice each
+        assert during.count(2) >= 2 * th.PHASE_STEPS
     assert during[-1] == expected
     assert lines[0].startswith("threads: auto: timing the first steps on 1 and on 2")
     assert lines[-1].startswith(f"threads: {expected} BLAS thread")
@@ -87,8 +93,22 @@ def test_auto_probe_keeps_the_faster_setting(one, two, expected):
     assert choice.summary() == {"threads": expected, "threads_reason": choice.reason}
 
 
+def test_busy_now_counts_the_running_processes(monkeypatch):
+    """The load average lags a minute behind; the processes running now do not."""
+    monkeypatch.setattr(th.os, "getloadavg", lambda: (0.1, 0.1, 0.1))
+    monkeypatch.setattr(th, "_running_now", lambda: 2.0)
+    assert th._load_average() == 2.0
+    monkeypatch.setattr(th, "_running_now", lambda: 0.0)
+    assert th._load_average() == 0.1
+
+
+def test_running_now_reads_proc_loadavg():
+    n = th._running_now()
+    assert n >= 0 and n == int(n)
+
+
 def test_auto_probe_is_short_for_slow_steps():
     """Steps of a second each: one step a phase, not PHASE_STEPS."""
-    choice, _, during, _ = run_choice("auto", cores=2, load=0.0, step_seconds={1: 1.0, 2: 1.5}, steps=10)
+    choice, _, during, _ = run_choice("auto", cores=2, load=0.0, step_seconds={1: 1.0, 2: 1.2}, steps=10)
     assert during == [1] * th.WARMUP_STEPS + [1, 2] * th.ROUNDS + [1] * (10 - th.WARMUP_STEPS - 2 * th.ROUNDS)
     assert not choice.probing and choice.threads == 1

@@ -17,9 +17,11 @@ not flip those behind its caller's back. Two ways to choose it:
 - A ``tinyrnn`` training command owns its process, so it chooses for the whole run
   (``--threads N`` or ``--threads auto``, the default) through :class:`ThreadChoice`, and says
   what it chose in its startup lines. ``auto``: one thread when only one core is available or
-  the cores are already busy (load average at start); otherwise it times the first training
-  steps alternately on one thread and on all available cores, and keeps the faster (one
-  thread on a tie within 3 %, the kinder choice on a shared machine).
+  the cores are already busy (the load average, or the processes running at start, reach the
+  core count); otherwise it times the first training steps alternately on one thread and on
+  all available cores, and keeps the faster (one thread on a tie within 3 %, the kinder choice
+  on a shared machine). A setting 1.5 times slower or faster than the other decides at once,
+  so a probe on a machine that became busy costs a step or two, not seconds.
 
 Both need the ``threadpoolctl`` package (part of the ``cli`` extra).
 """
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Callable, Iterator
 
 from .errors import InputError
@@ -39,6 +42,7 @@ PHASE_SECONDS = 0.25          # each probe phase lasts at least this long (of st
 PHASE_STEPS = 3               # ... and at least this many steps, unless they took 4 x PHASE_SECONDS
 ROUNDS = 2                    # phases alternate 1, n, 1, n: each setting is timed twice
 WARMUP_STEPS = 2              # steps before the probe starts (first calls allocate and warm caches)
+DECISIVE = 1.5                # a setting this much slower (or faster) than the other ends the probe at once
 
 
 def available_cores() -> int:
@@ -132,14 +136,14 @@ class ThreadChoice:
             self.reason = "auto: one core available"
         elif self.load >= self.cores:
             self._apply(1)
-            self.reason = f"auto: the cores are busy, load average {self.load:.1f} on {self.cores} cores"
+            self.reason = f"auto: the cores are busy, load {self.load:.1f} on {self.cores} cores"
         else:
             self.probing = True
             self._phases = [1, self.cores] * ROUNDS
             self._times = {1: [], self.cores: []}
             self._apply(1)
             self.emit(f"threads: auto: timing the first steps on 1 and on {self.cores} BLAS threads "
-                      f"(load average {self.load:.1f} on {self.cores} cores)")
+                      f"(load {self.load:.1f} on {self.cores} cores)")
             return self
         self.emit(f"threads: {_count(self.threads)} ({self.reason})")
         return self
@@ -158,6 +162,13 @@ class ThreadChoice:
             return
         self._steps += 1
         self._seconds += seconds
+        other = self._times[1 if self.threads != 1 else self.cores]
+        if other:
+            mine = self._seconds / self._steps
+            if mine > DECISIVE * min(other) or mine * DECISIVE < min(other):
+                self._times[self.threads].append(mine)
+                self._decide()
+                return
         if self._seconds < PHASE_SECONDS or (self._steps < PHASE_STEPS and self._seconds < 4 * PHASE_SECONDS):
             return
         self._times[self.threads].append(self._seconds / self._steps)
@@ -197,7 +208,26 @@ def _count(n: int | None) -> str:
 
 
 def _load_average() -> float:
+    """The larger of the 1-minute load average and the processes running now beside this one
+    (the median of five looks at /proc/loadavg over 40 ms: the average lags a minute behind a
+    machine that just became busy)."""
     try:
-        return os.getloadavg()[0]
+        average = os.getloadavg()[0]
     except (AttributeError, OSError):
-        return 0.0
+        average = 0.0
+    return max(average, _running_now())
+
+
+def _running_now() -> float:
+    looks = []
+    for i in range(5):
+        try:
+            with open("/proc/loadavg") as fh:
+                running = int(fh.read().split()[3].split("/")[0])
+        except (OSError, ValueError, IndexError):
+            return 0.0
+        looks.append(running - 1)                   # this process is running too
+        if i < 4:
+            time.sleep(0.01)
+    return float(sorted(looks)[2])
+
