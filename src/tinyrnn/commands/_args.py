@@ -9,13 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from dataclasses import fields
+from dataclasses import MISSING, fields
 
 from ..errors import UsageError
 
 __all__ = ["Parser", "EXIT_CODES", "usage", "missing_action", "positive", "nonneg", "positive_float", "SEED",
            "add_common", "add_threads", "print_json", "report_stop", "times", "_int_in", "_float_in", "_zero_or",
-           "flag", "resume_policy", "add_config_flags", "given", "resume_keys", "length_range", "name_list",
+           "_defaults", "flag", "resume_policy", "add_config_flags", "given", "resume_keys", "length_range", "name_list",
            "float_list"]
 
 EXIT_CODES = """exit codes:
@@ -133,6 +133,11 @@ def float_list(text):
     if not all(abs(v) < 1e6 for v in values):
         raise argparse.ArgumentTypeError(f"expected finite numbers, got {text!r}")
     return values
+
+
+def _defaults(config_class) -> dict:
+    """The default of every field of a config dataclass (the one source of defaults)."""
+    return {f.name: f.default for f in fields(config_class) if f.default is not MISSING}
 
 
 def add_common(p, seed=0, seed_help="(default %(default)s)"):
