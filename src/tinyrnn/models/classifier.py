@@ -210,7 +210,8 @@ def fit_classifier(model: SequenceClassifier, train, val=None, config: FitConfig
     x, lengths, y = train
     opt = Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = -(-len(y) // cfg.batch)
-    schedule = CosineLR(cfg.lr, cfg.epochs * steps_per_epoch, warmup=min(cfg.warmup, cfg.epochs * steps_per_epoch - 1))
+    schedule = CosineLR(cfg.lr, cfg.epochs * steps_per_epoch, floor=0.0,
+                        warmup=min(cfg.warmup, cfg.epochs * steps_per_epoch - 1))
     stopper = EarlyStopping(cfg.patience, mode="min")
     best_state, history, step, seconds = model.state_dict(), [], 0, 0.0
     model.train()

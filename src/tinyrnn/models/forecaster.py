@@ -128,7 +128,7 @@ def fit_forecaster(train, horizon: int, season: int, log: bool, config: Forecast
         model = SequenceModel(cfg.cell, 1, cfg.hidden, horizon, rng=rng)
         opt = Adam(model.parameters(), lr=cfg.lr)
         per_epoch = -(-len(X) // cfg.batch)
-        schedule, step, curve = CosineLR(cfg.lr, cfg.epochs * per_epoch), 0, []
+        schedule, step, curve = CosineLR(cfg.lr, cfg.epochs * per_epoch, floor=0.0), 0, []
         start = time.perf_counter()
         for epoch in range(cfg.epochs):
             losses = []
