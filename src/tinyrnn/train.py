@@ -82,13 +82,15 @@ class Run:
     step and stays). Periodic checkpoints come at most every ``checkpoint_seconds``.
     ``threads``: the BLAS thread count of the run (``tinyrnn.threads.ThreadChoice``: a number or
     ``"auto"``), applied from the start of the ``with`` block to its end and reported through
-    ``emit`` and ``metrics()``; None leaves the count alone (what a library caller gets)."""
+    ``emit`` and ``metrics()``; None leaves the count alone (what a library caller gets).
+    ``note_unsaved``: at a terminal, a run without ``save`` says that the model will not be kept
+    (False for a command that has no --save)."""
 
     def __init__(self, plan: Plan, emit=lambda line: None, *, quiet: bool = False, desc: str = "",
                  lr: float = 0.0, clip: float | None = None, ceiling: float = math.inf, start: int = 0,
                  train_seconds: float = 0.0, eval_seconds: float = 0.0, progress_seconds: float | None = None,
                  save=None, save_on_interrupt: bool = True, checkpoint_seconds: float | None = None,
-                 threads: int | str | None = None):
+                 threads: int | str | None = None, note_unsaved: bool = True):
         self.plan, self.quiet, self.desc = plan, quiet, desc
         self.lr, self.clip, self.ceiling = lr, clip, ceiling
         self.step = self.start = start
@@ -108,6 +110,7 @@ class Run:
         self._last_checkpoint = time.perf_counter()
         self._step_context = _Step(self)
         self._thread_setting = threads
+        self._note_unsaved = note_unsaved
         self.threads: ThreadChoice | None = None
 
     # ---------------------------------------------------------------- the frame
@@ -116,7 +119,7 @@ class Run:
             self.threads = ThreadChoice(self._thread_setting, self._emit).__enter__()
         self._training = training()
         self.flag = self._training.__enter__()
-        if self._save is None and not self.quiet and _is_terminal(sys.stderr):
+        if self._save is None and self._note_unsaved and not self.quiet and _is_terminal(sys.stderr):
             print(UNSAVED, file=sys.stderr)     # at a terminal: a long run would be lost without a word
         return self
 

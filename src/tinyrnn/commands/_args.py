@@ -167,12 +167,14 @@ def print_json(obj):
     print(json.dumps(obj, sort_keys=True))
 
 
-def report_stop(metrics, save, resume_hint=True):
-    """The lines after a run stopped by a signal; returns the exit code (0 if not stopped)."""
+def report_stop(metrics, save, resume_hint=True, can_save=True):
+    """The lines after a run stopped by a signal; returns the exit code (0 if not stopped).
+    ``can_save``: False for a command without --save."""
     if not metrics.get("signal"):
         return 0
     kept = metrics.get("kept_step", metrics["steps"])
-    where = f"; checkpoint of step {kept} written to {save}" if save else "; nothing saved (no --save)"
+    where = (f"; checkpoint of step {kept} written to {save}" if save else
+             "; nothing saved (no --save)" if can_save else "")
     how = f"; resume with --resume {save}" if save and resume_hint else ""
     print(f"Stopped by {metrics['signal']} at step {metrics['steps']}{where}{how}")
     return metrics["exit_code"]
