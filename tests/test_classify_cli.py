@@ -7,10 +7,14 @@ The named benchmarks need the optional extra (sktime, statsmodels): those tests 
 import json
 import os
 import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import tinyrnn
 from tinyrnn import cli, train
 from tinyrnn.models import classifier as clf
 from tinyrnn.models import forecaster as fc
@@ -290,3 +294,10 @@ def test_forecast_steps_follow_the_plan(capsys, files):
     cfg = fc.ForecastConfig(window=6, epochs=2, ensemble=1)
     assert m["steps"] == fc.forecaster_plan(cfg, 60 - 4, 4, 4).steps and m["train_seconds"] > 0
 
+
+def test_python_dash_m_tinyrnn():
+    src = str(Path(tinyrnn.__file__).parents[1])
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run([sys.executable, "-m", "tinyrnn", "classify", "--help"], capture_output=True, text=True, check=False,
+                          env=env, timeout=120)
+    assert done.returncode == 0 and "usage: tinyrnn classify" in done.stdout
