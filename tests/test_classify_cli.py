@@ -276,6 +276,13 @@ def test_classify_progress_line_off_a_terminal(capsys, files, monkeypatch):
     assert len(lines) >= 4 and all("/6, loss " in line for line in lines)   # 32 sequences, batches of 16, 3 epochs
 
 
+def test_classify_divergence_guard(capsys, files, monkeypatch):
+    """A loss above the ceiling (10 ln C) ends the run as diverged: one line, exit 3."""
+    real = clf.cross_entropy
+    monkeypatch.setattr(clf, "cross_entropy", lambda y, t: (100.0, real(y, t)[1]))
+    code, _, err = run(capsys, "classify", "train", files / "seqs.npz", *FAST)
+    assert code == 3 and "diverged" in err.lower() and len(err.strip().splitlines()) == 1, err
+
 def test_forecast_ctrl_c_exits_130_with_the_models_so_far(capsys, files, monkeypatch):
     signal_at(monkeypatch, fc, 3)
     code, out, err = run(capsys, "forecast", "train", files / "series.csv", *FAST_FORECAST[:4], "--epochs", "50",
