@@ -1,14 +1,23 @@
 """``tinyrnn classify`` and ``tinyrnn forecast`` on tiny synthetic data: .npz and .csv, the pinned
---json keys, a checkpoint that predict reads back, and every bad input as one line and exit 2.
+--json keys, a checkpoint that predict reads back, every bad input as one line and exit 2, and
+the training skeleton around their loops (Ctrl-C, --threads, the progress line off a terminal).
 The named benchmarks need the optional extra (sktime, statsmodels): those tests are marked
 ``data`` and skipped without it."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tinyrnn import cli
+import tinyrnn
+from tinyrnn import cli, train
+from tinyrnn.models import classifier as clf
+from tinyrnn.models import forecaster as fc
 
 FAST = ["--epochs", "3", "--hidden", "6", "--quiet"]
 FAST_FORECAST = ["--epochs", "2", "--hidden", "4", "--ensemble", "1", "--window", "6", "--horizon", "4",
@@ -200,3 +209,102 @@ def test_help_texts(capsys, argv):
         cli.main(argv + ["--help"])
     out = capsys.readouterr().out
     assert "%%" not in out and "(default None)" not in out and "exit codes:" in out
+
+
+# ------------------------------------------------------------------ the training skeleton (tinyrnn.train.Run)
+def signal_at(monkeypatch, module, at_step, signum=signal.SIGINT, times=1):
+    """Make ``module.gradient_step`` send ``signum`` to this process (``times`` times) inside step ``at_step``."""
+    real = module.gradient_step
+
+    def step(*args, **kwargs):
+        loss = real(*args, **kwargs)
+        if kwargs.get("step", args[-1] if len(args) > 8 else None) == at_step:
+            for _ in range(times):
+                os.kill(os.getpid(), signum)
+        return loss
+    monkeypatch.setattr(module, "gradient_step", step)
+
+
+def test_classify_ctrl_c_exits_130_with_a_loadable_checkpoint(capsys, files, tmp_path, monkeypatch):
+    signal_at(monkeypatch, clf, 3)
+    ck = tmp_path / "model.npz"
+    code, out, err = run(capsys, "classify", "train", files / "seqs.npz", *FAST, "--save", ck, "--json")
+    assert code == 130, err
+    m = last_json(out)
+    assert m["signal"] == "Ctrl-C (SIGINT)" and m["exit_code"] == 130 and m["steps"] == 3     # stopped after step 3
+    assert m["epochs"] == 2 and 0.0 <= m["test_accuracy"] <= 1.0                     # 2 steps an epoch: epoch 2 cut short
+    assert f"Stopped by Ctrl-C (SIGINT) at step 3; checkpoint of step {m['kept_step']} written to {ck}" in out
+    model, _, classes, meta = clf.load_classifier(ck)
+    assert classes == ["down", "up"] and meta["dataset"] == "seqs.npz" and model.config["hidden_size"] == 6
+    code, out, err = run(capsys, "classify", "predict", ck, files / "test.npz", "--json")
+    assert code == 0, err
+    p = last_json(out)
+    assert len(p["predictions"]) == 12 and set(p["predictions"]) <= {"down", "up"} and 0.0 <= p["accuracy"] <= 1.0
+
+
+def test_classify_second_signal_stops_at_once_and_keeps_the_best_epoch(capsys, files, tmp_path, monkeypatch):
+    signal_at(monkeypatch, clf, 5, times=2)
+    ck = tmp_path / "model.npz"
+    kept = {}
+    real = clf.SequenceClassifier.load_state_dict
+
+    def load(self, state, *a, **k):                 # the keep-best restore, before the save
+        kept["restored"] = True
+        return real(self, state, *a, **k)
+    monkeypatch.setattr(clf.SequenceClassifier, "load_state_dict", load)
+    code, _, err = run(capsys, "classify", "train", files / "seqs.npz", "--epochs", "10", "--hidden", "6",
+                       "--val-fraction", "0.25", "--save", ck, "--quiet")
+    assert code == 130 and "interrupted" in err
+    assert kept.get("restored") and clf.load_classifier(ck)[0].num_parameters() > 0
+
+
+def test_classify_threads_and_timers_in_the_json(capsys, files):
+    code, out, err = run(capsys, "classify", "train", files / "seqs.npz", *FAST, "--threads", "1", "--json")
+    assert code == 0, err
+    m = last_json(out)
+    assert m["threads"] == 1 and m["threads_reason"]
+    assert m["train_seconds"] > 0 and m["eval_seconds"] > 0 and m["signal"] is None and m["exit_code"] == 0
+    assert m["steps"] == 3 * 2                       # 32 training sequences, batches of 16, 3 epochs
+
+
+def test_classify_progress_line_off_a_terminal(capsys, files, monkeypatch):
+    monkeypatch.setattr(train, "PROGRESS_SECONDS", 0.0)
+    code, out, err = run(capsys, "classify", "train", files / "seqs.npz", "--epochs", "3", "--hidden", "6")
+    assert code == 0, err
+    lines = [line for line in out.splitlines() if line.startswith("classify: step ")]
+    assert lines[0].startswith("classify: step 1/6, loss ") and "steps/s" in lines[0] and lines[0].endswith(" left")
+    assert len(lines) >= 4 and all("/6, loss " in line for line in lines)   # 32 sequences, batches of 16, 3 epochs
+
+
+def test_classify_divergence_guard(capsys, files, monkeypatch):
+    """A loss above the ceiling (10 ln C) ends the run as diverged: one line, exit 3."""
+    real = clf.cross_entropy
+    monkeypatch.setattr(clf, "cross_entropy", lambda y, t: (100.0, real(y, t)[1]))
+    code, _, err = run(capsys, "classify", "train", files / "seqs.npz", *FAST)
+    assert code == 3 and "diverged" in err.lower() and len(err.strip().splitlines()) == 1, err
+
+def test_forecast_ctrl_c_exits_130_with_the_models_so_far(capsys, files, monkeypatch):
+    signal_at(monkeypatch, fc, 3)
+    code, out, err = run(capsys, "forecast", "train", files / "series.csv", *FAST_FORECAST[:4], "--epochs", "50",
+                         "--ensemble", "3", *FAST_FORECAST[6:], "--threads", "1", "--json")
+    assert code == 130, err
+    m = last_json(out)
+    assert m["signal"] == "Ctrl-C (SIGINT)" and m["steps"] == 3 and m["models_trained"] == 1 and m["threads"] == 1
+    assert np.isfinite(m["forecast"]).all() and np.isfinite(m["test_rmse"])
+    assert "Stopped by Ctrl-C (SIGINT) at step 3" in out and "--save" not in out
+
+
+def test_forecast_steps_follow_the_plan(capsys, files):
+    code, out, err = run(capsys, "forecast", "train", files / "series.csv", *FAST_FORECAST, "--json")
+    assert code == 0, err
+    m = last_json(out)
+    cfg = fc.ForecastConfig(window=6, epochs=2, ensemble=1)
+    assert m["steps"] == fc.forecaster_plan(cfg, 60 - 4, 4, 4).steps and m["train_seconds"] > 0
+
+
+def test_python_dash_m_tinyrnn():
+    src = str(Path(tinyrnn.__file__).parents[1])
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run([sys.executable, "-m", "tinyrnn", "classify", "--help"], capture_output=True, text=True, check=False,
+                          env=env, timeout=120)
+    assert done.returncode == 0 and "usage: tinyrnn classify" in done.stdout

@@ -144,11 +144,31 @@ def test_npz_errors(tmp_path):
 # ------------------------------------------------------------------ schedules, early stopping
 def test_schedules():
     assert ConstantLR(0.1).lr_at(1000) == 0.1
-    c = CosineLR(1.0, 100, warmup=10, min_lr=0.1)
+    c = CosineLR(1.0, 100, floor=0.1, warmup=10)
     assert c.lr_at(0) == pytest.approx(0.1) and c.lr_at(9) == pytest.approx(1.0)
     assert c.lr_at(55) == pytest.approx(0.55) and c.lr_at(100) == pytest.approx(0.1) == c.lr_at(500)
     with pytest.raises(ValueError, match="warmup"):
         CosineLR(1.0, 10, warmup=10)
+
+
+def test_one_schedule_module():
+    """train re-exports the schedules of tinyrnn.schedule: one CosineLR for a step plan, a time
+    budget, a floor and a warm-up."""
+    from tinyrnn import train
+    from tinyrnn.errors import InputError
+    assert train.CosineLR is CosineLR and train.ConstantLR is ConstantLR
+    assert ConstantLR(0.1).lr_at(5, 99.0) == 0.1
+    steps = CosineLR(0.01, 100)                                        # a floor of 5% by default
+    assert steps.lr_at(0) == 0.01 and steps.lr_at(100) == pytest.approx(0.0005)
+    timed = CosineLR(1.0, time_budget=60.0, floor=0.0, warmup=4)       # warm-up in steps, the decay in seconds
+    assert timed.lr_at(1, 0.0) == 0.5 and timed.lr_at(4, 30.0) == pytest.approx(0.5)
+    assert timed.lr_at(10**6, 60.0) == pytest.approx(0.0, abs=1e-15)
+    for kwargs, name in [({"floor": 1.0}, "floor"), ({"floor": -0.1}, "floor"), ({"warmup": -1}, "warmup"),
+                         ({"time_budget": -1.0}, "time_budget")]:
+        with pytest.raises(InputError, match=name):
+            CosineLR(1.0, 10, **kwargs)
+    with pytest.raises(InputError, match="lr"):
+        CosineLR(-1.0, 10)
 
 
 def test_early_stopping_counts_evaluations_without_improvement():

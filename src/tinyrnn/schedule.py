@@ -1,17 +1,20 @@
 """Learning-rate schedules and early stopping: small objects a training loop asks each step.
 
-A schedule answers ``lr_at(step)`` for step 0, 1, ... (the loop sets ``optimizer.lr`` from it
-before each update); :class:`EarlyStopping` is told each evaluation and says when to stop and
-which evaluation was the best (the loop keeps that one's weights).
+A schedule answers ``lr_at(step, seconds)``: ``step`` is the number of steps done before the one
+the rate is for (0 for the first), ``seconds`` the training time so far (the loop sets
+``optimizer.lr`` from it before each update). :func:`lr_schedule` picks the schedule of a run
+from its flags. :class:`EarlyStopping` is told each evaluation and says when to stop and which
+evaluation was the best (the loop keeps that one's weights).
 """
 
 from __future__ import annotations
 
 import math
 
-from ._check import nonneg_float, positive_int
+from ._check import nonneg_float, positive_int, probability
+from .errors import InputError
 
-__all__ = ["ConstantLR", "CosineLR", "EarlyStopping"]
+__all__ = ["ConstantLR", "CosineLR", "EarlyStopping", "lr_schedule"]
 
 
 class ConstantLR:
@@ -20,7 +23,7 @@ class ConstantLR:
     def __init__(self, lr: float):
         self.lr = nonneg_float("lr", lr)
 
-    def lr_at(self, step: int) -> float:
+    def lr_at(self, step: int, seconds: float = 0.0) -> float:
         return self.lr
 
     def __repr__(self):
@@ -28,28 +31,40 @@ class ConstantLR:
 
 
 class CosineLR:
-    """Linear warm-up over ``warmup`` steps from 0 to ``lr``, then half a cosine from ``lr`` down
-    to ``min_lr`` at step ``total_steps`` (and ``min_lr`` after it)."""
+    """Half a cosine from ``lr`` down to ``floor * lr`` over the plan: ``steps`` steps, or
+    ``time_budget`` seconds of training when that is set; ``floor * lr`` after it. With
+    ``warmup``, the first ``warmup`` steps rise linearly from ``lr / warmup`` to ``lr`` and the
+    cosine spans the steps after them. A resumed run's plan is its whole plan, so the decay goes
+    on where it stopped."""
 
-    def __init__(self, lr: float, total_steps: int, warmup: int = 0, min_lr: float = 0.0):
+    def __init__(self, lr: float, steps: int = 0, time_budget: float = 0.0, floor: float = 0.05, warmup: int = 0):
         self.lr = nonneg_float("lr", lr)
-        self.total_steps = positive_int("total_steps", total_steps)
+        self.steps = positive_int("steps", steps or 0, allow_zero=True)
+        self.time_budget = nonneg_float("time_budget", time_budget or 0.0)
+        self.floor = probability("floor", floor)
         self.warmup = positive_int("warmup", warmup, allow_zero=True)
-        if self.warmup >= self.total_steps:
-            raise ValueError(f"warmup must be smaller than total_steps={total_steps}, got {warmup}")
-        self.min_lr = nonneg_float("min_lr", min_lr)
-        if self.min_lr > self.lr:
-            raise ValueError(f"min_lr must be at most lr={lr:g}, got {min_lr:g}")
+        if self.warmup and not self.time_budget and self.warmup >= self.steps:
+            raise InputError(f"warmup must be smaller than steps={steps}, got {warmup}")
 
-    def lr_at(self, step: int) -> float:
+    def done(self, step: int, seconds: float = 0.0) -> float:
+        """The fraction of the plan's cosine part done, 0 to 1."""
+        if self.time_budget:
+            return min(1.0, seconds / self.time_budget)
+        return min(1.0, (step - self.warmup) / max(self.steps - self.warmup, 1))
+
+    def lr_at(self, step: int, seconds: float = 0.0) -> float:
         if step < self.warmup:
             return self.lr * (step + 1) / self.warmup
-        done = min(1.0, (step - self.warmup) / (self.total_steps - self.warmup))
-        return self.min_lr + 0.5 * (self.lr - self.min_lr) * (1.0 + math.cos(math.pi * done))
+        return self.lr * (self.floor + (1 - self.floor) * 0.5 * (1 + math.cos(math.pi * self.done(step, seconds))))
 
     def __repr__(self):
-        return (f"CosineLR(lr={self.lr:g}, total_steps={self.total_steps}, warmup={self.warmup}, "
-                f"min_lr={self.min_lr:g})")
+        plan = f"time_budget={self.time_budget:g}" if self.time_budget else f"steps={self.steps}"
+        return f"CosineLR(lr={self.lr:g}, {plan}, floor={self.floor:g}, warmup={self.warmup})"
+
+
+def lr_schedule(lr: float, decay: bool, steps: int = 0, time_budget: float = 0.0):
+    """The schedule of a run: CosineLR (to 5% of ``lr``) when ``decay``, else ConstantLR."""
+    return CosineLR(lr, steps, time_budget) if decay else ConstantLR(lr)
 
 
 class EarlyStopping:

@@ -1,7 +1,8 @@
 """The skeleton every training command shares; the loop body stays in each command.
 
-- Learning-rate schedules as objects: :class:`ConstantLR` and :class:`CosineLR`, each with
-  ``lr_at(step, seconds)``, over a plan of ``steps`` steps or ``time_budget`` seconds of training.
+- Learning-rate schedules as objects: ``ConstantLR`` and ``CosineLR`` from :mod:`tinyrnn.schedule`
+  (re-exported here), each with ``lr_at(step, seconds)``, over a plan of ``steps`` steps or
+  ``time_budget`` seconds of training; ``lr_schedule`` picks one from a run's flags.
 - :class:`Run`: the parts of a run around the body: the plan (steps or seconds), three timers
   (training, evaluation, saving), SIGINT/SIGTERM caught between steps, the progress bar on a
   terminal or a plain progress line at a steady interval elsewhere (a log file), the divergence
@@ -37,6 +38,7 @@ from contextlib import contextmanager
 
 from .demos.common import Interrupted, StopFlag, Timer, close, progress, through, training
 from .errors import Diverged, NonFiniteError
+from .schedule import ConstantLR, CosineLR, lr_schedule
 from .threads import ThreadChoice
 
 __all__ = ["ConstantLR", "CosineLR", "lr_schedule", "Plan", "Run", "PROGRESS_SECONDS", "CHECKPOINT_SECONDS"]
@@ -44,38 +46,6 @@ __all__ = ["ConstantLR", "CosineLR", "lr_schedule", "Plan", "Run", "PROGRESS_SEC
 PROGRESS_SECONDS = 30.0       # the plain progress line's interval when stdout is not a terminal
 CHECKPOINT_SECONDS = 60.0     # periodic checkpoints: at an evaluation, at most this often (each one fsyncs)
 UNSAVED = "Note: no --save, so the trained model will not be kept"
-
-
-class ConstantLR:
-    """The same learning rate at every step."""
-
-    def __init__(self, lr: float):
-        self.lr = lr
-
-    def lr_at(self, step: int, seconds: float = 0.0) -> float:
-        return self.lr
-
-
-class CosineLR:
-    """Cosine decay from ``lr`` to ``floor * lr`` over the plan: ``steps`` steps, or
-    ``time_budget`` seconds of training when that is set. ``step`` is the number of steps done
-    before the one the rate is for (0 for the first), ``seconds`` the training time so far; a
-    resumed run's plan is its whole plan, so the decay goes on where it stopped."""
-
-    def __init__(self, lr: float, steps: int = 0, time_budget: float = 0.0, floor: float = 0.05):
-        self.lr, self.steps, self.time_budget, self.floor = lr, steps, time_budget, floor
-
-    def done(self, step: int, seconds: float = 0.0) -> float:
-        """The fraction of the plan done, 0 to 1."""
-        return min(1.0, seconds / self.time_budget if self.time_budget else step / max(self.steps, 1))
-
-    def lr_at(self, step: int, seconds: float = 0.0) -> float:
-        return self.lr * (self.floor + (1 - self.floor) * 0.5 * (1 + math.cos(math.pi * self.done(step, seconds))))
-
-
-def lr_schedule(lr: float, decay: bool, steps: int = 0, time_budget: float = 0.0):
-    """The schedule of a run: CosineLR when ``decay``, else ConstantLR."""
-    return CosineLR(lr, steps, time_budget) if decay else ConstantLR(lr)
 
 
 class Plan:
@@ -112,13 +82,15 @@ class Run:
     step and stays). Periodic checkpoints come at most every ``checkpoint_seconds``.
     ``threads``: the BLAS thread count of the run (``tinyrnn.threads.ThreadChoice``: a number or
     ``"auto"``), applied from the start of the ``with`` block to its end and reported through
-    ``emit`` and ``metrics()``; None leaves the count alone (what a library caller gets)."""
+    ``emit`` and ``metrics()``; None leaves the count alone (what a library caller gets).
+    ``note_unsaved``: at a terminal, a run without ``save`` says that the model will not be kept
+    (False for a command that has no --save)."""
 
     def __init__(self, plan: Plan, emit=lambda line: None, *, quiet: bool = False, desc: str = "",
                  lr: float = 0.0, clip: float | None = None, ceiling: float = math.inf, start: int = 0,
                  train_seconds: float = 0.0, eval_seconds: float = 0.0, progress_seconds: float | None = None,
                  save=None, save_on_interrupt: bool = True, checkpoint_seconds: float | None = None,
-                 threads: int | str | None = None):
+                 threads: int | str | None = None, note_unsaved: bool = True):
         self.plan, self.quiet, self.desc = plan, quiet, desc
         self.lr, self.clip, self.ceiling = lr, clip, ceiling
         self.step = self.start = start
@@ -138,6 +110,7 @@ class Run:
         self._last_checkpoint = time.perf_counter()
         self._step_context = _Step(self)
         self._thread_setting = threads
+        self._note_unsaved = note_unsaved
         self.threads: ThreadChoice | None = None
 
     # ---------------------------------------------------------------- the frame
@@ -146,7 +119,7 @@ class Run:
             self.threads = ThreadChoice(self._thread_setting, self._emit).__enter__()
         self._training = training()
         self.flag = self._training.__enter__()
-        if self._save is None and not self.quiet and _is_terminal(sys.stderr):
+        if self._save is None and self._note_unsaved and not self.quiet and _is_terminal(sys.stderr):
             print(UNSAVED, file=sys.stderr)     # at a terminal: a long run would be lost without a word
         return self
 

@@ -136,6 +136,11 @@ def float_list(text):
     return values
 
 
+def _defaults(config_class) -> dict:
+    """The default of every field of a config dataclass (the one source of defaults)."""
+    return {f.name: f.default for f in fields(config_class) if f.default is not MISSING}
+
+
 def add_common(p, seed=0, seed_help="(default %(default)s)"):
     p.add_argument("--seed", type=SEED, default=seed,
                    help=f"random seed: the same seed gives the same output {seed_help}")
@@ -151,11 +156,6 @@ def _threads(text):
         raise argparse.ArgumentTypeError(str(e).removeprefix("--threads: ")) from None
 
 
-def _defaults(config_class) -> dict:
-    """The default of every field of a config dataclass (the one source of defaults)."""
-    return {f.name: f.default for f in fields(config_class) if f.default is not MISSING}
-
-
 def add_threads(p):
     """``--threads``: the BLAS threads of a training run (tinyrnn.threads.ThreadChoice)."""
     p.add_argument("--threads", type=_threads, default="auto", metavar="N|auto",
@@ -168,12 +168,14 @@ def print_json(obj):
     print(json.dumps(obj, sort_keys=True))
 
 
-def report_stop(metrics, save, resume_hint=True):
-    """The lines after a run stopped by a signal; returns the exit code (0 if not stopped)."""
+def report_stop(metrics, save, resume_hint=True, can_save=True):
+    """The lines after a run stopped by a signal; returns the exit code (0 if not stopped).
+    ``can_save``: False for a command without --save."""
     if not metrics.get("signal"):
         return 0
     kept = metrics.get("kept_step", metrics["steps"])
-    where = f"; checkpoint of step {kept} written to {save}" if save else "; nothing saved (no --save)"
+    where = (f"; checkpoint of step {kept} written to {save}" if save else
+             "; nothing saved (no --save)" if can_save else "")
     how = f"; resume with --resume {save}" if save and resume_hint else ""
     print(f"Stopped by {metrics['signal']} at step {metrics['steps']}{where}{how}")
     return metrics["exit_code"]

@@ -13,10 +13,13 @@ from ._args import (
     _defaults,
     _float_in,
     add_common,
+    add_threads,
     nonneg,
     positive,
     positive_float,
     print_json,
+    report_stop,
+    times,
 )
 
 
@@ -55,9 +58,10 @@ def add_parser(sub) -> None:
     t.add_argument("--clip", type=_float_in(0.0), default=f["clip"], help="gradient-norm clipping, 0 for none (default %(default)s)")
     t.add_argument("--patience", type=nonneg, default=f["patience"],
                    help="stop after this many epochs without a lower validation loss, 0 for never (default %(default)s)")
-    t.add_argument("--save", metavar="CKPT", help="write the best model to this .npz checkpoint")
+    t.add_argument("--save", metavar="CKPT", help="write the best model to this .npz checkpoint; also on Ctrl-C/SIGTERM")
     t.add_argument("--plot", metavar="PNG", help="draw the learning curves and the confusion matrix")
     add_common(t)
+    add_threads(t)
     t.set_defaults(run=_train)
     q = verbs.add_parser("predict", help="predict the classes of DATA with a checkpoint",
                          description="Labels in DATA are optional; where present, the accuracy is reported.")
@@ -111,17 +115,17 @@ def _data(args):
 
 
 def _train(args) -> int:
-    import time
-
     from ..data.sequences import Standardizer, encode_labels, stratified_split
-    from ..demos.common import check_output
+    from ..demos.common import ce_ceiling, check_output
     from ..models.classifier import (
         FitConfig,
         SequenceClassifier,
         evaluate,
         fit_classifier,
+        classifier_plan,
         save_classifier,
     )
+    from ..train import Run
     save = check_output("--save", args.save)
     png = check_output("--plot", args.plot, image=True)
     say = (lambda *a: None) if args.quiet else print
@@ -149,33 +153,38 @@ def _train(args) -> int:
     def progress(r):
         if r["epoch"] % 10 == 0 or r["epoch"] == 1:
             v = "" if r["val_loss"] is None else f"  val loss {r['val_loss']:.4f}  val acc {100 * r['val_accuracy']:.1f}%"
-            say(f"epoch {r['epoch']:4d}  step {r['step']:6d}  lr {r['lr']:.2e}  train loss {r['train_loss']:.4f}{v}")
+            run.say(f"epoch {r['epoch']:4d}  step {r['step']:6d}  lr {r['lr']:.2e}  train loss {r['train_loss']:.4f}{v}")
 
-    start = time.perf_counter()
-    fit = fit_classifier(model, (x_train[fit_idx], train.lengths[fit_idx], y_train[fit_idx]), val, cfg, rng,
-                         on_epoch=progress)
-    ev = evaluate(model, x_test, test.lengths, y_test)
-    wall = time.perf_counter() - start
-    say(f"Kept epoch {fit['best_epoch']} of {fit['epochs']} ({fit['steps']} steps, "
-        f"{fit['train_seconds']:.1f} s of training, {wall:.1f} s with evaluation)")
-    print(f"Test accuracy: {100 * ev['accuracy']:.2f}% ({round(ev['accuracy'] * len(y_test))}/{len(y_test)})")
-    if published:
-        print("Published (Fawaz et al. 2019): " + ", ".join(f"{k} {100 * v:.1f}%" for k, v in published.items()))
-    _print_confusion(classes, ev)
-    if save:
-        save_classifier(save, model, scaler, classes, meta={"dataset": name})
-        print(f"Checkpoint written to {save}")
-    if png:
-        _plot(png, name, fit["history"], classes, ev["confusion"])
-        print(f"Plot written to {png}")
+    n_fit = len(fit_idx)
+    run = Run(classifier_plan(cfg, n_fit), say, quiet=args.quiet, desc="classify", lr=cfg.lr, clip=cfg.clip or None,
+              ceiling=ce_ceiling(len(classes)), threads=args.threads,
+              save=save and (lambda: save_classifier(save, model, scaler, classes, meta={"dataset": name})))
+    with run:
+        fit = fit_classifier(model, (x_train[fit_idx], train.lengths[fit_idx], y_train[fit_idx]), val, cfg, rng,
+                             on_epoch=progress, run=run)
+        with run.evaluating():
+            ev = evaluate(model, x_test, test.lengths, y_test)
+        say(f"Kept epoch {fit['best_epoch']} of {fit['epochs']} ({fit['steps']} steps, "
+            f"{times(run.metrics())})")
+        print(f"Test accuracy: {100 * ev['accuracy']:.2f}% ({round(ev['accuracy'] * len(y_test))}/{len(y_test)})")
+        if published:
+            print("Published (Fawaz et al. 2019): " + ", ".join(f"{k} {100 * v:.1f}%" for k, v in published.items()))
+        _print_confusion(classes, ev)
+        run.save_now()                          # first: a plot that fails must not cost the model
+        if save:
+            print(f"Checkpoint written to {save}")
+        if png:
+            _plot(png, name, fit["history"], classes, ev["confusion"])
+            print(f"Plot written to {png}")
+        metrics = {"dataset": name, "cell": args.cell, "n_train": len(y_train), "n_test": len(y_test),
+                   "test_accuracy": ev["accuracy"], "published": published, "best_epoch": fit["best_epoch"],
+                   "kept_step": fit["kept_step"], "epochs": fit["epochs"], "seed": args.seed,
+                   "per_class": {c: (None if np.isnan(a) else float(a)) for c, a in zip(classes, ev["per_class"])},
+                   "confusion": ev["confusion"].tolist(), **run.metrics()}
+    code = report_stop(metrics, save, resume_hint=False)
     if args.json:
-        print_json({"dataset": name, "cell": args.cell, "n_train": len(y_train), "n_test": len(y_test),
-                    "test_accuracy": ev["accuracy"], "train_seconds": fit["train_seconds"],
-                    "published": published, "best_epoch": fit["best_epoch"], "epochs": fit["epochs"],
-                    "steps": fit["steps"], "seed": args.seed,
-                    "per_class": {c: (None if np.isnan(a) else float(a)) for c, a in zip(classes, ev["per_class"])},
-                    "confusion": ev["confusion"].tolist()})
-    return 0
+        print_json(metrics)
+    return code
 
 
 def _print_confusion(classes, ev):

@@ -10,7 +10,15 @@ import os
 import numpy as np
 
 from ..errors import InputError, UsageError
-from ._args import _defaults, add_common, positive, positive_float
+from ._args import (
+    _defaults,
+    add_common,
+    add_threads,
+    positive,
+    positive_float,
+    print_json,
+    report_stop,
+)
 
 
 def add_parser(sub) -> None:
@@ -45,6 +53,7 @@ def add_parser(sub) -> None:
                    help="models from different seeds, averaged (default %(default)s)")
     t.add_argument("--plot", metavar="PNG", help="draw the history, the held-out truth, the forecast and the baselines")
     add_common(t)
+    add_threads(t)
     t.set_defaults(run=_train)
 
 
@@ -95,9 +104,11 @@ def _train(args) -> int:
         baselines,
         check_series,
         fit_forecaster,
+        forecaster_plan,
         mae,
         rmse,
     )
+    from ..train import Run
     png = check_output("--plot", args.plot, image=True)
     say = (lambda *a: None) if args.quiet else print
     name, values, horizon, season, log, diff = _series(args)
@@ -111,26 +122,32 @@ def _train(args) -> int:
 
     def progress(member, epoch, loss):
         if epoch % 100 == 0:
-            say(f"model {member + 1}/{cfg.ensemble}  epoch {epoch:4d}  training MSE {loss:.4f}")
+            run.say(f"model {member + 1}/{cfg.ensemble}  epoch {epoch:4d}  training MSE {loss:.4f}")
 
-    fit = fit_forecaster(train, horizon, season, log, cfg, np.random.default_rng(args.seed), on_epoch=progress)
-    base = baselines(train, horizon, season, log)
-    scores = {k: rmse(v, test) for k, v in base.items()}
-    result = {"test_rmse": rmse(fit["forecast"], test), "test_mae": mae(fit["forecast"], test)}
-    print(f"Test RMSE {result['test_rmse']:.2f}, MAE {result['test_mae']:.2f} over the last {horizon} values "
-          f"({fit['train_seconds']:.1f} s of training)")
-    print("Baselines (test RMSE): " + ", ".join(f"{k} {v:.2f}" for k, v in scores.items()))
-    if png:
-        _plot(png, name, train, test, fit["forecast"], base)
-        print(f"Plot written to {png}")
+    run = Run(forecaster_plan(cfg, len(train), horizon, season), say, quiet=args.quiet, desc="forecast", lr=cfg.lr,
+              clip=cfg.clip or None, threads=args.threads, note_unsaved=False)
+    with run:
+        fit = fit_forecaster(train, horizon, season, log, cfg, np.random.default_rng(args.seed), on_epoch=progress,
+                             run=run)
+        base = baselines(train, horizon, season, log)
+        scores = {k: rmse(v, test) for k, v in base.items()}
+        result = {"test_rmse": rmse(fit["forecast"], test), "test_mae": mae(fit["forecast"], test)}
+        kept = f"{len(fit['models'])} of {cfg.ensemble} models, " if fit["stopped"] else ""
+        print(f"Test RMSE {result['test_rmse']:.2f}, MAE {result['test_mae']:.2f} over the last {horizon} values "
+              f"({kept}{fit['train_seconds']:.1f} s of training)")
+        print("Baselines (test RMSE): " + ", ".join(f"{k} {v:.2f}" for k, v in scores.items()))
+        if png:
+            _plot(png, name, train, test, fit["forecast"], base)
+            print(f"Plot written to {png}")
+        metrics = {"dataset": name, "horizon": horizon, "test_rmse": result["test_rmse"],
+                   "test_mae": result["test_mae"], "baselines": scores,
+                   "baselines_mae": {k: mae(v, test) for k, v in base.items()}, "seed": args.seed,
+                   "window": cfg.window, "log": log, "diff": diff, "ensemble": cfg.ensemble,
+                   "models_trained": len(fit["models"]), "forecast": fit["forecast"].tolist(), **run.metrics()}
+    code = report_stop(metrics, None, resume_hint=False, can_save=False)
     if args.json:
-        from ._args import print_json
-        print_json({"dataset": name, "horizon": horizon, "test_rmse": result["test_rmse"],
-                    "test_mae": result["test_mae"], "baselines": scores,
-                    "baselines_mae": {k: mae(v, test) for k, v in base.items()},
-                    "train_seconds": fit["train_seconds"], "seed": args.seed, "window": cfg.window,
-                    "log": log, "diff": diff, "ensemble": cfg.ensemble, "forecast": fit["forecast"].tolist()})
-    return 0
+        print_json(metrics)
+    return code
 
 
 def _plot(path, name, train, test, forecast, base):

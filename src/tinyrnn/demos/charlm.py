@@ -25,7 +25,8 @@ from ..data.text import CharVocab, CorpusError, Streams, fingerprint, load_corpu
 from ..models.charlm import CharLM, evaluate, sample, train_step
 from ..nn import CELLS
 from ..optim import OPTIMIZERS
-from ..train import Plan, Run, lr_schedule
+from ..schedule import lr_schedule
+from ..train import Plan, Run
 from .common import (Diverged, UsageError, ce_ceiling, check_finite, check_memory, params_finite, progress,
                      resume_settings, settings_types, smooth)
 
@@ -194,7 +195,7 @@ def _check_eval_chars(cfg: CharLMConfig) -> None:
 
 def lr_at(cfg: CharLMConfig, step: int, seconds: float) -> float:
     """The learning rate of the step after ``step`` steps and ``seconds`` of training: the run's
-    cosine schedule (``train.CosineLR``) over its plan."""
+    cosine schedule (``schedule.CosineLR``) over its plan."""
     return lr_schedule(cfg.lr, True, cfg.steps, cfg.time_budget).lr_at(step, seconds)
 
 

@@ -19,7 +19,8 @@ from ..data import memory as tasks
 from ..errors import UsageError
 from ..models.memory import CELLS, EVAL_CHUNK, MemoryModel, evaluate
 from ..optim import OPTIMIZERS, clip_grad_norm_, grad_norm
-from ..train import Plan, Run, lr_schedule
+from ..schedule import lr_schedule
+from ..train import Plan, Run
 from .common import ce_ceiling, check_memory, guarded_step
 
 # Defaults that depend on the task (None in MemoryConfig means "the task's value"). Without

@@ -16,7 +16,8 @@ from ..data.seq2seq import SPECIALS, TASKS, WORD_PAIRS, Vocab, pad_batch
 from ..models.seq2seq import Seq2Seq, accuracy_within, evaluate, translate
 from ..nn import CELLS
 from ..optim import Adam, clip_grad_norm_, grad_norm
-from ..train import Plan, Run, lr_schedule
+from ..schedule import lr_schedule
+from ..train import Plan, Run
 from .common import ce_ceiling, check_memory, guarded_step, pyplot, resume_settings, save_figure, settings_types, smooth
 
 UNSEEN_WORDS = ["mans", "old", "kin", "blak", "hig"]

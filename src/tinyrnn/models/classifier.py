@@ -6,13 +6,13 @@ step 0; ``mean``; ``max``) -> (B, D*H) -> [Dropout] -> Linear -> logits (B, C). 
 reaches the result: the encoder stops at each length, and the pools read only steps < length.
 
 ``fit_classifier`` is the training loop (Adam, a schedule, batches by length, early stopping on
-a validation split, keep-best); ``evaluate`` gives accuracy, per-class accuracy and the
+a validation split, keep-best), inside a ``tinyrnn.train.Run``; ``evaluate`` gives accuracy, per-class accuracy and the
 confusion matrix.
 """
 
 from __future__ import annotations
 
-import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -21,12 +21,14 @@ import numpy as np
 from .. import init
 from .._check import choice, positive_int
 from ..data.sequences import length_batches
+from ..demos.common import ce_ceiling
 from ..errors import Diverged
 from ..losses import cross_entropy
 from ..module import Module
 from ..nn import Dropout, Linear
 from ..optim import Adam, clip_grad_norm_
 from ..schedule import CosineLR, EarlyStopping
+from ..train import Plan, Run
 from .memory import CELLS, recurrent_layer
 
 POOLS = ("last", "mean", "max")
@@ -195,53 +197,80 @@ def gradient_step(model: SequenceModel, opt, lr: float, loss_fn, x, target, leng
     return float(loss)
 
 
+def classifier_plan(config: FitConfig, n: int) -> Plan:
+    """The plan of ``fit_classifier`` on ``n`` training sequences: every step of every epoch."""
+    return Plan(config.epochs * -(-n // config.batch))
+
+
 def fit_classifier(model: SequenceClassifier, train, val=None, config: FitConfig | None = None, rng=None,
-                   on_epoch=None, stop=None) -> dict:
+                   on_epoch=None, run: Run | None = None) -> dict:
     """Train ``model`` on ``train = (x, lengths, y)``; with ``val = (x, lengths, y)``, evaluate it
     after every epoch, stop early after ``config.patience`` epochs without a lower validation loss
     and end with the weights of the best epoch (keep-best). ``on_epoch(record)`` is called with
-    each epoch's record; ``stop()`` returning True ends the training between steps.
+    each epoch's record.
 
-    Returns ``{"history": [records], "best_epoch", "epochs", "steps", "train_seconds"}``, a record
-    being ``{"epoch", "step", "lr", "train_loss", "val_loss", "val_accuracy"}``.
+    The loop runs inside a :class:`tinyrnn.train.Run`: ``run``, one the caller has entered (its
+    plan ``classifier_plan(config, len(y))``; it brings the progress display, the checkpoint, the BLAS
+    threads), or else a quiet one made here. A SIGINT/SIGTERM ends the training between steps
+    (``run.stop``; the epoch under way is evaluated as the last one) and the model still ends
+    with the best epoch's weights, also when a second signal stops it at once. A non-finite
+    loss, or a loss above ``ce_ceiling(num_classes)``, raises :class:`Diverged`.
+
+    Returns ``{"history": [records], "best_epoch", "kept_step", "epochs", "steps", "train_seconds",
+    "eval_seconds"}``, a record being ``{"epoch", "step", "lr", "train_loss", "val_loss", "val_accuracy"}``.
     """
     cfg = config or FitConfig()
     rng = init.make_rng(rng)
     x, lengths, y = train
     opt = Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps_per_epoch = -(-len(y) // cfg.batch)
-    schedule = CosineLR(cfg.lr, cfg.epochs * steps_per_epoch, warmup=min(cfg.warmup, cfg.epochs * steps_per_epoch - 1))
+    plan = classifier_plan(cfg, len(y))
+    schedule = CosineLR(cfg.lr, plan.steps, floor=0.0, warmup=min(cfg.warmup, plan.steps - 1))
     stopper = EarlyStopping(cfg.patience, mode="min")
-    best_state, history, step, seconds = model.state_dict(), [], 0, 0.0
+    frame = nullcontext(run) if run is not None else \
+        Run(plan, quiet=True, lr=cfg.lr, clip=cfg.clip or None, ceiling=ce_ceiling(model.head.out_features))
+    best_state, history = model.state_dict(), []
     model.train()
-    for epoch in range(1, cfg.epochs + 1):
-        start, losses = time.perf_counter(), []
-        for idx in length_batches(lengths, cfg.batch, rng):
-            t = int(lengths[idx].max())
-            losses.append(gradient_step(model, opt, schedule.lr_at(step), cross_entropy, x[idx, :t], y[idx],
-                                        lengths[idx], cfg.clip, step))
-            step += 1
-            if stop is not None and stop():
-                break
-        seconds += time.perf_counter() - start
-        record = {"epoch": epoch, "step": step, "lr": opt.lr, "train_loss": float(np.mean(losses)),
-                  "val_loss": None, "val_accuracy": None}
-        if val is not None:
-            ev = evaluate(model, *val)
-            record["val_loss"], record["val_accuracy"] = ev["loss"], ev["accuracy"]
-            if stopper.update(ev["loss"]):
-                best_state = model.state_dict()
-        history.append(record)
-        if on_epoch is not None:
-            on_epoch(record)
-        if stopper.should_stop or (stop is not None and stop()):
-            break
+    with frame as loop:
+        steps = loop.steps()
+        try:
+            for epoch in range(1, cfg.epochs + 1):
+                losses = []
+                for idx in length_batches(lengths, cfg.batch, rng):
+                    step = next(steps, None)
+                    if step is None:                # the plan is done, or a signal stopped the run
+                        break
+                    t = int(lengths[idx].max())
+                    with loop.training(step):
+                        loss = gradient_step(model, opt, schedule.lr_at(step - 1), cross_entropy, x[idx, :t],
+                                             y[idx], lengths[idx], cfg.clip, step)
+                    loop.check(loss, step)
+                    loop.log(loss)
+                    losses.append(loss)
+                if not losses:
+                    break
+                record = {"epoch": epoch, "step": loop.step, "lr": opt.lr, "train_loss": float(np.mean(losses)),
+                          "val_loss": None, "val_accuracy": None}
+                if val is not None:
+                    with loop.evaluating():
+                        ev = evaluate(model, *val)
+                    loop.check(ev["loss"])
+                    record["val_loss"], record["val_accuracy"] = ev["loss"], ev["accuracy"]
+                    if stopper.update(ev["loss"]):
+                        best_state = model.state_dict()
+                history.append(record)
+                if on_epoch is not None:
+                    on_epoch(record)
+                if stopper.should_stop or loop.stop:
+                    break
+        finally:                                    # also on a second signal: the file saved holds the best epoch
+            steps.close()
+            if val is not None and history:
+                model.load_state_dict(best_state)
+            model.eval()
     best_epoch = stopper.best_index + 1 if val is not None else len(history)
-    if val is not None:
-        model.load_state_dict(best_state)
-    model.eval()
-    return {"history": history, "best_epoch": best_epoch, "epochs": len(history), "steps": step,
-            "train_seconds": seconds}
+    return {"history": history, "best_epoch": best_epoch,
+            "kept_step": history[best_epoch - 1]["step"] if history else 0, "epochs": len(history),
+            "steps": loop.step, "train_seconds": loop.timer.seconds, "eval_seconds": loop.eval_timer.seconds}
 
 
 def save_classifier(path, model: SequenceClassifier, standardizer, classes, meta: dict | None = None) -> None:

@@ -17,8 +17,8 @@ from different seeds are averaged (in the transformed scale).
 
 from __future__ import annotations
 
-import time
 import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +28,7 @@ from ..errors import InputError
 from ..losses import mse_loss
 from ..optim import Adam
 from ..schedule import CosineLR
+from ..train import Plan, Run
 from .classifier import SequenceModel, gradient_step
 
 DIFFS = ("season", "first", "none")
@@ -111,11 +112,26 @@ def check_series(values, window: int, horizon: int, season: int, diff: str, sour
     return v
 
 
+def forecaster_plan(config: ForecastConfig, n: int, horizon: int, season: int) -> Plan:
+    """The plan of ``fit_forecaster`` on a training part of ``n`` values: every step of every
+    epoch of every ensemble member."""
+    windows_ = n - _lag(config.diff, season) - config.window - horizon + 1
+    return Plan(config.ensemble * config.epochs * -(-max(windows_, 1) // config.batch))
+
+
 def fit_forecaster(train, horizon: int, season: int, log: bool, config: ForecastConfig | None = None,
-                   rng=None, on_epoch=None) -> dict:
+                   rng=None, on_epoch=None, run: Run | None = None) -> dict:
     """Train ``config.ensemble`` models on the windows of ``train`` (N,) and forecast the next
-    ``horizon`` values. Returns ``{"forecast" (H,), "train_seconds", "losses" (ensemble, epochs),
-    "models", "transform"}``."""
+    ``horizon`` values. ``on_epoch(member, epoch, loss)`` is called after each epoch.
+
+    The loop runs inside a :class:`tinyrnn.train.Run`: ``run``, one the caller has entered (its
+    plan ``forecaster_plan(config, len(train), horizon, season)``), or else a quiet one made
+    here. A SIGINT/SIGTERM ends the training between steps; the forecast is then the average of
+    the models trained so far, the one under way included (``stopped`` is True). A non-finite
+    loss raises :class:`Diverged`.
+
+    Returns ``{"forecast" (H,), "train_seconds", "losses" (one list of epoch losses per model),
+    "models", "transform", "steps", "stopped"}``."""
     cfg = config or ForecastConfig()
     rng = init.make_rng(rng)
     tf = SeriesTransform(train, log, _lag(cfg.diff, season))
@@ -123,29 +139,49 @@ def fit_forecaster(train, horizon: int, season: int, log: bool, config: Forecast
     X, Y = windows(z, cfg.window, horizon)                         # (M, W, 1), (M, H)
     X, Y = X.astype(np.float32), Y.astype(np.float32)
     last = z[-cfg.window:][None, :, None].astype(np.float32)       # (1, W, 1)
-    preds, models, curves, seconds = [], [], [], 0.0
-    for member in range(cfg.ensemble):
-        model = SequenceModel(cfg.cell, 1, cfg.hidden, horizon, rng=rng)
-        opt = Adam(model.parameters(), lr=cfg.lr)
-        per_epoch = -(-len(X) // cfg.batch)
-        schedule, step, curve = CosineLR(cfg.lr, cfg.epochs * per_epoch), 0, []
-        start = time.perf_counter()
-        for epoch in range(cfg.epochs):
-            losses = []
-            for idx in np.array_split(rng.permutation(len(X)), per_epoch):
-                losses.append(gradient_step(model, opt, schedule.lr_at(step), mse_loss, X[idx], Y[idx],
-                                            clip=cfg.clip, step=step))
-                step += 1
-            curve.append(float(np.mean(losses)))
-            if on_epoch is not None:
-                on_epoch(member, epoch + 1, curve[-1])
-        seconds += time.perf_counter() - start
-        model.eval()
-        preds.append(model(last)[0])
-        models.append(model)
-        curves.append(curve)
-    return {"forecast": tf.invert(np.mean(preds, axis=0)), "train_seconds": seconds,
-            "losses": np.array(curves), "models": models, "transform": tf}
+    plan = forecaster_plan(cfg, len(train), horizon, season)
+    per_epoch = -(-len(X) // cfg.batch)
+    frame = nullcontext(run) if run is not None else Run(plan, quiet=True, lr=cfg.lr, clip=cfg.clip or None)
+    models, curves, preds = [], [], []
+    with frame as loop:
+        steps = loop.steps()
+        try:
+            for member in range(cfg.ensemble):
+                model = SequenceModel(cfg.cell, 1, cfg.hidden, horizon, rng=rng)
+                opt = Adam(model.parameters(), lr=cfg.lr)
+                schedule = CosineLR(cfg.lr, cfg.epochs * per_epoch, floor=0.0)
+                models.append(model)
+                curves.append([])
+                for epoch in range(cfg.epochs):
+                    losses = []
+                    for k, idx in enumerate(np.array_split(rng.permutation(len(X)), per_epoch)):
+                        step = next(steps, None)
+                        if step is None:            # the plan is done, or a signal stopped the run
+                            break
+                        with loop.training(step):
+                            loss = gradient_step(model, opt, schedule.lr_at(epoch * per_epoch + k), mse_loss,
+                                                 X[idx], Y[idx], clip=cfg.clip, step=step)
+                        loop.check(loss, step)
+                        loop.log(loss)
+                        losses.append(loss)
+                    if losses:
+                        curves[-1].append(float(np.mean(losses)))
+                        if on_epoch is not None:
+                            on_epoch(member, epoch + 1, curves[-1][-1])
+                    if len(losses) < per_epoch:
+                        break
+                if len(curves[-1]) < cfg.epochs or len(losses) < per_epoch:
+                    break
+        finally:
+            steps.close()
+        kept = [i for i, c in enumerate(curves) if c] or [0]       # a member stopped before its first step: none
+        models, curves = [models[i] for i in kept], [curves[i] for i in kept]
+        with loop.evaluating():
+            for model in models:
+                model.eval()
+                preds.append(model(last)[0])
+    return {"forecast": tf.invert(np.mean(preds, axis=0)), "train_seconds": loop.timer.seconds,
+            "losses": curves, "models": models, "transform": tf, "steps": loop.step, "stopped": loop.stop}
 
 
 def baselines(train, horizon: int, season: int, log: bool) -> dict:
