@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 import tinyrnn as tr
+from helpers import train_a_bit
 from tinyrnn.checkpoint import STALE_SECONDS
 from tinyrnn.models.charlm import CharLM
-from helpers import train_a_bit
 
 DATA = Path(__file__).parent / "data"
 
@@ -150,7 +150,7 @@ def test_stale_temporaries_removed_live_ones_kept(tmp_path):
         "other_host": f".tmp-{dead.pid}.elsewhere.0123456789ab.npz",  # cannot tell: keep while fresh
         "legacy_old": ".tmp-abcd_123.npz",                           # tinyrnn 0.1.0 mkstemp, untouched long
         "legacy_fresh": ".tmp-efgh_456.npz",
-        "old_other_host": f".tmp-1.elsewhere.0123456789ab.npz",
+        "old_other_host": ".tmp-1.elsewhere.0123456789ab.npz",
         "not_ours": ".tmp-notes.txt",
     }
     for n in names.values():

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+
 def to_numpy(value):
     """Arrays pass through; torch tensors (anything with ``.detach()``) are converted."""
     if isinstance(value, np.ndarray):

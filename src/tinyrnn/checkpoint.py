@@ -31,7 +31,8 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
+from .errors import CheckpointError  # re-exported: tinyrnn.checkpoint.CheckpointError
 from .module import Module
 
 FORMAT = 1
@@ -41,8 +42,6 @@ EXTRA_LIMIT = 64 * 2 ** 20           # bytes allowed beyond what the model and o
 STALE_SECONDS = 600                  # a temporary file untouched this long is debris
 _MAX_NPY_HEADER = 10_000
 
-
-from .errors import CheckpointError  # noqa: E402  (re-exported: tinyrnn.checkpoint.CheckpointError)
 
 
 # =========================================================================== save
@@ -392,7 +391,7 @@ def _check_class_and_config(header, model, path) -> None:
     # A key the file lacks was written by an older tinyrnn: its shapes are still checked.
     if diffs:
         raise CheckpointError(f"checkpoint {path} was saved from a {header['class']} built differently: "
-                              + "; ".join(diffs) + f" (build the model with the file's config: "
+                              + "; ".join(diffs) + " (build the model with the file's config: "
                               "read_header(path)['config'])")
 
 

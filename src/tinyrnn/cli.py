@@ -16,7 +16,23 @@ import os
 import signal
 import sys
 
-from . import __version__
+from ._version import __version__
+from .commands._args import (  # shared by every command's parser
+    SEED,
+    _defaults,
+    _float_in,
+    _int_in,
+    _zero_or,
+    nonneg,
+    positive,
+    positive_float,
+)
+from .commands._args import (
+    add_common as _common,
+)
+from .commands._args import (
+    print_json as _print_json,
+)
 from .demos.common import Diverged, UsageError, check_output
 
 __all__ = ["main", "build_parser", "UsageError", "EXIT_CODES"]
@@ -52,10 +68,6 @@ class _Parser(argparse.ArgumentParser):
 class _Terminated(BaseException):
     """SIGTERM outside a training loop (which handles it itself)."""
 
-
-from .commands._args import (  # noqa: E402  (shared by every command's parser)
-    SEED, _defaults, _float_in, _int_in, _zero_or, add_common as _common, nonneg, positive, positive_float, print_json as _print_json,
-)
 
 
 def _report_stop(metrics, save, resume_hint=True):
@@ -605,7 +617,7 @@ def _memory_sweep(args, cfg, prog):
 def _memory_parser(sub):
     from .demos.memory import TASK_DEFAULTS, TIME_BUDGET, MemoryConfig
     d = MemoryConfig()
-    per_task = lambda k: ", ".join(f"{t} {v[k]}" for t, v in TASK_DEFAULTS.items())  # noqa: E731
+    per_task = lambda k: ", ".join(f"{t} {v[k]}" for t, v in TASK_DEFAULTS.items())
     p = sub.add_parser("memory", help="long-range memory: the adding, copy and temporal-order tasks",
                        description="Train a cell on a synthetic long-range memory task of the LSTM papers and "
                                    "evaluate it on a held-out set fixed by --seed (docs/memory.md).")

@@ -14,8 +14,7 @@ import sysconfig
 
 import numpy as np
 
-
-from ..errors import CorpusError  # noqa: E402  (re-exported: tinyrnn.data.text.CorpusError)
+from ..errors import CorpusError  # re-exported: tinyrnn.data.text.CorpusError
 
 
 def stdlib_files() -> list[str]:

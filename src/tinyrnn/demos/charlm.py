@@ -17,15 +17,28 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..checkpoint import CheckpointError
+from ..checkpoint import CheckpointError, read_header
 from ..checkpoint import load as load_checkpoint
-from ..checkpoint import read_header
 from ..checkpoint import save as save_checkpoint
 from ..data.text import CharVocab, CorpusError, Streams, fingerprint, load_corpus, split
 from ..models.charlm import CharLM, evaluate, sample, train_step
 from ..optim import OPTIMIZERS
-from .common import (Diverged, Timer, UsageError, ce_ceiling, check_finite, check_memory, close, diverging,
-                     params_finite, progress, resume_settings, smooth, through, training)
+from .common import (
+    Diverged,
+    Timer,
+    UsageError,
+    ce_ceiling,
+    check_finite,
+    check_memory,
+    close,
+    diverging,
+    params_finite,
+    progress,
+    resume_settings,
+    smooth,
+    through,
+    training,
+)
 
 __all__ = ["CharLMConfig", "SampleConfig", "Streams", "evaluate", "sample", "train_step", "train", "prepare", "load_model",
            "resume_config", "plot"]
@@ -233,7 +246,7 @@ def train(cfg: CharLMConfig, emit=lambda line: None, save: str | None = None, re
                 x, y, reset = streams.next()
                 if reset:
                     state = None                                  # the streams wrapped: start afresh
-                guard = lambda loss, norm: check_finite(step + 1, loss, norm, cfg.lr, cfg.clip, ceiling)  # noqa: E731
+                guard = lambda loss, norm, n=step + 1: check_finite(n, loss, norm, cfg.lr, cfg.clip, ceiling)
                 loss, state = train_step(model, opt, x, y, state, cfg.clip, on_grad=guard)   # state carried on
             step += 1
             if not params_finite(model):
@@ -295,7 +308,7 @@ def _note_eval_change(saved: dict, cfg: CharLMConfig, history: dict, step: int, 
 
 
 def _record(model, valid_ids, cfg, history, step, window, timer, emit):
-    wrap = lambda it, n: progress(it, n, not cfg.quiet, "validation")  # noqa: E731
+    wrap = lambda it, n: progress(it, n, not cfg.quiet, "validation")
     v = evaluate(model, valid_ids, cfg.eval_chars, wrap=wrap)
     tl = float(np.mean(window)) if window else float("nan")
     history["step"].append(step)

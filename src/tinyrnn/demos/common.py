@@ -12,9 +12,7 @@ import time
 
 import numpy as np
 
-
-from ..errors import Diverged, UsageError  # noqa: E402,F401  (re-exported)
-
+from ..errors import Diverged, UsageError
 
 # ---------------------------------------------------------------- progress and time
 BAR_DELAY = 1.0                 # seconds before a progress bar appears (so short loops show none)
@@ -148,7 +146,7 @@ def check_memory(estimate, sizes: dict, what: str = "this configuration") -> Non
     if need <= available:
         return
     saved = {}
-    for flag, value in sizes.items():
+    for flag in sizes:
         smaller = {k.lstrip("-").replace("-", "_"): (1 if k == flag else v) for k, v in sizes.items()}
         saved[flag] = need - estimate(**smaller)
     flag = max(saved, key=saved.get)
@@ -216,7 +214,7 @@ class training:
     """The context of a training loop: SIGINT/SIGTERM caught between steps (a StopFlag), and
     NumPy's overflow warnings silenced (the divergence guard reports non-finite values)."""
 
-    def __enter__(self) -> "StopFlag":
+    def __enter__(self) -> StopFlag:
         self._err = np.errstate(over="ignore", invalid="ignore", divide="ignore")
         self._err.__enter__()
         self._flag = StopFlag().__enter__()

@@ -14,8 +14,21 @@ from ..checkpoint import save as save_checkpoint
 from ..data.seq2seq import TASKS, WORD_PAIRS, Vocab, pad_batch
 from ..models.seq2seq import Seq2Seq
 from ..optim import Adam, clip_grad_norm_
-from .common import (Timer, ce_ceiling, check_memory, close, diverging, grad_norm, guarded_step, progress,
-                     pyplot, resume_settings, smooth, through, training)
+from .common import (
+    Timer,
+    ce_ceiling,
+    check_memory,
+    close,
+    diverging,
+    grad_norm,
+    guarded_step,
+    progress,
+    pyplot,
+    resume_settings,
+    smooth,
+    through,
+    training,
+)
 
 UNSEEN_WORDS = ["mans", "old", "kin", "blak", "hig"]
 

@@ -9,6 +9,7 @@ import numpy as np
 from .._check import check_cache, check_shape, float_array, int_array, integer, positive_int
 from ..init import make_rng
 from ..module import Module, Parameter
+from ._types import ArrayLike, Cache
 
 
 class Embedding(Module):
@@ -36,27 +37,27 @@ class Embedding(Module):
             weight[padding_idx] = 0
         self.weight = Parameter(weight)
 
-    def forward(self, idx):
+    def forward(self, idx: ArrayLike) -> tuple[np.ndarray, Cache]:
         idx = int_array("idx", idx, low=0, high=self.num_embeddings)
         return self.weight.data[idx], SimpleNamespace(idx=idx, owner=self)
 
-    def __call__(self, idx):
+    def __call__(self, idx: ArrayLike) -> np.ndarray:
         return self.forward(idx)[0]
 
-    def backward(self, dy, cache):
+    def backward(self, dy: ArrayLike, cache: Cache) -> None:
         """Scatter-add dy into the rows that were looked up (no input gradient: indices)."""
         check_cache(cache, self, ("idx",))
-        dy = float_array("dy", dy, self.dtype)
-        check_shape("dy", dy, cache.idx.shape + (self.embedding_dim,))
-        dy = dy.reshape(-1, self.embedding_dim)              # (N, embedding_dim)
+        g = float_array("dy", dy, self.dtype)
+        check_shape("dy", g, cache.idx.shape + (self.embedding_dim,))
+        g = g.reshape(-1, self.embedding_dim)                # (N, embedding_dim)
         idx = cache.idx.reshape(-1)
         if self.padding_idx is not None:
             keep = idx != self.padding_idx
-            idx, dy = idx[keep], dy[keep]
+            idx, g = idx[keep], g[keep]
         if idx.size:
             # Sum the rows of each index (sorted, then one reduceat), ~7x faster than np.add.at.
             order = np.argsort(idx, kind="stable")
             sidx = idx[order]
             starts = np.flatnonzero(np.concatenate(([True], sidx[1:] != sidx[:-1])))
-            self.weight.grad[sidx[starts]] += np.add.reduceat(dy[order], starts, axis=0)
+            self.weight.grad[sidx[starts]] += np.add.reduceat(g[order], starts, axis=0)
         return None

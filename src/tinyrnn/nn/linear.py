@@ -10,6 +10,7 @@ import numpy as np
 from .._check import check_cache, check_shape, float_array, positive_int
 from ..init import make_rng, uniform
 from ..module import Module, Parameter
+from ._types import ArrayLike, Cache
 
 
 class Linear(Module):
@@ -32,7 +33,7 @@ class Linear(Module):
         self.weight = Parameter(uniform(rng, (out_features, in_features), bound, self.dtype))
         self.bias = Parameter(uniform(rng, (out_features,), bound, self.dtype)) if bias else None
 
-    def _check_input(self, x):
+    def _check_input(self, x) -> np.ndarray:
         x = float_array("x", x, self.dtype)
         if x.ndim < 1:
             raise ValueError(f"x must have shape (..., {self.in_features}), got a scalar")
@@ -40,7 +41,7 @@ class Linear(Module):
                     f" for in_features={self.in_features}")
         return x
 
-    def forward(self, x):
+    def forward(self, x: ArrayLike) -> tuple[np.ndarray, Cache]:
         """y (..., out) and the cache for backward."""
         x = self._check_input(x)
         # One 2-D product: NumPy runs (T, B, in) @ (in, out) as T separate small products.
@@ -49,10 +50,10 @@ class Linear(Module):
             y += self.bias.data
         return y, SimpleNamespace(x=x, owner=self)
 
-    def __call__(self, x):
+    def __call__(self, x: ArrayLike) -> np.ndarray:
         return self.forward(x)[0]
 
-    def backward(self, dy, cache):
+    def backward(self, dy: ArrayLike, cache: Cache) -> np.ndarray:
         """dx (..., in); accumulates dW = dy^T x and db = sum(dy)."""
         check_cache(cache, self, ("x",))
         x = cache.x

@@ -29,6 +29,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from ._types import ArrayLike, Cache, StateIn
 from .recurrent import RecurrentBase, halve_sigmoid_rows, step_pairs, time_views
 
 # lstm_backward works through the steps in blocks of about this many bytes of gate gradients.
@@ -253,11 +254,13 @@ class LSTM(RecurrentBase):
     def _pack_state(self, states):
         return tuple(states)
 
-    def forward(self, x, hx=None, lengths=None):
+    def forward(self, x: ArrayLike, hx: StateIn = None,
+                lengths: ArrayLike | None = None) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], Cache]:
         """``out, (h_n, c_n), cache``; see ``RecurrentBase.forward``."""
         return super().forward(x, hx, lengths=lengths)
 
-    def backward(self, dout, cache, dhx=None):
+    def backward(self, dout: ArrayLike | None, cache: Cache,
+                 dhx: StateIn = None) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
         """``dx, (dh0, dc0)``; ``dhx`` is ``(dh_n, dc_n)`` (either may be None) or None."""
         return super().backward(dout, cache, dhx)
 
