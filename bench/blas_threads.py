@@ -18,8 +18,8 @@ import threading
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
-from _timing import median_ms  # noqa: E402
 from _openblas import FUNCS  # noqa: E402
+from _timing import median_ms  # noqa: E402
 
 if FUNCS is None:
     sys.exit("NumPy's OpenBLAS thread setter was not found")

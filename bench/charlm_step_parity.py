@@ -23,6 +23,7 @@ def main():
     ap.add_argument("--blocks", type=int, default=8)
     args = ap.parse_args()
     import torch
+
     from tinyrnn import Adam
     from tinyrnn.demos.charlm import CharLMConfig, Streams, prepare, train_step
     from tinyrnn.models.charlm import CharLM

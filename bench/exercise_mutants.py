@@ -109,7 +109,7 @@ def main():
     folder = tempfile.mkdtemp()
     counts = dict(total=0, flagged=0, named=0, raised=0, unlabelled=0, unimportable=0)
     wrong_names = {}
-    for n, (function, lineno, label, text) in enumerate(mutants(source)):
+    for n, (function, _lineno, label, text) in enumerate(mutants(source)):
         if label is None:
             counts["unlabelled"] += 1
             continue

@@ -33,7 +33,7 @@ def child(cls_name, retain):
     layer = getattr(tr, cls_name)(I, H, rng=rng)
     x = rng.standard_normal((T, B, I)).astype(np.float32)
     G = rng.standard_normal((T, B, H)).astype(np.float32)
-    rss = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # noqa: E731  MiB (Linux: KiB)
+    rss = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # MiB (Linux: KiB)
     base = rss()
     out = cache = None
 

@@ -130,7 +130,7 @@ def child(kind, T, B, I, H, reps):
     if args.tinyrnn_threads is None:
         print(json.dumps(float(np.median(timed(fn, reps)))))
         return
-    from tinyrnn.threads import ThreadChoice, parse_threads   # as a command applies --threads
+    from tinyrnn.threads import ThreadChoice, parse_threads  # as a command applies --threads
     with ThreadChoice(parse_threads(args.tinyrnn_threads), emit=lambda line: None) as choice:
         while choice.probing:                                  # auto: the probe runs on the first calls
             t0 = time.perf_counter()

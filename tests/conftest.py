@@ -31,3 +31,11 @@ def _reuse_every_array(monkeypatch):
     test runs with all arrays reused, and every gradient and parity check covers the reuse."""
     from tinyrnn.nn import buffers
     monkeypatch.setattr(buffers, "MIN_BYTES", 0)
+
+
+def pytest_collection_modifyitems(items):
+    """Every test that takes the ``torch`` fixture is marked ``torch``, so ``-m "not torch"``
+    selects exactly the tests that run without PyTorch (the torch-free CI leg)."""
+    for item in items:
+        if "torch" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.torch)

@@ -71,7 +71,7 @@ def test_steps_equal_one_step_at_a_time(kind, batch_first):
     attn.zero_grad()
     dk_sum = np.zeros_like(keys)
     for t in range(T):
-        pick = (lambda a: a[:, t]) if batch_first else (lambda a: a[t])  # noqa: E731
+        pick = (lambda a, t=t: a[:, t]) if batch_first else (lambda a, t=t: a[t])
         c, w, cache = attn.forward(pick(queries), keys, LENGTHS)
         np.testing.assert_allclose(c, pick(c_all), rtol=1e-13, atol=1e-14)
         np.testing.assert_allclose(w, pick(w_all), rtol=1e-13, atol=1e-14)

@@ -68,7 +68,7 @@ def test_two_live_caches_give_independent_correct_backwards(cls):
     out2, _, c2 = layer.forward(x2)                   # c1 is alive: its arrays must stay intact
     assert not np.shares_memory(_gates_base(c1), _gates_base(c2))
     grads = {}
-    for name, x, G, cache in (("second", x2, G2, c2), ("first", x1, G1, c1)):   # backward in reverse order
+    for name, _x, G, cache in (("second", x2, G2, c2), ("first", x1, G1, c1)):   # backward in reverse order
         layer.zero_grad()
         dx, _ = layer.backward(G, cache)
         grads[name] = (dx, {n: p.grad.copy() for n, p in layer.named_parameters()})
@@ -129,7 +129,7 @@ def test_thread_settings_untouched_even_when_the_loop_fails(monkeypatch):
     removed: slower at every size measured, docs/performance.md): a normal call, a call whose
     loop raises, LSTM and GRU all leave the process's setting as they found it."""
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "bench"))
-    from _openblas import FUNCS               # NumPy's OpenBLAS thread functions (ctypes)
+    from _openblas import FUNCS  # NumPy's OpenBLAS thread functions (ctypes)
     assert FUNCS is not None, "NumPy's OpenBLAS was not found"
     set_threads, get_threads = FUNCS
     before = get_threads()

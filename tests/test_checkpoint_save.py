@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 import tinyrnn as tr
+from helpers import train_a_bit
 from tinyrnn.checkpoint import STALE_SECONDS
 from tinyrnn.models.charlm import CharLM
-from helpers import train_a_bit
 
 DATA = Path(__file__).parent / "data"
 

@@ -88,7 +88,7 @@ def test_add_same_seed_same_output(capsys):
     args = ("add", "--steps", "200", "--batch", "8", "--print-every", "50", "--json")
     _, out1, _ = run(capsys, *args)
     _, out2, _ = run(capsys, *args)
-    strip = lambda o: [ln for ln in o.splitlines() if "seconds" not in ln and "Training time" not in ln  # noqa: E731
+    strip = lambda o: [ln for ln in o.splitlines() if "seconds" not in ln and "Training time" not in ln
                        and "s of training" not in ln][:-1]
     assert strip(out1) == strip(out2)
     j1, j2 = last_json(out1), last_json(out2)

@@ -7,10 +7,10 @@ import pytest
 
 from tinyrnn import cli
 from tinyrnn.checkpoint import CheckpointError, load, save
-from tinyrnn.train import Plan, Run
 from tinyrnn.errors import CheckpointError as ContractCheckpointError
 from tinyrnn.errors import CorpusError, Diverged, InputError, NonFiniteError, UsageError
 from tinyrnn.nn import RNN, Linear
+from tinyrnn.train import Plan, Run
 
 
 def test_kinds_are_value_errors():

@@ -187,7 +187,7 @@ def test_forget_bias_sets_exactly_the_forget_rows(torch):
 def test_forget_bias_default_per_task_and_lstm_only(capsys):
     """order starts its forget gates at 5 (at 1 it stays at chance), adding and copy at 1; the
     other cells have none, and naming one for them is refused (nothing silently ignored)."""
-    resolved = lambda **k: memory.MemoryConfig(**k).resolved()  # noqa: E731
+    resolved = lambda **k: memory.MemoryConfig(**k).resolved()
     assert resolved(task="order").forget_bias == 5.0
     assert resolved(task="adding").forget_bias == 1.0
     assert resolved(task="order", forget_bias=2.0).forget_bias == 2.0

@@ -113,7 +113,7 @@ def test_a_scheduler_that_does_not_speak_dask_times_out(capsys, monkeypatch, tmp
 
 def test_the_dashboard_port_is_named(monkeypatch):
     import socket
-    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: (_ for _ in ()).throw(socket.timeout()))
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: (_ for _ in ()).throw(TimeoutError()))
     with pytest.raises(sweep.SweepError, match=r"port 8787 is the dashboard, the scheduler itself listens on 8786: "
                                                r"--scheduler tcp://node1:8786"):
         sweep.probe("tcp://node1:8787", 0.1)

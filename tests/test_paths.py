@@ -78,7 +78,7 @@ def test_stdout_and_proc_are_refused():
     import subprocess
     code = "from tinyrnn import paths; paths.check_output('--save', '/dev/stdout')"
     env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(paths.__file__)))
-    p = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, env=env)
     assert p.returncode == 1 and b"/dev/stdout leads through a link into /proc" in p.stderr, p.stderr
     if os.path.isdir("/proc/self"):
         with pytest.raises(UsageError, match=r"--save /proc/x\.npz: cannot write in folder"):

@@ -12,7 +12,6 @@ import math
 import re
 
 import numpy as np
-import pytest
 
 try:
     import hypothesis

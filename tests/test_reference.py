@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import tinyrnn as tr
-from tinyrnn import reference as ref
 from helpers import close, to_t
+from tinyrnn import reference as ref
 
 EQUAL = 1e-12           # fused layer vs reference loop, relative to each tensor's scale
 NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")

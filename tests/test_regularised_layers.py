@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 import tinyrnn as tr
+from helpers import close, load_into_torch, to_t
 from tinyrnn import reference as ref
 from tinyrnn.errors import InputError
 from tinyrnn.nn.dropout import dropout_mask
-from helpers import close, load_into_torch, to_t
 
 KINDS = ["RNN", "LSTM", "GRU"]
 

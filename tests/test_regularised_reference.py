@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import tinyrnn as tr
-from tinyrnn import reference as ref
 from helpers import close, to_t
+from tinyrnn import reference as ref
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 T, B, I, H = 3, 2, 3, 4

@@ -5,8 +5,8 @@ and parity with a PyTorch twin."""
 
 import numpy as np
 import pytest
-from helpers import close, load_into_torch
 
+from helpers import close, load_into_torch
 from tinyrnn.data.sequences import (
     Standardizer,
     encode_labels,

@@ -8,8 +8,8 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from show_helpers import CODE, model_probs, save_tiny, tiny_model
 
+from show_helpers import CODE, model_probs, save_tiny, tiny_model
 from tinyrnn import cli
 from tinyrnn.checkpoint import save
 from tinyrnn.demos.charlm import CharLMConfig, fingerprint, prepare

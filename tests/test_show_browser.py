@@ -8,8 +8,8 @@ import shutil
 
 import numpy as np
 import pytest
-from show_helpers import CODE, model_probs, save_tiny, tiny_model
 
+from show_helpers import CODE, model_probs, save_tiny, tiny_model
 from tinyrnn import cli
 from tinyrnn.viz import analyse
 from tinyrnn.viz.page import levels

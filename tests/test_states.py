@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import tinyrnn as tr
-from tinyrnn import reference as ref
 from helpers import close
+from tinyrnn import reference as ref
 
 EQUAL = 1e-12
 KEYS = {"RNN": {"h"}, "LSTM": {"h", "c", "i", "f", "g", "o"}, "GRU": {"h", "r", "z", "n"}}

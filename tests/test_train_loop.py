@@ -14,8 +14,8 @@ import pytest
 
 from tinyrnn import cli, train
 from tinyrnn.checkpoint import read_header
-from tinyrnn.demos import charlm as C
 from tinyrnn.demos import add as add_demo
+from tinyrnn.demos import charlm as C
 from tinyrnn.demos import memory, seq2seq
 from tinyrnn.demos.common import Interrupted
 from tinyrnn.errors import Diverged

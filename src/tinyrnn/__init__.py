@@ -3,13 +3,13 @@
 from . import functional, init, reference
 from ._version import __version__
 from .checkpoint import CheckpointError, load, read_header, save
+from .errors import Diverged, InputError
 from .gradcheck import GradcheckReport, gradcheck
 from .losses import bce_loss, bce_with_logits, cross_entropy, mse_loss
 from .module import Module, ModuleDict, Parameter
 from .nn import GRU, LSTM, RNN, Attention, Dropout, Embedding, GRUCell, Linear, LSTMCell, RNNCell
 from .nn.states import states
 from .optim import SGD, Adagrad, Adam, clip_grad_norm_, clip_grad_value_, grad_norm
-from .errors import Diverged, InputError
 from .threads import blas_threads
 
 __all__ = [

@@ -23,8 +23,8 @@ import os
 
 import numpy as np
 
-from ._version import __version__
 from ._archive import META_KEY, Archive
+from ._version import __version__
 from .errors import CheckpointError, InputError, NonFiniteError, UsageError
 from .module import Module, ModuleDict
 from .paths import STALE_SECONDS, atomic_write

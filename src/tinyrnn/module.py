@@ -6,7 +6,7 @@ so a state_dict moves between the two libraries unchanged.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -43,6 +43,12 @@ class Module:
     Subclasses store their constructor arguments in ``self.config`` (a dict of plain
     values) so that a checkpoint can describe, and rebuild, the model.
     """
+
+    _params: dict[str, Parameter]
+    _modules: dict[str, Module]
+    training: bool
+    dtype: np.dtype
+    config: dict
 
     def __init__(self, dtype=np.float32):
         object.__setattr__(self, "_params", {})
@@ -81,7 +87,7 @@ class Module:
     def parameters(self) -> list[Parameter]:
         return [p for _, p in self.named_parameters()]
 
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
         yield prefix.rstrip("."), self
         for name, m in self._modules.items():
             yield from m.named_modules(prefix + name + ".")
@@ -94,15 +100,15 @@ class Module:
         return sum(p.data.size for p in self.parameters())
 
     # ----------------------------------------------------------------- modes, dtype
-    def train(self, mode: bool = True) -> "Module":
+    def train(self, mode: bool = True) -> Module:
         for _, m in self.named_modules():
             object.__setattr__(m, "training", bool(mode))
         return self
 
-    def eval(self) -> "Module":
+    def eval(self) -> Module:
         return self.train(False)
 
-    def to(self, dtype) -> "Module":
+    def to(self, dtype) -> Module:
         """Convert every parameter (values and gradients) to ``dtype`` in place; returns self."""
         dt = check_dtype_arg(dtype)
         for _, m in self.named_modules():

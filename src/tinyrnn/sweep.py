@@ -73,7 +73,7 @@ def probe(scheduler: str, seconds: float | None = None) -> None:
             if not s.recv(8):
                 raise SweepError(f"--scheduler {scheduler}: the server closed the connection without the Dask "
                                  f"handshake; it is not a Dask scheduler{hint}")
-    except socket.timeout:
+    except TimeoutError:
         raise SweepError(f"--scheduler {scheduler}: no Dask handshake within {seconds:g} s; what listens there "
                          f"is not a Dask scheduler{hint}") from None
     except OSError as e:

@@ -114,7 +114,7 @@ class Run:
         self.threads: ThreadChoice | None = None
 
     # ---------------------------------------------------------------- the frame
-    def __enter__(self) -> "Run":
+    def __enter__(self) -> Run:
         if self._thread_setting is not None:
             self.threads = ThreadChoice(self._thread_setting, self._emit).__enter__()
         self._training = training()
@@ -162,7 +162,7 @@ class Run:
             close(bar)
             self.say = self._emit
 
-    def training(self, step: int) -> "_Step":
+    def training(self, step: int) -> _Step:
         """The context of one training step: timed as training; a second signal waits for its
         end; a layer refusing non-finite activations means the run diverged (Diverged)."""
         self._step_context.step = step

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..demos.common import check_output
-from ._args import add_common, add_threads, add_config_flags, given, print_json, report_stop, times
+from ._args import add_common, add_config_flags, add_threads, given, print_json, report_stop, times
 
 
 def run(args):

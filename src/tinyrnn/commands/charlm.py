@@ -7,8 +7,18 @@ import sys
 from ..demos.common import check_output
 from ..errors import UsageError
 from . import show
-from ._args import (SEED, Parser, add_common, add_config_flags, add_threads, given, missing_action, print_json,
-                    report_stop, times)
+from ._args import (
+    SEED,
+    Parser,
+    add_common,
+    add_config_flags,
+    add_threads,
+    given,
+    missing_action,
+    print_json,
+    report_stop,
+    times,
+)
 
 
 def train(args):

@@ -120,9 +120,9 @@ def _train(args) -> int:
     from ..models.classifier import (
         FitConfig,
         SequenceClassifier,
+        classifier_plan,
         evaluate,
         fit_classifier,
-        classifier_plan,
         save_classifier,
     )
     from ..train import Run

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..demos.common import check_output
 from ..errors import UsageError
-from ._args import add_common, add_threads, add_config_flags, given, positive, print_json
+from ._args import add_common, add_config_flags, add_threads, given, positive, print_json
 
 
 def run(args):

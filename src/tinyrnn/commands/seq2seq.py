@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from ..demos.common import check_output
 from ..errors import UsageError
-from ._args import (Parser, _int_in, add_common, add_config_flags, add_threads, given, missing_action, print_json,
-                    report_stop, times)
+from ._args import (
+    Parser,
+    _int_in,
+    add_common,
+    add_config_flags,
+    add_threads,
+    given,
+    missing_action,
+    print_json,
+    report_stop,
+    times,
+)
 
 
 def train(args):

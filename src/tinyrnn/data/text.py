@@ -14,7 +14,6 @@ import sysconfig
 
 import numpy as np
 
-
 from ..errors import CorpusError, InputError  # noqa: E402,F401  (CorpusError re-exported: tinyrnn.data.text.CorpusError)
 
 

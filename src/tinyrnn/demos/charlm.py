@@ -27,8 +27,18 @@ from ..nn import CELLS
 from ..optim import OPTIMIZERS
 from ..schedule import lr_schedule
 from ..train import Plan, Run
-from .common import (Diverged, UsageError, ce_ceiling, check_finite, check_memory, params_finite, progress,
-                     resume_settings, settings_types, smooth)
+from .common import (
+    Diverged,
+    UsageError,
+    ce_ceiling,
+    check_finite,
+    check_memory,
+    params_finite,
+    progress,
+    resume_settings,
+    settings_types,
+    smooth,
+)
 
 __all__ = ["CharLMConfig", "SampleConfig", "Streams", "evaluate", "sample", "train_step", "train", "prepare", "load_model",
            "resume_config", "plot"]
@@ -285,7 +295,7 @@ def train(cfg: CharLMConfig, emit=lambda line: None, save: str | None = None, re
                 x, y, reset = streams.next()
                 if reset:
                     state = None                                  # the streams wrapped: start afresh
-                guard = lambda loss, norm: check_finite(step, loss, norm, cfg.lr, cfg.clip, ceiling)  # noqa: E731
+                guard = lambda loss, norm, step=step: check_finite(step, loss, norm, cfg.lr, cfg.clip, ceiling)
                 loss, state = train_step(model, opt, x, y, state, cfg.clip, on_grad=guard)   # state carried on
             if not params_finite(model):
                 raise Diverged(step, float(loss), cfg.lr, cfg.clip)

@@ -15,10 +15,8 @@ from contextlib import contextmanager
 
 import numpy as np
 
-
 from .. import paths  # noqa: E402
 from ..errors import Diverged, NonFiniteError, UsageError  # noqa: E402,F401  (re-exported)
-
 
 # ---------------------------------------------------------------- progress and time
 BAR_DELAY = 1.0                 # seconds before a progress bar appears (so short loops show none)
@@ -224,7 +222,7 @@ class training:
     """The context of a training loop: SIGINT/SIGTERM caught between steps (a StopFlag), and
     NumPy's overflow warnings silenced (the divergence guard reports non-finite values)."""
 
-    def __enter__(self) -> "StopFlag":
+    def __enter__(self) -> StopFlag:
         self._err = np.errstate(over="ignore", invalid="ignore", divide="ignore")
         self._err.__enter__()
         self._flag = StopFlag().__enter__()

@@ -77,7 +77,7 @@ class MemoryConfig:
     seed: int = 0
     quiet: bool = False
 
-    def resolved(self) -> "MemoryConfig":
+    def resolved(self) -> MemoryConfig:
         """A copy with the task's defaults filled in and every field checked."""
         values = asdict(self)
         if values["forget_bias"] is not None and values["cell"] != "lstm":

@@ -10,8 +10,17 @@ import numpy as np
 from ..checkpoint import CheckpointError, check_config, check_meta, read_for
 from ..checkpoint import load as load_checkpoint
 from ..checkpoint import save as save_checkpoint
-from ..commands._args import (_float_in, _int_in, flag, length_range, nonneg, positive, positive_float, resume_keys,
-                              resume_policy)
+from ..commands._args import (
+    _float_in,
+    _int_in,
+    flag,
+    length_range,
+    nonneg,
+    positive,
+    positive_float,
+    resume_keys,
+    resume_policy,
+)
 from ..data.seq2seq import SPECIALS, TASKS, WORD_PAIRS, Vocab, pad_batch
 from ..models.seq2seq import Seq2Seq, accuracy_within, evaluate, translate
 from ..nn import CELLS

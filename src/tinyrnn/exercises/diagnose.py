@@ -514,7 +514,7 @@ def _consensus(readouts, truth):
 
 def _backward_rnn(wrong):
     derived = ("dh", "weight_hh", "weight_ih", "bias_ih", "bias_hh", "dx")
-    for p, label, grads_in, got, want, bad in wrong:
+    for _p, _label, _grads_in, _got, want, bad in wrong:
         present = [k for k in derived if k in want]
         if all(k in bad for k in present):       # everything computed from da is off: da is
             return "3"
@@ -531,7 +531,7 @@ def _backward_lstm(wrong):
         return _first_output("lstm", wrong)
     gates = ("i", "f", "g", "o")
     off, paths = set(), set()             # paths: the modes ("dh_next = 0", ...) where a gate is off
-    for p, label, grads_in, got, want, bad in ones:
+    for p, label, _grads_in, got, want, _bad in ones:
         H = p["h"].shape[1]
         blocks = {k: slice(j * H, (j + 1) * H) for j, k in enumerate(gates)}
         da_ref = want["bias_ih"][None, :] if "bias_ih" in want else (want["weight_ih"] @ p["x"][0] / (p["x"][0] @ p["x"][0]))[None, :]
@@ -562,7 +562,7 @@ def _backward_gru(wrong):
     if not ones:
         return _first_output("gru", wrong)
     found, off = set(), set()
-    for p, label, grads_in, got, want, bad in ones:
+    for p, _label, _grads_in, got, want, bad in ones:
         H = p["h"].shape[1]
         n_ = slice(2 * H, 3 * H)
         x, h = p["x"][0], p["h"][0]

@@ -85,13 +85,13 @@ class Seq2Seq(Module):
         """Encoder final state(s) (D*L, B, H) -> decoder initial state(s) (L, B, H)."""
         if not self.bidirectional:
             return enc_state
-        fold = lambda s: s.reshape(-1, 2, *s.shape[1:]).sum(axis=1)  # noqa: E731  (layer, direction) pairs
+        fold = lambda s: s.reshape(-1, 2, *s.shape[1:]).sum(axis=1)  # (layer, direction) pairs
         return tuple(fold(s) for s in enc_state) if isinstance(enc_state, tuple) else fold(enc_state)
 
     def _bridge_back(self, dstate):
         if not self.bidirectional or dstate is None:
             return dstate
-        unfold = lambda d: np.repeat(d, 2, axis=0)  # noqa: E731   the sum sends d to both directions
+        unfold = lambda d: np.repeat(d, 2, axis=0)  # the sum sends d to both directions
         return tuple(unfold(d) for d in dstate) if isinstance(dstate, tuple) else unfold(dstate)
 
     # ------------------------------------------------------------------ attention
@@ -198,7 +198,7 @@ class Seq2Seq(Module):
         log p / length^alpha (length normalisation). beam_size=1 is greedy decoding."""
         K = positive_int("beam", beam_size)
         state, memory = self._encode(np.array([src_ids]), np.array([len(src_ids)]))
-        rep = lambda s, idx: tuple(a[:, idx] for a in s) if isinstance(s, tuple) else s[:, idx]  # noqa: E731
+        rep = lambda s, idx: tuple(a[:, idx] for a in s) if isinstance(s, tuple) else s[:, idx]
         beams = [SimpleNamespace(tokens=[], logp=0.0)]
         states = state
         finished = []

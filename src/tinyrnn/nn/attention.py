@@ -26,6 +26,7 @@ from .._check import check_shape, choice, float_array, int_array, positive_int, 
 from ..errors import InputError
 from ..init import make_rng, uniform
 from ..module import Module, Parameter
+from ._types import ArrayLike, Cache
 
 KINDS = ("dot", "general", "additive")
 
@@ -118,7 +119,8 @@ class Attention(Module):
         return q.transpose(1, 0, 2) if self.batch_first else q
 
     # ------------------------------------------------------------------ forward
-    def forward(self, query, keys, lengths=None, projected_keys=None):
+    def forward(self, query: ArrayLike, keys: ArrayLike, lengths: ArrayLike | None = None,
+                projected_keys: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, Cache]:
         """One decoder step: ``context (B, Hk), weights (B, S), cache``.
 
         ``projected_keys``: optional ``project_keys(keys)``, for decoding many steps against the
@@ -128,7 +130,8 @@ class Attention(Module):
         cache.single = True
         return context[0], weights[:, 0], cache
 
-    def forward_steps(self, queries, keys, lengths=None):
+    def forward_steps(self, queries: ArrayLike, keys: ArrayLike,
+                      lengths: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray, Cache]:
         """All decoder steps at once: queries (T, B, Hq) (batch_first: (B, T, Hq)) ->
         ``contexts (T, B, Hk), weights (T, B, S), cache`` (batch_first: (B, T, ...))."""
         q = self._queries(queries, steps=True)                               # (T, B, Hq)
@@ -138,7 +141,8 @@ class Attention(Module):
             return context.transpose(1, 0, 2), weights, cache
         return context, weights.transpose(1, 0, 2), cache
 
-    def __call__(self, query, keys, lengths=None, projected_keys=None):
+    def __call__(self, query: ArrayLike, keys: ArrayLike, lengths: ArrayLike | None = None,
+                 projected_keys: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         context, weights, _ = self.forward(query, keys, lengths, projected_keys)
         return context, weights
 
@@ -181,7 +185,8 @@ class Attention(Module):
         return z @ self.v.data, z                                           # e = v . z
 
     # ------------------------------------------------------------------ backward
-    def backward(self, dcontext, cache, dweights=None):
+    def backward(self, dcontext: ArrayLike, cache: Cache,
+                 dweights: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``dquery (B, Hq), dkeys`` (keys' layout) for one step; accumulates parameter ``.grad``.
         ``dweights`` (B, S), the gradient of the returned weights, is optional."""
         self._check_cache(cache, single=True)
@@ -196,7 +201,8 @@ class Attention(Module):
         dq, dkeys = self._backward(dc[:, None], dw, cache)
         return dq[:, 0], dkeys
 
-    def backward_steps(self, dcontexts, cache, dweights=None):
+    def backward_steps(self, dcontexts: ArrayLike, cache: Cache,
+                       dweights: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``dqueries, dkeys`` for ``forward_steps``; dcontexts (and dweights) in its output layout."""
         self._check_cache(cache, single=False)
         B, T, S = cache.a.shape

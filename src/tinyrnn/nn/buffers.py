@@ -65,7 +65,7 @@ class BufferPool:
         self._lock = threading.Lock()
         self._scopes: dict[tuple, Scope] = {}           # (prefix, dtype) -> Scope, see ``scope``
 
-    def scope(self, prefix: str, dtype) -> "Scope":
+    def scope(self, prefix: str, dtype) -> Scope:
         """The ``Scope`` of this pool for ``prefix`` and ``dtype`` (made once, then kept: a
         layer asks for the same few on every call)."""
         key = (prefix, dtype)

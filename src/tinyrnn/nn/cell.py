@@ -22,6 +22,7 @@ from ..errors import InputError
 from ..functional import NONLINEARITIES
 from ..init import make_rng, rnn_bound, uniform
 from ..module import Module, Parameter
+from ._types import ArrayLike, Cache, State, StateIn
 
 
 class CellCache:
@@ -39,7 +40,7 @@ class CellBase(Module):
     ``_step_backward(dstates, step cache) -> (dx, dstates, grads)`` from ``tinyrnn.reference``."""
 
     gate_count = 1
-    state_names = ("h",)
+    state_names: tuple[str, ...] = ("h",)
     _pair = False           # LSTMCell: the state is a pair (h, c)
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype=np.float32, rng=None):
@@ -59,11 +60,18 @@ class CellBase(Module):
     def _weights(self) -> tuple:
         """The current Parameters' arrays, in the order of the reference steps' arguments
         (weight_ih, weight_hh, bias_ih, bias_hh); None for the biases of a cell without."""
-        if not self.bias:
+        b_ih, b_hh = self.bias_ih, self.bias_hh
+        if b_ih is None or b_hh is None:
             return self.weight_ih.data, self.weight_hh.data, None, None
-        return self.weight_ih.data, self.weight_hh.data, self.bias_ih.data, self.bias_hh.data
+        return self.weight_ih.data, self.weight_hh.data, b_ih.data, b_hh.data
 
-    def _checked(self, name, value, shape, finite=True):
+    def _step(self, x: np.ndarray, states: tuple, weights: tuple) -> tuple:
+        raise NotImplementedError
+
+    def _step_backward(self, dstates: tuple, cache) -> tuple:
+        raise NotImplementedError
+
+    def _checked(self, name, value, shape, finite=True) -> np.ndarray:
         """``value`` as an array of ``shape`` and the cell's dtype. An array that already is one
         passes in about a microsecond (finiteness from its sum; a sum that overflows is checked
         element by element); anything else goes through the full checks and their messages."""
@@ -87,11 +95,13 @@ class CellBase(Module):
         return tuple(np.zeros(shape, self.dtype) if s is None else self._checked(n, s, shape, finite)
                      for n, s in zip(names, value))
 
-    def forward(self, x, hx=None):
+    def forward(self, x: ArrayLike, hx: StateIn = None) -> tuple[State, Cache]:
         """``h1, cache`` (LSTMCell: ``(h1, c1), cache``). x (B, input_size) or (input_size,);
         hx like x with hidden_size (LSTMCell: a pair (h, c), either may be None), None: zeros."""
-        ok = x.__class__ is np.ndarray and x.ndim == 2 and x.shape[1] == self.input_size
-        x = self._checked("x", x, x.shape) if ok else self._checked_x(x)
+        if type(x) is np.ndarray and x.ndim == 2 and x.shape[1] == self.input_size:
+            x = self._checked("x", x, x.shape)
+        else:
+            x = self._checked_x(x)
         batched = x.ndim == 2
         states = self._states("hx", hx, x.shape[:-1] + (self.hidden_size,))
         if not batched:
@@ -101,17 +111,17 @@ class CellBase(Module):
             new = tuple(s[0] for s in new)
         return (new if self._pair else new[0]), CellCache(step_cache, batched)
 
-    def _checked_x(self, x):
+    def _checked_x(self, x) -> np.ndarray:
         x = float_array("x", x, self.dtype)
         if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
             raise InputError(f"x must have shape (B, {self.input_size}) or ({self.input_size},) "
                              f"for input_size={self.input_size}, got {shape_str(x.shape)}")
         return x
 
-    def __call__(self, x, hx=None):
+    def __call__(self, x: ArrayLike, hx: StateIn = None) -> State:
         return self.forward(x, hx)[0]
 
-    def backward(self, dhx, cache):
+    def backward(self, dhx: StateIn, cache: Cache) -> tuple[np.ndarray, State]:
         """``dx, dh`` (LSTMCell: ``dx, (dh, dc)``) from the gradient of the new state(s)
         (LSTMCell: a pair ``(dh1, dc1)``, either may be None); accumulates into ``.grad``."""
         if not isinstance(cache, CellCache):

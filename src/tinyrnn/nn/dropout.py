@@ -9,6 +9,7 @@ import numpy as np
 from .._check import check_cache, check_shape, float_array, probability
 from ..init import make_rng
 from ..module import Module
+from ._types import ArrayLike, Cache
 
 
 def dropout_mask(rng: np.random.Generator, shape, p: float, dtype) -> np.ndarray:
@@ -26,7 +27,7 @@ class Dropout(Module):
         self.config = dict(p=self.p)
         self.rng = make_rng(rng)
 
-    def forward(self, x):
+    def forward(self, x: ArrayLike) -> tuple[np.ndarray, Cache]:
         """y (shape of x) and the cache for backward; x is a float array (cast to this dtype)."""
         x = float_array("x", x, self.dtype)
         if not self.training or self.p == 0.0:
@@ -34,10 +35,10 @@ class Dropout(Module):
         mask = dropout_mask(self.rng, x.shape, self.p, x.dtype)
         return x * mask, SimpleNamespace(mask=mask, shape=x.shape, owner=self)
 
-    def __call__(self, x):
+    def __call__(self, x: ArrayLike) -> np.ndarray:
         return self.forward(x)[0]
 
-    def backward(self, dy, cache):
+    def backward(self, dy: ArrayLike, cache: Cache) -> np.ndarray:
         """dx = dy * mask (dy itself in eval mode)."""
         check_cache(cache, self, ("mask", "shape"))
         dy = float_array("dy", dy, self.dtype)

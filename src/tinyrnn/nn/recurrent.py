@@ -46,6 +46,7 @@ from .._check import check_shape, flag, float_array, int_array, positive_int, pr
 from ..errors import InputError
 from ..init import make_rng, rnn_bound, uniform
 from ..module import Module, Parameter
+from ._types import ArrayLike, Cache
 from .buffers import BufferPool, Scope
 from .dropout import dropout_mask
 
@@ -532,14 +533,17 @@ class RecurrentCache(SimpleNamespace):
 class SingleStateLayer(RecurrentBase):
     """RNN and GRU: one state, named ``h0`` in the public signatures (pinned)."""
 
-    def forward(self, x, h0=None, lengths=None):
+    def forward(self, x: ArrayLike, h0: ArrayLike | None = None,
+                lengths: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray, Cache]:
         """``out, h_n, cache``; see ``RecurrentBase.forward``."""
         return self._forward_with_options(x, h0, lengths)
 
-    def __call__(self, x, h0=None, lengths=None):
+    def __call__(self, x: ArrayLike, h0: ArrayLike | None = None,
+                 lengths: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
         out, h_n, _ = self.forward(x, h0, lengths=lengths)
         return out, h_n
 
-    def backward(self, dout, cache, dh_n=None):
+    def backward(self, dout: ArrayLike | None, cache: Cache,
+                 dh_n: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``dx, dh0``; see ``RecurrentBase.backward``."""
         return self._backward_with_options(dout, cache, dh_n)
