@@ -33,9 +33,31 @@ def _reuse_every_array(monkeypatch):
     monkeypatch.setattr(buffers, "MIN_BYTES", 0)
 
 
+# The library's own tests: NumPy and pytest only, no command, no optional extra. `-m core`
+# runs them in well under a minute; `-m "core and not torch"` is the torch-free CI leg.
+CORE_FILES = {
+    "test_attention.py", "test_bad_input.py", "test_buffers.py", "test_cells.py",
+    "test_checkpoint.py", "test_checkpoint_crafted.py", "test_checkpoint_save.py",
+    "test_gradcheck_gated.py", "test_gradcheck_layers.py", "test_gradcheck_models.py",
+    "test_gradcheck_rnn.py", "test_lengths.py", "test_library_edges.py", "test_module.py",
+    "test_reference.py", "test_torch_parity.py", "test_torch_parity_gated.py",
+}
+
+
+def pytest_ignore_collect(collection_path, config):
+    """Under ``-m "core ..."`` the other test files are not even imported: they may need an
+    extra (hypothesis, selenium, dask, matplotlib) that the torch-free leg does not install."""
+    if (config.getoption("markexpr", "").startswith("core") and collection_path.suffix == ".py"
+            and collection_path.name.startswith("test_") and collection_path.name not in CORE_FILES):
+        return True
+    return None
+
+
 def pytest_collection_modifyitems(items):
-    """Every test that takes the ``torch`` fixture is marked ``torch``, so ``-m "not torch"``
-    selects exactly the tests that run without PyTorch (the torch-free CI leg)."""
+    """Mark each test ``core`` (its file is in CORE_FILES) and ``torch`` (it takes the
+    ``torch`` fixture), so that ``-m`` selects the fast subset and the torch-free one."""
     for item in items:
+        if item.path.name in CORE_FILES:
+            item.add_marker(pytest.mark.core)
         if "torch" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.torch)

@@ -36,7 +36,7 @@ def _param_list(params, *, single_ok: bool = False, empty_ok: bool = False) -> l
                         f"got {type(params).__name__}") from None
     if not params and not empty_ok:
         raise InputError("params must contain at least one Parameter, got an empty list")
-    seen = {}
+    seen: dict[int, int] = {}
     for i, p in enumerate(params):
         if not isinstance(p, Parameter):
             raise TypeError(f"params must be Parameters (model.parameters()), got {type(p).__name__} at position {i}")

@@ -38,7 +38,9 @@ view of a (T, G*H, B) array (``xg.transpose(0, 2, 1)[t]`` is contiguous) and ``d
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 
@@ -89,11 +91,11 @@ class RecurrentBase(Module):
     """Multi-layer, optionally bidirectional recurrent layer with PyTorch's semantics."""
 
     gate_count = 1          # G: rows of weight_ih are G * hidden_size
-    tanh_gate = None        # the gate computed by tanh (others are sigmoids), None: no gates
-    state_names = ("h0",)   # names used in error messages for the initial states
+    tanh_gate: int | None = None     # the gate computed by tanh (others are sigmoids), None: no gates
+    state_names: tuple[str, ...] = ("h0",)   # names used in error messages for the initial states
     feature_major = False   # kernel layout, see the module docstring
-    forward_kernel = None   # the kernels of one direction (module docstring), staticmethods
-    backward_kernel = None
+    forward_kernel: Callable[..., Any] | None = None    # the kernels of one direction (module docstring),
+    backward_kernel: Callable[..., Any] | None = None   # staticmethods
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
@@ -150,6 +152,11 @@ class RecurrentBase(Module):
                 yield "c0", (layers * directions, 1, h)
 
     # --------------------------------------------------------------- subclass hooks
+    @staticmethod
+    def _step_values(kc) -> dict:  # pragma: no cover - each layer class defines it
+        """The arrays of every step one direction's forward kept in ``kc``, by name (``tinyrnn.states``)."""
+        raise NotImplementedError
+
     def _state_sizes(self) -> tuple[int, ...]:
         """Feature size of each state array (h for RNN/GRU; h and c for LSTM)."""
         return (self.output_size,)
