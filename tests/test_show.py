@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from show_helpers import CODE, model_probs, save_tiny, tiny_model
 
+import tinyrnn
 from tinyrnn import cli
 from tinyrnn.checkpoint import save
 from tinyrnn.demos.charlm import CharLMConfig, fingerprint, prepare
@@ -76,6 +77,22 @@ def test_tracer_in_chunks_equals_the_model(cell):
             np.testing.assert_allclose(block[-1, :H], np.tanh(c_n[k, 0]), atol=1e-12)  # tanh(c)
     out, _ = model.rnn(model.embed(ids[:, None]))
     np.testing.assert_allclose(acts[:, -H:], out[:, 0], atol=1e-12)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_tracer_gates_in_chunks_equal_states_of_the_whole_text(cell):
+    """With ``gates``, each block of every layer, chunked with the state carried, equals
+    ``tinyrnn.states`` of the model's layer over the whole text (tanh of c for "c")."""
+    model, vocab = tiny_model(cell=cell, layers=2, hidden=6, dtype=np.float64)
+    ids = np.array([vocab.stoi[c] for c in CODE])
+    tracer = Tracer(model, gates=True)
+    acts = np.concatenate([tracer(ids[s:s + 11], predict=False)[0] for s in range(0, len(ids), 11)])
+    whole = tinyrnn.states(model.rnn, model.embed(ids[:, None]))
+    assert [s for _, s in tracer.groups[:len(tracer.groups) // 2]] == (
+        ["c", "h", "i", "f", "g", "o"] if cell == "lstm" else ["h", "r", "z", "n"])
+    for g, (layer, name) in enumerate(tracer.groups):
+        want = whole[layer - 1][name][:, 0]
+        np.testing.assert_allclose(acts[:, g * 6:(g + 1) * 6], np.tanh(want) if name == "c" else want, atol=1e-12)
 
 
 def test_lstm_cell_states_give_the_layers_h():

@@ -73,15 +73,12 @@ def analyse(model: CharLM, vocab: CharVocab, text: str, top: int = 10, layer: in
     1; 0 = all) and ``state`` ("c", "h" or "both", LSTM only) choose the cells ranked."""
     tracer = Tracer(model)
     _check(tracer, vocab, text, layer, state)
-    all_layers = set(range(1, len(tracer.layers) + 1))
-    ranked_c = set() if state == "h" else {k for k in all_layers if layer in (0, k)}
-    r, peak = _rank_pass(Tracer(model, skip_c=all_layers - ranked_c), vocab, text, chunk)   # (N, F), (N,)
+    r, peak = _rank_pass(Tracer(model), vocab, text, chunk)              # (N, F), (N,)
     units = np.array([(k, j) for k, _ in tracer.groups for j in range(tracer.hidden)]) @ [tracer.hidden, 1]
     chosen = rank_cells(r, _allowed(tracer, layer, state), top, units)
     columns = [c for c, _ in chosen]
     scales = np.maximum(peak[columns], 1.0)
-    shown_c = {tracer.groups[c // tracer.hidden][0] for c in columns if tracer.groups[c // tracer.hidden][1] == "c"}
-    second = Tracer(model, skip_c=all_layers - shown_c)
+    second = Tracer(model)
     kept, acts, top_ids, top_p, surprise = _record_pass(second, vocab, text, chunk, columns, scales)
     names = list(FEATURES)
 
@@ -94,14 +91,14 @@ def analyse(model: CharLM, vocab: CharVocab, text: str, top: int = 10, layer: in
     return Analysis(text=text, kept=kept, skipped=sorted({c for c in text if c not in vocab.stoi}),
                     cells=[describe(k + 1, c, f) for k, (c, f) in enumerate(chosen)], acts=acts, scales=scales,
                     top_ids=top_ids, top_p=top_p, surprise=surprise, vocab=vocab.chars,
-                    model=dict(cell=model.cell, layers=len(tracer.layers), hidden=tracer.hidden))
+                    model=dict(cell=model.cell, layers=tracer.num_layers, hidden=tracer.hidden))
 
 
 def _check(tracer: Tracer, vocab: CharVocab, text: str, layer: int, state: str) -> None:
     if not any(c in vocab.stoi for c in text):
         raise InputError("no character of the text is in the model's vocabulary")
-    if not 0 <= layer <= len(tracer.layers):
-        raise InputError(f"--layer must be between 1 and {len(tracer.layers)} (the model's layers), got {layer}")
+    if not 0 <= layer <= tracer.num_layers:
+        raise InputError(f"--layer must be between 1 and {tracer.num_layers} (the model's layers), got {layer}")
     if state not in ("both", "c", "h"):
         raise InputError(f"--state must be c, h or both, got {state}")
     if state == "c" and not tracer.lstm:
