@@ -26,7 +26,8 @@ class ShowConfig:
         "the first N characters of FILE or of the held-out slice (default %(default)s)", type=positive, metavar="N"))
     top: int = field(default=10, metadata=flag("ranked cells listed (default %(default)s)", type=positive, metavar="K"))
     layer: int = field(default=0, metadata=flag(           # 0 = every layer
-        "rank the cells of this layer only, from 1 (default: every layer)", type=positive))
+        "rank the cells of this layer only, from 1 (default: every layer); the page holds its gates "
+        "(default: the last layer's)", type=positive))
     state: str = field(default="both", metadata=flag("LSTM: rank tanh(c), h or both (default %(default)s)",
                                                      choices=["c", "h", "both"]))
     chunk: int = 256            # characters per forward (memory does not grow with the text)

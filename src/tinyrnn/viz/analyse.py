@@ -22,7 +22,9 @@ from .rank import Correlator, rank_cells
 from .trace import Tracer
 
 TOP_PREDICTIONS = 5
-STATE_NAMES = {"c": "tanh(c)", "h": "h"}
+STATE_NAMES = {"c": "tanh(c)", "h": "h", "i": "input gate i", "f": "forget gate f", "g": "candidate g",
+               "o": "output gate o", "r": "reset gate r", "z": "update gate z", "n": "candidate n"}
+HELD_BYTES = 4_000_000      # held states up to this many values: one byte each; beyond, 4 bits
 
 
 @dataclass
@@ -38,6 +40,10 @@ class Analysis:
     surprise: np.ndarray             # (steps,) bits of each character given the ones before; NaN first
     vocab: str
     model: dict = field(default_factory=dict)   # cell, layers, hidden
+    held: list = field(default_factory=list)    # the states the page holds for select and match: (layer, name)
+    held_q: np.ndarray | None = None            # (G, steps, H) uint8 levels: value = (q / Q - 1) * scale
+    held_scales: np.ndarray | None = None       # (G,) the scale of each held state
+    held_levels: int = 127                      # Q: 127 (one byte a value) or 7 (4 bits)
 
     @property
     def steps(self) -> int:
@@ -78,8 +84,17 @@ def analyse(model: CharLM, vocab: CharVocab, text: str, top: int = 10, layer: in
     chosen = rank_cells(r, _allowed(tracer, layer, state), top, units)
     columns = [c for c, _ in chosen]
     scales = np.maximum(peak[columns], 1.0)
-    second = Tracer(model)
-    kept, acts, top_ids, top_p, surprise = _record_pass(second, vocab, text, chunk, columns, scales)
+    second = Tracer(model, gates=True)
+    shown = layer or tracer.num_layers
+    held = [(k, s) for k, s in second.groups if s in ("c", "h") or k == shown]
+    H = tracer.hidden
+    columns = [second.groups.index(tracer.groups[c // H]) * H + c % H for c in columns]
+    held_cols = np.concatenate([np.arange(H) + second.groups.index(g) * H for g in held])
+    held_peak = np.maximum(peak.reshape(-1, H).max(1), 1.0)             # scales of the c/h blocks
+    held_scales = np.array([held_peak[tracer.groups.index(g)] if g in tracer.groups else 1.0 for g in held])
+    Q = 127 if len(held) * H * _steps(text, vocab) <= HELD_BYTES else 7
+    kept, acts, top_ids, top_p, surprise, held_q = _record_pass(second, vocab, text, chunk, columns, scales,
+                                                                held_cols, np.repeat(held_scales, H), Q)
     names = list(FEATURES)
 
     def describe(rank, c, f):
@@ -91,7 +106,18 @@ def analyse(model: CharLM, vocab: CharVocab, text: str, top: int = 10, layer: in
     return Analysis(text=text, kept=kept, skipped=sorted({c for c in text if c not in vocab.stoi}),
                     cells=[describe(k + 1, c, f) for k, (c, f) in enumerate(chosen)], acts=acts, scales=scales,
                     top_ids=top_ids, top_p=top_p, surprise=surprise, vocab=vocab.chars,
-                    model=dict(cell=model.cell, layers=tracer.num_layers, hidden=tracer.hidden))
+                    model=dict(cell=model.cell, layers=tracer.num_layers, hidden=tracer.hidden),
+                    held=held, held_q=held_q.reshape(-1, len(held), H).transpose(1, 0, 2), held_scales=held_scales,
+                    held_levels=Q)
+
+
+def _steps(text: str, vocab: CharVocab) -> int:
+    return sum(c in vocab.stoi for c in text)
+
+
+def quantise_held(values: np.ndarray, scales: np.ndarray, Q: int) -> np.ndarray:
+    """Levels 0 .. 2Q of ``values`` in [-scales, scales]: q = round((v / scale + 1) Q)."""
+    return np.clip(np.floor((values / scales + 1) * Q + 0.5), 0, 2 * Q).astype(np.uint8)
 
 
 def _check(tracer: Tracer, vocab: CharVocab, text: str, layer: int, state: str) -> None:
@@ -118,10 +144,13 @@ def _rank_pass(tracer: Tracer, vocab: CharVocab, text: str, chunk: int):
     return corr.result(), peak
 
 
-def _record_pass(tracer: Tracer, vocab: CharVocab, text: str, chunk: int, columns: list, scales: np.ndarray):
+def _record_pass(tracer: Tracer, vocab: CharVocab, text: str, chunk: int, columns: list, scales: np.ndarray,
+                 held_cols: np.ndarray, held_scales: np.ndarray, Q: int):
     """The second pass: (kept (len(text),), acts (K, steps) int8, top ids (steps, 5), their
-    probabilities (steps, 5), surprise in bits (steps,), NaN for the first character)."""
+    probabilities (steps, 5), surprise in bits (steps,), NaN for the first character, the held
+    states' levels (steps, len(held_cols)) uint8)."""
     kept_all, rows, tops, probs, surprise = [], [], [], [], []
+    held, done = np.empty((_steps(text, vocab), len(held_cols)), np.uint8), 0      # filled in place
     last = None                                                          # (V,) log p before this stretch
     for _, ids, kept in _stretches(text, vocab, chunk):
         kept_all.append(kept)
@@ -129,6 +158,8 @@ def _record_pass(tracer: Tracer, vocab: CharVocab, text: str, chunk: int, column
             continue
         acts, logp = tracer(ids)                                         # (n, N), (n, V)
         rows.append(np.floor(acts[:, columns] / scales * 127 + 0.5).astype(np.int8).T)   # (K, n)
+        held[done:done + len(ids)] = quantise_held(acts[:, held_cols], held_scales, Q)    # (n, G * H)
+        done += len(ids)
         before = logp[:-1] if last is None else np.concatenate([last[None], logp[:-1]])
         s = -before[np.arange(len(before)), ids[len(ids) - len(before):]] / math.log(2)
         surprise.append((np.concatenate([[np.nan], s]) if last is None else s).astype(np.float32))
@@ -137,4 +168,4 @@ def _record_pass(tracer: Tracer, vocab: CharVocab, text: str, chunk: int, column
         tops.append(top_ids)
         probs.append(np.exp(np.take_along_axis(logp, top_ids, 1)).astype(np.float32))
     return (np.concatenate(kept_all), np.concatenate(rows, axis=1), np.concatenate(tops), np.concatenate(probs),
-            np.concatenate(surprise))
+            np.concatenate(surprise), held)

@@ -2,7 +2,9 @@
 
 The script reads the JSON in ``<script id="data">``: base64 arrays of the listed cells'
 activations (int8), the top-5 next-character ids and probabilities (uint16 thousandths) and
-each character's surprise (uint16 hundredths of a bit, 65535 = none).
+each character's surprise (uint16 hundredths of a bit, 65535 = none), and the held states of
+select and match (``held``: one block of levels per state, steps x hidden, one byte or 4 bits a
+value). ``window.tinyrnnSelect(start, end, threshold)`` runs select and match from a script.
 """
 
 LEVELS = 21         # colour steps from -1 (blue) through 0 (white) to +1 (red)
@@ -47,6 +49,11 @@ table.rank tbody tr{cursor:pointer}
 #tip td.pp{text-align:right;font-variant-numeric:tabular-nums}
 #tip .bar{height:.6em;background:#6a8fd0}
 noscript p{background:#fff3c4;padding:.3em .6em}
+details.match{margin:.4em 0 .8em}
+details.match .how{color:#444;font-size:.9em;max-width:60em}
+details.match input{width:5em;font:inherit}
+#matches{max-height:14em;overflow:auto;font:12px/1.5 ui-monospace,monospace;margin:.3em 0}
+#matches li{cursor:pointer;white-space:pre}
 """ + "".join(f"#text span.q{k}{{background:{level_colour(k)}}}\n" for k in range(LEVELS))
 
 JS = r"""
@@ -145,6 +152,103 @@ JS = r"""
   select.addEventListener("change", function () { paint(+select.value); });
   Array.prototype.forEach.call(document.querySelectorAll("table.rank tbody tr"), function (tr, i) {
     tr.addEventListener("click", function () { select.value = String(i); paint(i); });
+  });
+
+  // ---- select and match (LSTMVis): the held states, decoded one state at a time
+  var H = D.held, held = {}, chars = text.querySelectorAll("span"), stepOfChar = [], charOfStep = [];
+  Array.prototype.forEach.call(chars, function (s, i) {
+    stepOfChar.push(s.classList.contains("oov") ? -1 : charOfStep.length);
+    if (!s.classList.contains("oov")) charOfStep.push(i);
+  });
+  function values(g) {          // Float32Array (steps * hidden) of state g
+    if (held[g]) return held[g];
+    var b = bytes(H.data[g]), n = spans.length * H.hidden, out = new Float32Array(n), Q = H.levels;
+    for (var j = 0; j < n; j++) {
+      var q = Q === 7 ? (j & 1 ? b[j >> 1] >> 4 : b[j >> 1] & 15) : b[j];
+      out[j] = (q / Q - 1) * H.scales[g];
+    }
+    return (held[g] = out);
+  }
+  function stepsIn(start, end) {  // [first, last) steps of the kept characters in [start, end)
+    var a = -1, b = -1;
+    for (var i = Math.max(0, start); i < Math.min(end, stepOfChar.length); i++) {
+      if (stepOfChar[i] >= 0) { if (a < 0) a = stepOfChar[i]; b = stepOfChar[i] + 1; }
+    }
+    return [a, b];
+  }
+  function selectCells(g, start, end, threshold) {
+    var v = values(g), n = H.hidden, st = stepsIn(start, end), a = st[0], b = st[1], cells = [], matches = [];
+    if (a < 0) return {layer: H.groups[g][0], state: H.groups[g][1], cells: cells, matches: matches, on: null};
+    for (var c = 0; c < n; c++) {
+      var ok = a === 0 || v[(a - 1) * n + c] < threshold;
+      for (var t = a; ok && t < b; t++) ok = v[t * n + c] >= threshold;
+      if (ok) cells.push(c);
+    }
+    var on = new Uint16Array(spans.length), mask = new Uint8Array(n), L = b - a;
+    cells.forEach(function (c) { mask[c] = 1; });
+    for (var t = 0; t < spans.length; t++) {
+      for (var k = 0; k < cells.length; k++) if (v[t * n + cells[k]] >= threshold) on[t]++;
+    }
+    if (cells.length) {
+      var runs = [];
+      for (var t = 0; t < spans.length; t++) {
+        if (on[t] !== cells.length) continue;
+        var e = t, other = 0;
+        while (e < spans.length && on[e] === cells.length) {
+          for (var c = 0; c < n; c++) if (!mask[c] && v[e * n + c] >= threshold) other++;
+          e++;
+        }
+        if (!(t <= a && b <= e)) {   // not the run that holds the selection
+          var len = e - t, sim = Math.min(len, L) / Math.max(len, L);
+          runs.push({start: charOfStep[t], end: charOfStep[e - 1] + 1, score: (cells.length - other / len) * sim});
+        }
+        t = e - 1;
+      }
+      runs.sort(function (x, y) { return y.score - x.score || x.start - y.start; });
+      matches = runs.slice(0, 50);
+    }
+    return {layer: H.groups[g][0], state: H.groups[g][1], cells: cells, matches: matches, on: on};
+  }
+  var groupSel = document.getElementById("group"), thr = document.getElementById("threshold");
+  var from = document.getElementById("from"), to = document.getElementById("to");
+  var list = document.getElementById("matches"), said = document.getElementById("selected");
+  function run(start, end, threshold) {
+    var r = selectCells(+groupSel.value, start, end, threshold);
+    from.value = start; to.value = end; thr.value = threshold;
+    said.textContent = r.cells.length + " cell(s) selected" + (r.cells.length ? ": #" + r.cells.join(", #") : "") +
+      " \u00b7 " + r.matches.length + " match(es)";
+    list.innerHTML = "";
+    r.matches.forEach(function (m) {
+      var li = document.createElement("li"), s = "";
+      for (var i = m.start; i < m.end && i < m.start + 40; i++) s += shown(TEXT[i]);
+      li.textContent = "[" + m.start + ", " + m.end + ") " + s + (m.end - m.start > 40 ? "\u2026" : "") +
+        " \u00b7 score " + m.score.toFixed(2);
+      li.tabIndex = 0;
+      li.addEventListener("click", function () { chars[m.start].scrollIntoView({block: "center"}); });
+      list.appendChild(li);
+    });
+    if (r.on && r.cells.length) {
+      for (var j = 0; j < spans.length; j++) {
+        var cls = "q" + Math.round(HALF + HALF * r.on[j] / r.cells.length);
+        spans[j].className = j === cur ? cls + " cur" : cls;
+      }
+    }
+    return {layer: r.layer, state: r.state, cells: r.cells,
+            matches: r.matches.map(function (m) { return {start: m.start, end: m.end, score: m.score}; })};
+  }
+  var TEXT = Array.prototype.map.call(chars, function (s) { return s.textContent === "\u21b5" ? "\n" : s.textContent; });
+  window.tinyrnnSelect = function (start, end, threshold) {
+    return run(start, end, threshold === undefined ? 0.3 : threshold);
+  };
+  document.getElementById("go").addEventListener("click", function () { run(+from.value, +to.value, +thr.value); });
+  var down = -1;
+  text.addEventListener("mousedown", function (e) {
+    down = Array.prototype.indexOf.call(chars, e.target);
+  });
+  text.addEventListener("mouseup", function (e) {
+    var up = Array.prototype.indexOf.call(chars, e.target);
+    if (down >= 0 && up >= 0 && up !== down) run(Math.min(down, up), Math.max(down, up) + 1, +thr.value);
+    down = -1;
   });
   if (D.cells.length) {           // a text of one step ranks no cell
     select.disabled = false;
