@@ -47,10 +47,47 @@ def test_bracket_comment_indent_and_position_features():
     assert _column(text, "line_position") == [1, 2, 3, 4, 5, 6, 7, 0, *range(1, 13), 0, 1, 2]
 
 
+def test_features_of_any_text():
+    text = "He said \u201cno (really)\u201d; don't 42\nX"
+    assert _column(text, "any_quote") == [0] * 8 + [1] * 12 + [0] * 13                     # \u201c ... \u201d
+    assert _column(text, "any_brackets") == [0] * 12 + [1] * 7 + [0] * 14
+    assert _column(text, "word_position")[:12] == [1, 2, 0, 1, 2, 3, 4, 0, 0, 1, 2, 0]
+    assert _column(text, "whitespace") == [int(c.isspace()) for c in text]
+    assert _column(text, "digit") == [int(c in "42") for c in text]
+    assert _column(text, "capital") == [int(c in "HX") for c in text]
+    assert _column(text, "line_break") == [int(c == "\n") for c in text]
+    assert _column("\u00abun \u2039deux\u203a\u00bb x", "any_quote") == [1] * 10 + [0, 0, 0]   # the outer pair
+
+
 def test_features_in_stretches_equal_features_at_once():
     scanner = FeatureScanner(CODE)
     parts = [scanner.advance(k) for k in range(7, len(CODE) + 7, 7)]
     np.testing.assert_array_equal(np.concatenate(parts), text_features(CODE))
+
+
+def _luminance(rgb):
+    c = np.array(rgb) / 255
+    c = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return float(c @ [0.2126, 0.7152, 0.0722])
+
+
+def test_every_colour_level_keeps_the_text_readable():
+    """WCAG 2 contrast ratio of the text colour on each background level: at least 4.5."""
+    from tinyrnn.viz.assets import LEVELS, TEXT_COLOUR, level_rgb
+    text = _luminance(TEXT_COLOUR)
+    ratios = [(_luminance(level_rgb(k)) + 0.05) / (text + 0.05) for k in range(LEVELS)]
+    assert min(ratios) >= 4.5, ratios
+    assert level_rgb(LEVELS // 2) == (255, 255, 255)
+
+
+def test_the_page_lists_only_the_features_that_occur():
+    prose = "The cat sat on the mat (twice), and \u201cthen\u201d it ran.\n" * 4
+    model, vocab = tiny_model(prose)
+    a = analyse(model, vocab, prose, top=3)
+    assert "comment" not in a.features and "indentation" not in a.features and "digit" not in a.features
+    assert {"any_quote", "any_brackets", "capital", "line_break", "word_position"} <= set(a.features)
+    head = re.search(r"<thead>(.*?)</thead>", render(a, "t", "s")).group(1)
+    assert re.findall(r'<th title="[^"]*">([a-z_]+)</th>', head) == a.features
 
 
 # ---------------------------------------------------------------- activations

@@ -87,6 +87,9 @@ def test_every_character_rendered(browser, page):
     assert len(spans) == len(TEXT)
     assert "".join("\n" if t == "\u21b5" else t for t, _ in spans) == TEXT
     assert all(n > 0 for _, n in spans)                                   # each one laid out on the page
+    colours = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#text span:not(.oov)'), s => getComputedStyle(s).color)")
+    assert set(colours) == {"rgb(34, 34, 34)"}                           # TEXT_COLOUR, as the contrast test assumes
     assert browser.get_log("browser") == []                               # no script error
 
 
@@ -149,8 +152,8 @@ def test_screenshot_is_not_blank(browser):
     browser.execute_script("window.scrollTo(0, 0)")
     png = imread(io.BytesIO(browser.get_screenshot_as_png()), format="png")[..., :3]   # (H, W, 3) in [0, 1]
     assert png.shape[0] > 300 and png.std() > 0.05
-    red = (png[..., 0] > 0.8) & (png[..., 1] < 0.6) & (png[..., 2] < 0.6)
-    blue = (png[..., 2] > 0.8) & (png[..., 0] < 0.6) & (png[..., 1] < 0.6)
+    red = (png[..., 0] > 0.9) & (png[..., 1] < 0.8) & (png[..., 2] < 0.8)     # the upper half of the palette
+    blue = (png[..., 2] > 0.9) & (png[..., 0] < 0.75) & (png[..., 1] < 0.8)
     assert red.sum() > 200 and blue.sum() > 200                          # the cell's colours are drawn
 
 

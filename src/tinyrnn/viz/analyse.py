@@ -40,6 +40,7 @@ class Analysis:
     surprise: np.ndarray             # (steps,) bits of each character given the ones before; NaN first
     vocab: str
     model: dict = field(default_factory=dict)   # cell, layers, hidden
+    features: list = field(default_factory=list)   # the features that occur (vary) in the text
     held: list = field(default_factory=list)    # the states the page holds for select and match: (layer, name)
     held_q: np.ndarray | None = None            # (G, steps, H) uint8 levels: value = (q / Q - 1) * scale
     held_scales: np.ndarray | None = None       # (G,) the scale of each held state
@@ -107,6 +108,7 @@ def analyse(model: CharLM, vocab: CharVocab, text: str, top: int = 10, layer: in
                     cells=[describe(k + 1, c, f) for k, (c, f) in enumerate(chosen)], acts=acts, scales=scales,
                     top_ids=top_ids, top_p=top_p, surprise=surprise, vocab=vocab.chars,
                     model=dict(cell=model.cell, layers=tracer.num_layers, hidden=tracer.hidden),
+                    features=[n for f, n in enumerate(names) if not np.isnan(r[:, f]).all()],
                     held=held, held_q=held_q.reshape(-1, len(held), H).transpose(1, 0, 2), held_scales=held_scales,
                     held_levels=Q)
 

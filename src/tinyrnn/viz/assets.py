@@ -8,17 +8,25 @@ value). ``window.tinyrnnSelect(start, end, threshold)`` runs select and match fr
 """
 
 LEVELS = 21         # colour steps from -1 (blue) through 0 (white) to +1 (red)
+TEXT_COLOUR = (0x22, 0x22, 0x22)
+NEGATIVE, POSITIVE = (90, 140, 255), (255, 110, 100)    # light enough that TEXT_COLOUR stays readable
+
+
+def level_rgb(k: int) -> tuple:
+    """The background of level k of LEVELS: white at the middle, towards NEGATIVE below and
+    POSITIVE above (sRGB, linearly)."""
+    a = 2 * k / (LEVELS - 1) - 1
+    end = NEGATIVE if a < 0 else POSITIVE
+    return tuple(round(255 + (e - 255) * abs(a)) for e in end)
 
 
 def level_colour(k: int) -> str:
-    """The background of level k of LEVELS: white at the middle, blue below, red above."""
-    a = 2 * k / (LEVELS - 1) - 1
-    fade = round(255 * (1 - abs(a)))
-    return f"rgb({fade},{fade},255)" if a < 0 else f"rgb(255,{fade},{fade})"
+    return "rgb({},{},{})".format(*level_rgb(k))
 
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:1.2em auto;max-width:70em;padding:0 1em;color:#222}
+#text span{color:#222}
 h1{font-size:1.25em;margin:.2em 0}
 .meta{color:#555;margin:.2em 0 .8em}
 .controls{display:flex;flex-wrap:wrap;gap:.6em 1.4em;align-items:center;margin:.6em 0}
@@ -40,7 +48,7 @@ table.rank tbody tr{cursor:pointer}
 #text span.oov{background:repeating-linear-gradient(45deg,#ccc 0 3px,#fff 3px 6px);color:#900}
 .legend{display:inline-flex;align-items:center;gap:.4em;font-size:.85em;color:#555}
 .legend i{display:inline-block;width:9em;height:.9em;border:1px solid #ccc;
-  background:linear-gradient(90deg,rgb(0,0,255),#fff,rgb(255,0,0))}
+  background:linear-gradient(90deg,rgb(90,140,255),#fff,rgb(255,110,100))}
 #tip{position:fixed;display:none;background:#fff;border:1px solid #999;box-shadow:0 2px 8px rgba(0,0,0,.2);
   padding:.4em .6em;font-size:.88em;pointer-events:none;z-index:10;min-width:14em}
 #tip table{border-collapse:collapse;margin-top:.3em}
@@ -93,10 +101,10 @@ JS = r"""
       s.className = j === cur ? cls + " cur" : cls;
     }
     var c = D.cells[k], parts = [];
-    for (var name in c.correlations) {
+    D.features.forEach(function (name) {
       var r = c.correlations[name];
       parts.push(name + " " + (r === null ? "\u2013" : (r >= 0 ? "+" : "") + r.toFixed(2)));
-    }
+    });
     corr.textContent = "correlations: " + parts.join(" \u00b7 ");
     Array.prototype.forEach.call(document.querySelectorAll("table.rank tbody tr"), function (tr, i) {
       tr.classList.toggle("sel", i === k);

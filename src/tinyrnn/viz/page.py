@@ -64,10 +64,12 @@ def _strip(a: Analysis) -> str:
 
 
 def _table(a: Analysis) -> str:
-    head = "".join(f"<th title=\"{html.escape(d)}\">{n}</th>" for n, d in FEATURES.items())
+    """The ranked cells and their correlations with the features that occur in the text."""
+    head = "".join(f"<th title=\"{html.escape(FEATURES[n])}\">{n}</th>" for n in a.features)
     rows = []
     for c in a.cells:
-        rs = "".join("<td>–</td>" if v is None else f"<td>{v:+.2f}</td>" for v in c["correlations"].values())
+        rs = "".join("<td>–</td>" if c["correlations"][n] is None else f"<td>{c['correlations'][n]:+.2f}</td>"
+                     for n in a.features)
         rows.append(f"<tr><td>{c['rank']}</td><td>{cell_label(c)}</td><td>{c['feature']}</td>{rs}</tr>")
     return (f'<table class="rank"><thead><tr><th>#</th><th>cell</th><th>tracks</th>{head}</tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table>')
@@ -92,7 +94,7 @@ def _data(a: Analysis) -> str:
     bits = np.where(np.isnan(a.surprise), NO_SURPRISE,
                     np.minimum(np.floor(np.nan_to_num(a.surprise) * 100 + 0.5), NO_SURPRISE - 1)).astype("<u2")
     id_bytes = 1 if len(a.vocab) <= 256 else 2
-    data = dict(levels=LEVELS, top=a.top_ids.shape[1], vocab=a.vocab, cells=a.cells, scales=[float(s) for s in a.scales],
+    data = dict(levels=LEVELS, top=a.top_ids.shape[1], vocab=a.vocab, features=a.features, cells=a.cells, scales=[float(s) for s in a.scales],
                 acts=[_b64(row.astype(np.int8)) for row in a.acts], id_bytes=id_bytes,
                 top_ids=_b64(a.top_ids.astype("u1" if id_bytes == 1 else "<u2")), top_p=_b64(probs),
                 surprise=_b64(bits), held=_held(a))
