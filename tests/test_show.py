@@ -147,6 +147,54 @@ def test_lstm_cell_states_give_the_layers_h():
     np.testing.assert_allclose(sigmoid(a_o) * tanh_c, out[:, 0], atol=1e-12)
 
 
+# ---------------------------------------------------------------- influence
+@pytest.mark.parametrize("cell,layers", [("lstm", 2), ("gru", 1), ("rnn", 2)])
+def test_influence_equals_finite_differences(cell, layers):
+    """Each entry is the norm of d log p(x_j) / d e_t by central differences (float64) over
+    the window's embeddings, the state at the window's start taken from the whole text's run."""
+    from tinyrnn.functional import log_softmax
+    from tinyrnn.viz.influence import influence
+    model, vocab = tiny_model(cell=cell, layers=layers, hidden=5, dtype=np.float64)
+    ids = np.array([vocab.stoi[c] for c in CODE[:70]])
+    before = [p.grad.copy() for p in model.parameters()]
+    W = 8
+    got = influence(model, ids, window=W, batch=7)
+    assert all((p.grad == g).all() for p, g in zip(model.parameters(), before))    # gradients left alone
+    emb = model.embed(ids[:, None])[:, 0]
+
+    def logp(j, e):
+        s = max(j - W, 0)
+        state = model.rnn(emb[:s, None])[1] if s else None
+        y, _ = model.rnn(e[s:j, None], state)
+        return log_softmax(model.head(y[-1])[0])[ids[j]]
+
+    assert (got[0] == 0).all() and (got[3, 3:] == 0).all()
+    for j in (1, 4, 30, 69):
+        for d in range(1, min(j, W) + 1):
+            g = []
+            for k in range(emb.shape[1]):
+                up, down = emb.copy(), emb.copy()
+                up[j - d, k] += 1e-6
+                down[j - d, k] -= 1e-6
+                g.append((logp(j, up) - logp(j, down)) / 2e-6)
+            assert abs(np.linalg.norm(g) - got[j, d - 1]) < 1e-7, (j, d)
+
+
+def test_page_of_5000_characters_of_an_lstm_256_is_at_most_8_mb(monkeypatch):
+    """The stdlib model's size (LSTM 256, one layer, embeddings 64) over 5,000 characters: the
+    page with every held state and the influence of 64 characters stays within 8 MB and fetches
+    nothing. (base64's length does not depend on the values, so the influence is zeros here.)"""
+    import sys
+    monkeypatch.setattr(sys.modules["tinyrnn.viz.analyse"], "influence_rows",
+                        lambda model, ids, window: iter([(np.arange(len(ids)), np.zeros((len(ids), window)))]))
+    model, vocab = tiny_model(hidden=256)
+    a = analyse(model, vocab, (CODE * 100)[:5000])
+    page = render(a, "t", "s")
+    assert a.influence_q.shape == (5000, 64) and a.held_q.shape == (6, 5000, 256)
+    assert len(page.encode("utf-8")) <= 8_000_000
+    assert not re.search(r"(src|href)\s*=|https?://|@import|url\(", page)
+
+
 # ---------------------------------------------------------------- ranking
 def test_correlator_over_chunks_equals_corrcoef(rng):
     a, f = rng.standard_normal((200, 6)), rng.standard_normal((200, 3)) * 5 + 2
@@ -383,8 +431,8 @@ def test_held_out_slice_is_the_training_split(tmp_path, default_corpus):
 
 def test_memory_does_not_hold_every_cell_of_every_step():
     """Working memory grows with the text only by what the page keeps (one byte a character
-    for each of the 6 * 64 held values, and about 100 bytes more), not by every value of every
-    step (6 * 64 float32 a character)."""
+    for each of the 6 * 64 held values, 64 + 4 bytes of influence, and about 100 bytes more),
+    not by every value of every step (6 * 64 float32 a character)."""
     model, vocab = tiny_model(hidden=64)
 
     def peak(n):
@@ -396,7 +444,7 @@ def test_memory_does_not_hold_every_cell_of_every_step():
         return used
 
     extra = peak(12000) - peak(3000)
-    assert extra < 9000 * (6 * 64 + 200), extra
+    assert extra < 9000 * (6 * 64 + 68 + 200), extra
 
 
 # ---------------------------------------------------------------- sample --prime-file

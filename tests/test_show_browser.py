@@ -280,3 +280,29 @@ def test_a_stretch_inside_brackets_matches_other_bracketed_stretches(tmp_path):
         assert driver.get_log("browser") == []
     finally:
         driver.quit()
+
+
+def test_influence_on_hover(browser, page):
+    """The page's influence equals tinyrnn's (viz.influence on the same model) to its uint8
+    step, and hovering a character underlines the characters before it by their influence."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from tinyrnn.viz.influence import influence
+    _, model, vocab, _ = page
+    want = influence(model, np.array([vocab.stoi[c] for c in TEXT if c in vocab.stoi]))
+    for j in (1, 30, 100, len(want) - 1):
+        got = np.array(browser.execute_script(f"return window.tinyrnnInfluence({j})"))
+        assert len(got) == min(j, 64)
+        np.testing.assert_allclose(got, want[j, :len(got)], atol=want[j].max() / 255 / 2 * 1.001 + 1e-7)
+    spans = browser.find_elements("css selector", "#text span:not(.oov)")
+    j = 100
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", spans[j])
+    ActionChains(browser).move_to_element(spans[j]).perform()
+    shadows = browser.execute_script(
+        f"return Array.from(document.querySelectorAll('#text span:not(.oov)')).slice({j - 64}, {j + 1})"
+        ".map(s => s.style.boxShadow)")
+    assert shadows[-1] == "" and all(shadows[:-1])
+    strongest = 64 - int(np.argmax(want[j]))                              # its index in the slice
+    alpha = [1.0 if x.startswith("rgb(") else float(x.split(")")[0].split(",")[-1]) for x in shadows[:-1]]
+    assert alpha[strongest - 1] == 1.0 == max(alpha)                      # the strongest fully underlined
+    np.testing.assert_allclose(alpha[::-1], want[j] / want[j].max(), atol=0.5 / 255 + 1e-3)
+    assert f"{int(np.argmax(want[j])) + 1} back" in browser.find_element("id", "tip").text

@@ -18,6 +18,7 @@ from ..data.text import CharVocab
 from ..errors import InputError
 from ..models.charlm import CharLM
 from .features import FEATURES, FeatureScanner
+from .influence import WINDOW, influence_rows
 from .rank import Correlator, rank_cells
 from .trace import Tracer
 
@@ -45,6 +46,8 @@ class Analysis:
     held_q: np.ndarray | None = None            # (G, steps, H) uint8 levels: value = (q / Q - 1) * scale
     held_scales: np.ndarray | None = None       # (G,) the scale of each held state
     held_levels: int = 127                      # Q: 127 (one byte a value) or 7 (4 bits)
+    influence_q: np.ndarray | None = None       # (steps, window) uint8: influence / its row's largest * 255
+    influence_max: np.ndarray | None = None     # (steps,) float32: each row's largest influence
 
     @property
     def steps(self) -> int:
@@ -74,12 +77,13 @@ def _allowed(tracer: Tracer, layer: int, state: str) -> np.ndarray:
 
 
 def analyse(model: CharLM, vocab: CharVocab, text: str, top: int = 10, layer: int = 0, state: str = "both",
-            chunk: int = 256) -> Analysis:
+            chunk: int = 256, window: int = WINDOW) -> Analysis:
     """Rank the cells of ``model`` over ``text`` and keep what a page of the ``top`` cells needs.
     Characters outside the vocabulary are skipped (the model never sees them). ``layer`` (from
-    1; 0 = all) and ``state`` ("c", "h" or "both", LSTM only) choose the cells ranked."""
+    1; 0 = all) and ``state`` ("c", "h" or "both", LSTM only) choose the cells ranked.
+    ``window``: how far back the influence on each prediction is computed (0: not at all)."""
     tracer = Tracer(model)
-    _check(tracer, vocab, text, layer, state)
+    _check(tracer, vocab, text, layer, state, window)
     r, peak = _rank_pass(Tracer(model), vocab, text, chunk)              # (N, F), (N,)
     units = np.array([(k, j) for k, _ in tracer.groups for j in range(tracer.hidden)]) @ [tracer.hidden, 1]
     chosen = rank_cells(r, _allowed(tracer, layer, state), top, units)
@@ -97,6 +101,7 @@ def analyse(model: CharLM, vocab: CharVocab, text: str, top: int = 10, layer: in
     kept, acts, top_ids, top_p, surprise, held_q = _record_pass(second, vocab, text, chunk, columns, scales,
                                                                 held_cols, np.repeat(held_scales, H), Q)
     names = list(FEATURES)
+    inf_q, inf_max = _influence(model, vocab, text, window)
 
     def describe(rank, c, f):
         layer_of, state_of = tracer.groups[c // tracer.hidden]
@@ -110,7 +115,21 @@ def analyse(model: CharLM, vocab: CharVocab, text: str, top: int = 10, layer: in
                     model=dict(cell=model.cell, layers=tracer.num_layers, hidden=tracer.hidden),
                     features=[n for f, n in enumerate(names) if not np.isnan(r[:, f]).all()],
                     held=held, held_q=held_q.reshape(-1, len(held), H).transpose(1, 0, 2), held_scales=held_scales,
-                    held_levels=Q)
+                    held_levels=Q, influence_q=inf_q, influence_max=inf_max)
+
+
+def _influence(model: CharLM, vocab: CharVocab, text: str, window: int):
+    """The influence (``viz.influence``) on each kept character's prediction, each row scaled
+    to its largest value: (levels (steps, window) uint8, largest (steps,) float32)."""
+    if not window:
+        return None, None
+    ids = np.fromiter((vocab.stoi[c] for c in text if c in vocab.stoi), np.int64)
+    q, top = np.zeros((len(ids), window), np.uint8), np.zeros(len(ids), np.float32)
+    for js, v in influence_rows(model, ids, window):
+        peak = v.max(1)
+        q[js] = np.floor(v / np.where(peak > 0, peak, 1.0)[:, None] * 255 + 0.5)
+        top[js] = peak
+    return q, top
 
 
 def _steps(text: str, vocab: CharVocab) -> int:
@@ -122,11 +141,13 @@ def quantise_held(values: np.ndarray, scales: np.ndarray, Q: int) -> np.ndarray:
     return np.clip(np.floor((values / scales + 1) * Q + 0.5), 0, 2 * Q).astype(np.uint8)
 
 
-def _check(tracer: Tracer, vocab: CharVocab, text: str, layer: int, state: str) -> None:
+def _check(tracer: Tracer, vocab: CharVocab, text: str, layer: int, state: str, window: int) -> None:
     if not any(c in vocab.stoi for c in text):
         raise InputError("no character of the text is in the model's vocabulary")
     if not 0 <= layer <= tracer.num_layers:
         raise InputError(f"--layer must be between 1 and {tracer.num_layers} (the model's layers), got {layer}")
+    if window < 0:
+        raise InputError(f"--influence must be 0 or more characters, got {window}")
     if state not in ("both", "c", "h"):
         raise InputError(f"--state must be c, h or both, got {state}")
     if state == "c" and not tracer.lstm:

@@ -82,6 +82,27 @@ JS = r"""
   var acts = D.acts.map(function (a) { return new Int8Array(bytes(a).buffer); });
   var ids = D.id_bytes === 1 ? bytes(D.top_ids) : u16(D.top_ids);
   var probs = u16(D.top_p), surprise = u16(D.surprise);
+  var I = D.influence, infQ = I ? bytes(I.q) : null, infMax = I ? new Float32Array(bytes(I.max).buffer) : null;
+  var shaded = [];
+  function influenceOf(j) {     // [influence of the character d = 1 .. window steps before j]
+    var out = [];
+    for (var d = 1; I && d <= I.window && j - d >= 0; d++) out.push(infQ[j * I.window + d - 1] / 255 * infMax[j]);
+    return out;
+  }
+  function shade(j) {           // underline each earlier character by its influence on character j
+    shaded.forEach(function (s) { s.style.boxShadow = ""; });
+    shaded = [];
+    if (!I) return "";
+    var best = 0, at = 0;
+    for (var d = 1; d <= I.window && j - d >= 0; d++) {
+      var q = infQ[j * I.window + d - 1], s = spans[j - d];
+      if (q > best) { best = q; at = d; }
+      s.style.boxShadow = "inset 0 -3px 0 rgba(224,123,0," + (q / 255).toFixed(3) + ")";
+      shaded.push(s);
+    }
+    return j ? " \u00b7 most influenced by the character " + at + " back" : "";
+  }
+  window.tinyrnnInfluence = influenceOf;
   var text = document.getElementById("text"), tip = document.getElementById("tip");
   var select = document.getElementById("cell"), corr = document.getElementById("corr");
   var mark = document.getElementById("mark"), strip = document.getElementById("strip");
@@ -119,7 +140,7 @@ JS = r"""
     var sup = surprise[j] === 65535 ? "\u2013" : (surprise[j] / 100).toFixed(2) + " bits";
     var html = "<div><b>" + esc(shown(s.textContent)) + "</b> \u00b7 character " + (j + 1) +
       " \u00b7 surprise <span class=\"surprise\">" + sup + "</span>" + (D.cells.length ? " \u00b7 cell " +
-      (acts[cell][j] / 127 * D.scales[cell]).toFixed(2) : "") + "</div><div>next character:</div><table>";
+      (acts[cell][j] / 127 * D.scales[cell]).toFixed(2) : "") + shade(j) + "</div><div>next character:</div><table>";
     for (var k = 0; k < D.top; k++) {
       var p = probs[j * D.top + k] / 1000;
       html += "<tr><td class=\"pc\">" + esc(shown(D.vocab[ids[j * D.top + k]])) + "</td><td class=\"pp\">" +

@@ -97,7 +97,9 @@ def _data(a: Analysis) -> str:
     data = dict(levels=LEVELS, top=a.top_ids.shape[1], vocab=a.vocab, features=a.features, cells=a.cells, scales=[float(s) for s in a.scales],
                 acts=[_b64(row.astype(np.int8)) for row in a.acts], id_bytes=id_bytes,
                 top_ids=_b64(a.top_ids.astype("u1" if id_bytes == 1 else "<u2")), top_p=_b64(probs),
-                surprise=_b64(bits), held=_held(a))
+                surprise=_b64(bits), held=_held(a), influence=None if a.influence_q is None else {
+                    "window": a.influence_q.shape[1], "q": _b64(a.influence_q),
+                    "max": _b64(a.influence_max.astype("<f4"))})
     return json.dumps(data, separators=(",", ":")).replace("<", "\\u003c")
 
 
