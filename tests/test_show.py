@@ -180,6 +180,14 @@ def test_influence_equals_finite_differences(cell, layers):
             assert abs(np.linalg.norm(g) - got[j, d - 1]) < 1e-7, (j, d)
 
 
+def test_a_page_without_influence():
+    model, vocab = tiny_model()
+    a = analyse(model, vocab, CODE, top=3, window=0)
+    assert a.influence_q is None and '"influence":null' in render(a, "t", "s")
+    with pytest.raises(ValueError, match="--influence must be 0 or more"):
+        analyse(model, vocab, CODE, window=-1)
+
+
 def test_page_of_5000_characters_of_an_lstm_256_is_at_most_8_mb(monkeypatch):
     """The stdlib model's size (LSTM 256, one layer, embeddings 64) over 5,000 characters: the
     page with every held state and the influence of 64 characters stays within 8 MB and fetches

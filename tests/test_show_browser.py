@@ -235,16 +235,22 @@ def test_selected_cells_are_on_over_the_stretch_and_off_before(browser, page):
     assert browser.get_log("browser") == []
 
 
-def test_a_stretch_inside_brackets_matches_other_bracketed_stretches(tmp_path):
+@pytest.mark.parametrize("bits", [8, 4])
+def test_a_stretch_inside_brackets_matches_other_bracketed_stretches(tmp_path, monkeypatch, bits):
     """A planted feature (cell 0 of a hand-set LSTM counts the bracket depth): selecting three
     characters inside a bracket selects cell 0, and at least 90 % of the matches lie inside
-    brackets; clicking a match scrolls the text there."""
+    brackets; clicking a match scrolls the text there. With the states held in one byte and
+    in 4 bits a value (a held-values budget of 0 forces 4 bits)."""
+    import sys
+    if bits == 4:
+        monkeypatch.setattr(sys.modules["tinyrnn.viz.analyse"], "HELD_BYTES", 0)
     text = bracket_text()
     model, vocab = bracket_model(text)
     ck = save_tiny(tmp_path / "brackets.npz", model, vocab)
     (tmp_path / "brackets.txt").write_text(text)
     out = tmp_path / "brackets.html"
     assert cli.main(["charlm", "show", ck, str(tmp_path / "brackets.txt"), "--html", str(out)]) == 0
+    assert analyse(model, vocab, text).held_levels == (127 if bits == 8 else 7)
     depth = np.cumsum([(c == "(") - (c == ")") for c in text])          # after reading each character
     start = text.index("(", 30)
     assert depth[start:start + 3].min() >= 1 and depth[start - 1] == 0
