@@ -43,8 +43,9 @@ class Analysis:
     model: dict = field(default_factory=dict)   # cell, layers, hidden
     features: list = field(default_factory=list)   # the features that occur (vary) in the text
     held: list = field(default_factory=list)    # the states the page holds for select and match: (layer, name)
-    held_q: np.ndarray | None = None            # (G, steps, H) uint8 levels: value = (q / Q - 1) * scale
-    held_scales: np.ndarray | None = None       # (G,) the scale of each held state
+    held_q: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0), np.uint8))
+    # (G, steps, H) uint8 levels: value = (q / Q - 1) * scale
+    held_scales: np.ndarray = field(default_factory=lambda: np.zeros(0))   # (G,) the scale of each held state
     held_levels: int = 127                      # Q: 127 (one byte a value) or 7 (4 bits)
     influence_q: np.ndarray | None = None       # (steps, window) uint8: influence / its row's largest * 255
     influence_max: np.ndarray | None = None     # (steps,) float32: each row's largest influence

@@ -54,10 +54,8 @@ def influence_rows(model: CharLM, ids: np.ndarray, window: int = WINDOW, batch: 
             starts = np.maximum(js - window, 0)                                   # non-decreasing
             before, pos, carry = _states_before(model, ids, pos, carry, int(starts[-1]), lstm)
             pick = starts - (pos - len(before) + 1)                               # index into before
-            if lstm:
-                hx = tuple(np.concatenate([b[k] for b in before], axis=1)[:, pick] for k in range(2))   # (L, B, H)
-            else:
-                hx = np.concatenate(before, axis=1)[:, pick]
+            hx: tuple | np.ndarray = (tuple(np.concatenate([b[k] for b in before], axis=1)[:, pick] for k in range(2))
+                                      if lstm else np.concatenate(before, axis=1)[:, pick])   # (L, B, H)
             yield js, _rows(model, ids, js, starts, hx, window)
     finally:
         for p, g in zip(model.parameters(), saved):

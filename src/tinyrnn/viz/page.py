@@ -89,6 +89,14 @@ def _held(a: Analysis) -> dict:
             "levels": a.held_levels, "scales": [float(s) for s in a.held_scales], "data": blocks}
 
 
+def _influence(a: Analysis) -> dict | None:
+    """The influence on each prediction: levels (steps, window) uint8 and each row's largest
+    value (float32), or None when the page has none."""
+    if a.influence_q is None or a.influence_max is None:
+        return None
+    return {"window": a.influence_q.shape[1], "q": _b64(a.influence_q), "max": _b64(a.influence_max.astype("<f4"))}
+
+
 def _data(a: Analysis) -> str:
     probs = np.floor(a.top_p * 1000 + 0.5).astype("<u2")                 # thousandths
     bits = np.where(np.isnan(a.surprise), NO_SURPRISE,
@@ -97,9 +105,7 @@ def _data(a: Analysis) -> str:
     data = dict(levels=LEVELS, top=a.top_ids.shape[1], vocab=a.vocab, features=a.features, cells=a.cells, scales=[float(s) for s in a.scales],
                 acts=[_b64(row.astype(np.int8)) for row in a.acts], id_bytes=id_bytes,
                 top_ids=_b64(a.top_ids.astype("u1" if id_bytes == 1 else "<u2")), top_p=_b64(probs),
-                surprise=_b64(bits), held=_held(a), influence=None if a.influence_q is None else {
-                    "window": a.influence_q.shape[1], "q": _b64(a.influence_q),
-                    "max": _b64(a.influence_max.astype("<f4"))})
+                surprise=_b64(bits), held=_held(a), influence=_influence(a))
     return json.dumps(data, separators=(",", ":")).replace("<", "\\u003c")
 
 

@@ -37,7 +37,7 @@ class Tracer:
         self.hidden = model.rnn.hidden_size
         names = (("c", "h") if self.lstm else ("h",)) + (GATES[model.cell] if gates else ())
         self.groups = [(k + 1, s) for k in range(self.num_layers) for s in names]
-        self.state = None
+        self.state: tuple | np.ndarray | None = None
 
     def __call__(self, ids: np.ndarray, predict: bool = True):
         """ids (T,) -> (activations (T, len(groups) * hidden) float32, log-probabilities of the
