@@ -9,6 +9,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
+import tinyrnn
 from show_helpers import CODE, model_probs, save_tiny, tiny_model
 from tinyrnn import cli
 from tinyrnn.checkpoint import save
@@ -46,10 +47,47 @@ def test_bracket_comment_indent_and_position_features():
     assert _column(text, "line_position") == [1, 2, 3, 4, 5, 6, 7, 0, *range(1, 13), 0, 1, 2]
 
 
+def test_features_of_any_text():
+    text = "He said \u201cno (really)\u201d; don't 42\nX"
+    assert _column(text, "any_quote") == [0] * 8 + [1] * 12 + [0] * 13                     # \u201c ... \u201d
+    assert _column(text, "any_brackets") == [0] * 12 + [1] * 7 + [0] * 14
+    assert _column(text, "word_position")[:12] == [1, 2, 0, 1, 2, 3, 4, 0, 0, 1, 2, 0]
+    assert _column(text, "whitespace") == [int(c.isspace()) for c in text]
+    assert _column(text, "digit") == [int(c in "42") for c in text]
+    assert _column(text, "capital") == [int(c in "HX") for c in text]
+    assert _column(text, "line_break") == [int(c == "\n") for c in text]
+    assert _column("\u00abun \u2039deux\u203a\u00bb x", "any_quote") == [1] * 10 + [0, 0, 0]   # the outer pair
+
+
 def test_features_in_stretches_equal_features_at_once():
     scanner = FeatureScanner(CODE)
     parts = [scanner.advance(k) for k in range(7, len(CODE) + 7, 7)]
     np.testing.assert_array_equal(np.concatenate(parts), text_features(CODE))
+
+
+def _luminance(rgb):
+    c = np.array(rgb) / 255
+    c = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return float(c @ [0.2126, 0.7152, 0.0722])
+
+
+def test_every_colour_level_keeps_the_text_readable():
+    """WCAG 2 contrast ratio of the text colour on each background level: at least 4.5."""
+    from tinyrnn.viz.assets import LEVELS, TEXT_COLOUR, level_rgb
+    text = _luminance(TEXT_COLOUR)
+    ratios = [(_luminance(level_rgb(k)) + 0.05) / (text + 0.05) for k in range(LEVELS)]
+    assert min(ratios) >= 4.5, ratios
+    assert level_rgb(LEVELS // 2) == (255, 255, 255)
+
+
+def test_the_page_lists_only_the_features_that_occur():
+    prose = "The cat sat on the mat (twice), and \u201cthen\u201d it ran.\n" * 4
+    model, vocab = tiny_model(prose)
+    a = analyse(model, vocab, prose, top=3)
+    assert "comment" not in a.features and "indentation" not in a.features and "digit" not in a.features
+    assert {"any_quote", "any_brackets", "capital", "line_break", "word_position"} <= set(a.features)
+    head = re.search(r"<thead>(.*?)</thead>", render(a, "t", "s")).group(1)
+    assert re.findall(r'<th title="[^"]*">([a-z_]+)</th>', head) == a.features
 
 
 # ---------------------------------------------------------------- activations
@@ -78,6 +116,22 @@ def test_tracer_in_chunks_equals_the_model(cell):
     np.testing.assert_allclose(acts[:, -H:], out[:, 0], atol=1e-12)
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_tracer_gates_in_chunks_equal_states_of_the_whole_text(cell):
+    """With ``gates``, each block of every layer, chunked with the state carried, equals
+    ``tinyrnn.states`` of the model's layer over the whole text (tanh of c for "c")."""
+    model, vocab = tiny_model(cell=cell, layers=2, hidden=6, dtype=np.float64)
+    ids = np.array([vocab.stoi[c] for c in CODE])
+    tracer = Tracer(model, gates=True)
+    acts = np.concatenate([tracer(ids[s:s + 11], predict=False)[0] for s in range(0, len(ids), 11)])
+    whole = tinyrnn.states(model.rnn, model.embed(ids[:, None]))
+    assert [s for _, s in tracer.groups[:len(tracer.groups) // 2]] == (
+        ["c", "h", "i", "f", "g", "o"] if cell == "lstm" else ["h", "r", "z", "n"])
+    for g, (layer, name) in enumerate(tracer.groups):
+        want = whole[layer - 1][name][:, 0]
+        np.testing.assert_allclose(acts[:, g * 6:(g + 1) * 6], np.tanh(want) if name == "c" else want, atol=1e-12)
+
+
 def test_lstm_cell_states_give_the_layers_h():
     """h = o * tanh(c) at every step, with o recomputed independently from the weights."""
     model, vocab = tiny_model(hidden=5, dtype=np.float64)
@@ -91,6 +145,62 @@ def test_lstm_cell_states_give_the_layers_h():
     a_o = (x[:, 0] @ r.weight_ih_l0.data[15:].T + r.bias_ih_l0.data[15:] + h_prev @ r.weight_hh_l0.data[15:].T
            + r.bias_hh_l0.data[15:])
     np.testing.assert_allclose(sigmoid(a_o) * tanh_c, out[:, 0], atol=1e-12)
+
+
+# ---------------------------------------------------------------- influence
+@pytest.mark.parametrize("cell,layers", [("lstm", 2), ("gru", 1), ("rnn", 2)])
+def test_influence_equals_finite_differences(cell, layers):
+    """Each entry is the norm of d log p(x_j) / d e_t by central differences (float64) over
+    the window's embeddings, the state at the window's start taken from the whole text's run."""
+    from tinyrnn.functional import log_softmax
+    from tinyrnn.viz.influence import influence
+    model, vocab = tiny_model(cell=cell, layers=layers, hidden=5, dtype=np.float64)
+    ids = np.array([vocab.stoi[c] for c in CODE[:70]])
+    before = [p.grad.copy() for p in model.parameters()]
+    W = 8
+    got = influence(model, ids, window=W, batch=7)
+    assert all((p.grad == g).all() for p, g in zip(model.parameters(), before))    # gradients left alone
+    emb = model.embed(ids[:, None])[:, 0]
+
+    def logp(j, e):
+        s = max(j - W, 0)
+        state = model.rnn(emb[:s, None])[1] if s else None
+        y, _ = model.rnn(e[s:j, None], state)
+        return log_softmax(model.head(y[-1])[0])[ids[j]]
+
+    assert (got[0] == 0).all() and (got[3, 3:] == 0).all()
+    for j in (1, 4, 30, 69):
+        for d in range(1, min(j, W) + 1):
+            g = []
+            for k in range(emb.shape[1]):
+                up, down = emb.copy(), emb.copy()
+                up[j - d, k] += 1e-6
+                down[j - d, k] -= 1e-6
+                g.append((logp(j, up) - logp(j, down)) / 2e-6)
+            assert abs(np.linalg.norm(g) - got[j, d - 1]) < 1e-7, (j, d)
+
+
+def test_a_page_without_influence():
+    model, vocab = tiny_model()
+    a = analyse(model, vocab, CODE, top=3, window=0)
+    assert a.influence_q is None and '"influence":null' in render(a, "t", "s")
+    with pytest.raises(ValueError, match="--influence must be 0 or more"):
+        analyse(model, vocab, CODE, window=-1)
+
+
+def test_page_of_5000_characters_of_an_lstm_256_is_at_most_8_mb(monkeypatch):
+    """The stdlib model's size (LSTM 256, one layer, embeddings 64) over 5,000 characters: the
+    page with every held state and the influence of 64 characters stays within 8 MB and fetches
+    nothing. (base64's length does not depend on the values, so the influence is zeros here.)"""
+    import sys
+    monkeypatch.setattr(sys.modules["tinyrnn.viz.analyse"], "influence_rows",
+                        lambda model, ids, window: iter([(np.arange(len(ids)), np.zeros((len(ids), window)))]))
+    model, vocab = tiny_model(hidden=256)
+    a = analyse(model, vocab, (CODE * 100)[:5000])
+    page = render(a, "t", "s")
+    assert a.influence_q.shape == (5000, 64) and a.held_q.shape == (6, 5000, 256)
+    assert len(page.encode("utf-8")) <= 8_000_000
+    assert not re.search(r"(src|href)\s*=|https?://|@import|url\(", page)
 
 
 # ---------------------------------------------------------------- ranking
@@ -328,8 +438,9 @@ def test_held_out_slice_is_the_training_split(tmp_path, default_corpus):
 
 
 def test_memory_does_not_hold_every_cell_of_every_step():
-    """Working memory grows with the text only by what the page keeps (about 100 bytes a
-    character here), not by every cell's activation (128 cells * 4 bytes a character)."""
+    """Working memory grows with the text only by what the page keeps (one byte a character
+    for each of the 6 * 64 held values, 64 + 4 bytes of influence, and about 100 bytes more),
+    not by every value of every step (6 * 64 float32 a character)."""
     model, vocab = tiny_model(hidden=64)
 
     def peak(n):
@@ -341,7 +452,7 @@ def test_memory_does_not_hold_every_cell_of_every_step():
         return used
 
     extra = peak(12000) - peak(3000)
-    assert extra < 9000 * 128 * 4 / 2, extra
+    assert extra < 9000 * (6 * 64 + 68 + 200), extra
 
 
 # ---------------------------------------------------------------- sample --prime-file

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from ..commands._args import flag, positive
+from ..commands._args import flag, nonneg, positive
 from ..data.text import CorpusError, load_corpus, read_text
 from ..errors import InputError
 from ..paths import atomic_write, check_output
@@ -26,9 +26,13 @@ class ShowConfig:
         "the first N characters of FILE or of the held-out slice (default %(default)s)", type=positive, metavar="N"))
     top: int = field(default=10, metadata=flag("ranked cells listed (default %(default)s)", type=positive, metavar="K"))
     layer: int = field(default=0, metadata=flag(           # 0 = every layer
-        "rank the cells of this layer only, from 1 (default: every layer)", type=positive))
+        "rank the cells of this layer only, from 1 (default: every layer); the page holds its gates "
+        "(default: the last layer's)", type=positive))
     state: str = field(default="both", metadata=flag("LSTM: rank tanh(c), h or both (default %(default)s)",
                                                      choices=["c", "h", "both"]))
+    influence: int = field(default=64, metadata=flag(
+        "on hover, shade the N characters before by their influence on the prediction (0: none; default %(default)s)",
+        type=nonneg, metavar="N"))
     chunk: int = 256            # characters per forward (memory does not grow with the text)
 
 
@@ -77,7 +81,7 @@ def show(checkpoint: str, file: str | None, cfg: ShowConfig, html_path: str | No
         source = file + (f" (its first {len(text)} characters)" if len(whole) > len(text) else "")
     else:
         text, source = held_out_text(header, cfg.chars)
-    a = analyse(model, vocab, text, cfg.top, cfg.layer, cfg.state, cfg.chunk)
+    a = analyse(model, vocab, text, cfg.top, cfg.layer, cfg.state, cfg.chunk, cfg.influence)
     summary = dict(source=source, chars=len(text), steps=a.steps, skipped=int(len(text) - a.steps),
                    skipped_chars=a.skipped, bits_per_char=round(a.bits_per_char, 4) if a.steps > 1 else None, features=FEATURES,
                    cells=a.cells, html=html_path)

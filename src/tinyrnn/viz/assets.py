@@ -2,21 +2,31 @@
 
 The script reads the JSON in ``<script id="data">``: base64 arrays of the listed cells'
 activations (int8), the top-5 next-character ids and probabilities (uint16 thousandths) and
-each character's surprise (uint16 hundredths of a bit, 65535 = none).
+each character's surprise (uint16 hundredths of a bit, 65535 = none), and the held states of
+select and match (``held``: one block of levels per state, steps x hidden, one byte or 4 bits a
+value). ``window.tinyrnnSelect(start, end, threshold)`` runs select and match from a script.
 """
 
 LEVELS = 21         # colour steps from -1 (blue) through 0 (white) to +1 (red)
+TEXT_COLOUR = (0x22, 0x22, 0x22)
+NEGATIVE, POSITIVE = (90, 140, 255), (255, 110, 100)    # light enough that TEXT_COLOUR stays readable
+
+
+def level_rgb(k: int) -> tuple:
+    """The background of level k of LEVELS: white at the middle, towards NEGATIVE below and
+    POSITIVE above (sRGB, linearly)."""
+    a = 2 * k / (LEVELS - 1) - 1
+    end = NEGATIVE if a < 0 else POSITIVE
+    return tuple(round(255 + (e - 255) * abs(a)) for e in end)
 
 
 def level_colour(k: int) -> str:
-    """The background of level k of LEVELS: white at the middle, blue below, red above."""
-    a = 2 * k / (LEVELS - 1) - 1
-    fade = round(255 * (1 - abs(a)))
-    return f"rgb({fade},{fade},255)" if a < 0 else f"rgb(255,{fade},{fade})"
+    return "rgb({},{},{})".format(*level_rgb(k))
 
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:1.2em auto;max-width:70em;padding:0 1em;color:#222}
+#text span{color:#222}
 h1{font-size:1.25em;margin:.2em 0}
 .meta{color:#555;margin:.2em 0 .8em}
 .controls{display:flex;flex-wrap:wrap;gap:.6em 1.4em;align-items:center;margin:.6em 0}
@@ -38,7 +48,7 @@ table.rank tbody tr{cursor:pointer}
 #text span.oov{background:repeating-linear-gradient(45deg,#ccc 0 3px,#fff 3px 6px);color:#900}
 .legend{display:inline-flex;align-items:center;gap:.4em;font-size:.85em;color:#555}
 .legend i{display:inline-block;width:9em;height:.9em;border:1px solid #ccc;
-  background:linear-gradient(90deg,rgb(0,0,255),#fff,rgb(255,0,0))}
+  background:linear-gradient(90deg,rgb(90,140,255),#fff,rgb(255,110,100))}
 #tip{position:fixed;display:none;background:#fff;border:1px solid #999;box-shadow:0 2px 8px rgba(0,0,0,.2);
   padding:.4em .6em;font-size:.88em;pointer-events:none;z-index:10;min-width:14em}
 #tip table{border-collapse:collapse;margin-top:.3em}
@@ -47,6 +57,11 @@ table.rank tbody tr{cursor:pointer}
 #tip td.pp{text-align:right;font-variant-numeric:tabular-nums}
 #tip .bar{height:.6em;background:#6a8fd0}
 noscript p{background:#fff3c4;padding:.3em .6em}
+details.match{margin:.4em 0 .8em}
+details.match .how{color:#444;font-size:.9em;max-width:60em}
+details.match input{width:5em;font:inherit}
+#matches{max-height:14em;overflow:auto;font:12px/1.5 ui-monospace,monospace;margin:.3em 0}
+#matches li{cursor:pointer;white-space:pre}
 """ + "".join(f"#text span.q{k}{{background:{level_colour(k)}}}\n" for k in range(LEVELS))
 
 JS = r"""
@@ -67,6 +82,27 @@ JS = r"""
   var acts = D.acts.map(function (a) { return new Int8Array(bytes(a).buffer); });
   var ids = D.id_bytes === 1 ? bytes(D.top_ids) : u16(D.top_ids);
   var probs = u16(D.top_p), surprise = u16(D.surprise);
+  var I = D.influence, infQ = I ? bytes(I.q) : null, infMax = I ? new Float32Array(bytes(I.max).buffer) : null;
+  var shaded = [];
+  function influenceOf(j) {     // [influence of the character d = 1 .. window steps before j]
+    var out = [];
+    for (var d = 1; I && d <= I.window && j - d >= 0; d++) out.push(infQ[j * I.window + d - 1] / 255 * infMax[j]);
+    return out;
+  }
+  function shade(j) {           // underline each earlier character by its influence on character j
+    shaded.forEach(function (s) { s.style.boxShadow = ""; });
+    shaded = [];
+    if (!I) return "";
+    var best = 0, at = 0;
+    for (var d = 1; d <= I.window && j - d >= 0; d++) {
+      var q = infQ[j * I.window + d - 1], s = spans[j - d];
+      if (q > best) { best = q; at = d; }
+      s.style.boxShadow = "inset 0 -3px 0 rgba(224,123,0," + (q / 255).toFixed(3) + ")";
+      shaded.push(s);
+    }
+    return j ? " \u00b7 most influenced by the character " + at + " back" : "";
+  }
+  window.tinyrnnInfluence = influenceOf;
   var text = document.getElementById("text"), tip = document.getElementById("tip");
   var select = document.getElementById("cell"), corr = document.getElementById("corr");
   var mark = document.getElementById("mark"), strip = document.getElementById("strip");
@@ -86,10 +122,10 @@ JS = r"""
       s.className = j === cur ? cls + " cur" : cls;
     }
     var c = D.cells[k], parts = [];
-    for (var name in c.correlations) {
+    D.features.forEach(function (name) {
       var r = c.correlations[name];
       parts.push(name + " " + (r === null ? "\u2013" : (r >= 0 ? "+" : "") + r.toFixed(2)));
-    }
+    });
     corr.textContent = "correlations: " + parts.join(" \u00b7 ");
     Array.prototype.forEach.call(document.querySelectorAll("table.rank tbody tr"), function (tr, i) {
       tr.classList.toggle("sel", i === k);
@@ -104,7 +140,7 @@ JS = r"""
     var sup = surprise[j] === 65535 ? "\u2013" : (surprise[j] / 100).toFixed(2) + " bits";
     var html = "<div><b>" + esc(shown(s.textContent)) + "</b> \u00b7 character " + (j + 1) +
       " \u00b7 surprise <span class=\"surprise\">" + sup + "</span>" + (D.cells.length ? " \u00b7 cell " +
-      (acts[cell][j] / 127 * D.scales[cell]).toFixed(2) : "") + "</div><div>next character:</div><table>";
+      (acts[cell][j] / 127 * D.scales[cell]).toFixed(2) : "") + shade(j) + "</div><div>next character:</div><table>";
     for (var k = 0; k < D.top; k++) {
       var p = probs[j * D.top + k] / 1000;
       html += "<tr><td class=\"pc\">" + esc(shown(D.vocab[ids[j * D.top + k]])) + "</td><td class=\"pp\">" +
@@ -145,6 +181,103 @@ JS = r"""
   select.addEventListener("change", function () { paint(+select.value); });
   Array.prototype.forEach.call(document.querySelectorAll("table.rank tbody tr"), function (tr, i) {
     tr.addEventListener("click", function () { select.value = String(i); paint(i); });
+  });
+
+  // ---- select and match (LSTMVis): the held states, decoded one state at a time
+  var H = D.held, held = {}, chars = text.querySelectorAll("span"), stepOfChar = [], charOfStep = [];
+  Array.prototype.forEach.call(chars, function (s, i) {
+    stepOfChar.push(s.classList.contains("oov") ? -1 : charOfStep.length);
+    if (!s.classList.contains("oov")) charOfStep.push(i);
+  });
+  function values(g) {          // Float32Array (steps * hidden) of state g
+    if (held[g]) return held[g];
+    var b = bytes(H.data[g]), n = spans.length * H.hidden, out = new Float32Array(n), Q = H.levels;
+    for (var j = 0; j < n; j++) {
+      var q = Q === 7 ? (j & 1 ? b[j >> 1] >> 4 : b[j >> 1] & 15) : b[j];
+      out[j] = (q / Q - 1) * H.scales[g];
+    }
+    return (held[g] = out);
+  }
+  function stepsIn(start, end) {  // [first, last) steps of the kept characters in [start, end)
+    var a = -1, b = -1;
+    for (var i = Math.max(0, start); i < Math.min(end, stepOfChar.length); i++) {
+      if (stepOfChar[i] >= 0) { if (a < 0) a = stepOfChar[i]; b = stepOfChar[i] + 1; }
+    }
+    return [a, b];
+  }
+  function selectCells(g, start, end, threshold) {
+    var v = values(g), n = H.hidden, st = stepsIn(start, end), a = st[0], b = st[1], cells = [], matches = [];
+    if (a < 0) return {layer: H.groups[g][0], state: H.groups[g][1], cells: cells, matches: matches, on: null};
+    for (var c = 0; c < n; c++) {
+      var ok = a === 0 || v[(a - 1) * n + c] < threshold;
+      for (var t = a; ok && t < b; t++) ok = v[t * n + c] >= threshold;
+      if (ok) cells.push(c);
+    }
+    var on = new Uint16Array(spans.length), mask = new Uint8Array(n), L = b - a;
+    cells.forEach(function (c) { mask[c] = 1; });
+    for (var t = 0; t < spans.length; t++) {
+      for (var k = 0; k < cells.length; k++) if (v[t * n + cells[k]] >= threshold) on[t]++;
+    }
+    if (cells.length) {
+      var runs = [];
+      for (var t = 0; t < spans.length; t++) {
+        if (on[t] !== cells.length) continue;
+        var e = t, other = 0;
+        while (e < spans.length && on[e] === cells.length) {
+          for (var c = 0; c < n; c++) if (!mask[c] && v[e * n + c] >= threshold) other++;
+          e++;
+        }
+        if (!(t <= a && b <= e)) {   // not the run that holds the selection
+          var len = e - t, sim = Math.min(len, L) / Math.max(len, L);
+          runs.push({start: charOfStep[t], end: charOfStep[e - 1] + 1, score: (cells.length - other / len) * sim});
+        }
+        t = e - 1;
+      }
+      runs.sort(function (x, y) { return y.score - x.score || x.start - y.start; });
+      matches = runs.slice(0, 50);
+    }
+    return {layer: H.groups[g][0], state: H.groups[g][1], cells: cells, matches: matches, on: on};
+  }
+  var groupSel = document.getElementById("group"), thr = document.getElementById("threshold");
+  var from = document.getElementById("from"), to = document.getElementById("to");
+  var list = document.getElementById("matches"), said = document.getElementById("selected");
+  function run(start, end, threshold) {
+    var r = selectCells(+groupSel.value, start, end, threshold);
+    from.value = start; to.value = end; thr.value = threshold;
+    said.textContent = r.cells.length + " cell(s) selected" + (r.cells.length ? ": #" + r.cells.join(", #") : "") +
+      " \u00b7 " + r.matches.length + " match(es)";
+    list.innerHTML = "";
+    r.matches.forEach(function (m) {
+      var li = document.createElement("li"), s = "";
+      for (var i = m.start; i < m.end && i < m.start + 40; i++) s += shown(TEXT[i]);
+      li.textContent = "[" + m.start + ", " + m.end + ") " + s + (m.end - m.start > 40 ? "\u2026" : "") +
+        " \u00b7 score " + m.score.toFixed(2);
+      li.tabIndex = 0;
+      li.addEventListener("click", function () { chars[m.start].scrollIntoView({block: "center"}); });
+      list.appendChild(li);
+    });
+    if (r.on && r.cells.length) {
+      for (var j = 0; j < spans.length; j++) {
+        var cls = "q" + Math.round(HALF + HALF * r.on[j] / r.cells.length);
+        spans[j].className = j === cur ? cls + " cur" : cls;
+      }
+    }
+    return {layer: r.layer, state: r.state, cells: r.cells,
+            matches: r.matches.map(function (m) { return {start: m.start, end: m.end, score: m.score}; })};
+  }
+  var TEXT = Array.prototype.map.call(chars, function (s) { return s.textContent === "\u21b5" ? "\n" : s.textContent; });
+  window.tinyrnnSelect = function (start, end, threshold) {
+    return run(start, end, threshold === undefined ? 0.3 : threshold);
+  };
+  document.getElementById("go").addEventListener("click", function () { run(+from.value, +to.value, +thr.value); });
+  var down = -1;
+  text.addEventListener("mousedown", function (e) {
+    down = Array.prototype.indexOf.call(chars, e.target);
+  });
+  text.addEventListener("mouseup", function (e) {
+    var up = Array.prototype.indexOf.call(chars, e.target);
+    if (down >= 0 && up >= 0 && up !== down) run(Math.min(down, up), Math.max(down, up) + 1, +thr.value);
+    down = -1;
   });
   if (D.cells.length) {           // a text of one step ranks no cell
     select.disabled = false;

@@ -1,6 +1,8 @@
 """Simple features of a text, one value per character, that single cells of a character model
 are known to track (Karpathy, Johnson and Fei-Fei 2015): inside a string, bracket depth,
-position in the line, indentation, inside a comment.
+position in the line, indentation, inside a comment (for code); and for any text: inside
+quotes of any kind, depth of brackets of any kind, position in the word, whitespace, digits,
+capitals, line breaks.
 
 Each value describes the text *after* reading the character (the state a causal model could
 know), so an opening quote is already inside the string and a closing one is outside again.
@@ -20,8 +22,18 @@ FEATURES = {
     "line_position": "characters since the last newline",
     "indentation": "leading spaces and tabs of the current line (so far)",
     "comment": "inside a # comment (1) or not (0)",
+    "any_quote": "inside quotes of any kind (\" ' ` \u201c\u201d \u2018\u2019 \u00ab\u00bb \u201e ...), anywhere (1) or not (0)",
+    "any_brackets": "depth of open brackets of any kind (( [ { \u27e8 \u3010 \u3014), anywhere",
+    "word_position": "letters and digits since the last other character",
+    "whitespace": "the character is whitespace (1) or not (0)",
+    "digit": "the character is a digit (1) or not (0)",
+    "capital": "the character is a capital letter (1) or not (0)",
+    "line_break": "the character is a line break (1) or not (0)",
 }
 _OPEN, _CLOSE = "([{", ")]}"
+_ANY_OPEN, _ANY_CLOSE = "([{\u27e8\u3010\u3014", ")]}\u27e9\u3011\u3015"
+_QUOTE_PAIRS = {'"': '"', "'": "'", "`": "`", "\u201c": "\u201d", "\u2018": "\u2019", "\u00ab": "\u00bb",
+                "\u2039": "\u203a", "\u201e": "\u201c", "\u300c": "\u300d", "\u300e": "\u300f"}
 _PREFIX_LETTERS = set("rbfuRBFU")
 
 
@@ -42,18 +54,24 @@ class FeatureScanner:
         self.indent = 0
         self.leading = True      # still in the line's leading whitespace
         self.word = ""           # the identifier characters just before this one
+        self.any_quote = ""      # the closing mark of the quotes (of any kind) we are in ("" = none)
+        self.any_depth = 0
+        self.in_word = 0
 
     def advance(self, stop: int) -> np.ndarray:
         stop = min(stop, len(self.text))
         out = np.empty((max(stop - self.pos, 0), len(FEATURES)), np.float32)   # (n, F)
         for k in range(len(out)):
             self._read(self.text[self.pos])
-            out[k] = (bool(self.quote), self.depth, self.column, self.indent, self.comment)
+            ch = self.text[self.pos]
+            out[k] = (bool(self.quote), self.depth, self.column, self.indent, self.comment, bool(self.any_quote),
+                      self.any_depth, self.in_word, ch.isspace(), ch.isdigit(), ch.isupper(), ch == "\n")
             self.pos += 1
         return out
 
     def _read(self, ch: str) -> None:
         self._layout(ch)
+        self._any_text(ch)
         if self.skip:
             self.skip -= 1
         elif self.quote:
@@ -71,6 +89,19 @@ class FeatureScanner:
         elif ch in _CLOSE:
             self.depth = max(self.depth - 1, 0)
         self.word = self.word + ch if (ch.isalnum() or ch == "_") else ""
+
+    def _any_text(self, ch: str) -> None:
+        """The features of any text: quotes and brackets of any kind, anywhere; a straight
+        single quote opens only where it does not follow a letter (``don't`` is no quote)."""
+        if self.any_quote and ch == self.any_quote:
+            self.any_quote = ""
+        elif not self.any_quote and ch in _QUOTE_PAIRS and not (ch == "'" and self.in_word):
+            self.any_quote = _QUOTE_PAIRS[ch]
+        elif ch in _ANY_OPEN:
+            self.any_depth += 1
+        elif ch in _ANY_CLOSE:
+            self.any_depth = max(self.any_depth - 1, 0)
+        self.in_word = self.in_word + 1 if ch.isalnum() else 0
 
     def _layout(self, ch: str) -> None:
         if ch == "\n":

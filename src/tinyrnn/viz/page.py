@@ -64,13 +64,37 @@ def _strip(a: Analysis) -> str:
 
 
 def _table(a: Analysis) -> str:
-    head = "".join(f"<th title=\"{html.escape(d)}\">{n}</th>" for n, d in FEATURES.items())
+    """The ranked cells and their correlations with the features that occur in the text."""
+    head = "".join(f"<th title=\"{html.escape(FEATURES[n])}\">{n}</th>" for n in a.features)
     rows = []
     for c in a.cells:
-        rs = "".join("<td>–</td>" if v is None else f"<td>{v:+.2f}</td>" for v in c["correlations"].values())
+        rs = "".join("<td>–</td>" if c["correlations"][n] is None else f"<td>{c['correlations'][n]:+.2f}</td>"
+                     for n in a.features)
         rows.append(f"<tr><td>{c['rank']}</td><td>{cell_label(c)}</td><td>{c['feature']}</td>{rs}</tr>")
     return (f'<table class="rank"><thead><tr><th>#</th><th>cell</th><th>tracks</th>{head}</tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table>')
+
+
+def _held(a: Analysis) -> dict:
+    """The states held for select and match: each (steps, H) block of levels, 4-bit levels
+    packed two a byte (the even value in the low nibble) when Q is 7."""
+    blocks = []
+    for q in a.held_q:
+        flat = q.reshape(-1)
+        if a.held_levels == 7:
+            flat = np.concatenate([flat, np.zeros(len(flat) % 2, np.uint8)])
+            flat = flat[0::2] | (flat[1::2] << 4)
+        blocks.append(_b64(flat.astype(np.uint8)))
+    return {"groups": [[k, s, STATE_NAMES[s]] for k, s in a.held], "hidden": a.model["hidden"],
+            "levels": a.held_levels, "scales": [float(s) for s in a.held_scales], "data": blocks}
+
+
+def _influence(a: Analysis) -> dict | None:
+    """The influence on each prediction: levels (steps, window) uint8 and each row's largest
+    value (float32), or None when the page has none."""
+    if a.influence_q is None or a.influence_max is None:
+        return None
+    return {"window": a.influence_q.shape[1], "q": _b64(a.influence_q), "max": _b64(a.influence_max.astype("<f4"))}
 
 
 def _data(a: Analysis) -> str:
@@ -78,11 +102,30 @@ def _data(a: Analysis) -> str:
     bits = np.where(np.isnan(a.surprise), NO_SURPRISE,
                     np.minimum(np.floor(np.nan_to_num(a.surprise) * 100 + 0.5), NO_SURPRISE - 1)).astype("<u2")
     id_bytes = 1 if len(a.vocab) <= 256 else 2
-    data = dict(levels=LEVELS, top=a.top_ids.shape[1], vocab=a.vocab, cells=a.cells, scales=[float(s) for s in a.scales],
+    data = dict(levels=LEVELS, top=a.top_ids.shape[1], vocab=a.vocab, features=a.features, cells=a.cells, scales=[float(s) for s in a.scales],
                 acts=[_b64(row.astype(np.int8)) for row in a.acts], id_bytes=id_bytes,
                 top_ids=_b64(a.top_ids.astype("u1" if id_bytes == 1 else "<u2")), top_p=_b64(probs),
-                surprise=_b64(bits))
+                surprise=_b64(bits), held=_held(a), influence=_influence(a))
     return json.dumps(data, separators=(",", ":")).replace("<", "\\u003c")
+
+
+def _select_controls(a: Analysis) -> str:
+    groups = "".join(f'<option value="{g}">layer {k} {STATE_NAMES[s]}</option>' for g, (k, s) in enumerate(a.held))
+    step = "1/127" if a.held_levels == 127 else "1/7 (4 bits a value)"
+    return f"""<details class="match" open><summary>Select and match</summary>
+<p class="how">Drag over a stretch of the text (or type its character offsets, the end not included) to select
+the cells of the chosen state that are at or above the threshold at every character of the stretch and below it
+just before the stretch starts. Matches are the other stretches where every selected cell is on; they are ranked
+by (number of selected cells &minus; average number of the state's other cells on over the match) &times; length
+similarity (shorter length / longer length, against the selection), best first, 50 at most. The text is
+coloured by how many of the selected cells are on (white none, red all). Values are held to {step} of each
+state's scale.</p>
+<div class="controls"><label>State <select id="group">{groups}</select></label>
+<label>Threshold <input id="threshold" type="number" value="0.3" step="0.05" min="-1" max="1"></label>
+<label>From <input id="from" type="number" min="0" value="0"></label>
+<label>to <input id="to" type="number" min="0" value="0"></label>
+<button id="go" type="button">Select</button> <span id="selected"></span></div>
+<ol id="matches"></ol></details>"""
 
 
 def render(a: Analysis, title: str, source: str) -> str:
@@ -105,6 +148,7 @@ def render(a: Analysis, title: str, source: str) -> str:
 <noscript><p>JavaScript is off: {colour}.</p></noscript>
 <div class="controls"><label>Cell <select id="cell" disabled>{options}</select></label>
 <span class="legend">−1 <i></i> +1</span><span id="corr"></span></div>
+{_select_controls(a)}
 {_table(a)}
 {_strip(a)}
 <div id="text" tabindex="0" aria-label="the text; arrow keys move between characters">{_spans(a)}</div>
