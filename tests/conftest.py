@@ -34,13 +34,14 @@ def _reuse_every_array(monkeypatch):
 
 
 # The library's own tests: NumPy and pytest only, no command, no optional extra. `-m core`
-# runs them in well under a minute; `-m "core and not torch"` is the torch-free CI leg.
+# runs them (a few minutes on 2 cores); `-m "core and not torch"` is the torch-free CI leg.
 CORE_FILES = {
     "test_attention.py", "test_bad_input.py", "test_buffers.py", "test_cells.py",
     "test_checkpoint.py", "test_checkpoint_crafted.py", "test_checkpoint_save.py",
     "test_gradcheck_gated.py", "test_gradcheck_layers.py", "test_gradcheck_models.py",
     "test_gradcheck_rnn.py", "test_lengths.py", "test_library_edges.py", "test_module.py",
-    "test_reference.py", "test_torch_parity.py", "test_torch_parity_gated.py",
+    "test_reference.py", "test_torch_parity.py", "test_torch_parity_gated.py", "test_states.py",
+    "test_regularised_reference.py", "test_regularised_layers.py", "test_min_char_rnn.py",
 }
 
 
