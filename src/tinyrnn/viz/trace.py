@@ -20,12 +20,13 @@ from ..reference import layer_weights, lstm_step
 
 
 def split_layers(rnn) -> list:
-    """One single-layer copy of each layer of ``rnn`` (RNN, LSTM or GRU), sharing nothing."""
+    """One single-layer copy of each layer of ``rnn`` (RNN, LSTM or GRU), sharing nothing, in
+    ``rnn``'s mode (evaluation: no regularising masks, zoneout as its expectation)."""
     layers = []
     for k in range(rnn.num_layers):
         cfg = {**rnn.config, "input_size": rnn.input_size if k == 0 else rnn.output_size,
                "num_layers": 1, "dropout": 0.0}
-        one = type(rnn)(**cfg)
+        one = type(rnn)(**cfg).train(rnn.training)
         one.load_state_dict({name.replace(f"_l{k}", "_l0"): value for name, value in rnn.state_dict().items()
                              if name.endswith(f"_l{k}") or f"_l{k}_" in name})
         layers.append(one)
@@ -38,17 +39,20 @@ def lstm_cell_states(layer, x: np.ndarray, h0: np.ndarray, c0: np.ndarray, out: 
 
     The gates of all steps at once: ``reference.lstm_step`` with the T*B (input, previous h)
     pairs as its batch and c = 0, so its c_next is i * g (L1)-(L3); then the recurrence
-    c_t = f_t * c_{t-1} + i_t * g_t (L3) step by step, elementwise."""
+    c_t = f_t * c_{t-1} + i_t * g_t (L3) step by step, elementwise; with ``zoneout=p`` (an
+    evaluation-mode layer) c_t = p c_{t-1} + (1 - p) (f_t * c_{t-1} + i_t * g_t) (Z2)."""
     T, B, I = x.shape
     H = h0.shape[-1]
     h_prev = np.concatenate([h0[None], out[:-1]]).reshape(T * B, H)     # (T*B, H)
     _, ig, gates = lstm_step(x.reshape(T * B, I), h_prev, np.zeros_like(h_prev), **layer_weights(layer))
     f, ig = gates["f"].reshape(T, B, H), ig.reshape(T, B, H)
     c = np.empty_like(ig)                                                # (T, B, H)
-    c_prev = c0
+    c_prev, p = c0, getattr(layer, "zoneout", 0.0)
     for t in range(T):
         np.multiply(f[t], c_prev, out=c[t])
         c[t] += ig[t]                                                    # (L3) c_t = f c_{t-1} + i g
+        if p:
+            c[t] += p * (c_prev - c[t])                                  # (Z2), evaluation: k = p
         c_prev = c[t]
     return c
 
