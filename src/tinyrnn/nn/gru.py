@@ -66,9 +66,10 @@ def gru_forward(xg, states0, w, mask=None, reverse=False, empty=None):
     if drop is not None:
         h_in = np.empty((H + 1, B), dt)
         h_in[H] = 1
-        drop_fm = drop.T
+        drop_fm = np.ascontiguousarray(drop.T)
     if keep is not None:
-        k_s = [keep[0]] * T if not isinstance(keep[0], np.ndarray) else list(keep[0].transpose(0, 2, 1))
+        k = keep[0]
+        k_s = [k] * T if not isinstance(k, np.ndarray) else list(np.ascontiguousarray(k.transpose(0, 2, 1)))
         zone = np.empty((H, B), dt)
     # Per-step views, made once (they pay at B = 1, see lstm_forward).
     rz_s, r_s, z_s, n_s = (list(gates[:, rows]) for rows in (slice(0, 2 * H), slice(0, H), slice(H, 2 * H),
@@ -170,10 +171,11 @@ def gru_backward(dy, dstates_n, w, kc, dxg, empty=None):
             dy_fm *= mask_f                                 # padded outputs are constant zeros
     if mask is not None or kc.keep is not None:
         dh_in, dh_out = np.empty((H, B), dt), np.empty((H, B), dt)
-    drop_fm = None if kc.drop is None else kc.drop.T        # (H, B)
+    drop_fm = None if kc.drop is None else np.ascontiguousarray(kc.drop.T)   # (H, B)
     new_h = carry_h = None
     if kc.keep is not None:                                 # (Z3), the mask folded in: (T, H, B)
-        new_h, carry_h = (f.transpose(0, 2, 1) for f in zoneout_factors(kc.keep[0], mask, (T, B, H), dt))
+        new_h, carry_h = (np.ascontiguousarray(f.transpose(0, 2, 1))
+                          for f in zoneout_factors(kc.keep[0], mask, (T, B, H), dt))
     dot, multiply = np.dot, np.multiply
     for t in (range(T) if reverse else range(T - 1, -1, -1)):
         if dy_fm is not None:

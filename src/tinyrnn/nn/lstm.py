@@ -76,10 +76,11 @@ def lstm_forward(xg, states0, w, mask=None, reverse=False, empty=None):
     rec, ig = np.empty((G, B), dt), np.empty((H, B), dt)
     done = None if mask is None else ~mask.transpose(0, 2, 1)   # (T, 1, B): sequence already finished
     # Regularised (docs/bptt.md): the dropped h~ (R1) and the zoneout keeps (Z1)-(Z2), feature-major
-    drop_fm, h_in = (None, None) if drop is None else (drop.T, np.empty((P, B), dt))
+    drop_fm, h_in = (None, None) if drop is None else (np.ascontiguousarray(drop.T), np.empty((P, B), dt))
     k_s = kc_s = None
     if keep is not None:
-        k_s, kc_s = ([k] * T if not isinstance(k, np.ndarray) else list(k.transpose(0, 2, 1)) for k in keep)
+        k_s, kc_s = ([k] * T if not isinstance(k, np.ndarray) else list(np.ascontiguousarray(k.transpose(0, 2, 1)))
+                      for k in keep)
         zone = np.empty((H, B), dt)
     # Per-step views of each gate's rows, made once: a slice costs about five times a list
     # lookup, and the seven slices a step would need cost as much as one or two of its dozen
@@ -196,10 +197,10 @@ def lstm_backward(dy, dstates_n, w, kc, dxg, empty=None):
     if mask is not None:
         mask_fm = mask.transpose(0, 2, 1)                   # (T, 1, B) bool
         mask_f = mask_fm.astype(dt)
-    drop_fm = None if kc.drop is None else kc.drop.T        # (P, B)
+    drop_fm = None if kc.drop is None else np.ascontiguousarray(kc.drop.T)   # (P, B)
     zone = None
     if kc.keep is not None:                                 # (Z3)-(Z4), the mask folded in: (T, size, B) each
-        zone = [[f.transpose(0, 2, 1) for f in zoneout_factors(k, mask, (T, B, s), dt)]
+        zone = [[np.ascontiguousarray(f.transpose(0, 2, 1)) for f in zoneout_factors(k, mask, (T, B, s), dt)]
                 for k, s in zip(kc.keep, (P, H))]
         (new_h, carry_h), (new_c, carry_c) = zone
     dot, multiply = np.dot, np.multiply
