@@ -259,3 +259,37 @@ def test_training_equals_torch_step_for_step(torch, cell):
     np.testing.assert_allclose(model.head.weight.data, head.weight.detach().numpy(), rtol=0, atol=1e-9)
     np.testing.assert_allclose(model.state_dict()["rnn.weight_hh_l0"], layer.weight_hh_l0.detach().numpy(),
                                rtol=0, atol=1e-9)
+
+
+def test_regularisers_are_saved_and_honoured_on_resume_and_sample(periodic, tmp_path, capsys):
+    """--recurrent-dropout, --weight-drop, --zoneout: in the checkpoint's model config, the model
+    rebuilt from it has them, a resumed run equals the uninterrupted one (the masks continue
+    from the saved random state), another value on resume is refused, sample runs (eval mode)."""
+    regs = dict(recurrent_dropout=0.2, weight_drop=0.3, zoneout=0.1)
+    base = dict(files=[periodic], cell="lstm", layers=2, lr_decay=False, **regs, **SMALL)
+    m1, _, _ = C.train(C.CharLMConfig(steps=12, **base))
+    ck = str(tmp_path / "reg.npz")
+    C.train(C.CharLMConfig(steps=6, **base), save=ck)
+    model, _, header = C.load_model(ck)
+    assert {k: header["config"][k] for k in regs} == regs
+    assert {k: model.rnn.config[k] for k in regs} == regs
+    m2, _, _ = C.train(C.CharLMConfig(steps=12, **base), resume=ck)
+    for a, b in zip(m1.parameters(), m2.parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
+    capsys.readouterr()
+    assert cli.main(["charlm", "train", periodic, "--resume", ck, "--zoneout", "0.2", "--steps", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "--zoneout 0.2 (checkpoint: 0.1)" in err and "Traceback" not in err
+    assert cli.main(["charlm", "sample", ck, "--prime", "dc", "--length", "20", "--seed", "1"]) == 0
+    assert capsys.readouterr().out.startswith("dc")
+
+
+def test_regularisers_off_by_default_and_bad_values_refused(periodic, tmp_path, capsys):
+    ck = str(tmp_path / "plain.npz")
+    assert cli.main(["charlm", "train", periodic, "--hidden", "8", "--steps", "2", "--quiet", "--save", ck]) == 0
+    _, _, header = C.load_model(ck)
+    assert not {"recurrent_dropout", "weight_drop", "zoneout"} & set(header["config"])
+    capsys.readouterr()
+    for flag_name in ("--recurrent-dropout", "--weight-drop", "--zoneout"):
+        assert cli.main(["charlm", "train", periodic, flag_name, "1.5"]) == 2
+        assert f"argument {flag_name}: expected a number >= 0 and <= 0.99, got 1.5" in capsys.readouterr().err

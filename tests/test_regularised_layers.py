@@ -129,8 +129,9 @@ def test_weight_drop_against_torch_with_the_masked_weights(torch):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_weight_drop_masks_repeat_with_the_rng_and_differ_between_calls(kind):
-    layer = make(kind, weight_drop=0.5)
+@pytest.mark.parametrize("option", ["weight_drop", "recurrent_dropout", "zoneout"])
+def test_masks_repeat_with_the_rng_and_differ_between_calls(kind, option):
+    layer = make(kind, **{option: 0.5})
     x = np.random.default_rng(0).standard_normal((4, 2, 3))
     layer.rng = np.random.default_rng(3)
     a, _, ca = layer.forward(x)
@@ -138,7 +139,8 @@ def test_weight_drop_masks_repeat_with_the_rng_and_differ_between_calls(kind):
     layer.rng = np.random.default_rng(3)
     c, _, _ = layer.forward(x)
     np.testing.assert_array_equal(a, c)
-    assert not np.array_equal(ca.weight_masks[0], cb.weight_masks[0])
+    if option == "weight_drop":
+        assert not np.array_equal(ca.weight_masks[0], cb.weight_masks[0])
     assert not np.array_equal(a, b)
 
 

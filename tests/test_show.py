@@ -17,6 +17,7 @@ from tinyrnn.demos.charlm import CharLMConfig, fingerprint, prepare
 from tinyrnn.errors import CorpusError
 from tinyrnn.functional import sigmoid
 from tinyrnn.models.adder import BinaryAdder
+from tinyrnn.models.charlm import CharLM
 from tinyrnn.viz import FEATURES, analyse, render, text_features
 from tinyrnn.viz.features import FeatureScanner
 from tinyrnn.viz.page import levels
@@ -130,6 +131,24 @@ def test_tracer_gates_in_chunks_equal_states_of_the_whole_text(cell):
     for g, (layer, name) in enumerate(tracer.groups):
         want = whole[layer - 1][name][:, 0]
         np.testing.assert_allclose(acts[:, g * 6:(g + 1) * 6], np.tanh(want) if name == "c" else want, atol=1e-12)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_tracer_with_regularisers_equals_the_model_in_evaluation(cell):
+    """A model with recurrent dropout, weight drop and zoneout: the tracer's layers are in
+    evaluation mode (no masks, zoneout's expectation), so its h equal the evaluated model's and
+    the LSTM's tanh(c) block equals the model's final c."""
+    vocab_model, vocab = tiny_model(cell=cell, layers=2, hidden=7, dtype=np.float64)
+    model = CharLM(len(vocab), 6, 7, cell, 2, rng=np.random.default_rng(0), dtype=np.float64,
+                   recurrent_dropout=0.3, weight_drop=0.2, zoneout=0.4)
+    model.load_state_dict(vocab_model.state_dict())
+    model.eval()
+    ids = np.array([vocab.stoi[c] for c in CODE])
+    out, state = model.rnn(model.embed(ids[:, None]))
+    acts, _ = Tracer(model)(ids)
+    np.testing.assert_allclose(acts[:, -7:], out[:, 0], atol=1e-12)
+    if cell == "lstm":
+        np.testing.assert_allclose(acts[-1, 14:21], np.tanh(state[1][1, 0]), atol=1e-12)
 
 
 def test_lstm_cell_states_give_the_layers_h():

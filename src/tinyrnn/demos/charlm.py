@@ -44,6 +44,9 @@ __all__ = ["CharLMConfig", "SampleConfig", "Streams", "evaluate", "sample", "tra
            "resume_config", "plot"]
 
 LN2 = math.log(2.0)
+# Settings added after the first checkpoints (absent from those, so not required on resume),
+# passed to the model only when on (a plain model's config is as before)
+REGULARISERS = ("recurrent_dropout", "weight_drop", "zoneout")
 
 
 def _fixed(help: str, **kwargs) -> dict:
@@ -63,6 +66,16 @@ class CharLMConfig:
     embed: int = field(default=64, metadata=_fixed("embedding size (default %(default)s)", type=positive))
     dropout: float = field(default=0.0, metadata=_fixed(
         "dropout between layers and before the output, 0 to 0.99 (default %(default)s)", type=_float_in(0.0, 0.99)))
+    # The recurrent layer's regularising options (docs/bptt.md, "Regularised recurrences")
+    recurrent_dropout: float = field(default=0.0, metadata=_fixed(
+        "dropout of the state entering the recurrent product, one mask per sequence, 0 to 0.99 "
+        "(default %(default)s)", type=_float_in(0.0, 0.99)))
+    weight_drop: float = field(default=0.0, metadata=_fixed(
+        "DropConnect on the recurrent weights, one mask per step of training, 0 to 0.99 (default %(default)s)",
+        type=_float_in(0.0, 0.99)))
+    zoneout: float = field(default=0.0, metadata=_fixed(
+        "probability that a unit keeps its previous state at a step, 0 to 0.99 (default %(default)s)",
+        type=_float_in(0.0, 0.99)))
     seq_len: int = field(default=64, metadata=_fixed("characters per truncated-BPTT chunk (default %(default)s)",
                                                      type=positive))
     batch: int = field(default=64, metadata=_fixed("parallel streams (default %(default)s)", type=positive))
@@ -164,7 +177,7 @@ def read_checked(path, resume: bool = False) -> dict:
                               f"characters, {len(set(chars))} distinct, for an embedding of {rows} rows; they must be "
                               "the model's characters, each once, in sorted order)")
     if resume:
-        check_meta(path, meta["train_config"], settings_types(CharLMConfig, skip=("lr_decay", "quiet")),
+        check_meta(path, meta["train_config"], settings_types(CharLMConfig, skip=("lr_decay", "quiet") + REGULARISERS),
                    "meta.train_config")
         if meta["step"] < 0 or meta["pos"] < 0:
             raise CheckpointError(f"checkpoint {path}: meta.step and meta.pos must be >= 0, got {meta['step']} "
@@ -175,7 +188,8 @@ def read_checked(path, resume: bool = False) -> dict:
 def model_config(cfg: CharLMConfig, vocab_size: int) -> dict:
     """The CharLM construction arguments of a run's settings."""
     return dict(vocab_size=vocab_size, embed_size=cfg.embed, hidden_size=cfg.hidden, cell=cfg.cell,
-                num_layers=cfg.layers, dropout=cfg.dropout)
+                num_layers=cfg.layers, dropout=cfg.dropout,
+                **{name: getattr(cfg, name) for name in REGULARISERS if getattr(cfg, name)})
 
 
 def resume_config(path: str, files, given: dict) -> CharLMConfig:
@@ -218,7 +232,9 @@ def describe(cfg: CharLMConfig, model: CharLM, vocab, train_ids, valid_ids, desc
     return [f"Corpus: {desc} ({len(train_ids) + len(valid_ids)} characters, vocabulary {len(vocab)}, "
             f"last {cfg.valid_fraction:.0%} held out)",
             f"Model: {cfg.cell.upper()}, {cfg.layers} layer{'s' if cfg.layers > 1 else ''}, embedding {cfg.embed}, "
-            f"hidden {cfg.hidden}, dropout {cfg.dropout:g}: {n_params:,} parameters",
+            f"hidden {cfg.hidden}, dropout {cfg.dropout:g}"
+            + "".join(f", {name.replace('_', ' ')} {getattr(cfg, name):g}" for name in REGULARISERS if getattr(cfg, name))
+            + f": {n_params:,} parameters",
             f"Plan: {plan}, each {cfg.batch} streams x {cfg.seq_len} characters; {cfg.optimizer} lr {cfg.lr:g}"
             f"{' (cosine decay to 5%)' if cfg.lr_decay else ''}, "
             f"clip {cfg.clip:g}; validation every {cfg.eval_every} steps on {chars} of the "

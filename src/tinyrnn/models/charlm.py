@@ -25,16 +25,21 @@ from ..optim import clip_grad_norm_
 
 class CharLM(Module):
     def __init__(self, vocab_size: int, embed_size: int = 64, hidden_size: int = 256, cell: str = "lstm",
-                 num_layers: int = 1, dropout: float = 0.0, dtype=np.float32, rng=None):
+                 num_layers: int = 1, dropout: float = 0.0, dtype=np.float32, rng=None,
+                 recurrent_dropout: float = 0.0, weight_drop: float = 0.0, zoneout: float = 0.0):
         super().__init__(dtype)
         self.rng = make_rng(rng)                # shared by every dropout, so its state can be saved
         self.cell = choice("cell", cell, tuple(CELLS))
         self.embed = Embedding(vocab_size, embed_size, dtype=dtype, rng=self.rng)
-        self.rnn = CELLS[cell](embed_size, hidden_size, num_layers, dropout=dropout, dtype=dtype, rng=self.rng)
+        self.rnn = CELLS[cell](embed_size, hidden_size, num_layers, dropout=dropout, dtype=dtype, rng=self.rng,
+                               recurrent_dropout=recurrent_dropout, weight_drop=weight_drop, zoneout=zoneout)
         self.drop = Dropout(dropout, rng=self.rng, dtype=dtype)
         self.head = Linear(hidden_size, vocab_size, dtype=dtype, rng=self.rng)
         self.config = dict(vocab_size=vocab_size, embed_size=embed_size, hidden_size=hidden_size, cell=cell,
                            num_layers=num_layers, dropout=dropout, dtype=self.dtype.name)
+        for name in ("recurrent_dropout", "weight_drop", "zoneout"):     # the recurrent layer's options, when on
+            if name in self.rnn.config:
+                self.config[name] = self.rnn.config[name]
 
     @staticmethod
     def param_shapes(config: dict):

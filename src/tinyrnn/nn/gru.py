@@ -23,7 +23,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .recurrent import SingleStateLayer, step_pairs, time_views
+from .recurrent import SingleStateLayer, step_pairs, time_views, zoneout_factors
 
 
 def gru_forward(xg, states0, w, mask=None, reverse=False, empty=None):
@@ -60,7 +60,17 @@ def gru_forward(xg, states0, w, mask=None, reverse=False, empty=None):
     dot, tanh, multiply, subtract = np.dot, np.tanh, np.multiply, np.subtract
     half = np.array(0.5, dt)                                # 0-d array: a cheaper operand than 0.5 at small B
     r_hn = np.empty((H, B), dt)
-    keep = None if mask is None else ~mask.transpose(0, 2, 1)   # (T, 1, B): sequence already finished
+    done = None if mask is None else ~mask.transpose(0, 2, 1)   # (T, 1, B): sequence already finished
+    # Regularised (docs/bptt.md): [h~; 1] for the product (R1), and the zoneout keeps (Z1), feature-major
+    drop, keep, h_in, k_s = w.drop, w.keep, None, None
+    if drop is not None:
+        h_in = np.empty((H + 1, B), dt)
+        h_in[H] = 1
+        drop_fm = np.ascontiguousarray(drop.T)
+    if keep is not None:
+        k = keep[0]
+        k_s = [k] * T if not isinstance(k, np.ndarray) else list(np.ascontiguousarray(k.transpose(0, 2, 1)))
+        zone = np.empty((H, B), dt)
     # Per-step views, made once (they pay at B = 1, see lstm_forward).
     rz_s, r_s, z_s, n_s = (list(gates[:, rows]) for rows in (slice(0, 2 * H), slice(0, H), slice(H, 2 * H),
                                                               slice(2 * H, G)))
@@ -69,6 +79,9 @@ def gru_forward(xg, states0, w, mask=None, reverse=False, empty=None):
     pairs = zip(step_pairs(hs, reverse), step_pairs(hs[:, :H], reverse))
     for (t, h_ones, _), (_, h, h_next) in pairs:
         rz, r, z, n, h_n = rz_s[t], r_s[t], z_s[t], n_s[t], h_n_s[t]
+        if h_in is not None:
+            multiply(h, drop_fm, out=h_in[:H])              # (R1) h~ = h * drop, (G3) keeps h
+            h_ones = h_in
         dot(w_aug, h_ones, out=ah_s[t])                     # ah = [h_r; h_z; h_n] = h W_hh^T + b_hh
         rz += ah_rz_s[t]
         tanh(rz, out=rz)
@@ -80,13 +93,18 @@ def gru_forward(xg, states0, w, mask=None, reverse=False, empty=None):
         subtract(h, n, out=h_next)
         h_next *= z
         h_next += n                                         # (G3) h_next = (1 - z) * n + z * h = n + z * (h - n)
-        if keep is not None:                                # finished sequences keep h
-            np.copyto(h_next, h, where=keep[t])
+        if k_s is not None:
+            np.subtract(h, h_next, out=zone)
+            zone *= k_s[t]
+            h_next += zone                                  # (Z1) h_next = h^ + k * (h - h^)
+        if done is not None:                                # finished sequences keep h
+            np.copyto(h_next, h, where=done[t])
     h_out = empty("h_out", (T + 1, B, H))
     np.copyto(h_out, hs[:, :H].transpose(0, 2, 1))          # batch-major, one pass
     h_all, _ = time_views(h_out, reverse)
     y = h_all if mask is None else h_all * mask
-    kc = SimpleNamespace(h_out=h_out, hs=hs, gates=gates, hn=hidden[:, 2 * H:], mask=mask, reverse=reverse)
+    kc = SimpleNamespace(h_out=h_out, hs=hs, gates=gates, hn=hidden[:, 2 * H:], mask=mask, reverse=reverse,
+                         drop=drop, keep=keep)
     return y, (h_out[0] if reverse else h_out[-1],), kc
 
 
@@ -151,13 +169,21 @@ def gru_backward(dy, dstates_n, w, kc, dxg, empty=None):
         mask_f = mask_fm.astype(dt)
         if dy_fm is not None:
             dy_fm *= mask_f                                 # padded outputs are constant zeros
+    if mask is not None or kc.keep is not None:
         dh_in, dh_out = np.empty((H, B), dt), np.empty((H, B), dt)
+    drop_fm = None if kc.drop is None else np.ascontiguousarray(kc.drop.T)   # (H, B)
+    new_h = carry_h = None
+    if kc.keep is not None:                                 # (Z3), the mask folded in: (T, H, B)
+        new_h, carry_h = (np.ascontiguousarray(f.transpose(0, 2, 1))
+                          for f in zoneout_factors(kc.keep[0], mask, (T, B, H), dt))
     dot, multiply = np.dot, np.multiply
     for t in (range(T) if reverse else range(T - 1, -1, -1)):
         if dy_fm is not None:
             dh_carry += dy_fm[t]                            # dh_t = dy_t + dh carried from t+1
         dh_next, dh = dh_carry, dh_carry
-        if mask is not None:                                # a finished sequence: its step gets zeros
+        if new_h is not None:                               # (Z3) dh^ = (1 - k) * dh
+            dh_next, dh = multiply(dh_carry, new_h[t], out=dh_in), dh_out
+        elif mask is not None:                             # a finished sequence: its step gets zeros
             dh_next, dh = multiply(dh_carry, mask_f[t], out=dh_in), dh_out
         dah, da_n = dah_all[t], da_n_all[t]
         multiply(dh_next, fac_n[t], out=da_n)               # (G4) da_n = dh_next * (1 - z) * (1 - n^2)
@@ -165,11 +191,18 @@ def gru_backward(dy, dstates_n, w, kc, dxg, empty=None):
         multiply(dh_next, fac_z[t], out=dah[H:2 * H])       # (G5) da_z = dh_next * (h - n) * z(1 - z)
         multiply(da_n, r[t], out=dah[2 * H:])               #      dah = [da_r, da_z, da_n * r]
         dot(w_hh_t, dah, out=dh_rec)
+        if drop_fm is not None:
+            dh_rec *= drop_fm                               # (R2) (dah W_hh) * drop
         multiply(dh_next, z[t], out=dh)
         dh += dh_rec                                        # (G6) dh = dh_next * z + dah W_hh
-        if mask is not None:                                # ... and passes the carried one on
+        if new_h is not None:                               # (Z3) ... + k * dh_t
+            dh_carry *= carry_h[t]
+            dh_carry += dh
+        elif mask is not None:                              # ... and passes the carried one on
             np.copyto(dh_carry, dh, where=mask_fm[t])
     np.copyto(dxg.reshape(G, T, B), dah_all.transpose(1, 0, 2))   # one block copy (see lstm_backward)
+    if drop_fm is not None:
+        h_prev_bm = h_prev_bm * kc.drop                     # (R3) h~ = h * drop
     dW = {"w_hh": dxg @ h_prev_bm.reshape(T * B, H)}        # (G7) dW_hh = sum_t dah^T h
     if w.b_hh is not None:
         dW["b_hh"] = dxg @ np.ones(T * B, dt)               # (G7) db_hh = sum_t dah
@@ -192,9 +225,11 @@ class GRU(SingleStateLayer):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 dtype=np.float32, rng=None, weight_drop: float = 0.0, learn_initial_state: bool = False):
+                 dtype=np.float32, rng=None, weight_drop: float = 0.0, learn_initial_state: bool = False,
+                 recurrent_dropout: float = 0.0, zoneout: float = 0.0):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, 0, dtype, rng, weight_drop, learn_initial_state)
+                         bidirectional, 0, dtype, rng, weight_drop, learn_initial_state,
+                         recurrent_dropout, zoneout)
 
     def _input_bias(self, p):
         """b_ih + [b_hr; b_hz; 0]: b_hr and b_hz fold, b_hn stays inside r * (.) (``gru_forward``)."""

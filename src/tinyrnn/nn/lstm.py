@@ -30,7 +30,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .recurrent import RecurrentBase, step_pairs, time_views
+from .recurrent import RecurrentBase, step_pairs, time_views, zoneout_factors
 
 # lstm_backward works through the steps in blocks of about this many bytes of gate gradients.
 BLOCK_BYTES = 512 << 10
@@ -64,7 +64,7 @@ def lstm_forward(xg, states0, w, mask=None, reverse=False, empty=None):
     H, P, dt = G // 4, h0.shape[-1], gates.dtype
     if empty is None:
         empty = lambda name, shape: np.empty(shape, dt)  # noqa: E731
-    w_hh, w_hr = w.w_hh, w.w_hr
+    w_hh, w_hr, drop, keep = w.w_hh, w.w_hr, w.drop, w.keep
     h_out, cs, tanh_c_all = empty("h_out", (T + 1, B, P)), empty("cs", (T + 1, H, B)), empty("tanh_c", (T, H, B))
     m_all = empty("m", (T, H, B)) if w_hr is not None else None
     h_out[T if reverse else 0], cs[T if reverse else 0] = h0, c0.T
@@ -74,7 +74,14 @@ def lstm_forward(xg, states0, w, mask=None, reverse=False, empty=None):
     dot, tanh, multiply = np.dot, np.tanh, np.multiply
     half = np.array(0.5, dt)                                # 0-d array: a cheaper operand than 0.5 at small B
     rec, ig = np.empty((G, B), dt), np.empty((H, B), dt)
-    keep = None if mask is None else ~mask.transpose(0, 2, 1)   # (T, 1, B): sequence already finished
+    done = None if mask is None else ~mask.transpose(0, 2, 1)   # (T, 1, B): sequence already finished
+    # Regularised (docs/bptt.md): the dropped h~ (R1) and the zoneout keeps (Z1)-(Z2), feature-major
+    drop_fm, h_in = (None, None) if drop is None else (np.ascontiguousarray(drop.T), np.empty((P, B), dt))
+    k_s = kc_s = None
+    if keep is not None:
+        k_s, kc_s = ([k] * T if not isinstance(k, np.ndarray) else list(np.ascontiguousarray(k.transpose(0, 2, 1)))
+                      for k in keep)
+        zone = np.empty((H, B), dt)
     # Per-step views of each gate's rows, made once: a slice costs about five times a list
     # lookup, and the seven slices a step would need cost as much as one or two of its dozen
     # NumPy calls at B = 1 (about 10 % of the step; timeit, H = 100, float32). The same holds
@@ -84,7 +91,7 @@ def lstm_forward(xg, states0, w, mask=None, reverse=False, empty=None):
     m_s = None if m_all is None else list(m_all)
     for (t, h, h_next), (_, c, c_next) in zip(hpairs, cpairs):
         a, i_f, i, f, g, o, tanh_c = a_s[t], if_s[t], i_s[t], f_s[t], g_s[t], o_s[t], tanh_c_s[t]
-        dot(w_hh, h, out=rec)
+        dot(w_hh, h if drop_fm is None else multiply(h, drop_fm, out=h_in), out=rec)   # (R1) h~ = h * drop
         a += rec                                            # (L1) a = x W_ih^T + b + h W_hh^T (halved i, f, o)
         tanh(a, out=a)                                      # (L2) g = tanh(a_g); i, f, o: tanh(a/2) so far
         i_f *= half                                         # the i and f rows, one block
@@ -100,13 +107,21 @@ def lstm_forward(xg, states0, w, mask=None, reverse=False, empty=None):
         else:
             multiply(o, tanh_c, out=m_s[t])                 # (L4) m = o * tanh_c
             dot(m_s[t].T, w_hr.T, out=h_next.T)             # (L5) h_next = m W_hr^T (batch-major out)
-        if keep is not None:                                # finished sequences keep (h, c)
-            np.copyto(c_next, c, where=keep[t])
-            np.copyto(h_next, h, where=keep[t])
+        if k_s is not None:                                 # zoneout: c_next, h_next hold c^, h^ so far
+            np.subtract(c, c_next, out=zone)
+            zone *= kc_s[t]
+            c_next += zone                                  # (Z2) c_next = c^ + k_c * (c - c^)
+            np.subtract(h, h_next, out=zone[:P])
+            zone[:P] *= k_s[t]
+            h_next += zone[:P]                              # (Z1) h_next = h^ + k * (h - h^)
+        if done is not None:                                # finished sequences keep (h, c)
+            np.copyto(c_next, c, where=done[t])
+            np.copyto(h_next, h, where=done[t])
     h_all, _ = time_views(h_out, reverse)
     y = h_all if mask is None else h_all * mask
     end = 0 if reverse else -1
-    kc = SimpleNamespace(h_out=h_out, cs=cs, gates=gates, tanh_c=tanh_c_all, m=m_all, mask=mask, reverse=reverse)
+    kc = SimpleNamespace(h_out=h_out, cs=cs, gates=gates, tanh_c=tanh_c_all, m=m_all, mask=mask, reverse=reverse,
+                         drop=drop, keep=keep)
     return y, (h_out[end], cs[end].T), kc
 
 
@@ -177,10 +192,17 @@ def lstm_backward(dy, dstates_n, w, kc, dxg, empty=None):
     dh_all = None if w_hr_t is None else empty("dh", (T, P, B))   # dh_next of every step, for dW_hr
     dm = None if w_hr_t is None else np.empty((H, B), dt)
     dc_t = np.empty((H, B), dt)
+    if mask is not None or kc.keep is not None:
+        dh_in, dc_in, dh_out, dc_out = (np.empty(s, dt) for s in ((P, B), (H, B), (P, B), (H, B)))
     if mask is not None:
         mask_fm = mask.transpose(0, 2, 1)                   # (T, 1, B) bool
         mask_f = mask_fm.astype(dt)
-        dh_in, dc_in, dh_out, dc_out = (np.empty(s, dt) for s in ((P, B), (H, B), (P, B), (H, B)))
+    drop_fm = None if kc.drop is None else np.ascontiguousarray(kc.drop.T)   # (P, B)
+    zone = None
+    if kc.keep is not None:                                 # (Z3)-(Z4), the mask folded in: (T, size, B) each
+        zone = [[np.ascontiguousarray(f.transpose(0, 2, 1)) for f in zoneout_factors(k, mask, (T, B, s), dt)]
+                for k, s in zip(kc.keep, (P, H))]
+        (new_h, carry_h), (new_c, carry_c) = zone
     dot, multiply = np.dot, np.multiply
     # Per-step views, made once (they pay at B = 1, see lstm_forward); k is the step's place in
     # its block.
@@ -204,7 +226,11 @@ def lstm_backward(dy, dstates_n, w, kc, dxg, empty=None):
             if dy_s is not None:
                 dh_carry += dy_s[k]                         # dh_t = dy_t + dh carried from t+1
             dh_next, dc_next, dh, dc = dh_carry, dc_carry, dh_carry, dc_carry
-            if mask is not None:                            # a finished sequence: its step gets zeros
+            if zone is not None:                            # (Z3)-(Z4) dh^ = (1 - k) dh, dc^ = (1 - k_c) dc
+                dh_next = multiply(dh_carry, new_h[t], out=dh_in)
+                dc_next = multiply(dc_carry, new_c[t], out=dc_in)
+                dh, dc = dh_out, dc_out
+            elif mask is not None:                          # a finished sequence: its step gets zeros
                 dh_next = multiply(dh_carry, mask_f[t], out=dh_in)
                 dc_next = multiply(dc_carry, mask_f[t], out=dc_in)
                 dh, dc = dh_out, dc_out
@@ -219,13 +245,22 @@ def lstm_backward(dy, dstates_n, w, kc, dxg, empty=None):
             multiply(dm, fac_o_s[k], out=da_o_s[k])         # (L8) da_o = dm * tanh_c * o(1-o)
             multiply(dc_t, f_s[t], out=dc)                  # (L9) dc = dc_t * f
             dot(w_hh_t, da_s[k], out=dh)                    # (L9) dh = da W_hh
-            if mask is not None:                            # ... and passes the carried ones on
+            if drop_fm is not None:
+                dh *= drop_fm                               # (R2) dh = (da W_hh) * drop
+            if zone is not None:                            # (Z3)-(Z4) ... + k * dh_t, + k_c * dc_t
+                dh_carry *= carry_h[t]
+                dh_carry += dh
+                dc_carry *= carry_c[t]
+                dc_carry += dc
+            elif mask is not None:                          # ... and passes the carried ones on
                 np.copyto(dh_carry, dh, where=mask_fm[t])
                 np.copyto(dc_carry, dc, where=mask_fm[t])
         # The block's da into their columns t*B + b of dxg, while in cache (writing each da
         # straight into its columns, rows T*B apart, was slower).
         np.copyto(dxg_steps[:, t0:t1], da_block[:t1 - t0].transpose(1, 0, 2))
     _, h_prev = time_views(kc.h_out, reverse)               # (T, B, P)
+    if drop_fm is not None:
+        h_prev = h_prev * kc.drop                           # (R3) h~ = h * drop
     dW = {"w_hh": dxg @ h_prev.reshape(T * B, P)}           # (L10) dW_hh = sum_t da^T h
     if w_hr_t is not None:                                  # (L10) dW_hr = sum_t dh_next^T m
         dW["w_hr"] = dh_all.transpose(1, 0, 2).reshape(P, T * B) @ m_all.transpose(0, 2, 1).reshape(T * B, H)
@@ -250,9 +285,10 @@ class LSTM(RecurrentBase):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  proj_size: int = 0, dtype=np.float32, rng=None, weight_drop: float = 0.0,
-                 learn_initial_state: bool = False):
+                 learn_initial_state: bool = False, recurrent_dropout: float = 0.0, zoneout: float = 0.0):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, proj_size, dtype, rng, weight_drop, learn_initial_state)
+                         bidirectional, proj_size, dtype, rng, weight_drop, learn_initial_state,
+                         recurrent_dropout, zoneout)
         self.config["proj_size"] = self.proj_size
 
     def _state_sizes(self):

@@ -14,7 +14,11 @@ contract:
   in, ``_input_bias``), computed here as ONE matrix product for all steps and both directions.
   The kernel may overwrite it (it is its own, and kept in its cache ``kc``).
 - ``w``: the layer's arrays the recurrence reads, ``w_hh``, ``w_hr`` (LSTM projection or None),
-  ``b_hh`` (or None), ``act`` (the RNN's nonlinearity, else None).
+  ``b_hh`` (or None), ``act`` (the RNN's nonlinearity, else None), and the forward kernel's
+  masks (docs/bptt.md, "Regularised recurrences"): ``drop`` (B, P) the recurrent dropout mask
+  of (R1) or None, ``keep`` None or one zoneout keep per state, (h,) or (h, c), each a
+  (T, B, size) mask of 0 and 1 (training) or the number p (evaluation), (Z1)-(Z2). The
+  forward kernel keeps them in ``kc`` for the backward.
 - ``y`` (T, B, P) the outputs (zeros past a sequence's length), ``states0``/``states_n``/
   ``dstates*`` tuples of (B, size) arrays (dstates_n entries may be None), ``mask`` (T, B, 1)
   bool or None, ``empty(name, shape)`` gives the kernel its arrays (reused, ``buffers.py``).
@@ -68,6 +72,19 @@ def halve_sigmoid_rows(w, gate_count: int, tanh_gate: int | None):
     return half
 
 
+def zoneout_factors(keep, mask, shape, dtype):
+    """The factors of (Z3) for every step, with the ``lengths`` mask folded in: ``new`` (T, B, F)
+    = m_t * (1 - k_t), the share of dh_t (dc_t) that reaches the step's new value, and
+    ``carry`` = 1 - new, the share passed straight to dh_{t-1}: k_t within a sequence, 1 past
+    its end (a finished step passes its gradient on). keep: (T, B, F) or a number; mask
+    (T, B, 1) bool or None."""
+    new = np.empty(shape, dtype)
+    np.subtract(1, keep, out=new)
+    if mask is not None:
+        new *= mask
+    return new, np.subtract(1, new)
+
+
 def time_views(S: np.ndarray, reverse: bool):
     """S (T+1, B, F) holds the initial state and every step's state. Returns the views
     (state after step t, state before step t), each (T, B, F), in time order.
@@ -100,7 +117,7 @@ class RecurrentBase(Module):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  proj_size: int = 0, dtype=np.float32, rng=None, weight_drop: float = 0.0,
-                 learn_initial_state: bool = False):
+                 learn_initial_state: bool = False, recurrent_dropout: float = 0.0, zoneout: float = 0.0):
         super().__init__(dtype)
         self.input_size = positive_int("input_size", input_size)
         self.hidden_size = positive_int("hidden_size", hidden_size)
@@ -123,7 +140,7 @@ class RecurrentBase(Module):
         for name, shape in self.param_shapes(self.config | dict(proj_size=self.proj_size)):
             if name not in self.state_names:                # the learned initial states: _init_options
                 setattr(self, name, Parameter(uniform(self.rng, shape, bound, self.dtype)))
-        self._init_options(weight_drop, learn_initial_state)
+        self._init_options(weight_drop, learn_initial_state, recurrent_dropout, zoneout)
 
     @classmethod
     def param_shapes(cls, config: dict):
@@ -182,7 +199,23 @@ class RecurrentBase(Module):
         forward kernel the sigmoid gates' rows of W_hh are halved (module docstring)."""
         w_hh = self._halved(p.w_hh.data) if forward else p.w_hh.data
         return SimpleNamespace(w_hh=w_hh, w_hr=None if p.w_hr is None else p.w_hr.data,
-                               b_hh=None if p.b_hh is None else p.b_hh.data, act=None)
+                               b_hh=None if p.b_hh is None else p.b_hh.data, act=None, drop=None, keep=None)
+
+    def _state_masks(self, T: int, B: int):
+        """``drop``, ``keep`` of the kernel contract for one layer and direction: in training,
+        drawn from ``rng`` in this order, the recurrent dropout mask (B, P) of (R1), then the
+        zoneout keep masks (T, B, size) of h and of c (LSTM), 1 with probability p, (Z1)-(Z2);
+        in evaluation no dropout and keep = p, the expectation."""
+        drop = keep = None
+        if self.training and self.recurrent_dropout:
+            drop = dropout_mask(self.rng, (B, self.output_size), self.recurrent_dropout, self.dtype)
+        if self.zoneout:
+            if self.training:
+                keep = tuple((self.rng.random((T, B, s)) < self.zoneout).astype(self.dtype)
+                             for s in self._state_sizes())
+            else:
+                keep = (self.zoneout,) * len(self._state_sizes())
+        return drop, keep
 
     # --------------------------------------------------------------- helpers
     @staticmethod
@@ -355,9 +388,10 @@ class RecurrentBase(Module):
             kcaches = []
             for d in range(D):
                 idx = layer * D + d
+                w = self._kernel_weights(ps[d], forward=True)
+                w.drop, w.keep = self._state_masks(T, B)
                 y, s_n, kc = self.forward_kernel(xg_all[:, :, d * gh:(d + 1) * gh],
-                                                 tuple(s[idx] for s in states0),
-                                                 self._kernel_weights(ps[d], forward=True), mask,
+                                                 tuple(s[idx] for s in states0), w, mask,
                                                  d == 1, self._empty(f"forward{layer}.{d}."))
                 for f, s in zip(finals, s_n):
                     f[idx] = s
@@ -447,17 +481,25 @@ class RecurrentBase(Module):
         return self._to_user(dlayer, batched), self._pack_state(tuple(dstates0))
 
 
-    # --------------------------------------------------------------- weight_drop, learn_initial_state
-    def _init_options(self, weight_drop, learn_initial_state):
-        """Validate the two options; the learned initial states ``h0`` (and ``c0``) start at zero,
-        (D*num_layers, 1, size), after the weights (so the default weights are unchanged)."""
+    # --------------------------------------------------------------- the regularising options
+    def _init_options(self, weight_drop, learn_initial_state, recurrent_dropout, zoneout):
+        """Validate the options; each is in ``config`` only when on (PyTorch's configs stay as
+        they are). The learned initial states ``h0`` (and ``c0``) start at zero,
+        (D*num_layers, 1, size), after the weights (so the default weights are unchanged).
+
+        The masks of one training-mode forward are drawn from ``rng`` in this order: the
+        weight_drop masks of every W_hh (``_forward_with_options``), then layer by layer the
+        dropout mask between layers, then direction by direction ``_state_masks``."""
         try:
             self.weight_drop = probability("weight_drop", weight_drop)
             self.learn_initial_state = flag("learn_initial_state", learn_initial_state)
+            self.recurrent_dropout = probability("recurrent_dropout", recurrent_dropout)
+            self.zoneout = probability("zoneout", zoneout)
         except (TypeError, ValueError) as e:
             raise InputError(str(e)) from None
-        if self.weight_drop:
-            self.config["weight_drop"] = self.weight_drop         # only when on: PyTorch's configs stay as they are
+        for name in ("weight_drop", "recurrent_dropout", "zoneout"):
+            if getattr(self, name):
+                self.config[name] = getattr(self, name)
         if self.learn_initial_state:
             self.config["learn_initial_state"] = True
             n = self.num_layers * self.num_directions
