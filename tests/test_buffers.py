@@ -154,7 +154,7 @@ def test_thread_settings_untouched_even_when_the_loop_fails(monkeypatch):
         set_threads(before)
 
 
-# ------------------------------------------------------------------ edges (issue 10 item 7)
+# ------------------------------------------------------------------ edges
 @pytest.mark.parametrize("cls", CLASSES)
 def test_replaced_parameter_is_used(cls):
     layer = _layer(cls, num_layers=2)
