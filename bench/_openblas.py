@@ -2,7 +2,7 @@
 
 (The layers themselves never change the thread count: a one-thread switch around the
 recurrent loop was measured slower than OpenBLAS's own choice at every size in
-docs/performance.md, and removed.) ctypes from the standard library only.
+docs/why_fast.md, so they have none.) ctypes from the standard library only.
 """
 
 import ctypes

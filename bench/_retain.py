@@ -4,7 +4,7 @@ changes it; it needs no such setting).
 ``retain_memory()`` asks glibc's allocator to keep freed memory for reuse instead of giving
 it back to the operating system. The recurrent layers do not need it: they reuse their own
 large arrays between calls (``tinyrnn.nn.buffers``), which is what this setting used to buy
-them (docs/performance.md). It may still help other code that allocates large arrays afresh
+them (docs/why_fast.md). It may still help other code that allocates large arrays afresh
 on every step. The price: the process keeps up to ``trim_bytes`` of freed memory.
 """
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The attention targets of issue 14, one command at a time, each as a user runs it (default
+# The attention targets, one command at a time, each as a user runs it (default
 # settings, its own process). Prints `uptime` before each (the machine's load changes wall
 # times) and keeps each command's output (its last line is the metrics JSON) in $LOG_DIR.
 #   bash bench/attention_targets.sh            # all

@@ -125,8 +125,8 @@ def test_copied_and_pickled_layers_start_with_empty_pools():
 
 
 def test_thread_settings_untouched_even_when_the_loop_fails(monkeypatch):
-    """The layers never change the BLAS thread count (a one-thread switch around the loop was
-    removed: slower at every size measured, docs/performance.md): a normal call, a call whose
+    """The layers never change the BLAS thread count (a one-thread switch around the loop is
+    slower at every size measured, docs/why_fast.md): a normal call, a call whose
     loop raises, LSTM and GRU all leave the process's setting as they found it."""
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "bench"))
     from _openblas import FUNCS  # NumPy's OpenBLAS thread functions (ctypes)
@@ -154,7 +154,7 @@ def test_thread_settings_untouched_even_when_the_loop_fails(monkeypatch):
         set_threads(before)
 
 
-# ------------------------------------------------------------------ edges (issue 10 item 7)
+# ------------------------------------------------------------------ edges
 @pytest.mark.parametrize("cls", CLASSES)
 def test_replaced_parameter_is_used(cls):
     layer = _layer(cls, num_layers=2)

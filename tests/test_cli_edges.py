@@ -1,4 +1,4 @@
-"""The CLI's edges (issue 10): one error path, checks before work, divergence, signals, resume.
+"""The CLI's edges: one error path, checks before work, divergence, signals, resume.
 
 Every malformed command exits 2 (3 for a divergence) with one or two lines on stderr and no
 traceback; a signal stops a training between steps, saves a loadable checkpoint and exits

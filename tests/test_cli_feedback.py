@@ -1,4 +1,4 @@
-"""What a user sees during and after a run (issue 16): whole lines beside the progress bar, the
+"""What a user sees during and after a run: whole lines beside the progress bar, the
 plan before step one, training and evaluation times that add up, plots, help texts."""
 
 import io

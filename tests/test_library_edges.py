@@ -1,4 +1,4 @@
-"""The library's own edges (issue 10, item 7): each case a user can hit, refused clearly or
+"""The library's own edges: each case a user can hit, refused clearly or
 computed as PyTorch does."""
 
 import math

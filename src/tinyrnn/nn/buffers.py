@@ -2,7 +2,7 @@
 
 A forward+backward of a recurrent layer needs tens of megabytes of arrays (gates, states,
 their gradients). Allocated afresh on every call, each comes from new pages of memory, and
-touching those pages costs 20-35 % of the whole computation (docs/performance.md). A layer
+touching those pages costs 20-35 % of the whole computation (docs/why_fast.md). A layer
 therefore takes its large arrays from its own pool, and a pooled array is reused only once
 nobody else holds it:
 
