@@ -6,10 +6,10 @@ order, evaluation mode, bad values refused."""
 
 import numpy as np
 import pytest
-from helpers import close
-from test_regularised_layers import layer_gradcheck, make, projections
 
 import tinyrnn as tr
+from helpers import close
+from test_regularised_layers import layer_gradcheck, make, projections
 from tinyrnn import reference as ref
 from tinyrnn.errors import InputError
 from tinyrnn.nn.dropout import dropout_mask
