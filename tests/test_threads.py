@@ -71,20 +71,23 @@ def test_auto_one_core_and_busy_cores_take_one_thread_without_probing():
     assert not choice.probing
 
 
-@pytest.mark.parametrize("one, two, expected, decisive", [
-    (0.010, 0.020, 1, True),        # one thread twice as fast (a busy machine): decided on one step
-    (0.020, 0.010, 2, True),        # two threads twice as fast
-    (0.010, 0.012, 1, False),       # 20 % apart: timed in full, the faster kept
-    (0.012, 0.010, 2, False),
-    (0.0100, 0.0099, 1, False),     # a tie within 3 %: the kinder choice
-])
+@pytest.mark.parametrize(
+    "one, two, expected, decisive",
+    [
+        (0.010, 0.020, 1, True),  # one thread twice as fast (a busy machine): decided on one step
+        (0.020, 0.010, 2, True),  # two threads twice as fast
+        (0.010, 0.012, 1, False),  # 20 % apart: timed in full, the faster kept
+        (0.012, 0.010, 2, False),
+        (0.0100, 0.0099, 1, False),  # a tie within 3 %: the kinder choice
+    ],
+)
 def test_auto_probe_keeps_the_faster_setting(one, two, expected, decisive):
     choice, lines, during, final = run_choice("auto", cores=2, load=0.2, step_seconds={1: one, 2: two})
     assert final == expected and not choice.probing
-    probe = during[th.WARMUP_STEPS:]
-    if decisive:                                        # one step on the second setting settles it
+    probe = during[th.WARMUP_STEPS :]
+    if decisive:  # one step on the second setting settles it
         assert probe[: probe.index(2) + 2] == [1] * probe.index(2) + [2, expected]
-    else:                                               # both settings were timed, twice each
+    else:  # both settings were timed, twice each
         assert during.count(2) >= 2 * th.PHASE_STEPS
     assert during[-1] == expected
     assert lines[0].startswith("threads: auto: timing the first steps on 1 and on 2")
@@ -112,3 +115,9 @@ def test_auto_probe_is_short_for_slow_steps():
     choice, _, during, _ = run_choice("auto", cores=2, load=0.0, step_seconds={1: 1.0, 2: 1.2}, steps=10)
     assert during == [1] * th.WARMUP_STEPS + [1, 2] * th.ROUNDS + [1] * (10 - th.WARMUP_STEPS - 2 * th.ROUNDS)
     assert not choice.probing and choice.threads == 1
+
+
+def test_a_run_shorter_than_the_probe_says_what_it_ran_on():
+    choice, lines, during, final = run_choice("auto", cores=2, load=0.0, step_seconds={1: 0.01, 2: 0.01}, steps=4)
+    assert not choice.probing and choice.reason.startswith("auto: the run ended while")
+    assert lines[-1].startswith(f"threads: {final} BLAS thread") and "at the end" in lines[-1]

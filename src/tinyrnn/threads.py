@@ -37,12 +37,12 @@ from .errors import InputError
 
 __all__ = ["blas_threads", "available_cores", "parse_threads", "ThreadChoice"]
 
-TIE = 0.03                    # auto keeps one thread unless all cores are this much faster
-PHASE_SECONDS = 0.25          # each probe phase lasts at least this long (of step time) ...
-PHASE_STEPS = 3               # ... and at least this many steps, unless they took 4 x PHASE_SECONDS
-ROUNDS = 2                    # phases alternate 1, n, 1, n: each setting is timed twice
-WARMUP_STEPS = 2              # steps before the probe starts (first calls allocate and warm caches)
-DECISIVE = 1.5                # a setting this much slower (or faster) than the other ends the probe at once
+TIE = 0.03  # auto keeps one thread unless all cores are this much faster
+PHASE_SECONDS = 0.25  # each probe phase lasts at least this long (of step time) ...
+PHASE_STEPS = 3  # ... and at least this many steps, unless they took 4 x PHASE_SECONDS
+ROUNDS = 2  # phases alternate 1, n, 1, n: each setting is timed twice
+WARMUP_STEPS = 2  # steps before the probe starts (first calls allocate and warm caches)
+DECISIVE = 1.5  # a setting this much slower (or faster) than the other ends the probe at once
 
 
 def available_cores() -> int:
@@ -59,7 +59,8 @@ def _controller():
     except ImportError:
         raise ModuleNotFoundError(
             "choosing BLAS threads needs the threadpoolctl package: pip install threadpoolctl "
-            "(or pip install 'tinyrnn[cli]')") from None
+            "(or pip install 'tinyrnn[cli]')"
+        ) from None
     return ThreadpoolController()
 
 
@@ -87,8 +88,9 @@ def parse_threads(text: str) -> int | str:
         raise InputError(f"--threads: expected 'auto' or a positive integer, got {text!r}") from None
     cores = available_cores()
     if not 1 <= n <= cores:
-        raise InputError(f"--threads: expected 'auto' or an integer from 1 to {cores} "
-                         f"(the cores this process may use), got {n}")
+        raise InputError(
+            f"--threads: expected 'auto' or an integer from 1 to {cores} (the cores this process may use), got {n}"
+        )
     return n
 
 
@@ -103,18 +105,23 @@ class ThreadChoice:
     setting in force and moves to the next one; afterwards it costs one comparison.
     """
 
-    def __init__(self, setting: int | str = "auto", emit: Callable[[str], None] = print,
-                 cores: int | None = None, load: float | None = None):
+    def __init__(
+        self,
+        setting: int | str = "auto",
+        emit: Callable[[str], None] = print,
+        cores: int | None = None,
+        load: float | None = None,
+    ):
         self.setting = setting
         self.emit = emit
         self.cores = available_cores() if cores is None else cores
         self.load = _load_average() if load is None else load
-        self.threads: int | None = None        # the count in force (None: left to the BLAS library)
+        self.threads: int | None = None  # the count in force (None: left to the BLAS library)
         self.reason = ""
         self.probing = False
         self._controller = None
         self._limit = None
-        self._phases: list[int] = []           # the settings still to time, in order
+        self._phases: list[int] = []  # the settings still to time, in order
         self._times: dict[int, list[float]] = {}
         self._warm = 0
         self._seconds = 0.0
@@ -142,13 +149,19 @@ class ThreadChoice:
             self._phases = [1, self.cores] * ROUNDS
             self._times = {1: [], self.cores: []}
             self._apply(1)
-            self.emit(f"threads: auto: timing the first steps on 1 and on {self.cores} BLAS threads "
-                      f"(load {self.load:.1f} on {self.cores} cores)")
+            self.emit(
+                f"threads: auto: timing the first steps on 1 and on {self.cores} BLAS threads "
+                f"(load {self.load:.1f} on {self.cores} cores)"
+            )
             return self
         self.emit(f"threads: {_count(self.threads)} ({self.reason})")
         return self
 
     def __exit__(self, *exc) -> None:
+        if self.probing:  # the run ended before the probe did: say what it ran on
+            self.probing = False
+            self.reason = "auto: the run ended while the first steps were being timed"
+            self.emit(f"threads: {_count(self.threads)} at the end ({self.reason})")
         if self._limit is not None:
             self._limit.restore_original_limits()
             self._limit = None
@@ -186,8 +199,7 @@ class ThreadChoice:
         all_ = min(self._times[self.cores])
         best = self.cores if all_ < one * (1 - TIE) else 1
         self._apply(best)
-        self.reason = (f"auto: {one * 1e3:.3g} ms/step on 1 thread, "
-                       f"{all_ * 1e3:.3g} ms/step on {self.cores}")
+        self.reason = f"auto: {one * 1e3:.3g} ms/step on 1 thread, {all_ * 1e3:.3g} ms/step on {self.cores}"
         self.emit(f"threads: {_count(best)} ({self.reason})")
 
     def _apply(self, n: int) -> None:
@@ -226,8 +238,7 @@ def _running_now() -> float:
                 running = int(fh.read().split()[3].split("/")[0])
         except (OSError, ValueError, IndexError):
             return 0.0
-        looks.append(running - 1)                   # this process is running too
+        looks.append(running - 1)  # this process is running too
         if i < 4:
             time.sleep(0.01)
     return float(sorted(looks)[2])
-

@@ -26,45 +26,95 @@ from ._args import (
 def add_parser(sub) -> None:
     from ..models.classifier import POOLS, ClassifierConfig, FitConfig
     from ..models.memory import CELLS
+
     m, f = _defaults(ClassifierConfig), _defaults(FitConfig)
-    p = sub.add_parser("classify", help="classify sequences: a named benchmark or your .npz / .csv",
-                       description="Train a recurrent sequence classifier, or predict with one.")
+    p = sub.add_parser(
+        "classify",
+        help="classify sequences: a named benchmark or your .npz / .csv",
+        description="Train a recurrent sequence classifier, or predict with one.",
+    )
     verbs = p.add_subparsers(dest="verb", metavar="{train,predict}", required=True)
-    t = verbs.add_parser("train", help="train on DATA and report test accuracy",
-                         description="DATA: JapaneseVowels, GunPoint or ItalyPowerDemand (official train/test "
-                                     "splits; needs the extra: pip install 'tinyrnn[data]'), or a .npz (x (N, T, F), "
-                                     "optional lengths (N,), y (N,)) or long-form .csv file.")
+    t = verbs.add_parser(
+        "train",
+        help="train on DATA and report test accuracy",
+        description="DATA: JapaneseVowels, GunPoint or ItalyPowerDemand (official train/test "
+        "splits; needs the extra: pip install 'tinyrnn[data]'), or a .npz (x (N, T, F), "
+        "optional lengths (N,), y (N,)) or long-form .csv file.",
+    )
     t.add_argument("data", metavar="DATA")
     t.add_argument("--test", metavar="FILE", help="a separate test file (same format as DATA)")
-    t.add_argument("--test-fraction", type=_float_in(0.0, 1.0, low_open=True), default=0.2,
-                   help="part of a DATA file held out for testing, stratified and seeded (default %(default)s)")
-    t.add_argument("--val-fraction", type=_float_in(0.0, 1.0), default=0.0,
-                   help="part of the training data held out (stratified) to stop early (--patience) and keep "
-                        "the best epoch; 0: train on all of it for --epochs (default %(default)s)")
+    t.add_argument(
+        "--test-fraction",
+        type=_float_in(0.0, 1.0, low_open=True),
+        default=0.2,
+        help="part of a DATA file held out for testing, stratified and seeded (default %(default)s)",
+    )
+    t.add_argument(
+        "--val-fraction",
+        type=_float_in(0.0, 1.0),
+        default=0.0,
+        help="part of the training data held out (stratified) to stop early (--patience) and keep "
+        "the best epoch; 0: train on all of it for --epochs (default %(default)s)",
+    )
     _csv_flags(t)
     t.add_argument("--cell", choices=CELLS, default=m["cell"], help="recurrent cell (default %(default)s)")
-    t.add_argument("--hidden", type=positive, default=m["hidden"], help="hidden units per direction (default %(default)s)")
+    t.add_argument(
+        "--hidden", type=positive, default=m["hidden"], help="hidden units per direction (default %(default)s)"
+    )
     t.add_argument("--layers", type=positive, default=m["layers"], help="recurrent layers (default %(default)s)")
-    t.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=m["bidirectional"],
-                   help="read each sequence in both directions (default %(default)s)")
-    t.add_argument("--pool", choices=POOLS, default=m["pool"],
-                   help="what the head reads: the last state, or the mean or max over the steps (default %(default)s)")
-    t.add_argument("--dropout", type=_float_in(0.0, 1.0), default=m["dropout"],
-                   help="dropout on the pooled features and between layers (default %(default)s)")
-    t.add_argument("--epochs", type=positive, default=f["epochs"], help="passes over the training data, at most (default %(default)s)")
+    t.add_argument(
+        "--bidirectional",
+        action=argparse.BooleanOptionalAction,
+        default=m["bidirectional"],
+        help="read each sequence in both directions (default %(default)s)",
+    )
+    t.add_argument(
+        "--pool",
+        choices=POOLS,
+        default=m["pool"],
+        help="what the head reads: the last state, or the mean or max over the steps (default %(default)s)",
+    )
+    t.add_argument(
+        "--dropout",
+        type=_float_in(0.0, 1.0),
+        default=m["dropout"],
+        help="dropout on the pooled features and between layers (default %(default)s)",
+    )
+    t.add_argument(
+        "--epochs",
+        type=positive,
+        default=f["epochs"],
+        help="passes over the training data, at most (default %(default)s)",
+    )
     t.add_argument("--batch", type=positive, default=f["batch"], help="sequences per step (default %(default)s)")
-    t.add_argument("--lr", type=positive_float, default=f["lr"], help="Adam's learning rate, cosine-decayed (default %(default)s)")
+    t.add_argument(
+        "--lr", type=positive_float, default=f["lr"], help="Adam's learning rate, cosine-decayed (default %(default)s)"
+    )
     t.add_argument("--weight-decay", type=_float_in(0.0), default=f["weight_decay"], help="(default %(default)s)")
-    t.add_argument("--clip", type=_float_in(0.0), default=f["clip"], help="gradient-norm clipping, 0 for none (default %(default)s)")
-    t.add_argument("--patience", type=nonneg, default=f["patience"],
-                   help="stop after this many epochs without a lower validation loss, 0 for never (default %(default)s)")
-    t.add_argument("--save", metavar="CKPT", help="write the best model to this .npz checkpoint; also on Ctrl-C/SIGTERM")
+    t.add_argument(
+        "--clip",
+        type=_float_in(0.0),
+        default=f["clip"],
+        help="gradient-norm clipping, 0 for none (default %(default)s)",
+    )
+    t.add_argument(
+        "--patience",
+        type=nonneg,
+        default=f["patience"],
+        help="stop after this many epochs without a lower validation loss, 0 for never (default %(default)s)",
+    )
+    t.add_argument(
+        "--save", metavar="CKPT", help="write the best model to this .npz checkpoint; also on Ctrl-C/SIGTERM"
+    )
     t.add_argument("--plot", metavar="PNG", help="draw the learning curves and the confusion matrix")
     add_common(t)
     add_threads(t)
     t.set_defaults(run=_train)
-    q = verbs.add_parser("predict", help="predict the classes of DATA with a checkpoint",
-                         description="Labels in DATA are optional; where present, the accuracy is reported.")
+    q = verbs.add_parser(
+        "predict",
+        help="predict the classes of DATA with a checkpoint",
+        description="Labels in DATA are optional; where present, the accuracy is reported.",
+    )
     q.add_argument("checkpoint", metavar="CKPT")
     q.add_argument("data", metavar="DATA")
     _csv_flags(q)
@@ -80,6 +130,7 @@ def _csv_flags(p):
 
 def _read(path, args, flag="DATA", labels=True):
     from ..data.sequences import load_csv, load_npz
+
     ext = os.path.splitext(path)[1].lower()
     if not os.path.isfile(path):
         raise UsageError(f"{flag} {path}: no such file")
@@ -95,22 +146,26 @@ def _data(args):
     """(train, test, name, published) for a named benchmark or the user's file(s)."""
     from ..data import benchmarks
     from ..data.sequences import encode_labels, stratified_split
+
     if args.data in benchmarks.CLASSIFICATION:
         if args.test:
             raise UsageError(f"--test: {args.data} has its official test split; --test is for your own files")
         train, test = benchmarks.load_classification(args.data)
         return train, test, args.data, benchmarks.PUBLISHED[args.data]
     if not os.path.exists(args.data) and not os.path.splitext(args.data)[1]:
-        raise UsageError(f"DATA {args.data!r} is neither a file nor a named benchmark "
-                         f"({', '.join(benchmarks.CLASSIFICATION)})")
+        raise UsageError(
+            f"DATA {args.data!r} is neither a file nor a named benchmark ({', '.join(benchmarks.CLASSIFICATION)})"
+        )
     data = _read(args.data, args)
     if args.test:
         return data, _read(args.test, args, "--test"), os.path.basename(args.data), {}
     codes, _ = encode_labels(data.y)
     keep, held = stratified_split(codes, args.test_fraction, np.random.default_rng(args.seed))
     if len(held) == 0:
-        raise UsageError(f"--test-fraction {args.test_fraction} of {args.data} leaves no test sequences; "
-                         "give more data or --test FILE")
+        raise UsageError(
+            f"--test-fraction {args.test_fraction} of {args.data} leaves no test sequences; "
+            "give more data or --test FILE"
+        )
     return data.subset(keep), data.subset(held), os.path.basename(args.data), {}
 
 
@@ -126,61 +181,113 @@ def _train(args) -> int:
         save_classifier,
     )
     from ..train import Run
-    save = check_output("--save", args.save)
-    png = check_output("--plot", args.plot, image=True)
+
+    inputs = {k: v for k, v in (("DATA", args.data), ("--test", args.test)) if v and os.path.exists(v)}
+    save = check_output("--save", args.save, inputs=inputs, outputs={"--plot": args.plot})
+    png = check_output("--plot", args.plot, image=True, inputs=inputs, outputs={"--save": save})
     say = (lambda *a: None) if args.quiet else print
     train, test, name, published = _data(args)
     y_train, classes = encode_labels(train.y)
     if len(classes) < 2:
-        raise UsageError(f"{train.source}: every training sequence has the label {classes[0]!r}; "
-                         "classification needs at least 2 classes")
+        raise UsageError(
+            f"{train.source}: every training sequence has the label {classes[0]!r}; "
+            "classification needs at least 2 classes"
+        )
     y_test, _ = encode_labels(test.y, classes)
     rng = np.random.default_rng(args.seed)
-    fit_idx, val_idx = (stratified_split(y_train, args.val_fraction, rng) if args.val_fraction > 0
-                        else (np.arange(len(y_train)), None))
+    fit_idx, val_idx = (
+        stratified_split(y_train, args.val_fraction, rng) if args.val_fraction > 0 else (np.arange(len(y_train)), None)
+    )
     scaler = Standardizer().fit(train.x[fit_idx], train.lengths[fit_idx])
     x_train = scaler.transform(train.x, train.lengths)
     x_test = scaler.transform(test.x, test.lengths)
-    model = SequenceClassifier(args.cell, train.x.shape[2], args.hidden, len(classes), args.layers,
-                               args.bidirectional, args.pool, args.dropout, rng=rng)
-    cfg = FitConfig(epochs=args.epochs, batch=args.batch, lr=args.lr, weight_decay=args.weight_decay,
-                    clip=args.clip, patience=args.patience)
+    model = SequenceClassifier(
+        args.cell,
+        train.x.shape[2],
+        args.hidden,
+        len(classes),
+        args.layers,
+        args.bidirectional,
+        args.pool,
+        args.dropout,
+        rng=rng,
+    )
+    cfg = FitConfig(
+        epochs=args.epochs,
+        batch=args.batch,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        clip=args.clip,
+        patience=args.patience,
+    )
     val = None if val_idx is None else (x_train[val_idx], train.lengths[val_idx], y_train[val_idx])
-    say(f"{name}: {len(fit_idx)} training + {0 if val_idx is None else len(val_idx)} validation sequences, "
+    say(
+        f"{name}: {len(fit_idx)} training + {0 if val_idx is None else len(val_idx)} validation sequences, "
         f"{len(y_test)} test; {train.x.shape[2]} features, lengths {train.lengths.min()}-{train.lengths.max()}, "
-        f"{len(classes)} classes; {model.num_parameters()} parameters")
+        f"{len(classes)} classes; {model.num_parameters()} parameters"
+    )
 
     def progress(r):
         if r["epoch"] % 10 == 0 or r["epoch"] == 1:
-            v = "" if r["val_loss"] is None else f"  val loss {r['val_loss']:.4f}  val acc {100 * r['val_accuracy']:.1f}%"
-            run.say(f"epoch {r['epoch']:4d}  step {r['step']:6d}  lr {r['lr']:.2e}  train loss {r['train_loss']:.4f}{v}")
+            v = (
+                ""
+                if r["val_loss"] is None
+                else f"  val loss {r['val_loss']:.4f}  val acc {100 * r['val_accuracy']:.1f}%"
+            )
+            run.say(
+                f"epoch {r['epoch']:4d}  step {r['step']:6d}  lr {r['lr']:.2e}  train loss {r['train_loss']:.4f}{v}"
+            )
 
     n_fit = len(fit_idx)
-    run = Run(classifier_plan(cfg, n_fit), say, quiet=args.quiet, desc="classify", lr=cfg.lr, clip=cfg.clip or None,
-              ceiling=ce_ceiling(len(classes)), threads=args.threads,
-              save=save and (lambda: save_classifier(save, model, scaler, classes, meta={"dataset": name})))
+    run = Run(
+        classifier_plan(cfg, n_fit),
+        say,
+        quiet=args.quiet,
+        desc="classify",
+        lr=cfg.lr,
+        clip=cfg.clip or None,
+        ceiling=ce_ceiling(len(classes)),
+        threads=args.threads,
+        save=save and (lambda: save_classifier(save, model, scaler, classes, meta={"dataset": name})),
+    )
     with run:
-        fit = fit_classifier(model, (x_train[fit_idx], train.lengths[fit_idx], y_train[fit_idx]), val, cfg, rng,
-                             on_epoch=progress, run=run)
+        fit = fit_classifier(
+            model,
+            (x_train[fit_idx], train.lengths[fit_idx], y_train[fit_idx]),
+            val,
+            cfg,
+            rng,
+            on_epoch=progress,
+            run=run,
+        )
         with run.evaluating():
             ev = evaluate(model, x_test, test.lengths, y_test)
-        say(f"Kept epoch {fit['best_epoch']} of {fit['epochs']} ({fit['steps']} steps, "
-            f"{times(run.metrics())})")
+        say(f"Kept epoch {fit['best_epoch']} of {fit['epochs']} ({fit['steps']} steps, {times(run.metrics())})")
         print(f"Test accuracy: {100 * ev['accuracy']:.2f}% ({round(ev['accuracy'] * len(y_test))}/{len(y_test)})")
         if published:
             print("Published (Fawaz et al. 2019): " + ", ".join(f"{k} {100 * v:.1f}%" for k, v in published.items()))
         _print_confusion(classes, ev)
-        run.save_now()                          # first: a plot that fails must not cost the model
+        run.save_now()  # first: a plot that fails must not cost the model
         if save:
             print(f"Checkpoint written to {save}")
         if png:
             _plot(png, name, fit["history"], classes, ev["confusion"])
             print(f"Plot written to {png}")
-        metrics = {"dataset": name, "cell": args.cell, "n_train": len(y_train), "n_test": len(y_test),
-                   "test_accuracy": ev["accuracy"], "published": published, "best_epoch": fit["best_epoch"],
-                   "kept_step": fit["kept_step"], "epochs": fit["epochs"], "seed": args.seed,
-                   "per_class": {c: (None if np.isnan(a) else float(a)) for c, a in zip(classes, ev["per_class"])},
-                   "confusion": ev["confusion"].tolist(), **run.metrics()}
+        metrics = {
+            "dataset": name,
+            "cell": args.cell,
+            "n_train": len(y_train),
+            "n_test": len(y_test),
+            "test_accuracy": ev["accuracy"],
+            "published": published,
+            "best_epoch": fit["best_epoch"],
+            "kept_step": fit["kept_step"],
+            "epochs": fit["epochs"],
+            "seed": args.seed,
+            "per_class": {c: (None if np.isnan(a) else float(a)) for c, a in zip(classes, ev["per_class"])},
+            "confusion": ev["confusion"].tolist(),
+            **run.metrics(),
+        }
     code = report_stop(metrics, save, resume_hint=False)
     if args.json:
         print_json(metrics)
@@ -198,6 +305,7 @@ def _print_confusion(classes, ev):
 
 def _plot(path, name, history, classes, confusion):
     from ..demos.common import pyplot
+
     plt = pyplot()
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2))
     epochs = [r["epoch"] for r in history]
@@ -219,6 +327,7 @@ def _plot(path, name, history, classes, confusion):
 def _predict(args) -> int:
     from ..data.sequences import encode_labels
     from ..models.classifier import evaluate, load_classifier
+
     if not os.path.isfile(args.checkpoint):
         raise UsageError(f"CKPT {args.checkpoint}: no such file")
     model, scaler, classes, _ = load_classifier(args.checkpoint)

@@ -13,10 +13,13 @@ def run(args) -> int:
         print(template(args.cell), end="")
         return 0
     from ..demos.common import check_output
+
     path = check_output("--out", args.out) or args.out
     if os.path.exists(path):
-        raise UsageError(f"tinyrnn exercise: error: --out {path} exists; it is not overwritten (it may hold "
-                         "your work): give another file name or delete it first")
+        raise UsageError(
+            f"--out {path} exists; it is not overwritten (it may hold "
+            "your work): give another file name or delete it first"
+        )
     with open(path, "x", encoding="utf-8") as fh:
         fh.write(template(args.cell, name=os.path.basename(path)))
     print(f"Exercise written to {path}: fill in the functions, then run 'tinyrnn check {path}'")
@@ -24,12 +27,16 @@ def run(args) -> int:
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("exercise", help="write a cell's step and backward yourself: the file to fill in",
-                       description="Write the template of one cell's step and backward: the functions of "
-                                   "tinyrnn.reference with the same signatures, each naming its equations in "
-                                   "docs/bptt.md and raising NotImplementedError until written. Check it with "
-                                   "'tinyrnn check FILE'.")
+    p = sub.add_parser(
+        "exercise",
+        help="write a cell's step and backward yourself: the file to fill in",
+        description="Write the template of one cell's step and backward: the functions of "
+        "tinyrnn.reference with the same signatures, each naming its equations in "
+        "docs/bptt.md and raising NotImplementedError until written. Check it with "
+        "'tinyrnn check FILE'.",
+    )
     p.add_argument("cell", choices=CELLS, metavar="CELL", help="rnn, lstm or gru")
-    p.add_argument("--out", metavar="FILE", help="write the template to FILE (never over an existing file); "
-                                                  "default: print it")
+    p.add_argument(
+        "--out", metavar="FILE", help="write the template to FILE (never over an existing file); default: print it"
+    )
     p.set_defaults(run=run)

@@ -24,33 +24,59 @@ from ._args import (
 def add_parser(sub) -> None:
     from ..models.forecaster import DIFFS, ForecastConfig
     from ..models.memory import CELLS
+
     d = _defaults(ForecastConfig)
-    p = sub.add_parser("forecast", help="forecast a time series: airline, sunspots or your .csv column",
-                       description="Forecast a series with a recurrent network, beside the classical baselines.")
+    p = sub.add_parser(
+        "forecast",
+        help="forecast a time series: airline, sunspots or your .csv column",
+        description="Forecast a series with a recurrent network, beside the classical baselines.",
+    )
     verbs = p.add_subparsers(dest="verb", metavar="{train}", required=True)
-    t = verbs.add_parser("train", help="train on the series but its last HORIZON values, forecast those",
-                         description="DATA: airline or sunspots (needs the extra: pip install 'tinyrnn[data]'), "
-                                     "or a .csv file with a header (--column names the series). The last "
-                                     "--horizon values are the test part; everything is fitted on the rest.")
+    t = verbs.add_parser(
+        "train",
+        help="train on the series but its last HORIZON values, forecast those",
+        description="DATA: airline or sunspots (needs the extra: pip install 'tinyrnn[data]'), "
+        "or a .csv file with a header (--column names the series). The last "
+        "--horizon values are the test part; everything is fitted on the rest.",
+    )
     t.add_argument("data", metavar="DATA")
     t.add_argument("--column", help="CSV: the column holding the series (default: the last column)")
-    t.add_argument("--horizon", type=positive, help="values held out and forecast (default: the benchmark's "
-                                                    "test length; 12 for a .csv)")
+    t.add_argument(
+        "--horizon",
+        type=positive,
+        help="values held out and forecast (default: the benchmark's test length; 12 for a .csv)",
+    )
     t.add_argument("--season", type=positive, help="season length in steps (default: the benchmark's; 12 for a .csv)")
-    t.add_argument("--log", action=argparse.BooleanOptionalAction, default=None,
-                   help="model the log of the series (default: on for airline, off otherwise)")
-    t.add_argument("--diff", choices=DIFFS, default=None,
-                   help="differences the model learns: the change from one season earlier, from the previous "
-                        "value, or none (default: first for airline, none for sunspots, "
-                        f"{d['diff']} for a .csv)")
-    t.add_argument("--window", type=positive, default=d["window"], help="past values the model reads (default %(default)s)")
+    t.add_argument(
+        "--log",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="model the log of the series (default: on for airline, off otherwise)",
+    )
+    t.add_argument(
+        "--diff",
+        choices=DIFFS,
+        default=None,
+        help="differences the model learns: the change from one season earlier, from the previous "
+        "value, or none (default: first for airline, none for sunspots, "
+        f"{d['diff']} for a .csv)",
+    )
+    t.add_argument(
+        "--window", type=positive, default=d["window"], help="past values the model reads (default %(default)s)"
+    )
     t.add_argument("--cell", choices=CELLS, default=d["cell"], help="(default %(default)s)")
     t.add_argument("--hidden", type=positive, default=d["hidden"], help="(default %(default)s)")
-    t.add_argument("--epochs", type=positive, default=d["epochs"], help="passes over the training windows (default %(default)s)")
+    t.add_argument(
+        "--epochs", type=positive, default=d["epochs"], help="passes over the training windows (default %(default)s)"
+    )
     t.add_argument("--batch", type=positive, default=d["batch"], help="(default %(default)s)")
     t.add_argument("--lr", type=positive_float, default=d["lr"], help="(default %(default)s)")
-    t.add_argument("--ensemble", type=positive, default=d["ensemble"],
-                   help="models from different seeds, averaged (default %(default)s)")
+    t.add_argument(
+        "--ensemble",
+        type=positive,
+        default=d["ensemble"],
+        help="models from different seeds, averaged (default %(default)s)",
+    )
     t.add_argument("--plot", metavar="PNG", help="draw the history, the held-out truth, the forecast and the baselines")
     add_common(t)
     add_threads(t)
@@ -74,27 +100,42 @@ def _read_csv(path, column):
         try:
             values.append(float(r[j]))
         except (ValueError, IndexError):
-            raise InputError(f"{path}, line {line}: column {column!r} holds "
-                             f"{r[j] if j < len(r) else 'nothing'!r}, not a number") from None
+            raise InputError(
+                f"{path}, line {line}: column {column!r} holds {r[j] if j < len(r) else 'nothing'!r}, not a number"
+            ) from None
     return column, np.array(values)
 
 
 def _series(args):
     from ..data import benchmarks
+
     if args.data in benchmarks.SERIES:
         if args.column:
             raise UsageError(f"--column is for a .csv file; {args.data} is a named series")
         s = benchmarks.load_series(args.data)
-        return (args.data, s.values, args.horizon or s.test_length, args.season or s.season,
-                s.log if args.log is None else args.log, args.diff or s.diff)
+        return (
+            args.data,
+            s.values,
+            args.horizon or s.test_length,
+            args.season or s.season,
+            s.log if args.log is None else args.log,
+            args.diff or s.diff,
+        )
     if not os.path.isfile(args.data):
         raise UsageError(f"DATA {args.data!r} is neither a file nor a named series ({', '.join(benchmarks.SERIES)})")
     if os.path.splitext(args.data)[1].lower() != ".csv":
         raise UsageError(f"DATA {args.data}: expected a .csv file")
     column, values = _read_csv(args.data, args.column)
     from ..models.forecaster import ForecastConfig
-    return (f"{os.path.basename(args.data)}:{column}", values, args.horizon or 12, args.season or 12,
-            bool(args.log), args.diff or ForecastConfig.diff)
+
+    return (
+        f"{os.path.basename(args.data)}:{column}",
+        values,
+        args.horizon or 12,
+        args.season or 12,
+        bool(args.log),
+        args.diff or ForecastConfig.diff,
+    )
 
 
 def _train(args) -> int:
@@ -109,41 +150,77 @@ def _train(args) -> int:
         rmse,
     )
     from ..train import Run
-    png = check_output("--plot", args.plot, image=True)
+
+    inputs = {"DATA": args.data} if os.path.exists(args.data) else {}
+    png = check_output("--plot", args.plot, image=True, inputs=inputs)
     say = (lambda *a: None) if args.quiet else print
     name, values, horizon, season, log, diff = _series(args)
     values = check_series(values, args.window, horizon, season, diff, name)
     train, test = values[:-horizon], values[-horizon:]
-    cfg = ForecastConfig(window=args.window, cell=args.cell, hidden=args.hidden, epochs=args.epochs,
-                         batch=args.batch, lr=args.lr, diff=diff, ensemble=args.ensemble)
-    say(f"{name}: {len(train)} training values, {horizon} held out; season {season}, "
+    cfg = ForecastConfig(
+        window=args.window,
+        cell=args.cell,
+        hidden=args.hidden,
+        epochs=args.epochs,
+        batch=args.batch,
+        lr=args.lr,
+        diff=diff,
+        ensemble=args.ensemble,
+    )
+    say(
+        f"{name}: {len(train)} training values, {horizon} held out; season {season}, "
         f"{'log scale, ' if log else ''}differences: {diff}; window {cfg.window}, "
-        f"{cfg.ensemble} {cfg.cell.upper()} model(s) of {cfg.hidden} units, {cfg.epochs} epochs each")
+        f"{cfg.ensemble} {cfg.cell.upper()} model(s) of {cfg.hidden} units, {cfg.epochs} epochs each"
+    )
 
     def progress(member, epoch, loss):
         if epoch % 100 == 0:
             run.say(f"model {member + 1}/{cfg.ensemble}  epoch {epoch:4d}  training MSE {loss:.4f}")
 
-    run = Run(forecaster_plan(cfg, len(train), horizon, season), say, quiet=args.quiet, desc="forecast", lr=cfg.lr,
-              clip=cfg.clip or None, threads=args.threads, note_unsaved=False)
+    run = Run(
+        forecaster_plan(cfg, len(train), horizon, season),
+        say,
+        quiet=args.quiet,
+        desc="forecast",
+        lr=cfg.lr,
+        clip=cfg.clip or None,
+        threads=args.threads,
+        note_unsaved=False,
+    )
     with run:
-        fit = fit_forecaster(train, horizon, season, log, cfg, np.random.default_rng(args.seed), on_epoch=progress,
-                             run=run)
+        fit = fit_forecaster(
+            train, horizon, season, log, cfg, np.random.default_rng(args.seed), on_epoch=progress, run=run
+        )
         base = baselines(train, horizon, season, log)
+        if "ets" not in base:
+            say("The ets and arima baselines are left out: they need statsmodels (pip install 'tinyrnn[data]')")
         scores = {k: rmse(v, test) for k, v in base.items()}
         result = {"test_rmse": rmse(fit["forecast"], test), "test_mae": mae(fit["forecast"], test)}
         kept = f"{len(fit['models'])} of {cfg.ensemble} models, " if fit["stopped"] else ""
-        print(f"Test RMSE {result['test_rmse']:.2f}, MAE {result['test_mae']:.2f} over the last {horizon} values "
-              f"({kept}{fit['train_seconds']:.1f} s of training)")
+        print(
+            f"Test RMSE {result['test_rmse']:.2f}, MAE {result['test_mae']:.2f} over the last {horizon} values "
+            f"({kept}{fit['train_seconds']:.1f} s of training)"
+        )
         print("Baselines (test RMSE): " + ", ".join(f"{k} {v:.2f}" for k, v in scores.items()))
         if png:
             _plot(png, name, train, test, fit["forecast"], base)
             print(f"Plot written to {png}")
-        metrics = {"dataset": name, "horizon": horizon, "test_rmse": result["test_rmse"],
-                   "test_mae": result["test_mae"], "baselines": scores,
-                   "baselines_mae": {k: mae(v, test) for k, v in base.items()}, "seed": args.seed,
-                   "window": cfg.window, "log": log, "diff": diff, "ensemble": cfg.ensemble,
-                   "models_trained": len(fit["models"]), "forecast": fit["forecast"].tolist(), **run.metrics()}
+        metrics = {
+            "dataset": name,
+            "horizon": horizon,
+            "test_rmse": result["test_rmse"],
+            "test_mae": result["test_mae"],
+            "baselines": scores,
+            "baselines_mae": {k: mae(v, test) for k, v in base.items()},
+            "seed": args.seed,
+            "window": cfg.window,
+            "log": log,
+            "diff": diff,
+            "ensemble": cfg.ensemble,
+            "models_trained": len(fit["models"]),
+            "forecast": fit["forecast"].tolist(),
+            **run.metrics(),
+        }
     code = report_stop(metrics, None, resume_hint=False, can_save=False)
     if args.json:
         print_json(metrics)
@@ -152,6 +229,7 @@ def _train(args) -> int:
 
 def _plot(path, name, train, test, forecast, base):
     from ..demos.common import pyplot
+
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(10, 4.2))
     n, h = len(train), len(test)

@@ -9,6 +9,7 @@ the learner's code loops, exits or crashes the process. Nothing here is imported
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import json
 import os
@@ -16,7 +17,7 @@ import sys
 import traceback
 import warnings
 
-MEMORY_LIMIT = 4 << 30            # bytes of address space for the learner's file
+MEMORY_LIMIT = 4 << 30  # bytes of address space for the learner's file
 
 
 def _where(e, path):
@@ -29,6 +30,7 @@ def _limit_memory():
     the machine (this process is the checker's own child)."""
     try:
         import resource
+
         soft, hard = resource.getrlimit(resource.RLIMIT_AS)
         limit = MEMORY_LIMIT if hard == resource.RLIM_INFINITY else min(MEMORY_LIMIT, hard)
         if soft == resource.RLIM_INFINITY or soft > limit:
@@ -40,20 +42,23 @@ def _limit_memory():
 def main(argv):
     path, results, names = argv[0], argv[1], argv[2:]
     with open(results, "a", encoding="utf-8") as out:
+
         def emit(**fields):
             out.write(json.dumps(fields) + "\n")
             out.flush()
 
-        warnings.simplefilter("ignore")                 # the learner's overflows are not ours to print
+        warnings.simplefilter("ignore")  # the learner's overflows are not ours to print
         _limit_memory()
         from tinyrnn.exercises.diagnose import FUNCTIONS, check_function
+
         emit(event="ready")
         sys.path.insert(0, os.path.dirname(path))
-        spec = importlib.util.spec_from_file_location("exercise_under_check", path)
+        loader = importlib.machinery.SourceFileLoader("exercise_under_check", path)  # any file name, not only .py
+        spec = importlib.util.spec_from_file_location("exercise_under_check", path, loader=loader)
         module = importlib.util.module_from_spec(spec)
         try:
             spec.loader.exec_module(module)
-        except BaseException as e:                      # SystemExit and KeyboardInterrupt included
+        except BaseException as e:  # SystemExit and KeyboardInterrupt included
             text = " ".join(str(e).split())[:200]
             emit(event="import_error", message=f"{type(e).__name__}{_where(e, path)}" + (f": {text}" if text else ""))
             return
@@ -64,7 +69,7 @@ def main(argv):
                 emit(event="start", function=name)
                 try:
                     found = check_function(name, defined, path)
-                except Exception:                       # ours: the learner's exceptions are caught inside
+                except Exception:  # ours: the learner's exceptions are caught inside
                     emit(event="internal_error", function=name, message=traceback.format_exc()[-1500:])
                     return
                 emit(event="result", function=name, **found)
@@ -74,4 +79,4 @@ def main(argv):
 if __name__ == "__main__":
     main(sys.argv[1:])
     sys.stdout.flush()
-    os._exit(0)                                         # no atexit handler of the learner's runs
+    os._exit(0)  # no atexit handler of the learner's runs

@@ -38,15 +38,15 @@ DIFFS = ("season", "first", "none")
 class ForecastConfig:
     """The forecaster's settings (``tinyrnn forecast train`` takes its flag defaults here)."""
 
-    window: int = 24           # past (transformed) values the model reads
+    window: int = 24  # past (transformed) values the model reads
     cell: str = "gru"
     hidden: int = 32
-    epochs: int = 300          # passes over the training windows
+    epochs: int = 300  # passes over the training windows
     batch: int = 16
-    lr: float = 3e-3           # Adam, cosine decay to 0
+    lr: float = 3e-3  # Adam, cosine decay to 0
     clip: float = 1.0
-    diff: str = "first"        # "first", "season" or "none"
-    ensemble: int = 5          # models (seeds) averaged
+    diff: str = "first"  # "first", "season" or "none"
+    ensemble: int = 5  # models (seeds) averaged
 
 
 class SeriesTransform:
@@ -55,8 +55,10 @@ class SeriesTransform:
     def __init__(self, train, log: bool, lag: int):
         train = np.asarray(train, np.float64)
         if log and (train <= 0).any():
-            raise InputError(f"the series has a value <= 0 at position {int(np.argmax(train <= 0))}; "
-                             "log scale needs positive values (turn log off)")
+            raise InputError(
+                f"the series has a value <= 0 at position {int(np.argmax(train <= 0))}; "
+                "log scale needs positive values (turn log off)"
+            )
         self.log, self.lag, self.train = bool(log), int(lag), train
         z = self._difference(self._scale(train))
         self.mean, self.std = float(z.mean()), float(z.std()) or 1.0
@@ -65,7 +67,7 @@ class SeriesTransform:
         return np.log(v) if self.log else v
 
     def _difference(self, s):
-        return s[self.lag:] - s[:-self.lag] if self.lag else s
+        return s[self.lag :] - s[: -self.lag] if self.lag else s
 
     def forward(self, values) -> np.ndarray:
         """values (N,) -> standardised z (N - lag,)."""
@@ -77,7 +79,7 @@ class SeriesTransform:
         s = list(self._scale(self.train))
         for step in d:
             s.append(step + (s[-self.lag] if self.lag else 0.0))
-        out = np.array(s[len(self.train):])
+        out = np.array(s[len(self.train) :])
         return np.exp(out) if self.log else out
 
 
@@ -85,8 +87,10 @@ def windows(z, window: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
     """z (N,) -> inputs (M, window, 1) and targets (M, horizon), M = N - window - horizon + 1."""
     M = len(z) - window - horizon + 1
     if M < 1:
-        raise InputError(f"the training part ({len(z)} values after differencing) is shorter than "
-                         f"window + horizon = {window} + {horizon}; use a smaller window or horizon")
+        raise InputError(
+            f"the training part ({len(z)} values after differencing) is shorter than "
+            f"window + horizon = {window} + {horizon}; use a smaller window or horizon"
+        )
     idx = np.arange(M)[:, None]
     return z[idx + np.arange(window)][:, :, None], z[idx + window + np.arange(horizon)]
 
@@ -102,13 +106,16 @@ def check_series(values, window: int, horizon: int, season: int, diff: str, sour
     v = np.asarray(values, np.float64)
     bad = np.flatnonzero(~np.isfinite(v))
     if bad.size:
-        raise InputError(f"{source}: value {v[bad[0]]} at position {bad[0]} ({bad.size} in all); "
-                         "remove or fill them first")
+        raise InputError(
+            f"{source}: value {v[bad[0]]} at position {bad[0]} ({bad.size} in all); remove or fill them first"
+        )
     need = _lag(diff, season) + window + 2 * horizon
     if len(v) < need:
-        raise InputError(f"{source} has {len(v)} values, fewer than the {need} needed: the test part "
-                         f"(horizon {horizon}) + window {window} + horizon {horizon} for one training "
-                         f"window + lag {_lag(diff, season)}; use a smaller window or horizon")
+        raise InputError(
+            f"{source} has {len(v)} values, fewer than the {need} needed: the test part "
+            f"(horizon {horizon}) + window {window} + horizon {horizon} for one training "
+            f"window + lag {_lag(diff, season)}; use a smaller window or horizon"
+        )
     return v
 
 
@@ -119,8 +126,16 @@ def forecaster_plan(config: ForecastConfig, n: int, horizon: int, season: int) -
     return Plan(config.ensemble * config.epochs * -(-max(windows_, 1) // config.batch))
 
 
-def fit_forecaster(train, horizon: int, season: int, log: bool, config: ForecastConfig | None = None,
-                   rng=None, on_epoch=None, run: Run | None = None) -> dict:
+def fit_forecaster(
+    train,
+    horizon: int,
+    season: int,
+    log: bool,
+    config: ForecastConfig | None = None,
+    rng=None,
+    on_epoch=None,
+    run: Run | None = None,
+) -> dict:
     """Train ``config.ensemble`` models on the windows of ``train`` (N,) and forecast the next
     ``horizon`` values. ``on_epoch(member, epoch, loss)`` is called after each epoch.
 
@@ -136,9 +151,9 @@ def fit_forecaster(train, horizon: int, season: int, log: bool, config: Forecast
     rng = init.make_rng(rng)
     tf = SeriesTransform(train, log, _lag(cfg.diff, season))
     z = tf.forward(train)
-    X, Y = windows(z, cfg.window, horizon)                         # (M, W, 1), (M, H)
+    X, Y = windows(z, cfg.window, horizon)  # (M, W, 1), (M, H)
     X, Y = X.astype(np.float32), Y.astype(np.float32)
-    last = z[-cfg.window:][None, :, None].astype(np.float32)       # (1, W, 1)
+    last = z[-cfg.window :][None, :, None].astype(np.float32)  # (1, W, 1)
     plan = forecaster_plan(cfg, len(train), horizon, season)
     per_epoch = -(-len(X) // cfg.batch)
     frame = nullcontext(run) if run is not None else Run(plan, quiet=True, lr=cfg.lr, clip=cfg.clip or None)
@@ -156,11 +171,19 @@ def fit_forecaster(train, horizon: int, season: int, log: bool, config: Forecast
                     losses = []
                     for k, idx in enumerate(np.array_split(rng.permutation(len(X)), per_epoch)):
                         step = next(steps, None)
-                        if step is None:            # the plan is done, or a signal stopped the run
+                        if step is None:  # the plan is done, or a signal stopped the run
                             break
                         with loop.training(step):
-                            loss = gradient_step(model, opt, schedule.lr_at(epoch * per_epoch + k), mse_loss,
-                                                 X[idx], Y[idx], clip=cfg.clip, step=step)
+                            loss = gradient_step(
+                                model,
+                                opt,
+                                schedule.lr_at(epoch * per_epoch + k),
+                                mse_loss,
+                                X[idx],
+                                Y[idx],
+                                clip=cfg.clip,
+                                step=step,
+                            )
                         loop.check(loss, step)
                         loop.log(loss)
                         losses.append(loss)
@@ -174,14 +197,21 @@ def fit_forecaster(train, horizon: int, season: int, log: bool, config: Forecast
                     break
         finally:
             steps.close()
-        kept = [i for i, c in enumerate(curves) if c] or [0]       # a member stopped before its first step: none
+        kept = [i for i, c in enumerate(curves) if c] or [0]  # a member stopped before its first step: none
         models, curves = [models[i] for i in kept], [curves[i] for i in kept]
         with loop.evaluating():
             for model in models:
                 model.eval()
                 preds.append(model(last)[0])
-    return {"forecast": tf.invert(np.mean(preds, axis=0)), "train_seconds": loop.timer.seconds,
-            "losses": curves, "models": models, "transform": tf, "steps": loop.step, "stopped": loop.stop}
+    return {
+        "forecast": tf.invert(np.mean(preds, axis=0)),
+        "train_seconds": loop.timer.seconds,
+        "losses": curves,
+        "models": models,
+        "transform": tf,
+        "steps": loop.step,
+        "stopped": loop.stop,
+    }
 
 
 def baselines(train, horizon: int, season: int, log: bool) -> dict:
@@ -189,20 +219,21 @@ def baselines(train, horizon: int, season: int, log: bool) -> dict:
     ``seasonal_naive`` (the last season repeated), ``ets`` (statsmodels' Holt-Winters exponential
     smoothing: additive trend, multiplicative seasonality where ``log``, additive otherwise; no
     seasonality where ``season`` is 1) and ``arima`` (statsmodels' SARIMAX: where ``log`` the
-    Box-Jenkins airline model (0,1,1)(0,1,1)s on the log scale, otherwise AR(9) with a constant)."""
+    Box-Jenkins airline model (0,1,1)(0,1,1)s on the log scale, otherwise AR(9) with a constant).
+    Without statsmodels (the ``data`` extra) only the two naive forecasts are returned."""
     train = np.asarray(train, np.float64)
-    out = {"naive": np.full(horizon, train[-1]),
-           "seasonal_naive": np.resize(train[-season:], horizon)}
+    out = {"naive": np.full(horizon, train[-1]), "seasonal_naive": np.resize(train[-season:], horizon)}
     try:
         from statsmodels.tsa.holtwinters import ExponentialSmoothing
         from statsmodels.tsa.statespace.sarimax import SARIMAX
     except ImportError:
-        raise InputError("the ets and arima baselines need statsmodels: pip install 'tinyrnn[data]'") from None
+        return {k: np.asarray(v, np.float64) for k, v in out.items()}
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")            # convergence chatter; the forecasts are scored below
+        warnings.simplefilter("ignore")  # convergence chatter; the forecasts are scored below
         seasonal = None if season < 2 else ("mul" if log else "add")
-        ets = ExponentialSmoothing(train, trend="add" if log else None, seasonal=seasonal,
-                                   seasonal_periods=season if seasonal else None)
+        ets = ExponentialSmoothing(
+            train, trend="add" if log else None, seasonal=seasonal, seasonal_periods=season if seasonal else None
+        )
         out["ets"] = ets.fit().forecast(horizon)
         if log:
             arima = SARIMAX(np.log(train), order=(0, 1, 1), seasonal_order=(0, 1, 1, season))
