@@ -12,10 +12,12 @@ import os
 import numpy as np
 
 # (setter, getter) symbol names: NumPy's wheels (scipy-openblas, 64-bit ints), then plain OpenBLAS.
-_SYMBOLS = [("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
-            ("scipy_openblas_set_num_threads", "scipy_openblas_get_num_threads"),
-            ("openblas_set_num_threads64_", "openblas_get_num_threads64_"),
-            ("openblas_set_num_threads", "openblas_get_num_threads")]
+_SYMBOLS = [
+    ("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
+    ("scipy_openblas_set_num_threads", "scipy_openblas_get_num_threads"),
+    ("openblas_set_num_threads64_", "openblas_get_num_threads64_"),
+    ("openblas_set_num_threads", "openblas_get_num_threads"),
+]
 
 
 def _candidate_libraries():
@@ -51,5 +53,4 @@ def _find():
     return None
 
 
-
-FUNCS = _find()     # (set_num_threads, get_num_threads) or None
+FUNCS = _find()  # (set_num_threads, get_num_threads) or None

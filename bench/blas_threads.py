@@ -54,7 +54,9 @@ before = get_threads()
 try:
     for n in (2, 1):
         set_threads(n)
-        print(f"{n} BLAS thread(s): {T} recurrent products {median_ms(loop, 20):.2f} ms, dW_hh {median_ms(dw_hh, 20):.2f} ms")
+        print(
+            f"{n} BLAS thread(s): {T} recurrent products {median_ms(loop, 20):.2f} ms, dW_hh {median_ms(dw_hh, 20):.2f} ms"
+        )
     set_threads(1)
     print(f"both at once, two Python threads of 1 BLAS thread each: {median_ms(both, 20):.2f} ms")
 finally:

@@ -50,8 +50,18 @@ def stop(burners: list[subprocess.Popen]) -> None:
 
 
 def run(command: str, threads: str, seconds: float) -> dict:
-    argv = [sys.executable, "-c", "import sys; from tinyrnn.cli import main; sys.exit(main(sys.argv[1:]))", *COMMANDS[command], "--time-budget", str(seconds),
-            "--threads", threads, "--json", "--quiet"]
+    argv = [
+        sys.executable,
+        "-c",
+        "import sys; from tinyrnn.cli import main; sys.exit(main(sys.argv[1:]))",
+        *COMMANDS[command],
+        "--time-budget",
+        str(seconds),
+        "--threads",
+        threads,
+        "--json",
+        "--quiet",
+    ]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds * 6 + 120)
     if done.returncode != 0:
         shown = " ".join(argv[3:])
@@ -71,21 +81,29 @@ def main() -> None:
     names = [c for c in (args.only.split(",") if args.only else COMMANDS)]
     settings = ["auto", "1", str(n)]
     results: dict = {}
-    print(f"{n} cores available; runs of {args.seconds:g} s; python bench/busy.py "
-          f"--only {','.join(names)} --rounds {args.rounds} --seconds {args.seconds:g}", flush=True)
+    print(
+        f"{n} cores available; runs of {args.seconds:g} s; python bench/busy.py "
+        f"--only {','.join(names)} --rounds {args.rounds} --seconds {args.seconds:g}",
+        flush=True,
+    )
     for condition in args.conditions.split(","):
         for command in names:
-            burners = start_burners(n, args.rounds * len(settings) * (args.seconds * 3 + 30)) if condition == "busy" else []
+            burners = (
+                start_burners(n, args.rounds * len(settings) * (args.seconds * 3 + 30)) if condition == "busy" else []
+            )
             try:
                 if burners:
                     time.sleep(2.0)
                 for r in range(args.rounds):
-                    order = settings[r % 3:] + settings[: r % 3]
+                    order = settings[r % 3 :] + settings[: r % 3]
                     for s in order:
                         m = run(command, s, args.seconds)
                         results.setdefault((condition, command, s), []).append(m["steps_per_s"])
-                        print(f"{condition:5s} {command:8s} --threads {s:4s} {m['steps_per_s']:8.1f} steps/s"
-                              f"  (ran on {m['threads']})", flush=True)
+                        print(
+                            f"{condition:5s} {command:8s} --threads {s:4s} {m['steps_per_s']:8.1f} steps/s"
+                            f"  (ran on {m['threads']})",
+                            flush=True,
+                        )
             finally:
                 stop(burners)
     print("\n| condition | command | auto | 1 thread | all | auto / better |")

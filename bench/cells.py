@@ -36,12 +36,14 @@ def rnn_plain(x, h, Wih, Whh, bih, bhh, dh1, g):
 def lstm_plain(x, h, c, Wih, Whh, bih, bhh, dh1, dc1, g):
     a = x @ Wih.T + bih + h @ Whh.T + bhh
     H = h.shape[1]
-    i, f, g_, o = sigmoid(a[:, :H]), sigmoid(a[:, H:2 * H]), np.tanh(a[:, 2 * H:3 * H]), sigmoid(a[:, 3 * H:])
+    i, f, g_, o = sigmoid(a[:, :H]), sigmoid(a[:, H : 2 * H]), np.tanh(a[:, 2 * H : 3 * H]), sigmoid(a[:, 3 * H :])
     c1 = f * c + i * g_
     tc = np.tanh(c1)
     h1 = o * tc
     dc = dc1 + dh1 * o * (1 - tc * tc)
-    da = np.concatenate([dc * g_ * i * (1 - i), dc * c * f * (1 - f), dc * i * (1 - g_ * g_), dh1 * tc * o * (1 - o)], 1)
+    da = np.concatenate(
+        [dc * g_ * i * (1 - i), dc * c * f * (1 - f), dc * i * (1 - g_ * g_), dh1 * tc * o * (1 - o)], 1
+    )
     g[0] += da.T @ x
     g[1] += da.T @ h
     g[2] += da.sum(0)
@@ -52,11 +54,11 @@ def lstm_plain(x, h, c, Wih, Whh, bih, bhh, dh1, dc1, g):
 def gru_plain(x, h, Wih, Whh, bih, bhh, dh1, g):
     ax, ah = x @ Wih.T + bih, h @ Whh.T + bhh
     H = h.shape[1]
-    r, z = sigmoid(ax[:, :H] + ah[:, :H]), sigmoid(ax[:, H:2 * H] + ah[:, H:2 * H])
-    n = np.tanh(ax[:, 2 * H:] + r * ah[:, 2 * H:])
+    r, z = sigmoid(ax[:, :H] + ah[:, :H]), sigmoid(ax[:, H : 2 * H] + ah[:, H : 2 * H])
+    n = np.tanh(ax[:, 2 * H :] + r * ah[:, 2 * H :])
     h1 = (1 - z) * n + z * h
     dn = dh1 * (1 - z) * (1 - n * n)
-    dr, dz = dn * ah[:, 2 * H:] * r * (1 - r), dh1 * (h - n) * z * (1 - z)
+    dr, dz = dn * ah[:, 2 * H :] * r * (1 - r), dh1 * (h - n) * z * (1 - z)
     dax, dah = np.concatenate([dr, dz, dn], 1), np.concatenate([dr, dz, dn * r], 1)
     g[0] += dax.T @ x
     g[1] += dah.T @ h
@@ -83,6 +85,7 @@ def cases(B, H, I, rng):
         w = [p.data for p in cell.parameters()]
         g = [np.zeros_like(a) for a in w]
         if name == "LSTMCell":
+
             def lib(cell=cell):
                 _, cache = cell.forward(x, (h, c))
                 cell.backward((dh1, dc1), cache)
@@ -90,6 +93,7 @@ def cases(B, H, I, rng):
             def plain(w=w, g=g):
                 lstm_plain(x, h, c, *w, dh1, dc1, g)
         else:
+
             def lib(cell=cell):
                 _, cache = cell.forward(x, h)
                 cell.backward(dh1, cache)
@@ -98,6 +102,7 @@ def cases(B, H, I, rng):
 
             def plain(w=w, g=g, fn=fn):
                 fn(x, h, *w, dh1, g)
+
         out[name] = (lib, plain)
     return out
 
@@ -111,8 +116,10 @@ def main():
     ap.add_argument("--input", type=int, default=65)
     args = ap.parse_args()
     B, H, I = args.batch, args.hidden, args.input
-    print(f"cells, forward+backward of one step, B={B}, I={I}, H={H}, float32; "
-          f"{args.rounds} rounds x {args.reps} calls, alternated")
+    print(
+        f"cells, forward+backward of one step, B={B}, I={I}, H={H}, float32; "
+        f"{args.rounds} rounds x {args.reps} calls, alternated"
+    )
     print(f"{'cell':<9} {'tinyrnn us':>11} {'plain us':>9} {'ratio':>6}  range")
     for name, (lib, plain) in cases(B, H, I, np.random.default_rng(0)).items():
         t_lib, t_plain, ratios = [], [], []
@@ -121,8 +128,10 @@ def main():
             t_lib.append(a)
             t_plain.append(b)
             ratios.append(a / b)
-        print(f"{name:<9} {1e6 * np.median(t_lib):11.1f} {1e6 * np.median(t_plain):9.1f} "
-              f"{np.median(ratios):6.2f}  {min(ratios):.2f}-{max(ratios):.2f}")
+        print(
+            f"{name:<9} {1e6 * np.median(t_lib):11.1f} {1e6 * np.median(t_plain):9.1f} "
+            f"{np.median(ratios):6.2f}  {min(ratios):.2f}-{max(ratios):.2f}"
+        )
 
 
 if __name__ == "__main__":

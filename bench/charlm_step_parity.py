@@ -32,9 +32,10 @@ def main():
     V = len(vocab)
     model = CharLM(V, 64, 256, "lstm", rng=np.random.default_rng(0))
     opt = Adam(model.parameters(), lr=2e-3)
-    tm = torch.nn.ModuleDict(dict(embed=torch.nn.Embedding(V, 64), rnn=torch.nn.LSTM(64, 256),
-                                  head=torch.nn.Linear(256, V)))
-    tm.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})   # same names
+    tm = torch.nn.ModuleDict(
+        dict(embed=torch.nn.Embedding(V, 64), rnn=torch.nn.LSTM(64, 256), head=torch.nn.Linear(256, V))
+    )
+    tm.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})  # same names
     embed, lstm, head = tm["embed"], tm["rnn"], tm["head"]
     params = list(tm.parameters())
     topt = torch.optim.Adam(params, lr=2e-3)
@@ -46,8 +47,9 @@ def main():
             state = tstate = None
         loss, state = train_step(model, opt, x, y, state, clip=5.0)
         out, tstate = lstm(embed(torch.from_numpy(x.astype(np.int64))), tstate)
-        tloss = torch.nn.functional.cross_entropy(head(out).reshape(-1, V),
-                                                  torch.from_numpy(y.astype(np.int64)).reshape(-1))
+        tloss = torch.nn.functional.cross_entropy(
+            head(out).reshape(-1, V), torch.from_numpy(y.astype(np.int64)).reshape(-1)
+        )
         topt.zero_grad()
         tloss.backward()
         torch.nn.utils.clip_grad_norm_(params, 5.0)
@@ -59,7 +61,9 @@ def main():
     print("| steps | tinyrnn mean loss (nats) | torch mean loss (nats) |")
     print("|---|---|---|")
     for s in range(0, args.steps, size):
-        print(f"| {s}-{min(s + size, args.steps)} | {np.mean(ours[s:s + size]):.4f} | {np.mean(theirs[s:s + size]):.4f} |")
+        print(
+            f"| {s}-{min(s + size, args.steps)} | {np.mean(ours[s : s + size]):.4f} | {np.mean(theirs[s : s + size]):.4f} |"
+        )
 
 
 if __name__ == "__main__":

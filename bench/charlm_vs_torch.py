@@ -32,8 +32,12 @@ def parse():
     ap.add_argument("--eval-chars", type=int, default=200_000, help="held-out characters per validation (0 = all)")
     ap.add_argument("--files", nargs="*", default=[])
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--lib", choices=["all", "tinyrnn", "torch", "recipe"], default="all",
-                    help="all: the three runs one after the other; or one of them")
+    ap.add_argument(
+        "--lib",
+        choices=["all", "tinyrnn", "torch", "recipe"],
+        default="all",
+        help="all: the three runs one after the other; or one of them",
+    )
     ap.add_argument("--plot", default="", help="write the two curves to this PNG")
     ap.add_argument("--json-out", default="", help=argparse.SUPPRESS)
     return ap.parse_args()
@@ -42,8 +46,10 @@ def parse():
 def run_one(args):
     """Train one library for args.budget seconds; return [(seconds, valid nats)]."""
     import numpy as np
+
     sys.path.insert(0, os.path.join(HERE, "..", "src"))
     from tinyrnn.demos.charlm import CharLMConfig, Streams, evaluate, lr_at, prepare
+
     cfg = CharLMConfig(files=args.files, time_budget=args.budget)
     vocab, train_ids, valid_ids, _ = prepare(cfg)
     valid = valid_ids[: args.eval_chars] if args.eval_chars else valid_ids
@@ -55,16 +61,17 @@ def run_one(args):
         from tinyrnn.demos.charlm import train_step
         from tinyrnn.models.charlm import CharLM
         from tinyrnn.optim import OPTIMIZERS
+
         rng = np.random.default_rng(args.seed)
-        if args.lib == "recipe":            # tinyrnn's own defaults (tinyrnn charlm train)
+        if args.lib == "recipe":  # tinyrnn's own defaults (tinyrnn charlm train)
             model = CharLM(V, cfg.embed, cfg.hidden, cfg.cell, cfg.layers, cfg.dropout, rng=rng)
             opt, clip = OPTIMIZERS[cfg.optimizer](model.parameters(), lr=cfg.lr), cfg.clip
-        else:                               # the same architecture and recipe as torch below
+        else:  # the same architecture and recipe as torch below
             model = CharLM(V, 64, 256, "lstm", 1, 0.0, rng=rng)
             opt, clip = Adam(model.parameters(), lr=2e-3), 5.0
 
         def step(x, y, state):
-            if args.lib == "recipe" and cfg.lr_decay:    # the recipe's schedule over the budget
+            if args.lib == "recipe" and cfg.lr_decay:  # the recipe's schedule over the budget
                 opt.lr = lr_at(cfg, steps, trained)
             return train_step(model, opt, x, y, state, clip=clip)[1]
 
@@ -72,6 +79,7 @@ def run_one(args):
             return evaluate(model, valid)
     else:
         import torch
+
         torch.manual_seed(args.seed)
 
         class TorchLM(torch.nn.Module):
@@ -103,11 +111,11 @@ def run_one(args):
             streams_v = 64
             length = (len(valid) - 1) // streams_v
             xs = valid[: length * streams_v].reshape(streams_v, length)
-            ys = valid[1: length * streams_v + 1].reshape(streams_v, length)
+            ys = valid[1 : length * streams_v + 1].reshape(streams_v, length)
             total, count, state = 0.0, 0, None
             for s in range(0, length, 256):
-                logits, state = model(torch.from_numpy(xs[:, s:s + 256].T.astype(np.int64)), state)
-                y = torch.from_numpy(ys[:, s:s + 256].T.astype(np.int64)).reshape(-1)
+                logits, state = model(torch.from_numpy(xs[:, s : s + 256].T.astype(np.int64)), state)
+                y = torch.from_numpy(ys[:, s : s + 256].T.astype(np.int64)).reshape(-1)
                 total += float(torch.nn.functional.cross_entropy(logits.reshape(-1, V), y, reduction="sum"))
                 count += y.numel()
             return total / count
@@ -121,8 +129,11 @@ def run_one(args):
             trained += time.perf_counter() - t0
             steps += 1
         results.append(dict(seconds=round(trained, 1), steps=steps, valid_nats=valid_nats()))
-        print(f"  {args.lib}: {trained:6.1f} s, {steps} steps ({steps / trained:.2f}/s), "
-              f"valid {results[-1]['valid_nats'] / math.log(2):.3f} bits/char", flush=True)
+        print(
+            f"  {args.lib}: {trained:6.1f} s, {steps} steps ({steps / trained:.2f}/s), "
+            f"valid {results[-1]['valid_nats'] / math.log(2):.3f} bits/char",
+            flush=True,
+        )
     return results
 
 
@@ -137,29 +148,50 @@ def main():
     out = {}
     for lib in ("tinyrnn", "torch", "recipe"):
         path = os.path.join(HERE, f".charlm_{lib}.json")
-        cmd = [sys.executable, __file__, "--lib", lib, "--json-out", path, "--budget", str(args.budget),
-               "--points", args.points, "--eval-chars", str(args.eval_chars),
-               "--seed", str(args.seed)] + (["--files", *args.files] if args.files else [])
+        cmd = [
+            sys.executable,
+            __file__,
+            "--lib",
+            lib,
+            "--json-out",
+            path,
+            "--budget",
+            str(args.budget),
+            "--points",
+            args.points,
+            "--eval-chars",
+            str(args.eval_chars),
+            "--seed",
+            str(args.seed),
+        ] + (["--files", *args.files] if args.files else [])
         print(f"training {lib} ...", flush=True)
         subprocess.run(cmd, check=True)
         with open(path) as fh:
             out[lib] = json.load(fh)
         os.unlink(path)
     print(f"\ndefault thread settings, validation on {args.eval_chars or 'all'} held-out characters\n")
-    print("| training budget (s) | tinyrnn LSTM 256: steps (steps/s), bits/char | torch LSTM 256: steps (steps/s), "
-          "bits/char | tinyrnn default recipe: steps (steps/s), bits/char |")
+    print(
+        "| training budget (s) | tinyrnn LSTM 256: steps (steps/s), bits/char | torch LSTM 256: steps (steps/s), "
+        "bits/char | tinyrnn default recipe: steps (steps/s), bits/char |"
+    )
     print("|---|---|---|---|")
     for rows in zip(out["tinyrnn"], out["torch"], out["recipe"]):
         cells = [f"{r['steps']} ({r['steps'] / r['seconds']:.2f}), {r['valid_nats'] / math.log(2):.3f}" for r in rows]
         print(f"| {rows[0]['seconds']:.0f} | " + " | ".join(cells) + " |")
     if args.plot:
         import matplotlib
+
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+
         fig, ax = plt.subplots(figsize=(7, 4))
         for lib in ("tinyrnn", "torch", "recipe"):
-            ax.plot([r["seconds"] for r in out[lib]], [r["valid_nats"] / math.log(2) for r in out[lib]],
-                    marker="o", label={"recipe": "tinyrnn default recipe"}.get(lib, lib + " LSTM 256"))
+            ax.plot(
+                [r["seconds"] for r in out[lib]],
+                [r["valid_nats"] / math.log(2) for r in out[lib]],
+                marker="o",
+                label={"recipe": "tinyrnn default recipe"}.get(lib, lib + " LSTM 256"),
+            )
         ax.set_xlabel("training seconds (2 cores)")
         ax.set_ylabel("validation bits per character")
         ax.set_title("Character LM on the same data and wall-clock budget")

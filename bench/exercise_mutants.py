@@ -31,22 +31,82 @@ SOLUTION = os.path.join(HERE, "..", "tests", "data", "exercises", "solution.py")
 # a list of (column where the second starts, label) instead
 LABELS = {
     "rnn_step": [("pre = np.dot", "1"), ("pre = pre +", "1"), ("out = ", "2")],
-    "rnn_step_backward": [("slope = ", "3"), ("dpre = ", "3"), ("dhprev = ", "4"), ("dinput = ", "8"),
-                          ("grads = {", [(0, "6"), ('"weight_hh"', "5")]), ('grads["bias', "7")],
-    "lstm_step": [("z = ", "L1"), ("zi, zf", "L1"), ("ig = ", "L2"), ("fg = ", "L2"), ("cand = ", "L2"),
-                  ("og = ", "L2"), ("cnew = ", "L3"), ("squashed = ", "L4"), ("hnew = ", "L4")],
-    "lstm_step_backward": [("dm = ", "L6"), ("dcell = ", "L7"), ("dz", "L8"), ("dcprev = ", "L9"),
-                           ("dhprev = ", "L9"), ("dinput = ", "L10"), ("grads", "L10")],
-    "gru_step": [("gx = ", "G1"), ("gh = ", "G1"), ("xr, xz", "G1"), ("hr, hz", "G1"), ("reset = ", "G1"),
-                 ("update = ", "G1"), ("cand = ", "G2"), ("hnew = ", "G3")],
-    "gru_step_backward": [("dxn = ", "G4"), ("dr = ", "G5"), ("dz = ", "G5"), ("d_in = ", "G8"),
-                          ("d_rec = ", "G6"), ("dhprev = ", "G6"), ("dinput = ", "G8"),
-                          ("grads = {", [(0, "G8"), ('"weight_hh"', "G7")]), ('grads["bias_ih"]', "G8"),
-                          ('grads["bias_hh"]', "G7")],
+    "rnn_step_backward": [
+        ("slope = ", "3"),
+        ("dpre = ", "3"),
+        ("dhprev = ", "4"),
+        ("dinput = ", "8"),
+        ("grads = {", [(0, "6"), ('"weight_hh"', "5")]),
+        ('grads["bias', "7"),
+    ],
+    "lstm_step": [
+        ("z = ", "L1"),
+        ("zi, zf", "L1"),
+        ("ig = ", "L2"),
+        ("fg = ", "L2"),
+        ("cand = ", "L2"),
+        ("og = ", "L2"),
+        ("cnew = ", "L3"),
+        ("squashed = ", "L4"),
+        ("hnew = ", "L4"),
+    ],
+    "lstm_step_backward": [
+        ("dm = ", "L6"),
+        ("dcell = ", "L7"),
+        ("dz", "L8"),
+        ("dcprev = ", "L9"),
+        ("dhprev = ", "L9"),
+        ("dinput = ", "L10"),
+        ("grads", "L10"),
+    ],
+    "gru_step": [
+        ("gx = ", "G1"),
+        ("gh = ", "G1"),
+        ("xr, xz", "G1"),
+        ("hr, hz", "G1"),
+        ("reset = ", "G1"),
+        ("update = ", "G1"),
+        ("cand = ", "G2"),
+        ("hnew = ", "G3"),
+    ],
+    "gru_step_backward": [
+        ("dxn = ", "G4"),
+        ("dr = ", "G5"),
+        ("dz = ", "G5"),
+        ("d_in = ", "G8"),
+        ("d_rec = ", "G6"),
+        ("dhprev = ", "G6"),
+        ("dinput = ", "G8"),
+        ("grads = {", [(0, "G8"), ('"weight_hh"', "G7")]),
+        ('grads["bias_ih"]', "G8"),
+        ('grads["bias_hh"]', "G7"),
+    ],
 }
 NAME = re.compile(r"\b[A-Za-z_][A-Za-z_0-9]*\b")
-KEEP = {"np", "dot", "sum", "axis", "hstack", "split", "tanh", "T", "copy", "None", "is", "not", "if",
-        "else", "sig", "weight_ih", "weight_hh", "bias_ih", "bias_hh", "grads", "nonlinearity", "kind"}
+KEEP = {
+    "np",
+    "dot",
+    "sum",
+    "axis",
+    "hstack",
+    "split",
+    "tanh",
+    "T",
+    "copy",
+    "None",
+    "is",
+    "not",
+    "if",
+    "else",
+    "sig",
+    "weight_ih",
+    "weight_hh",
+    "bias_ih",
+    "bias_hh",
+    "grads",
+    "nonlinearity",
+    "kind",
+}
 
 
 def label_of(function, code, column):
@@ -63,7 +123,7 @@ def mutants(source):
     """(function, line number, label, new source) for every one-token change of a labelled line."""
     lines = source.split("\n")
     function, names = None, {}
-    for line in lines:                                       # the variables of each function
+    for line in lines:  # the variables of each function
         m = re.match(r"def (\w+)\(", line)
         if m:
             function = m.group(1)
@@ -82,17 +142,17 @@ def mutants(source):
             continue
         indent = len(line) - len(code)
         eq_col = code.index("=") + 1
-        for j, ch in enumerate(code[eq_col:], eq_col):          # operators on the right-hand side
-            if ch in "+-*" and code[j - 1] == " " and code[j + 1:j + 2] == " ":
+        for j, ch in enumerate(code[eq_col:], eq_col):  # operators on the right-hand side
+            if ch in "+-*" and code[j - 1] == " " and code[j + 1 : j + 2] == " ":
                 for new in {"+": "-", "-": "+", "*": "+-"}[ch]:
-                    mutated = code[:j] + new + code[j + 1:]
+                    mutated = code[:j] + new + code[j + 1 :]
                     yield function, k + 1, label_of(function, code, j), _swap(lines, k, indent, mutated)
-        for m in NAME.finditer(code, eq_col):                   # a variable for another one
+        for m in NAME.finditer(code, eq_col):  # a variable for another one
             word = m.group(0)
             if word in KEEP or word not in names[function] | {"x", "h", "c", "dh_next", "dc_next"}:
                 continue
             for other in sorted(names[function] - {word}):
-                mutated = code[:m.start()] + other + code[m.end():]
+                mutated = code[: m.start()] + other + code[m.end() :]
                 yield function, k + 1, label_of(function, code, m.start()), _swap(lines, k, indent, mutated)
 
 
@@ -104,6 +164,7 @@ def _swap(lines, k, indent, code):
 
 def main():
     from tinyrnn.exercises.diagnose import FUNCTIONS, check_function
+
     warnings.simplefilter("ignore")
     source = open(SOLUTION).read()
     folder = tempfile.mkdtemp()
@@ -120,7 +181,7 @@ def main():
         module = importlib.util.module_from_spec(spec)
         try:
             spec.loader.exec_module(module)
-        except Exception:                                    # e.g. a name used before it is set
+        except Exception:  # e.g. a name used before it is set
             counts["unimportable"] += 1
             continue
         cell = function.split("_")[0]
@@ -143,8 +204,10 @@ def main():
     for (label, got), times in sorted(wrong_names.items(), key=lambda kv: -kv[1]):
         print(f"  line of ({label}) named ({got}): {times}")
     with_values = counts["flagged"] - counts["raised"]
-    print(f"named correctly / flagged / total: {counts['named']} / {counts['flagged']} / {counts['total']} "
-          f"({counts['raised']} flagged only by raising; {counts['named']} / {with_values} of those flagged with numbers)")
+    print(
+        f"named correctly / flagged / total: {counts['named']} / {counts['flagged']} / {counts['total']} "
+        f"({counts['raised']} flagged only by raising; {counts['named']} / {with_values} of those flagged with numbers)"
+    )
 
 
 if __name__ == "__main__":

@@ -32,9 +32,9 @@ def compare(T, B, I, H):
     W_hh_t = np.ascontiguousarray(W_hh.T)
     hT = rng.standard_normal((H, B)).astype(np.float32)
     gT = np.empty((G, B), np.float32)
-    xa = np.concatenate([x, np.ones((T, B, 1), np.float32)], axis=2)     # inputs with the bias column
+    xa = np.concatenate([x, np.ones((T, B, 1), np.float32)], axis=2)  # inputs with the bias column
     W_aug = np.concatenate([W_ih, np.zeros((G, 1), np.float32)], axis=1)
-    dA = rng.standard_normal((G, T * B)).astype(np.float32)             # feature-major gate gradients
+    dA = rng.standard_normal((G, T * B)).astype(np.float32)  # feature-major gate gradients
     S = rng.standard_normal((T * B, H)).astype(np.float32)
     xg = np.empty((T, G, B), np.float32)
 
@@ -43,14 +43,14 @@ def compare(T, B, I, H):
         lstm.backward(dy, cache)
 
     def products_only():
-        np.matmul(W_aug, xa.transpose(0, 2, 1), out=xg)   # input projection (T, 4H, B), bias included
+        np.matmul(W_aug, xa.transpose(0, 2, 1), out=xg)  # input projection (T, 4H, B), bias included
         for _ in range(T):
-            np.dot(W_hh, hT, out=gT)                  # forward recurrent product (feature-major)
+            np.dot(W_hh, hT, out=gT)  # forward recurrent product (feature-major)
         for _ in range(T):
-            np.dot(W_hh_t, gT, out=hT)                # backward recurrent product
-        dA @ S                                        # dW_hh
-        dA @ x.reshape(T * B, I)                      # dW_ih
-        dA.T @ W_ih                                   # dx
+            np.dot(W_hh_t, gT, out=hT)  # backward recurrent product
+        dA @ S  # dW_hh
+        dA @ x.reshape(T * B, I)  # dW_ih
+        dA.T @ W_ih  # dx
 
     return median_ms(full), median_ms(products_only)
 
@@ -58,5 +58,8 @@ def compare(T, B, I, H):
 for H in (256, 512):
     T, B, I = 64, 32, 64
     a, b = compare(T, B, I, H)
-    print(f"LSTM (T={T}, B={B}, I={I}, H={H}) forward+backward: {a:.1f} ms; matrix products alone: "
-          f"{b:.1f} ms; ratio {a / b:.2f} (target <= 1.15)", flush=True)
+    print(
+        f"LSTM (T={T}, B={B}, I={I}, H={H}) forward+backward: {a:.1f} ms; matrix products alone: "
+        f"{b:.1f} ms; ratio {a / b:.2f} (target <= 1.15)",
+        flush=True,
+    )

@@ -23,23 +23,26 @@ def child(cls_name, retain):
     import tracemalloc
 
     import numpy as np
+
     sys.path.insert(0, os.path.join(HERE, "..", "src"))
     import tinyrnn as tr
+
     if retain:
         sys.path.insert(0, HERE)
         from _retain import retain_memory
+
         retain_memory()
     rng = np.random.default_rng(0)
     layer = getattr(tr, cls_name)(I, H, rng=rng)
     x = rng.standard_normal((T, B, I)).astype(np.float32)
     G = rng.standard_normal((T, B, H)).astype(np.float32)
-    rss = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # MiB (Linux: KiB)
+    rss = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB (Linux: KiB)
     base = rss()
     out = cache = None
 
     def step():
         nonlocal out, cache
-        out, _, cache = layer.forward(x)      # the previous out and cache are still referenced here
+        out, _, cache = layer.forward(x)  # the previous out and cache are still referenced here
         layer.backward(G, cache)
 
     step()
@@ -60,8 +63,9 @@ def main():
     print("|---|---|---|---|---|---|")
     for cls_name in ("RNN", "LSTM", "GRU"):
         for retain in (False, True):
-            res = subprocess.run([sys.executable, __file__, cls_name, str(int(retain))],
-                                 check=True, capture_output=True, text=True)
+            res = subprocess.run(
+                [sys.executable, __file__, cls_name, str(int(retain))], check=True, capture_output=True, text=True
+            )
             base, one, thirty, traced = json.loads(res.stdout.strip().splitlines()[-1])
             mode = "retain_memory()" if retain else "default"
             print(f"| {cls_name} | {mode} | {base:.0f} | {one:.0f} | {thirty:.0f} | {traced:.1f} |", flush=True)

@@ -29,16 +29,26 @@ ap.add_argument("--reps", type=int, default=15, help="timed calls per process (a
 ap.add_argument("--rounds", type=int, default=3)
 ap.add_argument("--only", default="", help="comma-separated kinds: rnn, lstm, gru, lengths")
 ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
-ap.add_argument("--retain", action="store_true", help="tinyrnn processes call _retain.retain_memory() (bench/_retain.py)")
+ap.add_argument(
+    "--retain", action="store_true", help="tinyrnn processes call _retain.retain_memory() (bench/_retain.py)"
+)
 ap.add_argument("--one-process", action="store_true", help="both libraries in this process (older method)")
-ap.add_argument("--threads", type=int, default=None, help="--one-process only: thread count for both (default: all cores)")
+ap.add_argument(
+    "--threads", type=int, default=None, help="--one-process only: thread count for both (default: all cores)"
+)
 ap.add_argument("--block", type=float, default=0.25, help="timed calls last at least this many seconds")
 ap.add_argument("--settle", type=float, default=0.15, help="--one-process: untimed pause before each block")
-ap.add_argument("--busy", action="store_true",
-                help="one CPU-bound process per core runs beside the measurement (started and ended here)")
-ap.add_argument("--thread-settings", action="store_true",
-                help="time tinyrnn under --threads auto, 1 and all cores (tinyrnn.threads.ThreadChoice), "
-                     "alternated, and print auto / the better of the two")
+ap.add_argument(
+    "--busy",
+    action="store_true",
+    help="one CPU-bound process per core runs beside the measurement (started and ended here)",
+)
+ap.add_argument(
+    "--thread-settings",
+    action="store_true",
+    help="time tinyrnn under --threads auto, 1 and all cores (tinyrnn.threads.ThreadChoice), "
+    "alternated, and print auto / the better of the two",
+)
 ap.add_argument("--tinyrnn-threads", default=None, help=argparse.SUPPRESS)
 ap.add_argument("--lib", choices=["tinyrnn", "torch"], help=argparse.SUPPRESS)
 ap.add_argument("--config", help=argparse.SUPPRESS)
@@ -57,13 +67,20 @@ import tinyrnn as tr  # noqa: E402
 if args.retain and args.lib == "tinyrnn":
     sys.path.insert(0, os.path.dirname(__file__))
     from _retain import retain_memory
+
     retain_memory()
 
 CONFIGS = [  # (kind, T, B, I, H)
-    ("rnn", 64, 32, 64, 64), ("rnn", 64, 32, 64, 128), ("rnn", 64, 32, 64, 256),
-    ("rnn", 64, 32, 64, 512), ("rnn", 25, 1, 65, 100), ("rnn", 8, 256, 2, 16),
-    ("lstm", 64, 32, 64, 256), ("lstm", 25, 1, 65, 100),
-    ("gru", 64, 32, 64, 256), ("gru", 25, 1, 65, 100),
+    ("rnn", 64, 32, 64, 64),
+    ("rnn", 64, 32, 64, 128),
+    ("rnn", 64, 32, 64, 256),
+    ("rnn", 64, 32, 64, 512),
+    ("rnn", 25, 1, 65, 100),
+    ("rnn", 8, 256, 2, 16),
+    ("lstm", 64, 32, 64, 256),
+    ("lstm", 25, 1, 65, 100),
+    ("gru", 64, 32, 64, 256),
+    ("gru", 25, 1, 65, 100),
     ("lengths", 64, 32, 64, 128),
 ]
 CLASS = {"rnn": "RNN", "lengths": "RNN", "lstm": "LSTM", "gru": "GRU"}
@@ -90,11 +107,13 @@ def tinyrnn_call(kind, T, B, I, H):
     def run():
         out, _, cache = ours.forward(x, lengths=lengths)
         ours.backward(G, cache)
+
     return run, ours.state_dict()
 
 
 def torch_call(kind, T, B, I, H):
     import torch
+
     theirs = getattr(torch.nn, CLASS[kind])(I, H)
     theirs.load_state_dict({k: torch.from_numpy(v) for k, v in tinyrnn_call(kind, T, B, I, H)[1].items()})
     x, G = (torch.from_numpy(a) for a in inputs(T, B, I, H))
@@ -109,6 +128,7 @@ def torch_call(kind, T, B, I, H):
             out, _ = theirs(packed)
             out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, total_length=T)
         (out * G).sum().backward()
+
     return run
 
 
@@ -131,8 +151,9 @@ def child(kind, T, B, I, H, reps):
         print(json.dumps(float(np.median(timed(fn, reps)))))
         return
     from tinyrnn.threads import ThreadChoice, parse_threads  # as a command applies --threads
+
     with ThreadChoice(parse_threads(args.tinyrnn_threads), emit=lambda line: None) as choice:
-        while choice.probing:                                  # auto: the probe runs on the first calls
+        while choice.probing:  # auto: the probe runs on the first calls
             t0 = time.perf_counter()
             fn()
             choice.step_done(time.perf_counter() - t0)
@@ -145,8 +166,18 @@ def thread_settings(cfg, reps):
     out = {s: [] for s in settings}
     for _ in range(args.rounds):
         for s in settings:
-            cmd = [sys.executable, __file__, "--lib", "tinyrnn", "--config", json.dumps(list(cfg) + [reps]),
-                   "--block", str(args.block), "--tinyrnn-threads", s]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--lib",
+                "tinyrnn",
+                "--config",
+                json.dumps(list(cfg) + [reps]),
+                "--block",
+                str(args.block),
+                "--tinyrnn-threads",
+                s,
+            ]
             res = subprocess.run(cmd, check=True, capture_output=True, text=True)
             out[s].append(json.loads(res.stdout.strip().splitlines()[-1]))
     return out
@@ -167,12 +198,13 @@ def separate(cfg, reps):
 def one_process(cfg, reps):
     """Both libraries here, alternating blocks, --rounds rounds. Returns per-round medians."""
     import torch
+
     torch.set_num_threads(int(args.threads or os.cpu_count()))
     fns = (tinyrnn_call(*cfg)[0], torch_call(*cfg))
     out = ([], [])
     for _ in range(args.rounds):
         for k, fn in enumerate(fns):
-            time.sleep(args.settle)          # the other library's workers go to sleep
+            time.sleep(args.settle)  # the other library's workers go to sleep
             out[k].append(float(np.median(timed(fn, -(-reps // args.rounds)))))
     return out
 
@@ -208,12 +240,16 @@ def settings_table():
         reps = args.reps if T * B * H * H < 64 * 32 * 256 * 256 else max(5, args.reps // 2)
         out = thread_settings((kind, T, B, I, H), reps)
         auto, one, every = (float(np.median(v)) for v in out.values())
-        print(f"| {kind.upper()} | {T} | {B} | {I} | {H} | {auto*1e3:.2f} | {one*1e3:.2f} | {every*1e3:.2f} "
-              f"| {min(one, every) / auto:.2f} |", flush=True)
+        print(
+            f"| {kind.upper()} | {T} | {B} | {I} | {H} | {auto * 1e3:.2f} | {one * 1e3:.2f} | {every * 1e3:.2f} "
+            f"| {min(one, every) / auto:.2f} |",
+            flush=True,
+        )
 
 
 def compare():
     import torch
+
     only = set(filter(None, args.only.split(",")))
     rows = []
     for kind, T, B, I, H in CONFIGS:
@@ -226,18 +262,28 @@ def compare():
         rows.append((kind, T, B, I, H, a, b, min(ratios), max(ratios)))
         label = kind if kind != "lengths" else "rnn+lengths"
         if not args.markdown:
-            print(f"{label:12s} T={T:3d} B={B:3d} I={I:3d} H={H:3d}  tinyrnn {a*1e3:8.2f} ms  "
-                  f"torch {b*1e3:8.2f} ms  ratio {a/b:5.2f} ({min(ratios):.2f}-{max(ratios):.2f})", flush=True)
+            print(
+                f"{label:12s} T={T:3d} B={B:3d} I={I:3d} H={H:3d}  tinyrnn {a * 1e3:8.2f} ms  "
+                f"torch {b * 1e3:8.2f} ms  ratio {a / b:5.2f} ({min(ratios):.2f}-{max(ratios):.2f})",
+                flush=True,
+            )
     if args.markdown:
-        method = ("one process, alternated blocks, threads=" + str(args.threads or os.cpu_count())
-                  if args.one_process else "each library in its own process, default settings, alternated")
-        print(f"{method}, {args.rounds} rounds, retain_memory={args.retain}, torch {torch.__version__}, "
-              f"numpy {np.__version__}, {os.cpu_count()} cores\n")
+        method = (
+            "one process, alternated blocks, threads=" + str(args.threads or os.cpu_count())
+            if args.one_process
+            else "each library in its own process, default settings, alternated"
+        )
+        print(
+            f"{method}, {args.rounds} rounds, retain_memory={args.retain}, torch {torch.__version__}, "
+            f"numpy {np.__version__}, {os.cpu_count()} cores\n"
+        )
         print("| layer | T | B | I | H | tinyrnn ms | torch ms | ratio (range over rounds) |")
         print("|---|---|---|---|---|---|---|---|")
         for kind, T, B, I, H, a, b, lo, hi in rows:
             label = kind.upper() if kind != "lengths" else "RNN, lengths (half at T/2)"
-            print(f"| {label} | {T} | {B} | {I} | {H} | {a*1e3:.2f} | {b*1e3:.2f} | {a/b:.2f} ({lo:.2f}–{hi:.2f}) |")
+            print(
+                f"| {label} | {T} | {B} | {I} | {H} | {a * 1e3:.2f} | {b * 1e3:.2f} | {a / b:.2f} ({lo:.2f}–{hi:.2f}) |"
+            )
 
 
 if __name__ == "__main__":

@@ -22,14 +22,20 @@ from tinyrnn.checkpoint import save
 from tinyrnn.data.text import CharVocab, load_corpus
 from tinyrnn.models.charlm import CharLM
 
-CHILD = ("import resource, sys; from tinyrnn.cli import main; rc = main(sys.argv[1:]); "
-         "print('maxrss_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(rc)")
+CHILD = (
+    "import resource, sys; from tinyrnn.cli import main; rc = main(sys.argv[1:]); "
+    "print('maxrss_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(rc)"
+)
 
 
 def run(ck, text_file, chars, out):
     t = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", CHILD, "charlm", "show", ck, text_file, "--chars", str(chars),
-                           "--html", out], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, "charlm", "show", ck, text_file, "--chars", str(chars), "--html", out],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     seconds = time.perf_counter() - t
     rss = int(done.stdout.split("maxrss_kb")[-1])
     return seconds, rss / 1024
@@ -56,11 +62,15 @@ def main():
         _, rss_large = run(ck, text_file, 10 * args.chars, out)
         size_large = os.path.getsize(out)
     print(f"load average {os.getloadavg()[0]:.1f}; corpus: {desc}")
-    print(f"charlm show, LSTM 256, {args.chars} characters, top 10 cells: median {statistics.median(times):.2f} s "
-          f"(range {min(times):.2f}-{max(times):.2f} s, {args.repeat} runs, each a new process)")
+    print(
+        f"charlm show, LSTM 256, {args.chars} characters, top 10 cells: median {statistics.median(times):.2f} s "
+        f"(range {min(times):.2f}-{max(times):.2f} s, {args.repeat} runs, each a new process)"
+    )
     print(f"page: {size / 1e6:.2f} MB at {args.chars} characters, {size_large / 1e6:.2f} MB at {10 * args.chars}")
-    print(f"peak memory: {rss_small:.0f} MB at {args.chars} characters, {rss_large:.0f} MB at {10 * args.chars} "
-          f"(ratio {rss_large / rss_small:.2f})")
+    print(
+        f"peak memory: {rss_small:.0f} MB at {args.chars} characters, {rss_large:.0f} MB at {10 * args.chars} "
+        f"(ratio {rss_large / rss_small:.2f})"
+    )
 
 
 if __name__ == "__main__":

@@ -18,10 +18,13 @@ import tinyrnn as tr  # noqa: E402
 from _timing import median_ms  # noqa: E402
 
 CONFIGS = [  # (kind, T, B, I, H, keywords)
-    ("LSTM", 64, 32, 64, 256, {}), ("LSTM", 25, 1, 65, 100, {}),
+    ("LSTM", 64, 32, 64, 256, {}),
+    ("LSTM", 25, 1, 65, 100, {}),
     ("LSTM", 64, 32, 64, 256, {"num_layers": 2, "bidirectional": True}),
-    ("GRU", 64, 32, 64, 256, {}), ("GRU", 25, 1, 65, 100, {}),
-    ("RNN", 64, 32, 64, 256, {}), ("RNN", 25, 1, 65, 100, {}),
+    ("GRU", 64, 32, 64, 256, {}),
+    ("GRU", 25, 1, 65, 100, {}),
+    ("RNN", 64, 32, 64, 256, {}),
+    ("RNN", 25, 1, 65, 100, {}),
     ("LSTM", 64, 32, 64, 256, {"lengths": True}),
 ]
 
@@ -50,8 +53,11 @@ def main():
         ratios = [b / a for a, b in zip(plain, values)]
         extra = "".join(f" {k}={v}" for k, v in kw.items()) + (" lengths" if lengths is not None else "")
         label = f"{kind} T={T} B={B} I={I} H={H}{extra}"
-        print(f"{label:<44} {np.median(plain):11.3f} {np.median(values):10.3f} "
-              f"{np.median(ratios):6.2f}  {min(ratios):.2f}-{max(ratios):.2f}", flush=True)
+        print(
+            f"{label:<44} {np.median(plain):11.3f} {np.median(values):10.3f} "
+            f"{np.median(ratios):6.2f}  {min(ratios):.2f}-{max(ratios):.2f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

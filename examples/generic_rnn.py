@@ -14,8 +14,8 @@ import numpy as np
 
 import tinyrnn as tr
 
-x = np.array([[1, 2, 3], [4, 5, 6], [7, 8, 9], [10, 11, 12]], dtype=np.float64)[:, None, :]   # (T, B=1, 3)
-y = np.array([[0, 1], [1, 0], [0, 1], [1, 0]], dtype=np.float64)[:, None, :]                  # (T, B=1, 2)
+x = np.array([[1, 2, 3], [4, 5, 6], [7, 8, 9], [10, 11, 12]], dtype=np.float64)[:, None, :]  # (T, B=1, 3)
+y = np.array([[0, 1], [1, 0], [0, 1], [1, 0]], dtype=np.float64)[:, None, :]  # (T, B=1, 2)
 
 rng = np.random.default_rng(0)
 rnn = tr.RNN(3, 16, nonlinearity="tanh", dtype=np.float64, rng=rng)
@@ -24,13 +24,13 @@ params = rnn.parameters() + head.parameters()
 opt = tr.SGD(params, lr=0.01)
 
 for it in range(1, 1001):
-    h, _, rnn_cache = rnn.forward(x)                  # h: (T, 1, 16), every step's state
-    out, head_cache = head.forward(h)                 # (T, 1, 2)
+    h, _, rnn_cache = rnn.forward(x)  # h: (T, 1, 16), every step's state
+    out, head_cache = head.forward(h)  # (T, 1, 2)
     loss, dout = tr.mse_loss(out, y, reduction="sum")
     for p in params:
         p.grad.fill(0)
-    rnn.backward(head.backward(dout, head_cache), rnn_cache)   # full BPTT through all 4 steps
-    tr.clip_grad_value_(params, 5.0)                  # clip to [-5, 5], as the tutorial does
+    rnn.backward(head.backward(dout, head_cache), rnn_cache)  # full BPTT through all 4 steps
+    tr.clip_grad_value_(params, 5.0)  # clip to [-5, 5], as the tutorial does
     opt.step()
     if it % 100 == 0:
         print(f"iteration {it:4d}  loss {loss:.6f}")

@@ -41,10 +41,10 @@ def build(vocab_size: int, rng: np.random.Generator, hidden: int = HIDDEN, dtype
     ``params`` are the arrays min-char-rnn trains, in its order Wxh, Whh, Why, bh, by."""
     rnn = tr.RNN(vocab_size, hidden, nonlinearity="tanh", dtype=dtype, rng=rng)
     head = tr.Linear(hidden, vocab_size, dtype=dtype, rng=rng)
-    rnn.weight_ih_l0.data[...] = rng.standard_normal((hidden, vocab_size)) * 0.01   # Wxh
-    rnn.weight_hh_l0.data[...] = rng.standard_normal((hidden, hidden)) * 0.01       # Whh
-    head.weight.data[...] = rng.standard_normal((vocab_size, hidden)) * 0.01         # Why
-    for b in (rnn.bias_ih_l0, rnn.bias_hh_l0, head.bias):                           # bh, (unused), by
+    rnn.weight_ih_l0.data[...] = rng.standard_normal((hidden, vocab_size)) * 0.01  # Wxh
+    rnn.weight_hh_l0.data[...] = rng.standard_normal((hidden, hidden)) * 0.01  # Whh
+    head.weight.data[...] = rng.standard_normal((vocab_size, hidden)) * 0.01  # Why
+    for b in (rnn.bias_ih_l0, rnn.bias_hh_l0, head.bias):  # bh, (unused), by
         b.data[...] = 0
     params = [rnn.weight_ih_l0, rnn.weight_hh_l0, head.weight, rnn.bias_ih_l0, head.bias]
     opt = tr.Adagrad(params, lr=LEARNING_RATE, initial_accumulator_value=1e-8, eps=0.0)
@@ -53,9 +53,9 @@ def build(vocab_size: int, rng: np.random.Generator, hidden: int = HIDDEN, dtype
 
 def train_step(rnn, head, params, opt, inputs, targets, hprev):
     """One min-char-rnn update on one chunk: (summed loss, last state (H,))."""
-    x = np.eye(rnn.input_size, dtype=rnn.dtype)[inputs][:, None, :]      # (T, 1, V) one-hot
-    h, h_n, rnn_cache = rnn.forward(x, hprev[None, None, :])            # h (T, 1, H)
-    logits, head_cache = head.forward(h)                                  # (T, 1, V)
+    x = np.eye(rnn.input_size, dtype=rnn.dtype)[inputs][:, None, :]  # (T, 1, V) one-hot
+    h, h_n, rnn_cache = rnn.forward(x, hprev[None, None, :])  # h (T, 1, H)
+    logits, head_cache = head.forward(h)  # (T, 1, V)
     loss, dlogits = tr.cross_entropy(logits, np.asarray(targets)[:, None], reduction="sum")
     rnn.zero_grad()
     head.zero_grad()
@@ -97,9 +97,9 @@ def main(argv=None) -> float:
     p = 0
     for n in range(args.iters):
         if p + SEQ_LENGTH + 1 >= len(data) or n == 0:
-            hprev, p = np.zeros(HIDDEN), 0                                # reset the state, go from the start
-        inputs = [char_to_ix[ch] for ch in data[p:p + SEQ_LENGTH]]
-        targets = [char_to_ix[ch] for ch in data[p + 1:p + SEQ_LENGTH + 1]]
+            hprev, p = np.zeros(HIDDEN), 0  # reset the state, go from the start
+        inputs = [char_to_ix[ch] for ch in data[p : p + SEQ_LENGTH]]
+        targets = [char_to_ix[ch] for ch in data[p + 1 : p + SEQ_LENGTH + 1]]
         if n % 100 == 0:
             text = "".join(chars[i] for i in sample(rnn, head, hprev, inputs[0], 200, rng))
             print(f"----\n {text} \n----")

@@ -18,8 +18,15 @@ CODE = '''def f(x, y=[1, 2]):
 '''
 
 
-def tiny_model(text: str = CODE, cell: str = "lstm", layers: int = 1, hidden: int = 12, seed: int = 0,
-               sharpen: float = 3.0, dtype=np.float32):
+def tiny_model(
+    text: str = CODE,
+    cell: str = "lstm",
+    layers: int = 1,
+    hidden: int = 12,
+    seed: int = 0,
+    sharpen: float = 3.0,
+    dtype=np.float32,
+):
     """An untrained CharLM over ``text``'s characters whose weights are scaled by ``sharpen``, so
     its predictions are far from uniform (distinct top-5 probabilities) and its cells vary."""
     vocab = CharVocab(text)
@@ -46,7 +53,9 @@ def model_probs(model, vocab, text: str) -> np.ndarray:
 def bracket_text(n: int = 60, seed: int = 0) -> str:
     """Words and nested round brackets, e.g. ``ab (cd (e) f) gh``: ``n`` bracketed groups."""
     rng = np.random.default_rng(seed)
-    words = lambda: " ".join("".join(rng.choice(list("abcdefgh"), rng.integers(1, 5))) for _ in range(rng.integers(1, 4)))
+    words = lambda: " ".join(
+        "".join(rng.choice(list("abcdefgh"), rng.integers(1, 5))) for _ in range(rng.integers(1, 4))
+    )
     out = []
     for _ in range(n):
         inner = words() if rng.random() < 0.5 else f"{words()} ({words()}) {words()}"
@@ -66,8 +75,8 @@ def bracket_model(text: str, hidden: int = 6):
     sd[emb][vocab.stoi["("], 0] = 1.0
     sd[emb][vocab.stoi[")"], 1] = 1.0
     H = hidden
-    sd["rnn.bias_ih_l0"][:2 * H] = 20.0                     # i, f open
-    sd["rnn.bias_ih_l0"][3 * H:] = 20.0                     # o open
-    sd["rnn.weight_ih_l0"][2 * H, :] = [3.0, -3.0]          # g of cell 0
+    sd["rnn.bias_ih_l0"][: 2 * H] = 20.0  # i, f open
+    sd["rnn.bias_ih_l0"][3 * H :] = 20.0  # o open
+    sd["rnn.weight_ih_l0"][2 * H, :] = [3.0, -3.0]  # g of cell 0
     model.load_state_dict(sd)
     return model, vocab

@@ -13,8 +13,9 @@ LENGTHS = np.array([5, 2, 3])
 
 def make(kind, batch_first=False, rng=0):
     hk = HQ if kind == "dot" else HK
-    attn = tr.Attention(HQ, hk, kind, attn_size=6 if kind == "additive" else None,
-                        batch_first=batch_first, dtype=np.float64, rng=rng)
+    attn = tr.Attention(
+        HQ, hk, kind, attn_size=6 if kind == "additive" else None, batch_first=batch_first, dtype=np.float64, rng=rng
+    )
     return attn, hk
 
 
@@ -87,13 +88,13 @@ def test_steps_equal_one_step_at_a_time(kind, batch_first):
 def test_masked_positions_have_exactly_zero_weight_and_gradient(kind):
     attn, hk = make(kind)
     rng, query, keys = data(hk)
-    keys[3:, 1] = 1e3                                # huge padding must change nothing
+    keys[3:, 1] = 1e3  # huge padding must change nothing
     c, w, cache = attn.forward(query, keys, LENGTHS)
     dq, dk = attn.backward(rng.standard_normal((B, hk)), cache, rng.standard_normal((B, S)))
     for b, n in enumerate(LENGTHS):
         assert np.all(w[b, n:] == 0.0) and np.all(dk[n:, b] == 0.0)
         assert np.all(w[b, :n] > 0) and w[b].sum() == pytest.approx(1.0, abs=1e-15)
-    c_short, w_short = attn(query[1:2], keys[:2, 1:2])              # the same row with only its 2 keys
+    c_short, w_short = attn(query[1:2], keys[:2, 1:2])  # the same row with only its 2 keys
     np.testing.assert_allclose(c[1:2], c_short, rtol=1e-14)
     np.testing.assert_allclose(w[1:2, :2], w_short, rtol=1e-14)
 
@@ -101,7 +102,7 @@ def test_masked_positions_have_exactly_zero_weight_and_gradient(kind):
 def torch_attention(torch, attn, q, k, lengths):
     """The twin: (A1)-(A3) in torch ops on attn's weights; q (T, B, Hq), k (S, B, Hk)."""
     p = {n: torch.from_numpy(v).requires_grad_(True) for n, v in attn.state_dict().items()}
-    qb, kb = q.transpose(0, 1), k.transpose(0, 1)                    # (B, T, Hq), (B, S, Hk)
+    qb, kb = q.transpose(0, 1), k.transpose(0, 1)  # (B, T, Hq), (B, S, Hk)
     if attn.kind == "dot":
         e = qb @ kb.transpose(1, 2)
     elif attn.kind == "general":
@@ -128,8 +129,9 @@ def test_parity_with_torch_autograd(torch, kind):
     tq, tk = torch.from_numpy(queries).requires_grad_(True), torch.from_numpy(keys).requires_grad_(True)
     tc, tw, tp = torch_attention(torch, attn, tq, tk, LENGTHS)
     ((tc * torch.from_numpy(Gc)).sum() + (tw * torch.from_numpy(Gw)).sum()).backward()
-    pairs = [(c, tc), (w, tw), (dq, tq.grad), (dk, tk.grad)] + \
-            [(p.grad, tp[n].grad) for n, p in attn.named_parameters()]
+    pairs = [(c, tc), (w, tw), (dq, tq.grad), (dk, tk.grad)] + [
+        (p.grad, tp[n].grad) for n, p in attn.named_parameters()
+    ]
     for ours, theirs in pairs:
         theirs = theirs.detach().numpy()
         scale = np.abs(theirs).max()
@@ -144,27 +146,60 @@ def test_float32_default_and_inference_call():
     assert tr.Attention(4, 6, "general").weight.shape == (4, 6) and not tr.Attention(4, 4, "dot").parameters()
 
 
-@pytest.mark.parametrize("make_it,match", [
-    (lambda: tr.Attention(4, 3, "dot"), r"kind='dot' needs query_size == key_size, got query_size=4 and key_size=3"),
-    (lambda: tr.Attention(4, 3, "bahdanau"), r"kind must be one of 'dot', 'general', 'additive', got 'bahdanau'"),
-    (lambda: tr.Attention(4, 4, "dot", attn_size=8), r"attn_size is used only by kind='additive'"),
-    (lambda: tr.Attention(0, 4), r"query_size must be > 0"),
-])
+@pytest.mark.parametrize(
+    "make_it,match",
+    [
+        (
+            lambda: tr.Attention(4, 3, "dot"),
+            r"kind='dot' needs query_size == key_size, got query_size=4 and key_size=3",
+        ),
+        (lambda: tr.Attention(4, 3, "bahdanau"), r"kind must be one of 'dot', 'general', 'additive', got 'bahdanau'"),
+        (lambda: tr.Attention(4, 4, "dot", attn_size=8), r"attn_size is used only by kind='additive'"),
+        (lambda: tr.Attention(0, 4), r"query_size must be > 0"),
+    ],
+)
 def test_bad_constructor_arguments(make_it, match):
     with pytest.raises(ValueError, match=match):
         make_it()
 
 
-@pytest.mark.parametrize("query,keys,lengths,err,match", [
-    (np.ones((2, 5)), np.ones((3, 2, 6)), None, ValueError, r"query must have shape \(\*, 4\) \(B, query_size=4\), got \(2, 5\)"),
-    (np.ones((2, 4)), np.ones((3, 2, 5)), None, ValueError, r"keys must have shape \(S, B, key_size\) with key_size=6, got \(3, 2, 5\)"),
-    (np.ones((2, 4)), np.ones((3, 4, 6)), None, ValueError, r"keys must have batch size 2 \(the query's\)"),
-    (np.ones((2, 4)), np.ones((3, 2, 6)), [3, 4], ValueError, r"lengths must be in \[1, S=3\], got min 3 and max 4"),
-    (np.ones((2, 4)), np.ones((3, 2, 6)), [0, 2], ValueError, r"lengths must be in \[1, S=3\], got min 0 and max 2"),
-    (np.ones((2, 4)), np.ones((3, 2, 6)), [1, 2, 3], ValueError, r"lengths must have shape \(2,\)"),
-    (np.ones((2, 4)), np.ones((3, 2, 6)), [1.0, 2.0], TypeError, r"lengths must be an integer array"),
-    (np.ones((2, 4), int), np.ones((3, 2, 6)), None, TypeError, r"query must be a floating-point array"),
-])
+@pytest.mark.parametrize(
+    "query,keys,lengths,err,match",
+    [
+        (
+            np.ones((2, 5)),
+            np.ones((3, 2, 6)),
+            None,
+            ValueError,
+            r"query must have shape \(\*, 4\) \(B, query_size=4\), got \(2, 5\)",
+        ),
+        (
+            np.ones((2, 4)),
+            np.ones((3, 2, 5)),
+            None,
+            ValueError,
+            r"keys must have shape \(S, B, key_size\) with key_size=6, got \(3, 2, 5\)",
+        ),
+        (np.ones((2, 4)), np.ones((3, 4, 6)), None, ValueError, r"keys must have batch size 2 \(the query's\)"),
+        (
+            np.ones((2, 4)),
+            np.ones((3, 2, 6)),
+            [3, 4],
+            ValueError,
+            r"lengths must be in \[1, S=3\], got min 3 and max 4",
+        ),
+        (
+            np.ones((2, 4)),
+            np.ones((3, 2, 6)),
+            [0, 2],
+            ValueError,
+            r"lengths must be in \[1, S=3\], got min 0 and max 2",
+        ),
+        (np.ones((2, 4)), np.ones((3, 2, 6)), [1, 2, 3], ValueError, r"lengths must have shape \(2,\)"),
+        (np.ones((2, 4)), np.ones((3, 2, 6)), [1.0, 2.0], TypeError, r"lengths must be an integer array"),
+        (np.ones((2, 4), int), np.ones((3, 2, 6)), None, TypeError, r"query must be a floating-point array"),
+    ],
+)
 def test_bad_inputs_name_the_argument(query, keys, lengths, err, match):
     attn = tr.Attention(4, 6, dtype=np.float64, rng=0)
     with pytest.raises(err, match=match):

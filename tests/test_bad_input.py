@@ -73,12 +73,15 @@ def test_rnn_bad_constructor_args():
         tr.RNN(3, 4, rng="seed")
 
 
-@pytest.mark.parametrize("lengths,match", [
-    ([3, 3, 3], r"lengths must have shape \(2,\)"),
-    ([0, 3], r"lengths must be in \[1, T=5\]"),
-    ([6, 3], r"lengths must be in \[1, T=5\]"),
-    ([2.5, 3.0], "lengths must be an integer array"),
-])
+@pytest.mark.parametrize(
+    "lengths,match",
+    [
+        ([3, 3, 3], r"lengths must have shape \(2,\)"),
+        ([0, 3], r"lengths must be in \[1, T=5\]"),
+        ([6, 3], r"lengths must be in \[1, T=5\]"),
+        ([2.5, 3.0], "lengths must be an integer array"),
+    ],
+)
 def test_rnn_bad_lengths(rnn, lengths, match):
     with pytest.raises((ValueError, TypeError), match=match):
         rnn(np.zeros((5, 2, 3), np.float32), lengths=np.array(lengths))
@@ -144,12 +147,15 @@ def test_optimizer_bad_input():
 
 
 @pytest.mark.parametrize("cls", [tr.LSTM, tr.GRU])
-@pytest.mark.parametrize("lengths,match", [
-    ([3, 3, 3], r"lengths must have shape \(2,\)"),
-    ([0, 3], r"lengths must be in \[1, T=5\]"),
-    ([6, 3], r"lengths must be in \[1, T=5\]"),
-    ([2.0, 3.0], "lengths must be an integer array"),
-])
+@pytest.mark.parametrize(
+    "lengths,match",
+    [
+        ([3, 3, 3], r"lengths must have shape \(2,\)"),
+        ([0, 3], r"lengths must be in \[1, T=5\]"),
+        ([6, 3], r"lengths must be in \[1, T=5\]"),
+        ([2.0, 3.0], "lengths must be an integer array"),
+    ],
+)
 def test_gated_bad_lengths(cls, lengths, match):
     layer = cls(3, 4)
     with pytest.raises((ValueError, TypeError), match=match):

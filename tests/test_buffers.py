@@ -65,10 +65,10 @@ def test_two_live_caches_give_independent_correct_backwards(cls):
     x1, x2 = rng.standard_normal((4, 2, 2)), rng.standard_normal((4, 2, 2))
     G1, G2 = rng.standard_normal((4, 2, 3)), rng.standard_normal((4, 2, 3))
     out1, _, c1 = layer.forward(x1)
-    out2, _, c2 = layer.forward(x2)                   # c1 is alive: its arrays must stay intact
+    out2, _, c2 = layer.forward(x2)  # c1 is alive: its arrays must stay intact
     assert not np.shares_memory(_gates_base(c1), _gates_base(c2))
     grads = {}
-    for name, _x, G, cache in (("second", x2, G2, c2), ("first", x1, G1, c1)):   # backward in reverse order
+    for name, _x, G, cache in (("second", x2, G2, c2), ("first", x1, G1, c1)):  # backward in reverse order
         layer.zero_grad()
         dx, _ = layer.backward(G, cache)
         grads[name] = (dx, {n: p.grad.copy() for n, p in layer.named_parameters()})
@@ -84,11 +84,11 @@ def test_released_cache_is_reused_and_a_held_one_is_not(cls):
     out1, _, c1 = layer.forward(x)
     first = weakref.ref(_gates_base(c1))
     out2, _, c2 = layer.forward(x)
-    assert _gates_base(c2) is not first()             # c1 held: not reused
+    assert _gates_base(c2) is not first()  # c1 held: not reused
     del c1
     out3, _, c3 = layer.forward(x)
-    assert _gates_base(c3) is first()                 # c1 released: its array is reused
-    assert not np.shares_memory(out3, out1)           # out1 is still held: never written to
+    assert _gates_base(c3) is first()  # c1 released: its array is reused
+    assert not np.shares_memory(out3, out1)  # out1 is still held: never written to
     np.testing.assert_array_equal(out1, out3)
     expected = _loss_grads(_layer(cls), x, G)
     dx, _ = layer.backward(G, c3)
@@ -109,9 +109,9 @@ def test_a_view_of_an_output_keeps_it_from_reuse():
 def test_pool_tracks_at_most_hold_arrays_per_name():
     layer = _layer(tr.GRU, num_layers=2, bidirectional=True)
     x = np.random.default_rng(6).standard_normal((5, 2, 2))
-    caches = [layer.forward(x)[2] for _ in range(5)]    # the caller holds five
+    caches = [layer.forward(x)[2] for _ in range(5)]  # the caller holds five
     bases = [_gates_base(c) for c in caches]
-    assert all(not np.shares_memory(a, b) for k, a in enumerate(bases) for b in bases[k + 1:])
+    assert all(not np.shares_memory(a, b) for k, a in enumerate(bases) for b in bases[k + 1 :])
     assert all(len(arrays) <= HOLD for arrays in layer._buffers._slots.values())
 
 
@@ -130,6 +130,7 @@ def test_thread_settings_untouched_even_when_the_loop_fails(monkeypatch):
     loop raises, LSTM and GRU all leave the process's setting as they found it."""
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "bench"))
     from _openblas import FUNCS  # NumPy's OpenBLAS thread functions (ctypes)
+
     assert FUNCS is not None, "NumPy's OpenBLAS was not found"
     set_threads, get_threads = FUNCS
     before = get_threads()
@@ -178,7 +179,7 @@ def test_backward_refuses_a_cache_of_another_layer(cls):
     out, _, cache = other.forward(x)
     with pytest.raises(ValueError, match="cache"):
         layer.backward(np.zeros((3, 2, 3)), cache)
-    _, _, same_config = _layer(cls).forward(x)        # same configuration, another instance
+    _, _, same_config = _layer(cls).forward(x)  # same configuration, another instance
     with pytest.raises(ValueError, match="cache was returned by the forward\\(\\) of another layer"):
         layer.backward(np.zeros((3, 2, 3)), same_config)
     with pytest.raises(TypeError, match="cache must be"):

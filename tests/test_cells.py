@@ -62,7 +62,7 @@ def test_replaced_parameter_is_used(kind, layer):
     out, cache = cell.forward(x, hx)
     out0, _ = cell.forward(np.zeros_like(x), hx)
     for a, b in zip(out if kind == "LSTMCell" else (out,), out0 if kind == "LSTMCell" else (out0,)):
-        np.testing.assert_array_equal(a, b)      # W_ih = 0: x does not matter any more
+        np.testing.assert_array_equal(a, b)  # W_ih = 0: x does not matter any more
     G = np.ones((2, 4))
     cell.backward((G, G) if kind == "LSTMCell" else G, cache)
     assert np.abs(new.grad).sum() > 0
@@ -98,7 +98,7 @@ def test_cell_backward_names_a_wrong_gradient():
         cell.backward(h1, cache)
     with pytest.raises(TypeError, match="cache must be the second value returned by forward"):
         tr.GRUCell(3, 4).backward(h1, object())
-    dx, (dh, dc) = cell.backward((None, c1), cache)          # None: no gradient reaches h1
+    dx, (dh, dc) = cell.backward((None, c1), cache)  # None: no gradient reaches h1
     assert dx.shape == (2, 3) and dh.shape == dc.shape == (2, 4)
 
 
@@ -110,7 +110,7 @@ def test_cell_checks_finiteness_cheaply_and_exactly():
         cell(np.array([[0.0, np.nan]], np.float32))
     with pytest.raises(ValueError, match="h contains NaN or inf"):
         cell(np.zeros((1, 2), np.float32), np.array([[0.0, np.inf, 1.0]], np.float32))
-    big = np.full((1, 2), 3e38, np.float32)                  # finite, but the sum is inf
+    big = np.full((1, 2), 3e38, np.float32)  # finite, but the sum is inf
     with np.errstate(over="ignore", invalid="ignore"):
         assert cell(big).shape == (1, 3)
     lstm = tr.LSTMCell(2, 3)

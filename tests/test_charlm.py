@@ -24,11 +24,12 @@ def _stateless_bound(text: str, seq_len: int) -> float:
     from at most the j+1 characters since the chunk began: its loss is at least the mean over j of
     the conditional entropy H(next | previous j+1 characters)."""
     from collections import Counter
+
     ids = [ord(c) for c in text]
 
     def entropy(k):
-        joint = Counter(tuple(ids[i - k:i + 1]) for i in range(k, len(ids)))
-        ctx = Counter(tuple(ids[i - k:i]) for i in range(k, len(ids)))
+        joint = Counter(tuple(ids[i - k : i + 1]) for i in range(k, len(ids)))
+        ctx = Counter(tuple(ids[i - k : i]) for i in range(k, len(ids)))
         return -sum(n * np.log(n / ctx[key[:k]]) for key, n in joint.items()) / sum(joint.values())
 
     return float(np.mean([entropy(j + 1) for j in range(seq_len)]))
@@ -44,7 +45,7 @@ def test_truncated_bptt_carries_state(periodic):
 
 
 def test_resume_equals_uninterrupted(periodic, tmp_path):
-    base = dict(files=[periodic], layers=2, dropout=0.2, lr_decay=False, **SMALL)   # the same lr in both plans
+    base = dict(files=[periodic], layers=2, dropout=0.2, lr_decay=False, **SMALL)  # the same lr in both plans
     base["eval_every"] = 5
     m1, _, _ = C.train(C.CharLMConfig(steps=20, **base))
     ck = str(tmp_path / "r.npz")
@@ -62,7 +63,7 @@ def test_lr_decay_follows_the_plan(periodic, monkeypatch):
     assert C.lr_at(cfg, 0, 0.0) == pytest.approx(0.01)
     assert C.lr_at(cfg, 50, 0.0) == pytest.approx(0.01 * (0.05 + 0.95 * 0.5))
     assert C.lr_at(cfg, 100, 0.0) == pytest.approx(0.0005)
-    assert C.lr_at(cfg, 500, 0.0) == pytest.approx(0.0005)            # past the plan: stays at 5 %
+    assert C.lr_at(cfg, 500, 0.0) == pytest.approx(0.0005)  # past the plan: stays at 5 %
     timed = C.CharLMConfig(lr=0.01, steps=0, time_budget=60.0)
     assert C.lr_at(timed, 7, 30.0) == pytest.approx(0.01 * (0.05 + 0.95 * 0.5))
     seen, real = [], C.train_step
@@ -81,8 +82,25 @@ def test_lr_decay_follows_the_plan(periodic, monkeypatch):
 @pytest.mark.parametrize("flags,decay", [([], True), (["--no-lr-decay"], False)])
 def test_no_lr_decay_flag(periodic, capsys, flags, decay):
     import json
-    argv = ["charlm", "train", periodic, "--hidden", "8", "--embed", "4", "--seq-len", "8", "--batch", "4",
-            "--steps", "3", "--quiet", "--json", *flags]
+
+    argv = [
+        "charlm",
+        "train",
+        periodic,
+        "--hidden",
+        "8",
+        "--embed",
+        "4",
+        "--seq-len",
+        "8",
+        "--batch",
+        "4",
+        "--steps",
+        "3",
+        "--quiet",
+        "--json",
+        *flags,
+    ]
     assert cli.main(argv) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert json.loads(out[-1])["config"]["lr_decay"] is decay
@@ -93,7 +111,7 @@ def test_resume_keeps_the_schedule_and_old_runs_keep_a_constant_lr(periodic, tmp
     C.train(C.CharLMConfig(files=[periodic], steps=4, **SMALL), save=ck)
     assert C.resume_config(ck, [periodic], {"steps": 4}).lr_decay is True
     assert C.resume_config(ck, [periodic], {"steps": 4, "lr_decay": False}).lr_decay is False
-    header = C.read_checked(ck, resume=True)       # a run saved before the decay existed
+    header = C.read_checked(ck, resume=True)  # a run saved before the decay existed
     del header["meta"]["train_config"]["lr_decay"]
     monkeypatch.setattr(C, "read_checked", lambda path, resume=False: header)
     assert C.resume_config(ck, [periodic], {"steps": 4}).lr_decay is False
@@ -101,8 +119,12 @@ def test_resume_keeps_the_schedule_and_old_runs_keep_a_constant_lr(periodic, tmp
 
 def test_checkpoint_of_other_cell_refused(periodic, tmp_path, capsys):
     ck = str(tmp_path / "lstm.npz")
-    assert cli.main(["charlm", "train", periodic, "--cell", "lstm", "--hidden", "8", "--steps", "3", "--quiet",
-                     "--save", ck]) == 0
+    assert (
+        cli.main(
+            ["charlm", "train", periodic, "--cell", "lstm", "--hidden", "8", "--steps", "3", "--quiet", "--save", ck]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert cli.main(["charlm", "train", periodic, "--resume", ck, "--cell", "gru", "--steps", "5"]) == 2
     err = capsys.readouterr().err
@@ -111,8 +133,29 @@ def test_checkpoint_of_other_cell_refused(periodic, tmp_path, capsys):
 
 def test_sampling_reproducible_and_top_k_greedy(periodic, tmp_path, capsys):
     ck = str(tmp_path / "m.npz")
-    assert cli.main(["charlm", "train", periodic, "--hidden", "32", "--embed", "8", "--seq-len", "8",
-                     "--steps", "200", "--lr", "0.01", "--quiet", "--save", ck]) == 0
+    assert (
+        cli.main(
+            [
+                "charlm",
+                "train",
+                periodic,
+                "--hidden",
+                "32",
+                "--embed",
+                "8",
+                "--seq-len",
+                "8",
+                "--steps",
+                "200",
+                "--lr",
+                "0.01",
+                "--quiet",
+                "--save",
+                ck,
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     outs = []
     for _ in range(2):
@@ -142,9 +185,15 @@ def test_unknown_primer_rejected(periodic, tmp_path, capsys):
     assert "outside the model's vocabulary" in err and "'Z'" in err and "'9'" in err
 
 
-@pytest.mark.parametrize("content,needle", [(b"", "is empty"), (b"   \n", "is empty"),
-                                            (b"abc\x00\x01\x02def", "looks binary"),
-                                            (b"\xff\xfe\xfa bad", "not UTF-8")])
+@pytest.mark.parametrize(
+    "content,needle",
+    [
+        (b"", "is empty"),
+        (b"   \n", "is empty"),
+        (b"abc\x00\x01\x02def", "looks binary"),
+        (b"\xff\xfe\xfa bad", "not UTF-8"),
+    ],
+)
 def test_bad_corpus_refused(tmp_path, capsys, content, needle):
     f = tmp_path / "f.txt"
     f.write_bytes(content)
@@ -171,13 +220,13 @@ def test_corpus_held_as_small_integers(periodic):
     vocab, train_ids, valid_ids, _ = C.prepare(C.CharLMConfig(files=[periodic]))
     assert train_ids.dtype == np.uint8 and train_ids.nbytes == len(train_ids)
     streams = C.Streams(train_ids, 8, 4)
-    assert np.shares_memory(streams.streams, train_ids)    # the streams are a view, not a copy
+    assert np.shares_memory(streams.streams, train_ids)  # the streams are a view, not a copy
     text, _ = load_corpus([periodic])
     assert len(train_ids) + len(valid_ids) == len(text)
 
 
 def test_streams_wrap_and_reset():
-    s = C.Streams(np.arange(40, dtype=np.uint8), batch=2, seq_len=4)   # streams of 20
+    s = C.Streams(np.arange(40, dtype=np.uint8), batch=2, seq_len=4)  # streams of 20
     resets = [s.next()[2] for _ in range(6)]
     assert resets == [True, False, False, False, True, False]
     x, y, _ = C.Streams(np.arange(40, dtype=np.uint8), 2, 4).next()
@@ -187,9 +236,28 @@ def test_streams_wrap_and_reset():
 
 def test_charlm_json_and_plot(periodic, tmp_path, capsys):
     png = tmp_path / "c.png"
-    assert cli.main(["charlm", "train", periodic, "--hidden", "8", "--steps", "20", "--eval-every", "10",
-                     "--quiet", "--plot", str(png), "--json"]) == 0
+    assert (
+        cli.main(
+            [
+                "charlm",
+                "train",
+                periodic,
+                "--hidden",
+                "8",
+                "--steps",
+                "20",
+                "--eval-every",
+                "10",
+                "--quiet",
+                "--plot",
+                str(png),
+                "--json",
+            ]
+        )
+        == 0
+    )
     import json
+
     data = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert data["steps"] == 20 and data["history"]["step"] == [10, 20]
     assert png.read_bytes()[:4] == b"\x89PNG"
@@ -203,12 +271,32 @@ def test_ctrl_c_saves_and_exits_cleanly(periodic, tmp_path):
     import subprocess
     import sys
     import time
+
     ck = tmp_path / "int.npz"
-    cmd = [sys.executable, "-c", "import sys; from tinyrnn.cli import main; sys.exit(main(sys.argv[1:]))",
-           "charlm", "train", periodic, "--hidden", "16", "--embed", "8", "--seq-len", "8",
-           "--time-budget", "300", "--eval-every", "100000", "--save", str(ck), "--quiet"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    cmd = [
+        sys.executable,
+        "-c",
+        "import sys; from tinyrnn.cli import main; sys.exit(main(sys.argv[1:]))",
+        "charlm",
+        "train",
+        periodic,
+        "--hidden",
+        "16",
+        "--embed",
+        "8",
+        "--seq-len",
+        "8",
+        "--time-budget",
+        "300",
+        "--eval-every",
+        "100000",
+        "--save",
+        str(ck),
+        "--quiet",
+    ]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+    )
     time.sleep(4)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
@@ -230,9 +318,10 @@ def test_training_equals_torch_step_for_step(torch, cell):
     V, E, H, T, B = 11, 6, 9, 7, 4
     model = CharLM(V, E, H, cell, dtype=np.float64, rng=np.random.default_rng(3))
     opt = Adam(model.parameters(), lr=1e-2)
-    tm = torch.nn.ModuleDict(dict(embed=torch.nn.Embedding(V, E), rnn=getattr(torch.nn, cell.upper())(E, H),
-                                  head=torch.nn.Linear(H, V))).double()
-    tm.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})   # same names
+    tm = torch.nn.ModuleDict(
+        dict(embed=torch.nn.Embedding(V, E), rnn=getattr(torch.nn, cell.upper())(E, H), head=torch.nn.Linear(H, V))
+    ).double()
+    tm.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})  # same names
     embed, layer, head = tm["embed"], tm["rnn"], tm["head"]
     params = list(tm.parameters())
     topt = torch.optim.Adam(params, lr=1e-2)
@@ -245,10 +334,11 @@ def test_training_equals_torch_step_for_step(torch, cell):
         if reset:
             state = tstate = None
             resets += 1
-        loss, state = C.train_step(model, opt, x, y, state, clip=0.25)   # what `charlm train` runs
+        loss, state = C.train_step(model, opt, x, y, state, clip=0.25)  # what `charlm train` runs
         out, tstate = layer(embed(torch.from_numpy(x.astype(np.int64))), tstate)
-        tloss = torch.nn.functional.cross_entropy(head(out).reshape(-1, V),
-                                                  torch.from_numpy(y.astype(np.int64)).reshape(-1))
+        tloss = torch.nn.functional.cross_entropy(
+            head(out).reshape(-1, V), torch.from_numpy(y.astype(np.int64)).reshape(-1)
+        )
         topt.zero_grad()
         tloss.backward()
         torch.nn.utils.clip_grad_norm_(params, 0.25)
@@ -257,8 +347,9 @@ def test_training_equals_torch_step_for_step(torch, cell):
         assert abs(float(loss) - tloss.item()) < 1e-9
     assert resets >= 1
     np.testing.assert_allclose(model.head.weight.data, head.weight.detach().numpy(), rtol=0, atol=1e-9)
-    np.testing.assert_allclose(model.state_dict()["rnn.weight_hh_l0"], layer.weight_hh_l0.detach().numpy(),
-                               rtol=0, atol=1e-9)
+    np.testing.assert_allclose(
+        model.state_dict()["rnn.weight_hh_l0"], layer.weight_hh_l0.detach().numpy(), rtol=0, atol=1e-9
+    )
 
 
 def test_regularisers_are_saved_and_honoured_on_resume_and_sample(periodic, tmp_path, capsys):

@@ -33,9 +33,13 @@ def _trained(seed=0):
 def _snapshot(model, opt):
     """Everything load could change, as bytes (so -0.0 / 0.0 and NaN payloads count)."""
     sd = opt.state_dict()
-    return ({k: (v.dtype.str, v.tobytes()) for k, v in model.state_dict().items()},
-            repr(sd["defaults"]), sd["step"], opt.lr,
-            [{k: v.tobytes() for k, v in st.items()} for st in sd["state"]])
+    return (
+        {k: (v.dtype.str, v.tobytes()) for k, v in model.state_dict().items()},
+        repr(sd["defaults"]),
+        sd["step"],
+        opt.lr,
+        [{k: v.tobytes() for k, v in st.items()} for st in sd["state"]],
+    )
 
 
 def _npy(arr) -> bytes:
@@ -65,22 +69,26 @@ def _set_header(members, header):
 
 def _edit(fn):
     """A case that edits the JSON header with fn(header)."""
+
     def case(members):
         h = _header(members)
         fn(h)
         _set_header(members, h)
+
     return case
 
 
 def _replace_array(name, arr):
     def case(members):
         members[name] = _npy(arr)
+
     return case
 
 
 def _raw_header(text):
     def case(members):
         members["__tinyrnn__.npy"] = _npy(np.array(text))
+
     return case
 
 
@@ -114,20 +122,22 @@ CASES = {
     # the optimizer entry
     "optimizer is a string": (_edit(lambda h: h.__setitem__("optimizer", "Adam")), "optimizer must be an object"),
     "n_params -1": (_opt("n_params", -1), "n_params must be an int"),
-    "n_params 10**9": (_opt("n_params", 10 ** 9), "n_params must be an int"),
+    "n_params 10**9": (_opt("n_params", 10**9), "n_params must be an int"),
     "n_params 3": (_opt("n_params", 3), "state_keys entries|optimizer state has 3 parameters"),
     "n_params float": (_opt("n_params", 8.0), "n_params must be an int"),
     "step null": (_opt("step", None), "step must be an int"),
     "step abc": (_opt("step", "abc"), "step must be an int"),
     "step -1": (_opt("step", -1), "step must be an int"),
-    "step 10**30": (_opt("step", 10 ** 30), r"step must be in \[0, 2\*\*53\]"),
+    "step 10**30": (_opt("step", 10**30), r"step must be in \[0, 2\*\*53\]"),
     "type SGD": (_opt("type", "SGD"), "optimizer state is for SGD, not Adam"),
     "state_keys not a list": (_opt("state_keys", {"a": 1}), "state_keys must be a list"),
     "state_keys bad entry": (_opt("state_keys", [[0]]), "state_keys entries"),
     "state_keys index too big": (_opt("state_keys", [[99, "exp_avg"]]), "state_keys entries"),
     "state_keys unlisted array": (_edit(lambda h: h["optimizer"]["state_keys"].pop()), "unlisted arrays"),
-    "state_keys duplicate": (_edit(lambda h: h["optimizer"]["state_keys"].append(h["optimizer"]["state_keys"][0])),
-                             "twice"),
+    "state_keys duplicate": (
+        _edit(lambda h: h["optimizer"]["state_keys"].append(h["optimizer"]["state_keys"][0])),
+        "twice",
+    ),
     "defaults a list": (_opt("defaults", [1]), "defaults must be an object"),
     "betas 5": (_default("betas", 5), "betas must be a pair"),
     "betas out of range": (_default("betas", [0.9, 1.5]), r"betas must each be in \[0, 1\)"),
@@ -138,12 +148,17 @@ CASES = {
     "eps nan": (_default("eps", float("nan")), "eps must be >= 0"),
     "unknown hyper-parameter": (_default("momentum", 0.9), "unknown hyper-parameters: momentum"),
     "optim array NaN": (_replace_array("optim/0/exp_avg.npy", np.full((4, 3), np.nan, np.float32)), "NaN or inf"),
-    "optim array wrong shape": (_replace_array("optim/0/exp_avg.npy", np.zeros((3, 4), np.float32)),
-                                r"has shape \(3, 4\), expected \(4, 3\)"),
+    "optim array wrong shape": (
+        _replace_array("optim/0/exp_avg.npy", np.zeros((3, 4), np.float32)),
+        r"has shape \(3, 4\), expected \(4, 3\)",
+    ),
     "exp_avg_sq negative": (_replace_array("optim/0/exp_avg_sq.npy", -np.ones((4, 3), np.float32)), "negative"),
     "optim array complex": (_replace_array("optim/0/exp_avg.npy", np.zeros((4, 3), np.complex64)), "unsupported dtype"),
     # the model arrays
-    "float64 1e300 into float32": (_replace_array(W, np.full((4, 3), 1e300)), r"NaN or inf in weight_ih_l0 \(after the cast"),
+    "float64 1e300 into float32": (
+        _replace_array(W, np.full((4, 3), 1e300)),
+        r"NaN or inf in weight_ih_l0 \(after the cast",
+    ),
     "weight NaN": (_replace_array(W, np.full((4, 3), np.nan, np.float32)), "NaN or inf"),
     "weight wrong shape": (_replace_array(W, np.zeros((3, 4), np.float32)), "shape mismatches: weight_ih_l0"),
     "weight bool": (_replace_array(W, np.zeros((4, 3), bool)), "non-numeric arrays: weight_ih_l0"),
@@ -157,10 +172,14 @@ CASES = {
     "extra object": (_replace_array("extra/h.npy", np.array([object()], dtype=object)), "pickled object"),
     "no header member": (lambda m: m.pop("__tinyrnn__.npy"), "no __tinyrnn__ entry"),
     # the config
-    "config differs": (_edit(lambda h: h["config"].update(nonlinearity="relu", batch_first=True)),
-                       "batch_first: file True, model False; .*nonlinearity: file 'relu', model 'tanh'"),
-    "config unknown key": (_edit(lambda h: h["config"].__setitem__("attention", True)),
-                           "attention: file True, model has no such argument"),
+    "config differs": (
+        _edit(lambda h: h["config"].update(nonlinearity="relu", batch_first=True)),
+        "batch_first: file True, model False; .*nonlinearity: file 'relu', model 'tanh'",
+    ),
+    "config unknown key": (
+        _edit(lambda h: h["config"].__setitem__("attention", True)),
+        "attention: file True, model has no such argument",
+    ),
     "class differs": (_edit(lambda h: h.__setitem__("class", "LSTM")), "holds a LSTM, not a RNN"),
 }
 
@@ -199,8 +218,10 @@ def test_config_difference_listed_for_rnn_built_differently(tmp_path):
     tr.save(path, tr.RNN(3, 4, nonlinearity="tanh", batch_first=False, rng=0))
     m = tr.RNN(3, 4, nonlinearity="relu", batch_first=True, rng=1)
     before = m.state_dict()
-    with pytest.raises(tr.CheckpointError, match="built differently: batch_first: file False, model True; "
-                                                 "nonlinearity: file 'tanh', model 'relu'"):
+    with pytest.raises(
+        tr.CheckpointError,
+        match="built differently: batch_first: file False, model True; nonlinearity: file 'tanh', model 'relu'",
+    ):
         tr.load(path, m)
     assert all(np.array_equal(v, before[k]) for k, v in m.state_dict().items())
 
@@ -222,9 +243,9 @@ def _patch_both(data: bytes, name: bytes, local_at: int, central_at: int, value:
     for sig, len_at, name_at, field_at in ((b"PK\x03\x04", 26, 30, local_at), (b"PK\x01\x02", 28, 46, central_at)):
         i = out.find(sig)
         while i >= 0:
-            n = struct.unpack("<H", out[i + len_at:i + len_at + 2])[0]
-            if out[i + name_at:i + name_at + n] == name:
-                out[i + field_at:i + field_at + len(value)] = value
+            n = struct.unpack("<H", out[i + len_at : i + len_at + 2])[0]
+            if out[i + name_at : i + name_at + n] == name:
+                out[i + field_at : i + field_at + len(value)] = value
             i = out.find(sig, i + 4)
     return bytes(out)
 
@@ -249,7 +270,7 @@ def _damaged(saved, tmp_path, how):
     elif how == "npy header claims (10**12,)":
         members = _members(saved)
         hdr = io.BytesIO()
-        np.lib.format.write_array_header_1_0(hdr, {"descr": "<f4", "fortran_order": False, "shape": (10 ** 12,)})
+        np.lib.format.write_array_header_1_0(hdr, {"descr": "<f4", "fortran_order": False, "shape": (10**12,)})
         members["extra/h.npy"] = hdr.getvalue() + b"\0" * 12
         path = tmp_path / "claim.npz"
         _write(path, members)
@@ -275,9 +296,19 @@ def _damaged(saved, tmp_path, how):
     return data
 
 
-@pytest.mark.parametrize("how", ["compression method 99", "encrypted flag", "corrupt deflate",
-                                 "npy header claims (10**12,)", "npy header garbage", "truncated",
-                                 "central directory cut", "duplicate member"])
+@pytest.mark.parametrize(
+    "how",
+    [
+        "compression method 99",
+        "encrypted flag",
+        "corrupt deflate",
+        "npy header claims (10**12,)",
+        "npy header garbage",
+        "truncated",
+        "central directory cut",
+        "duplicate member",
+    ],
+)
 def test_damaged_zip_refused_and_nothing_changes(saved, tmp_path, how):
     path = tmp_path / "damaged.npz"
     path.write_bytes(_damaged(saved, tmp_path, how))
@@ -313,7 +344,7 @@ def _bomb(path, members, name, shape, dtype="<f8"):
     with zipfile.ZipFile(path, "a") as z:
         info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
         info.compress_type = zipfile.ZIP_DEFLATED
-        z.writestr(info, b"")                      # placeholder entry, rewritten below
+        z.writestr(info, b"")  # placeholder entry, rewritten below
     # rebuild by hand: zipfile cannot write precompressed data
     members_data = _members(path)
     members_data.pop(name)
@@ -329,8 +360,29 @@ def _bomb(path, members, name, shape, dtype="<f8"):
         out.write(struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, method, 0, 0x21, c, len(data), size, len(nb), 0))
         out.write(nb)
         out.write(data)
-        central.append(struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, method, 0, 0x21, c, len(data), size,
-                                   len(nb), 0, 0, 0, 0, 0, offset) + nb)
+        central.append(
+            struct.pack(
+                "<4s6H3L5H2L",
+                b"PK\x01\x02",
+                20,
+                20,
+                0,
+                method,
+                0,
+                0x21,
+                c,
+                len(data),
+                size,
+                len(nb),
+                0,
+                0,
+                0,
+                0,
+                0,
+                offset,
+            )
+            + nb
+        )
     cd_start = out.tell()
     for c in central:
         out.write(c)
@@ -342,9 +394,9 @@ def _bomb(path, members, name, shape, dtype="<f8"):
 
 def test_zip_bomb_refused_without_inflating(saved, tmp_path):
     path = tmp_path / "bomb.npz"
-    compressed = _bomb(path, _members(saved), "extra/big.npy", (10 ** 8,))
-    assert compressed < 2_000_000                  # under 2 MB on disk, 800 MB inflated
-    with zipfile.ZipFile(path) as z:               # the bomb is a genuine, valid archive
+    compressed = _bomb(path, _members(saved), "extra/big.npy", (10**8,))
+    assert compressed < 2_000_000  # under 2 MB on disk, 800 MB inflated
+    with zipfile.ZipFile(path) as z:  # the bomb is a genuine, valid archive
         assert z.getinfo("extra/big.npy").file_size > 800_000_000
     m, opt = _trained(1)
     before = _snapshot(m, opt)
@@ -352,36 +404,36 @@ def test_zip_bomb_refused_without_inflating(saved, tmp_path):
     try:
         with pytest.raises(tr.CheckpointError, match="declares 762.9 MiB of arrays, more than the 64.0 MiB"):
             tr.load(path, m, opt)
-        header = tr.read_header(path)              # reads only the header member
+        header = tr.read_header(path)  # reads only the header member
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert peak < 200 * 2 ** 20, peak
+    assert peak < 200 * 2**20, peak
     assert header["class"] == "RNN"
     assert _snapshot(m, opt) == before
 
 
 def test_max_bytes_lets_a_trusted_large_extra_through(saved, tmp_path):
     members = _members(saved)
-    members["extra/big.npy"] = _npy(np.zeros(20 * 2 ** 20 // 8))  # 20 MiB
+    members["extra/big.npy"] = _npy(np.zeros(20 * 2**20 // 8))  # 20 MiB
     path = tmp_path / "big.npz"
     _write(path, members)
     with pytest.raises(tr.CheckpointError, match="pass max_bytes="):
-        tr.load(path, _model(1), max_bytes=2 ** 20)
-    header = tr.load(path, _model(1), max_bytes=64 * 2 ** 20)
-    assert header["extra"]["big"].shape == (20 * 2 ** 20 // 8,) and header["extra"]["big"].flags.writeable
+        tr.load(path, _model(1), max_bytes=2**20)
+    header = tr.load(path, _model(1), max_bytes=64 * 2**20)
+    assert header["extra"]["big"].shape == (20 * 2**20 // 8,) and header["extra"]["big"].flags.writeable
 
 
 def test_large_header_refused(saved, tmp_path):
     members = _members(saved)
     h = _header(members)
-    h["meta"]["blob"] = "x" * (2 ** 20)
+    h["meta"]["blob"] = "x" * (2**20)
     _set_header(members, h)
     path = tmp_path / "bighead.npz"
     _write(path, members)
     with pytest.raises(tr.CheckpointError, match="MiB header, more than"):
-        tr.read_header(path, max_bytes=2 ** 20)
-    assert tr.read_header(path)["meta"]["blob"] == "x" * 2 ** 20
+        tr.read_header(path, max_bytes=2**20)
+    assert tr.read_header(path)["meta"]["blob"] == "x" * 2**20
 
 
 def test_read_header_checks_the_schema(saved, tmp_path):

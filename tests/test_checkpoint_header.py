@@ -24,7 +24,7 @@ from tinyrnn.models.seq2seq import Seq2Seq
 TEXT = "dccbbaaaadcdccdc" * 300
 TINY_LM = ["--hidden", "8", "--embed", "4", "--seq-len", "8", "--batch", "4", "--quiet"]
 SRC = str(Path(tr.__file__).parents[1])
-LIMIT = 1 << 30             # address space of the child: far below what the claimed models need
+LIMIT = 1 << 30  # address space of the child: far below what the claimed models need
 
 
 # ---------------------------------------------------------------- crafting
@@ -58,14 +58,17 @@ def files(tmp_path_factory):
 
 def _limited(argv):
     """``tinyrnn argv`` in a child whose address space is limited to LIMIT bytes."""
-    code = ("import resource, sys\n"
-            f"resource.setrlimit(resource.RLIMIT_AS, ({LIMIT}, {LIMIT}))\n"
-            "from tinyrnn import cli\n"
-            "sys.exit(cli.main(sys.argv[1:]))\n")
+    code = (
+        "import resource, sys\n"
+        f"resource.setrlimit(resource.RLIMIT_AS, ({LIMIT}, {LIMIT}))\n"
+        "from tinyrnn import cli\n"
+        "sys.exit(cli.main(sys.argv[1:]))\n"
+    )
     env = dict(os.environ, PYTHONPATH=SRC, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     t0 = time.perf_counter()
-    p = subprocess.run([sys.executable, "-c", code, *map(str, argv)], capture_output=True, text=True, env=env,
-                       timeout=120)
+    p = subprocess.run(
+        [sys.executable, "-c", code, *map(str, argv)], capture_output=True, text=True, env=env, timeout=120
+    )
     return p.returncode, p.stderr, time.perf_counter() - t0
 
 
@@ -73,23 +76,28 @@ def _limited(argv):
 def test_the_memory_limit_is_real(files, tmp_path):
     """Without the header check the same limit ends in a MemoryError: a model of hidden 8000
     cannot be built under it (so the refusals below do come from the header)."""
-    code = ("import resource\n"
-            f"resource.setrlimit(resource.RLIMIT_AS, ({LIMIT}, {LIMIT}))\n"
-            "from tinyrnn.models.charlm import CharLM\n"
-            "try:\n    CharLM(4, 4, 8000, 'lstm')\nexcept MemoryError:\n    print('MemoryError')\n")
+    code = (
+        "import resource\n"
+        f"resource.setrlimit(resource.RLIMIT_AS, ({LIMIT}, {LIMIT}))\n"
+        "from tinyrnn.models.charlm import CharLM\n"
+        "try:\n    CharLM(4, 4, 8000, 'lstm')\nexcept MemoryError:\n    print('MemoryError')\n"
+    )
     env = dict(os.environ, PYTHONPATH=SRC, OPENBLAS_NUM_THREADS="1")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120).stdout
     assert out.strip() == "MemoryError"
 
 
-@pytest.mark.parametrize("command,ckpt,key,value", [
-    (["charlm", "sample", "{f}", "--length", "5"], "lm.npz", "hidden_size", 8000),
-    (["charlm", "show", "{f}", "{txt}"], "lm.npz", "hidden_size", 8000),
-    (["charlm", "sample", "{f}", "--length", "5"], "lm.npz", "num_layers", 300000),
-    (["charlm", "sample", "{f}", "--length", "5"], "lm.npz", "embed_size", 10 ** 9),
-    (["seq2seq", "translate", "{f}", "man"], "s2s.npz", "hidden_size", 12000),
-    (["seq2seq", "translate", "{f}", "man"], "s2s.npz", "num_layers", 300000),
-])
+@pytest.mark.parametrize(
+    "command,ckpt,key,value",
+    [
+        (["charlm", "sample", "{f}", "--length", "5"], "lm.npz", "hidden_size", 8000),
+        (["charlm", "show", "{f}", "{txt}"], "lm.npz", "hidden_size", 8000),
+        (["charlm", "sample", "{f}", "--length", "5"], "lm.npz", "num_layers", 300000),
+        (["charlm", "sample", "{f}", "--length", "5"], "lm.npz", "embed_size", 10**9),
+        (["seq2seq", "translate", "{f}", "man"], "s2s.npz", "hidden_size", 12000),
+        (["seq2seq", "translate", "{f}", "man"], "s2s.npz", "num_layers", 300000),
+    ],
+)
 def test_size_bombs_are_refused_from_the_header(files, tmp_path, command, ckpt, key, value):
     bomb = _rewrite(files / ckpt, tmp_path / "bomb.npz", lambda h: h["config"].update({key: value}))
     assert os.path.getsize(bomb) < 200_000
@@ -105,9 +113,11 @@ def test_resume_bomb_is_refused_from_the_header(files, tmp_path):
     def grow(h):
         h["config"]["hidden_size"] = 8000
         h["meta"]["train_config"]["hidden"] = 8000
+
     bomb = _rewrite(files / "lm.npz", tmp_path / "bomb.npz", grow)
-    code, err, _ = _limited(["charlm", "train", files / "t.txt", *TINY_LM, "--steps", "5", "--resume", bomb,
-                             "--save", tmp_path / "out.npz"])
+    code, err, _ = _limited(
+        ["charlm", "train", files / "t.txt", *TINY_LM, "--steps", "5", "--resume", bomb, "--save", tmp_path / "out.npz"]
+    )
     assert code == 2 and "refused before building the model" in err, err
     assert not (tmp_path / "out.npz").exists()
 
@@ -130,12 +140,15 @@ def _dup_char(h):
     h["meta"]["chars"] = h["meta"]["chars"][0] + h["meta"]["chars"][:-1]
 
 
-@pytest.mark.parametrize("edit,message", [
-    (_drop_char, "meta.chars does not describe the model's vocabulary"),
-    (_dup_char, "meta.chars does not describe the model's vocabulary"),
-    (lambda h: h["meta"].pop("chars"), "meta has no 'chars' entry"),
-    (lambda h: h["meta"].update(chars=[1, 2]), "meta.chars must be a string"),
-])
+@pytest.mark.parametrize(
+    "edit,message",
+    [
+        (_drop_char, "meta.chars does not describe the model's vocabulary"),
+        (_dup_char, "meta.chars does not describe the model's vocabulary"),
+        (lambda h: h["meta"].pop("chars"), "meta has no 'chars' entry"),
+        (lambda h: h["meta"].update(chars=[1, 2]), "meta.chars must be a string"),
+    ],
+)
 @pytest.mark.parametrize("command", [["charlm", "sample", "{f}", "--length", "5"], ["charlm", "show", "{f}", "{txt}"]])
 def test_meta_disagreeing_with_the_arrays_is_refused(files, tmp_path, capsys, edit, message, command):
     bad = _rewrite(files / "lm.npz", tmp_path / "bad.npz", edit)
@@ -144,18 +157,33 @@ def test_meta_disagreeing_with_the_arrays_is_refused(files, tmp_path, capsys, ed
     assert code == 2 and message in err, err
 
 
-@pytest.mark.parametrize("edit,message", [
-    (lambda h: h["meta"].pop("step"), "meta has no 'step' entry"),
-    (lambda h: h["meta"].pop("pos"), "meta has no 'pos' entry"),
-    (lambda h: h["meta"].update(pos="3"), "meta.pos must be an int"),
-    (lambda h: h["meta"].update(step=-1), "meta.step and meta.pos must be >= 0"),
-    (lambda h: h["meta"]["train_config"].pop("seq_len"), "meta.train_config has no 'seq_len' entry"),
-    (lambda h: h["meta"]["train_config"].update(batch=4.5), "meta.train_config.batch must be an int"),
-])
+@pytest.mark.parametrize(
+    "edit,message",
+    [
+        (lambda h: h["meta"].pop("step"), "meta has no 'step' entry"),
+        (lambda h: h["meta"].pop("pos"), "meta has no 'pos' entry"),
+        (lambda h: h["meta"].update(pos="3"), "meta.pos must be an int"),
+        (lambda h: h["meta"].update(step=-1), "meta.step and meta.pos must be >= 0"),
+        (lambda h: h["meta"]["train_config"].pop("seq_len"), "meta.train_config has no 'seq_len' entry"),
+        (lambda h: h["meta"]["train_config"].update(batch=4.5), "meta.train_config.batch must be an int"),
+    ],
+)
 def test_resume_needs_every_piece_of_the_run(files, tmp_path, capsys, edit, message):
     bad = _rewrite(files / "lm.npz", tmp_path / "bad.npz", edit)
-    code = cli.main(["charlm", "train", str(files / "t.txt"), *TINY_LM, "--resume", bad, "--steps", "2",
-                     "--save", str(tmp_path / "out.npz")])
+    code = cli.main(
+        [
+            "charlm",
+            "train",
+            str(files / "t.txt"),
+            *TINY_LM,
+            "--resume",
+            bad,
+            "--steps",
+            "2",
+            "--save",
+            str(tmp_path / "out.npz"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and message in err and "internal error" not in err, err
 
@@ -165,8 +193,10 @@ def test_seq2seq_meta_is_checked(files, tmp_path, capsys):
     assert cli.main(["seq2seq", "translate", bad, "man"]) == 2
     assert "meta.chars does not describe the model's vocabulary" in capsys.readouterr().err
     bad = _rewrite(files / "s2s.npz", tmp_path / "bad2.npz", lambda h: h["meta"]["train_config"].pop("hidden"))
-    assert cli.main(["seq2seq", "train", "--resume", bad, "--steps", "1", "--quiet",
-                     "--save", str(tmp_path / "o.npz")]) == 2
+    assert (
+        cli.main(["seq2seq", "train", "--resume", bad, "--steps", "1", "--quiet", "--save", str(tmp_path / "o.npz")])
+        == 2
+    )
     assert "meta.train_config has no 'hidden' entry" in capsys.readouterr().err
 
 
@@ -178,11 +208,14 @@ def _classifier(seed=0):
 
 def test_save_refuses_an_optimizer_holding_parameters_outside_the_model(tmp_path):
     rnn, head, opt = _classifier()
-    with pytest.raises(ValueError, match=r"cannot save a model of 4 parameters with an optimizer of 6: 2 of the optimizer's "
-                                         r"parameters are not in the model"):
+    with pytest.raises(
+        ValueError,
+        match=r"cannot save a model of 4 parameters with an optimizer of 6: 2 of the optimizer's "
+        r"parameters are not in the model",
+    ):
         tr.save(tmp_path / "m.npz", rnn, opt)
     assert not (tmp_path / "m.npz").exists()
-    tr.save(tmp_path / "rnn.npz", rnn)                                   # the RNN alone, no optimizer
+    tr.save(tmp_path / "rnn.npz", rnn)  # the RNN alone, no optimizer
     with pytest.raises(ValueError, match="2 of the optimizer's parameters are not in the model"):
         tr.load(tmp_path / "rnn.npz", rnn, opt)
 
@@ -235,6 +268,7 @@ def test_the_readme_quick_start_saves_the_whole_model(tmp_path, monkeypatch):
     """The README's quick start runs as written, and the classifier reloaded from its file
     gives the same logits (its own assert); saving the RNN alone with its optimizer is refused."""
     import re
+
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     code = re.search(r"## Quick start\n\n```python\n(.*?)```", readme, re.S).group(1)
     monkeypatch.chdir(tmp_path)

@@ -25,7 +25,7 @@ def _temporaries(folder):
 
 
 def _big_model(seed=0):
-    return tr.LSTM(32, 64, num_layers=2, rng=seed)         # ~58k parameters, 0.2 MB a file
+    return tr.LSTM(32, 64, num_layers=2, rng=seed)  # ~58k parameters, 0.2 MB a file
 
 
 def _save_forever(path, seed):
@@ -49,7 +49,7 @@ def _fork(fn, *args, report=None):
             fn(*args)
         except KeyboardInterrupt:
             code = 130
-        except BaseException as e:                # noqa: BLE001
+        except BaseException as e:  # noqa: BLE001
             code = 1
             if report is not None:
                 Path(report).write_text(repr(e))
@@ -83,10 +83,10 @@ def test_kill_9_during_save_never_loses_the_previous_file(tmp_path):
         os.kill(pid, signal.SIGKILL)
         _wait(pid)
         model = _big_model(99)
-        header = tr.load(path, model)              # the previous file always loads
+        header = tr.load(path, model)  # the previous file always loads
         assert header["class"] == "LSTM"
         left_behind += bool(_temporaries(tmp_path))
-        tr.save(path, model)                       # the next save removes the dead writer's file
+        tr.save(path, model)  # the next save removes the dead writer's file
         assert _temporaries(tmp_path) == []
     assert os.listdir(tmp_path) == ["ck.npz"]
 
@@ -101,11 +101,13 @@ def test_signal_during_save_leaves_no_temporary_file(tmp_path, sig):
         time.sleep(float(rng.uniform(0.02, 0.06)))
         os.kill(pid, sig)
         status = _wait(pid)
-        if sig == signal.SIGTERM:   # the save cleans up, then the process ends by SIGTERM as asked
+        if sig == signal.SIGTERM:  # the save cleans up, then the process ends by SIGTERM as asked
             assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM, status
-        else:                       # KeyboardInterrupt went through the save's cleanup to the caller
-            assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 130, \
-                (status, report.read_text() if report.exists() else "")
+        else:  # KeyboardInterrupt went through the save's cleanup to the caller
+            assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 130, (
+                status,
+                report.read_text() if report.exists() else "",
+            )
         assert _temporaries(tmp_path) == []
         if path.exists():
             tr.load(path, _big_model(5))
@@ -113,10 +115,12 @@ def test_signal_during_save_leaves_no_temporary_file(tmp_path, sig):
 
 def test_sigterm_during_save_in_a_fresh_interpreter(tmp_path):
     """The same, as a user runs it: a Python process saving in a loop, sent SIGTERM."""
-    code = ("import sys, tinyrnn as tr\n"
-            "m = tr.LSTM(32, 64, num_layers=2, rng=0)\n"
-            "print('ready', flush=True)\n"
-            "while True: tr.save(sys.argv[1], m)\n")
+    code = (
+        "import sys, tinyrnn as tr\n"
+        "m = tr.LSTM(32, 64, num_layers=2, rng=0)\n"
+        "print('ready', flush=True)\n"
+        "while True: tr.save(sys.argv[1], m)\n"
+    )
     env = dict(os.environ, PYTHONPATH=str(Path(tr.__file__).parents[1]))
     p = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "ck.npz")], stdout=subprocess.PIPE, env=env)
     assert p.stdout.readline() == b"ready\n"
@@ -141,11 +145,13 @@ def test_failed_save_removes_its_temporary_file(tmp_path, monkeypatch):
     assert path.read_bytes() == before and os.listdir(tmp_path) == ["ck.npz"]
 
 
-_HOLD_LOCK = ("import fcntl, os, sys, time\n"
-              "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o666)\n"
-              "fcntl.flock(fd, fcntl.LOCK_EX)\n"
-              "print('locked', flush=True)\n"
-              "time.sleep(60)\n")
+_HOLD_LOCK = (
+    "import fcntl, os, sys, time\n"
+    "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o666)\n"
+    "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+    "print('locked', flush=True)\n"
+    "time.sleep(60)\n"
+)
 
 
 def test_stale_temporaries_removed_live_ones_kept(tmp_path):
@@ -156,10 +162,10 @@ def test_stale_temporaries_removed_live_ones_kept(tmp_path):
     try:
         assert holder.stdout.readline() == b"locked\n"
         names = {
-            "abandoned": ".tmp-ba9876543210.part",                     # no lock held: its writer is gone
-            "old_pid_name": ".tmp-1.somehost.0123456789ab.npz",         # tinyrnn 0.2 names, untouched long
+            "abandoned": ".tmp-ba9876543210.part",  # no lock held: its writer is gone
+            "old_pid_name": ".tmp-1.somehost.0123456789ab.npz",  # tinyrnn 0.2 names, untouched long
             "fresh_pid_name": ".tmp-2.somehost.0123456789ab.npz",
-            "legacy_old": ".tmp-abcd_123.npz",                          # tinyrnn 0.1.0 mkstemp
+            "legacy_old": ".tmp-abcd_123.npz",  # tinyrnn 0.1.0 mkstemp
             "legacy_fresh": ".tmp-efgh_456.npz",
             "not_ours": ".tmp-notes.txt",
         }
@@ -168,14 +174,14 @@ def test_stale_temporaries_removed_live_ones_kept(tmp_path):
         old = time.time() - STALE_SECONDS - 60
         for key in ("legacy_old", "old_pid_name"):
             os.utime(tmp_path / names[key], (old, old))
-        os.utime(live, (old, old))                                      # old, but locked: kept
+        os.utime(live, (old, old))  # old, but locked: kept
         tr.save(tmp_path / "ck.npz", _big_model(0))
         left = set(os.listdir(tmp_path))
         assert left == {"ck.npz", live.name, names["fresh_pid_name"], names["legacy_fresh"], names["not_ours"]}
     finally:
         holder.kill()
         holder.wait()
-    tr.save(tmp_path / "ck.npz", _big_model(0))                       # its writer died: now debris
+    tr.save(tmp_path / "ck.npz", _big_model(0))  # its writer died: now debris
     assert live.name not in os.listdir(tmp_path)
 
 
@@ -183,13 +189,20 @@ def test_stale_temporaries_removed_live_ones_kept(tmp_path):
 def test_savers_in_other_pid_namespaces_keep_their_files(tmp_path):
     """Two savers sharing a folder and a host name but not a PID namespace (containers): neither
     removes the other's temporary file, so neither fails."""
-    code = ("import sys, tinyrnn as tr\n"
-            "m = tr.LSTM(32, 64, num_layers=2, rng=0)\n"
-            "for i in range(40): tr.save(sys.argv[1], m)\n")
+    code = (
+        "import sys, tinyrnn as tr\n"
+        "m = tr.LSTM(32, 64, num_layers=2, rng=0)\n"
+        "for i in range(40): tr.save(sys.argv[1], m)\n"
+    )
     env = dict(os.environ, PYTHONPATH=str(Path(tr.__file__).parents[1]))
-    procs = [subprocess.Popen(["unshare", "--pid", "--fork", sys.executable, "-c", code,
-                               str(tmp_path / f"ck{i}.npz")], env=env, stderr=subprocess.PIPE)
-             for i in range(2)]
+    procs = [
+        subprocess.Popen(
+            ["unshare", "--pid", "--fork", sys.executable, "-c", code, str(tmp_path / f"ck{i}.npz")],
+            env=env,
+            stderr=subprocess.PIPE,
+        )
+        for i in range(2)
+    ]
     for p in procs:
         _, err = p.communicate(timeout=300)
         assert p.returncode == 0, err.decode()
@@ -227,7 +240,7 @@ def test_checkpoints_written_by_main_still_load():
     """Files written by tinyrnn main 68ba378 (before this format check) load unchanged."""
     m = tr.LSTM(3, 4, num_layers=2, bidirectional=True, rng=1)
     opt = tr.Adam(m.parameters(), lr=0.01)
-    train_a_bit(m, opt, steps=2)                  # as the script that wrote the file did
+    train_a_bit(m, opt, steps=2)  # as the script that wrote the file did
     m2 = tr.LSTM(3, 4, num_layers=2, bidirectional=True, rng=7)
     opt2 = tr.Adam(m2.parameters(), lr=0.5)
     header = tr.load(DATA / "main_lstm_adam.npz", m2, opt2)

@@ -20,8 +20,21 @@ from tinyrnn.models import classifier as clf
 from tinyrnn.models import forecaster as fc
 
 FAST = ["--epochs", "3", "--hidden", "6", "--quiet"]
-FAST_FORECAST = ["--epochs", "2", "--hidden", "4", "--ensemble", "1", "--window", "6", "--horizon", "4",
-                 "--season", "4", "--quiet"]
+FAST_FORECAST = [
+    "--epochs",
+    "2",
+    "--hidden",
+    "4",
+    "--ensemble",
+    "1",
+    "--window",
+    "6",
+    "--horizon",
+    "4",
+    "--season",
+    "4",
+    "--quiet",
+]
 
 
 def run(capsys, *argv):
@@ -50,8 +63,9 @@ def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("classify")
     x, lengths, y = synthetic()
     np.savez(d / "seqs.npz", x=x, lengths=lengths, y=y)
-    rows = ["id,a,b,label"] + [f"s{i},{x[i, t, 0]:.17g},{x[i, t, 1]:.17g},{y[i]}"
-                               for i in range(len(y)) for t in range(lengths[i])]
+    rows = ["id,a,b,label"] + [
+        f"s{i},{x[i, t, 0]:.17g},{x[i, t, 1]:.17g},{y[i]}" for i in range(len(y)) for t in range(lengths[i])
+    ]
     (d / "seqs.csv").write_text("\n".join(rows) + "\n")
     xt, lt, yt = synthetic(12, seed=1)
     np.savez(d / "test.npz", x=xt, lengths=lt, y=yt)
@@ -76,7 +90,7 @@ def test_classify_train_npz_json_keys_and_predict(capsys, files, tmp_path):
     for key in ("dataset", "cell", "n_train", "n_test", "test_accuracy", "train_seconds", "published"):
         assert key in m
     assert m["dataset"] == "seqs.npz" and m["published"] == {} and m["n_train"] + m["n_test"] == 40
-    assert m["n_test"] == 8 and 0.0 <= m["test_accuracy"] <= 1.0         # --test-fraction 0.2, stratified
+    assert m["n_test"] == 8 and 0.0 <= m["test_accuracy"] <= 1.0  # --test-fraction 0.2, stratified
     assert "confusion matrix" in out and sum(map(sum, m["confusion"])) == 8
     code, out, err = run(capsys, "classify", "predict", ck, files / "unlabelled.npz", "--json")
     assert code == 0, err
@@ -87,8 +101,23 @@ def test_classify_train_npz_json_keys_and_predict(capsys, files, tmp_path):
 
 def test_classify_train_csv_with_test_file_and_plot(capsys, files, tmp_path):
     png = tmp_path / "curves.png"
-    code, out, err = run(capsys, "classify", "train", files / "seqs.csv", "--test", files / "test.npz",
-                         "--pool", "mean", "--cell", "lstm", "--no-bidirectional", *FAST, "--plot", png, "--json")
+    code, out, err = run(
+        capsys,
+        "classify",
+        "train",
+        files / "seqs.csv",
+        "--test",
+        files / "test.npz",
+        "--pool",
+        "mean",
+        "--cell",
+        "lstm",
+        "--no-bidirectional",
+        *FAST,
+        "--plot",
+        png,
+        "--json",
+    )
     assert code == 0, err
     m = last_json(out)
     assert m["n_train"] == 40 and m["n_test"] == 12 and m["cell"] == "lstm"
@@ -96,22 +125,26 @@ def test_classify_train_csv_with_test_file_and_plot(capsys, files, tmp_path):
 
 
 def test_classify_learns_the_synthetic_task(capsys, files):
-    code, out, err = run(capsys, "classify", "train", files / "seqs.npz", "--epochs", "30", "--hidden", "8",
-                         "--quiet", "--json")
+    code, out, err = run(
+        capsys, "classify", "train", files / "seqs.npz", "--epochs", "30", "--hidden", "8", "--quiet", "--json"
+    )
     assert code == 0, err
-    assert last_json(out)["test_accuracy"] == 1.0        # the classes differ by a mean of 2 standard deviations
+    assert last_json(out)["test_accuracy"] == 1.0  # the classes differ by a mean of 2 standard deviations
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["{d}/seqs.csv", "--label-column", "class"], "no column 'class'"),
-    (["{d}/seqs.npz", "--test", "{d}/newlabel.npz"], "labels ['sideways'] are not among the training labels"),
-    (["{d}/nan.npz"], "nan in sequence 7, step 1, feature 1"),
-    (["{d}/zerolength.npz"], "sequence 5 has length 0"),
-    (["{d}/oneclass.npz"], "every training sequence has the label 'up'"),
-    (["{d}/missing.npz"], "no such file"),
-    (["NoSuchBenchmark"], "neither a file nor a named benchmark"),
-    (["{d}/seqs.npz", "--test-fraction", "1.5"], "--test-fraction"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["{d}/seqs.csv", "--label-column", "class"], "no column 'class'"),
+        (["{d}/seqs.npz", "--test", "{d}/newlabel.npz"], "labels ['sideways'] are not among the training labels"),
+        (["{d}/nan.npz"], "nan in sequence 7, step 1, feature 1"),
+        (["{d}/zerolength.npz"], "sequence 5 has length 0"),
+        (["{d}/oneclass.npz"], "every training sequence has the label 'up'"),
+        (["{d}/missing.npz"], "no such file"),
+        (["NoSuchBenchmark"], "neither a file nor a named benchmark"),
+        (["{d}/seqs.npz", "--test-fraction", "1.5"], "--test-fraction"),
+    ],
+)
 def test_classify_bad_input_is_one_line_and_exit_2(capsys, files, argv, message):
     code, _, err = run(capsys, "classify", "train", *[a.format(d=files) for a in argv], *FAST)
     assert code == 2
@@ -134,15 +167,18 @@ def test_forecast_csv_json_keys_and_plot(capsys, files, tmp_path):
         assert key in m
     assert m["horizon"] == 4 and m["dataset"] == "series.csv:value"
     assert {"naive", "seasonal_naive", "ets", "arima"} <= set(m["baselines"])
-    assert m["baselines"]["seasonal_naive"] < m["baselines"]["naive"]     # a period-4 series
+    assert m["baselines"]["seasonal_naive"] < m["baselines"]["naive"]  # a period-4 series
     assert png.stat().st_size > 1000
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["{d}/short.csv"], "fewer than the"),
-    (["{d}/series.csv", "--column", "price"], "no column 'price'"),
-    (["nosuchseries"], "neither a file nor a named series"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["{d}/short.csv"], "fewer than the"),
+        (["{d}/series.csv", "--column", "price"], "no column 'price'"),
+        (["nosuchseries"], "neither a file nor a named series"),
+    ],
+)
 def test_forecast_bad_input_is_one_line_and_exit_2(capsys, files, argv, message):
     code, _, err = run(capsys, "forecast", "train", *[a.format(d=files) for a in argv], *FAST_FORECAST)
     assert code == 2
@@ -164,6 +200,7 @@ def test_named_benchmark_reports_published_numbers(capsys):
 def test_named_benchmarks_have_their_official_splits():
     pytest.importorskip("sktime")
     from tinyrnn.data.benchmarks import load_classification
+
     train, test = load_classification("JapaneseVowels")
     assert (len(train), len(test)) == (270, 370) and train.x.shape[2] == 12
     assert train.lengths.min() >= 7 and max(train.lengths.max(), test.lengths.max()) <= 29
@@ -173,7 +210,9 @@ def test_named_benchmarks_have_their_official_splits():
 def test_named_series_forecast(capsys):
     pytest.importorskip("sktime")
     pytest.importorskip("statsmodels")
-    code, out, err = run(capsys, "forecast", "train", "airline", "--epochs", "1", "--ensemble", "1", "--quiet", "--json")
+    code, out, err = run(
+        capsys, "forecast", "train", "airline", "--epochs", "1", "--ensemble", "1", "--quiet", "--json"
+    )
     assert code == 0, err
     m = last_json(out)
     assert m["horizon"] == 24 and abs(m["baselines"]["seasonal_naive"] - 76.99) < 0.01
@@ -181,6 +220,7 @@ def test_named_series_forecast(capsys):
 
 def test_missing_extra_gives_a_clear_message(capsys, monkeypatch):
     import builtins
+
     real_import = builtins.__import__
 
     def no_sktime(name, *args, **kwargs):
@@ -194,16 +234,30 @@ def test_missing_extra_gives_a_clear_message(capsys, monkeypatch):
 
 
 def test_classify_validation_split_for_early_stopping(capsys, files):
-    code, out, err = run(capsys, "classify", "train", files / "seqs.npz", "--val-fraction", "0.25",
-                         "--patience", "2", "--epochs", "40", "--hidden", "6", "--json")
+    code, out, err = run(
+        capsys,
+        "classify",
+        "train",
+        files / "seqs.npz",
+        "--val-fraction",
+        "0.25",
+        "--patience",
+        "2",
+        "--epochs",
+        "40",
+        "--hidden",
+        "6",
+        "--json",
+    )
     assert code == 0, err
     m = last_json(out)
     assert "val loss" in out and m["best_epoch"] <= m["epochs"] <= 40
-    assert "training + 8 validation sequences" in out                   # 25 % of the 32 training sequences
+    assert "training + 8 validation sequences" in out  # 25 % of the 32 training sequences
 
 
-@pytest.mark.parametrize("argv", [["classify"], ["classify", "train"], ["classify", "predict"],
-                                  ["forecast"], ["forecast", "train"]])
+@pytest.mark.parametrize(
+    "argv", [["classify"], ["classify", "train"], ["classify", "predict"], ["forecast"], ["forecast", "train"]]
+)
 def test_help_texts(capsys, argv):
     with pytest.raises(SystemExit):
         cli.main(argv + ["--help"])
@@ -222,6 +276,7 @@ def signal_at(monkeypatch, module, at_step, signum=signal.SIGINT, times=1):
             for _ in range(times):
                 os.kill(os.getpid(), signum)
         return loss
+
     monkeypatch.setattr(module, "gradient_step", step)
 
 
@@ -231,8 +286,8 @@ def test_classify_ctrl_c_exits_130_with_a_loadable_checkpoint(capsys, files, tmp
     code, out, err = run(capsys, "classify", "train", files / "seqs.npz", *FAST, "--save", ck, "--json")
     assert code == 130, err
     m = last_json(out)
-    assert m["signal"] == "Ctrl-C (SIGINT)" and m["exit_code"] == 130 and m["steps"] == 3     # stopped after step 3
-    assert m["epochs"] == 2 and 0.0 <= m["test_accuracy"] <= 1.0                     # 2 steps an epoch: epoch 2 cut short
+    assert m["signal"] == "Ctrl-C (SIGINT)" and m["exit_code"] == 130 and m["steps"] == 3  # stopped after step 3
+    assert m["epochs"] == 2 and 0.0 <= m["test_accuracy"] <= 1.0  # 2 steps an epoch: epoch 2 cut short
     assert f"Stopped by Ctrl-C (SIGINT) at step 3; checkpoint of step {m['kept_step']} written to {ck}" in out
     model, _, classes, meta = clf.load_classifier(ck)
     assert classes == ["down", "up"] and meta["dataset"] == "seqs.npz" and model.config["hidden_size"] == 6
@@ -248,12 +303,26 @@ def test_classify_second_signal_stops_at_once_and_keeps_the_best_epoch(capsys, f
     kept = {}
     real = clf.SequenceClassifier.load_state_dict
 
-    def load(self, state, *a, **k):                 # the keep-best restore, before the save
+    def load(self, state, *a, **k):  # the keep-best restore, before the save
         kept["restored"] = True
         return real(self, state, *a, **k)
+
     monkeypatch.setattr(clf.SequenceClassifier, "load_state_dict", load)
-    code, _, err = run(capsys, "classify", "train", files / "seqs.npz", "--epochs", "10", "--hidden", "6",
-                       "--val-fraction", "0.25", "--save", ck, "--quiet")
+    code, _, err = run(
+        capsys,
+        "classify",
+        "train",
+        files / "seqs.npz",
+        "--epochs",
+        "10",
+        "--hidden",
+        "6",
+        "--val-fraction",
+        "0.25",
+        "--save",
+        ck,
+        "--quiet",
+    )
     assert code == 130 and "interrupted" in err
     assert kept.get("restored") and clf.load_classifier(ck)[0].num_parameters() > 0
 
@@ -264,7 +333,7 @@ def test_classify_threads_and_timers_in_the_json(capsys, files):
     m = last_json(out)
     assert m["threads"] == 1 and m["threads_reason"]
     assert m["train_seconds"] > 0 and m["eval_seconds"] > 0 and m["signal"] is None and m["exit_code"] == 0
-    assert m["steps"] == 3 * 2                       # 32 training sequences, batches of 16, 3 epochs
+    assert m["steps"] == 3 * 2  # 32 training sequences, batches of 16, 3 epochs
 
 
 def test_classify_progress_line_off_a_terminal(capsys, files, monkeypatch):
@@ -273,7 +342,7 @@ def test_classify_progress_line_off_a_terminal(capsys, files, monkeypatch):
     assert code == 0, err
     lines = [line for line in out.splitlines() if line.startswith("classify: step ")]
     assert lines[0].startswith("classify: step 1/6, loss ") and "steps/s" in lines[0] and lines[0].endswith(" left")
-    assert len(lines) >= 4 and all("/6, loss " in line for line in lines)   # 32 sequences, batches of 16, 3 epochs
+    assert len(lines) >= 4 and all("/6, loss " in line for line in lines)  # 32 sequences, batches of 16, 3 epochs
 
 
 def test_classify_divergence_guard(capsys, files, monkeypatch):
@@ -283,10 +352,24 @@ def test_classify_divergence_guard(capsys, files, monkeypatch):
     code, _, err = run(capsys, "classify", "train", files / "seqs.npz", *FAST)
     assert code == 3 and "diverged" in err.lower() and len(err.strip().splitlines()) == 1, err
 
+
 def test_forecast_ctrl_c_exits_130_with_the_models_so_far(capsys, files, monkeypatch):
     signal_at(monkeypatch, fc, 3)
-    code, out, err = run(capsys, "forecast", "train", files / "series.csv", *FAST_FORECAST[:4], "--epochs", "50",
-                         "--ensemble", "3", *FAST_FORECAST[6:], "--threads", "1", "--json")
+    code, out, err = run(
+        capsys,
+        "forecast",
+        "train",
+        files / "series.csv",
+        *FAST_FORECAST[:4],
+        "--epochs",
+        "50",
+        "--ensemble",
+        "3",
+        *FAST_FORECAST[6:],
+        "--threads",
+        "1",
+        "--json",
+    )
     assert code == 130, err
     m = last_json(out)
     assert m["signal"] == "Ctrl-C (SIGINT)" and m["steps"] == 3 and m["models_trained"] == 1 and m["threads"] == 1
@@ -305,6 +388,12 @@ def test_forecast_steps_follow_the_plan(capsys, files):
 def test_python_dash_m_tinyrnn():
     src = str(Path(tinyrnn.__file__).parents[1])
     env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    done = subprocess.run([sys.executable, "-m", "tinyrnn", "classify", "--help"], capture_output=True, text=True, check=False,
-                          env=env, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "tinyrnn", "classify", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 0 and "usage: tinyrnn classify" in done.stdout

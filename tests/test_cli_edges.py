@@ -40,51 +40,132 @@ def files(tmp_path_factory):
     (d / "adir").mkdir()
     ro = d / "readonly"
     ro.mkdir()
-    assert cli.main(["charlm", "train", str(d / "text.txt"), *TINY_LM, "--steps", "3", "--save", str(d / "lm.npz")]) == 0
+    assert (
+        cli.main(["charlm", "train", str(d / "text.txt"), *TINY_LM, "--steps", "3", "--save", str(d / "lm.npz")]) == 0
+    )
     assert cli.main(["seq2seq", "train", "--steps", "2", "--hidden", "8", "--quiet", "--save", str(d / "s2s.npz")]) == 0
     assert cli.main(["add", "--steps", "2", "--quiet", "--save", str(d / "add.npz")]) == 0
-    return {k: str(d / v) for k, v in dict(tmp=".", txt="text.txt", other="other.txt", empty="empty.txt",
-                                           binary="binary.txt", junk="junk.npz", dir="adir", lm="lm.npz",
-                                           s2s="s2s.npz", add="add.npz", missing="missing.npz").items()}
+    return {
+        k: str(d / v)
+        for k, v in dict(
+            tmp=".",
+            txt="text.txt",
+            other="other.txt",
+            empty="empty.txt",
+            binary="binary.txt",
+            junk="junk.npz",
+            dir="adir",
+            lm="lm.npz",
+            s2s="s2s.npz",
+            add="add.npz",
+            missing="missing.npz",
+        ).items()
+    }
 
 
 HUGE = "10000000000"
 CASES = [
     # add
-    "add --bits 0", "add --bits 70", "add --hidden -3", "add --hidden 1000000000", f"add --batch {HUGE}",
-    "add --steps abc", "add --steps 0", "add --lr -1", "add --lr inf", "add --lr nan", "add --lr 1e309",
-    "add --optimizer rmsprop", "add --test-bits 1", "add --test-bits 5000", "add --save {dir}",
-    "add --save {tmp}/no/such/w.npz", "add --plot {tmp}/no/such/x.png", "add --plot {tmp}/out.xyz",
-    "add --plot {dir}", "add --clip -1", "add --clip inf", "add --eval-every 0", "add --print-every 0",
-    "add --seed -1", "add --bogus", "add --save ''",
+    "add --bits 0",
+    "add --bits 70",
+    "add --hidden -3",
+    "add --hidden 1000000000",
+    f"add --batch {HUGE}",
+    "add --steps abc",
+    "add --steps 0",
+    "add --lr -1",
+    "add --lr inf",
+    "add --lr nan",
+    "add --lr 1e309",
+    "add --optimizer rmsprop",
+    "add --test-bits 1",
+    "add --test-bits 5000",
+    "add --save {dir}",
+    "add --save {tmp}/no/such/w.npz",
+    "add --plot {tmp}/no/such/x.png",
+    "add --plot {tmp}/out.xyz",
+    "add --plot {dir}",
+    "add --clip -1",
+    "add --clip inf",
+    "add --eval-every 0",
+    "add --print-every 0",
+    "add --seed -1",
+    "add --bogus",
+    "add --save ''",
     # srn
-    "srn --activation relu", "srn --bogus 1",
+    "srn --activation relu",
+    "srn --bogus 1",
     # hello
-    "hello --epochs 0", "hello --lr 0", "hello --lr inf", "hello --clip nan", "hello --epochs 1e3",
+    "hello --epochs 0",
+    "hello --lr 0",
+    "hello --lr inf",
+    "hello --clip nan",
+    "hello --epochs 1e3",
     # seq2seq
-    "seq2seq", "seq2seq fly", "seq2seq train --task sort", "seq2seq train --hidden 0", "seq2seq train --hidden 1000000",
-    "seq2seq train --task add --digits 50", "seq2seq train --digits 0", "seq2seq train --time-budget inf",
-    "seq2seq train --time-budget 0", "seq2seq train --time-budget -5", "seq2seq train --beam 0",
-    "seq2seq train --save {tmp}/no/such/dir/w.npz", "seq2seq train --save {dir}", "seq2seq train --keep-best",
-    "seq2seq train --plot {tmp}/p.xyz", f"seq2seq train --batch {HUGE}", "seq2seq train --layers 0",
-    "seq2seq translate", "seq2seq translate {s2s}", "seq2seq translate {missing} man", "seq2seq translate {junk} man",
-    "seq2seq translate {add} man", "seq2seq translate {s2s} Man1", "seq2seq translate {s2s} man --beam 0",
-    "seq2seq translate {dir} man", "seq2seq translate {lm} man",
+    "seq2seq",
+    "seq2seq fly",
+    "seq2seq train --task sort",
+    "seq2seq train --hidden 0",
+    "seq2seq train --hidden 1000000",
+    "seq2seq train --task add --digits 50",
+    "seq2seq train --digits 0",
+    "seq2seq train --time-budget inf",
+    "seq2seq train --time-budget 0",
+    "seq2seq train --time-budget -5",
+    "seq2seq train --beam 0",
+    "seq2seq train --save {tmp}/no/such/dir/w.npz",
+    "seq2seq train --save {dir}",
+    "seq2seq train --keep-best",
+    "seq2seq train --plot {tmp}/p.xyz",
+    f"seq2seq train --batch {HUGE}",
+    "seq2seq train --layers 0",
+    "seq2seq translate",
+    "seq2seq translate {s2s}",
+    "seq2seq translate {missing} man",
+    "seq2seq translate {junk} man",
+    "seq2seq translate {add} man",
+    "seq2seq translate {s2s} Man1",
+    "seq2seq translate {s2s} man --beam 0",
+    "seq2seq translate {dir} man",
+    "seq2seq translate {lm} man",
     # charlm
-    "charlm", "charlm train {tmp}/none.txt", "charlm train {empty}", "charlm train {binary}", "charlm train {dir}",
-    "charlm train {txt} --hidden 100000", "charlm train {txt} --dropout 1.5", "charlm train {txt} --eval-chars 1",
-    "charlm train {txt} --time-budget inf", "charlm train {txt} --lr nan", "charlm train {txt} --save {dir}",
-    "charlm train {txt} --plot {tmp}/x.xyz", "charlm train {txt} --seq-len 100000",
-    "charlm train {txt} --resume {missing}", "charlm train {txt} --resume {s2s}", "charlm train {txt} --resume {junk}",
-    "charlm train {txt} --resume {lm} --seed 3", "charlm train {txt} --resume {lm} --cell rnn",
-    "charlm train {other} --resume {lm}", "charlm train --resume {lm}", f"charlm train {{txt}} --batch {HUGE}",
-    "charlm sample", "charlm sample {missing}", "charlm sample {s2s}", "charlm sample {junk}",
-    "charlm sample {lm} --prime aZ9", "charlm sample {lm} --top-k 1000", "charlm sample {lm} --temperature 0",
-    "charlm sample {lm} --temperature inf", "charlm sample {lm} --length -1",
-    "nonsense", "--bogus",
+    "charlm",
+    "charlm train {tmp}/none.txt",
+    "charlm train {empty}",
+    "charlm train {binary}",
+    "charlm train {dir}",
+    "charlm train {txt} --hidden 100000",
+    "charlm train {txt} --dropout 1.5",
+    "charlm train {txt} --eval-chars 1",
+    "charlm train {txt} --time-budget inf",
+    "charlm train {txt} --lr nan",
+    "charlm train {txt} --save {dir}",
+    "charlm train {txt} --plot {tmp}/x.xyz",
+    "charlm train {txt} --seq-len 100000",
+    "charlm train {txt} --resume {missing}",
+    "charlm train {txt} --resume {s2s}",
+    "charlm train {txt} --resume {junk}",
+    "charlm train {txt} --resume {lm} --seed 3",
+    "charlm train {txt} --resume {lm} --cell rnn",
+    "charlm train {other} --resume {lm}",
+    "charlm train --resume {lm}",
+    f"charlm train {{txt}} --batch {HUGE}",
+    "charlm sample",
+    "charlm sample {missing}",
+    "charlm sample {s2s}",
+    "charlm sample {junk}",
+    "charlm sample {lm} --prime aZ9",
+    "charlm sample {lm} --top-k 1000",
+    "charlm sample {lm} --temperature 0",
+    "charlm sample {lm} --temperature inf",
+    "charlm sample {lm} --length -1",
+    "nonsense",
+    "--bogus",
 ]
 DIVERGE = [
-    "add --lr 1e300 --steps 20 --quiet", "hello --lr 1e30 --quiet", "seq2seq train --lr 1e30 --steps 5 --hidden 8 --quiet",
+    "add --lr 1e300 --steps 20 --quiet",
+    "hello --lr 1e30 --quiet",
+    "seq2seq train --lr 1e30 --steps 5 --hidden 8 --quiet",
     "charlm train {txt} --optimizer sgd --lr 1e6 --steps 30 " + " ".join(TINY_LM),
     "charlm train {txt} --lr 1e30 --steps 30 " + " ".join(TINY_LM),
 ]
@@ -92,6 +173,7 @@ DIVERGE = [
 
 def _argv(case, files):
     import shlex
+
     return shlex.split(case.format(**files))
 
 
@@ -120,11 +202,14 @@ def test_divergence_exits_3(case, files, capsys):
     assert "or set --clip" in lines[0]
 
 
-@pytest.mark.parametrize("argv", [
-    ["add", "--steps", "40", "--lr", "1e300"],
-    ["seq2seq", "train", "--steps", "5", "--hidden", "8", "--lr", "1e30"],
-    ["charlm", "train", "{txt}", *TINY_LM, "--steps", "30", "--lr", "1e30"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["add", "--steps", "40", "--lr", "1e300"],
+        ["seq2seq", "train", "--steps", "5", "--hidden", "8", "--lr", "1e30"],
+        ["charlm", "train", "{txt}", *TINY_LM, "--steps", "30", "--lr", "1e30"],
+    ],
+)
 def test_divergence_keeps_the_previous_checkpoint(argv, files, tmp_path, capsys):
     """A good checkpoint at --save survives a diverging run at the same path, byte for byte."""
     ck = tmp_path / "ck.npz"
@@ -142,13 +227,20 @@ def test_divergence_keeps_the_previous_checkpoint(argv, files, tmp_path, capsys)
 
 def test_closed_pipe_exits_quietly(tmp_path):
     code = "import sys; from tinyrnn.cli import main; sys.exit(main(sys.argv[1:]))"
-    p = subprocess.run(f"{sys.executable} -c '{code}' add --steps 3000 --print-every 1 | head -1", shell=True,
-                       capture_output=True, text=True, timeout=120, executable="/bin/bash")
-    assert p.stdout.startswith(("threads:", "Error:")) and p.stderr == ""     # the first line, then the pipe closed
+    p = subprocess.run(
+        f"{sys.executable} -c '{code}' add --steps 3000 --print-every 1 | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        executable="/bin/bash",
+    )
+    assert p.stdout.startswith(("threads:", "Error:")) and p.stderr == ""  # the first line, then the pipe closed
 
 
 def test_internal_error_one_line_traceback_only_in_debug(monkeypatch, capsys):
     from tinyrnn.demos import srn
+
     monkeypatch.setattr(srn, "trace", lambda activation: 1 / 0)
     code, out, err = run(capsys, "srn")
     assert code == 1 and "internal error" in err and "ZeroDivisionError" in err and "TINYRNN_DEBUG=1" in err
@@ -180,8 +272,13 @@ LAUNCH = "import sys; from tinyrnn.cli import main; sys.exit(main(sys.argv[1:]))
 
 def _start(argv):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-c", LAUNCH, *map(str, argv)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(
+        [sys.executable, "-c", LAUNCH, *map(str, argv)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -189,12 +286,29 @@ def _start(argv):
 def test_signal_during_training_saves_and_resumes(command, sig, files, tmp_path):
     ck = str(tmp_path / "sig.npz")
     if command == "charlm":
-        argv = ["charlm", "train", files["txt"], "--hidden", "8", "--embed", "4", "--seq-len", "8", "--batch", "4",
-                "--time-budget", "300", "--eval-every", "20", "--save", ck]
+        argv = [
+            "charlm",
+            "train",
+            files["txt"],
+            "--hidden",
+            "8",
+            "--embed",
+            "4",
+            "--seq-len",
+            "8",
+            "--batch",
+            "4",
+            "--time-budget",
+            "300",
+            "--eval-every",
+            "20",
+            "--save",
+            ck,
+        ]
     else:
         argv = ["seq2seq", "train", "--hidden", "8", "--time-budget", "300", "--eval-every", "5", "--save", ck]
     proc = _start(argv)
-    while not proc.stdout.readline().startswith("step "):     # training is under way
+    while not proc.stdout.readline().startswith("step "):  # training is under way
         assert proc.poll() is None, proc.stderr.read()
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
@@ -235,10 +349,10 @@ def test_signal_during_saving(command, sig, files, tmp_path, monkeypatch, capsys
     assert code == 128 + sig and "Traceback" not in err
     meta = read_header(str(ck))["meta"]
     if command == "charlm":
-        assert meta["step"] in (5, 6)                       # stopped right after the interrupted save
+        assert meta["step"] in (5, 6)  # stopped right after the interrupted save
         monkeypatch.setattr(module, "save_checkpoint", real)
         assert cli.main(["charlm", "train", files["txt"], "--resume", ck, "--quiet"]) == 0
-        assert read_header(str(ck))["meta"]["step"] == 40   # the saved plan, finished
+        assert read_header(str(ck))["meta"]["step"] == 40  # the saved plan, finished
     else:
         assert meta["steps"] == 5
         monkeypatch.setattr(module, "save_checkpoint", real)
@@ -250,8 +364,25 @@ def test_signal_during_saving(command, sig, files, tmp_path, monkeypatch, capsys
 @pytest.fixture
 def lm(files, tmp_path):
     ck = tmp_path / "lm.npz"
-    assert cli.main(["charlm", "train", files["txt"], *TINY_LM, "--steps", "20", "--eval-every", "5",
-                     "--eval-chars", "100", "--save", str(ck)]) == 0
+    assert (
+        cli.main(
+            [
+                "charlm",
+                "train",
+                files["txt"],
+                *TINY_LM,
+                "--steps",
+                "20",
+                "--eval-every",
+                "5",
+                "--eval-chars",
+                "100",
+                "--save",
+                str(ck),
+            ]
+        )
+        == 0
+    )
     return str(ck)
 
 
@@ -267,7 +398,7 @@ def test_resume_steps_and_budget_mean_more(lm, files, capsys):
     before = read_header(lm)["meta"]["train_seconds"]
     assert cli.main(["charlm", "train", files["txt"], "--resume", lm, "--time-budget", "1", "--quiet", "--json"]) == 0
     data = _json(capsys)
-    assert data["steps"] > 27 and data["train_seconds"] >= before + 1.0 - 0.01   # train_seconds is rounded to 0.01
+    assert data["steps"] > 27 and data["train_seconds"] >= before + 1.0 - 0.01  # train_seconds is rounded to 0.01
 
 
 def test_resume_keeps_evaluation_settings_and_marks_a_change(lm, files, capsys):
@@ -276,8 +407,10 @@ def test_resume_keeps_evaluation_settings_and_marks_a_change(lm, files, capsys):
     data = _json(capsys)
     assert data["config"]["eval_every"] == 5 and data["config"]["eval_chars"] == 100
     assert data["history"]["step"] == [5, 10, 15, 20, 25, 30] and data["history"]["eval_changes"] == []
-    assert cli.main(["charlm", "train", files["txt"], "--resume", lm, "--steps", "5", "--eval-chars", "200",
-                     "--json"]) == 0
+    assert (
+        cli.main(["charlm", "train", files["txt"], "--resume", lm, "--steps", "5", "--eval-chars", "200", "--json"])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "Evaluation settings change at step 30: --eval-chars 100 -> 200" in out
     assert json.loads(out.strip().splitlines()[-1])["history"]["eval_changes"] == [dict(step=30, eval_chars=200)]
@@ -295,8 +428,27 @@ def test_resume_refuses_another_corpus_and_never_opens_a_path_by_itself(lm, file
 
 def test_keep_best_writes_the_best_validation(files, tmp_path, capsys):
     ck = tmp_path / "best.npz"
-    assert cli.main(["charlm", "train", files["txt"], *TINY_LM, "--steps", "30", "--eval-every", "5",
-                     "--lr", "0.05", "--keep-best", "--save", str(ck), "--json"]) == 0
+    assert (
+        cli.main(
+            [
+                "charlm",
+                "train",
+                files["txt"],
+                *TINY_LM,
+                "--steps",
+                "30",
+                "--eval-every",
+                "5",
+                "--lr",
+                "0.05",
+                "--keep-best",
+                "--save",
+                str(ck),
+                "--json",
+            ]
+        )
+        == 0
+    )
     data = _json(capsys)
     hist = data["history"]
     best = hist["step"][int(np.argmin(hist["valid_loss"]))]
@@ -305,11 +457,29 @@ def test_keep_best_writes_the_best_validation(files, tmp_path, capsys):
 
 def test_seq2seq_keep_best(tmp_path, capsys):
     ck = tmp_path / "w.npz"
-    assert cli.main(["seq2seq", "train", "--hidden", "16", "--steps", "40", "--eval-every", "5", "--keep-best",
-                     "--quiet", "--save", str(ck), "--json"]) == 0
+    assert (
+        cli.main(
+            [
+                "seq2seq",
+                "train",
+                "--hidden",
+                "16",
+                "--steps",
+                "40",
+                "--eval-every",
+                "5",
+                "--keep-best",
+                "--quiet",
+                "--save",
+                str(ck),
+                "--json",
+            ]
+        )
+        == 0
+    )
     data = _json(capsys)
     acc = data["curve"] if "curve" in data else None
-    assert acc is None                                       # the curve stays out of --json
+    assert acc is None  # the curve stays out of --json
     assert read_header(str(ck))["meta"]["kept_step"] == data["kept_step"]
     assert data["kept_step"] % 5 == 0 or data["kept_step"] == 40
 

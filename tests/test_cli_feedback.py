@@ -44,8 +44,10 @@ def _segments(out):
 
 
 def test_progress_bar_never_breaks_printed_lines(monkeypatch):
-    segs = _segments(in_terminal(monkeypatch, ["add", "--steps", "1500", "--print-every", "50", "--eval-every", "100000"]))
-    assert any("it/s" in s or "s/it" in s for s in segs)                 # the bar was drawn
+    segs = _segments(
+        in_terminal(monkeypatch, ["add", "--steps", "1500", "--print-every", "50", "--eval-every", "100000"])
+    )
+    assert any("it/s" in s or "s/it" in s for s in segs)  # the bar was drawn
     errors = [s for s in segs if "rror:" in s]
     assert len(errors) == 30 and all(re.fullmatch(r"Error:[0-9.e+-]+", s) for s in errors)
     preds = [s for s in segs if "red:" in s]
@@ -53,11 +55,19 @@ def test_progress_bar_never_breaks_printed_lines(monkeypatch):
 
 
 def test_charlm_lines_whole_beside_the_bar(monkeypatch, text):
-    segs = _segments(in_terminal(monkeypatch, ["charlm", "train", text, *TINY_LM, "--steps", "300", "--eval-every", "20"]))
+    segs = _segments(
+        in_terminal(monkeypatch, ["charlm", "train", text, *TINY_LM, "--steps", "300", "--eval-every", "20"])
+    )
     steps = [s for s in segs if "nats" in s and "train" in s]
     assert len(steps) == 15
-    assert all(re.fullmatch(r"step \d+: train [0-9.]+ nats, valid [0-9.]+ nats = [0-9.]+ bits/char "
-                            r"\(\d+ s of training\)", s) for s in steps), steps
+    assert all(
+        re.fullmatch(
+            r"step \d+: train [0-9.]+ nats, valid [0-9.]+ nats = [0-9.]+ bits/char "
+            r"\(\d+ s of training\)",
+            s,
+        )
+        for s in steps
+    ), steps
 
 
 def test_plan_printed_before_the_first_step(text, capsys):
@@ -68,11 +78,14 @@ def test_plan_printed_before_the_first_step(text, capsys):
     assert "vocabulary 4" in out and "parameters" in out and "validation every 5 steps" in out
 
 
-@pytest.mark.parametrize("argv", [
-    ["charlm", "train", "{text}", *TINY_LM, "--steps", "60", "--eval-every", "10", "--quiet", "--json"],
-    ["add", "--steps", "400", "--quiet", "--json"],
-    ["seq2seq", "train", "--hidden", "8", "--steps", "40", "--eval-every", "10", "--quiet", "--json"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["charlm", "train", "{text}", *TINY_LM, "--steps", "60", "--eval-every", "10", "--quiet", "--json"],
+        ["add", "--steps", "400", "--quiet", "--json"],
+        ["seq2seq", "train", "--hidden", "8", "--steps", "40", "--eval-every", "10", "--quiet", "--json"],
+    ],
+)
 def test_training_and_evaluation_times_add_up_to_wall_time(argv, text, capsys):
     t0 = time.perf_counter()
     assert cli.main([a.format(text=text) for a in argv]) == 0
@@ -87,10 +100,13 @@ def test_add_reports_both_times(capsys):
     assert re.search(r"Time: [0-9.]+ s of training \+ [0-9.]+ s of evaluation", capsys.readouterr().out)
 
 
-@pytest.mark.parametrize("argv", [
-    ["charlm", "train", "{text}", *TINY_LM, "--steps", "40", "--eval-every", "20", "--quiet"],
-    ["seq2seq", "train", "--hidden", "8", "--steps", "20", "--eval-every", "10", "--quiet"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["charlm", "train", "{text}", *TINY_LM, "--steps", "40", "--eval-every", "20", "--quiet"],
+        ["seq2seq", "train", "--hidden", "8", "--steps", "20", "--eval-every", "10", "--quiet"],
+    ],
+)
 def test_plot_written_under_the_reported_name(argv, text, tmp_path, capsys):
     assert cli.main([a.format(text=text) for a in argv] + ["--plot", str(tmp_path / "curves")]) == 0
     out = capsys.readouterr().out
@@ -101,8 +117,16 @@ def test_plot_written_under_the_reported_name(argv, text, tmp_path, capsys):
 
 
 def test_help_texts(capsys):
-    for argv in (["add"], ["srn"], ["hello"], ["seq2seq", "train"], ["seq2seq", "translate"], ["charlm", "train"],
-                 ["charlm", "sample"], []):
+    for argv in (
+        ["add"],
+        ["srn"],
+        ["hello"],
+        ["seq2seq", "train"],
+        ["seq2seq", "translate"],
+        ["charlm", "train"],
+        ["charlm", "sample"],
+        [],
+    ):
         with pytest.raises(SystemExit):
             cli.main(argv + ["--help"])
         out = capsys.readouterr().out

@@ -11,13 +11,13 @@ from tinyrnn.errors import UsageError
 
 @dataclass
 class Config:
-    hidden: int = field(default=16, metadata=flag("hidden units (default %(default)s)", type=positive,
-                                                  resume="fixed"))
+    hidden: int = field(default=16, metadata=flag("hidden units (default %(default)s)", type=positive, resume="fixed"))
     lr: float = field(default=0.25, metadata=flag("learning rate (default %(default)s)", resume="free"))
     lr_decay: bool = field(default=True, metadata=flag("constant rate", name="--no-lr-decay"))
     keep_best: bool = field(default=False, metadata=flag("keep the best"))
-    batch: int | None = field(default=None, metadata=flag("batch (default %(default)s)", type=int,
-                                                          default_text="by task"))
+    batch: int | None = field(
+        default=None, metadata=flag("batch (default %(default)s)", type=int, default_text="by task")
+    )
     valid_fraction: float = field(default=0.1, metadata=resume_policy("fixed"))
     seed: int = 0
     quiet: bool = False
@@ -32,8 +32,14 @@ def _parser():
 
 def test_one_field_one_flag_with_its_help():
     text = _parser().format_help()
-    for piece in ("--hidden HIDDEN", "hidden units (default 16)", "learning rate (default 0.25)", "--no-lr-decay",
-                  "--keep-best", "batch (default by task)"):
+    for piece in (
+        "--hidden HIDDEN",
+        "hidden units (default 16)",
+        "learning rate (default 0.25)",
+        "--no-lr-decay",
+        "--keep-best",
+        "batch (default by task)",
+    ):
         assert piece in text
     assert "--valid-fraction" not in text and "--quiet" not in text
 
@@ -43,7 +49,7 @@ def test_the_flags_named_map_back_to_the_config():
     named = given(args, Config)
     assert named == dict(hidden=8, lr_decay=False, keep_best=True, seed=3)
     assert Config(**named) == Config(hidden=8, lr_decay=False, keep_best=True, seed=3)
-    assert given(_parser().parse_args([]), Config) == {}             # nothing named: the config's defaults
+    assert given(_parser().parse_args([]), Config) == {}  # nothing named: the config's defaults
 
 
 def test_resume_policy_from_the_fields():

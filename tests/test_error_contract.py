@@ -24,6 +24,7 @@ def test_kinds_are_value_errors():
 def test_a_plain_error_inside_the_library_is_a_bug(monkeypatch, capsys, kind):
     def broken(self, *args, **kwargs):
         raise kind("shapes (1,8) and (7,8) not aligned")
+
     monkeypatch.setattr(RNN, "forward", broken)
     monkeypatch.delenv("TINYRNN_DEBUG", raising=False)
     assert cli.main(["hello", "--epochs", "2", "--quiet"]) == 1
@@ -36,6 +37,7 @@ def test_a_plain_error_inside_the_library_is_a_bug(monkeypatch, capsys, kind):
 def test_debug_shows_the_traceback(monkeypatch, capsys):
     def broken(self, *args, **kwargs):
         raise ValueError("a wrong slice")
+
     monkeypatch.setattr(Linear, "forward", broken)
     monkeypatch.setenv("TINYRNN_DEBUG", "1")
     assert cli.main(["hello", "--epochs", "2", "--quiet"]) == 1
@@ -50,8 +52,25 @@ def test_a_library_refusal_of_the_callers_value_exits_2(capsys):
 
 
 def test_memory_divergence_exits_3(capsys):
-    code = cli.main(["memory", "adding", "--cell", "irnn", "--T", "20", "--steps", "200", "--lr", "1e3",
-                     "--clip", "0", "--optimizer", "sgd", "--quiet"])
+    code = cli.main(
+        [
+            "memory",
+            "adding",
+            "--cell",
+            "irnn",
+            "--T",
+            "20",
+            "--steps",
+            "200",
+            "--lr",
+            "1e3",
+            "--clip",
+            "0",
+            "--optimizer",
+            "sgd",
+            "--quiet",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 3, err
     assert err.startswith("tinyrnn memory adding: training diverged at step ") and "lower --lr" in err
@@ -75,7 +94,7 @@ def _one_step(error):
 def test_divergence_is_recognised_by_type_not_text():
     with pytest.raises(Diverged):
         _one_step(NonFiniteError("x contains something odd"))
-    with pytest.raises(InputError):                  # a message naming NaN is not a divergence
+    with pytest.raises(InputError):  # a message naming NaN is not a divergence
         _one_step(InputError("lengths must not be NaN or inf"))
 
 
@@ -89,6 +108,7 @@ def test_the_archive_reader_passes_errors_that_are_not_archive_errors(tmp_path, 
     def old_reader(fh, **kwargs):
         if kwargs:
             raise TypeError("read_array_header_1_0() got an unexpected keyword argument 'max_header_size'")
+
     monkeypatch.setattr(np.lib.format, "read_array_header_1_0", old_reader)
     with pytest.raises(TypeError):
         load(path, Linear(3, 2))
@@ -98,7 +118,7 @@ def test_the_archive_reader_turns_damaged_bytes_into_checkpoint_error(tmp_path):
     path = tmp_path / "m.npz"
     save(path, Linear(3, 2, rng=0))
     data = bytearray(path.read_bytes())
-    data[len(data) // 2:] = b"\0" * (len(data) - len(data) // 2)
+    data[len(data) // 2 :] = b"\0" * (len(data) - len(data) // 2)
     path.write_bytes(bytes(data))
     with pytest.raises(CheckpointError):
         load(path, Linear(3, 2))

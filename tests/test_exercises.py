@@ -52,6 +52,7 @@ def load(path, name):
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_template_has_the_reference_signatures(cell):
     import inspect
+
     text = template(cell)
     names = {}
     exec(compile(text, f"my_{cell}.py", "exec"), names)
@@ -99,8 +100,12 @@ def test_a_solution_unlike_the_reference_passes(capsys, solution):
     code, out, _ = run(capsys, "check", solution, "--json")
     result = last_json(out)
     assert code == 0, out
-    assert result == dict(ok=True, equation=None, function=None, functions={
-        n: dict(status="correct", equation=None, message="", max_diff=None) for n in FUNCTIONS})
+    assert result == dict(
+        ok=True,
+        equation=None,
+        function=None,
+        functions={n: dict(status="correct", equation=None, message="", max_diff=None) for n in FUNCTIONS},
+    )
     assert out.count("✓") == 6
 
 
@@ -162,11 +167,18 @@ def test_wrong_shape_and_wrong_type(tmp_path):
     result = check_file(path)["functions"]["gru_step_backward"]
     assert (result["status"], result["equation"]) == ("wrong shape", "G8")
     assert re.search(r"grads\['bias_ih'\] has shape \(\d+, \d+\), expected \(\d+,\)", result["message"])
-    path = write(tmp_path, "type.py", source.replace("return hnew, (x, h, reset", "return (hnew, (x, h, reset")
-                 .replace("bias_ih is not None)\n\n\ndef gru_step_backward", "bias_ih is not None), 0)\n\n\ndef gru_step_backward"))
+    path = write(
+        tmp_path,
+        "type.py",
+        source.replace("return hnew, (x, h, reset", "return (hnew, (x, h, reset").replace(
+            "bias_ih is not None)\n\n\ndef gru_step_backward", "bias_ih is not None), 0)\n\n\ndef gru_step_backward"
+        ),
+    )
     result = check_file(path)["functions"]["gru_step"]
     assert result["status"] == "wrong type" and "expected a tuple (h_next, cache)" in result["message"]
-    path = write(tmp_path, "f32.py", source.replace("return out, (x, h, out,", "return out.astype(np.float32), (x, h, out,"))
+    path = write(
+        tmp_path, "f32.py", source.replace("return out, (x, h, out,", "return out.astype(np.float32), (x, h, out,")
+    )
     result = check_file(path)["functions"]["rnn_step"]
     assert result["status"] == "wrong type" and "float32" in result["message"]
     path = write(tmp_path, "transposed.py", source.replace("return out, (x, h, out,", "return out.T, (x, h, out,"))
@@ -186,16 +198,26 @@ def test_every_equation_line_is_in_the_docs():
 LOOP_FN = "def rnn_step(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearity='tanh'):\n    while True:\n        pass\n"
 
 
-@pytest.mark.parametrize("body, status, words", [
-    (LOOP_FN, "timed out", "did not return within 2 s"),
-    ("import sys\ndef rnn_step(*a):\n    sys.exit(3)\n", "error", "SystemExit at line 4: 3"),
-    ("import os\ndef rnn_step(*a):\n    os._exit(0)\n", "crashed", "exit code 0"),
-    ("import os, signal\ndef rnn_step(*a):\n    os.kill(os.getpid(), signal.SIGSEGV)\n", "crashed", "SIGSEGV"),
-    ("def rnn_step(*a):\n    while True:\n        print('x' * 100000)\n", "timed out", "did not return"),
-])
+@pytest.mark.parametrize(
+    "body, status, words",
+    [
+        (LOOP_FN, "timed out", "did not return within 2 s"),
+        ("import sys\ndef rnn_step(*a):\n    sys.exit(3)\n", "error", "SystemExit at line 4: 3"),
+        ("import os\ndef rnn_step(*a):\n    os._exit(0)\n", "crashed", "exit code 0"),
+        ("import os, signal\ndef rnn_step(*a):\n    os.kill(os.getpid(), signal.SIGSEGV)\n", "crashed", "SIGSEGV"),
+        ("def rnn_step(*a):\n    while True:\n        print('x' * 100000)\n", "timed out", "did not return"),
+    ],
+)
 def test_a_misbehaving_function_is_reported_and_the_rest_checked(tmp_path, body, status, words):
     rest = open(SOLUTION).read().split("def lstm_step(")[1]
-    path = write(tmp_path, "mine.py", "import numpy as np\n" + body + "\n\ndef sig(v):\n    return 0.5 * (1.0 + np.tanh(0.5 * v))\n\n\ndef lstm_step(" + rest)
+    path = write(
+        tmp_path,
+        "mine.py",
+        "import numpy as np\n"
+        + body
+        + "\n\ndef sig(v):\n    return 0.5 * (1.0 + np.tanh(0.5 * v))\n\n\ndef lstm_step("
+        + rest,
+    )
     report = check_file(path, timeout=2)
     fn = report["functions"]
     assert fn["rnn_step"]["status"] == status and words in fn["rnn_step"]["message"], fn["rnn_step"]
@@ -203,14 +225,17 @@ def test_a_misbehaving_function_is_reported_and_the_rest_checked(tmp_path, body,
     assert not report["ok"] and report["function"] == "rnn_step"
 
 
-@pytest.mark.parametrize("text, words", [
-    ("import sys\nsys.exit(0)\ndef rnn_step(): pass\n", "SystemExit at line 2"),
-    ("while True:\n    pass\ndef rnn_step(): pass\n", "did not finish within 2 s"),
-    ("import os\nos._exit(1)\ndef rnn_step(): pass\n", "stopped the process (exit code 1)"),
-    ("raise RuntimeError('boom')\ndef rnn_step(): pass\n", "RuntimeError at line 1: boom"),
-    ("def rnn_step(x):\n    return (x\n", "line 2: syntax error"),
-    ("def helper():\n    pass\n", "defines none of rnn_step"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("import sys\nsys.exit(0)\ndef rnn_step(): pass\n", "SystemExit at line 2"),
+        ("while True:\n    pass\ndef rnn_step(): pass\n", "did not finish within 2 s"),
+        ("import os\nos._exit(1)\ndef rnn_step(): pass\n", "stopped the process (exit code 1)"),
+        ("raise RuntimeError('boom')\ndef rnn_step(): pass\n", "RuntimeError at line 1: boom"),
+        ("def rnn_step(x):\n    return (x\n", "line 2: syntax error"),
+        ("def helper():\n    pass\n", "defines none of rnn_step"),
+    ],
+)
 def test_an_unusable_file_exits_2(capsys, tmp_path, text, words):
     path = write(tmp_path, "mine.py", text)
     code, _, err = run(capsys, "check", path, "--timeout", "2")
@@ -228,15 +253,24 @@ def test_a_missing_file_exits_2(capsys, tmp_path):
 def test_the_learner_cannot_change_the_inputs_of_the_next_probe(tmp_path):
     """A function that writes into its arguments in place is still checked fairly."""
     source = open(SOLUTION).read()
-    path = write(tmp_path, "inplace.py", source.replace("    pre = np.dot(x, weight_ih.T) + np.dot(h, weight_hh.T)\n",
-                                                        "    pre = np.dot(x, weight_ih.T) + np.dot(h, weight_hh.T)\n    x *= 0\n"))
+    path = write(
+        tmp_path,
+        "inplace.py",
+        source.replace(
+            "    pre = np.dot(x, weight_ih.T) + np.dot(h, weight_hh.T)\n",
+            "    pre = np.dot(x, weight_ih.T) + np.dot(h, weight_hh.T)\n    x *= 0\n",
+        ),
+    )
     assert check_file(path)["functions"]["rnn_step"]["status"] == "correct"
 
 
 def test_output_format(capsys, tmp_path):
     source = open(SOLUTION).read()
-    path = write(tmp_path, "mine.py", source.replace("dxn = dh_next * (1 - update) * (1 - cand ** 2)",
-                                                     "dxn = dh_next * (1 - cand ** 2)"))
+    path = write(
+        tmp_path,
+        "mine.py",
+        source.replace("dxn = dh_next * (1 - update) * (1 - cand ** 2)", "dxn = dh_next * (1 - cand ** 2)"),
+    )
     code, out, _ = run(capsys, "check", path)
     lines = out.splitlines()
     assert code == 4
@@ -247,9 +281,13 @@ def test_output_format(capsys, tmp_path):
 
 def test_the_hint_names_the_gate(tmp_path):
     source = open(SOLUTION).read()
-    path = write(tmp_path, "mine.py", source.replace("dzf = dcell * cprev * fg * (1 - fg)",
-                                                     "dzf = dcell * hprev * fg * (1 - fg)")
-                 .replace("dr = dxn * hn * reset * (1 - reset)", "dr = dxn * hprev * reset * (1 - reset)"))
+    path = write(
+        tmp_path,
+        "mine.py",
+        source.replace("dzf = dcell * cprev * fg * (1 - fg)", "dzf = dcell * hprev * fg * (1 - fg)").replace(
+            "dr = dxn * hn * reset * (1 - reset)", "dr = dxn * hprev * reset * (1 - reset)"
+        ),
+    )
     fn = check_file(path)["functions"]
     assert fn["lstm_step_backward"]["equation"] == "L8" and "here da_f is off" in fn["lstm_step_backward"]["message"]
     assert fn["gru_step_backward"]["equation"] == "G5" and "here da_r is off" in fn["gru_step_backward"]["message"]
@@ -257,8 +295,12 @@ def test_the_hint_names_the_gate(tmp_path):
 
 def test_a_memory_error_in_a_function_is_reported(tmp_path):
     rest = open(SOLUTION).read().split("def rnn_step_backward(")[1]
-    path = write(tmp_path, "mine.py", "import numpy as np\n\n\ndef rnn_step(*a):\n    return np.ones(10**12), None\n\n\n"
-                 "def rnn_step_backward(" + rest)
+    path = write(
+        tmp_path,
+        "mine.py",
+        "import numpy as np\n\n\ndef rnn_step(*a):\n    return np.ones(10**12), None\n\n\n"
+        "def rnn_step_backward(" + rest,
+    )
     fn = check_file(path)["functions"]
     assert fn["rnn_step"]["status"] == "error" and "MemoryError" in fn["rnn_step"]["message"]
     assert fn["rnn_step_backward"]["status"] == "not checked"

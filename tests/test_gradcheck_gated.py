@@ -14,8 +14,17 @@ GRID = list(itertools.product([1, 2], [False, True], [False, True], [False, True
 
 def _run(cls, num_layers, bidirectional, batch_first, bias, with_lengths, **kw):
     rng = np.random.default_rng(17)
-    layer = cls(2, 3, num_layers=num_layers, bias=bias, batch_first=batch_first,
-                bidirectional=bidirectional, dtype=np.float64, rng=np.random.default_rng(0), **kw)
+    layer = cls(
+        2,
+        3,
+        num_layers=num_layers,
+        bias=bias,
+        batch_first=batch_first,
+        bidirectional=bidirectional,
+        dtype=np.float64,
+        rng=np.random.default_rng(0),
+        **kw,
+    )
     T, B = 4, 3
     D = 2 if bidirectional else 1
     x = rng.standard_normal((B, T, 2) if batch_first else (T, B, 2))
@@ -39,12 +48,15 @@ def test_lstm_proj_gradcheck(num_layers, bidirectional, batch_first, bias, with_
 
 
 @pytest.mark.parametrize("block_steps", [1, 3])
-@pytest.mark.parametrize("bidirectional,with_lengths,proj_size", list(itertools.product([False, True], [False, True], [0, 2])))
+@pytest.mark.parametrize(
+    "bidirectional,with_lengths,proj_size", list(itertools.product([False, True], [False, True], [0, 2]))
+)
 def test_lstm_backward_in_blocks_gradcheck(monkeypatch, block_steps, bidirectional, with_lengths, proj_size):
     """lstm_backward works through the steps in blocks of BLOCK_BYTES; at these sizes one block
     holds every step, so here the blocks are made 1 and 3 steps long (T = 4: 3 + 1)."""
     import tinyrnn.nn.lstm as lstm_module
-    monkeypatch.setattr(lstm_module, "BLOCK_BYTES", block_steps * 12 * 3 * 8)   # 4H * B * float64 per step
+
+    monkeypatch.setattr(lstm_module, "BLOCK_BYTES", block_steps * 12 * 3 * 8)  # 4H * B * float64 per step
     _run(tr.LSTM, 2, bidirectional, False, True, with_lengths, proj_size=proj_size)
 
 

@@ -103,6 +103,7 @@ def _loss_check(fn, a, *args, **kw):
     def run(a):
         loss, d = fn(a, *args, **kw)
         return loss, {"a": d}
+
     rep = tr.gradcheck(run, None, {"a": a})
     assert rep.ok, str(rep)
 
@@ -114,8 +115,9 @@ def test_losses_gradcheck(rng, reduction):
     _loss_check(tr.bce_with_logits, a * 5, rng.random((3, 4)), reduction=reduction)
     _loss_check(tr.bce_loss, rng.uniform(0.05, 0.95, (3, 4)), rng.random((3, 4)), reduction=reduction)
     _loss_check(tr.cross_entropy, a, np.array([0, 3, 1]), reduction=reduction)
-    _loss_check(tr.cross_entropy, rng.standard_normal((2, 3, 5)), np.array([[0, -100, 4], [2, 2, -100]]),
-                reduction=reduction)
+    _loss_check(
+        tr.cross_entropy, rng.standard_normal((2, 3, 5)), np.array([[0, -100, 4], [2, 2, -100]]), reduction=reduction
+    )
 
 
 def test_cross_entropy_stable_for_large_logits():
@@ -139,7 +141,7 @@ def test_gradcheck_reports_a_wrong_gradient(rng):
     def run(x):
         y, c = lin.forward(x)
         dx = lin.backward(np.ones_like(y), c)
-        lin.weight.grad *= 2          # a deliberately wrong gradient
+        lin.weight.grad *= 2  # a deliberately wrong gradient
         return y.sum(), {"x": dx}
 
     rep = tr.gradcheck(run, lin, {"x": x})

@@ -18,7 +18,7 @@ def test_binary_adder_gradcheck():
 
     def run():
         p, _, cache = model.forward(x)
-        model.backward(p - y, cache)              # d/dp of 1/2 sum (y - p)^2
+        model.backward(p - y, cache)  # d/dp of 1/2 sum (y - p)^2
         return 0.5 * ((y - p) ** 2).sum(), {}
 
     rep = tr.gradcheck(run, model)
@@ -32,7 +32,7 @@ def test_charlm_gradcheck(cell):
     ids = rng.integers(0, 7, size=(5, 2))
     targets = rng.integers(0, 7, size=(5, 2))
     state = None
-    _, state, _ = model.forward(ids)              # a carried, non-zero initial state
+    _, state, _ = model.forward(ids)  # a carried, non-zero initial state
 
     def run():
         logits, _, cache = model.forward(ids, state)

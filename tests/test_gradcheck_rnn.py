@@ -9,14 +9,24 @@ import pytest
 import tinyrnn as tr
 from helpers import seq_gradcheck
 
-GRID = list(itertools.product([1, 2], [False, True], [False, True], [False, True],
-                              ["tanh", "relu", "sigmoid", "identity"]))
+GRID = list(
+    itertools.product([1, 2], [False, True], [False, True], [False, True], ["tanh", "relu", "sigmoid", "identity"])
+)
 
 
 def _make(num_layers, bidirectional, batch_first, bias, nonlinearity, seed=0, **kw):
-    return tr.RNN(3, 4, num_layers=num_layers, nonlinearity=nonlinearity, bias=bias,
-                  batch_first=batch_first, bidirectional=bidirectional, dtype=np.float64,
-                  rng=np.random.default_rng(seed), **kw)
+    return tr.RNN(
+        3,
+        4,
+        num_layers=num_layers,
+        nonlinearity=nonlinearity,
+        bias=bias,
+        batch_first=batch_first,
+        bidirectional=bidirectional,
+        dtype=np.float64,
+        rng=np.random.default_rng(seed),
+        **kw,
+    )
 
 
 @pytest.mark.parametrize("num_layers,bidirectional,batch_first,bias,nonlinearity", GRID)
@@ -33,7 +43,9 @@ def test_rnn_gradcheck_grid(num_layers, bidirectional, batch_first, bias, nonlin
     assert len(report.rows) == len(list(rnn.parameters())) + 2
 
 
-@pytest.mark.parametrize("num_layers,bidirectional,batch_first", list(itertools.product([1, 2], [False, True], [False, True])))
+@pytest.mark.parametrize(
+    "num_layers,bidirectional,batch_first", list(itertools.product([1, 2], [False, True], [False, True]))
+)
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
 def test_rnn_gradcheck_lengths(num_layers, bidirectional, batch_first, nonlinearity):
     rng = np.random.default_rng(3)

@@ -29,11 +29,14 @@ def test_dropout_refuses_integer_and_nonfinite_input():
     assert np.isfinite(y).all() and set(np.unique(y / np.maximum(np.arange(6), 1))) <= {0.0, 2.0}
 
 
-@pytest.mark.parametrize("make,inp,dy", [
-    (lambda: tr.Linear(3, 2, rng=0), np.ones((4, 3), np.float32), np.ones((4, 2), np.float32)),
-    (lambda: tr.Embedding(5, 2, rng=0), np.array([1, 2]), np.ones((2, 2), np.float32)),
-    (lambda: tr.Dropout(0.5, rng=0), np.ones((4, 3), np.float32), np.ones((4, 3), np.float32)),
-])
+@pytest.mark.parametrize(
+    "make,inp,dy",
+    [
+        (lambda: tr.Linear(3, 2, rng=0), np.ones((4, 3), np.float32), np.ones((4, 2), np.float32)),
+        (lambda: tr.Embedding(5, 2, rng=0), np.array([1, 2]), np.ones((2, 2), np.float32)),
+        (lambda: tr.Dropout(0.5, rng=0), np.ones((4, 3), np.float32), np.ones((4, 3), np.float32)),
+    ],
+)
 def test_backward_refuses_a_cache_from_another_layer(make, inp, dy):
     a, b = make(), make()
     _, cache = a.forward(inp)
@@ -41,7 +44,7 @@ def test_backward_refuses_a_cache_from_another_layer(make, inp, dy):
         b.backward(dy, cache)
     with pytest.raises(TypeError, match="cache must be the second value returned"):
         b.backward(dy, {"x": inp})
-    a.backward(dy, cache)                                   # its own cache works
+    a.backward(dy, cache)  # its own cache works
 
 
 def test_backward_refuses_bad_dy():
@@ -105,13 +108,22 @@ def test_clip_grad_norm_single_parameter_empty_and_huge():
     assert tr.clip_grad_norm_(p, 1.0) == pytest.approx(5.0)
     np.testing.assert_allclose(p.grad, [0.6, 0.8], rtol=1e-5)
     assert tr.clip_grad_norm_([], 1.0) == 0.0
-    (big,) = _params(np.full(4, 1e30, np.float32))          # squares overflow float32: the norm does not
+    (big,) = _params(np.full(4, 1e30, np.float32))  # squares overflow float32: the norm does not
     assert tr.clip_grad_norm_(big, 1.0) == pytest.approx(2e30, rel=1e-6)
     assert np.isfinite(big.grad).all()
 
 
-@pytest.mark.parametrize("norm_type,err", [(0, ValueError), (-1, ValueError), (-math.inf, ValueError),
-                                            (math.nan, ValueError), ("2", TypeError), (None, TypeError)])
+@pytest.mark.parametrize(
+    "norm_type,err",
+    [
+        (0, ValueError),
+        (-1, ValueError),
+        (-math.inf, ValueError),
+        (math.nan, ValueError),
+        ("2", TypeError),
+        (None, TypeError),
+    ],
+)
 def test_clip_grad_norm_validates_norm_type(norm_type, err):
     with pytest.raises(err, match="norm_type"):
         tr.clip_grad_norm_(_params(np.ones(2)), 1.0, norm_type=norm_type)
@@ -129,20 +141,23 @@ def test_clip_grad_value_validated():
 
 
 # ------------------------------------------------------------------ optimizers
-@pytest.mark.parametrize("cls,kw,match", [
-    (tr.SGD, dict(lr=math.inf), "lr must be >= 0 and finite"),
-    (tr.SGD, dict(lr=1e300 * 1e300), "lr must be >= 0 and finite"),
-    (tr.SGD, dict(lr=10 ** 400), "lr must be a finite number"),
-    (tr.SGD, dict(lr=0.1, momentum=math.nan), "momentum must be >= 0"),
-    (tr.SGD, dict(lr=0.1, nesterov="yes"), "nesterov must be True or False"),
-    (tr.Adam, dict(eps=math.inf), "eps must be >= 0 and finite"),
-    (tr.Adam, dict(betas=(0.9, 1.0)), r"betas must each be in \[0, 1\)"),
-    (tr.Adam, dict(betas=5), "betas must be a pair"),
-    (tr.Adam, dict(betas=(0.9, math.nan)), r"betas must each be in \[0, 1\)"),
-    (tr.Adam, dict(weight_decay=-1), "weight_decay must be >= 0"),
-    (tr.Adagrad, dict(lr_decay=math.inf), "lr_decay must be >= 0 and finite"),
-    (tr.Adagrad, dict(initial_accumulator_value=-1), "initial_accumulator_value must be >= 0"),
-])
+@pytest.mark.parametrize(
+    "cls,kw,match",
+    [
+        (tr.SGD, dict(lr=math.inf), "lr must be >= 0 and finite"),
+        (tr.SGD, dict(lr=1e300 * 1e300), "lr must be >= 0 and finite"),
+        (tr.SGD, dict(lr=10**400), "lr must be a finite number"),
+        (tr.SGD, dict(lr=0.1, momentum=math.nan), "momentum must be >= 0"),
+        (tr.SGD, dict(lr=0.1, nesterov="yes"), "nesterov must be True or False"),
+        (tr.Adam, dict(eps=math.inf), "eps must be >= 0 and finite"),
+        (tr.Adam, dict(betas=(0.9, 1.0)), r"betas must each be in \[0, 1\)"),
+        (tr.Adam, dict(betas=5), "betas must be a pair"),
+        (tr.Adam, dict(betas=(0.9, math.nan)), r"betas must each be in \[0, 1\)"),
+        (tr.Adam, dict(weight_decay=-1), "weight_decay must be >= 0"),
+        (tr.Adagrad, dict(lr_decay=math.inf), "lr_decay must be >= 0 and finite"),
+        (tr.Adagrad, dict(initial_accumulator_value=-1), "initial_accumulator_value must be >= 0"),
+    ],
+)
 def test_optimizers_refuse_nonfinite_hyperparameters(cls, kw, match):
     with pytest.raises((ValueError, TypeError), match=match):
         cls(tr.Linear(2, 2).parameters(), **kw)
@@ -169,11 +184,19 @@ def test_optimizer_load_state_dict_is_transactional():
     opt.step()
     good = opt.state_dict()
     before = repr(good)
-    bad = [dict(good, step="abc"), dict(good, step=None), dict(good, defaults={"betas": 5}),
-           dict(good, defaults={"lr": math.inf}), dict(good, state=good["state"][:1]),
-           dict(good, state=[{"exp_avg": np.zeros((9,))}, {}]), dict(good, type="SGD"),
-           dict(good, state=[{"exp_avg": np.full((2, 3), np.nan), "exp_avg_sq": np.zeros((2, 3))}, {}]),
-           dict(good, state=[{"exp_avg": np.zeros((2, 3))}, {}]), "Adam", {"type": "Adam"}]
+    bad = [
+        dict(good, step="abc"),
+        dict(good, step=None),
+        dict(good, defaults={"betas": 5}),
+        dict(good, defaults={"lr": math.inf}),
+        dict(good, state=good["state"][:1]),
+        dict(good, state=[{"exp_avg": np.zeros((9,))}, {}]),
+        dict(good, type="SGD"),
+        dict(good, state=[{"exp_avg": np.full((2, 3), np.nan), "exp_avg_sq": np.zeros((2, 3))}, {}]),
+        dict(good, state=[{"exp_avg": np.zeros((2, 3))}, {}]),
+        "Adam",
+        {"type": "Adam"},
+    ]
     for sd in bad:
         with pytest.raises((ValueError, TypeError)):
             opt.load_state_dict(sd)
@@ -187,7 +210,8 @@ def _lin_check():
 
     def run(x, h):
         y, cache = lin.forward(x)
-        return (y * y).sum() + (h * h).sum(), {"x": lin.backward(2 * y, cache)}     # h's gradient missing
+        return (y * y).sum() + (h * h).sum(), {"x": lin.backward(2 * y, cache)}  # h's gradient missing
+
     return lin, x, run
 
 

@@ -35,8 +35,20 @@ def test_cluster_workers_are_single_threaded_with_one_blas_thread(client):
 
 def test_sweep_equals_serial_runs_and_resumes(capsys, client, tmp_path):
     results = tmp_path / "r.jsonl"
-    argv = ["memory", "adding", *TINY, "--scheduler", client.scheduler.address, "--results", str(results),
-            "--json", "--quiet", "--sweep", "cell=rnn,gru", "seed=0,1"]
+    argv = [
+        "memory",
+        "adding",
+        *TINY,
+        "--scheduler",
+        client.scheduler.address,
+        "--results",
+        str(results),
+        "--json",
+        "--quiet",
+        "--sweep",
+        "cell=rnn,gru",
+        "seed=0,1",
+    ]
     code, out, _ = run(capsys, *argv)
     assert code == 0
     runs = json.loads(out.strip().splitlines()[-1])["runs"]
@@ -78,8 +90,18 @@ def test_ctrl_c_keeps_finished_runs(client, tmp_path, monkeypatch):
 
 def test_unreachable_scheduler_one_line(capsys, monkeypatch, tmp_path):
     monkeypatch.setattr(sweep, "CONNECT_TIMEOUT", 1.0)
-    code, _, err = run(capsys, "memory", "adding", *TINY, "--sweep", "seed=0", "--results", str(tmp_path / "r"),
-                       "--scheduler", "tcp://127.0.0.1:9")
+    code, _, err = run(
+        capsys,
+        "memory",
+        "adding",
+        *TINY,
+        "--sweep",
+        "seed=0",
+        "--results",
+        str(tmp_path / "r"),
+        "--scheduler",
+        "tcp://127.0.0.1:9",
+    )
     assert code == 2 and "--scheduler tcp://127.0.0.1:9: cannot reach" in err and len(err.strip().splitlines()) == 1
     assert "port 8786" in err
 
@@ -89,6 +111,7 @@ def silent_server():
     """A TCP server that accepts connections and never speaks (like the dashboard to Dask)."""
     import socket
     import threading
+
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
     srv.listen()
@@ -102,10 +125,21 @@ def silent_server():
 
 def test_a_scheduler_that_does_not_speak_dask_times_out(capsys, monkeypatch, tmp_path, silent_server):
     import time
+
     monkeypatch.setattr(sweep, "CONNECT_TIMEOUT", 1.0)
     t0 = time.perf_counter()
-    code, _, err = run(capsys, "memory", "adding", *TINY, "--sweep", "seed=0", "--results", str(tmp_path / "r"),
-                       "--scheduler", f"tcp://127.0.0.1:{silent_server}")
+    code, _, err = run(
+        capsys,
+        "memory",
+        "adding",
+        *TINY,
+        "--sweep",
+        "seed=0",
+        "--results",
+        str(tmp_path / "r"),
+        "--scheduler",
+        f"tcp://127.0.0.1:{silent_server}",
+    )
     assert time.perf_counter() - t0 < 30
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert f"--scheduler tcp://127.0.0.1:{silent_server}: no Dask handshake within 1 s" in err and "8786" in err
@@ -113,15 +147,20 @@ def test_a_scheduler_that_does_not_speak_dask_times_out(capsys, monkeypatch, tmp
 
 def test_the_dashboard_port_is_named(monkeypatch):
     import socket
+
     monkeypatch.setattr(socket, "create_connection", lambda *a, **k: (_ for _ in ()).throw(TimeoutError()))
-    with pytest.raises(sweep.SweepError, match=r"port 8787 is the dashboard, the scheduler itself listens on 8786: "
-                                               r"--scheduler tcp://node1:8786"):
+    with pytest.raises(
+        sweep.SweepError,
+        match=r"port 8787 is the dashboard, the scheduler itself listens on 8786: "
+        r"--scheduler tcp://node1:8786",
+    ):
         sweep.probe("tcp://node1:8787", 0.1)
 
 
 def test_worker_failures_end_in_one_line(client):
     import math
     import os
+
     with pytest.raises(sweep.SweepError, match=r"the run -1 failed on a worker: ValueError: math domain error"):
         sweep.run(client, math.sqrt, [-1], lambda item, result: None, describe=str)
     with pytest.raises(sweep.SweepError, match=r"the run 1 killed its worker process again and again"):
@@ -130,8 +169,12 @@ def test_worker_failures_end_in_one_line(client):
 
 def test_sweep_values_are_checked_before_any_task(capsys, monkeypatch, tmp_path):
     monkeypatch.setattr(sweep, "connect", lambda *a: pytest.fail("a cluster was started"))
-    for value, message in (("seed=-1", "--seed must be an integer from 0"), ("hidden=0", "--hidden must be"),
-                           ("lr=-1", "--lr must be a number > 0"), ("cell=lstm,xyz", "--cell must be one of")):
+    for value, message in (
+        ("seed=-1", "--seed must be an integer from 0"),
+        ("hidden=0", "--hidden must be"),
+        ("lr=-1", "--lr must be a number > 0"),
+        ("cell=lstm,xyz", "--cell must be one of"),
+    ):
         code, _, err = run(capsys, "memory", "adding", *TINY, "--sweep", value, "--results", str(tmp_path / "r"))
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, (value, err)
         assert not (tmp_path / "r").exists() or (tmp_path / "r").read_text() == ""
@@ -143,7 +186,7 @@ def test_a_cut_last_line_is_repaired_and_whole_lines_appended(client, tmp_path):
     configs = memory_sweep.expand(base, memory_sweep.parse_grid(["seed=0,1"]))
     memory_sweep.run_sweep(configs[:1], str(results), client.scheduler.address)
     whole = results.read_text()
-    results.write_text(whole + whole[:57])                       # a crash cut the next line
+    results.write_text(whole + whole[:57])  # a crash cut the next line
     lines = []
     records, ran, _ = memory_sweep.run_sweep(configs, str(results), client.scheduler.address, emit=lines.append)
     assert ran == 1 and len(records) == 2
@@ -170,7 +213,7 @@ def test_a_full_disk_names_the_results_file(tmp_path, monkeypatch):
 
 
 def test_dask_missing_one_line(capsys, monkeypatch, tmp_path):
-    monkeypatch.setitem(sys.modules, "distributed", None)       # import distributed -> ImportError
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
     code, _, err = run(capsys, "memory", "adding", *TINY, "--sweep", "seed=0", "--results", str(tmp_path / "r"))
     assert code == 2 and 'pip install "tinyrnn[sweep]"' in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "r").exists()

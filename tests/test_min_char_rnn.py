@@ -38,20 +38,20 @@ def twin_loss_and_grads(w, inputs, targets, hprev):
     loss = 0.0
     for t, (i, k) in enumerate(zip(inputs, targets)):
         xs[t] = np.zeros((V, 1))
-        xs[t][i] = 1                                                        # one-hot input
-        hs[t] = np.tanh(Wxh @ xs[t] + Whh @ hs[t - 1] + bh)                 # h_t
-        y = Why @ hs[t] + by                                                # scores
-        ps[t] = np.exp(y) / np.sum(np.exp(y))                               # softmax
-        loss += -np.log(ps[t][k, 0])                                        # cross-entropy, summed
+        xs[t][i] = 1  # one-hot input
+        hs[t] = np.tanh(Wxh @ xs[t] + Whh @ hs[t - 1] + bh)  # h_t
+        y = Why @ hs[t] + by  # scores
+        ps[t] = np.exp(y) / np.sum(np.exp(y))  # softmax
+        loss += -np.log(ps[t][k, 0])  # cross-entropy, summed
     d = {name: np.zeros_like(a) for name, a in w.items()}
     dhnext = np.zeros((H, 1))
     for t in reversed(range(len(inputs))):
         dy = ps[t].copy()
-        dy[targets[t]] -= 1                                                 # dL/dy
+        dy[targets[t]] -= 1  # dL/dy
         d["Why"] += dy @ hs[t].T
         d["by"] += dy
-        dh = Why.T @ dy + dhnext                                            # from the output and from t+1
-        dhraw = (1 - hs[t] * hs[t]) * dh                                    # through tanh
+        dh = Why.T @ dy + dhnext  # from the output and from t+1
+        dhraw = (1 - hs[t] * hs[t]) * dh  # through tanh
         d["bh"] += dhraw
         d["Wxh"] += dhraw @ xs[t].T
         d["Whh"] += dhraw @ hs[t - 1].T
@@ -70,13 +70,13 @@ def twin_update(w, d, mem):
 
 def chunks(n, rng):
     """min-char-rnn's data loop: (reset the state?, inputs, targets) per update."""
-    data = rng.integers(0, V, 160)                                          # wraps several times
+    data = rng.integers(0, V, 160)  # wraps several times
     p = 0
     for i in range(n):
         reset = p + SEQ + 1 >= len(data) or i == 0
         if reset:
             p = 0
-        yield reset, data[p:p + SEQ], data[p + 1:p + SEQ + 1]
+        yield reset, data[p : p + SEQ], data[p + 1 : p + SEQ + 1]
         p += SEQ
 
 
@@ -85,11 +85,17 @@ def chunks(n, rng):
 # opt is the tinyrnn Adagrad over those Parameters, step(inputs, targets, hprev) -> (loss, h).
 def fused_onehot(mod, rng):
     rnn, head, params, opt = mod.build(V, rng, hidden=H)
-    arrays = dict(Wxh=(rnn.weight_ih_l0, False), Whh=(rnn.weight_hh_l0, False), Why=(head.weight, False),
-                  bh=(rnn.bias_ih_l0, False), by=(head.bias, False))
+    arrays = dict(
+        Wxh=(rnn.weight_ih_l0, False),
+        Whh=(rnn.weight_hh_l0, False),
+        Why=(head.weight, False),
+        bh=(rnn.bias_ih_l0, False),
+        by=(head.bias, False),
+    )
 
     def step(inputs, targets, hprev):
         return mod.train_step(rnn, head, params, opt, inputs, targets, hprev)
+
     return arrays, opt, step
 
 
@@ -106,11 +112,16 @@ def fused_embedding(mod, rng):
     rnn.bias_hh_l0.data[...] = 0
     params = [emb.weight, rnn.weight_hh_l0, head.weight, rnn.bias_ih_l0, head.bias]
     opt = tr.Adagrad(params, lr=LR, initial_accumulator_value=1e-8, eps=0.0)
-    arrays = dict(Wxh=(emb.weight, True), Whh=(rnn.weight_hh_l0, False), Why=(head.weight, False),
-                  bh=(rnn.bias_ih_l0, False), by=(head.bias, False))
+    arrays = dict(
+        Wxh=(emb.weight, True),
+        Whh=(rnn.weight_hh_l0, False),
+        Why=(head.weight, False),
+        bh=(rnn.bias_ih_l0, False),
+        by=(head.bias, False),
+    )
 
     def step(inputs, targets, hprev):
-        e, emb_cache = emb.forward(np.asarray(inputs)[:, None])             # (T, 1, H)
+        e, emb_cache = emb.forward(np.asarray(inputs)[:, None])  # (T, 1, H)
         h, h_n, rnn_cache = rnn.forward(e, hprev[None, None, :])
         logits, head_cache = head.forward(h)
         loss, dlogits = tr.cross_entropy(logits, np.asarray(targets)[:, None], reduction="sum")
@@ -121,6 +132,7 @@ def fused_embedding(mod, rng):
         tr.clip_grad_value_(params, 5.0)
         opt.step()
         return loss, h_n[0, 0]
+
     return arrays, opt, step
 
 
@@ -132,27 +144,33 @@ def cell_loop(mod, rng):
         getattr(cell, name).data[...] = getattr(rnn0, name + "_l0").data
     params = [cell.weight_ih, cell.weight_hh, head.weight, cell.bias_ih, head.bias]
     opt = tr.Adagrad(params, lr=LR, initial_accumulator_value=1e-8, eps=0.0)
-    arrays = dict(Wxh=(cell.weight_ih, False), Whh=(cell.weight_hh, False), Why=(head.weight, False),
-                  bh=(cell.bias_ih, False), by=(head.bias, False))
+    arrays = dict(
+        Wxh=(cell.weight_ih, False),
+        Whh=(cell.weight_hh, False),
+        Why=(head.weight, False),
+        bh=(cell.bias_ih, False),
+        by=(head.bias, False),
+    )
     eye = np.eye(V)
 
     def step(inputs, targets, hprev):
         h, caches, hs = hprev[None, :], [], []
         for i in inputs:
-            h, c = cell.forward(eye[i][None, :], h)                         # (1, H)
+            h, c = cell.forward(eye[i][None, :], h)  # (1, H)
             caches.append(c)
             hs.append(h)
-        logits, head_cache = head.forward(np.stack(hs))                     # (T, 1, V)
+        logits, head_cache = head.forward(np.stack(hs))  # (T, 1, V)
         loss, dlogits = tr.cross_entropy(logits, np.asarray(targets)[:, None], reduction="sum")
         cell.zero_grad()
         head.zero_grad()
-        dh_out = head.backward(dlogits, head_cache)                         # (T, 1, H)
+        dh_out = head.backward(dlogits, head_cache)  # (T, 1, H)
         dh_next = np.zeros((1, H))
         for t in reversed(range(len(inputs))):
             _, dh_next = cell.backward(dh_out[t] + dh_next, caches[t])
         tr.clip_grad_value_(params, 5.0)
         opt.step()
         return loss, h[0]
+
     return arrays, opt, step
 
 
@@ -198,7 +216,7 @@ def test_update_for_update_with_min_char_rnn(way):
             diffs["d" + name] = np.abs(as_twin(p.grad, transposed, d[name]) - d[name]).max()
             diffs[name] = np.abs(as_twin(p.data, transposed, twin[name]) - twin[name]).max()
         assert max(diffs.values()) < TOL, f"update {n}: {diffs}"
-    assert moved > 1e-3 and np.abs(twin["Wxh"]).max() > 0.05              # the weights really moved
+    assert moved > 1e-3 and np.abs(twin["Wxh"]).max() > 0.05  # the weights really moved
 
 
 def test_torch_default_adagrad_is_not_min_char_rnn():
@@ -219,4 +237,4 @@ def test_example_runs_and_learns(tmp_path, capsys):
     loss = example().main([str(text), "--iters", "301"])
     out = capsys.readouterr().out
     assert "iter 300, loss:" in out and out.count("----") >= 6
-    assert loss < -np.log(1 / 11) * 25 * 0.9                               # below the loss at iteration 0
+    assert loss < -np.log(1 / 11) * 25 * 0.9  # below the loss at iteration 0

@@ -16,8 +16,15 @@ class Tiny(tr.Module):
 
 def test_nested_names_match_torch_style():
     names = [n for n, _ in Tiny().named_parameters()]
-    assert names == ["embed.weight", "rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0",
-                     "rnn.bias_hh_l0", "head.weight", "head.bias"]
+    assert names == [
+        "embed.weight",
+        "rnn.weight_ih_l0",
+        "rnn.weight_hh_l0",
+        "rnn.bias_ih_l0",
+        "rnn.bias_hh_l0",
+        "head.weight",
+        "head.bias",
+    ]
 
 
 def test_rnn_param_shapes_match_torch():

@@ -38,7 +38,7 @@ def test_device_nodes_are_refused_and_left_alone(tmp_path, kind):
     with pytest.raises(UsageError, match=r"--save .*null is a (character|block) device, not a regular file"):
         paths.check_output("--save", str(node))
     with pytest.raises(tr.CheckpointError, match="device"):
-        tr.save(node, tr.RNN(2, 3))                    # the library's writer refuses it too
+        tr.save(node, tr.RNN(2, 3))  # the library's writer refuses it too
     assert os.lstat(node).st_mode & 0o170000 == kind
 
 
@@ -46,9 +46,13 @@ def test_device_nodes_are_refused_and_left_alone(tmp_path, kind):
 def test_commands_refuse_a_device_before_training(tmp_path, capsys):
     node = tmp_path / "null.png"
     os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(1, 3))
-    for argv in (["add", "--steps", "100000", "--save", node], ["memory", "adding", "--steps", "100000", "--save", node],
-                 ["seq2seq", "train", "--steps", "100000", "--save", node], ["add", "--plot", node],
-                 ["gradflow", "--plot", node]):
+    for argv in (
+        ["add", "--steps", "100000", "--save", node],
+        ["memory", "adding", "--steps", "100000", "--save", node],
+        ["seq2seq", "train", "--steps", "100000", "--save", node],
+        ["add", "--plot", node],
+        ["gradflow", "--plot", node],
+    ):
         code, out, err = run(capsys, *argv)
         assert code == 2 and "character device" in err and out == "", (argv, err)
         assert stat.S_ISCHR(os.lstat(node).st_mode)
@@ -56,6 +60,7 @@ def test_commands_refuse_a_device_before_training(tmp_path, capsys):
 
 def test_fifo_socket_directory_and_bad_symlinks_are_refused(tmp_path):
     import socket
+
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     sock = tmp_path / "sock"
@@ -66,8 +71,13 @@ def test_fifo_socket_directory_and_bad_symlinks_are_refused(tmp_path):
     loop = tmp_path / "loop.png"
     loop.symlink_to(loop)
     try:
-        for path, what in [(fifo, "FIFO"), (sock, "socket"), (tmp_path, "is a directory"),
-                           (dangling, "dangling symlink"), (loop, "symlink loop")]:
+        for path, what in [
+            (fifo, "FIFO"),
+            (sock, "socket"),
+            (tmp_path, "is a directory"),
+            (dangling, "dangling symlink"),
+            (loop, "symlink loop"),
+        ]:
             with pytest.raises(UsageError, match=what):
                 paths.check_output("--plot", str(path))
     finally:
@@ -76,6 +86,7 @@ def test_fifo_socket_directory_and_bad_symlinks_are_refused(tmp_path):
 
 def test_stdout_and_proc_are_refused():
     import subprocess
+
     code = "from tinyrnn import paths; paths.check_output('--save', '/dev/stdout')"
     env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(paths.__file__)))
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, env=env)
@@ -91,7 +102,7 @@ def test_a_name_too_long_and_an_unencodable_name_are_refused(tmp_path):
     with pytest.raises(UsageError, match="the file name is 300 bytes long, more than the 255"):
         paths.check_output("--save", str(tmp_path / ("a" * 296 + ".npz")))
     if sys.getfilesystemencoding().lower() in ("utf-8", "utf8"):
-        bad = os.fsdecode(bytes(tmp_path) + b"/m\xff.npz")          # not UTF-8: a surrogate escape
+        bad = os.fsdecode(bytes(tmp_path) + b"/m\xff.npz")  # not UTF-8: a surrogate escape
         with pytest.raises(UsageError, match="not valid utf-8 text"):
             paths.check_output("--save", bad)
     assert os.listdir(tmp_path) == []
@@ -133,19 +144,44 @@ def test_charlm_train_never_overwrites_its_corpus(tmp_path, capsys):
     code, _, err = run(capsys, "charlm", "train", corpus, *TINY_LM, "--steps", "2", "--save", corpus)
     assert code == 2 and "same file as the input FILE" in err
     assert run(capsys, "charlm", "train", corpus, *TINY_LM, "--steps", "2", "--save", tmp_path / "lm.npz")[0] == 0
-    code, _, err = run(capsys, "charlm", "train", corpus, *TINY_LM, "--steps", "2", "--resume", tmp_path / "lm.npz",
-                       "--save", corpus)
+    code, _, err = run(
+        capsys, "charlm", "train", corpus, *TINY_LM, "--steps", "2", "--resume", tmp_path / "lm.npz", "--save", corpus
+    )
     assert code == 2 and "same file as the input FILE" in err
-    code, _, err = run(capsys, "charlm", "train", corpus, *TINY_LM, "--steps", "2", "--resume", tmp_path / "lm.npz",
-                       "--plot", tmp_path / "lm.npz")
-    assert code == 2 and "same file as --plot" in err                  # the resumed run saves back to it
-    code, _, err = run(capsys, "charlm", "train", corpus, *TINY_LM, "--steps", "2", "--resume", tmp_path / "lm.npz",
-                       "--save", tmp_path / "lm2.npz", "--plot", tmp_path / "lm.npz")
+    code, _, err = run(
+        capsys,
+        "charlm",
+        "train",
+        corpus,
+        *TINY_LM,
+        "--steps",
+        "2",
+        "--resume",
+        tmp_path / "lm.npz",
+        "--plot",
+        tmp_path / "lm.npz",
+    )
+    assert code == 2 and "same file as --plot" in err  # the resumed run saves back to it
+    code, _, err = run(
+        capsys,
+        "charlm",
+        "train",
+        corpus,
+        *TINY_LM,
+        "--steps",
+        "2",
+        "--resume",
+        tmp_path / "lm.npz",
+        "--save",
+        tmp_path / "lm2.npz",
+        "--plot",
+        tmp_path / "lm.npz",
+    )
     assert code == 2 and "same file as the input --resume" in err
     assert corpus.read_text() == TEXT
     code, _, err = run(capsys, "charlm", "show", tmp_path / "lm.npz", corpus, "--html", tmp_path / "lm.npz")
     assert code == 2 and "same file as the input CKPT" in err
-    tr.read_header(tmp_path / "lm.npz")                                 # still a checkpoint
+    tr.read_header(tmp_path / "lm.npz")  # still a checkpoint
     code, _, err = run(capsys, "add", "--steps", "2", "--save", tmp_path / "x.png", "--plot", tmp_path / "x.png")
     assert code == 2 and "same file as --plot" in err and not (tmp_path / "x.png").exists()
 
@@ -167,8 +203,12 @@ def test_atomic_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
 @pytest.mark.parametrize("flag", ["--html", "--plot"])
 def test_a_full_disk_message_names_the_path(tmp_path, capsys, monkeypatch, flag):
     import matplotlib.figure
+
     (tmp_path / "t.txt").write_text(TEXT)
-    assert run(capsys, "charlm", "train", tmp_path / "t.txt", *TINY_LM, "--steps", "2", "--save", tmp_path / "lm.npz")[0] == 0
+    assert (
+        run(capsys, "charlm", "train", tmp_path / "t.txt", *TINY_LM, "--steps", "2", "--save", tmp_path / "lm.npz")[0]
+        == 0
+    )
 
     def full(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -176,8 +216,9 @@ def test_a_full_disk_message_names_the_path(tmp_path, capsys, monkeypatch, flag)
     if flag == "--html":
         monkeypatch.setattr("tinyrnn.demos.show.render", lambda *a, **k: "page")
         real = paths.atomic_write
-        monkeypatch.setattr("tinyrnn.demos.show.atomic_write",
-                            lambda path, write, what: real(path, lambda fh: full(), what))
+        monkeypatch.setattr(
+            "tinyrnn.demos.show.atomic_write", lambda path, write, what: real(path, lambda fh: full(), what)
+        )
         argv = ["charlm", "show", tmp_path / "lm.npz", tmp_path / "t.txt", "--html", tmp_path / "out.html"]
     else:
         monkeypatch.setattr(matplotlib.figure.Figure, "savefig", full)
@@ -193,8 +234,9 @@ def test_save_and_plot_go_through_the_writer(tmp_path, capsys, monkeypatch):
     spy = lambda path, write, what="file": (written.append(what), real(path, write, what))  # noqa: E731
     monkeypatch.setattr(paths, "atomic_write", spy)
     monkeypatch.setattr("tinyrnn.checkpoint.atomic_write", spy)
-    code, _, _ = run(capsys, "add", "--steps", "2", "--quiet", "--save", tmp_path / "a.npz",
-                     "--plot", tmp_path / "a.png")
+    code, _, _ = run(
+        capsys, "add", "--steps", "2", "--quiet", "--save", tmp_path / "a.npz", "--plot", tmp_path / "a.png"
+    )
     assert code == 0 and sorted(written) == ["checkpoint", "plot"]
     assert np.frombuffer((tmp_path / "a.png").read_bytes()[:8], np.uint8).tolist()[:4] == [137, 80, 78, 71]
 
@@ -204,10 +246,16 @@ def test_save_and_plot_go_through_the_writer(tmp_path, capsys, monkeypatch):
 def small_fs(tmp_path):
     """A 256 KiB tmpfs (root only; skipped where mounting is not allowed)."""
     import subprocess
+
     mnt = tmp_path / "fs"
     mnt.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)],
-                                           capture_output=True).returncode != 0:
+    if (
+        os.geteuid() != 0
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], capture_output=True
+        ).returncode
+        != 0
+    ):
         pytest.skip("needs root and mount(8)")
     yield mnt
     subprocess.run(["umount", "-l", str(mnt)], check=True)
@@ -229,6 +277,7 @@ def test_a_full_file_system_is_found_before_training(small_fs, capsys):
 
 def test_a_read_only_file_system_is_found_before_training(small_fs, capsys):
     import subprocess
+
     subprocess.run(["mount", "-o", "remount,ro", str(small_fs)], check=True)
     code, out, err = run(capsys, "seq2seq", "train", "--steps", "100000", "--save", small_fs / "m.npz")
     assert code == 2 and "Read-only file system" in err and str(small_fs / "m.npz") in err, err
@@ -249,20 +298,24 @@ def test_links_into_proc_are_refused_and_never_replaced(tmp_path):
     the rule and by the writer, whatever that file is (here a regular file), and the link
     stays a link."""
     import subprocess
+
     out = tmp_path / "captured.txt"
     link = tmp_path / "out.npz"
     link.symlink_to("/proc/self/fd/1")
-    code = ("import sys, tinyrnn as tr\n"
-            "from tinyrnn import paths\n"
-            "for p in ('/dev/stdout', sys.argv[1]):\n"
-            "    try: paths.check_output('--save', p)\n"
-            "    except ValueError as e: print('refused', e, file=sys.stderr)\n"
-            "    try: tr.save(p, tr.RNN(2, 3))\n"
-            "    except ValueError as e: print('refused', e, file=sys.stderr)\n")
+    code = (
+        "import sys, tinyrnn as tr\n"
+        "from tinyrnn import paths\n"
+        "for p in ('/dev/stdout', sys.argv[1]):\n"
+        "    try: paths.check_output('--save', p)\n"
+        "    except ValueError as e: print('refused', e, file=sys.stderr)\n"
+        "    try: tr.save(p, tr.RNN(2, 3))\n"
+        "    except ValueError as e: print('refused', e, file=sys.stderr)\n"
+    )
     env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(paths.__file__)))
-    with open(out, "w") as fh:                               # stdout is a regular file here
-        p = subprocess.run([sys.executable, "-c", code, str(link)], stdout=fh, stderr=subprocess.PIPE,
-                           text=True, env=env)
+    with open(out, "w") as fh:  # stdout is a regular file here
+        p = subprocess.run(
+            [sys.executable, "-c", code, str(link)], stdout=fh, stderr=subprocess.PIPE, text=True, env=env
+        )
     lines = p.stderr.strip().splitlines()
     assert p.returncode == 0 and len(lines) == 4 and all(line.startswith("refused") for line in lines), p.stderr
     assert all("leads through a link into /proc" in line for line in lines)

@@ -30,8 +30,13 @@ print(json.dumps(dict(enabled=buffers.ENABLED, pooled=len(layer._buffers), outs=
 
 
 def _child(**env):
-    p = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, timeout=120,
-                       env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), **env})
+    p = subprocess.run(
+        [sys.executable, "-c", CHILD],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), **env},
+    )
     assert p.returncode == 0, p.stderr
     return json.loads(p.stdout)
 
@@ -41,7 +46,7 @@ def test_the_pool_is_on_on_cpython_and_off_with_the_switch():
     off = _child(TINYRNN_NO_POOL="1")
     assert on["enabled"] is (sys.implementation.name == "cpython") and off["enabled"] is False
     assert on["pooled"] > 0 and off["pooled"] == 0
-    assert on["outs"] == off["outs"]                     # the same numbers, bit for bit
+    assert on["outs"] == off["outs"]  # the same numbers, bit for bit
 
 
 def test_scope_allocates_afresh_when_disabled(monkeypatch):
@@ -55,6 +60,7 @@ def test_scope_allocates_afresh_when_disabled(monkeypatch):
 
 def test_version_in_one_place_and_reference_exported():
     from tinyrnn import _version
+
     assert tinyrnn.__version__ == _version.__version__
     assert "reference" in tinyrnn.__all__ and tinyrnn.reference.rnn_step
     src = open(tinyrnn.checkpoint.__file__, encoding="utf-8").read()

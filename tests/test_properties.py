@@ -15,15 +15,16 @@ import numpy as np
 
 try:
     import hypothesis
-except ImportError:                 # a test dependency: fail clearly rather than skip
+except ImportError:  # a test dependency: fail clearly rather than skip
     raise ImportError("tests/test_properties.py needs hypothesis: pip install -e '.[test]'") from None
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import tinyrnn as tr  # noqa: E402
 
-FAST = settings(max_examples=60, deadline=None, derandomize=True, database=None,
-                suppress_health_check=list(HealthCheck))
+FAST = settings(
+    max_examples=60, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+)
 DTYPES = [np.float32, np.float64, np.float16, np.int64, np.int32, np.uint8, np.bool_, np.complex64, object]
 
 
@@ -31,10 +32,10 @@ DTYPES = [np.float32, np.float64, np.float16, np.int64, np.int32, np.uint8, np.b
 def arrays(draw, shape, dtypes=DTYPES, allow_special=True):
     """An array of `shape` (sometimes another shape), any dtype, values N(0, 3) with optional
     NaN/inf, in any layout: contiguous, strided, transposed, broadcast, read-only."""
-    if draw(st.integers(0, 9)) == 0:                          # a wrong shape now and then
+    if draw(st.integers(0, 9)) == 0:  # a wrong shape now and then
         shape = tuple(draw(st.lists(st.sampled_from([0, 1, 2, 3, 5, 700]), max_size=4)))
     dtype = draw(st.sampled_from(dtypes))
-    seed = draw(st.integers(0, 2 ** 16))
+    seed = draw(st.integers(0, 2**16))
     rng = np.random.default_rng(seed)
     values = np.asarray(rng.standard_normal(shape) * 3)
     if allow_special and values.size and draw(st.integers(0, 3)) == 0:
@@ -69,8 +70,9 @@ def outcome(names, fn, *args, **kw):
         return fn(*args, **kw)
     except (ValueError, TypeError) as e:
         msg = str(e)
-        assert any(re.search(rf"\b{n}\b", msg) for n in names), \
+        assert any(re.search(rf"\b{n}\b", msg) for n in names), (
             f"{type(e).__name__} names no argument of {names}: {msg}"
+        )
         return None
 
 
@@ -104,7 +106,7 @@ def test_embedding(data, lead):
     emb = tr.Embedding(5, 2, padding_idx=data.draw(st.sampled_from([None, 0, -1])), rng=0)
     idx = data.draw(arrays(lead, dtypes=[np.int64, np.int8, np.uint8, np.float32, np.bool_, object]))
     if idx.dtype.kind in "iu":
-        idx = idx % 7 if idx.flags.writeable else idx          # some out of range (5, 6)
+        idx = idx % 7 if idx.flags.writeable else idx  # some out of range (5, 6)
     r = outcome(("idx",), emb.forward, idx)
     if r is None:
         return
@@ -138,8 +140,14 @@ RECURRENT = [tr.RNN, tr.LSTM, tr.GRU]
 
 
 @settings(FAST, max_examples=30)
-@given(st.data(), st.sampled_from(RECURRENT), st.booleans(), st.booleans(),
-       st.sampled_from([0, 1, 2, 5]), st.sampled_from([0, 1, 3]))
+@given(
+    st.data(),
+    st.sampled_from(RECURRENT),
+    st.booleans(),
+    st.booleans(),
+    st.sampled_from([0, 1, 2, 5]),
+    st.sampled_from([0, 1, 3]),
+)
 def test_recurrent(data, cls, batch_first, bidirectional, T, B):
     layer = cls(3, 4, num_layers=2, batch_first=batch_first, bidirectional=bidirectional, rng=0)
     D = 2 if bidirectional else 1
@@ -173,7 +181,7 @@ def test_cells(data, cls, batch):
     if r is None:
         return
     new, cache = r
-    for s in (new if pair else (new,)):
+    for s in new if pair else (new,):
         assert s.shape == np.shape(x)[:-1] + (4,)
         finite(s)
     dnew = tuple(data.draw(arrays(s.shape)) for s in new) if pair else data.draw(arrays(new.shape))
@@ -184,19 +192,31 @@ def test_cells(data, cls, batch):
 
 
 @settings(FAST, max_examples=30)
-@given(st.sampled_from([tr.Linear, tr.Embedding, tr.RNN, tr.LSTM, tr.GRU, tr.RNNCell, tr.LSTMCell, tr.GRUCell]),
-       st.sampled_from([0, -1, 2.5, "3", None, True, 3]), st.sampled_from([0, -2, 1.5, "4", None, 4]))
+@given(
+    st.sampled_from([tr.Linear, tr.Embedding, tr.RNN, tr.LSTM, tr.GRU, tr.RNNCell, tr.LSTMCell, tr.GRUCell]),
+    st.sampled_from([0, -1, 2.5, "3", None, True, 3]),
+    st.sampled_from([0, -2, 1.5, "4", None, 4]),
+)
 def test_constructor_sizes(cls, first, second):
-    m = outcome(("in_features", "out_features", "num_embeddings", "embedding_dim", "input_size", "hidden_size"),
-                cls, first, second, rng=0)
+    m = outcome(
+        ("in_features", "out_features", "num_embeddings", "embedding_dim", "input_size", "hidden_size"),
+        cls,
+        first,
+        second,
+        rng=0,
+    )
     if m is not None:
         assert all(np.isfinite(p.data).all() for p in m.parameters())
 
 
 # ------------------------------------------------------------------ losses
 @FAST
-@given(st.data(), st.sampled_from(["mse_loss", "bce_loss", "bce_with_logits"]),
-       st.sampled_from(["mean", "sum", "none", "avg"]), lead_dims())
+@given(
+    st.data(),
+    st.sampled_from(["mse_loss", "bce_loss", "bce_with_logits"]),
+    st.sampled_from(["mean", "sum", "none", "avg"]),
+    lead_dims(),
+)
 def test_pointwise_losses(data, name, reduction, shape):
     a, b = data.draw(arrays(shape)), data.draw(arrays(shape))
     if name == "bce_loss":
@@ -218,15 +238,14 @@ def test_pointwise_losses(data, name, reduction, shape):
 @hypothesis.example(data=None, lead=(0,), C=0, ignore_index=-100)
 @hypothesis.example(data=None, lead=(2,), C=0, ignore_index=-100)
 def test_cross_entropy(data, lead, C, ignore_index):
-    if data is None:                                               # the explicit examples: no classes at all
+    if data is None:  # the explicit examples: no classes at all
         logits, targets = np.zeros(lead + (C,)), np.full(lead, ignore_index)
     else:
         logits = data.draw(arrays(lead + (C,)))
         targets = data.draw(arrays(lead, dtypes=[np.int64, np.int32, np.float32, np.bool_]))
     if targets.dtype.kind == "i" and targets.flags.writeable:
-        targets = targets % 6 - 1                                  # some -1 and some >= C
-    r = outcome(("logits", "targets", "ignore_index"), tr.cross_entropy, logits, targets,
-                ignore_index=ignore_index)
+        targets = targets % 6 - 1  # some -1 and some >= C
+    r = outcome(("logits", "targets", "ignore_index"), tr.cross_entropy, logits, targets, ignore_index=ignore_index)
     if r is not None:
         loss, grad = r
         assert grad.shape == np.shape(logits)
@@ -234,24 +253,32 @@ def test_cross_entropy(data, lead, C, ignore_index):
 
 
 # ------------------------------------------------------------------ optimizers and clipping
-HYPER = st.one_of(st.floats(0, 1), st.sampled_from([-1.0, math.nan, math.inf, -math.inf, "0.1", None, True,
-                                                    10 ** 400, (0.9, 0.99), 5]))
+HYPER = st.one_of(
+    st.floats(0, 1), st.sampled_from([-1.0, math.nan, math.inf, -math.inf, "0.1", None, True, 10**400, (0.9, 0.99), 5])
+)
 
 
 @FAST
 @given(st.data(), st.sampled_from(["SGD", "Adam", "Adagrad"]))
 def test_optimizers(data, name):
     model = tr.Linear(3, 2, rng=0)
-    names = {"SGD": ("lr", "momentum", "dampening", "weight_decay"), "Adam": ("lr", "eps", "weight_decay"),
-             "Adagrad": ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps")}[name]
+    names = {
+        "SGD": ("lr", "momentum", "dampening", "weight_decay"),
+        "Adam": ("lr", "eps", "weight_decay"),
+        "Adagrad": ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"),
+    }[name]
     kw = {k: data.draw(HYPER) for k in names if data.draw(st.booleans())}
     if name == "Adam" and data.draw(st.booleans()):
         kw["betas"] = data.draw(st.one_of(st.tuples(st.floats(-1, 2), st.floats(-1, 2)), HYPER))
     if "eps" in kw and isinstance(kw["eps"], float) and kw["eps"] < 1e-8:
-        kw["eps"] = 1e-8                                           # eps 0 with a zero gradient is 0/0, as in torch
+        kw["eps"] = 1e-8  # eps 0 with a zero gradient is 0/0, as in torch
     params = data.draw(st.sampled_from(["ok", "dup", "empty", "junk"]))
-    plist = {"ok": model.parameters(), "dup": model.parameters() + [model.weight], "empty": [],
-             "junk": [model.weight, np.zeros(2)]}[params]
+    plist = {
+        "ok": model.parameters(),
+        "dup": model.parameters() + [model.weight],
+        "empty": [],
+        "junk": [model.weight, np.zeros(2)],
+    }[params]
     opt = outcome(names + ("betas", "params"), getattr(tr, name), plist, **kw)
     if opt is None:
         return
@@ -264,10 +291,14 @@ def test_optimizers(data, name):
 
 
 @FAST
-@given(st.data(), st.lists(st.sampled_from([(0,), (3,), (2, 700), ()]), min_size=0, max_size=3),
-       st.one_of(st.floats(0, 10), st.sampled_from([-1.0, math.nan, math.inf, "1", None])),
-       st.one_of(st.sampled_from([1, 2, 2.0, 3.5, 0.5, math.inf]),
-                 st.sampled_from([0, -1, -math.inf, math.nan, "2", None])))
+@given(
+    st.data(),
+    st.lists(st.sampled_from([(0,), (3,), (2, 700), ()]), min_size=0, max_size=3),
+    st.one_of(st.floats(0, 10), st.sampled_from([-1.0, math.nan, math.inf, "1", None])),
+    st.one_of(
+        st.sampled_from([1, 2, 2.0, 3.5, 0.5, math.inf]), st.sampled_from([0, -1, -math.inf, math.nan, "2", None])
+    ),
+)
 def test_clip_grad_norm(data, shapes, max_norm, norm_type):
     params = []
     for s in shapes:
@@ -277,17 +308,22 @@ def test_clip_grad_norm(data, shapes, max_norm, norm_type):
         params.append(p)
     nonfinite = any(not np.isfinite(p.grad).all() for p in params)
     single = len(params) == 1 and data.draw(st.booleans())
-    total = outcome(("params", "max_norm", "norm_type"), tr.clip_grad_norm_,
-                    params[0] if single else params, max_norm, norm_type=norm_type)
+    total = outcome(
+        ("params", "max_norm", "norm_type"),
+        tr.clip_grad_norm_,
+        params[0] if single else params,
+        max_norm,
+        norm_type=norm_type,
+    )
     if total is None:
         return
-    if nonfinite:                                   # as torch: the NaN/inf reaches every gradient
+    if nonfinite:  # as torch: the NaN/inf reaches every gradient
         assert not math.isfinite(total)
         grads = np.concatenate([p.grad.ravel() for p in params])
         if math.isnan(total) or max_norm == math.inf:
-            assert np.isnan(grads).all()            # coef = NaN
+            assert np.isnan(grads).all()  # coef = NaN
         else:
-            assert np.all((grads == 0) | np.isnan(grads))   # coef = max_norm / inf = 0 (inf * 0 = NaN)
+            assert np.all((grads == 0) | np.isnan(grads))  # coef = max_norm / inf = 0 (inf * 0 = NaN)
         return
     assert math.isfinite(total) and total >= 0
     finite(*(p.grad for p in params))

@@ -11,7 +11,7 @@ import tinyrnn as tr
 from helpers import close, to_t
 from tinyrnn import reference as ref
 
-EQUAL = 1e-12           # fused layer vs reference loop, relative to each tensor's scale
+EQUAL = 1e-12  # fused layer vs reference loop, relative to each tensor's scale
 NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
@@ -22,13 +22,12 @@ def random_sizes(rng):
 
 def random_lengths(rng, T, B):
     lengths = rng.integers(1, T + 1, size=B)
-    lengths[rng.integers(B)] = T                      # the layer's T is the longest sequence
+    lengths[rng.integers(B)] = T  # the layer's T is the longest sequence
     return lengths
 
 
 # ---------------------------------------------------------------- fused layer == reference loop
-CASES = [("RNN", "tanh"), ("RNN", "relu"), ("RNN", "sigmoid"), ("RNN", "identity"),
-         ("LSTM", None), ("GRU", None)]
+CASES = [("RNN", "tanh"), ("RNN", "relu"), ("RNN", "sigmoid"), ("RNN", "identity"), ("LSTM", None), ("GRU", None)]
 
 
 @pytest.mark.parametrize("kind,nonlinearity", CASES)
@@ -45,7 +44,7 @@ def test_fused_layer_equals_reference_loop(kind, nonlinearity, with_lengths, bia
     lengths = random_lengths(rng, T, B) if with_lengths else None
     G, Gh, Gc = rng.standard_normal((T, B, H)), rng.standard_normal((1, B, H)), rng.standard_normal((1, B, H))
     weights = ref.layer_weights(layer)
-    assert set(weights) == set(NAMES[:4 if bias else 2])
+    assert set(weights) == set(NAMES[: 4 if bias else 2])
 
     lstm = kind == "LSTM"
     out, state_n, cache = layer.forward(x, (h0, c0) if lstm else h0, lengths=lengths)
@@ -61,8 +60,12 @@ def test_fused_layer_equals_reference_loop(kind, nonlinearity, with_lengths, bia
     else:
         y, h_n, c_n, rc = ref.lstm_sequence(x, h0[0], c0[0], weights, lengths)
         rdx, rdh0, rdc0, grads = ref.lstm_sequence_backward(G, Gh[0], Gc[0], rc)
-        pairs = [(state_n[0][0], h_n, "h_n"), (state_n[1][0], c_n, "c_n"),
-                 (dstate0[0][0], rdh0, "dh0"), (dstate0[1][0], rdc0, "dc0")]
+        pairs = [
+            (state_n[0][0], h_n, "h_n"),
+            (state_n[1][0], c_n, "c_n"),
+            (dstate0[0][0], rdh0, "dh0"),
+            (dstate0[1][0], rdc0, "dc0"),
+        ]
     pairs += [(out, y, "out"), (dx, rdx, "dx")]
     pairs += [(getattr(layer, name + "_l0").grad, grads[name], name) for name in grads]
     assert len(grads) == len(list(layer.parameters()))
@@ -79,7 +82,7 @@ def test_reference_loop_masks_like_packed_sequences():
     y, h_n, cache = ref.gru_sequence(x, h0, w, lengths=[6, 2])
     y1, h1, cache1 = ref.gru_sequence(x[:2, 1:], h0[1:], w)
     np.testing.assert_array_equal(y[2:, 1], 0)
-    np.testing.assert_allclose(y[:2, 1:], y1, rtol=1e-13)      # a product over B=1 rounds differently
+    np.testing.assert_allclose(y[:2, 1:], y1, rtol=1e-13)  # a product over B=1 rounds differently
     np.testing.assert_allclose(h_n[1:], h1, rtol=1e-13)
     dy, dh_n = rng.standard_normal((6, 2, 4)), rng.standard_normal((2, 4))
     dx, dh0, _ = ref.gru_sequence_backward(dy, dh_n, cache)
@@ -112,8 +115,14 @@ def test_fused_lstm_with_projection_equals_reference_loop(with_lengths, seed):
     dx, (dh0, dc0) = layer.backward(G, cache, (Gh, Gc))
     y, rh_n, rc_n, rc = ref.lstm_sequence(x, h0[0], c0[0], weights, lengths)
     rdx, rdh0, rdc0, grads = ref.lstm_sequence_backward(G, Gh[0], Gc[0], rc)
-    pairs = [(out, y, "out"), (h_n[0], rh_n, "h_n"), (c_n[0], rc_n, "c_n"), (dx, rdx, "dx"),
-             (dh0[0], rdh0, "dh0"), (dc0[0], rdc0, "dc0")]
+    pairs = [
+        (out, y, "out"),
+        (h_n[0], rh_n, "h_n"),
+        (c_n[0], rc_n, "c_n"),
+        (dx, rdx, "dx"),
+        (dh0[0], rdh0, "dh0"),
+        (dc0[0], rdc0, "dc0"),
+    ]
     pairs += [(getattr(layer, name + "_l0").grad, grads[name], name) for name in grads]
     assert len(grads) == len(list(layer.parameters()))
     for ours, theirs, what in pairs:
@@ -122,11 +131,14 @@ def test_fused_lstm_with_projection_equals_reference_loop(with_lengths, seed):
 
 # ---------------------------------------------------------------- the steps: finite differences
 def step_inputs(rng, gates, bias, B=2, I=3, H=4, proj=0):
-    P = proj or H                                       # size of h: proj_size with a projection
-    arrays = {"x": rng.standard_normal((B, I)), "h": rng.standard_normal((B, P)),
-              "c": rng.standard_normal((B, H)),
-              "weight_ih": 0.5 * rng.standard_normal((gates * H, I)),
-              "weight_hh": 0.5 * rng.standard_normal((gates * H, P))}
+    P = proj or H  # size of h: proj_size with a projection
+    arrays = {
+        "x": rng.standard_normal((B, I)),
+        "h": rng.standard_normal((B, P)),
+        "c": rng.standard_normal((B, H)),
+        "weight_ih": 0.5 * rng.standard_normal((gates * H, I)),
+        "weight_hh": 0.5 * rng.standard_normal((gates * H, P)),
+    }
     if bias:
         arrays["bias_ih"] = 0.5 * rng.standard_normal(gates * H)
         arrays["bias_hh"] = 0.5 * rng.standard_normal(gates * H)
@@ -137,6 +149,7 @@ def step_inputs(rng, gates, bias, B=2, I=3, H=4, proj=0):
 
 def run_step(kind, nonlinearity, G, Gc):
     """loss = sum(h_next * G) (+ sum(c_next * Gc)) and its gradients from the reference backward."""
+
     def run(x, h, c=None, **w):
         if kind == "lstm":
             h1, c1, cache = ref.lstm_step(x, h, c, **w)
@@ -149,11 +162,11 @@ def run_step(kind, nonlinearity, G, Gc):
             h1, cache = ref.rnn_step(x, h, **w, nonlinearity=nonlinearity)
             dx, dh, grads = ref.rnn_step_backward(G, cache)
         return (h1 * G).sum(), {"x": dx, "h": dh, **grads}
+
     return run
 
 
-STEPS = [("rnn", "tanh"), ("rnn", "relu"), ("rnn", "sigmoid"), ("rnn", "identity"),
-         ("lstm", None), ("gru", None)]
+STEPS = [("rnn", "tanh"), ("rnn", "relu"), ("rnn", "sigmoid"), ("rnn", "identity"), ("lstm", None), ("gru", None)]
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
 
@@ -164,7 +177,7 @@ def test_reference_step_finite_differences(kind, nonlinearity, bias):
     inputs = step_inputs(rng, GATES[kind], bias)
     G, Gc = rng.standard_normal((2, 4)), rng.standard_normal((2, 4))
     if kind != "lstm":
-        inputs.pop("c")                      # only the LSTM has a cell state to check
+        inputs.pop("c")  # only the LSTM has a cell state to check
     report = tr.gradcheck(run_step(kind, nonlinearity, G, Gc), None, inputs)
     checked = {row.name for row in report.rows}
     assert checked == set(inputs), checked
@@ -212,7 +225,8 @@ def test_reference_step_against_torch_cells(torch, kind, nonlinearity, bias):
     G, Gc = rng.standard_normal((2, 4)), rng.standard_normal((2, 4))
     kw = {"nonlinearity": nonlinearity} if kind == "rnn" else {}
     cell = getattr(torch.nn, {"rnn": "RNNCell", "lstm": "LSTMCell", "gru": "GRUCell"}[kind])(
-        3, 4, bias=bias, dtype=torch.float64, **kw)
+        3, 4, bias=bias, dtype=torch.float64, **kw
+    )
     cell.load_state_dict({k: torch.from_numpy(a[k]) for k in NAMES if k in a})
     xt, ht, ct = (to_t(torch, a[k], True) for k in ("x", "h", "c"))
     weights = {k: a[k] for k in NAMES if k in a}

@@ -15,8 +15,11 @@ from tinyrnn.errors import InputError
 from tinyrnn.nn.dropout import dropout_mask
 
 KINDS = ["RNN", "LSTM", "GRU"]
-OPTIONS = [{"recurrent_dropout": 0.4}, {"zoneout": 0.3},
-           {"recurrent_dropout": 0.4, "zoneout": 0.3, "weight_drop": 0.25}]
+OPTIONS = [
+    {"recurrent_dropout": 0.4},
+    {"zoneout": 0.3},
+    {"recurrent_dropout": 0.4, "zoneout": 0.3, "weight_drop": 0.25},
+]
 OPTION_IDS = ["recurrent_dropout", "zoneout", "all-three"]
 
 
@@ -49,8 +52,10 @@ def reference_layer(layer, x, states0, G, Gs, cache, lengths):
         outs, rcs = [], []
         for d in range(D):
             idx, kc = l * D + d, lc.kcaches[d]
-            weights = {k: getattr(layer, k + layer._suffix(l, d)).data for k in
-                       ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+            weights = {
+                k: getattr(layer, k + layer._suffix(l, d)).data
+                for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+            }
             opts = {"drop": kc.drop}
             if cache.weight_masks is not None:
                 opts["weight_mask"] = cache.weight_masks[idx]
@@ -59,9 +64,15 @@ def reference_layer(layer, x, states0, G, Gs, cache, lengths):
                 if cell == "lstm":
                     opts["keep_c"] = kc.keep[1] if d == 0 else flip(kc.keep[1], lengths)
             xs = inp if d == 0 else flip(inp, lengths)
-            y, s_n, rc = ref.regularised_sequence(cell, xs, tuple(s[idx] for s in states0), weights, opts,
-                                                  nonlinearity=getattr(layer, "nonlinearity", "tanh"),
-                                                  lengths=lengths)
+            y, s_n, rc = ref.regularised_sequence(
+                cell,
+                xs,
+                tuple(s[idx] for s in states0),
+                weights,
+                opts,
+                nonlinearity=getattr(layer, "nonlinearity", "tanh"),
+                lengths=lengths,
+            )
             outs.append(y if d == 0 else flip(y, lengths))
             rcs.append(rc)
             for f, s in zip(finals, s_n):
@@ -74,9 +85,10 @@ def reference_layer(layer, x, states0, G, Gs, cache, lengths):
         o, dx = layer.output_size, 0.0
         for d in range(D):
             idx = l * D + d
-            dy = dlayer[:, :, d * o:(d + 1) * o]
-            dxd, ds0, g = ref.regularised_sequence_backward(dy if d == 0 else flip(dy, lengths),
-                                                            tuple(gs[idx] for gs in Gs), caches[l][d])
+            dy = dlayer[:, :, d * o : (d + 1) * o]
+            dxd, ds0, g = ref.regularised_sequence_backward(
+                dy if d == 0 else flip(dy, lengths), tuple(gs[idx] for gs in Gs), caches[l][d]
+            )
             dx = dx + (dxd if d == 0 else flip(dxd, lengths))
             for acc, s in zip(dstates0, ds0):
                 acc[idx] = s
@@ -91,9 +103,11 @@ def reference_layer(layer, x, states0, G, Gs, cache, lengths):
 # ---------------------------------------------------------------- the fused layer is the reference loop
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("options", OPTIONS, ids=OPTION_IDS)
-@pytest.mark.parametrize("extra", [{}, {"num_layers": 2, "bidirectional": True, "dropout": 0.3},
-                                   {"batch_first": True}],
-                         ids=["one-layer", "two-layers-bidirectional", "batch-first"])
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"num_layers": 2, "bidirectional": True, "dropout": 0.3}, {"batch_first": True}],
+    ids=["one-layer", "two-layers-bidirectional", "batch-first"],
+)
 @pytest.mark.parametrize("lengths", [None, [5, 2, 4]], ids=["full", "lengths"])
 @pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
 def test_fused_layer_equals_the_reference_loop(kind, options, extra, lengths, training):
@@ -138,17 +152,20 @@ def test_lstm_with_a_projection_equals_the_reference_steps(options):
         assert kc.drop.shape == (2, 2)
     if layer.zoneout:
         assert kc.keep[0].shape == (3, 2, 2) and kc.keep[1].shape == (3, 2, 4)
-    report = layer_gradcheck(layer, np.random.default_rng(2).standard_normal((4, 2, 3)), None, seed=8,
-                             lengths=[4, 2])
+    report = layer_gradcheck(layer, np.random.default_rng(2).standard_normal((4, 2, 3)), None, seed=8, lengths=[4, 2])
     assert report.ok, str(report)
 
 
 # ---------------------------------------------------------------- finite differences
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("extra", [{}, {"num_layers": 2, "bidirectional": True, "dropout": 0.3}],
-                         ids=["one-layer", "two-layers-bidirectional"])
-@pytest.mark.parametrize("options", OPTIONS + [{"zoneout": 0.3, "learn_initial_state": True}],
-                         ids=OPTION_IDS + ["zoneout-learned-state"])
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"num_layers": 2, "bidirectional": True, "dropout": 0.3}],
+    ids=["one-layer", "two-layers-bidirectional"],
+)
+@pytest.mark.parametrize(
+    "options", OPTIONS + [{"zoneout": 0.3, "learn_initial_state": True}], ids=OPTION_IDS + ["zoneout-learned-state"]
+)
 def test_options_finite_differences(kind, extra, options):
     layer = make(kind, **extra, **options)
     if layer.learn_initial_state:
@@ -175,8 +192,7 @@ def test_masks_are_drawn_in_the_documented_order(kind):
     """weight_drop masks of every W_hh, then per layer the dropout between layers, then per
     direction the recurrent dropout mask (B, P) and the zoneout keeps of h and c (T, B, size)."""
     p, pz, pw, pd = 0.4, 0.3, 0.2, 0.1
-    layer = make(kind, num_layers=2, bidirectional=True, dropout=pd, recurrent_dropout=p, zoneout=pz,
-                 weight_drop=pw)
+    layer = make(kind, num_layers=2, bidirectional=True, dropout=pd, recurrent_dropout=p, zoneout=pz, weight_drop=pw)
     T, B = 4, 2
     layer.rng = np.random.default_rng(11)
     _, _, cache = layer.forward(np.random.default_rng(0).standard_normal((T, B, 3)))
@@ -223,7 +239,7 @@ def test_zoneout_in_evaluation_is_the_expectation(kind):
     assert layer.rng.bit_generator.state == state
     pout, ps_n, _ = plain.forward(x, hx)
     pstates = ps_n if kind == "LSTM" else (ps_n,)
-    if kind == "LSTM":      # h^ reads c^ (before its zoneout)
+    if kind == "LSTM":  # h^ reads c^ (before its zoneout)
         np.testing.assert_allclose(s_n[1], p * s0[1] + (1 - p) * pstates[1], rtol=1e-13)
     np.testing.assert_allclose(out[0], p * s0[0][0] + (1 - p) * pout[0], rtol=1e-13)
     off = make(kind, zoneout=0.0)

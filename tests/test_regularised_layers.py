@@ -22,7 +22,11 @@ def make(kind, I=3, H=4, seed=0, **kw):
 
 def projections(layer, out, state_n, rng):
     G = rng.standard_normal(out.shape)
-    Gs = tuple(rng.standard_normal(s.shape) for s in state_n) if isinstance(state_n, tuple) else rng.standard_normal(state_n.shape)
+    Gs = (
+        tuple(rng.standard_normal(s.shape) for s in state_n)
+        if isinstance(state_n, tuple)
+        else rng.standard_normal(state_n.shape)
+    )
     return G, Gs
 
 
@@ -44,19 +48,25 @@ def layer_gradcheck(layer, x, hx, seed, lengths=None):
         out, state_n, cache = layer.forward(x, hx, lengths=lengths)
         dx, _ = layer.backward(G, cache, Gs)
         return loss_of(out, state_n, G, Gs), {"x": dx}
+
     return tr.gradcheck(run, layer, {"x": x})
 
 
 # ---------------------------------------------------------------- finite differences
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("extra", [{}, {"num_layers": 2, "bidirectional": True, "dropout": 0.3}],
-                         ids=["one-layer", "two-layers-bidirectional"])
-@pytest.mark.parametrize("options", [{"weight_drop": 0.4}, {"learn_initial_state": True},
-                                     {"weight_drop": 0.4, "learn_initial_state": True}],
-                         ids=["weight_drop", "learn_initial_state", "both"])
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"num_layers": 2, "bidirectional": True, "dropout": 0.3}],
+    ids=["one-layer", "two-layers-bidirectional"],
+)
+@pytest.mark.parametrize(
+    "options",
+    [{"weight_drop": 0.4}, {"learn_initial_state": True}, {"weight_drop": 0.4, "learn_initial_state": True}],
+    ids=["weight_drop", "learn_initial_state", "both"],
+)
 def test_options_finite_differences(kind, extra, options):
     layer = make(kind, **extra, **options)
-    if layer.learn_initial_state:                     # non-zero learned states, so they matter
+    if layer.learn_initial_state:  # non-zero learned states, so they matter
         for name in layer.state_names:
             getattr(layer, name).data[...] = np.random.default_rng(3).standard_normal(getattr(layer, name).shape)
     x = np.random.default_rng(2).standard_normal((4, 3, 3))
@@ -86,8 +96,9 @@ def test_weight_drop_layer_equals_reference_loop(kind, lengths):
     G, Gs = projections(layer, out, state_n, rng)
     dx, dstate0 = layer.backward(G, cache, Gs)
     cell = kind.lower()
-    y, rstates, rc = ref.regularised_sequence(cell, x, tuple(s[0] for s in s0), weights, {"weight_mask": M},
-                                              lengths=lengths)
+    y, rstates, rc = ref.regularised_sequence(
+        cell, x, tuple(s[0] for s in s0), weights, {"weight_mask": M}, lengths=lengths
+    )
     gs = Gs if isinstance(Gs, tuple) else (Gs,)
     rdx, rds0, grads = ref.regularised_sequence_backward(G, tuple(g[0] for g in gs), rc)
     close(out, y, np.float64, "out", rtol=1e-12)
@@ -149,7 +160,7 @@ def test_weight_drop_in_evaluation_equals_the_plain_layer(kind):
     """eval(): no mask, no draw from rng, the very numbers of the layer without the option;
     the weights are left as they were after a training call too."""
     layer, plain = make(kind, weight_drop=0.5, num_layers=2), make(kind, num_layers=2)
-    np.testing.assert_array_equal(layer.weight_hh_l0.data, plain.weight_hh_l0.data)   # same draws
+    np.testing.assert_array_equal(layer.weight_hh_l0.data, plain.weight_hh_l0.data)  # same draws
     x = np.random.default_rng(0).standard_normal((4, 2, 3))
     w_before = layer.weight_hh_l1.data.copy()
     layer.forward(x)
@@ -189,11 +200,11 @@ def test_learned_initial_state_is_used_when_hx_is_not_given(kind, batch_first):
     layer.zero_grad()
     _, eds0 = layer.backward(G, ecache, Gs)
     for name in layer.state_names:
-        np.testing.assert_array_equal(getattr(layer, name).grad, 0)      # a given hx: no gradient
+        np.testing.assert_array_equal(getattr(layer, name).grad, 0)  # a given hx: no gradient
     layer.backward(G, cache, Gs)
     for name, d in zip(layer.state_names, eds0 if kind == "LSTM" else (eds0,)):
         np.testing.assert_allclose(getattr(layer, name).grad, d.sum(axis=1, keepdims=True), rtol=1e-13)
-    x1 = rng.standard_normal((4, 3))                                      # unbatched (T, I)
+    x1 = rng.standard_normal((4, 3))  # unbatched (T, I)
     one = layer.forward(x1[None] if batch_first else x1[:, None])[0]
     np.testing.assert_allclose(layer.forward(x1)[0], one[0] if batch_first else one[:, 0], rtol=1e-13)
 
@@ -251,6 +262,7 @@ def test_checkpoint_rebuilds_a_layer_with_the_options(tmp_path):
     """The options are in config: read_header's config rebuilds the layer, and load fills
     h0, c0 and the weights; a layer built without them is refused, naming the difference."""
     from tinyrnn import checkpoint
+
     lstm = tr.LSTM(3, 4, num_layers=2, weight_drop=0.25, learn_initial_state=True, rng=np.random.default_rng(0))
     lstm.c0.data[...] = 0.5
     path = str(tmp_path / "lstm.npz")

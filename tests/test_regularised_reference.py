@@ -13,8 +13,16 @@ from tinyrnn import reference as ref
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 T, B, I, H = 3, 2, 3, 4
-OPTIONS = [(), ("drop",), ("weight_mask",), ("keep",), ("keep_eval",), ("ln",),
-           ("drop", "weight_mask", "keep", "ln"), ("drop", "keep_eval", "ln")]
+OPTIONS = [
+    (),
+    ("drop",),
+    ("weight_mask",),
+    ("keep",),
+    ("keep_eval",),
+    ("ln",),
+    ("drop", "weight_mask", "keep", "ln"),
+    ("drop", "keep_eval", "ln"),
+]
 CELLS = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", None), ("gru", None)]
 
 
@@ -41,8 +49,12 @@ def make_case(rng, cell, options, bias=True):
         opts["keep"], opts["keep_c"] = 0.3, (0.2 if cell == "lstm" else None)
     ln = {}
     if "ln" in options:
-        ln = {"ln_ih_weight": 1 + 0.3 * rng.standard_normal(G), "ln_ih_bias": 0.3 * rng.standard_normal(G),
-              "ln_hh_weight": 1 + 0.3 * rng.standard_normal(G), "ln_hh_bias": 0.3 * rng.standard_normal(G)}
+        ln = {
+            "ln_ih_weight": 1 + 0.3 * rng.standard_normal(G),
+            "ln_ih_bias": 0.3 * rng.standard_normal(G),
+            "ln_hh_weight": 1 + 0.3 * rng.standard_normal(G),
+            "ln_hh_bias": 0.3 * rng.standard_normal(G),
+        }
         if cell == "lstm":
             ln["ln_c_weight"], ln["ln_c_bias"] = 1 + 0.3 * rng.standard_normal(H), 0.3 * rng.standard_normal(H)
     states = {"h0": rng.standard_normal((B, H))}
@@ -55,15 +67,18 @@ def make_case(rng, cell, options, bias=True):
 
 def run_reference(cell, nonlinearity, opts, proj, lengths=None):
     """loss_and_grads(x, h0[, c0], **weights, **ln) for tinyrnn.gradcheck."""
+
     def run(x, h0, c0=None, **arrays):
         ln = {k: v for k, v in arrays.items() if k.startswith("ln_")} or None
         weights = {k: v for k, v in arrays.items() if not k.startswith("ln_")}
         state0 = (h0,) if c0 is None else (h0, c0)
-        y, states_n, cache = ref.regularised_sequence(cell, x, state0, weights, {**opts, "ln": ln}, nonlinearity,
-                                                      lengths)
+        y, states_n, cache = ref.regularised_sequence(
+            cell, x, state0, weights, {**opts, "ln": ln}, nonlinearity, lengths
+        )
         loss = (y * proj[0]).sum() + sum((s * g).sum() for s, g in zip(states_n, proj[1:]))
         dx, dstates0, grads = ref.regularised_sequence_backward(proj[0], tuple(proj[1:]), cache)
         return loss, {"x": dx, "h0": dstates0[0], **({"c0": dstates0[1]} if c0 is not None else {}), **grads}
+
     return run
 
 
@@ -110,7 +125,7 @@ def torch_loop(torch, cell, nonlinearity, x, states, weights, ln, opts):
     F = torch.nn.functional
     W_ih, W_hh = weights["weight_ih"], weights["weight_hh"]
     if opts.get("weight_mask") is not None:
-        W_hh = W_hh * to_t(torch, opts["weight_mask"])                       # (W1)
+        W_hh = W_hh * to_t(torch, opts["weight_mask"])  # (W1)
     drop = None if opts.get("drop") is None else to_t(torch, opts["drop"])
 
     def keep_at(name, t):
@@ -125,27 +140,27 @@ def torch_loop(torch, cell, nonlinearity, x, states, weights, ln, opts):
     h, c = states["h0"], states.get("c0")
     ys = []
     for t in range(len(x)):
-        h_in = h if drop is None else h * drop                                # (R1)
-        u, v = ln_(x[t] @ W_ih.T, "ih"), ln_(h_in @ W_hh.T, "hh")             # (N1)
+        h_in = h if drop is None else h * drop  # (R1)
+        u, v = ln_(x[t] @ W_ih.T, "ih"), ln_(h_in @ W_hh.T, "hh")  # (N1)
         if "bias_ih" in weights:
             u, v = u + weights["bias_ih"], v + weights["bias_hh"]
         if cell == "rnn":
             h_new = torch.tanh(u + v) if nonlinearity == "tanh" else torch.relu(u + v)
         elif cell == "gru":
             r = torch.sigmoid(u[:, :H] + v[:, :H])
-            z = torch.sigmoid(u[:, H:2 * H] + v[:, H:2 * H])
-            n = torch.tanh(u[:, 2 * H:] + r * v[:, 2 * H:])
+            z = torch.sigmoid(u[:, H : 2 * H] + v[:, H : 2 * H])
+            n = torch.tanh(u[:, 2 * H :] + r * v[:, 2 * H :])
             h_new = (1 - z) * n + z * h
         else:
             a = u + v
-            i, f = torch.sigmoid(a[:, :H]), torch.sigmoid(a[:, H:2 * H])
-            g, o = torch.tanh(a[:, 2 * H:3 * H]), torch.sigmoid(a[:, 3 * H:])
+            i, f = torch.sigmoid(a[:, :H]), torch.sigmoid(a[:, H : 2 * H])
+            g, o = torch.tanh(a[:, 2 * H : 3 * H]), torch.sigmoid(a[:, 3 * H :])
             c_new = f * c + i * g
-            h_new = o * torch.tanh(ln_(c_new, "c"))                            # (N2)
+            h_new = o * torch.tanh(ln_(c_new, "c"))  # (N2)
             kc = keep_at("keep_c", t)
-            c = c_new if kc is None else kc * c + (1 - kc) * c_new             # (Z2)
+            c = c_new if kc is None else kc * c + (1 - kc) * c_new  # (Z2)
         k = keep_at("keep", t)
-        h = h_new if k is None else k * h + (1 - k) * h_new                    # (Z1)
+        h = h_new if k is None else k * h + (1 - k) * h_new  # (Z1)
         ys.append(h)
     return torch.stack(ys), (h,) if c is None else (h, c)
 
@@ -160,8 +175,9 @@ def test_regularised_loop_against_torch_twin(torch, cell, nonlinearity, options)
     loss, grads = run_reference(cell, nonlinearity, opts, proj)(**inputs)
     t_in = {k: to_t(torch, v, True) for k, v in inputs.items()}
     t_states = {k: t_in[k] for k in states}
-    y, states_n = torch_loop(torch, cell, nonlinearity, t_in["x"], t_states,
-                             {k: t_in[k] for k in weights}, {k: t_in[k] for k in ln}, opts)
+    y, states_n = torch_loop(
+        torch, cell, nonlinearity, t_in["x"], t_states, {k: t_in[k] for k in weights}, {k: t_in[k] for k in ln}, opts
+    )
     tloss = (y * to_t(torch, proj[0])).sum() + sum((s * to_t(torch, g)).sum() for s, g in zip(states_n, proj[1:]))
     tloss.backward()
     close(loss, tloss, np.float64, "loss")
@@ -188,9 +204,11 @@ def plain_back(cell, dstates, cache):
     return dx, ds, grads
 
 
-REGULARISED = {"rnn": (ref.rnn_step_regularised, ref.rnn_step_regularised_backward),
-               "lstm": (ref.lstm_step_regularised, ref.lstm_step_regularised_backward),
-               "gru": (ref.gru_step_regularised, ref.gru_step_regularised_backward)}
+REGULARISED = {
+    "rnn": (ref.rnn_step_regularised, ref.rnn_step_regularised_backward),
+    "lstm": (ref.lstm_step_regularised, ref.lstm_step_regularised_backward),
+    "gru": (ref.gru_step_regularised, ref.gru_step_regularised_backward),
+}
 
 
 @pytest.mark.parametrize("cell", list(GATES))
@@ -234,9 +252,16 @@ def test_zoneout_in_evaluation_is_the_expectation(cell):
     np.testing.assert_allclose(s1[0], p * s0[0] + (1 - p) * p1[0], rtol=1e-15, atol=1e-15)
     if cell == "lstm":
         np.testing.assert_allclose(s1[1], pc * s0[1] + (1 - pc) * p1[1], rtol=1e-15, atol=1e-15)
-    draws = [fwd(x[0], *s0, **weights, keep=(rng.random((B, H)) < p).astype(float),
-                 **({"keep_c": (rng.random((B, H)) < pc).astype(float)} if cell == "lstm" else {}))[0]
-             for _ in range(4000)]
+    draws = [
+        fwd(
+            x[0],
+            *s0,
+            **weights,
+            keep=(rng.random((B, H)) < p).astype(float),
+            **({"keep_c": (rng.random((B, H)) < pc).astype(float)} if cell == "lstm" else {}),
+        )[0]
+        for _ in range(4000)
+    ]
     assert np.abs(np.mean(draws, axis=0) - s1[0]).max() < 0.05
 
 
@@ -245,4 +270,4 @@ def test_layer_norm_normalises_over_the_features():
     a = 3 + 2 * rng.standard_normal((5, 8))
     y, _ = ref.layer_norm(a, np.ones(8), np.zeros(8))
     np.testing.assert_allclose(y.mean(axis=1), 0, atol=1e-12)
-    np.testing.assert_allclose(y.var(axis=1), 1, rtol=1e-4)         # eps = 1e-5 under the root
+    np.testing.assert_allclose(y.var(axis=1), 1, rtol=1e-4)  # eps = 1e-5 under the root

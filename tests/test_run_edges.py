@@ -21,7 +21,7 @@ def run(capsys, *argv):
 def test_a_large_binary_file_is_refused_from_its_first_bytes(tmp_path):
     sparse = tmp_path / "disk.img"
     with open(sparse, "wb") as fh:
-        fh.truncate(1 << 30)                                   # 1 GiB of zeros, no disk used
+        fh.truncate(1 << 30)  # 1 GiB of zeros, no disk used
     tracemalloc.start()
     with pytest.raises(CorpusError, match="looks binary"):
         read_text(str(sparse))
@@ -31,7 +31,7 @@ def test_a_large_binary_file_is_refused_from_its_first_bytes(tmp_path):
 
 
 def test_the_prefix_check_keeps_text_whole(tmp_path):
-    text = "é" * PREFIX_BYTES + "\n"                           # a character cut by the prefix's end
+    text = "é" * PREFIX_BYTES + "\n"  # a character cut by the prefix's end
     (tmp_path / "t.txt").write_text(text, encoding="utf-8")
     assert read_text(str(tmp_path / "t.txt")) == text
     late = tmp_path / "late.txt"
@@ -60,6 +60,7 @@ def _no_memory(*a, **k):
 
 def test_a_memory_error_names_the_size_that_costs_most(capsys, monkeypatch):
     from tinyrnn.demos import memory
+
     monkeypatch.setattr(memory, "build_model", _no_memory)
     code, _, err = run(capsys, "memory", "adding", "--T", "5000", "--hidden", "8", "--steps", "1")
     assert code == 2 and "ran out of memory" in err and "lower --T (now 5000)" in err, err
@@ -70,6 +71,7 @@ def test_a_memory_error_names_the_size_that_costs_most(capsys, monkeypatch):
 
 def test_a_memory_error_can_name_the_vocabulary(tmp_path, capsys, monkeypatch):
     from tinyrnn.demos import charlm
+
     corpus = tmp_path / "cjk.txt"
     corpus.write_text("".join(chr(0x4E00 + i) for i in range(6000)) * 3, encoding="utf-8")
     monkeypatch.setattr(charlm, "CharLM", _no_memory)
@@ -79,21 +81,26 @@ def test_a_memory_error_can_name_the_vocabulary(tmp_path, capsys, monkeypatch):
 
 def test_a_memory_error_before_any_size_is_known_says_what_failed(capsys, monkeypatch):
     from tinyrnn.demos import srn
+
     monkeypatch.setattr(srn, "trace", _no_memory)
     code, _, err = run(capsys, "srn")
     assert code == 2 and "not enough memory (Unable to allocate 2.00 GiB" in err and "--hidden" not in err, err
 
 
-@pytest.mark.parametrize("argv,flag", [
-    (["memory", "adding", "--T", "2000000", "--steps", "1"], "--T (now 2000000)"),
-    (["memory", "copy", "--test-size", "100000000", "--steps", "1"], "--test-size (now 100000000)"),
-    (["memory", "order", "--hidden", "300000", "--steps", "1"], "--hidden (now 300000)"),
-    (["gradflow", "--T", "50000000"], "--T (now 50000000)"),
-    (["gradflow", "--batch", "50000000"], "--batch (now 50000000)"),
-])
+@pytest.mark.parametrize(
+    "argv,flag",
+    [
+        (["memory", "adding", "--T", "2000000", "--steps", "1"], "--T (now 2000000)"),
+        (["memory", "copy", "--test-size", "100000000", "--steps", "1"], "--test-size (now 100000000)"),
+        (["memory", "order", "--hidden", "300000", "--steps", "1"], "--hidden (now 300000)"),
+        (["gradflow", "--T", "50000000"], "--T (now 50000000)"),
+        (["gradflow", "--batch", "50000000"], "--batch (now 50000000)"),
+    ],
+)
 def test_memory_and_gradflow_estimate_before_the_work(capsys, monkeypatch, argv, flag):
     from tinyrnn.demos import common
-    monkeypatch.setattr(common, "available_memory", lambda: 8 * 2 ** 30)
+
+    monkeypatch.setattr(common, "available_memory", lambda: 8 * 2**30)
     code, _, err = run(capsys, *argv)
     assert code == 2 and "needs about" in err and "8.0 GB is available" in err and f"lower {flag}" in err, err
 

@@ -12,12 +12,14 @@ from tinyrnn.data.seq2seq import pad_batch
 from tinyrnn.models import Seq2Seq
 
 
-@pytest.mark.parametrize("cell,bidirectional,layers,attention", [
-    ("rnn", False, 1, "dot"), ("gru", True, 1, "general"), ("lstm", True, 1, "additive")])
+@pytest.mark.parametrize(
+    "cell,bidirectional,layers,attention",
+    [("rnn", False, 1, "dot"), ("gru", True, 1, "general"), ("lstm", True, 1, "additive")],
+)
 def test_seq2seq_attention_gradcheck(cell, bidirectional, layers, attention):
     rng = np.random.default_rng(4)
     model = Seq2Seq(7, 3, cell, layers, bidirectional, attention, dtype=np.float64, rng=rng)
-    src, src_len = pad_batch([[3, 4, 5, 6], [6, 3]])                  # unequal lengths: masked keys
+    src, src_len = pad_batch([[3, 4, 5, 6], [6, 3]])  # unequal lengths: masked keys
     tgt, _ = pad_batch([[5, 4], [3, 6, 4]])
     rep = tr.gradcheck(lambda: (model.loss_and_backward(src, src_len, tgt), {}), model)
     assert rep.ok, str(rep)
@@ -52,6 +54,7 @@ def test_dot_attention_with_a_bidirectional_encoder_is_refused_clearly():
 
 def test_checkpoint_records_attention_and_old_files_still_load(tmp_path):
     from tinyrnn.demos.seq2seq import load_for_translation, translate
+
     meta = dict(kind="seq2seq", task="reverse", chars="abc", steps=1, accuracy=0.0)
     model = Seq2Seq(6, 8, "gru", attention="general", rng=np.random.default_rng(1))
     tr.save(tmp_path / "att.npz", model, meta=meta)
@@ -75,6 +78,7 @@ def test_checkpoint_records_attention_and_old_files_still_load(tmp_path):
 # ---------------------------------------------------------------- through the CLI
 def run(capsys, *argv):
     from tinyrnn import cli
+
     code = cli.main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
@@ -82,10 +86,27 @@ def run(capsys, *argv):
 
 def test_cli_attention_test_lengths_and_plot(tmp_path, capsys):
     ck, png = tmp_path / "rev.npz", tmp_path / "attn.png"
-    code, out, _ = run(capsys, "seq2seq", "train", "--task", "reverse", "--hidden", "8", "--steps", "3",
-                       "--max-len", "5", "--test-lengths", "6-7", "--quiet", "--save", str(ck), "--json")
+    code, out, _ = run(
+        capsys,
+        "seq2seq",
+        "train",
+        "--task",
+        "reverse",
+        "--hidden",
+        "8",
+        "--steps",
+        "3",
+        "--max-len",
+        "5",
+        "--test-lengths",
+        "6-7",
+        "--quiet",
+        "--save",
+        str(ck),
+        "--json",
+    )
     metrics = json.loads(out.strip().splitlines()[-1])
-    assert code == 0 and metrics["config"]["attention"] == "additive"        # the default for reverse
+    assert code == 0 and metrics["config"]["attention"] == "additive"  # the default for reverse
     assert set(metrics["per_length"]) == {"3", "4", "5"} and set(metrics["test_lengths"]["per_length"]) == {"6", "7"}
     assert "Test lengths 6-7:" in out
     assert tr.read_header(ck)["config"]["attention"] == "additive"
@@ -93,14 +114,17 @@ def test_cli_attention_test_lengths_and_plot(tmp_path, capsys):
     assert code == 0 and png.stat().st_size > 0 and f"Attention plot written to {png}" in out
 
 
-@pytest.mark.parametrize("argv,needle", [
-    (["--attention", "luong"], "--attention: invalid choice"),
-    (["--test-lengths", "20-13"], "expected a range A-B of lengths with 1 <= A <= B, like 13-20, got '20-13'"),
-    (["--test-lengths", "5"], "--test-lengths"),
-    (["--test-lengths", "5-6", "--task", "words"], "--test-lengths needs --task reverse or add"),
-    (["--max-len", "2", "--task", "reverse"], "--max-len: expected an integer from 3 to 100, got 2"),
-    (["--attention", "dot", "--bidirectional"], "--attention dot needs a unidirectional encoder"),
-])
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["--attention", "luong"], "--attention: invalid choice"),
+        (["--test-lengths", "20-13"], "expected a range A-B of lengths with 1 <= A <= B, like 13-20, got '20-13'"),
+        (["--test-lengths", "5"], "--test-lengths"),
+        (["--test-lengths", "5-6", "--task", "words"], "--test-lengths needs --task reverse or add"),
+        (["--max-len", "2", "--task", "reverse"], "--max-len: expected an integer from 3 to 100, got 2"),
+        (["--attention", "dot", "--bidirectional"], "--attention dot needs a unidirectional encoder"),
+    ],
+)
 def test_cli_bad_attention_flags_exit_2(capsys, argv, needle):
     code, _, err = run(capsys, "seq2seq", "train", *argv)
     assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
@@ -111,14 +135,16 @@ def test_cli_plot_refused_for_a_model_without_attention(tmp_path, capsys):
     assert run(capsys, "seq2seq", "train", "--steps", "2", "--quiet", "--save", str(ck))[0] == 0
     code, _, err = run(capsys, "seq2seq", "translate", str(ck), "man", "--plot", str(tmp_path / "a.png"))
     assert code == 2 and "has no attention" in err and not (tmp_path / "a.png").exists()
-    code, _, err = run(capsys, "seq2seq", "train", "--steps", "2", "--quiet", "--task", "reverse", "--hidden", "4",
-                       "--save", str(ck))
+    code, _, err = run(
+        capsys, "seq2seq", "train", "--steps", "2", "--quiet", "--task", "reverse", "--hidden", "4", "--save", str(ck)
+    )
     code, _, err = run(capsys, "seq2seq", "translate", str(ck), "abc", "--plot", str(tmp_path / "no" / "a.png"))
     assert code == 2 and "does not exist" in err
 
 
 def test_length_test_sets_have_the_asked_lengths():
     from tinyrnn.data.seq2seq import AddTask, ReverseTask
+
     rev = ReverseTask(seed=0, test_size=10).length_test(13, 15, 50)
     assert len(rev) == 50 and {len(s) for s, _ in rev} == {13, 14, 15} and all(t == s[::-1] for s, t in rev)
     add = AddTask(seed=0, test_size=10, digits=3).length_test(4, 5, 50)

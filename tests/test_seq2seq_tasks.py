@@ -39,15 +39,34 @@ def test_vocab_refuses_unknown_characters():
 
 
 def test_seq2seq_learns_reverse_up_to_length_5():
-    cfg = seq2seq.Seq2SeqConfig(task="reverse", cell="gru", hidden=64, min_len=1, max_len=5, batch=32,
-                                steps=1500, lr=1e-2, test_size=200, quiet=True, seed=0)
+    cfg = seq2seq.Seq2SeqConfig(
+        task="reverse",
+        cell="gru",
+        hidden=64,
+        min_len=1,
+        max_len=5,
+        batch=32,
+        steps=1500,
+        lr=1e-2,
+        test_size=200,
+        quiet=True,
+        seed=0,
+    )
     _, _, metrics = seq2seq.train(cfg)
     assert metrics["accuracy"] >= 0.9, metrics["per_length"]
 
 
-@pytest.mark.parametrize("cell,bidirectional,attention", [("rnn", False, "none"), ("lstm", True, "none"),
-                                                         ("gru", True, "none"), ("rnn", False, "dot"),
-                                                         ("lstm", True, "additive"), ("gru", True, "general")])
+@pytest.mark.parametrize(
+    "cell,bidirectional,attention",
+    [
+        ("rnn", False, "none"),
+        ("lstm", True, "none"),
+        ("gru", True, "none"),
+        ("rnn", False, "dot"),
+        ("lstm", True, "additive"),
+        ("gru", True, "general"),
+    ],
+)
 def test_padded_batch_equals_one_at_a_time(cell, bidirectional, attention):
     """Encoding with lengths= and the masked loss make padding invisible: the loss, every
     gradient and the decoded output of a padded batch equal those of each sequence alone."""
@@ -66,7 +85,7 @@ def test_padded_batch_equals_one_at_a_time(cell, bidirectional, attention):
     for s, t in zip(srcs, tgts):
         model.zero_grad()
         loss = model.loss_and_backward(np.array([s]), np.array([len(s)]), np.array([t]))
-        w = (len(t) + 1) / n_tokens                 # the batch loss is a mean over all target tokens
+        w = (len(t) + 1) / n_tokens  # the batch loss is a mean over all target tokens
         total += w * loss
         for acc, p in zip(summed, model.parameters()):
             acc += w * p.grad

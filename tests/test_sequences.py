@@ -44,16 +44,19 @@ def test_pad_sequences_pads_with_zeros_and_returns_lengths(rng):
         assert (row[t:] == 0).all()
     xt, _ = pad_sequences(seqs, batch_first=False)
     assert xt.shape == (5, 3, 3) and np.array_equal(xt.transpose(1, 0, 2), x)
-    x1, l1 = pad_sequences([np.arange(4.0), np.arange(2.0)])       # 1-D sequences: one feature
+    x1, l1 = pad_sequences([np.arange(4.0), np.arange(2.0)])  # 1-D sequences: one feature
     assert x1.shape == (2, 4, 1) and l1.tolist() == [4, 2]
 
 
-@pytest.mark.parametrize("seqs, message", [
-    ([np.zeros((2, 3)), np.zeros((0, 3))], "sequence 1 has length 0"),
-    ([np.zeros((2, 3)), np.zeros((2, 4))], "sequence 1 has 4 features"),
-    ([np.zeros((2, 3)), np.array([[0, 0, 0], [0, np.nan, 0]])], "sequence 1, step 1, feature 1"),
-    ([], "no sequences"),
-])
+@pytest.mark.parametrize(
+    "seqs, message",
+    [
+        ([np.zeros((2, 3)), np.zeros((0, 3))], "sequence 1 has length 0"),
+        ([np.zeros((2, 3)), np.zeros((2, 4))], "sequence 1 has 4 features"),
+        ([np.zeros((2, 3)), np.array([[0, 0, 0], [0, np.nan, 0]])], "sequence 1, step 1, feature 1"),
+        ([], "no sequences"),
+    ],
+)
 def test_pad_sequences_refuses_bad_input(seqs, message):
     with pytest.raises(InputError, match=message):
         pad_sequences(seqs)
@@ -65,7 +68,7 @@ def test_length_batches_cover_every_index_once_and_group_similar_lengths(rng):
     assert sorted(np.concatenate(batches).tolist()) == list(range(101))
     assert max(len(b) for b in batches) == 8
     spread = np.mean([np.ptp(lengths[b]) for b in batches])
-    assert spread < 0.25 * np.ptp(lengths)          # sorted by length: a batch spans a narrow range
+    assert spread < 0.25 * np.ptp(lengths)  # sorted by length: a batch spans a narrow range
     again = length_batches(lengths, 8, np.random.default_rng(1))
     assert [b.tolist() for b in again] != [b.tolist() for b in batches]
 
@@ -74,21 +77,21 @@ def test_length_batches_cover_every_index_once_and_group_similar_lengths(rng):
 def test_standardizer_uses_valid_training_steps_only(rng):
     x, lengths = pad_sequences([rng.normal(5, 2, (t, 2)) for t in (4, 7, 2)], np.float64)
     s = Standardizer().fit(x, lengths)
-    steps = np.concatenate([x[i, :t] for i, t in enumerate(lengths)])   # the padding zeros are not data
+    steps = np.concatenate([x[i, :t] for i, t in enumerate(lengths)])  # the padding zeros are not data
     np.testing.assert_allclose(s.mean, steps.mean(0))
     np.testing.assert_allclose(s.std, steps.std(0))
     z = s.transform(x, lengths, np.float64)
-    assert (z[2, 2:] == 0).all()                                         # padding stays zero
-    test = x + 100.0                                                     # a shifted test set
+    assert (z[2, 2:] == 0).all()  # padding stays zero
+    test = x + 100.0  # a shifted test set
     s2 = Standardizer().fit(x, lengths)
     s2.transform(test, lengths)
-    np.testing.assert_array_equal(s2.mean, s.mean)                       # transform never refits
+    np.testing.assert_array_equal(s2.mean, s.mean)  # transform never refits
 
 
 def test_stratified_split_keeps_class_proportions_and_is_seeded():
     y = np.array([0] * 50 + [1] * 30 + [2] * 20 + [3])
     keep, held = stratified_split(y, 0.2, 7)
-    assert np.bincount(y[held], minlength=4).tolist() == [10, 6, 4, 0]   # a class of one stays in keep
+    assert np.bincount(y[held], minlength=4).tolist() == [10, 6, 4, 0]  # a class of one stays in keep
     assert sorted(np.concatenate([keep, held]).tolist()) == list(range(len(y)))
     assert np.array_equal(held, stratified_split(y, 0.2, 7)[1])
     assert not np.array_equal(held, stratified_split(y, 0.2, 8)[1])
@@ -113,12 +116,15 @@ def test_npz_and_csv_give_the_same_sequences(tmp_path, rng):
     np.testing.assert_allclose(a.x, b.x)
 
 
-@pytest.mark.parametrize("text, kwargs, message", [
-    ("id,f0,label\ns,1,a\n", {"label_column": "class"}, "no column 'class'"),
-    ("id,f0,label\ns,1,a\ns,nan,a\n", {}, "line 3: column 'f0' is nan"),
-    ("id,f0,label\ns,1,a\ns,x,a\n", {}, "line 3: column 'f0' holds 'x'"),
-    ("id,f0,label\ns,1,a\ns,2,b\n", {}, "sequence 's' has label 'b' here and 'a' before"),
-])
+@pytest.mark.parametrize(
+    "text, kwargs, message",
+    [
+        ("id,f0,label\ns,1,a\n", {"label_column": "class"}, "no column 'class'"),
+        ("id,f0,label\ns,1,a\ns,nan,a\n", {}, "line 3: column 'f0' is nan"),
+        ("id,f0,label\ns,1,a\ns,x,a\n", {}, "line 3: column 'f0' holds 'x'"),
+        ("id,f0,label\ns,1,a\ns,2,b\n", {}, "sequence 's' has label 'b' here and 'a' before"),
+    ],
+)
 def test_csv_errors_name_the_line_and_column(tmp_path, text, kwargs, message):
     (tmp_path / "d.csv").write_text(text)
     with pytest.raises(InputError, match=message):
@@ -137,7 +143,7 @@ def test_npz_errors(tmp_path):
     np.savez(tmp_path / "c.npz", x=x, y=[0, 1], lengths=[3, 3])
     with pytest.raises(NonFiniteError, match="sequence 1, step 2, feature 0"):
         load_npz(tmp_path / "c.npz")
-    np.savez(tmp_path / "d.npz", x=x, y=[0, 1], lengths=[3, 2])     # the inf is padding: fine
+    np.savez(tmp_path / "d.npz", x=x, y=[0, 1], lengths=[3, 2])  # the inf is padding: fine
     assert load_npz(tmp_path / "d.npz").lengths.tolist() == [3, 2]
 
 
@@ -156,15 +162,20 @@ def test_one_schedule_module():
     budget, a floor and a warm-up."""
     from tinyrnn import train
     from tinyrnn.errors import InputError
+
     assert train.CosineLR is CosineLR and train.ConstantLR is ConstantLR
     assert ConstantLR(0.1).lr_at(5, 99.0) == 0.1
-    steps = CosineLR(0.01, 100)                                        # a floor of 5% by default
+    steps = CosineLR(0.01, 100)  # a floor of 5% by default
     assert steps.lr_at(0) == 0.01 and steps.lr_at(100) == pytest.approx(0.0005)
-    timed = CosineLR(1.0, time_budget=60.0, floor=0.0, warmup=4)       # warm-up in steps, the decay in seconds
+    timed = CosineLR(1.0, time_budget=60.0, floor=0.0, warmup=4)  # warm-up in steps, the decay in seconds
     assert timed.lr_at(1, 0.0) == 0.5 and timed.lr_at(4, 30.0) == pytest.approx(0.5)
     assert timed.lr_at(10**6, 60.0) == pytest.approx(0.0, abs=1e-15)
-    for kwargs, name in [({"floor": 1.0}, "floor"), ({"floor": -0.1}, "floor"), ({"warmup": -1}, "warmup"),
-                         ({"time_budget": -1.0}, "time_budget")]:
+    for kwargs, name in [
+        ({"floor": 1.0}, "floor"),
+        ({"floor": -0.1}, "floor"),
+        ({"warmup": -1}, "warmup"),
+        ({"time_budget": -1.0}, "time_budget"),
+    ]:
         with pytest.raises(InputError, match=name):
             CosineLR(1.0, 10, **kwargs)
     with pytest.raises(InputError, match="lr"):
@@ -183,8 +194,9 @@ def test_early_stopping_counts_evaluations_without_improvement():
 
 
 # ------------------------------------------------------------------ the composed model
-CONFIGS = [(cell, pool, bi) for cell in ("gru", "lstm", "rnn") for pool in ("last", "mean", "max")
-           for bi in (False, True)]
+CONFIGS = [
+    (cell, pool, bi) for cell in ("gru", "lstm", "rnn") for pool in ("last", "mean", "max") for bi in (False, True)
+]
 
 
 @pytest.mark.parametrize("cell, pool, bi", CONFIGS)
@@ -192,8 +204,8 @@ def test_no_padding_leak(rng, cell, pool, bi):
     """The same sequences padded with garbage to a longer T give the same outputs and gradients."""
     model = SequenceClassifier(cell, 3, 5, 4, num_layers=2, bidirectional=bi, pool=pool, dtype=np.float64, rng=1)
     x, lengths = pad_sequences(ragged(rng, [4, 2, 6]), np.float64)
-    longer = np.concatenate([x, 1e3 * rng.standard_normal((3, 5, 3))], axis=1)   # T 6 -> 11
-    longer[0, 4:6] = 77.0                                                         # and past length 4
+    longer = np.concatenate([x, 1e3 * rng.standard_normal((3, 5, 3))], axis=1)  # T 6 -> 11
+    longer[0, 4:6] = 77.0  # and past length 4
     y = np.array([0, 3, 1])
     grads = []
     for inp in (x, longer):
@@ -209,8 +221,16 @@ def test_no_padding_leak(rng, cell, pool, bi):
     np.testing.assert_allclose(grads[0][2], grads[1][2], rtol=1e-10, atol=1e-13)
 
 
-@pytest.mark.parametrize("cell, pool, bi", [("gru", "last", True), ("lstm", "mean", True), ("rnn", "max", False),
-                                            ("gru", "max", True), ("lstm", "last", False)])
+@pytest.mark.parametrize(
+    "cell, pool, bi",
+    [
+        ("gru", "last", True),
+        ("lstm", "mean", True),
+        ("rnn", "max", False),
+        ("gru", "max", True),
+        ("lstm", "last", False),
+    ],
+)
 def test_sequence_model_gradcheck(rng, cell, pool, bi):
     model = SequenceModel(cell, 3, 4, 2, num_layers=2, bidirectional=bi, pool=pool, dtype=np.float64, rng=2)
     x, lengths = pad_sequences(ragged(rng, [4, 2, 5]), np.float64)
@@ -225,8 +245,9 @@ def test_sequence_model_gradcheck(rng, cell, pool, bi):
 
 
 @pytest.mark.torch
-@pytest.mark.parametrize("cell, pool, bi", [("gru", "last", True), ("lstm", "mean", True), ("rnn", "max", True),
-                                            ("gru", "max", False)])
+@pytest.mark.parametrize(
+    "cell, pool, bi", [("gru", "last", True), ("lstm", "mean", True), ("rnn", "max", True), ("gru", "max", False)]
+)
 def test_sequence_model_matches_torch(torch, rng, cell, pool, bi):
     model = SequenceModel(cell, 3, 4, 2, num_layers=2, bidirectional=bi, pool=pool, dtype=np.float64, rng=3)
     x, lengths = pad_sequences(ragged(rng, [4, 2, 5]), np.float64)
@@ -236,9 +257,8 @@ def test_sequence_model_matches_torch(torch, rng, cell, pool, bi):
     load_into_torch(torch, t_rnn, model.rnn)
     load_into_torch(torch, t_head, model.head)
     xt = torch.tensor(x, requires_grad=True)
-    packed = torch.nn.utils.rnn.pack_padded_sequence(xt, torch.tensor(lengths), batch_first=True,
-                                                     enforce_sorted=False)
-    out, _ = torch.nn.utils.rnn.pad_packed_sequence(t_rnn(packed)[0], batch_first=True)   # (B, T, D*H)
+    packed = torch.nn.utils.rnn.pack_padded_sequence(xt, torch.tensor(lengths), batch_first=True, enforce_sorted=False)
+    out, _ = torch.nn.utils.rnn.pad_packed_sequence(t_rnn(packed)[0], batch_first=True)  # (B, T, D*H)
     L = torch.tensor(lengths)
     valid = (torch.arange(out.shape[1])[None, :] < L[:, None])[:, :, None]
     if pool == "mean":
@@ -281,7 +301,7 @@ def test_classifier_checkpoint_covers_every_layer(tmp_path, rng):
 def test_series_transform_inverts(rng, log, lag):
     v = np.exp(rng.normal(5, 0.1, 60)) if log else rng.normal(0, 1, 60)
     tf = SeriesTransform(v[:48], log, lag)
-    z = tf.forward(v)                                  # the true future, transformed
+    z = tf.forward(v)  # the true future, transformed
     np.testing.assert_allclose(tf.invert(z[-12:]), v[48:], rtol=1e-10)
 
 
@@ -295,15 +315,22 @@ def test_windows_pair_inputs_with_the_following_values():
 
 def test_fit_classifier_stops_early_and_keeps_the_best_epoch(rng):
     from tinyrnn.models.classifier import FitConfig, evaluate, fit_classifier
+
     x, lengths = pad_sequences(ragged(rng, rng.integers(2, 8, 40), F=2))
-    y = np.arange(40) % 2                                  # labels unrelated to x: validation loss rises
+    y = np.arange(40) % 2  # labels unrelated to x: validation loss rises
     model = SequenceClassifier("gru", 2, 16, 2, rng=5)
     val = (x[30:], lengths[30:], y[30:])
     seen = []
-    fit = fit_classifier(model, (x[:30], lengths[:30], y[:30]), val,
-                         FitConfig(epochs=200, lr=3e-2, patience=3), rng=0, on_epoch=seen.append)
-    assert fit["epochs"] < 200 and fit["epochs"] == len(seen)           # stopped early
+    fit = fit_classifier(
+        model,
+        (x[:30], lengths[:30], y[:30]),
+        val,
+        FitConfig(epochs=200, lr=3e-2, patience=3),
+        rng=0,
+        on_epoch=seen.append,
+    )
+    assert fit["epochs"] < 200 and fit["epochs"] == len(seen)  # stopped early
     losses = [r["val_loss"] for r in seen]
     assert fit["best_epoch"] == int(np.argmin(losses)) + 1
-    assert fit["epochs"] - fit["best_epoch"] == 3                        # patience 3
-    np.testing.assert_allclose(evaluate(model, *val)["loss"], min(losses), rtol=1e-5)   # the best weights
+    assert fit["epochs"] - fit["best_epoch"] == 3  # patience 3
+    np.testing.assert_allclose(evaluate(model, *val)["loss"], min(losses), rtol=1e-5)  # the best weights

@@ -50,14 +50,14 @@ def test_bracket_comment_indent_and_position_features():
 
 def test_features_of_any_text():
     text = "He said \u201cno (really)\u201d; don't 42\nX"
-    assert _column(text, "any_quote") == [0] * 8 + [1] * 12 + [0] * 13                     # \u201c ... \u201d
+    assert _column(text, "any_quote") == [0] * 8 + [1] * 12 + [0] * 13  # \u201c ... \u201d
     assert _column(text, "any_brackets") == [0] * 12 + [1] * 7 + [0] * 14
     assert _column(text, "word_position")[:12] == [1, 2, 0, 1, 2, 3, 4, 0, 0, 1, 2, 0]
     assert _column(text, "whitespace") == [int(c.isspace()) for c in text]
     assert _column(text, "digit") == [int(c in "42") for c in text]
     assert _column(text, "capital") == [int(c in "HX") for c in text]
     assert _column(text, "line_break") == [int(c == "\n") for c in text]
-    assert _column("\u00abun \u2039deux\u203a\u00bb x", "any_quote") == [1] * 10 + [0, 0, 0]   # the outer pair
+    assert _column("\u00abun \u2039deux\u203a\u00bb x", "any_quote") == [1] * 10 + [0, 0, 0]  # the outer pair
 
 
 def test_features_in_stretches_equal_features_at_once():
@@ -75,6 +75,7 @@ def _luminance(rgb):
 def test_every_colour_level_keeps_the_text_readable():
     """WCAG 2 contrast ratio of the text colour on each background level: at least 4.5."""
     from tinyrnn.viz.assets import LEVELS, TEXT_COLOUR, level_rgb
+
     text = _luminance(TEXT_COLOUR)
     ratios = [(_luminance(level_rgb(k)) + 0.05) / (text + 0.05) for k in range(LEVELS)]
     assert min(ratios) >= 4.5, ratios
@@ -100,17 +101,18 @@ def test_tracer_in_chunks_equals_the_model(cell):
     ids = np.array([vocab.stoi[c] for c in CODE * 2])
     logits, state = model(ids[:, None])
     tracer = Tracer(model)
-    parts = [tracer(ids[s:s + 13]) for s in range(0, len(ids), 13)]
+    parts = [tracer(ids[s : s + 13]) for s in range(0, len(ids), 13)]
     acts = np.concatenate([a for a, _ in parts])
     logp = np.concatenate([p for _, p in parts])
     H = 7
-    np.testing.assert_allclose(logp, np.log(np.exp(logits[:, 0]) / np.exp(logits[:, 0]).sum(1, keepdims=True)),
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        logp, np.log(np.exp(logits[:, 0]) / np.exp(logits[:, 0]).sum(1, keepdims=True)), atol=1e-12
+    )
     h_n, c_n = state if cell == "lstm" else (state, None)
     width = 2 * H if cell == "lstm" else H
     for k in range(2):
-        block = acts[:, k * width:(k + 1) * width]
-        np.testing.assert_allclose(block[-1, -H:], h_n[k, 0], atol=1e-12)            # h
+        block = acts[:, k * width : (k + 1) * width]
+        np.testing.assert_allclose(block[-1, -H:], h_n[k, 0], atol=1e-12)  # h
         if cell == "lstm":
             np.testing.assert_allclose(block[-1, :H], np.tanh(c_n[k, 0]), atol=1e-12)  # tanh(c)
     out, _ = model.rnn(model.embed(ids[:, None]))
@@ -124,13 +126,14 @@ def test_tracer_gates_in_chunks_equal_states_of_the_whole_text(cell):
     model, vocab = tiny_model(cell=cell, layers=2, hidden=6, dtype=np.float64)
     ids = np.array([vocab.stoi[c] for c in CODE])
     tracer = Tracer(model, gates=True)
-    acts = np.concatenate([tracer(ids[s:s + 11], predict=False)[0] for s in range(0, len(ids), 11)])
+    acts = np.concatenate([tracer(ids[s : s + 11], predict=False)[0] for s in range(0, len(ids), 11)])
     whole = tinyrnn.states(model.rnn, model.embed(ids[:, None]))
-    assert [s for _, s in tracer.groups[:len(tracer.groups) // 2]] == (
-        ["c", "h", "i", "f", "g", "o"] if cell == "lstm" else ["h", "r", "z", "n"])
+    assert [s for _, s in tracer.groups[: len(tracer.groups) // 2]] == (
+        ["c", "h", "i", "f", "g", "o"] if cell == "lstm" else ["h", "r", "z", "n"]
+    )
     for g, (layer, name) in enumerate(tracer.groups):
         want = whole[layer - 1][name][:, 0]
-        np.testing.assert_allclose(acts[:, g * 6:(g + 1) * 6], np.tanh(want) if name == "c" else want, atol=1e-12)
+        np.testing.assert_allclose(acts[:, g * 6 : (g + 1) * 6], np.tanh(want) if name == "c" else want, atol=1e-12)
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
@@ -139,8 +142,18 @@ def test_tracer_with_regularisers_equals_the_model_in_evaluation(cell):
     evaluation mode (no masks, zoneout's expectation), so its h equal the evaluated model's and
     the LSTM's tanh(c) block equals the model's final c."""
     vocab_model, vocab = tiny_model(cell=cell, layers=2, hidden=7, dtype=np.float64)
-    model = CharLM(len(vocab), 6, 7, cell, 2, rng=np.random.default_rng(0), dtype=np.float64,
-                   recurrent_dropout=0.3, weight_drop=0.2, zoneout=0.4)
+    model = CharLM(
+        len(vocab),
+        6,
+        7,
+        cell,
+        2,
+        rng=np.random.default_rng(0),
+        dtype=np.float64,
+        recurrent_dropout=0.3,
+        weight_drop=0.2,
+        zoneout=0.4,
+    )
     model.load_state_dict(vocab_model.state_dict())
     model.eval()
     ids = np.array([vocab.stoi[c] for c in CODE])
@@ -161,8 +174,12 @@ def test_lstm_cell_states_give_the_layers_h():
     tanh_c = acts[:, :5]
     h_prev = np.concatenate([np.zeros((1, 5)), out[:-1, 0]])
     r = model.rnn
-    a_o = (x[:, 0] @ r.weight_ih_l0.data[15:].T + r.bias_ih_l0.data[15:] + h_prev @ r.weight_hh_l0.data[15:].T
-           + r.bias_hh_l0.data[15:])
+    a_o = (
+        x[:, 0] @ r.weight_ih_l0.data[15:].T
+        + r.bias_ih_l0.data[15:]
+        + h_prev @ r.weight_hh_l0.data[15:].T
+        + r.bias_hh_l0.data[15:]
+    )
     np.testing.assert_allclose(sigmoid(a_o) * tanh_c, out[:, 0], atol=1e-12)
 
 
@@ -173,12 +190,13 @@ def test_influence_equals_finite_differences(cell, layers):
     the window's embeddings, the state at the window's start taken from the whole text's run."""
     from tinyrnn.functional import log_softmax
     from tinyrnn.viz.influence import influence
+
     model, vocab = tiny_model(cell=cell, layers=layers, hidden=5, dtype=np.float64)
     ids = np.array([vocab.stoi[c] for c in CODE[:70]])
     before = [p.grad.copy() for p in model.parameters()]
     W = 8
     got = influence(model, ids, window=W, batch=7)
-    assert all((p.grad == g).all() for p, g in zip(model.parameters(), before))    # gradients left alone
+    assert all((p.grad == g).all() for p, g in zip(model.parameters(), before))  # gradients left alone
     emb = model.embed(ids[:, None])[:, 0]
 
     def logp(j, e):
@@ -212,8 +230,12 @@ def test_page_of_5000_characters_of_an_lstm_256_is_at_most_8_mb(monkeypatch):
     page with every held state and the influence of 64 characters stays within 8 MB and fetches
     nothing. (base64's length does not depend on the values, so the influence is zeros here.)"""
     import sys
-    monkeypatch.setattr(sys.modules["tinyrnn.viz.analyse"], "influence_rows",
-                        lambda model, ids, window: iter([(np.arange(len(ids)), np.zeros((len(ids), window)))]))
+
+    monkeypatch.setattr(
+        sys.modules["tinyrnn.viz.analyse"],
+        "influence_rows",
+        lambda model, ids, window: iter([(np.arange(len(ids)), np.zeros((len(ids), window)))]),
+    )
     model, vocab = tiny_model(hidden=256)
     a = analyse(model, vocab, (CODE * 100)[:5000])
     page = render(a, "t", "s")
@@ -225,10 +247,10 @@ def test_page_of_5000_characters_of_an_lstm_256_is_at_most_8_mb(monkeypatch):
 # ---------------------------------------------------------------- ranking
 def test_correlator_over_chunks_equals_corrcoef(rng):
     a, f = rng.standard_normal((200, 6)), rng.standard_normal((200, 3)) * 5 + 2
-    f[:, 2] = 1.0                                                  # a constant feature
+    f[:, 2] = 1.0  # a constant feature
     c = Correlator(6, 3)
     for s in range(0, 200, 37):
-        c.update(a[s:s + 37], f[s:s + 37])
+        c.update(a[s : s + 37], f[s : s + 37])
     r = c.result()
     full = np.corrcoef(a.T, f[:, :2].T)[:6, 6:]
     np.testing.assert_allclose(r[:, :2], full, atol=1e-10)
@@ -238,8 +260,8 @@ def test_correlator_over_chunks_equals_corrcoef(rng):
 def test_rank_finds_the_planted_cells(rng):
     feats = text_features(CODE * 3)
     acts = rng.standard_normal((len(feats), 10)) * 0.3
-    acts[:, 4] += feats[:, 0]                                      # tracks quotes
-    acts[:, 7] -= feats[:, 1]                                      # anti-tracks brackets
+    acts[:, 4] += feats[:, 0]  # tracks quotes
+    acts[:, 7] -= feats[:, 1]  # anti-tracks brackets
     c = Correlator(10, len(FEATURES))
     c.update(acts, feats)
     r0 = c.result()
@@ -248,14 +270,15 @@ def test_rank_finds_the_planted_cells(rng):
     assert dict(ranked[:2]) == {4: 0, 7: 1}
     assert [col for col, _ in rank_cells(c.result(), np.arange(10) != 4, 1)] == [7]
     lines = acts.copy()
-    lines[:, :4] += 3 * feats[:, 2:3] / feats[:, 2].std()               # four strong line-position cells
+    lines[:, :4] += 3 * feats[:, 2:3] / feats[:, 2].std()  # four strong line-position cells
     c = Correlator(10, len(FEATURES))
     c.update(lines, feats)
     listed = rank_cells(c.result(), np.ones(10, bool), 3)
-    assert {4: 0, 7: 1}.items() <= dict(listed).items()                # quote and bracket cells still listed
-    assert [abs(c.result()[col, f]) for col, f in listed] == sorted((abs(c.result()[col, f]) for col, f in listed),
-                                                                    reverse=True)
-    units = np.array([0, 1, 2, 3, 4, 0, 1, 2, 3, 4])                     # column 7 is unit 2's other state
+    assert {4: 0, 7: 1}.items() <= dict(listed).items()  # quote and bracket cells still listed
+    assert [abs(c.result()[col, f]) for col, f in listed] == sorted(
+        (abs(c.result()[col, f]) for col, f in listed), reverse=True
+    )
+    units = np.array([0, 1, 2, 3, 4, 0, 1, 2, 3, 4])  # column 7 is unit 2's other state
     assert [col for col, _ in rank_cells(r0, np.ones(10, bool), 10, units)][:2] in ([4, 7], [7, 4])
     assert len(rank_cells(r0, np.ones(10, bool), 10, units)) == 5
 
@@ -263,7 +286,7 @@ def test_rank_finds_the_planted_cells(rng):
 # ---------------------------------------------------------------- analysis and page
 def test_analysis_predictions_and_surprise_match_the_model():
     model, vocab = tiny_model(layers=2)
-    text = CODE + "é" + CODE[:40]                                 # one character outside the vocabulary
+    text = CODE + "é" + CODE[:40]  # one character outside the vocabulary
     a = analyse(model, vocab, text, top=4, chunk=16)
     p = model_probs(model, vocab, text)
     assert a.steps == len(text) - 1 and a.skipped == ["é"] and a.acts.shape == (4, a.steps)
@@ -293,12 +316,14 @@ def test_analysis_quantises_the_listed_cells():
         np.testing.assert_allclose(row / 127, acts[:, column], atol=0.5 / 127 + 1e-9)
     r = [abs(c["r"]) for c in a.cells]
     assert r == sorted(r, reverse=True)
-    assert sorted(c["index"] for c in a.cells) == list(range(8))         # each unit once, by its stronger state
+    assert sorted(c["index"] for c in a.cells) == list(range(8))  # each unit once, by its stronger state
 
 
 def test_layer_and_state_choose_the_ranked_cells():
     model, vocab = tiny_model(layers=2)
-    assert {(c["layer"], c["state"]) for c in analyse(model, vocab, CODE, top=50, layer=2, state="c").cells} == {(2, "c")}
+    assert {(c["layer"], c["state"]) for c in analyse(model, vocab, CODE, top=50, layer=2, state="c").cells} == {
+        (2, "c")
+    }
     with pytest.raises(ValueError, match="--layer must be between 1 and 2"):
         analyse(model, vocab, CODE, layer=3)
     gru, gvocab = tiny_model(cell="gru")
@@ -311,15 +336,15 @@ def test_page_is_self_contained_and_shows_the_top_cell_without_script():
     text = CODE + "\u2192"
     a = analyse(model, vocab, text, top=3)
     page = render(a, "tiny <model>", "CODE & more")
-    assert not re.search(r"(src|href)\s*=|https?://|@import|url\(", page)     # nothing fetched
-    body = page[page.index('<div id="text"'):page.index('<div id="tip"')]
+    assert not re.search(r"(src|href)\s*=|https?://|@import|url\(", page)  # nothing fetched
+    body = page[page.index('<div id="text"') : page.index('<div id="tip"')]
     spans = re.findall(r'<span class="([^"]+)"[^>]*>(.*?)</span>', body, re.S)
     assert len(spans) == len(text)
     shown = "".join("\n" if s == "\u21b5" else s for _, s in spans)
     assert shown.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&") == text
     classes = [c for c, _ in spans]
     assert classes[-1] == "oov" and classes.count("oov") == 1
-    assert classes[:-1] == [f"q{k}" for k in levels(a.acts[0])]                # the top-ranked cell, static
+    assert classes[:-1] == [f"q{k}" for k in levels(a.acts[0])]  # the top-ranked cell, static
     assert "tiny &lt;model&gt;" in page and "CODE &amp; more" in page
     assert "1 characters outside the vocabulary skipped" in page
 
@@ -332,8 +357,31 @@ def trained(tmp_path_factory):
     corpus = folder / "corpus.py"
     corpus.write_text(CODE * 40)
     ck = str(folder / "lm.npz")
-    assert cli.main(["charlm", "train", str(corpus), "--hidden", "16", "--embed", "8", "--seq-len", "16",
-                     "--batch", "4", "--steps", "20", "--eval-every", "20", "--quiet", "--save", ck]) == 0
+    assert (
+        cli.main(
+            [
+                "charlm",
+                "train",
+                str(corpus),
+                "--hidden",
+                "16",
+                "--embed",
+                "8",
+                "--seq-len",
+                "16",
+                "--batch",
+                "4",
+                "--steps",
+                "20",
+                "--eval-every",
+                "20",
+                "--quiet",
+                "--save",
+                ck,
+            ]
+        )
+        == 0
+    )
     return folder, corpus, ck
 
 
@@ -352,8 +400,9 @@ def test_show_file_writes_page_and_json(trained, tmp_path, capsys):
     folder, corpus, ck = trained
     out = tmp_path / "page.html"
     capsys.readouterr()
-    assert cli.main(["charlm", "show", ck, str(corpus), "--html", str(out), "--top", "4", "--chars", "300",
-                     "--json"]) == 0
+    assert (
+        cli.main(["charlm", "show", ck, str(corpus), "--html", str(out), "--top", "4", "--chars", "300", "--json"]) == 0
+    )
     lines = capsys.readouterr().out.strip().splitlines()
     summary = json.loads(lines[-1])
     assert summary["chars"] == 300 and summary["source"] == f"{corpus} (its first 300 characters)"
@@ -404,8 +453,12 @@ def test_show_bad_input_one_line(trained, tmp_path, capsys):
     alien = tmp_path / "alien.txt"
     alien.write_text("\u00e9\u00e9\u2192", encoding="utf-8")
     _fails(["charlm", "show", ck, str(alien)], capsys, "no character of the text is in the model's vocabulary")
-    _fails(["charlm", "show", ck, str(corpus), "--html", str(tmp_path / "no" / "p.html")], capsys,
-           "--html", "does not exist")
+    _fails(
+        ["charlm", "show", ck, str(corpus), "--html", str(tmp_path / "no" / "p.html")],
+        capsys,
+        "--html",
+        "does not exist",
+    )
     _fails(["charlm", "show", ck, str(corpus), "--html", str(tmp_path)], capsys, "is a directory")
     _fails(["charlm", "show", ck, str(corpus), "--layer", "2"], capsys, "--layer must be between 1 and 1")
     _fails(["charlm", "show", ck, str(corpus), "--top", "0"], capsys, "--top")
@@ -429,8 +482,28 @@ def default_corpus(monkeypatch):
 
 
 def _train_default(ck):
-    assert cli.main(["charlm", "train", "--hidden", "8", "--embed", "4", "--seq-len", "8",
-                     "--batch", "2", "--steps", "2", "--quiet", "--save", str(ck)]) == 0
+    assert (
+        cli.main(
+            [
+                "charlm",
+                "train",
+                "--hidden",
+                "8",
+                "--embed",
+                "4",
+                "--seq-len",
+                "8",
+                "--batch",
+                "2",
+                "--steps",
+                "2",
+                "--quiet",
+                "--save",
+                str(ck),
+            ]
+        )
+        == 0
+    )
 
 
 def test_show_needs_a_file_when_the_corpus_is_not_the_same(tmp_path, capsys, default_corpus):
@@ -439,7 +512,7 @@ def test_show_needs_a_file_when_the_corpus_is_not_the_same(tmp_path, capsys, def
     _fails(["charlm", "show", bare], capsys, "does not record its training corpus; give a FILE")
     ck = tmp_path / "lm.npz"
     _train_default(ck)
-    default_corpus["text"] = CODE.replace("x", "y") + CODE * 39          # same characters, other text
+    default_corpus["text"] = CODE.replace("x", "y") + CODE * 39  # same characters, other text
     _fails(["charlm", "show", str(ck)], capsys, "not the one the checkpoint was trained on", "give a FILE")
     default_corpus["text"] = None
     _fails(["charlm", "show", str(ck)], capsys, "cannot be read here", "give a FILE")
@@ -448,6 +521,7 @@ def test_show_needs_a_file_when_the_corpus_is_not_the_same(tmp_path, capsys, def
 def test_held_out_slice_is_the_training_split(tmp_path, default_corpus):
     from tinyrnn.checkpoint import read_header
     from tinyrnn.demos.show import held_out_text
+
     ck = tmp_path / "lm.npz"
     _train_default(ck)
     vocab, train_ids, valid_ids, _ = prepare(CharLMConfig(files=[]))
@@ -477,7 +551,7 @@ def test_memory_does_not_hold_every_cell_of_every_step():
 # ---------------------------------------------------------------- sample --prime-file
 def test_sample_prime_file_equals_prime(trained, tmp_path, capsys):
     _, _, ck = trained
-    primer = "def f(x):\n    return [x,\n" * 200             # multi-line, fed in more than one piece
+    primer = "def f(x):\n    return [x,\n" * 200  # multi-line, fed in more than one piece
     f = tmp_path / "primer.py"
     f.write_text(primer)
     assert cli.main(["charlm", "sample", ck, "--prime-file", str(f), "--length", "40", "--seed", "5"]) == 0

@@ -27,12 +27,15 @@ def reference_states(layer, kind, x, h0, c0, lengths):
         outs = []
         for d in range(D):
             sfx = f"_l{lay}" + ("_reverse" if d else "")
-            w = {n: getattr(layer, n + sfx).data for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
-                 if getattr(layer, n + sfx, None) is not None}
+            w = {
+                n: getattr(layer, n + sfx).data
+                for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
+                if getattr(layer, n + sfx, None) is not None
+            }
             h, c = h0[lay * D + d], c0[lay * D + d] if c0 is not None else None
             rec = {k: [None] * T for k in KEYS[kind]}
             y = np.zeros((T, B, h.shape[1]))
-            for t in (reversed(range(T)) if d else range(T)):
+            for t in reversed(range(T)) if d else range(T):
                 m = masks[t]
                 if kind == "RNN":
                     h_new, cache = ref.rnn_step(inp[t], h, **w, nonlinearity=layer.nonlinearity)
@@ -55,23 +58,35 @@ def reference_states(layer, kind, x, h0, c0, lengths):
 
 def make(kind, num_layers, bidirectional, batch_first, proj_size, rng, I=3, H=4):
     kw = {"proj_size": proj_size} if proj_size else {}
-    layer = getattr(tr, kind)(I, H, num_layers=num_layers, bidirectional=bidirectional,
-                              batch_first=batch_first, dtype=np.float64, rng=rng, **kw)
-    for p in layer.parameters():                         # larger weights: gates away from 0.5
+    layer = getattr(tr, kind)(
+        I,
+        H,
+        num_layers=num_layers,
+        bidirectional=bidirectional,
+        batch_first=batch_first,
+        dtype=np.float64,
+        rng=rng,
+        **kw,
+    )
+    for p in layer.parameters():  # larger weights: gates away from 0.5
         p.data *= 3
     return layer
 
 
-COMBOS = [(kind, L, bi, bf, lens, proj)
-          for kind, L, bi, bf, lens in itertools.product(("RNN", "LSTM", "GRU"), (1, 2), (False, True),
-                                                         (False, True), (False, True))
-          for proj in ((0, 2) if kind == "LSTM" else (0,))]
+COMBOS = [
+    (kind, L, bi, bf, lens, proj)
+    for kind, L, bi, bf, lens in itertools.product(
+        ("RNN", "LSTM", "GRU"), (1, 2), (False, True), (False, True), (False, True)
+    )
+    for proj in ((0, 2) if kind == "LSTM" else (0,))
+]
 
 
 @pytest.mark.parametrize("kind,num_layers,bidirectional,batch_first,with_lengths,proj_size", COMBOS)
 def test_states_equal_reference_steps(kind, num_layers, bidirectional, batch_first, with_lengths, proj_size):
-    rng = np.random.default_rng(len(COMBOS) + COMBOS.index((kind, num_layers, bidirectional, batch_first,
-                                                            with_lengths, proj_size)))
+    rng = np.random.default_rng(
+        len(COMBOS) + COMBOS.index((kind, num_layers, bidirectional, batch_first, with_lengths, proj_size))
+    )
     T, B = 6, 3
     layer = make(kind, num_layers, bidirectional, batch_first, proj_size, rng)
     n, P = num_layers * layer.num_directions, proj_size or 4
@@ -90,7 +105,7 @@ def test_states_equal_reference_steps(kind, num_layers, bidirectional, batch_fir
             assert ours.shape == (T, B, size), (name, ours.shape)
             close(ours, w[name], np.float64, f"{kind} layer/direction {k} {name}", rtol=EQUAL)
             if with_lengths and name not in ("h", "c"):
-                assert not ours[2:, 1].any() and not ours[4:, 2].any()   # padded steps: gates 0
+                assert not ours[2:, 1].any() and not ours[4:, 2].any()  # padded steps: gates 0
 
 
 def test_states_last_step_is_the_final_state_and_h_is_the_output():

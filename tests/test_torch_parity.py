@@ -19,10 +19,10 @@ RNN_GRID = list(itertools.product([1, 2], [False, True], [False, True], [False, 
 def test_rnn_parity(torch, dtype, num_layers, bidirectional, batch_first, bias, nonlinearity):
     rng = np.random.default_rng(42)
     I, H, T, B = 5, 6, 7, 3
-    ours = tr.RNN(I, H, num_layers, nonlinearity, bias, batch_first, 0.0, bidirectional,
-                  dtype=dtype, rng=rng)
-    theirs = torch.nn.RNN(I, H, num_layers, nonlinearity, bias, batch_first, 0.0, bidirectional,
-                          dtype=tdtype(torch, dtype))
+    ours = tr.RNN(I, H, num_layers, nonlinearity, bias, batch_first, 0.0, bidirectional, dtype=dtype, rng=rng)
+    theirs = torch.nn.RNN(
+        I, H, num_layers, nonlinearity, bias, batch_first, 0.0, bidirectional, dtype=tdtype(torch, dtype)
+    )
     load_into_torch(torch, theirs, ours)
     D = 2 if bidirectional else 1
     x = rng.standard_normal((B, T, I) if batch_first else (T, B, I)).astype(dtype)
@@ -140,16 +140,19 @@ def _params_pair(torch, rng, dtype=np.float64):
     return ours, theirs
 
 
-@pytest.mark.parametrize("name,kw", [
-    ("SGD", dict(lr=0.1)),
-    ("SGD", dict(lr=0.1, momentum=0.9, weight_decay=0.01)),
-    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True)),
-    ("SGD", dict(lr=0.1, momentum=0.5, dampening=0.3)),
-    ("Adam", dict(lr=0.01)),
-    ("Adam", dict(lr=0.05, betas=(0.8, 0.9), eps=1e-6, weight_decay=0.1)),
-    ("Adagrad", dict(lr=0.1)),
-    ("Adagrad", dict(lr=0.1, lr_decay=0.01, weight_decay=0.05, initial_accumulator_value=0.1, eps=1e-8)),
-])
+@pytest.mark.parametrize(
+    "name,kw",
+    [
+        ("SGD", dict(lr=0.1)),
+        ("SGD", dict(lr=0.1, momentum=0.9, weight_decay=0.01)),
+        ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True)),
+        ("SGD", dict(lr=0.1, momentum=0.5, dampening=0.3)),
+        ("Adam", dict(lr=0.01)),
+        ("Adam", dict(lr=0.05, betas=(0.8, 0.9), eps=1e-6, weight_decay=0.1)),
+        ("Adagrad", dict(lr=0.1)),
+        ("Adagrad", dict(lr=0.1, lr_decay=0.01, weight_decay=0.05, initial_accumulator_value=0.1, eps=1e-8)),
+    ],
+)
 def test_optimizer_parity(torch, name, kw):
     rng = np.random.default_rng(4)
     ours, theirs = _params_pair(torch, rng)
@@ -202,7 +205,7 @@ def test_state_dict_round_trip_through_torch(torch):
     t = torch.nn.RNN(4, 5, 2, bidirectional=True, dtype=torch.float64)
     load_into_torch(torch, t, a)
     b = tr.RNN(4, 5, 2, bidirectional=True, dtype=np.float64, rng=np.random.default_rng(9))
-    b.load_state_dict(t.state_dict())                 # torch tensors accepted as they are
+    b.load_state_dict(t.state_dict())  # torch tensors accepted as they are
     x = rng.standard_normal((6, 2, 4))
     np.testing.assert_array_equal(a(x)[0], b(x)[0])
     np.testing.assert_array_equal(a(x)[1], b(x)[1])

@@ -36,8 +36,9 @@ def run_parity(torch, kind, dtype, num_layers, bidirectional, batch_first, bias,
     xt, h0t, c0t = to_t(torch, x, True), to_t(torch, h0, True), to_t(torch, c0, True)
     inp = xt
     if with_lengths:
-        inp = torch.nn.utils.rnn.pack_padded_sequence(xt, torch.from_numpy(lengths), batch_first=batch_first,
-                                                      enforce_sorted=False)
+        inp = torch.nn.utils.rnn.pack_padded_sequence(
+            xt, torch.from_numpy(lengths), batch_first=batch_first, enforce_sorted=False
+        )
     out_t, hn_t = theirs(inp, (h0t, c0t) if pair else h0t)
     if with_lengths:
         out_t, _ = torch.nn.utils.rnn.pad_packed_sequence(out_t, batch_first=batch_first, total_length=T)
@@ -77,11 +78,14 @@ def test_lstm_proj_parity(torch, dtype, num_layers, bidirectional, batch_first, 
 
 
 @pytest.mark.parametrize("block_steps", [1, 4])
-@pytest.mark.parametrize("bidirectional,with_lengths,proj_size", list(itertools.product([False, True], [False, True], [0, 3])))
+@pytest.mark.parametrize(
+    "bidirectional,with_lengths,proj_size", list(itertools.product([False, True], [False, True], [0, 3]))
+)
 def test_lstm_backward_in_blocks_parity(torch, monkeypatch, block_steps, bidirectional, with_lengths, proj_size):
     """The same with lstm_backward's blocks made 1 and 4 steps long (T = 6: 4 + 2), float64."""
     import tinyrnn.nn.lstm as lstm_module
-    monkeypatch.setattr(lstm_module, "BLOCK_BYTES", block_steps * 20 * 3 * 8)   # 4H * B * float64 per step
+
+    monkeypatch.setattr(lstm_module, "BLOCK_BYTES", block_steps * 20 * 3 * 8)  # 4H * B * float64 per step
     run_parity(torch, "LSTM", np.float64, 2, bidirectional, False, True, with_lengths, proj_size=proj_size)
 
 
@@ -92,7 +96,10 @@ def test_gru_parity(torch, dtype, num_layers, bidirectional, batch_first, bias, 
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("num_layers,bidirectional,batch_first,bias", list(itertools.product([1, 2], [False, True], [False, True], [False, True])))
+@pytest.mark.parametrize(
+    "num_layers,bidirectional,batch_first,bias",
+    list(itertools.product([1, 2], [False, True], [False, True], [False, True])),
+)
 def test_rnn_lengths_parity(torch, dtype, num_layers, bidirectional, batch_first, bias):
     run_parity(torch, "RNN", dtype, num_layers, bidirectional, batch_first, bias, True)
 
@@ -126,8 +133,10 @@ def test_gated_cell_parity(torch, kind, dtype, bias):
         close(p.grad, tg[name].grad, dtype, name)
 
 
-@pytest.mark.parametrize("kind,kw", [("LSTM", dict(num_layers=2, bidirectional=True, proj_size=3)),
-                                     ("GRU", dict(num_layers=2, bidirectional=True))])
+@pytest.mark.parametrize(
+    "kind,kw",
+    [("LSTM", dict(num_layers=2, bidirectional=True, proj_size=3)), ("GRU", dict(num_layers=2, bidirectional=True))],
+)
 def test_gated_state_dict_round_trip(torch, kind, kw):
     rng = np.random.default_rng(4)
     a = getattr(tr, kind)(4, 5, dtype=np.float64, rng=rng, **kw)

@@ -34,7 +34,7 @@ def test_cosine_lr_over_steps_and_seconds():
     assert s.lr_at(0) == pytest.approx(0.01)
     assert s.lr_at(50) == pytest.approx(0.01 * (0.05 + 0.95 * 0.5))
     assert s.lr_at(100) == pytest.approx(0.0005) and s.lr_at(500) == pytest.approx(0.0005)
-    timed = train.CosineLR(0.01, steps=3, time_budget=60.0)              # the budget wins over steps
+    timed = train.CosineLR(0.01, steps=3, time_budget=60.0)  # the budget wins over steps
     assert timed.lr_at(2, 30.0) == pytest.approx(0.01 * (0.05 + 0.95 * 0.5))
     assert timed.lr_at(10**6, 0.0) == pytest.approx(0.01)
     assert isinstance(train.lr_schedule(0.1, False, 10), train.ConstantLR)
@@ -93,19 +93,24 @@ def test_no_save_is_said_at_the_start_on_a_terminal(monkeypatch, capsys):
     assert capsys.readouterr().err.strip() == train.UNSAVED
     assert cli.main(["add", "--steps", "5", "--quiet"]) == 0
     assert capsys.readouterr().err == ""
-    assert cli.main(["add", "--hidden", "1000000000"]) == 2        # refused before the run: no note
+    assert cli.main(["add", "--hidden", "1000000000"]) == 2  # refused before the run: no note
     assert "will not be kept" not in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv, module, name", [
-    (MEMORY + ["--steps", "20", "--eval-every", "10"], memory, "plot"),
-    (["add", "--steps", "20", "--quiet"], add_demo, "plot"),
-    (["seq2seq", "train", "--steps", "4", "--hidden", "8", "--quiet"], seq2seq, "plot"),
-])
+@pytest.mark.parametrize(
+    "argv, module, name",
+    [
+        (MEMORY + ["--steps", "20", "--eval-every", "10"], memory, "plot"),
+        (["add", "--steps", "20", "--quiet"], add_demo, "plot"),
+        (["seq2seq", "train", "--steps", "4", "--hidden", "8", "--quiet"], seq2seq, "plot"),
+    ],
+)
 def test_checkpoint_is_written_before_the_plot(argv, module, name, tmp_path, monkeypatch, capsys):
     """A plot that fails (a full disk) does not cost the trained model."""
+
     def full_disk(path, *args, **kwargs):
         raise OSError(28, "No space left on device", path)
+
     monkeypatch.setattr(module, name, full_disk)
     ckpt = tmp_path / "m.npz"
     assert cli.main(argv + ["--save", str(ckpt), "--plot", str(tmp_path / "p.png")]) == 2
@@ -123,6 +128,7 @@ def test_periodic_checkpoint_keeps_all_but_the_last_period(tmp_path, monkeypatch
         if step == 35:
             raise Diverged(step, math.inf, 0.01)
         return real(opt, model, step, loss, *args)
+
     monkeypatch.setattr(memory, "guarded_step", blow_up_late)
     ckpt = tmp_path / "m.npz"
     assert cli.main(MEMORY + ["--steps", "50", "--eval-every", "10", "--save", str(ckpt)]) == 3
@@ -132,6 +138,7 @@ def test_periodic_checkpoint_keeps_all_but_the_last_period(tmp_path, monkeypatch
 def test_held_out_loss_above_the_ceiling_is_a_divergence(tmp_path, monkeypatch, capsys):
     def absurd(model, task, test):
         return dict(test_ce=1e4, recall_accuracy=0.0)
+
     monkeypatch.setattr(memory, "evaluate", absurd)
     ckpt = tmp_path / "m.npz"
     argv = ["memory", "copy", "--T", "5", "--hidden", "8", "--test-size", "20", "--steps", "10", "--eval-every", "5"]
@@ -148,12 +155,14 @@ def test_keep_best_saves_one_steps_whole_state(tmp_path, monkeypatch):
 
     def scripted(model, task, pairs, beam=1, chunk=256):
         out = real(model, task, pairs[:5], beam, chunk)
-        if len(pairs) == 200:                      # the periodic evaluations, then the one before keeping
+        if len(pairs) == 200:  # the periodic evaluations, then the one before keeping
             out["accuracy"] = next(scores)
         return out
+
     monkeypatch.setattr(seq2seq, "evaluate", scripted)
-    cfg = seq2seq.config_for("reverse", hidden=8, batch=4, steps=12, eval_every=3, keep_best=True, max_len=5,
-                             quiet=True, lr=3e-3)
+    cfg = seq2seq.config_for(
+        "reverse", hidden=8, batch=4, steps=12, eval_every=3, keep_best=True, max_len=5, quiet=True, lr=3e-3
+    )
     original_step = seq2seq.guarded_step
 
     def record(opt, model, step, *args):
@@ -161,6 +170,7 @@ def test_keep_best_saves_one_steps_whole_state(tmp_path, monkeypatch):
         if step == 3:
             seen["rng"] = task_rng[0].bit_generator.state
             seen["weights"] = model.state_dict()
+
     task_rng = []
     real_make = seq2seq.make_task
 
@@ -168,6 +178,7 @@ def test_keep_best_saves_one_steps_whole_state(tmp_path, monkeypatch):
         task = real_make(cfg)
         task_rng.append(task.rng)
         return task
+
     monkeypatch.setattr(seq2seq, "make_task", make)
     monkeypatch.setattr(seq2seq, "guarded_step", record)
     ckpt = tmp_path / "s.npz"
@@ -175,7 +186,7 @@ def test_keep_best_saves_one_steps_whole_state(tmp_path, monkeypatch):
     assert metrics["steps"] == 12 and metrics["kept_step"] == 3
     header = read_header(ckpt)
     assert header["meta"]["steps"] == header["meta"]["kept_step"] == 3
-    assert header["optimizer"]["step"] == 3                      # Adam's state of step 3, not of step 12
+    assert header["optimizer"]["step"] == 3  # Adam's state of step 3, not of step 12
     assert header["meta"]["task_rng"] == seen["rng"]
     assert header["meta"]["curve"]["step"] == [3] and len(header["meta"]["curve"]["loss"]) == 3
     model, _, _ = seq2seq.load_for_translation(str(ckpt))
@@ -194,8 +205,8 @@ def test_second_signal_saves_and_exits_with_its_code():
                     pass
                 if step == 4:
                     with run.evaluating():
-                        os.kill(os.getpid(), signal.SIGTERM)     # the first: stop after this step
-                        os.kill(os.getpid(), signal.SIGTERM)     # the second: stop now
+                        os.kill(os.getpid(), signal.SIGTERM)  # the first: stop after this step
+                        os.kill(os.getpid(), signal.SIGTERM)  # the second: stop now
     assert e.value.exit_code == 143 and saved == [4]
 
 
@@ -208,7 +219,7 @@ def test_second_signal_waits_for_the_step_under_way():
                     if step == 2:
                         os.kill(os.getpid(), signal.SIGTERM)
                         os.kill(os.getpid(), signal.SIGTERM)
-                        finished = step                          # the step goes on to its end
+                        finished = step  # the step goes on to its end
     assert finished == 2 and saved == [2]
 
 
@@ -219,6 +230,7 @@ def test_second_sigterm_through_the_command_exits_143(tmp_path, monkeypatch, cap
         os.kill(os.getpid(), signal.SIGTERM)
         os.kill(os.getpid(), signal.SIGTERM)
         return real(model, task, test)
+
     monkeypatch.setattr(memory, "evaluate", signalled)
     ckpt = tmp_path / "m.npz"
     assert cli.main(MEMORY + ["--steps", "20", "--eval-every", "10", "--save", str(ckpt)]) == 143
@@ -246,6 +258,7 @@ def test_a_checkpoint_after_a_second_signal_names_the_step_of_its_weights(tmp_pa
             os.kill(os.getpid(), signal.SIGTERM)
             os.kill(os.getpid(), signal.SIGTERM)
         return real(model, a, b, chunk)
+
     monkeypatch.setattr(add_demo, "accuracy", signalled)
     ckpt = tmp_path / "a.npz"
     assert cli.main(["add", "--steps", "300", "--quiet", "--save", str(ckpt)]) == 143

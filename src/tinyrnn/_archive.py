@@ -27,8 +27,18 @@ _DATA_KINDS = "biuf"
 # What zipfile, zlib and numpy.lib.format raise on damaged or hostile bytes: a bad zip directory
 # or member, an unknown compression method, a cut stream, a bad .npy header (ValueError, or the
 # SyntaxError / RecursionError of its literal parser), and I/O errors reading the file.
-_ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, struct.error, NotImplementedError, ValueError,
-                   SyntaxError, RecursionError, OverflowError, OSError)
+_ARCHIVE_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    struct.error,
+    NotImplementedError,
+    ValueError,
+    SyntaxError,
+    RecursionError,
+    OverflowError,
+    OSError,
+)
 
 
 class Archive:
@@ -45,20 +55,30 @@ class Archive:
     def __enter__(self):
         path = self.path
         if not os.path.isfile(path):
-            raise CheckpointError(f"checkpoint {path} does not exist" if not os.path.exists(path)
-                                  else f"checkpoint {path} is not a regular file")
+            raise CheckpointError(
+                f"checkpoint {path} does not exist"
+                if not os.path.exists(path)
+                else f"checkpoint {path} is not a regular file"
+            )
         with self._reading("cannot be read"):
             with open(path, "rb") as fh:
                 magic = fh.read(4)
             size = os.path.getsize(path)
         if magic != b"PK\x03\x04":
-            what = "an empty file" if not magic else "a single .npy array" if magic.startswith(b"\x93NUM") \
+            what = (
+                "an empty file"
+                if not magic
+                else "a single .npy array"
+                if magic.startswith(b"\x93NUM")
                 else "not a .npz (zip) archive"
+            )
             raise CheckpointError(f"checkpoint {path} is not a tinyrnn checkpoint: {what}")
-        if self._max_file_bytes is not None and size > self._max_file_bytes + 2 ** 20:
-            raise CheckpointError(f"checkpoint {path} is {size / 2**20:.1f} MiB, more than this model can need "
-                                  f"({self._max_file_bytes / 2**20:.1f} MiB); refused "
-                                  "(pass max_bytes= to load() if the file is trusted)")
+        if self._max_file_bytes is not None and size > self._max_file_bytes + 2**20:
+            raise CheckpointError(
+                f"checkpoint {path} is {size / 2**20:.1f} MiB, more than this model can need "
+                f"({self._max_file_bytes / 2**20:.1f} MiB); refused "
+                "(pass max_bytes= to load() if the file is trusted)"
+            )
         with self._reading("is not a readable .npz file"):
             self._zip = zipfile.ZipFile(path)
         try:
@@ -87,18 +107,26 @@ class Archive:
         """members: stripped name -> ZipInfo, after checking what the zip directory says."""
         for info in self._zip.infolist():
             name = info.filename
-            bad = ("is encrypted" if info.flag_bits & 0x1 else
-                   f"uses compression method {info.compress_type}, not stored or deflate"
-                   if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) else
-                   "is not a .npy array" if not name.endswith(".npy") else None)
+            bad = (
+                "is encrypted"
+                if info.flag_bits & 0x1
+                else f"uses compression method {info.compress_type}, not stored or deflate"
+                if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+                else "is not a .npy array"
+                if not name.endswith(".npy")
+                else None
+            )
             if bad:
                 raise CheckpointError(f"checkpoint {self.path} is not a tinyrnn checkpoint: member {name!r} {bad}")
-            key = name[:-len(".npy")]
+            key = name[: -len(".npy")]
             if key in self.members:
                 raise CheckpointError(f"checkpoint {self.path} is corrupt: member {name!r} appears twice")
             kind = key.partition("/")[0]
-            ok = key == META_KEY or (kind in ("model", "extra") and "/" in key and key[len(kind) + 1:]) or \
-                (kind == "optim" and re.fullmatch(r"optim/\d{1,9}/[^/]+", key))
+            ok = (
+                key == META_KEY
+                or (kind in ("model", "extra") and "/" in key and key[len(kind) + 1 :])
+                or (kind == "optim" and re.fullmatch(r"optim/\d{1,9}/[^/]+", key))
+            )
             if not ok:
                 raise CheckpointError(f"checkpoint {self.path} is not a tinyrnn checkpoint: unexpected member {name!r}")
             self.members[key] = info
@@ -127,8 +155,10 @@ class Archive:
             raise CheckpointError(f"{where} has an unsupported dtype {dtype} or shape {shape}")
         nbytes = math.prod(shape) * dtype.itemsize
         if info.file_size != offset + nbytes:
-            raise CheckpointError(f"{where} is corrupt: its header declares {shape} {dtype} ({nbytes} bytes) "
-                                  f"but the member holds {info.file_size - offset} bytes")
+            raise CheckpointError(
+                f"{where} is corrupt: its header declares {shape} {dtype} ({nbytes} bytes) "
+                f"but the member holds {info.file_size - offset} bytes"
+            )
         return tuple(shape), dtype, nbytes, offset, fortran
 
     def read_array(self, key: str, declared: tuple) -> np.ndarray:
@@ -139,15 +169,17 @@ class Archive:
             with self._zip.open(info) as fh:
                 fh.read(offset)
                 data = fh.read(nbytes)
-                if len(data) != nbytes or fh.read(1):    # reading to the end also checks the CRC
+                if len(data) != nbytes or fh.read(1):  # reading to the end also checks the CRC
                     raise EOFError(f"expected {nbytes} bytes of data, got {len(data)}")
         return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
 
     def read_header(self, limit: int) -> dict:
         declared = self.declared(META_KEY)
         if declared[2] > limit:
-            raise CheckpointError(f"checkpoint {self.path} has a {declared[2] / 2**20:.1f} MiB header, more than "
-                                  f"the {limit / 2**20:.0f} MiB allowed; refused")
+            raise CheckpointError(
+                f"checkpoint {self.path} has a {declared[2] / 2**20:.1f} MiB header, more than "
+                f"the {limit / 2**20:.0f} MiB allowed; refused"
+            )
         if declared[0] != ():
             raise CheckpointError(f"checkpoint {self.path} has a malformed header: not a single string")
         text = str(self.read_array(META_KEY, declared)[()])

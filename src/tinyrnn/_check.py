@@ -49,8 +49,7 @@ def float_array(name: str, value, dtype, *, finite: bool = True) -> np.ndarray:
     return arr
 
 
-def int_array(name: str, value, *, low: int | None = None, high: int | None = None,
-              what: str = "index") -> np.ndarray:
+def int_array(name: str, value, *, low: int | None = None, high: int | None = None, what: str = "index") -> np.ndarray:
     """Return ``value`` as an int64 array, each entry in [low, high)."""
     arr = to_numpy(value)
     if arr.dtype.kind not in "iu":
@@ -137,8 +136,11 @@ def check_cache(cache, layer, fields: tuple[str, ...]) -> None:
     """A layer's backward takes only the cache its own forward returned (it names its owner)."""
     name = type(layer).__name__
     if not isinstance(cache, SimpleNamespace) or not all(hasattr(cache, f) for f in fields + ("owner",)):
-        raise TypeError(f"cache must be the second value returned by this {name}'s forward(), "
-                        f"got {type(cache).__name__}")
+        raise TypeError(
+            f"cache must be the second value returned by this {name}'s forward(), got {type(cache).__name__}"
+        )
     if cache.owner is not layer:
-        raise InputError(f"cache comes from the forward of another layer ({cache.owner!r}), not of this "
-                         f"{layer!r}: pass each layer the cache its own forward returned")
+        raise InputError(
+            f"cache comes from the forward of another layer ({cache.owner!r}), not of this "
+            f"{layer!r}: pass each layer the cache its own forward returned"
+        )

@@ -29,11 +29,21 @@ from .errors import CheckpointError, InputError, NonFiniteError, UsageError
 from .module import Module, ModuleDict
 from .paths import STALE_SECONDS, atomic_write
 
-__all__ = ["save", "load", "read_header", "check_config", "check_meta", "read_for", "CheckpointError", "FORMAT", "STALE_SECONDS"]
+__all__ = [
+    "save",
+    "load",
+    "read_header",
+    "check_config",
+    "check_meta",
+    "read_for",
+    "CheckpointError",
+    "FORMAT",
+    "STALE_SECONDS",
+]
 
 FORMAT = 1
-HEADER_LIMIT = 64 * 2 ** 20          # bytes: the JSON header member
-EXTRA_LIMIT = 64 * 2 ** 20           # bytes allowed beyond what the model and optimizer can need
+HEADER_LIMIT = 64 * 2**20  # bytes: the JSON header member
+EXTRA_LIMIT = 64 * 2**20  # bytes allowed beyond what the model and optimizer can need
 
 
 # =========================================================================== save
@@ -86,10 +96,12 @@ def _check_optimizer_covered(model: Module, optimizer, verb: str) -> None:
     own = {id(p) for p in model.parameters()}
     outside = sum(id(p) not in own for p in optimizer.params)
     if outside:
-        raise InputError(f"cannot {verb} a model of {len(own)} parameters with an optimizer of "
-                         f"{len(optimizer.params)}: {outside} of the optimizer's parameters are not in the model, "
-                         f"so part of the model would be lost; pass every module the optimizer trains, as a dict "
-                         "({'rnn': rnn, 'head': head}) or one Module subclass holding them (docs/api.md)")
+        raise InputError(
+            f"cannot {verb} a model of {len(own)} parameters with an optimizer of "
+            f"{len(optimizer.params)}: {outside} of the optimizer's parameters are not in the model, "
+            f"so part of the model would be lost; pass every module the optimizer trains, as a dict "
+            "({'rnn': rnn, 'head': head}) or one Module subclass holding them (docs/api.md)"
+        )
 
 
 def _arrays_to_save(model, optimizer, meta, extra) -> dict:
@@ -107,8 +119,13 @@ def _arrays_to_save(model, optimizer, meta, extra) -> dict:
         if v.dtype.kind not in "fiub":
             raise TypeError(f"extra[{k!r}] must be a numeric array, got dtype {v.dtype}")
         arrays[f"extra/{k}"] = v
-    header = {"format": FORMAT, "class": type(model).__name__, "config": model.config,
-              "meta": meta or {}, "versions": {"tinyrnn": __version__, "numpy": np.__version__}}
+    header = {
+        "format": FORMAT,
+        "class": type(model).__name__,
+        "config": model.config,
+        "meta": meta or {},
+        "versions": {"tinyrnn": __version__, "numpy": np.__version__},
+    }
     if optimizer is not None:
         sd = optimizer.state_dict()
         keys = []
@@ -116,19 +133,25 @@ def _arrays_to_save(model, optimizer, meta, extra) -> dict:
             for k, v in st.items():
                 arrays[f"optim/{i}/{k}"] = v
                 keys.append([i, k])
-        header["optimizer"] = {"type": sd["type"], "defaults": sd["defaults"], "step": sd["step"],
-                               "n_params": len(sd["state"]), "state_keys": keys}
+        header["optimizer"] = {
+            "type": sd["type"],
+            "defaults": sd["defaults"],
+            "step": sd["step"],
+            "n_params": len(sd["state"]),
+            "state_keys": keys,
+        }
     nonfinite = [k for k, v in arrays.items() if not k.startswith("extra/") and not np.isfinite(v).all()]
     if nonfinite:
-        raise NonFiniteError(f"cannot save a checkpoint holding NaN or inf (in {', '.join(nonfinite)}): "
-                         "the training diverged; the previous file, if any, is unchanged")
+        raise NonFiniteError(
+            f"cannot save a checkpoint holding NaN or inf (in {', '.join(nonfinite)}): "
+            "the training diverged; the previous file, if any, is unchanged"
+        )
     try:
         text = json.dumps(_jsonable(header))
     except (TypeError, ValueError) as e:
         raise TypeError(f"meta must hold only JSON values (numbers, strings, lists, dicts): {e}") from None
     arrays[META_KEY] = np.array(text)
     return arrays
-
 
 
 # =========================================================================== load
@@ -191,9 +214,11 @@ def _plan(ar, header, model, optimizer, max_bytes):
     declared = {key: ar.declared(member) for key, member in wanted.items()}
     total = sum(d[2] for d in declared.values())
     if total > max_bytes:
-        raise CheckpointError(f"checkpoint {path} declares {total / 2**20:.1f} MiB of arrays, more than the "
-                              f"{max_bytes / 2**20:.1f} MiB this model can need; refused before reading "
-                              "(pass max_bytes= to load() if the file is trusted)")
+        raise CheckpointError(
+            f"checkpoint {path} declares {total / 2**20:.1f} MiB of arrays, more than the "
+            f"{max_bytes / 2**20:.1f} MiB this model can need; refused before reading "
+            "(pass max_bytes= to load() if the file is trusted)"
+        )
     try:
         model._check_entries({k: declared[k][:2] for k in groups["model"]}, strict=True)
         if optimizer is not None:
@@ -209,14 +234,15 @@ def _plan(ar, header, model, optimizer, max_bytes):
         model_plan, _ = model._plan_load({k: arrays[k] for k in groups["model"]}, strict=True)
         opt_plan = None
         if optimizer is not None:
-            state = [dict() for _ in range(len(optimizer.params))]     # n_params checked above
+            state = [dict() for _ in range(len(optimizer.params))]  # n_params checked above
             for i, k in opt["state_keys"]:
                 state[i][k] = arrays[f"optim/{i}/{k}"]
-            opt_plan = optimizer._plan_load({"type": opt["type"], "defaults": opt["defaults"],
-                                             "step": opt["step"], "state": state})
+            opt_plan = optimizer._plan_load(
+                {"type": opt["type"], "defaults": opt["defaults"], "step": opt["step"], "state": state}
+            )
     except (ValueError, TypeError) as e:
         raise CheckpointError(f"checkpoint {path} does not fit this model: {e}") from None
-    extra = {k: np.array(arrays[f"extra/{k}"]) for k in groups["extra"]}    # writable copies
+    extra = {k: np.array(arrays[f"extra/{k}"]) for k in groups["extra"]}  # writable copies
     return model_plan, opt_plan, extra
 
 
@@ -224,8 +250,9 @@ def _check_optimizer_header(opt, optimizer) -> None:
     if opt["type"] != type(optimizer).__name__:
         raise InputError(f"optimizer state is for {opt['type']}, not {type(optimizer).__name__}")
     if opt["n_params"] != len(optimizer.params):
-        raise InputError(f"optimizer state has {opt['n_params']} parameters, this optimizer has "
-                         f"{len(optimizer.params)}")
+        raise InputError(
+            f"optimizer state has {opt['n_params']} parameters, this optimizer has {len(optimizer.params)}"
+        )
 
 
 def check_config(path, cls, config: dict | None = None) -> dict:
@@ -238,28 +265,35 @@ def check_config(path, cls, config: dict | None = None) -> dict:
         if header["class"] != cls.__name__:
             raise CheckpointError(f"checkpoint {ar.path} holds a {header['class']}, not a {cls.__name__}")
         config = header["config"] if config is None else config
-        declared = {m[len("model/"):]: m for m in ar.members if m.startswith("model/")}
+        declared = {m[len("model/") :]: m for m in ar.members if m.startswith("model/")}
         seen = 0
         try:
             for name, shape in cls.param_shapes(config):
                 if name not in declared:
-                    raise CheckpointError(f"checkpoint {ar.path} does not match its config: a {cls.__name__} "
-                                          f"built with it has a parameter {name} {_shape(shape)} that the file "
-                                          "lacks; refused before building the model")
+                    raise CheckpointError(
+                        f"checkpoint {ar.path} does not match its config: a {cls.__name__} "
+                        f"built with it has a parameter {name} {_shape(shape)} that the file "
+                        "lacks; refused before building the model"
+                    )
                 got = ar.declared(declared[name])[0]
                 if tuple(got) != tuple(shape):
-                    raise CheckpointError(f"checkpoint {ar.path} does not match its config: {name} is "
-                                          f"{_shape(got)} in the file, {_shape(shape)} for the config "
-                                          f"{_brief(config)}; refused before building the model")
+                    raise CheckpointError(
+                        f"checkpoint {ar.path} does not match its config: {name} is "
+                        f"{_shape(got)} in the file, {_shape(shape)} for the config "
+                        f"{_brief(config)}; refused before building the model"
+                    )
                 seen += 1
         except (KeyError, TypeError, ValueError) as e:
             if isinstance(e, CheckpointError):
                 raise
-            raise CheckpointError(f"checkpoint {ar.path} has an unusable config for a {cls.__name__} "
-                                  f"({type(e).__name__}: {e})") from None
+            raise CheckpointError(
+                f"checkpoint {ar.path} has an unusable config for a {cls.__name__} ({type(e).__name__}: {e})"
+            ) from None
         if seen != len(declared):
-            raise CheckpointError(f"checkpoint {ar.path} does not match its config: the file has {len(declared)} "
-                                  f"parameters, a {cls.__name__} built with it has {seen}")
+            raise CheckpointError(
+                f"checkpoint {ar.path} does not match its config: the file has {len(declared)} "
+                f"parameters, a {cls.__name__} built with it has {seen}"
+            )
     return header
 
 
@@ -284,14 +318,21 @@ def check_meta(path, meta: dict, required: dict, where: str = "meta") -> None:
     bool is neither); else ``CheckpointError`` naming the first wrong key."""
     for key, kind in required.items():
         if key not in meta:
-            raise CheckpointError(f"checkpoint {os.fspath(path)}: {where} has no {key!r} entry; the file was not "
-                                  "written by this program or was altered")
+            raise CheckpointError(
+                f"checkpoint {os.fspath(path)}: {where} has no {key!r} entry; the file was not "
+                "written by this program or was altered"
+            )
         v = meta[key]
-        ok = (isinstance(v, bool) if kind is bool else not isinstance(v, bool) and
-              isinstance(v, (int, float) if kind is float else kind))
+        ok = (
+            isinstance(v, bool)
+            if kind is bool
+            else not isinstance(v, bool) and isinstance(v, (int, float) if kind is float else kind)
+        )
         if not ok:
-            raise CheckpointError(f"checkpoint {os.fspath(path)}: {where}.{key} must be {_TYPES[kind]}, got "
-                                  f"{type(v).__name__} {str(v)[:40]!r}")
+            raise CheckpointError(
+                f"checkpoint {os.fspath(path)}: {where}.{key} must be {_TYPES[kind]}, got "
+                f"{type(v).__name__} {str(v)[:40]!r}"
+            )
 
 
 def _shape(shape) -> str:
@@ -325,7 +366,7 @@ def _check_header(h, ar) -> dict:
     h.setdefault("meta", {})
     need(isinstance(h["meta"], dict), "meta must be an object")
     need(isinstance(h.get("versions", {}), dict), "versions must be an object")
-    optim_members = {m[len("optim/"):] for m in ar.members if m.startswith("optim/")}
+    optim_members = {m[len("optim/") :] for m in ar.members if m.startswith("optim/")}
     opt = h.get("optimizer")
     if opt is None:
         need(not optim_members, "optim/ arrays without an optimizer entry")
@@ -335,20 +376,31 @@ def _check_header(h, ar) -> dict:
     need(isinstance(opt.get("defaults"), dict), f"optimizer.defaults must be an object, got {opt.get('defaults')!r}")
     need(_is_int(opt.get("step")) and opt["step"] >= 0, f"optimizer.step must be an int >= 0, got {opt.get('step')!r}")
     n = opt.get("n_params")
-    need(_is_int(n) and 0 <= n <= len(ar.members), f"optimizer.n_params must be an int in "
-         f"[0, {len(ar.members)}], got {n!r}")
+    need(
+        _is_int(n) and 0 <= n <= len(ar.members),
+        f"optimizer.n_params must be an int in [0, {len(ar.members)}], got {n!r}",
+    )
     keys = opt.get("state_keys")
     need(isinstance(keys, list), f"optimizer.state_keys must be a list, got {type(keys).__name__}")
     seen = set()
     for entry in keys:
-        need(isinstance(entry, list) and len(entry) == 2 and _is_int(entry[0]) and 0 <= entry[0] < n
-             and isinstance(entry[1], str) and "/" not in entry[1],
-             f"optimizer.state_keys entries must be [index < n_params, name], got {entry!r}")
+        need(
+            isinstance(entry, list)
+            and len(entry) == 2
+            and _is_int(entry[0])
+            and 0 <= entry[0] < n
+            and isinstance(entry[1], str)
+            and "/" not in entry[1],
+            f"optimizer.state_keys entries must be [index < n_params, name], got {entry!r}",
+        )
         key = f"{entry[0]}/{entry[1]}"
         need(key not in seen, f"optimizer.state_keys lists {entry!r} twice")
         seen.add(key)
-    need(seen == optim_members, "optimizer.state_keys does not match the optim/ arrays "
-         f"(missing arrays: {sorted(seen - optim_members)}, unlisted arrays: {sorted(optim_members - seen)})")
+    need(
+        seen == optim_members,
+        "optimizer.state_keys does not match the optim/ arrays "
+        f"(missing arrays: {sorted(seen - optim_members)}, unlisted arrays: {sorted(optim_members - seen)})",
+    )
     return h
 
 
@@ -368,17 +420,22 @@ def _check_class_and_config(header, model, path) -> None:
     if header["class"] != type(model).__name__:
         raise CheckpointError(f"checkpoint {path} holds a {header['class']}, not a {type(model).__name__}")
     mine, theirs = _free(_jsonable(model.config)), _free(header["config"])
-    diffs = [f"{k}: file {theirs[k]!r}, model {mine[k]!r}" if k in mine else
-             f"{k}: file {theirs[k]!r}, model has no such argument"
-             for k in theirs if theirs[k] != mine.get(k, _Missing)]
+    diffs = [
+        f"{k}: file {theirs[k]!r}, model {mine[k]!r}"
+        if k in mine
+        else f"{k}: file {theirs[k]!r}, model has no such argument"
+        for k in theirs
+        if theirs[k] != mine.get(k, _Missing)
+    ]
     # A key the file lacks was written by an older tinyrnn: its shapes are still checked.
     if diffs:
-        raise CheckpointError(f"checkpoint {path} was saved from a {header['class']} built differently: "
-                              + "; ".join(diffs) + " (build the model with the file's config: "
-                              "read_header(path)['config'])")
+        raise CheckpointError(
+            f"checkpoint {path} was saved from a {header['class']} built differently: "
+            + "; ".join(diffs)
+            + " (build the model with the file's config: "
+            "read_header(path)['config'])"
+        )
 
 
 class _Missing:
     """Sentinel: a config key absent from the model."""
-
-

@@ -25,6 +25,7 @@ from .errors import Diverged, InputError, UsageError
 
 __all__ = ["main", "build_parser", "UsageError", "EXIT_CODES"]
 
+
 class _Terminated(BaseException):
     """SIGTERM outside a training loop (which handles it itself)."""
 
@@ -55,7 +56,9 @@ def _one_line(message: str) -> str:
 def _user_message(prog: str, e: BaseException) -> str:
     text = str(e)
     if isinstance(e, OSError) and e.strerror:
-        text = f"{e.strerror}: {e.filename}" + (f" -> {e.filename2}" if e.filename2 else "") if e.filename else e.strerror
+        text = (
+            f"{e.strerror}: {e.filename}" + (f" -> {e.filename2}" if e.filename2 else "") if e.filename else e.strerror
+        )
     elif isinstance(e, MemoryError):
         text = out_of_memory(e)
     return f"{prog}: error: {_one_line(text)}"
@@ -70,9 +73,9 @@ def main(argv=None) -> int:
     old_term = None
     try:
         old_term = signal.signal(signal.SIGTERM, _on_sigterm)
-    except ValueError:                          # not the main thread
+    except ValueError:  # not the main thread
         pass
-    RUN_SIZES.set(None)                         # this run's sizes, once a command states them
+    RUN_SIZES.set(None)  # this run's sizes, once a command states them
     try:
         parser = build_parser()
         args, extra = parser.parse_known_args(argv)
@@ -92,7 +95,7 @@ def main(argv=None) -> int:
         _flush_line()
         print(_user_message(_prog(args, e), e), file=sys.stderr)
         return 2
-    except KeyboardInterrupt as e:              # Ctrl-C, or a second signal during a training run
+    except KeyboardInterrupt as e:  # Ctrl-C, or a second signal during a training run
         _flush_line()
         code = getattr(e, "exit_code", 130)
         print("stopped by SIGTERM" if code == 143 else "interrupted", file=sys.stderr)
@@ -101,12 +104,16 @@ def main(argv=None) -> int:
         _flush_line()
         print("stopped by SIGTERM", file=sys.stderr)
         return 143
-    except Exception as e:                      # a bug: ValueError and TypeError from inside tinyrnn too
+    except Exception as e:  # a bug: ValueError and TypeError from inside tinyrnn too
         if os.environ.get("TINYRNN_DEBUG") == "1":
             import traceback
+
             traceback.print_exc()
-        print(f"{_prog(args, e)}: internal error (a bug in tinyrnn, please report it): {type(e).__name__}: "
-              f"{_one_line(e)[:300]}; run with TINYRNN_DEBUG=1 to see the traceback", file=sys.stderr)
+        print(
+            f"{_prog(args, e)}: internal error (a bug in tinyrnn, please report it): {type(e).__name__}: "
+            f"{_one_line(e)[:300]}; run with TINYRNN_DEBUG=1 to see the traceback",
+            file=sys.stderr,
+        )
         return 1
     finally:
         if old_term is not None:

@@ -43,8 +43,9 @@ class Diverged(Exception):
     ``step`` and ``loss`` say where; the message says what to change.
     """
 
-    def __init__(self, step: int, loss: float, lr: float | None = None, clip: float | None = None,
-                 hint: str | None = None):
+    def __init__(
+        self, step: int, loss: float, lr: float | None = None, clip: float | None = None, hint: str | None = None
+    ):
         if hint is None:
             hint = "lower --lr" + (f" (now {lr:g})" if lr is not None else "")
             hint += " or set --clip" + (f" below {clip:g}" if clip else "")

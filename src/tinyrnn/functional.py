@@ -15,7 +15,7 @@ NONLINEARITIES = ("tanh", "relu", "sigmoid", "identity")
 
 def _sigmoid_raw(a: np.ndarray, out: np.ndarray | None) -> np.ndarray:
     out = np.negative(a, out=out)
-    np.exp(out, out=out)          # may overflow to inf for a << 0: 1 / inf = 0 is exact enough
+    np.exp(out, out=out)  # may overflow to inf for a << 0: 1 / inf = 0 is exact enough
     out += 1
     return np.reciprocal(out, out=out)
 
@@ -33,7 +33,7 @@ def activate_(name: str, a: np.ndarray) -> np.ndarray:
     if name == "relu":
         return np.maximum(a, 0, out=a)
     if name == "sigmoid":
-        return _sigmoid_raw(a, out=a)   # callers silence the overflow warning once, outside loops
+        return _sigmoid_raw(a, out=a)  # callers silence the overflow warning once, outside loops
     return a  # identity
 
 

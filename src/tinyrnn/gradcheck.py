@@ -39,7 +39,7 @@ class GradcheckRow:
     max_abs_err: float
     max_rel_err: float
     ok: bool
-    checked: bool = True    # False: no analytic gradient was returned for this input
+    checked: bool = True  # False: no analytic gradient was returned for this input
 
 
 @dataclass
@@ -61,11 +61,15 @@ class GradcheckReport:
         lines = [f"{'tensor':<{width}}  {'shape':<16} {'max abs err':>12} {'max rel err':>12}  ok"]
         for r in self.rows:
             if not r.checked:
-                lines.append(f"{r.name:<{width}}  {str(r.shape):<16} {'-':>12} {'-':>12}  "
-                             "UNCHECKED: loss_and_grads returned no gradient for it")
+                lines.append(
+                    f"{r.name:<{width}}  {str(r.shape):<16} {'-':>12} {'-':>12}  "
+                    "UNCHECKED: loss_and_grads returned no gradient for it"
+                )
                 continue
-            lines.append(f"{r.name:<{width}}  {str(r.shape):<16} {r.max_abs_err:12.3e} "
-                         f"{r.max_rel_err:12.3e}  {'yes' if r.ok else 'NO'}")
+            lines.append(
+                f"{r.name:<{width}}  {str(r.shape):<16} {r.max_abs_err:12.3e} "
+                f"{r.max_rel_err:12.3e}  {'yes' if r.ok else 'NO'}"
+            )
         return "\n".join(lines)
 
 
@@ -77,8 +81,7 @@ def _compare(name, analytic, numeric, atol, rtol) -> GradcheckRow:
     scale = np.maximum(np.abs(analytic), np.abs(numeric))
     rel = np.where(scale > 0, abs_err / np.where(scale > 0, scale, 1), 0.0)
     ok = bool(np.all(abs_err <= atol + rtol * scale))
-    return GradcheckRow(name, tuple(numeric.shape), float(abs_err.max(initial=0)),
-                        float(rel.max(initial=0)), ok)
+    return GradcheckRow(name, tuple(numeric.shape), float(abs_err.max(initial=0)), float(rel.max(initial=0)), ok)
 
 
 def _call(loss_and_grads, inputs) -> tuple[float, dict]:
@@ -98,8 +101,14 @@ def _call(loss_and_grads, inputs) -> tuple[float, dict]:
     return loss, dict(grads or {})
 
 
-def gradcheck(loss_and_grads, module: Module | None = None, inputs: dict | None = None,
-              eps: float = 1e-6, atol: float = 1e-7, rtol: float = 1e-5) -> GradcheckReport:
+def gradcheck(
+    loss_and_grads,
+    module: Module | None = None,
+    inputs: dict | None = None,
+    eps: float = 1e-6,
+    atol: float = 1e-7,
+    rtol: float = 1e-5,
+) -> GradcheckReport:
     """Compare analytic gradients with central differences (f(v+eps) - f(v-eps)) / 2eps.
 
     loss_and_grads(**inputs) -> (loss, {input_name: d loss / d input}); it must accumulate
@@ -118,13 +127,15 @@ def gradcheck(loss_and_grads, module: Module | None = None, inputs: dict | None 
     if not 0.0 < eps < math.inf:
         raise InputError(f"eps must be a finite number > 0, got {eps}")
     atol, rtol = nonneg_float("atol", atol), nonneg_float("rtol", rtol)
-    inputs = {k: np.array(v, dtype=np.float64) if np.asarray(v).dtype.kind == "f" else v
-              for k, v in (inputs or {}).items()}
+    inputs = {
+        k: np.array(v, dtype=np.float64) if np.asarray(v).dtype.kind == "f" else v for k, v in (inputs or {}).items()
+    }
     named = list(module.named_parameters()) if module is not None else []
     for name, p in named:
         if p.data.dtype != np.float64:
-            raise TypeError(f"gradcheck needs float64 parameters, {name} is {p.data.dtype}: "
-                            "call module.to(np.float64) first")
+            raise TypeError(
+                f"gradcheck needs float64 parameters, {name} is {p.data.dtype}: call module.to(np.float64) first"
+            )
     float_inputs = [k for k, v in inputs.items() if isinstance(v, np.ndarray) and v.dtype == np.float64]
     if not named and not float_inputs:
         raise InputError("gradcheck has nothing to check: give a module with parameters or float inputs")

@@ -54,4 +54,4 @@ def forget_bias_(lstm, value: float) -> None:
         if name.startswith("bias_ih") or name.startswith("bias_hh"):
             if p.data.shape != (4 * H,):
                 raise InputError(f"forget_bias_ needs an LSTM's (4H,) biases, {name} is {p.data.shape}")
-            p.data[H:2 * H] = value if name.startswith("bias_ih") else 0
+            p.data[H : 2 * H] = value if name.startswith("bias_ih") else 0

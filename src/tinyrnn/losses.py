@@ -69,7 +69,7 @@ def bce_with_logits(logits, target, reduction: str = "mean"):
     choice("reduction", reduction, REDUCTIONS)
     logits, target = _pair("logits", logits, "target", target)
     losses = np.maximum(logits, 0) - logits * target + np.log1p(np.exp(-np.abs(logits)))
-    grad = sigmoid(logits, out=np.empty_like(logits)) - target      # out=: a 0-d input stays an array
+    grad = sigmoid(logits, out=np.empty_like(logits)) - target  # out=: a 0-d input stays an array
     return _reduce(losses, grad, reduction, max(logits.size, 1))
 
 
@@ -89,18 +89,21 @@ def cross_entropy(logits, targets, ignore_index: int = -100, reduction: str = "m
     C = logits.shape[-1]
     targets = int_array("targets", targets, what="class index")
     if targets.shape != logits.shape[:-1]:
-        raise InputError(f"targets must have shape {shape_str(logits.shape[:-1])} to match logits "
-                         f"{shape_str(logits.shape)}, got {shape_str(targets.shape)}")
+        raise InputError(
+            f"targets must have shape {shape_str(logits.shape[:-1])} to match logits "
+            f"{shape_str(logits.shape)}, got {shape_str(targets.shape)}"
+        )
     valid = targets != ignore_index
     bad = valid & ((targets < 0) | (targets >= C))
     if bad.any():
-        raise InputError(f"targets must be class indices in [0, {C}) or ignore_index={ignore_index}, "
-                         f"got {targets[bad].flat[0]}")
+        raise InputError(
+            f"targets must be class indices in [0, {C}) or ignore_index={ignore_index}, got {targets[bad].flat[0]}"
+        )
     safe = np.where(valid, targets, 0)
-    logp = log_softmax(logits)                                           # (..., C)
+    logp = log_softmax(logits)  # (..., C)
     picked = np.take_along_axis(logp, safe[..., None], axis=-1)[..., 0]
     losses = np.where(valid, -picked, 0).astype(logits.dtype)
-    grad = np.exp(logp)                                                  # softmax
+    grad = np.exp(logp)  # softmax
     np.put_along_axis(grad, safe[..., None], np.take_along_axis(grad, safe[..., None], -1) - 1, -1)
     grad *= valid[..., None]
     return _reduce(losses, grad, reduction, max(int(valid.sum()), 1))

@@ -144,10 +144,14 @@ class Module:
         own = dict(self.named_parameters())
         missing = [k for k in own if k not in declared]
         unexpected = [k for k in declared if k not in own]
-        mismatched = [f"{k}: expected {shape_str(own[k].shape)}, got {shape_str(declared[k][0])}"
-                      for k in own if k in declared and tuple(declared[k][0]) != own[k].shape]
-        bad_dtype = [f"{k}: dtype {declared[k][1]}" for k in own
-                     if k in declared and np.dtype(declared[k][1]).kind not in "fiu"]
+        mismatched = [
+            f"{k}: expected {shape_str(own[k].shape)}, got {shape_str(declared[k][0])}"
+            for k in own
+            if k in declared and tuple(declared[k][0]) != own[k].shape
+        ]
+        bad_dtype = [
+            f"{k}: dtype {declared[k][1]}" for k in own if k in declared and np.dtype(declared[k][1]).kind not in "fiu"
+        ]
         problems = []
         if strict and missing:
             problems.append("missing keys: " + ", ".join(missing))
@@ -170,14 +174,16 @@ class Module:
         plan, nonfinite = [], []
         for k, p in self.named_parameters():
             if k in incoming:
-                with np.errstate(over="ignore", invalid="ignore"):    # an overflow is reported below
-                    arr = np.array(incoming[k], dtype=p.data.dtype)    # a copy: the cast happens here
+                with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below
+                    arr = np.array(incoming[k], dtype=p.data.dtype)  # a copy: the cast happens here
                 if not np.isfinite(arr).all():
                     nonfinite.append(k)
                 plan.append((p, arr))
         if nonfinite:
-            raise NonFiniteError(f"load_state_dict into {type(self).__name__} failed: NaN or inf in "
-                             f"{', '.join(nonfinite)} (after the cast to {self.dtype})")
+            raise NonFiniteError(
+                f"load_state_dict into {type(self).__name__} failed: NaN or inf in "
+                f"{', '.join(nonfinite)} (after the cast to {self.dtype})"
+            )
         return plan, report
 
     def __repr__(self):
@@ -195,10 +201,16 @@ class ModuleDict(Module):
         if not isinstance(modules, dict) or not modules:
             raise TypeError("modules must be a non-empty dict of name -> Module")
         for name, m in modules.items():
-            if not isinstance(name, str) or not name.isidentifier() or hasattr(Module, name) \
-                    or name in ("config", "training", "dtype"):
-                raise InputError(f"module names must be identifiers that are not Module attributes (they "
-                                 f"become state_dict prefixes), got {name!r}")
+            if (
+                not isinstance(name, str)
+                or not name.isidentifier()
+                or hasattr(Module, name)
+                or name in ("config", "training", "dtype")
+            ):
+                raise InputError(
+                    f"module names must be identifiers that are not Module attributes (they "
+                    f"become state_dict prefixes), got {name!r}"
+                )
             if not isinstance(m, Module):
                 raise TypeError(f"modules[{name!r}] must be a tinyrnn Module, got {type(m).__name__}")
         super().__init__(next(iter(modules.values())).dtype)

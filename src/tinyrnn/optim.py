@@ -19,7 +19,7 @@ from ._check import flag, integer, nonneg_float, real, shape_str, to_numpy
 from .errors import InputError, NonFiniteError
 from .module import Parameter
 
-MAX_STEP = 2 ** 53      # a step count beyond this cannot be a float exponent exactly (b1 ** t)
+MAX_STEP = 2**53  # a step count beyond this cannot be a float exponent exactly (b1 ** t)
 
 
 def _param_list(params, *, single_ok: bool = False, empty_ok: bool = False) -> list[Parameter]:
@@ -27,13 +27,15 @@ def _param_list(params, *, single_ok: bool = False, empty_ok: bool = False) -> l
     if isinstance(params, Parameter):
         if single_ok:
             return [params]
-        raise TypeError("params must be an iterable of Parameters (model.parameters()), got a single "
-                        "Parameter: pass [param]")
+        raise TypeError(
+            "params must be an iterable of Parameters (model.parameters()), got a single Parameter: pass [param]"
+        )
     try:
         params = list(params)
     except TypeError:
-        raise TypeError(f"params must be an iterable of Parameters (model.parameters()), "
-                        f"got {type(params).__name__}") from None
+        raise TypeError(
+            f"params must be an iterable of Parameters (model.parameters()), got {type(params).__name__}"
+        ) from None
     if not params and not empty_ok:
         raise InputError("params must contain at least one Parameter, got an empty list")
     seen: dict[int, int] = {}
@@ -41,8 +43,10 @@ def _param_list(params, *, single_ok: bool = False, empty_ok: bool = False) -> l
         if not isinstance(p, Parameter):
             raise TypeError(f"params must be Parameters (model.parameters()), got {type(p).__name__} at position {i}")
         if id(p) in seen:
-            raise InputError(f"params lists the same Parameter twice (positions {seen[id(p)]} and {i}); "
-                             "each Parameter must appear once")
+            raise InputError(
+                f"params lists the same Parameter twice (positions {seen[id(p)]} and {i}); "
+                "each Parameter must appear once"
+            )
         seen[id(p)] = i
     return params
 
@@ -79,8 +83,10 @@ class Optimizer:
     def _check_state(self, i: int, st: dict) -> None:
         """Which entries one parameter's state must hold, and their signs (arrays already cast)."""
         if st and set(st) != set(self.state_keys):
-            raise InputError(f"optimizer state of parameter {i} must hold none or all of "
-                             f"{', '.join(self.state_keys)}, got {', '.join(sorted(st))}")
+            raise InputError(
+                f"optimizer state of parameter {i} must hold none or all of "
+                f"{', '.join(self.state_keys)}, got {', '.join(sorted(st))}"
+            )
 
     def _update(self, p: Parameter, st: dict) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -105,8 +111,12 @@ class Optimizer:
 
     # ------------------------------------------------------------ state
     def state_dict(self) -> dict:
-        return {"type": type(self).__name__, "defaults": dict(self.defaults), "step": self.step_count,
-                "state": [{k: v.copy() for k, v in st.items()} for st in self.state]}
+        return {
+            "type": type(self).__name__,
+            "defaults": dict(self.defaults),
+            "step": self.step_count,
+            "state": [{k: v.copy() for k, v in st.items()} for st in self.state],
+        }
 
     def load_state_dict(self, sd: dict) -> None:
         """Load a ``state_dict()``: all of it is checked first; a refused one changes nothing."""
@@ -115,12 +125,16 @@ class Optimizer:
     def _check_state_entry(self, i: int, key, shape, dtype) -> None:
         """One state array's name, shape and dtype, before its values are read."""
         if key not in self.state_keys:
-            raise InputError(f"optimizer state of parameter {i} has unknown entry {key!r} "
-                             f"({type(self).__name__} keeps {', '.join(self.state_keys)})")
+            raise InputError(
+                f"optimizer state of parameter {i} has unknown entry {key!r} "
+                f"({type(self).__name__} keeps {', '.join(self.state_keys)})"
+            )
         p = self.params[i]
         if tuple(shape) != p.data.shape:
-            raise InputError(f"optimizer state {key!r} of parameter {i} has shape {shape_str(shape)}, "
-                             f"expected {shape_str(p.data.shape)}")
+            raise InputError(
+                f"optimizer state {key!r} of parameter {i} has shape {shape_str(shape)}, "
+                f"expected {shape_str(p.data.shape)}"
+            )
         if np.dtype(dtype).kind not in "fiu":
             raise InputError(f"optimizer state {key!r} of parameter {i} has dtype {dtype}, expected floats")
 
@@ -155,11 +169,12 @@ class Optimizer:
             for k, v in st.items():
                 arr = to_numpy(v)
                 self._check_state_entry(i, k, arr.shape, arr.dtype)
-                with np.errstate(over="ignore", invalid="ignore"):   # an overflow is reported below
-                    arr = np.array(arr, dtype=p.data.dtype)          # a copy in the parameter's dtype
+                with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below
+                    arr = np.array(arr, dtype=p.data.dtype)  # a copy in the parameter's dtype
                 if not np.isfinite(arr).all():
-                    raise NonFiniteError(f"optimizer state {k!r} of parameter {i} contains NaN or inf "
-                                     f"(in {p.data.dtype})")
+                    raise NonFiniteError(
+                        f"optimizer state {k!r} of parameter {i} contains NaN or inf (in {p.data.dtype})"
+                    )
                 new[k] = arr
             self._check_state(i, new)
             new_state.append(new)
@@ -175,10 +190,18 @@ class SGD(Optimizer):
 
     state_keys = ("momentum_buffer",)
 
-    def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False):
-        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
-                                      weight_decay=weight_decay, nesterov=nesterov))
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+    ):
+        super().__init__(
+            params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov)
+        )
 
     @staticmethod
     def _check_defaults(d):
@@ -208,8 +231,7 @@ class Adam(Optimizer):
 
     state_keys = ("exp_avg", "exp_avg_sq")
 
-    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0):
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
 
     @staticmethod
@@ -236,9 +258,9 @@ class Adam(Optimizer):
         v *= b2
         v += (1 - b2) * (g * g)
         t = self.step_count
-        step_size = c["lr"] / (1 - b1 ** t)
+        step_size = c["lr"] / (1 - b1**t)
         denom = np.sqrt(v)
-        denom /= math.sqrt(1 - b2 ** t)
+        denom /= math.sqrt(1 - b2**t)
         denom += c["eps"]
         p.data -= step_size * (m / denom)
 
@@ -258,22 +280,40 @@ class Adagrad(Optimizer):
 
     state_keys = ("sum",)
 
-    def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
-                 initial_accumulator_value: float = 0.0, eps: float = 1e-10):
-        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                                      initial_accumulator_value=initial_accumulator_value, eps=eps))
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-2,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+    ):
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                lr_decay=lr_decay,
+                weight_decay=weight_decay,
+                initial_accumulator_value=initial_accumulator_value,
+                eps=eps,
+            ),
+        )
 
     @staticmethod
     def _check_defaults(d):
-        return {k: nonneg_float(k, d[k])
-                for k in ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps")}
+        return {
+            k: nonneg_float(k, d[k]) for k in ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps")
+        }
 
     def _initial_state(self, p):
         return {"sum": np.full_like(p.data, self.defaults["initial_accumulator_value"])}
 
     def _check_state(self, i, st):
         if set(st) != {"sum"}:
-            raise InputError(f"optimizer state of parameter {i} must hold 'sum', got {', '.join(sorted(st)) or 'nothing'}")
+            raise InputError(
+                f"optimizer state of parameter {i} must hold 'sum', got {', '.join(sorted(st)) or 'nothing'}"
+            )
         if (st["sum"] < 0).any():
             raise InputError(f"optimizer state 'sum' of parameter {i} has negative entries")
 
@@ -299,9 +339,9 @@ def _vector_norm(a: np.ndarray, p: float) -> float:
     """||a||_p of a 1-D array of absolute values, scaled by its max so that no power overflows."""
     m = float(a.max()) if a.size else 0.0
     if p == math.inf or not 0.0 < m < math.inf:
-        return m                      # the inf-norm, all zeros, or an inf / NaN that the norm carries
+        return m  # the inf-norm, all zeros, or an inf / NaN that the norm carries
     r = a / m
-    s = float(np.dot(r, r)) if p == 2 else float(np.sum(r ** p, dtype=np.float64))
+    s = float(np.dot(r, r)) if p == 2 else float(np.sum(r**p, dtype=np.float64))
     return m * s ** (1.0 / p)
 
 
@@ -310,7 +350,7 @@ def grad_norm(params) -> float:
     one dot product a tensor; per-tensor scaled (as ``clip_grad_norm_`` of any order) when that
     sum overflows, so a large finite norm stays finite; inf or NaN when a gradient holds them."""
     total = 0.0
-    with np.errstate(over="ignore"):             # an overflowing sum is done again, scaled, below
+    with np.errstate(over="ignore"):  # an overflowing sum is done again, scaled, below
         for p in params:
             g = p.grad.ravel()
             total += float(np.dot(g, g))
@@ -319,8 +359,7 @@ def grad_norm(params) -> float:
     return _vector_norm(np.array([_vector_norm(np.abs(p.grad).ravel(), 2.0) for p in params]), 2.0)
 
 
-def clip_grad_norm_(params, max_norm: float, norm_type: float = 2.0,
-                    error_if_nonfinite: bool = False) -> float:
+def clip_grad_norm_(params, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False) -> float:
     """Scale all gradients together so their global norm is at most ``max_norm``.
 
     PyTorch's semantics: total = ||(||g_1||, ..., ||g_n||)||; coef = max_norm / (total + 1e-6);
@@ -340,11 +379,13 @@ def clip_grad_norm_(params, max_norm: float, norm_type: float = 2.0,
     else:
         total = _vector_norm(np.array([_vector_norm(np.abs(p.grad).ravel(), norm_type) for p in params]), norm_type)
     if error_if_nonfinite and not math.isfinite(total):
-        raise RuntimeError(f"the total norm of order {norm_type} of the gradients is {total}: "
-                           "the training diverged (lower the learning rate)")
+        raise RuntimeError(
+            f"the total norm of order {norm_type} of the gradients is {total}: "
+            "the training diverged (lower the learning rate)"
+        )
     coef = max_norm / (total + 1e-6)
-    if not coef >= 1.0:               # NaN too: it reaches every gradient, as in PyTorch
-        with np.errstate(invalid="ignore"):   # inf * 0 is NaN there too
+    if not coef >= 1.0:  # NaN too: it reaches every gradient, as in PyTorch
+        with np.errstate(invalid="ignore"):  # inf * 0 is NaN there too
             for p in params:
                 p.grad *= coef
     return total

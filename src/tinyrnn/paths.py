@@ -37,17 +37,19 @@ from .errors import UsageError
 
 try:
     import fcntl
-except ImportError:                      # not POSIX: no locks, age alone decides
+except ImportError:  # not POSIX: no locks, age alone decides
     fcntl = None  # type: ignore[assignment]
 
 __all__ = ["check_output", "atomic_write", "remove_stale_temporaries", "STALE_SECONDS"]
 
-STALE_SECONDS = 600                      # an unlocked file of an older tinyrnn untouched this long is debris
-PROBE_BYTES = 4096                       # written (and fsynced) by the writability probe: a full disk shows
+STALE_SECONDS = 600  # an unlocked file of an older tinyrnn untouched this long is debris
+PROBE_BYTES = 4096  # written (and fsynced) by the writability probe: a full disk shows
 _TEMP = re.compile(r"^\.tmp-[0-9a-f]{12}\.part$")
-_LEGACY = (re.compile(r"^\.tmp-\d+\.[A-Za-z0-9-]*\.[0-9a-f]+\.npz$"),    # <pid>.<host>.<random>.npz
-           re.compile(r"^\.tmp-[A-Za-z0-9_]{8}\.npz$"),                  # tempfile.mkstemp
-           re.compile(r"^\.tmp-[0-9a-f]{12}\.html$"))                    # charlm show pages
+_LEGACY = (
+    re.compile(r"^\.tmp-\d+\.[A-Za-z0-9-]*\.[0-9a-f]+\.npz$"),  # <pid>.<host>.<random>.npz
+    re.compile(r"^\.tmp-[A-Za-z0-9_]{8}\.npz$"),  # tempfile.mkstemp
+    re.compile(r"^\.tmp-[0-9a-f]{12}\.html$"),
+)  # charlm show pages
 
 
 # =========================================================================== the rule
@@ -58,7 +60,7 @@ def _pairs(role_paths) -> list[tuple[str, str]]:
     items = role_paths.items() if hasattr(role_paths, "items") else [("input", p) for p in role_paths]
     out = []
     for role, p in items:
-        for one in (p if isinstance(p, (list, tuple)) else [p]):
+        for one in p if isinstance(p, (list, tuple)) else [p]:
             if one is not None and one != "":
                 out.append((role, os.fspath(one)))
     return out
@@ -75,9 +77,19 @@ def _same_file(a: str, b: str) -> bool:
 
 
 def _kind(mode: int) -> str:
-    return ("a directory" if stat.S_ISDIR(mode) else "a character device" if stat.S_ISCHR(mode) else
-            "a block device" if stat.S_ISBLK(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else
-            "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+    return (
+        "a directory"
+        if stat.S_ISDIR(mode)
+        else "a character device"
+        if stat.S_ISCHR(mode)
+        else "a block device"
+        if stat.S_ISBLK(mode)
+        else "a FIFO (named pipe)"
+        if stat.S_ISFIFO(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else "not a regular file"
+    )
 
 
 def check_output(role: str, path, inputs=(), outputs=()) -> str | None:
@@ -93,13 +105,17 @@ def check_output(role: str, path, inputs=(), outputs=()) -> str | None:
     if not path or path.endswith(os.sep):
         raise UsageError(f"{role} {path!r} names no file; give a file name such as out/{_example(role)}")
     if _unencodable(path):
-        raise UsageError(f"{where}: the name is not valid {sys.getfilesystemencoding()} text; "
-                         "give a name made of ordinary characters")
+        raise UsageError(
+            f"{where}: the name is not valid {sys.getfilesystemencoding()} text; "
+            "give a name made of ordinary characters"
+        )
     lst, real = _check_target(role, where, path)
     for other, p in _pairs(inputs):
         if _same_file(path, p):
-            raise UsageError(f"{where} is the same file as the input {other} {p}; writing it would destroy "
-                             "the input: give another name")
+            raise UsageError(
+                f"{where} is the same file as the input {other} {p}; writing it would destroy "
+                "the input: give another name"
+            )
     for other, p in _pairs(outputs):
         if other != role and _same_file(path, p):
             raise UsageError(f"{where} is the same file as {other} {p}; give each output its own name")
@@ -115,8 +131,9 @@ def check_output(role: str, path, inputs=(), outputs=()) -> str | None:
             os.close(fd)
             _unlink_quietly(tmp)
     except OSError as e:
-        raise UsageError(f"{where}: cannot write in folder {os.path.dirname(path) or '.'} "
-                         f"({e.strerror or e})") from None
+        raise UsageError(
+            f"{where}: cannot write in folder {os.path.dirname(path) or '.'} ({e.strerror or e})"
+        ) from None
     return path
 
 
@@ -127,8 +144,10 @@ def _check_target(role: str, where: str, path: str):
     symlinks followed, so a link stays a link)."""
     real, via_proc = _follow(path)
     if via_proc:
-        raise UsageError(f"{where} leads through a link into /proc ({real}): a process's open file or a "
-                         "kernel file, not a file to replace; give a file name")
+        raise UsageError(
+            f"{where} leads through a link into /proc ({real}): a process's open file or a "
+            "kernel file, not a file to replace; give a file name"
+        )
     folder = os.path.dirname(real)
     _check_name_length(where, folder, os.path.basename(path))
     try:
@@ -141,15 +160,23 @@ def _check_target(role: str, where: str, path: str):
         try:
             st = os.stat(path)
         except OSError as e:
-            what = "a symlink loop" if e.errno == errno.ELOOP else "a dangling symlink" \
-                if stat.S_ISLNK(lst.st_mode) else "unreadable"
+            what = (
+                "a symlink loop"
+                if e.errno == errno.ELOOP
+                else "a dangling symlink"
+                if stat.S_ISLNK(lst.st_mode)
+                else "unreadable"
+            )
             raise UsageError(f"{where} is {what}; give a regular file name") from None
         if stat.S_ISDIR(st.st_mode):
-            raise UsageError(f"{where} is a directory; give a file name inside it, e.g. "
-                             f"{os.path.join(path, _example(role))}")
+            raise UsageError(
+                f"{where} is a directory; give a file name inside it, e.g. {os.path.join(path, _example(role))}"
+            )
         if not stat.S_ISREG(st.st_mode):
-            raise UsageError(f"{where} is {_kind(st.st_mode)}, not a regular file; it would be replaced, "
-                             "not written to: give a file name")
+            raise UsageError(
+                f"{where} is {_kind(st.st_mode)}, not a regular file; it would be replaced, "
+                "not written to: give a file name"
+            )
     if not os.path.isdir(folder):
         raise UsageError(f"{where}: folder {os.path.dirname(path) or '.'} does not exist; create it first")
     if real != os.path.abspath(path):
@@ -180,9 +207,10 @@ def _follow(path: str) -> tuple[str, bool]:
             todo = [t for t in target.split(os.sep) if t] + todo
             continue
         cur = nxt
-        if links and (cur == "/proc" or cur.startswith("/proc/") or
-                      (proc_dev is not None and todo and _dev(cur) == proc_dev)):
-            via_proc = True                   # a link led into /proc
+        if links and (
+            cur == "/proc" or cur.startswith("/proc/") or (proc_dev is not None and todo and _dev(cur) == proc_dev)
+        ):
+            via_proc = True  # a link led into /proc
     return cur, via_proc
 
 
@@ -212,8 +240,10 @@ def _check_name_length(where: str, folder: str, name: str) -> None:
         limit = 255
     n = len(os.fsencode(name))
     if limit and n > limit:
-        raise UsageError(f"{where}: the file name is {n} bytes long, more than the {limit} this file system "
-                         "allows; give a shorter name")
+        raise UsageError(
+            f"{where}: the file name is {n} bytes long, more than the {limit} this file system "
+            "allows; give a shorter name"
+        )
 
 
 # =========================================================================== the writer
@@ -227,8 +257,7 @@ def atomic_write(path, write, what: str = "file") -> None:
     first."""
     path = os.fspath(path)
     if _unencodable(path):
-        raise UsageError(f"cannot save {what} {ascii(path)}: the name is not valid "
-                         f"{sys.getfilesystemencoding()} text")
+        raise UsageError(f"cannot save {what} {ascii(path)}: the name is not valid {sys.getfilesystemencoding()} text")
     _, real = _check_target(what, f"cannot save {what}: {path}", path)
     folder = os.path.dirname(real)
     remove_stale_temporaries(folder)
@@ -236,9 +265,9 @@ def atomic_write(path, write, what: str = "file") -> None:
     tmp = None
     with signals_raise():
         try:
-            with _signals_held():                 # a signal between creating the file and naming it here
-                fd, tmp = _open_temp(folder)      # would leave it behind: it arrives just after, in the try
-            with os.fdopen(fd, "wb") as fh:       # closing it drops the lock
+            with _signals_held():  # a signal between creating the file and naming it here
+                fd, tmp = _open_temp(folder)  # would leave it behind: it arrives just after, in the try
+            with os.fdopen(fd, "wb") as fh:  # closing it drops the lock
                 write(fh)
                 fh.flush()
                 os.fsync(fh.fileno())
@@ -258,7 +287,7 @@ def _signals_held():
     held = {signal.SIGINT, signal.SIGTERM} | ({signal.SIGHUP} if hasattr(signal, "SIGHUP") else set())
     try:
         old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    except (AttributeError, OSError, ValueError):          # no pthread_sigmask on this platform
+    except (AttributeError, OSError, ValueError):  # no pthread_sigmask on this platform
         yield
         return
     try:
@@ -303,7 +332,7 @@ def _lock(fd: int, blocking: bool) -> bool:
         return False
     except OSError as e:
         if blocking and e.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
-            return True                   # no locks here: write anyway, cleaners fall back to age
+            return True  # no locks here: write anyway, cleaners fall back to age
         return False
 
 
@@ -337,7 +366,7 @@ def _remove_if_unlocked(path: str) -> None:
             return
         mine, now = os.fstat(fd), os.stat(path, follow_symlinks=False)
         if stat.S_ISREG(mine.st_mode) and (mine.st_dev, mine.st_ino) == (now.st_dev, now.st_ino):
-            os.unlink(path)               # while holding the lock: no writer can have it
+            os.unlink(path)  # while holding the lock: no writer can have it
     except OSError:
         pass
     finally:

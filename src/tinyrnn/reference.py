@@ -31,7 +31,7 @@ NONLINEARITIES = ("tanh", "relu", "sigmoid", "identity")
 
 # ------------------------------------------------------------------ activations
 def sigmoid(a):
-    with np.errstate(over="ignore"):          # exp(-a) = inf for a << 0 gives exactly 0
+    with np.errstate(over="ignore"):  # exp(-a) = inf for a << 0 gives exactly 0
         return 1.0 / (1.0 + np.exp(-a))
 
 
@@ -43,18 +43,18 @@ def activation(nonlinearity, a):
         return np.maximum(a, 0.0)
     if nonlinearity == "sigmoid":
         return sigmoid(a)
-    return a                                  # identity
+    return a  # identity
 
 
 def activation_grad(nonlinearity, y):
     """act'(a) read from the output y = act(a), eq. (3)."""
     if nonlinearity == "tanh":
-        return 1.0 - y ** 2
+        return 1.0 - y**2
     if nonlinearity == "relu":
         return (y > 0).astype(y.dtype)
     if nonlinearity == "sigmoid":
         return y * (1.0 - y)
-    return np.ones_like(y)                    # identity
+    return np.ones_like(y)  # identity
 
 
 # ------------------------------------------------------------------ input checks
@@ -62,15 +62,23 @@ def _check_step(fn, gates, x, h, weight_ih, weight_hh, bias_ih, bias_hh, c=None,
     """One clear line for a wrong shape, before any product (a user's mistake, not a bug)."""
     if x.ndim != 2:
         raise InputError(f"{fn}: x must have shape (B, I), got {tuple(x.shape)}")
-    (B, I), P = x.shape, weight_hh.shape[-1]            # P: size of h (proj_size with weight_hr)
+    (B, I), P = x.shape, weight_hh.shape[-1]  # P: size of h (proj_size with weight_hr)
     H = P if weight_hr is None else weight_hr.shape[-1]
     G = gates * H
-    for name, arr, shape in (("h", h, (B, P)), ("c", c, (B, H)), ("weight_ih", weight_ih, (G, I)),
-                             ("weight_hh", weight_hh, (G, P)), ("bias_ih", bias_ih, (G,)), ("bias_hh", bias_hh, (G,)),
-                             ("weight_hr", weight_hr, (P, H))):
+    for name, arr, shape in (
+        ("h", h, (B, P)),
+        ("c", c, (B, H)),
+        ("weight_ih", weight_ih, (G, I)),
+        ("weight_hh", weight_hh, (G, P)),
+        ("bias_ih", bias_ih, (G,)),
+        ("bias_hh", bias_hh, (G,)),
+        ("weight_hr", weight_hr, (P, H)),
+    ):
         if arr is not None and arr.shape != shape:
-            raise InputError(f"{fn}: {name} must have shape {shape} for x {tuple(x.shape)} "
-                             f"and hidden size {H}, got {tuple(arr.shape)}")
+            raise InputError(
+                f"{fn}: {name} must have shape {shape} for x {tuple(x.shape)} "
+                f"and hidden size {H}, got {tuple(arr.shape)}"
+            )
     if (bias_ih is None) != (bias_hh is None):
         raise InputError(f"{fn}: give both bias_ih and bias_hh, or neither")
 
@@ -81,26 +89,35 @@ def rnn_step(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearit
     if nonlinearity not in NONLINEARITIES:
         raise InputError(f"rnn_step: nonlinearity must be one of {NONLINEARITIES}, got {nonlinearity!r}")
     _check_step("rnn_step", 1, x, h, weight_ih, weight_hh, bias_ih, bias_hh)
-    a = x @ weight_ih.T + h @ weight_hh.T                       # (1)
+    a = x @ weight_ih.T + h @ weight_hh.T  # (1)
     if bias_ih is not None:
-        a = a + bias_ih + bias_hh                               # (1)
-    h_next = activation(nonlinearity, a)                        # (2)
-    cache = dict(x=x, h=h, h_next=h_next, weight_ih=weight_ih, weight_hh=weight_hh,
-                 bias=bias_ih is not None, nonlinearity=nonlinearity)
+        a = a + bias_ih + bias_hh  # (1)
+    h_next = activation(nonlinearity, a)  # (2)
+    cache = dict(
+        x=x,
+        h=h,
+        h_next=h_next,
+        weight_ih=weight_ih,
+        weight_hh=weight_hh,
+        bias=bias_ih is not None,
+        nonlinearity=nonlinearity,
+    )
     return h_next, cache
 
 
 def rnn_step_backward(dh_next, cache):
     """dh_next (B, H), the gradient reaching h_next -> dx (B, I), dh (B, H), grads."""
     x, h = cache["x"], cache["h"]
-    da = dh_next * activation_grad(cache["nonlinearity"], cache["h_next"])   # (3)
-    dh = da @ cache["weight_hh"]                                # (4), (9)
-    dx = da @ cache["weight_ih"]                                # (8)
-    grads = {"weight_ih": da.T @ x,                             # (6)
-             "weight_hh": da.T @ h}                             # (5)
+    da = dh_next * activation_grad(cache["nonlinearity"], cache["h_next"])  # (3)
+    dh = da @ cache["weight_hh"]  # (4), (9)
+    dx = da @ cache["weight_ih"]  # (8)
+    grads = {
+        "weight_ih": da.T @ x,  # (6)
+        "weight_hh": da.T @ h,
+    }  # (5)
     if cache["bias"]:
-        grads["bias_ih"] = da.sum(axis=0)                       # (7)
-        grads["bias_hh"] = da.sum(axis=0)                       # (7)
+        grads["bias_ih"] = da.sum(axis=0)  # (7)
+        grads["bias_hh"] = da.sum(axis=0)  # (7)
     return dx, dh, grads
 
 
@@ -109,21 +126,34 @@ def lstm_step(x, h, c, weight_ih, weight_hh, bias_ih=None, bias_hh=None, weight_
     """One LSTM step, gates [i | f | g | o]. x (B, I), h (B, P), c (B, H) -> h_next (B, P),
     c_next (B, H); P = H, or proj_size with the projection weight_hr (P, H)."""
     _check_step("lstm_step", 4, x, h, weight_ih, weight_hh, bias_ih, bias_hh, c, weight_hr)
-    a = x @ weight_ih.T + h @ weight_hh.T                       # (L1)
+    a = x @ weight_ih.T + h @ weight_hh.T  # (L1)
     if bias_ih is not None:
-        a = a + bias_ih + bias_hh                               # (L1)
+        a = a + bias_ih + bias_hh  # (L1)
     H = c.shape[1]
-    a_i, a_f, a_g, a_o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]   # (L1) per gate
-    i = sigmoid(a_i)                                            # (L2) input gate
-    f = sigmoid(a_f)                                            # (L2) forget gate
-    g = np.tanh(a_g)                                            # (L2) candidate
-    o = sigmoid(a_o)                                            # (L2) output gate
-    c_next = f * c + i * g                                      # (L3)
+    a_i, a_f, a_g, a_o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]  # (L1) per gate
+    i = sigmoid(a_i)  # (L2) input gate
+    f = sigmoid(a_f)  # (L2) forget gate
+    g = np.tanh(a_g)  # (L2) candidate
+    o = sigmoid(a_o)  # (L2) output gate
+    c_next = f * c + i * g  # (L3)
     tanh_c = np.tanh(c_next)
-    m = o * tanh_c                                              # (L4)
-    h_next = m if weight_hr is None else m @ weight_hr.T        # (L5)
-    cache = dict(x=x, h=h, c=c, i=i, f=f, g=g, o=o, tanh_c=tanh_c, m=m,
-                 weight_ih=weight_ih, weight_hh=weight_hh, weight_hr=weight_hr, bias=bias_ih is not None)
+    m = o * tanh_c  # (L4)
+    h_next = m if weight_hr is None else m @ weight_hr.T  # (L5)
+    cache = dict(
+        x=x,
+        h=h,
+        c=c,
+        i=i,
+        f=f,
+        g=g,
+        o=o,
+        tanh_c=tanh_c,
+        m=m,
+        weight_ih=weight_ih,
+        weight_hh=weight_hh,
+        weight_hr=weight_hr,
+        bias=bias_ih is not None,
+    )
     return h_next, c_next, cache
 
 
@@ -134,22 +164,24 @@ def lstm_step_backward(dh_next, dc_next, cache):
     i, f, g, o, tanh_c = cache["i"], cache["f"], cache["g"], cache["o"], cache["tanh_c"]
     weight_hr = cache["weight_hr"]
     dm = dh_next if weight_hr is None else dh_next @ weight_hr  # (L6)
-    dc_t = dc_next + dm * o * (1.0 - tanh_c ** 2)               # (L7)
-    da_i = dc_t * g * i * (1.0 - i)                             # (L8)
-    da_f = dc_t * c * f * (1.0 - f)                             # (L8)
-    da_g = dc_t * i * (1.0 - g ** 2)                            # (L8)
-    da_o = dm * tanh_c * o * (1.0 - o)                          # (L8)
-    da = np.concatenate([da_i, da_f, da_g, da_o], axis=1)       # (B, 4H), rows as in weight_ih
-    dc = dc_t * f                                               # (L9)
-    dh = da @ cache["weight_hh"]                                # (L9)
-    dx = da @ cache["weight_ih"]                                # dx_t = da_t W_ih
-    grads = {"weight_ih": da.T @ x,                             # dW_ih = sum_t da_t^T x_t
-             "weight_hh": da.T @ h}                             # (L10)
+    dc_t = dc_next + dm * o * (1.0 - tanh_c**2)  # (L7)
+    da_i = dc_t * g * i * (1.0 - i)  # (L8)
+    da_f = dc_t * c * f * (1.0 - f)  # (L8)
+    da_g = dc_t * i * (1.0 - g**2)  # (L8)
+    da_o = dm * tanh_c * o * (1.0 - o)  # (L8)
+    da = np.concatenate([da_i, da_f, da_g, da_o], axis=1)  # (B, 4H), rows as in weight_ih
+    dc = dc_t * f  # (L9)
+    dh = da @ cache["weight_hh"]  # (L9)
+    dx = da @ cache["weight_ih"]  # dx_t = da_t W_ih
+    grads = {
+        "weight_ih": da.T @ x,  # dW_ih = sum_t da_t^T x_t
+        "weight_hh": da.T @ h,
+    }  # (L10)
     if cache["bias"]:
-        grads["bias_ih"] = da.sum(axis=0)                       # db_ih = db_hh = sum_t da_t
+        grads["bias_ih"] = da.sum(axis=0)  # db_ih = db_hh = sum_t da_t
         grads["bias_hh"] = da.sum(axis=0)
     if weight_hr is not None:
-        grads["weight_hr"] = dh_next.T @ cache["m"]             # (L10)
+        grads["weight_hr"] = dh_next.T @ cache["m"]  # (L10)
     return dx, dh, dc, grads
 
 
@@ -157,38 +189,39 @@ def lstm_step_backward(dh_next, dc_next, cache):
 def gru_step(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
     """One GRU step, gates [r | z | n], b_hn inside r * (W_hn h + b_hn). x (B, I), h (B, H)."""
     _check_step("gru_step", 3, x, h, weight_ih, weight_hh, bias_ih, bias_hh)
-    ax = x @ weight_ih.T                                        # [x_r, x_z, x_n]
-    ah = h @ weight_hh.T                                        # [h_r, h_z, h_n]
+    ax = x @ weight_ih.T  # [x_r, x_z, x_n]
+    ah = h @ weight_hh.T  # [h_r, h_z, h_n]
     if bias_ih is not None:
         ax = ax + bias_ih
         ah = ah + bias_hh
     H = h.shape[1]
-    x_r, x_z, x_n = ax[:, :H], ax[:, H:2 * H], ax[:, 2 * H:]
-    h_r, h_z, h_n = ah[:, :H], ah[:, H:2 * H], ah[:, 2 * H:]
-    r = sigmoid(x_r + h_r)                                      # (G1) reset gate
-    z = sigmoid(x_z + h_z)                                      # (G1) update gate
-    n = np.tanh(x_n + r * h_n)                                  # (G2)
-    h_next = (1.0 - z) * n + z * h                              # (G3)
-    cache = dict(x=x, h=h, r=r, z=z, n=n, h_n=h_n,
-                 weight_ih=weight_ih, weight_hh=weight_hh, bias=bias_ih is not None)
+    x_r, x_z, x_n = ax[:, :H], ax[:, H : 2 * H], ax[:, 2 * H :]
+    h_r, h_z, h_n = ah[:, :H], ah[:, H : 2 * H], ah[:, 2 * H :]
+    r = sigmoid(x_r + h_r)  # (G1) reset gate
+    z = sigmoid(x_z + h_z)  # (G1) update gate
+    n = np.tanh(x_n + r * h_n)  # (G2)
+    h_next = (1.0 - z) * n + z * h  # (G3)
+    cache = dict(x=x, h=h, r=r, z=z, n=n, h_n=h_n, weight_ih=weight_ih, weight_hh=weight_hh, bias=bias_ih is not None)
     return h_next, cache
 
 
 def gru_step_backward(dh_next, cache):
     """dh_next (B, H) reaching h_next -> dx (B, I), dh (B, H), grads."""
     x, h, r, z, n, h_n = (cache[k] for k in ("x", "h", "r", "z", "n", "h_n"))
-    da_n = dh_next * (1.0 - z) * (1.0 - n ** 2)                 # (G4)
-    da_r = da_n * h_n * r * (1.0 - r)                           # (G5)
-    da_z = dh_next * (h - n) * z * (1.0 - z)                    # (G5)
-    dax = np.concatenate([da_r, da_z, da_n], axis=1)            # gradient of [x_r, x_z, x_n]
-    dah = np.concatenate([da_r, da_z, da_n * r], axis=1)        # gradient of [h_r, h_z, h_n]
-    dh = dh_next * z + dah @ cache["weight_hh"]                 # (G6)
-    dx = dax @ cache["weight_ih"]                               # dx_t = dax_t W_ih
-    grads = {"weight_ih": dax.T @ x,                            # (G8)
-             "weight_hh": dah.T @ h}                            # (G7)
+    da_n = dh_next * (1.0 - z) * (1.0 - n**2)  # (G4)
+    da_r = da_n * h_n * r * (1.0 - r)  # (G5)
+    da_z = dh_next * (h - n) * z * (1.0 - z)  # (G5)
+    dax = np.concatenate([da_r, da_z, da_n], axis=1)  # gradient of [x_r, x_z, x_n]
+    dah = np.concatenate([da_r, da_z, da_n * r], axis=1)  # gradient of [h_r, h_z, h_n]
+    dh = dh_next * z + dah @ cache["weight_hh"]  # (G6)
+    dx = dax @ cache["weight_ih"]  # dx_t = dax_t W_ih
+    grads = {
+        "weight_ih": dax.T @ x,  # (G8)
+        "weight_hh": dah.T @ h,
+    }  # (G7)
     if cache["bias"]:
-        grads["bias_ih"] = dax.sum(axis=0)                      # (G8)
-        grads["bias_hh"] = dah.sum(axis=0)                      # (G7)
+        grads["bias_ih"] = dax.sum(axis=0)  # (G8)
+        grads["bias_hh"] = dah.sum(axis=0)  # (G7)
     return dx, dh, grads
 
 
@@ -200,8 +233,9 @@ def layer_weights(layer):
     state = layer.state_dict()
     names = {k[:-3] if k.endswith("_l0") else k: v for k, v in state.items()}
     if set(names) - {"weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"}:
-        raise InputError("layer_weights: the reference loops take a one-layer, one-direction layer; "
-                         f"got parameters {sorted(state)}")
+        raise InputError(
+            f"layer_weights: the reference loops take a one-layer, one-direction layer; got parameters {sorted(state)}"
+        )
     return names
 
 
@@ -221,8 +255,8 @@ def rnn_sequence(x, h0, weights, nonlinearity="tanh", lengths=None):
     masks = _step_masks(len(x), len(h0), lengths)
     for t in range(len(x)):
         h_new, cache = rnn_step(x[t], h, **weights, nonlinearity=nonlinearity)
-        h = np.where(masks[t], h_new, h)                        # a finished sequence keeps h
-        ys.append(np.where(masks[t], h, 0.0))                   # ... and outputs zeros
+        h = np.where(masks[t], h_new, h)  # a finished sequence keeps h
+        ys.append(np.where(masks[t], h, 0.0))  # ... and outputs zeros
         steps.append(cache)
     return np.stack(ys), h, dict(steps=steps, masks=masks, weights=weights)
 
@@ -232,14 +266,14 @@ def rnn_sequence_backward(dy, dh_n, cache):
     steps, masks = cache["steps"], cache["masks"]
     grads = {name: np.zeros_like(w) for name, w in cache["weights"].items()}
     dx = [None] * len(steps)
-    dh_next = dh_n                                              # gradient carried back from t+1
+    dh_next = dh_n  # gradient carried back from t+1
     for t in reversed(range(len(steps))):
         m = masks[t]
-        dh_next = dh_next + np.where(m, dy[t], 0.0)             # (4): dh_t = dy_t + carried
+        dh_next = dh_next + np.where(m, dy[t], 0.0)  # (4): dh_t = dy_t + carried
         dx[t], dh, step_grads = rnn_step_backward(np.where(m, dh_next, 0.0), steps[t])
-        dh_next = np.where(m, dh, dh_next)                      # a finished step passes dh_t on
+        dh_next = np.where(m, dh, dh_next)  # a finished step passes dh_t on
         for name in grads:
-            grads[name] += step_grads[name]                     # shared weights: sum over steps
+            grads[name] += step_grads[name]  # shared weights: sum over steps
     return np.stack(dx), dh_next, grads
 
 
@@ -266,8 +300,7 @@ def lstm_sequence_backward(dy, dh_n, dc_n, cache):
     for t in reversed(range(len(steps))):
         m = masks[t]
         dh_next = dh_next + np.where(m, dy[t], 0.0)
-        dx[t], dh, dc, step_grads = lstm_step_backward(np.where(m, dh_next, 0.0),
-                                                       np.where(m, dc_next, 0.0), steps[t])
+        dx[t], dh, dc, step_grads = lstm_step_backward(np.where(m, dh_next, 0.0), np.where(m, dc_next, 0.0), steps[t])
         dh_next = np.where(m, dh, dh_next)
         dc_next = np.where(m, dc, dc_next)
         for name in grads:
@@ -318,19 +351,18 @@ LN_EPS = 1e-5
 
 def layer_norm(a, gain, bias):
     """LN(a; gain, bias) over the last axis, eq. (N0). a (B, F) -> y (B, F), cache."""
-    mu = a.mean(axis=1, keepdims=True)                          # (N0) mean
-    sigma = np.sqrt(((a - mu) ** 2).mean(axis=1, keepdims=True) + LN_EPS)   # (N0) deviation
-    a_hat = (a - mu) / sigma                                    # (N0) normalised
-    return gain * a_hat + bias, (a_hat, sigma, gain)            # (N0)
+    mu = a.mean(axis=1, keepdims=True)  # (N0) mean
+    sigma = np.sqrt(((a - mu) ** 2).mean(axis=1, keepdims=True) + LN_EPS)  # (N0) deviation
+    a_hat = (a - mu) / sigma  # (N0) normalised
+    return gain * a_hat + bias, (a_hat, sigma, gain)  # (N0)
 
 
 def layer_norm_backward(dy, cache):
     """dy (B, F) -> da (B, F), dgain, dbias (F,), eq. (N4)."""
     a_hat, sigma, gain = cache
-    dgain, dbias = (dy * a_hat).sum(axis=0), dy.sum(axis=0)     # (N4)
-    dn = dy * gain                                              # (N4)
-    da = (dn - dn.mean(axis=1, keepdims=True)
-          - a_hat * (dn * a_hat).mean(axis=1, keepdims=True)) / sigma       # (N4)
+    dgain, dbias = (dy * a_hat).sum(axis=0), dy.sum(axis=0)  # (N4)
+    dn = dy * gain  # (N4)
+    da = (dn - dn.mean(axis=1, keepdims=True) - a_hat * (dn * a_hat).mean(axis=1, keepdims=True)) / sigma  # (N4)
     return da, dgain, dbias
 
 
@@ -342,18 +374,27 @@ def _mix(keep, old, new):
 def _pre_activations(x, h, weight_ih, weight_hh, drop, weight_mask, ln, bias_ih, bias_hh, split):
     """The two products with (R1), (W1), (N1), each + its bias. ``split``: keep the input and
     recurrent parts apart (GRU) rather than summed. Returns (ax, ah) or a, and the cache."""
-    h_in = h if drop is None else h * drop                      # (R1)
-    w_hh = weight_hh if weight_mask is None else weight_hh * weight_mask     # (W1)
-    u, v = x @ weight_ih.T, h_in @ w_hh.T                       # the two products of (1)/(L1)/(G1)
+    h_in = h if drop is None else h * drop  # (R1)
+    w_hh = weight_hh if weight_mask is None else weight_hh * weight_mask  # (W1)
+    u, v = x @ weight_ih.T, h_in @ w_hh.T  # the two products of (1)/(L1)/(G1)
     ln_x = ln_h = None
     if ln is not None:
-        u, ln_x = layer_norm(u, ln["ln_ih_weight"], ln["ln_ih_bias"])       # (N1)
-        v, ln_h = layer_norm(v, ln["ln_hh_weight"], ln["ln_hh_bias"])       # (N1)
-    cache = dict(x=x, h_in=h_in, w_hh=w_hh, weight_ih=weight_ih, drop=drop, weight_mask=weight_mask,
-                 ln_x=ln_x, ln_h=ln_h, bias=bias_ih is not None)
-    if split:                                                   # GRU: [x_r, x_z, x_n], [h_r, h_z, h_n]
+        u, ln_x = layer_norm(u, ln["ln_ih_weight"], ln["ln_ih_bias"])  # (N1)
+        v, ln_h = layer_norm(v, ln["ln_hh_weight"], ln["ln_hh_bias"])  # (N1)
+    cache = dict(
+        x=x,
+        h_in=h_in,
+        w_hh=w_hh,
+        weight_ih=weight_ih,
+        drop=drop,
+        weight_mask=weight_mask,
+        ln_x=ln_x,
+        ln_h=ln_h,
+        bias=bias_ih is not None,
+    )
+    if split:  # GRU: [x_r, x_z, x_n], [h_r, h_z, h_n]
         return ((u, v) if bias_ih is None else (u + bias_ih, v + bias_hh)), cache
-    a = u + v                                                   # (1), (L1)
+    a = u + v  # (1), (L1)
     return (a if bias_ih is None else a + bias_ih + bias_hh), cache
 
 
@@ -363,57 +404,80 @@ def _pre_activations_backward(du, dv, pc, grads):
     if pc["bias"]:
         grads["bias_ih"], grads["bias_hh"] = du.sum(axis=0), dv.sum(axis=0)
     if pc["ln_x"] is not None:
-        du, grads["ln_ih_weight"], grads["ln_ih_bias"] = layer_norm_backward(du, pc["ln_x"])   # (N4)
-        dv, grads["ln_hh_weight"], grads["ln_hh_bias"] = layer_norm_backward(dv, pc["ln_h"])   # (N4)
+        du, grads["ln_ih_weight"], grads["ln_ih_bias"] = layer_norm_backward(du, pc["ln_x"])  # (N4)
+        dv, grads["ln_hh_weight"], grads["ln_hh_bias"] = layer_norm_backward(dv, pc["ln_h"])  # (N4)
     grads["weight_ih"] = du.T @ pc["x"]
-    dw_hh = dv.T @ pc["h_in"]                                   # (R3): dW~_hh
-    grads["weight_hh"] = dw_hh if pc["weight_mask"] is None else dw_hh * pc["weight_mask"]    # (W2)
+    dw_hh = dv.T @ pc["h_in"]  # (R3): dW~_hh
+    grads["weight_hh"] = dw_hh if pc["weight_mask"] is None else dw_hh * pc["weight_mask"]  # (W2)
     dh_in = dv @ pc["w_hh"]
-    dh = dh_in if pc["drop"] is None else dh_in * pc["drop"]    # (R2)
+    dh = dh_in if pc["drop"] is None else dh_in * pc["drop"]  # (R2)
     return du @ pc["weight_ih"], dh
 
 
-def rnn_step_regularised(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearity="tanh",
-                         drop=None, weight_mask=None, keep=None, ln=None):
+def rnn_step_regularised(
+    x,
+    h,
+    weight_ih,
+    weight_hh,
+    bias_ih=None,
+    bias_hh=None,
+    nonlinearity="tanh",
+    drop=None,
+    weight_mask=None,
+    keep=None,
+    ln=None,
+):
     """(R1), (W1), (N1), (1)-(2), (Z1). x (B, I), h (B, H) -> h_next (B, H), cache."""
     _check_step("rnn_step_regularised", 1, x, h, weight_ih, weight_hh, bias_ih, bias_hh)
     a, pc = _pre_activations(x, h, weight_ih, weight_hh, drop, weight_mask, ln, bias_ih, bias_hh, False)
-    h_new = activation(nonlinearity, a)                         # (2)
-    h_next = _mix(keep, h, h_new)                               # (Z1)
+    h_new = activation(nonlinearity, a)  # (2)
+    h_next = _mix(keep, h, h_new)  # (Z1)
     return h_next, dict(pre=pc, h_new=h_new, keep=keep, nonlinearity=nonlinearity)
 
 
 def rnn_step_regularised_backward(dh_next, cache):
     """dh_next (B, H) -> dx (B, I), dh (B, H), grads."""
     keep, grads = cache["keep"], {}
-    dh_new = dh_next if keep is None else (1.0 - keep) * dh_next            # (Z3)
-    da = dh_new * activation_grad(cache["nonlinearity"], cache["h_new"])    # (3)
+    dh_new = dh_next if keep is None else (1.0 - keep) * dh_next  # (Z3)
+    da = dh_new * activation_grad(cache["nonlinearity"], cache["h_new"])  # (3)
     dx, dh = _pre_activations_backward(da, da, cache["pre"], grads)
     if keep is not None:
-        dh = dh + keep * dh_next                                # (Z3)
+        dh = dh + keep * dh_next  # (Z3)
     return dx, dh, grads
 
 
-def lstm_step_regularised(x, h, c, weight_ih, weight_hh, bias_ih=None, bias_hh=None,
-                          drop=None, weight_mask=None, keep=None, keep_c=None, ln=None):
+def lstm_step_regularised(
+    x,
+    h,
+    c,
+    weight_ih,
+    weight_hh,
+    bias_ih=None,
+    bias_hh=None,
+    drop=None,
+    weight_mask=None,
+    keep=None,
+    keep_c=None,
+    ln=None,
+):
     """(R1), (W1), (N1), (L2), (L3), (N2), (Z2), (Z1). -> h_next, c_next (B, H), cache."""
     _check_step("lstm_step_regularised", 4, x, h, weight_ih, weight_hh, bias_ih, bias_hh, c)
     a, pc = _pre_activations(x, h, weight_ih, weight_hh, drop, weight_mask, ln, bias_ih, bias_hh, False)
     H = h.shape[1]
-    i = sigmoid(a[:, :H])                                       # (L2)
-    f = sigmoid(a[:, H:2 * H])                                  # (L2)
-    g = np.tanh(a[:, 2 * H:3 * H])                              # (L2)
-    o = sigmoid(a[:, 3 * H:])                                   # (L2)
-    c_new = f * c + i * g                                       # (L3)
+    i = sigmoid(a[:, :H])  # (L2)
+    f = sigmoid(a[:, H : 2 * H])  # (L2)
+    g = np.tanh(a[:, 2 * H : 3 * H])  # (L2)
+    o = sigmoid(a[:, 3 * H :])  # (L2)
+    c_new = f * c + i * g  # (L3)
     ln_c = None
     if ln is not None:
         c_norm, ln_c = layer_norm(c_new, ln["ln_c_weight"], ln["ln_c_bias"])  # (N2)
     else:
         c_norm = c_new
     tanh_c = np.tanh(c_norm)
-    h_new = o * tanh_c                                          # (L4), (N2)
-    c_next = _mix(keep_c, c, c_new)                             # (Z2)
-    h_next = _mix(keep, h, h_new)                               # (Z1)
+    h_new = o * tanh_c  # (L4), (N2)
+    c_next = _mix(keep_c, c, c_new)  # (Z2)
+    h_next = _mix(keep, h, h_new)  # (Z1)
     cache = dict(pre=pc, c=c, i=i, f=f, g=g, o=o, tanh_c=tanh_c, ln_c=ln_c, keep=keep, keep_c=keep_c)
     return h_next, c_next, cache
 
@@ -422,37 +486,43 @@ def lstm_step_regularised_backward(dh_next, dc_next, cache):
     """dh_next, dc_next (B, H) -> dx (B, I), dh, dc (B, H), grads."""
     c, i, f, g, o, tanh_c = (cache[k] for k in ("c", "i", "f", "g", "o", "tanh_c"))
     keep, keep_c, grads = cache["keep"], cache["keep_c"], {}
-    dh_new = dh_next if keep is None else (1.0 - keep) * dh_next            # (Z3)
-    dc_new = dc_next if keep_c is None else (1.0 - keep_c) * dc_next        # (Z4)
-    dc_norm = dh_new * o * (1.0 - tanh_c ** 2)                  # (L7), (N5)
+    dh_new = dh_next if keep is None else (1.0 - keep) * dh_next  # (Z3)
+    dc_new = dc_next if keep_c is None else (1.0 - keep_c) * dc_next  # (Z4)
+    dc_norm = dh_new * o * (1.0 - tanh_c**2)  # (L7), (N5)
     if cache["ln_c"] is not None:
         dc_norm, grads["ln_c_weight"], grads["ln_c_bias"] = layer_norm_backward(dc_norm, cache["ln_c"])  # (N5)
-    dc_t = dc_new + dc_norm                                     # (L7)
-    da = np.concatenate([dc_t * g * i * (1.0 - i),              # (L8) da_i
-                         dc_t * c * f * (1.0 - f),              # (L8) da_f
-                         dc_t * i * (1.0 - g ** 2),             # (L8) da_g
-                         dh_new * tanh_c * o * (1.0 - o)], axis=1)           # (L8) da_o
-    dx, dh = _pre_activations_backward(da, da, cache["pre"], grads)          # (L9)
-    dc = dc_t * f                                               # (L9)
+    dc_t = dc_new + dc_norm  # (L7)
+    da = np.concatenate(
+        [
+            dc_t * g * i * (1.0 - i),  # (L8) da_i
+            dc_t * c * f * (1.0 - f),  # (L8) da_f
+            dc_t * i * (1.0 - g**2),  # (L8) da_g
+            dh_new * tanh_c * o * (1.0 - o),
+        ],
+        axis=1,
+    )  # (L8) da_o
+    dx, dh = _pre_activations_backward(da, da, cache["pre"], grads)  # (L9)
+    dc = dc_t * f  # (L9)
     if keep is not None:
-        dh = dh + keep * dh_next                                # (Z3)
+        dh = dh + keep * dh_next  # (Z3)
     if keep_c is not None:
-        dc = dc + keep_c * dc_next                              # (Z4)
+        dc = dc + keep_c * dc_next  # (Z4)
     return dx, dh, dc, grads
 
 
-def gru_step_regularised(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None,
-                         drop=None, weight_mask=None, keep=None, ln=None):
+def gru_step_regularised(
+    x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None, drop=None, weight_mask=None, keep=None, ln=None
+):
     """(R1), (W1), (N3), (G1)-(G3), (Z1). x (B, I), h (B, H) -> h_next (B, H), cache."""
     _check_step("gru_step_regularised", 3, x, h, weight_ih, weight_hh, bias_ih, bias_hh)
     (ax, ah), pc = _pre_activations(x, h, weight_ih, weight_hh, drop, weight_mask, ln, bias_ih, bias_hh, True)
     H = h.shape[1]
-    h_n = ah[:, 2 * H:]
-    r = sigmoid(ax[:, :H] + ah[:, :H])                          # (G1)
-    z = sigmoid(ax[:, H:2 * H] + ah[:, H:2 * H])                # (G1)
-    n = np.tanh(ax[:, 2 * H:] + r * h_n)                        # (G2)
-    h_new = (1.0 - z) * n + z * h                               # (G3): z mixes the undropped h
-    h_next = _mix(keep, h, h_new)                               # (Z1)
+    h_n = ah[:, 2 * H :]
+    r = sigmoid(ax[:, :H] + ah[:, :H])  # (G1)
+    z = sigmoid(ax[:, H : 2 * H] + ah[:, H : 2 * H])  # (G1)
+    n = np.tanh(ax[:, 2 * H :] + r * h_n)  # (G2)
+    h_new = (1.0 - z) * n + z * h  # (G3): z mixes the undropped h
+    h_next = _mix(keep, h, h_new)  # (Z1)
     return h_next, dict(pre=pc, h=h, r=r, z=z, n=n, h_n=h_n, keep=keep)
 
 
@@ -460,16 +530,16 @@ def gru_step_regularised_backward(dh_next, cache):
     """dh_next (B, H) -> dx (B, I), dh (B, H), grads."""
     h, r, z, n, h_n, keep = (cache[k] for k in ("h", "r", "z", "n", "h_n", "keep"))
     grads = {}
-    dh_new = dh_next if keep is None else (1.0 - keep) * dh_next            # (Z3)
-    da_n = dh_new * (1.0 - z) * (1.0 - n ** 2)                  # (G4)
-    da_r = da_n * h_n * r * (1.0 - r)                           # (G5)
-    da_z = dh_new * (h - n) * z * (1.0 - z)                     # (G5)
+    dh_new = dh_next if keep is None else (1.0 - keep) * dh_next  # (Z3)
+    da_n = dh_new * (1.0 - z) * (1.0 - n**2)  # (G4)
+    da_r = da_n * h_n * r * (1.0 - r)  # (G5)
+    da_z = dh_new * (h - n) * z * (1.0 - z)  # (G5)
     dax = np.concatenate([da_r, da_z, da_n], axis=1)
     dah = np.concatenate([da_r, da_z, da_n * r], axis=1)
     dx, dh = _pre_activations_backward(dax, dah, cache["pre"], grads)
-    dh = dh + dh_new * z                                        # (G6)
+    dh = dh + dh_new * z  # (G6)
     if keep is not None:
-        dh = dh + keep * dh_next                                # (Z3)
+        dh = dh + keep * dh_next  # (Z3)
     return dx, dh, grads
 
 
@@ -496,8 +566,8 @@ def regularised_sequence(cell, x, state0, weights, options, nonlinearity="tanh",
         if cell == "lstm":
             keeps["keep_c"] = _step_keep(options.get("keep_c"), t)
         *new, cache = step(x[t], *states, **weights, **fixed, **keeps)
-        states = tuple(np.where(masks[t], n, s) for n, s in zip(new, states))   # a finished sequence keeps its state
-        ys.append(np.where(masks[t], states[0], 0.0))           # ... and outputs zeros
+        states = tuple(np.where(masks[t], n, s) for n, s in zip(new, states))  # a finished sequence keeps its state
+        ys.append(np.where(masks[t], states[0], 0.0))  # ... and outputs zeros
         steps.append(cache)
     return np.stack(ys), states, dict(cell=cell, steps=steps, masks=masks)
 
@@ -505,15 +575,18 @@ def regularised_sequence(cell, x, state0, weights, options, nonlinearity="tanh",
 def regularised_sequence_backward(dy, dstates_n, cache):
     """Backward over reversed t. dy (T, B, H), dstates_n (dh_n,) or (dh_n, dc_n) ->
     dx (T, B, I), dstates0 (a tuple), grads (weights and layer-norm parameters, summed over t)."""
-    back = {"rnn": rnn_step_regularised_backward, "lstm": lstm_step_regularised_backward,
-            "gru": gru_step_regularised_backward}[cache["cell"]]
+    back = {
+        "rnn": rnn_step_regularised_backward,
+        "lstm": lstm_step_regularised_backward,
+        "gru": gru_step_regularised_backward,
+    }[cache["cell"]]
     steps, masks, dx, grads = cache["steps"], cache["masks"], [None] * len(cache["steps"]), {}
     dstates = list(dstates_n)
     for t in reversed(range(len(steps))):
         m = masks[t]
-        dstates[0] = dstates[0] + np.where(m, dy[t], 0.0)       # (4): dh_t = dy_t + carried
+        dstates[0] = dstates[0] + np.where(m, dy[t], 0.0)  # (4): dh_t = dy_t + carried
         dx[t], *dnew, step_grads = back(*(np.where(m, d, 0.0) for d in dstates), steps[t])
-        dstates = [np.where(m, dn, d) for dn, d in zip(dnew, dstates)]   # a finished step passes its gradient on
+        dstates = [np.where(m, dn, d) for dn, d in zip(dnew, dstates)]  # a finished step passes its gradient on
         for name, g in step_grads.items():
-            grads[name] = grads.get(name, 0.0) + g              # shared weights: sum over steps
+            grads[name] = grads.get(name, 0.0) + g  # shared weights: sum over steps
     return np.stack(dx), tuple(dstates), grads

@@ -83,9 +83,9 @@ class EarlyStopping:
         self.mode = mode
         self.min_delta = nonneg_float("min_delta", min_delta)
         self.best: float | None = None
-        self.best_index = -1          # which update() was the best (0-based)
-        self.count = 0                # update() calls so far
-        self.bad = 0                  # updates since the best
+        self.best_index = -1  # which update() was the best (0-based)
+        self.count = 0  # update() calls so far
+        self.bad = 0  # updates since the best
 
     def update(self, value: float) -> bool:
         value = float(value)

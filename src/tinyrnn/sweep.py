@@ -14,7 +14,7 @@ import os
 import socket
 
 ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-CONNECT_TIMEOUT = 10.0        # seconds to connect and to receive the scheduler's handshake
+CONNECT_TIMEOUT = 10.0  # seconds to connect and to receive the scheduler's handshake
 SCHEDULER_PORT, DASHBOARD_PORT = 8786, 8787
 
 
@@ -26,7 +26,9 @@ def _distributed():
     try:
         import distributed
     except ImportError:
-        raise SweepError('--sweep needs dask distributed, which is not installed: pip install "tinyrnn[sweep]"') from None
+        raise SweepError(
+            '--sweep needs dask distributed, which is not installed: pip install "tinyrnn[sweep]"'
+        ) from None
     return distributed
 
 
@@ -44,10 +46,17 @@ def connect(scheduler: str | None = None, workers: int | None = None):
         try:
             return distributed.Client(scheduler, timeout=f"{CONNECT_TIMEOUT:g}s")
         except (OSError, TimeoutError, ValueError) as e:
-            raise SweepError(f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({type(e).__name__}); "
-                             f"start one with 'dask scheduler' or leave --scheduler out for a local cluster") from None
-    cluster = distributed.LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                                       processes=True, dashboard_address=None, env=dict(ONE_BLAS_THREAD))
+            raise SweepError(
+                f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({type(e).__name__}); "
+                f"start one with 'dask scheduler' or leave --scheduler out for a local cluster"
+            ) from None
+    cluster = distributed.LocalCluster(
+        n_workers=workers or os.cpu_count() or 1,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        env=dict(ONE_BLAS_THREAD),
+    )
     return distributed.Client(cluster)
 
 
@@ -62,20 +71,29 @@ def probe(scheduler: str, seconds: float | None = None) -> None:
         return
     host, colon, port = rest.rpartition(":")
     if not colon or not port.isdigit():
-        raise SweepError(f"--scheduler {scheduler}: expected tcp://HOST:PORT (a scheduler listens on port "
-                         f"{SCHEDULER_PORT} by default)")
-    hint = (f"; port {DASHBOARD_PORT} is the dashboard, the scheduler itself listens on {SCHEDULER_PORT}: "
-            f"--scheduler tcp://{host}:{SCHEDULER_PORT}" if int(port) == DASHBOARD_PORT else
-            f"; a scheduler listens on port {SCHEDULER_PORT} by default")
+        raise SweepError(
+            f"--scheduler {scheduler}: expected tcp://HOST:PORT (a scheduler listens on port "
+            f"{SCHEDULER_PORT} by default)"
+        )
+    hint = (
+        f"; port {DASHBOARD_PORT} is the dashboard, the scheduler itself listens on {SCHEDULER_PORT}: "
+        f"--scheduler tcp://{host}:{SCHEDULER_PORT}"
+        if int(port) == DASHBOARD_PORT
+        else f"; a scheduler listens on port {SCHEDULER_PORT} by default"
+    )
     try:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=seconds) as s:
             s.settimeout(seconds)
             if not s.recv(8):
-                raise SweepError(f"--scheduler {scheduler}: the server closed the connection without the Dask "
-                                 f"handshake; it is not a Dask scheduler{hint}")
+                raise SweepError(
+                    f"--scheduler {scheduler}: the server closed the connection without the Dask "
+                    f"handshake; it is not a Dask scheduler{hint}"
+                )
     except TimeoutError:
-        raise SweepError(f"--scheduler {scheduler}: no Dask handshake within {seconds:g} s; what listens there "
-                         f"is not a Dask scheduler{hint}") from None
+        raise SweepError(
+            f"--scheduler {scheduler}: no Dask handshake within {seconds:g} s; what listens there "
+            f"is not a Dask scheduler{hint}"
+        ) from None
     except OSError as e:
         raise SweepError(f"--scheduler {scheduler}: cannot reach it ({e.strerror or e}){hint}") from None
 
@@ -101,11 +119,15 @@ def run(client, fn, items, on_result, describe=repr) -> None:
             try:
                 result = future.result()
             except distributed.KilledWorker:
-                raise SweepError(f"the run {describe(futures[future])} killed its worker process again and again "
-                                 "(out of memory, or the worker was stopped); the finished runs are kept") from None
+                raise SweepError(
+                    f"the run {describe(futures[future])} killed its worker process again and again "
+                    "(out of memory, or the worker was stopped); the finished runs are kept"
+                ) from None
             except Exception as e:  # noqa: BLE001 - a worker's failure, reported in one line
-                raise SweepError(f"the run {describe(futures[future])} failed on a worker: {type(e).__name__}: "
-                                 f"{' '.join(str(e).split())[:300]}; the finished runs are kept") from None
+                raise SweepError(
+                    f"the run {describe(futures[future])} failed on a worker: {type(e).__name__}: "
+                    f"{' '.join(str(e).split())[:300]}; the finished runs are kept"
+                ) from None
             on_result(futures[future], result)
     except BaseException:
         client.cancel(list(futures))

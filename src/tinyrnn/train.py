@@ -43,8 +43,8 @@ from .threads import ThreadChoice
 
 __all__ = ["ConstantLR", "CosineLR", "lr_schedule", "Plan", "Run", "PROGRESS_SECONDS", "CHECKPOINT_SECONDS"]
 
-PROGRESS_SECONDS = 30.0       # the plain progress line's interval when stdout is not a terminal
-CHECKPOINT_SECONDS = 60.0     # periodic checkpoints: at an evaluation, at most this often (each one fsyncs)
+PROGRESS_SECONDS = 30.0  # the plain progress line's interval when stdout is not a terminal
+CHECKPOINT_SECONDS = 60.0  # periodic checkpoints: at an evaluation, at most this often (each one fsyncs)
 UNSAVED = "Note: no --save, so the trained model will not be kept"
 
 
@@ -86,11 +86,26 @@ class Run:
     ``note_unsaved``: at a terminal, a run without ``save`` says that the model will not be kept
     (False for a command that has no --save)."""
 
-    def __init__(self, plan: Plan, emit=lambda line: None, *, quiet: bool = False, desc: str = "",
-                 lr: float = 0.0, clip: float | None = None, ceiling: float = math.inf, start: int = 0,
-                 train_seconds: float = 0.0, eval_seconds: float = 0.0, progress_seconds: float | None = None,
-                 save=None, save_on_interrupt: bool = True, checkpoint_seconds: float | None = None,
-                 threads: int | str | None = None, note_unsaved: bool = True):
+    def __init__(
+        self,
+        plan: Plan,
+        emit=lambda line: None,
+        *,
+        quiet: bool = False,
+        desc: str = "",
+        lr: float = 0.0,
+        clip: float | None = None,
+        ceiling: float = math.inf,
+        start: int = 0,
+        train_seconds: float = 0.0,
+        eval_seconds: float = 0.0,
+        progress_seconds: float | None = None,
+        save=None,
+        save_on_interrupt: bool = True,
+        checkpoint_seconds: float | None = None,
+        threads: int | str | None = None,
+        note_unsaved: bool = True,
+    ):
         self.plan, self.quiet, self.desc = plan, quiet, desc
         self.lr, self.clip, self.ceiling = lr, clip, ceiling
         self.step = self.start = start
@@ -102,10 +117,10 @@ class Run:
         self._bar = None
         self._every = PROGRESS_SECONDS if progress_seconds is None else progress_seconds
         self._loss = math.nan
-        self._last = None               # (wall time, step) of the last plain progress line
-        self._save = save or None       # save(): write the checkpoint of the run as it is now
+        self._last = None  # (wall time, step) of the last plain progress line
+        self._save = save or None  # save(): write the checkpoint of the run as it is now
         self._saved_step = None
-        self._save_on_interrupt = save_on_interrupt     # False with keep-best: the file holds the best step
+        self._save_on_interrupt = save_on_interrupt  # False with keep-best: the file holds the best step
         self._checkpoint_every = CHECKPOINT_SECONDS if checkpoint_seconds is None else checkpoint_seconds
         self._last_checkpoint = time.perf_counter()
         self._step_context = _Step(self)
@@ -120,16 +135,20 @@ class Run:
         self._training = training()
         self.flag = self._training.__enter__()
         if self._save is None and self._note_unsaved and not self.quiet and _is_terminal(sys.stderr):
-            print(UNSAVED, file=sys.stderr)     # at a terminal: a long run would be lost without a word
+            print(UNSAVED, file=sys.stderr)  # at a terminal: a long run would be lost without a word
         return self
 
     def __exit__(self, kind, e, tb):
         close(self._bar)
         self.say = self._emit
         try:
-            if kind is not None and issubclass(kind, Interrupted) and self._save_on_interrupt \
-                    and self._saved_step != self.step:
-                self.save_now()         # a second signal outside a step: the weights are whole; keep them
+            if (
+                kind is not None
+                and issubclass(kind, Interrupted)
+                and self._save_on_interrupt
+                and self._saved_step != self.step
+            ):
+                self.save_now()  # a second signal outside a step: the weights are whole; keep them
         finally:
             self._training.__exit__(kind, e, tb)
             if self.threads is not None:
@@ -209,8 +228,7 @@ class Run:
         rate = (self.step - s0) / (now - t0)
         left = self.plan.left(self.step, self.timer.seconds, rate)
         of = f"/{self.plan.steps}" if not self.plan.time_budget else ""
-        self._emit(f"{self.desc}: step {self.step}{of}, loss {self._loss:.4g}, {rate:.3g} steps/s, "
-                   f"{_clock(left)} left")
+        self._emit(f"{self.desc}: step {self.step}{of}, loss {self._loss:.4g}, {rate:.3g} steps/s, {_clock(left)} left")
         sys.stdout.flush()
         self._last = (now, self.step)
 
@@ -218,9 +236,15 @@ class Run:
         """The run's part of the metrics, under the names every command uses."""
         flag = self.flag
         threads = self.threads.summary() if self.threads is not None else {}
-        return dict(**threads, steps=self.step, train_seconds=round(self.timer.seconds, 4),
-                    eval_seconds=round(self.eval_timer.seconds, 4), save_seconds=round(self.save_timer.seconds, 4),
-                    signal=flag.signum and flag.name, exit_code=flag.exit_code)
+        return dict(
+            **threads,
+            steps=self.step,
+            train_seconds=round(self.timer.seconds, 4),
+            eval_seconds=round(self.eval_timer.seconds, 4),
+            save_seconds=round(self.save_timer.seconds, 4),
+            signal=flag.signum and flag.name,
+            exit_code=flag.exit_code,
+        )
 
 
 def _is_terminal(stream=None) -> bool:
@@ -248,7 +272,7 @@ class _Step:
         if run.threads is not None and run.threads.probing:
             run.threads.step_done(seconds)
         run.flag._held -= 1
-        if kind is not None and issubclass(kind, NonFiniteError):    # weights grew until a product overflowed
+        if kind is not None and issubclass(kind, NonFiniteError):  # weights grew until a product overflowed
             raise Diverged(self.step, math.nan, run.lr, run.clip) from e
         if kind is None and run.flag._pending is not None and not run.flag._held:
             run.flag.signum, run.flag._pending = run.flag._pending, None

@@ -14,8 +14,19 @@ from __future__ import annotations
 
 import importlib
 
-COMMANDS: list[str] = ["add", "srn", "hello", "seq2seq", "charlm", "memory", "gradflow", "classify", "forecast",
-                       "exercise", "check"]
+COMMANDS: list[str] = [
+    "add",
+    "srn",
+    "hello",
+    "seq2seq",
+    "charlm",
+    "memory",
+    "gradflow",
+    "classify",
+    "forecast",
+    "exercise",
+    "check",
+]
 
 
 def add_all(sub) -> None:

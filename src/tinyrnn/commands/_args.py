@@ -13,11 +13,33 @@ from dataclasses import MISSING, fields
 
 from ..errors import UsageError
 
-__all__ = ["Parser", "EXIT_CODES", "usage", "missing_action", "positive", "nonneg", "positive_float", "SEED",
-           "add_common", "add_threads", "print_json", "report_stop", "times", "_int_in", "_float_in", "_zero_or",
-           "_defaults",
-           "flag", "resume_policy", "add_config_flags", "given", "resume_keys", "length_range", "name_list",
-           "float_list"]
+__all__ = [
+    "Parser",
+    "EXIT_CODES",
+    "usage",
+    "missing_action",
+    "positive",
+    "nonneg",
+    "positive_float",
+    "SEED",
+    "add_common",
+    "add_threads",
+    "print_json",
+    "report_stop",
+    "times",
+    "_int_in",
+    "_float_in",
+    "_zero_or",
+    "_defaults",
+    "flag",
+    "resume_policy",
+    "add_config_flags",
+    "given",
+    "resume_keys",
+    "length_range",
+    "name_list",
+    "float_list",
+]
 
 EXIT_CODES = """exit codes:
   0    success
@@ -72,6 +94,7 @@ def _int_in(low, high=None):
             rng = f">= {low}" if high is None else f"from {low} to {high}"
             raise argparse.ArgumentTypeError(f"expected an integer {rng}, got {value}")
         return value
+
     return parse
 
 
@@ -87,6 +110,7 @@ def _float_in(low, high=None, low_open=False):
         if (value <= low if low_open else value < low) or (high is not None and value > high):
             raise argparse.ArgumentTypeError(f"expected a number {rng}, got {text}")
         return value
+
     return parse
 
 
@@ -98,6 +122,7 @@ def _zero_or(parse, what):
             return parse(text)
         except argparse.ArgumentTypeError:
             raise argparse.ArgumentTypeError(f"expected 0 or {what}, got {text!r}") from None
+
     return parse_or_zero
 
 
@@ -111,8 +136,9 @@ def length_range(text):
     """'A-B' -> (A, B) with 1 <= A <= B."""
     parts = text.split("-")
     if len(parts) != 2 or not all(p.strip().isdigit() for p in parts) or not 1 <= int(parts[0]) <= int(parts[1]) <= 100:
-        raise argparse.ArgumentTypeError(f"expected a range A-B of lengths with 1 <= A <= B, like 13-20, got {text!r} "
-                                         "(B at most 100)")
+        raise argparse.ArgumentTypeError(
+            f"expected a range A-B of lengths with 1 <= A <= B, like 13-20, got {text!r} (B at most 100)"
+        )
     return int(parts[0]), int(parts[1])
 
 
@@ -123,6 +149,7 @@ def name_list(choices):
         if bad or not names:
             raise argparse.ArgumentTypeError(f"expected a comma-separated list of {', '.join(choices)}, got {text!r}")
         return tuple(dict.fromkeys(names))
+
     return parse
 
 
@@ -142,14 +169,16 @@ def _defaults(config_class) -> dict:
 
 
 def add_common(p, seed=0, seed_help="(default %(default)s)"):
-    p.add_argument("--seed", type=SEED, default=seed,
-                   help=f"random seed: the same seed gives the same output {seed_help}")
+    p.add_argument(
+        "--seed", type=SEED, default=seed, help=f"random seed: the same seed gives the same output {seed_help}"
+    )
     p.add_argument("--json", action="store_true", help="print the final metrics as one JSON object on the last line")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no per-step lines")
 
 
 def _threads(text):
     from ..threads import parse_threads
+
     try:
         return parse_threads(text)
     except ValueError as e:
@@ -158,10 +187,15 @@ def _threads(text):
 
 def add_threads(p):
     """``--threads``: the BLAS threads of a training run (tinyrnn.threads.ThreadChoice)."""
-    p.add_argument("--threads", type=_threads, default="auto", metavar="N|auto",
-                   help="BLAS threads for the whole run: a number, or auto (default): 1 thread when one core is "
-                        "free or the cores are busy, else the faster of 1 and all cores timed over the first "
-                        "steps; the startup lines say what was chosen and why")
+    p.add_argument(
+        "--threads",
+        type=_threads,
+        default="auto",
+        metavar="N|auto",
+        help="BLAS threads for the whole run: a number, or auto (default): 1 thread when one core is "
+        "free or the cores are busy, else the faster of 1 and all cores timed over the first "
+        "steps; the startup lines say what was chosen and why",
+    )
 
 
 def print_json(obj):
@@ -174,8 +208,9 @@ def report_stop(metrics, save, resume_hint=True, can_save=True):
     if not metrics.get("signal"):
         return 0
     kept = metrics.get("kept_step", metrics["steps"])
-    where = (f"; checkpoint of step {kept} written to {save}" if save else
-             "; nothing saved (no --save)" if can_save else "")
+    where = (
+        f"; checkpoint of step {kept} written to {save}" if save else "; nothing saved (no --save)" if can_save else ""
+    )
     how = f"; resume with --resume {save}" if save and resume_hint else ""
     print(f"Stopped by {metrics['signal']} at step {metrics['steps']}{where}{how}")
     return metrics["exit_code"]
@@ -186,16 +221,26 @@ def times(metrics) -> str:
 
 
 # ---------------------------------------------------------------- flags declared on config fields
-def flag(help: str, *, type=None, choices=None, metavar=None, name: str | None = None, resume: str | None = None,
-         default_text: str | None = None) -> dict:
+def flag(
+    help: str,
+    *,
+    type=None,
+    choices=None,
+    metavar=None,
+    name: str | None = None,
+    resume: str | None = None,
+    default_text: str | None = None,
+) -> dict:
     """The metadata of a config dataclass field that is a command-line flag, for
     ``field(default=..., metadata=flag(...))``: its help (``%(default)s`` is the field's default,
     or ``default_text``), its argument type, choices and metavar, its name when it is not
     ``--field-name`` (``--no-lr-decay`` for a True default), and its ``resume`` policy:
     ``"fixed"`` (a resumed run keeps the checkpoint's value and refuses another), ``"free"``
     (the checkpoint's value unless given) or ``"more"`` (steps or seconds added to the plan)."""
-    return dict(cli=dict(help=help, type=type, choices=choices, metavar=metavar, name=name,
-                         default_text=default_text), resume=resume)
+    return dict(
+        cli=dict(help=help, type=type, choices=choices, metavar=metavar, name=name, default_text=default_text),
+        resume=resume,
+    )
 
 
 def resume_policy(policy: str) -> dict:

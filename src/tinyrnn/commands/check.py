@@ -13,21 +13,37 @@ def run(args) -> int:
     for line in format_report(report):
         print(line)
     if args.json:
-        print_json(dict(ok=report["ok"], equation=report["equation"], function=report["function"],
-                        functions={n: dict(status=r["status"], equation=r["equation"], message=r["message"],
-                                           max_diff=r["max_diff"]) for n, r in report["functions"].items()}))
+        print_json(
+            dict(
+                ok=report["ok"],
+                equation=report["equation"],
+                function=report["function"],
+                functions={
+                    n: dict(status=r["status"], equation=r["equation"], message=r["message"], max_diff=r["max_diff"])
+                    for n, r in report["functions"].items()
+                },
+            )
+        )
     return 0 if report["ok"] else 4
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("check", help="check your own step and backward, naming the first broken equation",
-                       description="Import FILE in a child process with a time limit, check each of rnn_step, "
-                                   "rnn_step_backward, lstm_step, lstm_step_backward, gru_step, gru_step_backward "
-                                   "it defines against tinyrnn.reference in float64, and name the first broken "
-                                   "equation of docs/bptt.md. Exit 0 when every defined function is correct, 4 "
-                                   "when one is wrong or not written, 2 when FILE cannot be checked.")
+    p = sub.add_parser(
+        "check",
+        help="check your own step and backward, naming the first broken equation",
+        description="Import FILE in a child process with a time limit, check each of rnn_step, "
+        "rnn_step_backward, lstm_step, lstm_step_backward, gru_step, gru_step_backward "
+        "it defines against tinyrnn.reference in float64, and name the first broken "
+        "equation of docs/bptt.md. Exit 0 when every defined function is correct, 4 "
+        "when one is wrong or not written, 2 when FILE cannot be checked.",
+    )
     p.add_argument("file", metavar="FILE", help="the Python file with your functions (from 'tinyrnn exercise')")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
-    p.add_argument("--timeout", type=positive_float, default=TIMEOUT, metavar="SECONDS",
-                   help="seconds the file may run before it is stopped (default %(default)g)")
+    p.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=TIMEOUT,
+        metavar="SECONDS",
+        help="seconds the file may run before it is stopped (default %(default)g)",
+    )
     p.set_defaults(run=run)

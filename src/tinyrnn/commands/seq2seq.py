@@ -20,8 +20,12 @@ from ._args import (
 
 def train(args):
     from ..demos import seq2seq
-    save = check_output("--save", args.save or args.resume,     # a resumed run saves back to its file by default
-                        outputs={"--plot": args.plot})
+
+    save = check_output(
+        "--save",
+        args.save or args.resume,  # a resumed run saves back to its file by default
+        outputs={"--plot": args.plot},
+    )
     png = check_output("--plot", args.plot, image=True, inputs={"--resume": args.resume}, outputs={"--save": save})
     named = given(args, seq2seq.Seq2SeqConfig)
     if args.resume:
@@ -30,13 +34,16 @@ def train(args):
         cfg = seq2seq.config_for(named.pop("task", seq2seq.Seq2SeqConfig.task), **named, quiet=args.quiet)
     check(cfg)
     emit = (lambda line: None) if args.quiet else print
-    _, task, metrics = seq2seq.train(cfg, emit, save=save, resume=args.resume, plot_to=png,
-                                      threads=args.threads)
-    pairs = (f"held-out exact match {100 * metrics['accuracy']:.1f}% on {metrics['test_pairs']} pairs"
-             if metrics["held_out"] else
-             f"exact match {100 * metrics['accuracy']:.1f}% on the {metrics['test_pairs']} training pairs")
-    print(f"Task {cfg.task}: {metrics['steps']} steps, {times(metrics)}, {pairs}"
-          + (f" (beam {cfg.beam})" if cfg.beam > 1 else ""))
+    _, task, metrics = seq2seq.train(cfg, emit, save=save, resume=args.resume, plot_to=png, threads=args.threads)
+    pairs = (
+        f"held-out exact match {100 * metrics['accuracy']:.1f}% on {metrics['test_pairs']} pairs"
+        if metrics["held_out"]
+        else f"exact match {100 * metrics['accuracy']:.1f}% on the {metrics['test_pairs']} training pairs"
+    )
+    print(
+        f"Task {cfg.task}: {metrics['steps']} steps, {times(metrics)}, {pairs}"
+        + (f" (beam {cfg.beam})" if cfg.beam > 1 else "")
+    )
     if cfg.keep_best or metrics["kept_step"] != metrics["steps"]:
         print(f"Kept the weights of step {metrics['kept_step']} (the best evaluation)")
     if cfg.task != "words":
@@ -46,8 +53,10 @@ def train(args):
         print(f"Lengths 3-10: {100 * metrics['accuracy_len_3_10']:.1f}% exact")
     if "test_lengths" in metrics:
         m = metrics["test_lengths"]
-        print(f"Test lengths {m['low']}-{m['high']}: {100 * m['accuracy']:.1f}% exact; per length: "
-              + ", ".join(f"{k}: {100 * v:.1f}%" for k, v in m["per_length"].items()))
+        print(
+            f"Test lengths {m['low']}-{m['high']}: {100 * m['accuracy']:.1f}% exact; per length: "
+            + ", ".join(f"{k}: {100 * v:.1f}%" for k, v in m["per_length"].items())
+        )
     for src, out in metrics.get("translations", {}).items():
         print(f"  {src} -> {out}")
     if save:
@@ -70,20 +79,25 @@ def check(cfg) -> None:
     if cfg.max_len < cfg.min_len:
         raise UsageError(f"--max-len must be >= {cfg.min_len}, got {cfg.max_len}")
     if cfg.attention == "dot" and cfg.bidirectional:
-        raise UsageError("--attention dot needs a unidirectional encoder (a bidirectional one's outputs are "
-                         "twice the decoder's size): use general or additive")
+        raise UsageError(
+            "--attention dot needs a unidirectional encoder (a bidirectional one's outputs are "
+            "twice the decoder's size): use general or additive"
+        )
 
 
 def translate(args):
     from ..demos import seq2seq
+
     png = check_output("--plot", args.plot, image=True, inputs={"CKPT": args.checkpoint})
     empty = [i for i, s in enumerate(args.inputs) if not s]
     if empty:
         raise UsageError(f"INPUT {empty[0] + 1} is empty; give at least one character to translate")
     model, vocab, header = seq2seq.load_for_translation(args.checkpoint)
     if png and model.attention_kind == "none":
-        raise UsageError(f"--plot draws attention weights, and {args.checkpoint} has no attention "
-                         "(train with --attention dot, general or additive)")
+        raise UsageError(
+            f"--plot draws attention weights, and {args.checkpoint} has no attention "
+            "(train with --attention dot, general or additive)"
+        )
     outs = seq2seq.translate(model, vocab, args.inputs, args.beam)
     for src, out in zip(args.inputs, outs):
         print(f"{src} -> {out}")
@@ -101,32 +115,68 @@ def add_parser(sub):
     def per_task(key, fmt=str):
         return "default " + ", ".join(f"{fmt(v[key])} for {k}" for k, v in TASK_DEFAULTS.items())
 
-    p = sub.add_parser("seq2seq", help="encoder-decoder: word -> word, string reversal, decimal addition",
-                       description="Encoder-decoder RNNs on one-hot characters.")
+    p = sub.add_parser(
+        "seq2seq",
+        help="encoder-decoder: word -> word, string reversal, decimal addition",
+        description="Encoder-decoder RNNs on one-hot characters.",
+    )
     ss = p.add_subparsers(dest="action", metavar="ACTION", parser_class=Parser)
-    t = ss.add_parser("train", help="train on a task and report held-out exact match",
-                      description="Train an encoder RNN whose final state starts a decoder RNN (teacher forcing), "
-                                  "then decode the held-out set feeding back the model's own predictions. "
-                                  "Ctrl-C or SIGTERM stops between steps and saves the model so far.")
+    t = ss.add_parser(
+        "train",
+        help="train on a task and report held-out exact match",
+        description="Train an encoder RNN whose final state starts a decoder RNN (teacher forcing), "
+        "then decode the held-out set feeding back the model's own predictions. "
+        "Ctrl-C or SIGTERM stops between steps and saves the model so far.",
+    )
     steps = per_task("steps") + "; with attention " + ", ".join(f"{v} for {k}" for k, v in ATTENTION_STEPS.items())
-    add_config_flags(t, Seq2SeqConfig, default_text=dict(
-        cell=per_task("cell"), hidden=per_task("hidden"), attention=per_task("attention"),
-        lr=per_task("lr", "{:g}".format), batch=per_task("batch"), steps=steps))
-    t.add_argument("--plot", metavar="PNG", help="training loss and held-out accuracy curves (needs --eval-every for the accuracy points)")
-    t.add_argument("--save", metavar="CKPT", help="save the trained model (.npz) for 'tinyrnn seq2seq translate' and "
-                                                  "--resume; also on Ctrl-C/SIGTERM")
-    t.add_argument("--resume", metavar="CKPT", help="continue a run saved by --save, with its settings, saving back to "
-                                                    "CKPT unless --save is given; no --seed")
+    add_config_flags(
+        t,
+        Seq2SeqConfig,
+        default_text=dict(
+            cell=per_task("cell"),
+            hidden=per_task("hidden"),
+            attention=per_task("attention"),
+            lr=per_task("lr", "{:g}".format),
+            batch=per_task("batch"),
+            steps=steps,
+        ),
+    )
+    t.add_argument(
+        "--plot",
+        metavar="PNG",
+        help="training loss and held-out accuracy curves (needs --eval-every for the accuracy points)",
+    )
+    t.add_argument(
+        "--save",
+        metavar="CKPT",
+        help="save the trained model (.npz) for 'tinyrnn seq2seq translate' and --resume; also on Ctrl-C/SIGTERM",
+    )
+    t.add_argument(
+        "--resume",
+        metavar="CKPT",
+        help="continue a run saved by --save, with its settings, saving back to CKPT unless --save is given; no --seed",
+    )
     add_common(t, None, f"(default {Seq2SeqConfig.seed}; not with --resume)")
     add_threads(t)
     t.set_defaults(run=train)
-    r = ss.add_parser("translate", help="translate inputs with a saved model",
-                      description="Decode each INPUT with a checkpoint written by 'tinyrnn seq2seq train --save'. "
-                                  "Deterministic (greedy or beam search): no --seed.")
+    r = ss.add_parser(
+        "translate",
+        help="translate inputs with a saved model",
+        description="Decode each INPUT with a checkpoint written by 'tinyrnn seq2seq train --save'. "
+        "Deterministic (greedy or beam search): no --seed.",
+    )
     r.add_argument("checkpoint", metavar="CKPT", help="a checkpoint written by 'tinyrnn seq2seq train --save'")
     r.add_argument("inputs", nargs="+", metavar="INPUT", help="source strings to translate, e.g. king or 357+84")
-    r.add_argument("--beam", type=_int_in(1, 64), default=1, metavar="K", help="beam width, 1 to 64; 1 = greedy (default %(default)s)")
+    r.add_argument(
+        "--beam",
+        type=_int_in(1, 64),
+        default=1,
+        metavar="K",
+        help="beam width, 1 to 64; 1 = greedy (default %(default)s)",
+    )
     r.add_argument("--json", action="store_true", help="print the translations as one JSON object on the last line")
-    r.add_argument("--plot", metavar="PNG", help="draw each translation's attention weights (output against source characters)")
+    r.add_argument(
+        "--plot", metavar="PNG", help="draw each translation's attention weights (output against source characters)"
+    )
     r.set_defaults(run=translate)
     p.set_defaults(run=lambda args: missing_action(p, "train or translate"))

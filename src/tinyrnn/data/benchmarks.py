@@ -22,10 +22,13 @@ from .sequences import SequenceSet, pad_sequences
 
 __all__ = ["CLASSIFICATION", "PUBLISHED", "SERIES", "Series", "load_classification", "load_series"]
 
-CLASSIFICATION = {"JapaneseVowels": "load_japanese_vowels", "GunPoint": "load_gunpoint",
-                  "ItalyPowerDemand": "load_italy_power_demand"}
+CLASSIFICATION = {
+    "JapaneseVowels": "load_japanese_vowels",
+    "GunPoint": "load_gunpoint",
+    "ItalyPowerDemand": "load_italy_power_demand",
+}
 
-PUBLISHED = {   # test accuracy (0-1), Fawaz et al. 2019
+PUBLISHED = {  # test accuracy (0-1), Fawaz et al. 2019
     "JapaneseVowels": {"MLP": 0.976, "FCN": 0.993, "ResNet": 0.992, "TWIESN": 0.965},
     "GunPoint": {"FCN": 1.0, "ResNet": 0.991, "TWIESN": 0.961},
     "ItalyPowerDemand": {"FCN": 0.961, "ResNet": 0.963, "TWIESN": 0.880},
@@ -42,8 +45,10 @@ def _import(module: str, what: str):
 
 
 def _unknown(name, names, kind):
-    return InputError(f"{name!r} is neither a file nor a named {kind}; the named ones are "
-                      f"{', '.join(names)} (a file must exist and end in .npz or .csv)")
+    return InputError(
+        f"{name!r} is neither a file nor a named {kind}; the named ones are "
+        f"{', '.join(names)} (a file must exist and end in .npz or .csv)"
+    )
 
 
 def load_classification(name: str) -> tuple[SequenceSet, SequenceSet]:
@@ -56,8 +61,9 @@ def load_classification(name: str) -> tuple[SequenceSet, SequenceSet]:
     for split in ("train", "test"):
         X, y = loader(split=split, return_X_y=True)
         # nested frame: one row per sequence, one cell (a Series of its steps) per channel
-        seqs = [np.stack([np.asarray(X.iloc[i, c], np.float64) for c in range(X.shape[1])], axis=1)
-                for i in range(len(X))]
+        seqs = [
+            np.stack([np.asarray(X.iloc[i, c], np.float64) for c in range(X.shape[1])], axis=1) for i in range(len(X))
+        ]
         x, lengths = pad_sequences(seqs, np.float64, source=f"{name} ({split})")
         parts.append(SequenceSet(x, lengths, np.asarray(y).astype(str), f"{name} ({split})"))
     return parts[0], parts[1]
@@ -88,8 +94,9 @@ def _airline() -> Series:
 def _sunspots() -> Series:
     datasets = _import("statsmodels.datasets", "the series sunspots")
     d = datasets.sunspots.load_pandas().data
-    return Series("sunspots", d["SUNACTIVITY"].to_numpy(np.float64), 22, 11, False, "none",
-                  [str(int(v)) for v in d["YEAR"]])
+    return Series(
+        "sunspots", d["SUNACTIVITY"].to_numpy(np.float64), 22, 11, False, "none", [str(int(v)) for v in d["YEAR"]]
+    )
 
 
 SERIES = {"airline": _airline, "sunspots": _sunspots}

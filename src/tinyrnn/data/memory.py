@@ -27,19 +27,19 @@ from ..losses import cross_entropy, mse_loss
 
 ADDING_VARIANTS = ("le", "hochreiter")
 TASKS = ("adding", "copy", "order")
-COPY_SYMBOLS = 8                 # categories a1..a8, coded 1..8
-COPY_LENGTH = 10                 # symbols to remember
-COPY_BLANK, COPY_DELIM = 0, 9    # the copy task's 10 input/output classes: blank, a1..a8, delimiter
-ORDER_SYMBOLS = "abcdXYBE"       # distractors a-d, the two marked symbols X/Y, begin/end markers
-HOCHREITER_TOLERANCE = 0.04      # adding: a sequence is processed correctly when |error| < 0.04
-ORDER_TOLERANCE = 0.3            # order: classified correctly when every output's final error < 0.3
+COPY_SYMBOLS = 8  # categories a1..a8, coded 1..8
+COPY_LENGTH = 10  # symbols to remember
+COPY_BLANK, COPY_DELIM = 0, 9  # the copy task's 10 input/output classes: blank, a1..a8, delimiter
+ORDER_SYMBOLS = "abcdXYBE"  # distractors a-d, the two marked symbols X/Y, begin/end markers
+HOCHREITER_TOLERANCE = 0.04  # adding: a sequence is processed correctly when |error| < 0.04
+ORDER_TOLERANCE = 0.3  # order: classified correctly when every output's final error < 0.3
 
 
 @dataclass
 class Batch:
-    x: np.ndarray                    # (T, B, I)
-    y: np.ndarray                    # adding (B, 1) float; copy (T, B) int; order (B,) int
-    lengths: np.ndarray | None       # (B,) ints, or None when all are T
+    x: np.ndarray  # (T, B, I)
+    y: np.ndarray  # adding (B, 1) float; copy (T, B) int; order (B,) int
+    lengths: np.ndarray | None  # (B,) ints, or None when all are T
 
 
 def adding_le(rng: np.random.Generator, T: int, batch: int, dtype=np.float32) -> Batch:
@@ -70,17 +70,17 @@ def adding_hochreiter(rng: np.random.Generator, T: int, batch: int, dtype=np.flo
     lengths = rng.integers(T, T + T // 10 + 1, batch)
     steps = int(lengths.max())
     x = np.zeros((steps, batch, 2), dtype)
-    live = np.arange(steps)[:, None] < lengths[None, :]              # (steps, B)
+    live = np.arange(steps)[:, None] < lengths[None, :]  # (steps, B)
     x[:, :, 0] = rng.uniform(-1.0, 1.0, (steps, batch)) * live
     cols = np.arange(batch)
     x[0, :, 1] = -1
     x[lengths - 1, cols, 1] = -1
     first = rng.integers(0, 10, batch)
-    second = rng.integers(0, T // 2 - 1, batch)                       # the first T/2 - 1 unmarked steps
-    second += second >= first                                          # skip X1's step
+    second = rng.integers(0, T // 2 - 1, batch)  # the first T/2 - 1 unmarked steps
+    second += second >= first  # skip X1's step
     for m in (first, second):
         x[m, cols, 1] = 1
-    x[0, :, 0] = np.where(first == 0, 0, x[0, :, 0])                   # X1 at step 0 is set to 0
+    x[0, :, 0] = np.where(first == 0, 0, x[0, :, 0])  # X1 at step 0 is set to 0
     y = 0.5 + (x[first, cols, 0] + x[second, cols, 0]) / 4
     return Batch(x, y[:, None].astype(dtype), lengths)
 
@@ -95,8 +95,8 @@ def copy_memory(rng: np.random.Generator, T: int, batch: int, dtype=np.float32) 
     inp[:COPY_LENGTH] = symbols
     inp[T + COPY_LENGTH - 1] = COPY_DELIM
     y = np.full((L, batch), COPY_BLANK)
-    y[T + COPY_LENGTH:] = symbols
-    x = np.eye(COPY_SYMBOLS + 2, dtype=dtype)[inp]                    # (L, B, 10)
+    y[T + COPY_LENGTH :] = symbols
+    x = np.eye(COPY_SYMBOLS + 2, dtype=dtype)[inp]  # (L, B, 10)
     return Batch(x, y, None)
 
 
@@ -115,14 +115,14 @@ def temporal_order(rng: np.random.Generator, T: int, batch: int, dtype=np.float3
     lengths = rng.integers(T, T + T // 10 + 1, batch)
     steps = int(lengths.max())
     cols = np.arange(batch)
-    sym = rng.integers(0, 4, (steps, batch))                           # distractors a-d
+    sym = rng.integers(0, 4, (steps, batch))  # distractors a-d
     (lo1, hi1), (lo2, hi2) = order_positions(T)
     t1, t2 = rng.integers(lo1, hi1 + 1, batch), rng.integers(lo2, hi2 + 1, batch)
     first_y, second_y = rng.integers(0, 2, batch), rng.integers(0, 2, batch)
-    sym[t1, cols] = 4 + first_y                                        # X = 4, Y = 5
+    sym[t1, cols] = 4 + first_y  # X = 4, Y = 5
     sym[t2, cols] = 4 + second_y
-    sym[0] = 7                                                         # E first
-    sym[lengths - 1, cols] = 6                                         # B, the trigger, last
+    sym[0] = 7  # E first
+    sym[lengths - 1, cols] = 6  # B, the trigger, last
     x = np.eye(len(ORDER_SYMBOLS), dtype=dtype)[sym]
     x *= (np.arange(steps)[:, None] < lengths[None, :])[:, :, None]
     return Batch(x, 2 * first_y + second_y, lengths)
@@ -218,7 +218,7 @@ class AddingTask(MemoryTask):
 
     def metrics(self, y, test):
         err = np.abs(y[:, 0] - test.y[:, 0])
-        return dict(test_mse=float(np.mean(err ** 2)), solved_fraction=float(np.mean(err < HOCHREITER_TOLERANCE)))
+        return dict(test_mse=float(np.mean(err**2)), solved_fraction=float(np.mean(err < HOCHREITER_TOLERANCE)))
 
     def solved(self, m):
         return m["solved_fraction"] >= 0.99
@@ -278,15 +278,19 @@ class OrderTask(MemoryTask):
 
     def metrics(self, y, test):
         ce, _ = cross_entropy(y, test.y)
-        return dict(test_ce=float(ce), test_accuracy=float(np.mean(y.argmax(-1) == test.y)),
-                    solved_fraction=float(np.mean(order_correct(y, test.y))))
+        return dict(
+            test_ce=float(ce),
+            test_accuracy=float(np.mean(y.argmax(-1) == test.y)),
+            solved_fraction=float(np.mean(order_correct(y, test.y))),
+        )
 
     def solved(self, m):
         return m["test_accuracy"] >= 0.99
 
     def headline(self, m):
-        return (f"test accuracy {100 * m['test_accuracy']:.1f}%, "
-                f"all outputs within 0.3 {100 * m['solved_fraction']:.1f}%")
+        return (
+            f"test accuracy {100 * m['test_accuracy']:.1f}%, all outputs within 0.3 {100 * m['solved_fraction']:.1f}%"
+        )
 
     @property
     def baseline(self):

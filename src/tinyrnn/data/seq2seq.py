@@ -17,8 +17,7 @@ from ..errors import InputError
 PAD, SOS, EOS = 0, 1, 2
 SPECIALS = ["<pad>", "<s>", "</s>"]
 
-WORD_PAIRS = [("man", "women"), ("black", "white"), ("king", "queen"),
-              ("girl", "boy"), ("up", "down"), ("high", "low")]
+WORD_PAIRS = [("man", "women"), ("black", "white"), ("king", "queen"), ("girl", "boy"), ("up", "down"), ("high", "low")]
 
 
 class Vocab:
@@ -33,13 +32,15 @@ class Vocab:
 
     @property
     def chars(self) -> str:
-        return "".join(self.itos[len(SPECIALS):])
+        return "".join(self.itos[len(SPECIALS) :])
 
     def encode(self, text: str, what: str = "input") -> list[int]:
         unknown = sorted({c for c in text if c not in self.stoi or self.stoi[c] < len(SPECIALS)})
         if unknown:
-            raise InputError(f"{what} {text!r} has characters outside the alphabet {self.chars!r}: "
-                             + ", ".join(repr(c) for c in unknown))
+            raise InputError(
+                f"{what} {text!r} has characters outside the alphabet {self.chars!r}: "
+                + ", ".join(repr(c) for c in unknown)
+            )
         return [self.stoi[c] for c in text]
 
     def decode(self, ids) -> str:
@@ -124,8 +125,11 @@ class WordsTask(Task):
         return list(WORD_PAIRS)
 
     def train_batch(self, n: int):
-        idx = self.rng.permutation(len(WORD_PAIRS))[:n] if n <= len(WORD_PAIRS) else \
-            self.rng.integers(0, len(WORD_PAIRS), n)
+        idx = (
+            self.rng.permutation(len(WORD_PAIRS))[:n]
+            if n <= len(WORD_PAIRS)
+            else self.rng.integers(0, len(WORD_PAIRS), n)
+        )
         return [WORD_PAIRS[i] for i in idx]
 
 
@@ -138,26 +142,26 @@ class ReverseTask(Task):
     def sample(self, rng, lengths=None):
         lo, hi = lengths or (self.options.get("min_len", 3), self.options.get("max_len", 12))
         n = int(rng.integers(lo, hi + 1))
-        s = "".join([self.chars[i] for i in rng.integers(0, len(self.chars), n)])   # = rng.choice(list(chars), n)
+        s = "".join([self.chars[i] for i in rng.integers(0, len(self.chars), n)])  # = rng.choice(list(chars), n)
         return s, s[::-1]
 
 
 class AddTask(Task):
-    """"a+b" -> str(a + b), with a and b of 1..digits digits (uniform number of digits)."""
+    """ "a+b" -> str(a + b), with a and b of 1..digits digits (uniform number of digits)."""
 
     name = "add"
     chars = string.digits + "+"
 
     @staticmethod
     def _operand(rng, d):
-        return int(rng.integers(0 if d == 1 else 10 ** (d - 1), 10 ** d))
+        return int(rng.integers(0 if d == 1 else 10 ** (d - 1), 10**d))
 
     def sample(self, rng, lengths=None):
         if lengths is None:
             digits = self.options.get("digits", 3)
             a = self._operand(rng, int(rng.integers(1, digits + 1)))
             b = self._operand(rng, int(rng.integers(1, digits + 1)))
-        else:                                   # the longer operand has low..high digits
+        else:  # the longer operand has low..high digits
             da = int(rng.integers(lengths[0], lengths[1] + 1))
             a, b = self._operand(rng, da), self._operand(rng, int(rng.integers(1, da + 1)))
             if rng.random() < 0.5:
@@ -176,5 +180,5 @@ def pad_batch(seqs, pad: int = PAD):
     lengths = np.array([len(s) for s in seqs], dtype=np.int64)
     ids = np.full((len(seqs), int(lengths.max())), pad, dtype=np.int64)
     for b, s in enumerate(seqs):
-        ids[b, :len(s)] = s
+        ids[b, : len(s)] = s
     return ids, lengths

@@ -44,12 +44,14 @@ def _as_steps(i: int, seq, source: str) -> np.ndarray:
 def check_finite(x: np.ndarray, lengths: np.ndarray, source: str) -> None:
     """Refuse NaN/inf inside any sequence's valid steps, naming the first one: sequence, step, feature."""
     T = x.shape[1]
-    valid = np.arange(T)[None, :] < lengths[:, None]                  # (N, T)
+    valid = np.arange(T)[None, :] < lengths[:, None]  # (N, T)
     bad = ~np.isfinite(x) & valid[:, :, None]
     if bad.any():
         n, t, f = np.argwhere(bad)[0]
-        raise NonFiniteError(f"{source}: {x[n, t, f]} in sequence {n}, step {t}, feature {f} "
-                             f"({int(bad.sum())} value(s) in all); remove or fill them first")
+        raise NonFiniteError(
+            f"{source}: {x[n, t, f]} in sequence {n}, step {t}, feature {f} "
+            f"({int(bad.sum())} value(s) in all); remove or fill them first"
+        )
 
 
 def pad_sequences(sequences, dtype=np.float32, batch_first: bool = True, source: str = "sequences"):
@@ -65,12 +67,14 @@ def pad_sequences(sequences, dtype=np.float32, batch_first: bool = True, source:
     F = seqs[0].shape[1]
     for i, s in enumerate(seqs):
         if s.shape[1] != F:
-            raise InputError(f"{source}: sequence {i} has {s.shape[1]} features, sequence 0 has {F}; "
-                             "every sequence needs the same features")
+            raise InputError(
+                f"{source}: sequence {i} has {s.shape[1]} features, sequence 0 has {F}; "
+                "every sequence needs the same features"
+            )
     lengths = np.array([len(s) for s in seqs], dtype=np.int64)
     x = np.zeros((len(seqs), int(lengths.max()), F), dtype=dtype)
     for i, s in enumerate(seqs):
-        x[i, :len(s)] = s
+        x[i, : len(s)] = s
     check_finite(x, lengths, source)
     return (x if batch_first else np.ascontiguousarray(x.transpose(1, 0, 2))), lengths
 
@@ -85,7 +89,7 @@ def length_batches(lengths, batch: int, rng=None, shuffle: bool = True) -> list[
     rng = make_rng(rng)
     tie = rng.random(len(lengths)) if shuffle else np.arange(len(lengths))
     order = np.lexsort((tie, lengths))
-    batches = [order[i:i + batch] for i in range(0, len(order), batch)]
+    batches = [order[i : i + batch] for i in range(0, len(order), batch)]
     if shuffle:
         batches = [batches[i] for i in rng.permutation(len(batches))]
     return batches
@@ -102,11 +106,11 @@ class Standardizer:
 
     def fit(self, x, lengths) -> Standardizer:
         x = np.asarray(x, np.float64)
-        valid = (np.arange(x.shape[1])[None, :] < np.asarray(lengths)[:, None])   # (N, T)
-        steps = x[valid]                                                         # (steps, F)
+        valid = np.arange(x.shape[1])[None, :] < np.asarray(lengths)[:, None]  # (N, T)
+        steps = x[valid]  # (steps, F)
         self.mean = steps.mean(axis=0)
         std = steps.std(axis=0)
-        self.std = np.where(std > 1e-12, std, 1.0)        # a constant feature is only centred
+        self.std = np.where(std > 1e-12, std, 1.0)  # a constant feature is only centred
         return self
 
     def transform(self, x, lengths, dtype=np.float32) -> np.ndarray:
@@ -141,8 +145,10 @@ def encode_labels(y, classes=None):
     index = {c: i for i, c in enumerate(classes)}
     unknown = [v for v in dict.fromkeys(text.tolist()) if v not in index]
     if unknown:
-        raise InputError(f"labels {unknown[:5]} are not among the training labels {list(classes)[:20]}; "
-                         "every class must appear in the training data")
+        raise InputError(
+            f"labels {unknown[:5]} are not among the training labels {list(classes)[:20]}; "
+            "every class must appear in the training data"
+        )
     return np.array([index[v] for v in text], dtype=np.int64), list(classes)
 
 
@@ -193,11 +199,14 @@ def _from_arrays(x, lengths, y, source) -> SequenceSet:
         lengths = np.full(N, T, np.int64)
     lengths = np.asarray(lengths)
     if lengths.shape != (N,) or lengths.dtype.kind not in "iu":
-        raise InputError(f"{source}: lengths must be (N,)=({N},) integers, got shape {lengths.shape} "
-                         f"dtype {lengths.dtype}")
+        raise InputError(
+            f"{source}: lengths must be (N,)=({N},) integers, got shape {lengths.shape} dtype {lengths.dtype}"
+        )
     if N and lengths.min() < 1:
-        raise InputError(f"{source}: sequence {int(np.argmin(lengths))} has length {lengths.min()}; "
-                         "every sequence needs at least one step")
+        raise InputError(
+            f"{source}: sequence {int(np.argmin(lengths))} has length {lengths.min()}; "
+            "every sequence needs at least one step"
+        )
     if N and lengths.max() > T:
         raise InputError(f"{source}: lengths go up to {lengths.max()} but x has only T={T} steps")
     if y is not None and y.shape != (N,):
@@ -219,8 +228,10 @@ def load_npz(path, labels: bool = True) -> SequenceSet:
         raise InputError(f"{source}: cannot read as .npz ({e})") from None
     missing = [k for k in (("x", "y") if labels else ("x",)) if k not in arrays]
     if missing:
-        raise InputError(f"{source}: missing array(s) {', '.join(missing)}; expected x (N, T, F), "
-                         f"y (N,) and optional lengths (N,), found {sorted(arrays) or 'none'}")
+        raise InputError(
+            f"{source}: missing array(s) {', '.join(missing)}; expected x (N, T, F), "
+            f"y (N,) and optional lengths (N,), found {sorted(arrays) or 'none'}"
+        )
     return _from_arrays(arrays["x"], arrays.get("lengths"), arrays.get("y"), source)
 
 
@@ -259,16 +270,20 @@ def load_csv(path, id_column: str, label_column: str, feature_columns=None, labe
             values = [float(row[j]) for j in fc]
         except ValueError:
             bad = next(c for c, j in zip(features, fc) if not _is_number(row[j]))
-            raise InputError(f"{source}, line {line}: column {bad!r} holds {row[header.index(bad)]!r}, "
-                             "not a number") from None
+            raise InputError(
+                f"{source}, line {line}: column {bad!r} holds {row[header.index(bad)]!r}, not a number"
+            ) from None
         if not np.isfinite(values).all():
             bad = next(c for c, v in zip(features, values) if not np.isfinite(v))
-            raise NonFiniteError(f"{source}, line {line}: column {bad!r} is {row[header.index(bad)]}; "
-                                 "remove or fill it first")
+            raise NonFiniteError(
+                f"{source}, line {line}: column {bad!r} is {row[header.index(bad)]}; remove or fill it first"
+            )
         label = None if lc is None else row[lc]
         if key in found and found[key] != label:
-            raise InputError(f"{source}, line {line}: sequence {key!r} has label {label!r} here and "
-                             f"{found[key]!r} before; one label per sequence")
+            raise InputError(
+                f"{source}, line {line}: sequence {key!r} has label {label!r} here and "
+                f"{found[key]!r} before; one label per sequence"
+            )
         found[key] = label
         steps.setdefault(key, []).append(values)
     if not steps:

@@ -22,7 +22,7 @@ def stdlib_files() -> list[str]:
     return sorted(glob.glob(os.path.join(folder, "*.py")), key=os.path.basename)
 
 
-PREFIX_BYTES = 1 << 16          # read and checked before the rest of a file
+PREFIX_BYTES = 1 << 16  # read and checked before the rest of a file
 
 
 def read_text(path: str) -> str:
@@ -39,8 +39,10 @@ def read_text(path: str) -> str:
         try:
             raw = head + fh.read()
         except MemoryError:
-            raise CorpusError(f"corpus file {path} ({os.path.getsize(path) / 2**20:.0f} MiB) does not fit in "
-                              "memory; give a smaller file") from None
+            raise CorpusError(
+                f"corpus file {path} ({os.path.getsize(path) / 2**20:.0f} MiB) does not fit in "
+                "memory; give a smaller file"
+            ) from None
     if not raw.strip():
         raise CorpusError(f"corpus file {path} is empty")
     _check_binary(path, raw, final=True)
@@ -87,8 +89,11 @@ class CharVocab:
     def encode(self, text: str, what: str = "text") -> np.ndarray:
         unknown = sorted({c for c in text if c not in self.stoi})
         if unknown:
-            raise InputError(f"{what} has characters outside the model's vocabulary: "
-                             + ", ".join(repr(c) for c in unknown[:20]) + (" ..." if len(unknown) > 20 else ""))
+            raise InputError(
+                f"{what} has characters outside the model's vocabulary: "
+                + ", ".join(repr(c) for c in unknown[:20])
+                + (" ..." if len(unknown) > 20 else "")
+            )
         dtype = np.uint8 if len(self.chars) <= 256 else np.uint16 if len(self.chars) <= 65536 else np.uint32
         return np.array([self.stoi[c] for c in text], dtype=dtype)
 
@@ -103,9 +108,11 @@ class Streams:
     def __init__(self, data: np.ndarray, batch: int, seq_len: int):
         length = len(data) // batch
         if length < seq_len + 1:
-            raise CorpusError(f"the training text ({len(data)} characters) is too short for --batch {batch} "
-                              f"streams of --seq-len {seq_len} + 1 characters")
-        self.streams = data[: length * batch].reshape(batch, length)   # (B, L)
+            raise CorpusError(
+                f"the training text ({len(data)} characters) is too short for --batch {batch} "
+                f"streams of --seq-len {seq_len} + 1 characters"
+            )
+        self.streams = data[: length * batch].reshape(batch, length)  # (B, L)
         self.seq_len = seq_len
         self.pos = 0
 
@@ -115,7 +122,7 @@ class Streams:
         reset = self.pos == 0
         if self.pos + S + 1 > self.streams.shape[1]:
             self.pos, reset = 0, True
-        chunk = self.streams[:, self.pos:self.pos + S + 1].T            # (S+1, B)
+        chunk = self.streams[:, self.pos : self.pos + S + 1].T  # (S+1, B)
         self.pos += S
         return chunk[:-1], chunk[1:], reset
 
@@ -123,6 +130,7 @@ class Streams:
 def fingerprint(text: str) -> dict:
     """What identifies a corpus: its length in characters and the SHA-256 of its UTF-8 bytes."""
     import hashlib
+
     return dict(chars=len(text), sha256=hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest())
 
 

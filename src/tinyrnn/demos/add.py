@@ -20,30 +20,46 @@ from ..optim import OPTIMIZERS, clip_grad_norm_, grad_norm
 from ..train import Plan, Run
 from .common import check_memory, guarded_step
 
-EVAL_LIMIT = 1 << 20          # all-pairs evaluation up to this many pairs, else a sample
+EVAL_LIMIT = 1 << 20  # all-pairs evaluation up to this many pairs, else a sample
 
 
 @dataclass
 class AddConfig:
-    bits: int = field(default=8, metadata=flag(
-        "operand width in bits, 2 to 64; operands are below 2^(bits-1) so the sum fits (default %(default)s)",
-        type=_int_in(2, 64)))
+    bits: int = field(
+        default=8,
+        metadata=flag(
+            "operand width in bits, 2 to 64; operands are below 2^(bits-1) so the sum fits (default %(default)s)",
+            type=_int_in(2, 64),
+        ),
+    )
     hidden: int = field(default=16, metadata=flag("hidden units (default %(default)s)", type=positive))
     lr: float = field(default=0.1, metadata=flag("learning rate (default %(default)s)", type=positive_float))
     steps: int = field(default=10_000, metadata=flag("training steps (default %(default)s)", type=positive))
-    batch: int = field(default=1, metadata=flag("operand pairs per step, vectorised (default %(default)s)",
-                                                 type=positive))
+    batch: int = field(
+        default=1, metadata=flag("operand pairs per step, vectorised (default %(default)s)", type=positive)
+    )
     optimizer: str = field(default="sgd", metadata=flag("optimizer (default %(default)s)", choices=["sgd", "adam"]))
     seed: int = 0
-    print_every: int = field(default=1000, metadata=flag("steps between progress blocks (default %(default)s)",
-                                                         type=positive))
-    eval_every: int = field(default=50, metadata=flag(     # all-pairs accuracy (and a curve point)
-        "steps between all-pairs evaluations, to find the first 100%% (default %(default)s)", type=positive))
-    test_bits: int = field(default=0, metadata=flag(
-        "after training, exact accuracy on N-bit operands, 2 to 1024 (a random sample and edge cases); 0 = off",
-        type=_zero_or(_int_in(2, 1024), "an integer from 2 to 1024"), metavar="N"))
-    clip: float = field(default=0.0, metadata=flag("global gradient-norm clip, 0 = off (default %(default)s)",
-                                                   type=_float_in(0.0)))
+    print_every: int = field(
+        default=1000, metadata=flag("steps between progress blocks (default %(default)s)", type=positive)
+    )
+    eval_every: int = field(
+        default=50,
+        metadata=flag(  # all-pairs accuracy (and a curve point)
+            "steps between all-pairs evaluations, to find the first 100%% (default %(default)s)", type=positive
+        ),
+    )
+    test_bits: int = field(
+        default=0,
+        metadata=flag(
+            "after training, exact accuracy on N-bit operands, 2 to 1024 (a random sample and edge cases); 0 = off",
+            type=_zero_or(_int_in(2, 1024), "an integer from 2 to 1024"),
+            metavar="N",
+        ),
+    )
+    clip: float = field(
+        default=0.0, metadata=flag("global gradient-norm clip, 0 = off (default %(default)s)", type=_float_in(0.0))
+    )
     quiet: bool = False
 
 
@@ -56,7 +72,7 @@ def memory_estimate(hidden: int, batch: int, bits: int) -> int:
 
 
 def _bits_str(col) -> str:
-    return "".join(str(int(v)) for v in col[::-1])      # most significant bit first
+    return "".join(str(int(v)) for v in col[::-1])  # most significant bit first
 
 
 def eval_pairs(bits: int, rng: np.random.Generator):
@@ -66,8 +82,13 @@ def eval_pairs(bits: int, rng: np.random.Generator):
     return binary.random_operands(rng, bits, 100_000) + (False,)
 
 
-def train(cfg: AddConfig, emit=lambda line: None, save: str | None = None, plot_to: str | None = None,
-          threads: int | str | None = None):
+def train(
+    cfg: AddConfig,
+    emit=lambda line: None,
+    save: str | None = None,
+    plot_to: str | None = None,
+    threads: int | str | None = None,
+):
     """Train, evaluate, save to ``save`` if given (also at evaluations, at most every
     ``train.CHECKPOINT_SECONDS``), draw to ``plot_to`` after the save, and return (model,
     metrics). ``emit`` receives the progress blocks. SIGINT/SIGTERM stop between steps
@@ -79,25 +100,42 @@ def train(cfg: AddConfig, emit=lambda line: None, save: str | None = None, plot_
     eval_a, eval_b, exhaustive = eval_pairs(cfg.bits, np.random.default_rng(cfg.seed + 1))
     curve_steps, curve_errors = [], []
     first_perfect = seconds_to_perfect = None
-    best = (-1.0, 0, None)                  # (all-pairs accuracy, step, weights): the model kept
+    best = (-1.0, 0, None)  # (all-pairs accuracy, step, weights): the model kept
     window_errors = window_pairs = 0
     kept = dict(step=0, accuracy=None, final=False)  # the evaluated step whose weights the model holds
 
     def checkpoint():
-        known = kept["final"] or kept["step"] == run.step      # else: weights of a step not evaluated (a signal)
-        save_checkpoint(save, model, meta=dict(kind="add", bits=cfg.bits, accuracy=kept["accuracy"] if known else None,
-                                               steps=run.step, kept_step=kept["step"] if known else run.step))
+        known = kept["final"] or kept["step"] == run.step  # else: weights of a step not evaluated (a signal)
+        save_checkpoint(
+            save,
+            model,
+            meta=dict(
+                kind="add",
+                bits=cfg.bits,
+                accuracy=kept["accuracy"] if known else None,
+                steps=run.step,
+                kept_step=kept["step"] if known else run.step,
+            ),
+        )
 
-    run = Run(Plan(cfg.steps), emit, quiet=cfg.quiet, desc="add", lr=cfg.lr, clip=cfg.clip,
-              save=save and checkpoint, threads=threads)
+    run = Run(
+        Plan(cfg.steps),
+        emit,
+        quiet=cfg.quiet,
+        desc="add",
+        lr=cfg.lr,
+        clip=cfg.clip,
+        save=save and checkpoint,
+        threads=threads,
+    )
     with run:
         for step in run.steps():
             with run.training(step):
                 a, b = binary.random_operands(rng, cfg.bits, cfg.batch)
-                y = binary.add_bits(a, b)[:, :, None].astype(np.float32)     # (bits, B, 1)
+                y = binary.add_bits(a, b)[:, :, None].astype(np.float32)  # (bits, B, 1)
                 p, _, cache = model.forward(binary.encode(a, b))
                 model.zero_grad()
-                model.backward((p - y) / cfg.batch, cache)   # d/dp of 1/2 sum_bits (y - p)^2, mean over pairs
+                model.backward((p - y) / cfg.batch, cache)  # d/dp of 1/2 sum_bits (y - p)^2, mean over pairs
                 norm = clip_grad_norm_(model.parameters(), cfg.clip) if cfg.clip else grad_norm(model.parameters())
                 loss = 0.5 * float(((p - y) ** 2).sum()) / cfg.batch
                 guarded_step(opt, model, step, loss, norm, cfg.lr, cfg.clip)
@@ -123,21 +161,27 @@ def train(cfg: AddConfig, emit=lambda line: None, save: str | None = None, plot_
         with run.evaluating():
             final_accuracy = accuracy(model, eval_a, eval_b)
         kept.update(step=step, accuracy=final_accuracy, final=True)
-        if best[0] > final_accuracy:             # keep the best evaluated weights (reported as kept_step)
+        if best[0] > final_accuracy:  # keep the best evaluated weights (reported as kept_step)
             model.load_state_dict(best[2])
             kept.update(step=best[1], accuracy=best[0])
-        metrics = dict(config=asdict(cfg), **run.metrics(),
-                       accuracy=max(best[0], final_accuracy), final_step_accuracy=final_accuracy,
-                       kept_step=kept["step"], eval_pairs=int(eval_a.shape[1]), eval_exhaustive=exhaustive,
-                       first_perfect_step=first_perfect,
-                       train_seconds_to_first_perfect=None if seconds_to_perfect is None else round(seconds_to_perfect, 4),
-                       curve={"steps": curve_steps, "wrong_bits_per_pair": curve_errors})
+        metrics = dict(
+            config=asdict(cfg),
+            **run.metrics(),
+            accuracy=max(best[0], final_accuracy),
+            final_step_accuracy=final_accuracy,
+            kept_step=kept["step"],
+            eval_pairs=int(eval_a.shape[1]),
+            eval_exhaustive=exhaustive,
+            first_perfect_step=first_perfect,
+            train_seconds_to_first_perfect=None if seconds_to_perfect is None else round(seconds_to_perfect, 4),
+            curve={"steps": curve_steps, "wrong_bits_per_pair": curve_errors},
+        )
         if cfg.test_bits and not run.stop:
             metrics["generalisation"] = generalisation(model, cfg.test_bits, np.random.default_rng(cfg.seed + 2))
-        run.save_now()                           # first: a plot that fails must not cost the model
+        run.save_now()  # first: a plot that fails must not cost the model
         if plot_to:
             plot(plot_to, model, metrics, cfg.bits)
-        metrics.update(run.metrics())            # a signal during the save or the plot counts
+        metrics.update(run.metrics())  # a signal during the save or the plot counts
         return model, metrics
 
 
@@ -145,9 +189,11 @@ def _block(a, b, p, y) -> str:
     """The tutorial's progress block for the first pair of the batch."""
     av, bv = binary.from_bits(a[:, :1])[0], binary.from_bits(b[:, :1])[0]
     pred = (p[:, 0, 0] > 0.5).astype(np.uint8)
-    return (f"Error:{float(np.abs(y[:, 0, 0] - p[:, 0, 0]).sum())!r}\n"
-            f"Pred:{_bits_str(pred)}\nTrue:{_bits_str(y[:, 0, 0].astype(np.uint8))}\n"
-            f"{av} + {bv} = {binary.from_bits(pred[:, None])[0]}\n------------")
+    return (
+        f"Error:{float(np.abs(y[:, 0, 0] - p[:, 0, 0]).sum())!r}\n"
+        f"Pred:{_bits_str(pred)}\nTrue:{_bits_str(y[:, 0, 0].astype(np.uint8))}\n"
+        f"{av} + {bv} = {binary.from_bits(pred[:, None])[0]}\n------------"
+    )
 
 
 def generalisation(model: BinaryAdder, bits: int, rng, n: int = 10_000) -> dict:
@@ -156,10 +202,17 @@ def generalisation(model: BinaryAdder, bits: int, rng, n: int = 10_000) -> dict:
     a, b = binary.random_operands(rng, bits, n)
     ea, eb = binary.edge_operands(bits)
     p = model(binary.encode(ea, eb))[:, :, 0] > 0.5
-    examples = [f"{x} + {y} = {z}" for x, y, z in zip(binary.from_bits(ea), binary.from_bits(eb),
-                                                       binary.from_bits(p.astype(np.uint8)))]
-    return dict(bits=bits, sample_pairs=n, sample_accuracy=accuracy(model, a, b),
-                edge_accuracy=accuracy(model, ea, eb), edge_examples=examples)
+    examples = [
+        f"{x} + {y} = {z}"
+        for x, y, z in zip(binary.from_bits(ea), binary.from_bits(eb), binary.from_bits(p.astype(np.uint8)))
+    ]
+    return dict(
+        bits=bits,
+        sample_pairs=n,
+        sample_accuracy=accuracy(model, a, b),
+        edge_accuracy=accuracy(model, ea, eb),
+        edge_examples=examples,
+    )
 
 
 def hidden_trace(model: BinaryAdder, a: int, b: int, bits: int):
@@ -171,6 +224,7 @@ def hidden_trace(model: BinaryAdder, a: int, b: int, bits: int):
 
 def plot(path: str, model: BinaryAdder, metrics: dict, bits: int) -> None:
     from .common import pyplot, save_figure
+
     plt = pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     c = metrics["curve"]

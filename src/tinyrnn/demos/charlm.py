@@ -40,8 +40,19 @@ from .common import (
     smooth,
 )
 
-__all__ = ["CharLMConfig", "SampleConfig", "Streams", "evaluate", "sample", "train_step", "train", "prepare", "load_model",
-           "resume_config", "plot"]
+__all__ = [
+    "CharLMConfig",
+    "SampleConfig",
+    "Streams",
+    "evaluate",
+    "sample",
+    "train_step",
+    "train",
+    "prepare",
+    "load_model",
+    "resume_config",
+    "plot",
+]
 
 LN2 = math.log(2.0)
 # Settings added after the first checkpoints (absent from those, so not required on resume),
@@ -59,51 +70,103 @@ class CharLMConfig:
     files: list = field(default_factory=list)
     # The default recipe: the best validation after a fixed training time among the recipes tried
     # in docs/charlm.md (a GRU does about twice the steps of an LSTM of the same size here).
-    cell: str = field(default="gru", metadata=_fixed("recurrent cell (default %(default)s)",
-                                                     choices=list(CELLS)))
+    cell: str = field(default="gru", metadata=_fixed("recurrent cell (default %(default)s)", choices=list(CELLS)))
     layers: int = field(default=1, metadata=_fixed("recurrent layers (default %(default)s)", type=positive))
     hidden: int = field(default=256, metadata=_fixed("hidden size (default %(default)s)", type=positive))
     embed: int = field(default=64, metadata=_fixed("embedding size (default %(default)s)", type=positive))
-    dropout: float = field(default=0.0, metadata=_fixed(
-        "dropout between layers and before the output, 0 to 0.99 (default %(default)s)", type=_float_in(0.0, 0.99)))
+    dropout: float = field(
+        default=0.0,
+        metadata=_fixed(
+            "dropout between layers and before the output, 0 to 0.99 (default %(default)s)", type=_float_in(0.0, 0.99)
+        ),
+    )
     # The recurrent layer's regularising options (docs/bptt.md, "Regularised recurrences")
-    recurrent_dropout: float = field(default=0.0, metadata=_fixed(
-        "dropout of the state entering the recurrent product, one mask per sequence, 0 to 0.99 "
-        "(default %(default)s)", type=_float_in(0.0, 0.99)))
-    weight_drop: float = field(default=0.0, metadata=_fixed(
-        "DropConnect on the recurrent weights, one mask per step of training, 0 to 0.99 (default %(default)s)",
-        type=_float_in(0.0, 0.99)))
-    zoneout: float = field(default=0.0, metadata=_fixed(
-        "probability that a unit keeps its previous state at a step, 0 to 0.99 (default %(default)s)",
-        type=_float_in(0.0, 0.99)))
-    seq_len: int = field(default=64, metadata=_fixed("characters per truncated-BPTT chunk (default %(default)s)",
-                                                     type=positive))
+    recurrent_dropout: float = field(
+        default=0.0,
+        metadata=_fixed(
+            "dropout of the state entering the recurrent product, one mask per sequence, 0 to 0.99 "
+            "(default %(default)s)",
+            type=_float_in(0.0, 0.99),
+        ),
+    )
+    weight_drop: float = field(
+        default=0.0,
+        metadata=_fixed(
+            "DropConnect on the recurrent weights, one mask per step of training, 0 to 0.99 (default %(default)s)",
+            type=_float_in(0.0, 0.99),
+        ),
+    )
+    zoneout: float = field(
+        default=0.0,
+        metadata=_fixed(
+            "probability that a unit keeps its previous state at a step, 0 to 0.99 (default %(default)s)",
+            type=_float_in(0.0, 0.99),
+        ),
+    )
+    seq_len: int = field(
+        default=64, metadata=_fixed("characters per truncated-BPTT chunk (default %(default)s)", type=positive)
+    )
     batch: int = field(default=64, metadata=_fixed("parallel streams (default %(default)s)", type=positive))
-    optimizer: str = field(default="adam", metadata=_fixed("optimizer (default %(default)s)",
-                                                           choices=["adam", "adagrad", "sgd"]))
+    optimizer: str = field(
+        default="adam", metadata=_fixed("optimizer (default %(default)s)", choices=["adam", "adagrad", "sgd"])
+    )
     lr: float = field(default=4e-3, metadata=_fixed("learning rate (default %(default)s)", type=positive_float))
-    clip: float = field(default=5.0, metadata=_fixed("global gradient-norm clip, 0 = off (default %(default)s)",
-                                                     type=_float_in(0.0)))
-    lr_decay: bool = field(default=True, metadata=flag(   # cosine decay of lr to 5 % of it over the plan
-        "keep --lr constant (default: cosine decay to 5%% of --lr over the run's steps or time budget)",
-        name="--no-lr-decay", resume="free"))
-    steps: int = field(default=2000, metadata=flag(
-        "training steps (default %(default)s); with --resume, this many MORE steps (default: finish the saved "
-        "run's plan)", type=positive, resume="more"))
-    time_budget: float = field(default=0.0, metadata=flag(      # seconds of training; 0 = use steps
-        "train for this many seconds of training instead of --steps (evaluation and saving are not counted; the "
-        "final report gives each); with --resume, this many MORE seconds", type=positive_float, metavar="SECONDS",
-        resume="more"))
-    eval_every: int = field(default=1000, metadata=flag(
-        "steps between validations (and checkpoints) (default %(default)s; with --resume, the run's own)",
-        type=positive, resume="free"))
-    eval_chars: int = field(default=0, metadata=flag(           # 0 = the whole validation split
-        "validate on the first N held-out characters, at least --seq-len + 1; 0 = all (default 0; with --resume, "
-        "the run's own)", type=nonneg, resume="free"))
+    clip: float = field(
+        default=5.0, metadata=_fixed("global gradient-norm clip, 0 = off (default %(default)s)", type=_float_in(0.0))
+    )
+    lr_decay: bool = field(
+        default=True,
+        metadata=flag(  # cosine decay of lr to 5 % of it over the plan
+            "keep --lr constant (default: cosine decay to 5%% of --lr over the run's steps or time budget)",
+            name="--no-lr-decay",
+            resume="free",
+        ),
+    )
+    steps: int = field(
+        default=2000,
+        metadata=flag(
+            "training steps (default %(default)s); with --resume, this many MORE steps (default: finish the saved "
+            "run's plan)",
+            type=positive,
+            resume="more",
+        ),
+    )
+    time_budget: float = field(
+        default=0.0,
+        metadata=flag(  # seconds of training; 0 = use steps
+            "train for this many seconds of training instead of --steps (evaluation and saving are not counted; the "
+            "final report gives each); with --resume, this many MORE seconds",
+            type=positive_float,
+            metavar="SECONDS",
+            resume="more",
+        ),
+    )
+    eval_every: int = field(
+        default=1000,
+        metadata=flag(
+            "steps between validations (and checkpoints) (default %(default)s; with --resume, the run's own)",
+            type=positive,
+            resume="free",
+        ),
+    )
+    eval_chars: int = field(
+        default=0,
+        metadata=flag(  # 0 = the whole validation split
+            "validate on the first N held-out characters, at least --seq-len + 1; 0 = all (default 0; with --resume, "
+            "the run's own)",
+            type=nonneg,
+            resume="free",
+        ),
+    )
     valid_fraction: float = field(default=0.1, metadata=resume_policy("fixed"))
-    keep_best: bool = field(default=False, metadata=flag(       # the checkpoint holds the best validation so far
-        "write the checkpoint only when validation improves, so it holds the best weights; the report says which "
-        "step", resume="free"))
+    keep_best: bool = field(
+        default=False,
+        metadata=flag(  # the checkpoint holds the best validation so far
+            "write the checkpoint only when validation improves, so it holds the best weights; the report says which "
+            "step",
+            resume="free",
+        ),
+    )
     seed: int = field(default=0, metadata=resume_policy("fixed"))
     quiet: bool = False
 
@@ -111,14 +174,25 @@ class CharLMConfig:
 @dataclass
 class SampleConfig:
     """The settings of ``tinyrnn charlm sample`` (``--prime``/``--prime-file`` are one choice)."""
+
     prime: str = ""
     length: int = field(default=500, metadata=flag("characters to draw (default %(default)s)", type=nonneg))
-    temperature: float = field(default=1.0, metadata=flag(
-        "divides the logits, 1e-06 to 1e+06: below 1 is more conservative, above 1 more surprising "
-        "(default %(default)s)", type=_float_in(1e-6, 1e6)))
-    top_k: int = field(default=0, metadata=flag(
-        "draw only among the K most likely characters; 1 = greedy, 0 = all (default %(default)s)", type=nonneg,
-        metavar="K"))
+    temperature: float = field(
+        default=1.0,
+        metadata=flag(
+            "divides the logits, 1e-06 to 1e+06: below 1 is more conservative, above 1 more surprising "
+            "(default %(default)s)",
+            type=_float_in(1e-6, 1e6),
+        ),
+    )
+    top_k: int = field(
+        default=0,
+        metadata=flag(
+            "draw only among the K most likely characters; 1 = greedy, 0 = all (default %(default)s)",
+            type=nonneg,
+            metavar="K",
+        ),
+    )
     seed: int = 0
 
 
@@ -173,23 +247,36 @@ def read_checked(path, resume: bool = False) -> dict:
     meta = header["meta"]
     chars, rows = meta["chars"], header["config"]["vocab_size"]
     if chars != "".join(sorted(set(chars))) or len(chars) != rows:
-        raise CheckpointError(f"checkpoint {path}: meta.chars does not describe the model's vocabulary ({len(chars)} "
-                              f"characters, {len(set(chars))} distinct, for an embedding of {rows} rows; they must be "
-                              "the model's characters, each once, in sorted order)")
+        raise CheckpointError(
+            f"checkpoint {path}: meta.chars does not describe the model's vocabulary ({len(chars)} "
+            f"characters, {len(set(chars))} distinct, for an embedding of {rows} rows; they must be "
+            "the model's characters, each once, in sorted order)"
+        )
     if resume:
-        check_meta(path, meta["train_config"], settings_types(CharLMConfig, skip=("lr_decay", "quiet") + REGULARISERS),
-                   "meta.train_config")
+        check_meta(
+            path,
+            meta["train_config"],
+            settings_types(CharLMConfig, skip=("lr_decay", "quiet") + REGULARISERS),
+            "meta.train_config",
+        )
         if meta["step"] < 0 or meta["pos"] < 0:
-            raise CheckpointError(f"checkpoint {path}: meta.step and meta.pos must be >= 0, got {meta['step']} "
-                                  f"and {meta['pos']}")
+            raise CheckpointError(
+                f"checkpoint {path}: meta.step and meta.pos must be >= 0, got {meta['step']} and {meta['pos']}"
+            )
     return header
 
 
 def model_config(cfg: CharLMConfig, vocab_size: int) -> dict:
     """The CharLM construction arguments of a run's settings."""
-    return dict(vocab_size=vocab_size, embed_size=cfg.embed, hidden_size=cfg.hidden, cell=cfg.cell,
-                num_layers=cfg.layers, dropout=cfg.dropout,
-                **{name: getattr(cfg, name) for name in REGULARISERS if getattr(cfg, name)})
+    return dict(
+        vocab_size=vocab_size,
+        embed_size=cfg.embed,
+        hidden_size=cfg.hidden,
+        cell=cfg.cell,
+        num_layers=cfg.layers,
+        dropout=cfg.dropout,
+        **{name: getattr(cfg, name) for name in REGULARISERS if getattr(cfg, name)},
+    )
 
 
 def resume_config(path: str, files, given: dict) -> CharLMConfig:
@@ -200,21 +287,32 @@ def resume_config(path: str, files, given: dict) -> CharLMConfig:
     header = read_checked(path, resume=True)
     meta = header.get("meta", {})
     saved = meta.get("train_config") or {}
-    settings = resume_settings(path, header, "charlm", given, resume_keys(CharLMConfig, "fixed"),
-                               resume_keys(CharLMConfig, "free"), int(meta.get("step", 0)),
-                               float(meta.get("train_seconds", 0.0)))
-    if "lr_decay" not in saved and "lr_decay" not in given:   # saved before the decay existed: constant lr
+    settings = resume_settings(
+        path,
+        header,
+        "charlm",
+        given,
+        resume_keys(CharLMConfig, "fixed"),
+        resume_keys(CharLMConfig, "free"),
+        int(meta.get("step", 0)),
+        float(meta.get("train_seconds", 0.0)),
+    )
+    if "lr_decay" not in saved and "lr_decay" not in given:  # saved before the decay existed: constant lr
         settings["lr_decay"] = False
     if saved.get("files") and not files:
-        raise UsageError(f"--resume {path}: the run trained on {', '.join(map(str, saved['files']))}; name the "
-                         f"corpus FILEs on the command line (a checkpoint never opens files by itself)")
+        raise UsageError(
+            f"--resume {path}: the run trained on {', '.join(map(str, saved['files']))}; name the "
+            f"corpus FILEs on the command line (a checkpoint never opens files by itself)"
+        )
     return CharLMConfig(files=list(files), **settings)
 
 
 def _check_eval_chars(cfg: CharLMConfig) -> None:
     if cfg.eval_chars and cfg.eval_chars < cfg.seq_len + 1:
-        raise UsageError(f"--eval-chars {cfg.eval_chars} is shorter than one sequence (--seq-len {cfg.seq_len} "
-                         f"+ 1 = {cfg.seq_len + 1} characters); give at least that, or 0 for the whole split")
+        raise UsageError(
+            f"--eval-chars {cfg.eval_chars} is shorter than one sequence (--seq-len {cfg.seq_len} "
+            f"+ 1 = {cfg.seq_len + 1} characters); give at least that, or 0 for the whole split"
+        )
 
 
 def lr_at(cfg: CharLMConfig, step: int, seconds: float) -> float:
@@ -226,23 +324,35 @@ def lr_at(cfg: CharLMConfig, step: int, seconds: float) -> float:
 def describe(cfg: CharLMConfig, model: CharLM, vocab, train_ids, valid_ids, desc) -> list[str]:
     """What a run trains on and how, printed before its first step."""
     n_params = sum(p.data.size for p in model.parameters())
-    plan = (f"steps until {cfg.time_budget:g} s of training (evaluation not counted)" if cfg.time_budget
-            else f"{cfg.steps} steps")
-    chars = (f"the first {min(cfg.eval_chars, len(valid_ids))}" if cfg.eval_chars else "all")
-    return [f"Corpus: {desc} ({len(train_ids) + len(valid_ids)} characters, vocabulary {len(vocab)}, "
-            f"last {cfg.valid_fraction:.0%} held out)",
-            f"Model: {cfg.cell.upper()}, {cfg.layers} layer{'s' if cfg.layers > 1 else ''}, embedding {cfg.embed}, "
-            f"hidden {cfg.hidden}, dropout {cfg.dropout:g}"
-            + "".join(f", {name.replace('_', ' ')} {getattr(cfg, name):g}" for name in REGULARISERS if getattr(cfg, name))
-            + f": {n_params:,} parameters",
-            f"Plan: {plan}, each {cfg.batch} streams x {cfg.seq_len} characters; {cfg.optimizer} lr {cfg.lr:g}"
-            f"{' (cosine decay to 5%)' if cfg.lr_decay else ''}, "
-            f"clip {cfg.clip:g}; validation every {cfg.eval_every} steps on {chars} of the "
-            f"{len(valid_ids)} held-out characters"]
+    plan = (
+        f"steps until {cfg.time_budget:g} s of training (evaluation not counted)"
+        if cfg.time_budget
+        else f"{cfg.steps} steps"
+    )
+    chars = f"the first {min(cfg.eval_chars, len(valid_ids))}" if cfg.eval_chars else "all"
+    return [
+        f"Corpus: {desc} ({len(train_ids) + len(valid_ids)} characters, vocabulary {len(vocab)}, "
+        f"last {cfg.valid_fraction:.0%} held out)",
+        f"Model: {cfg.cell.upper()}, {cfg.layers} layer{'s' if cfg.layers > 1 else ''}, embedding {cfg.embed}, "
+        f"hidden {cfg.hidden}, dropout {cfg.dropout:g}"
+        + "".join(f", {name.replace('_', ' ')} {getattr(cfg, name):g}" for name in REGULARISERS if getattr(cfg, name))
+        + f": {n_params:,} parameters",
+        f"Plan: {plan}, each {cfg.batch} streams x {cfg.seq_len} characters; {cfg.optimizer} lr {cfg.lr:g}"
+        f"{' (cosine decay to 5%)' if cfg.lr_decay else ''}, "
+        f"clip {cfg.clip:g}; validation every {cfg.eval_every} steps on {chars} of the "
+        f"{len(valid_ids)} held-out characters",
+    ]
 
 
-def train(cfg: CharLMConfig, emit=lambda line: None, save: str | None = None, resume: str | None = None,
-          on_eval=None, plot_to: str | None = None, threads: int | str | None = None):
+def train(
+    cfg: CharLMConfig,
+    emit=lambda line: None,
+    save: str | None = None,
+    resume: str | None = None,
+    on_eval=None,
+    plot_to: str | None = None,
+    threads: int | str | None = None,
+):
     """Train (or continue a run); returns (model, vocab, metrics). SIGINT/SIGTERM stop between
     steps and the run is saved; a non-finite loss, gradient or validation raises Diverged and
     nothing is saved (the last good checkpoint stays)."""
@@ -252,19 +362,28 @@ def train(cfg: CharLMConfig, emit=lambda line: None, save: str | None = None, re
     vocab, train_ids, valid_ids, desc, fp = _load(cfg)
     if resumed:
         _check_same_corpus(resume, resumed["meta"], vocab, fp, desc)
-        check_config(resume, CharLM, model_config(cfg, len(vocab)))    # before anything is allocated
+        check_config(resume, CharLM, model_config(cfg, len(vocab)))  # before anything is allocated
     states = {"adam": 2, "adagrad": 1, "sgd": 0}[cfg.optimizer]
     vocabulary = "the vocabulary (the corpus's distinct characters)"
-    check_memory(lambda **k: memory_estimate(**k, states=states),
-                 {"--hidden": cfg.hidden, "--batch": cfg.batch, "--seq-len": cfg.seq_len, "--layers": cfg.layers,
-                  "--embed": cfg.embed, vocabulary: len(vocab)}, names={vocabulary: "vocab"})
+    check_memory(
+        lambda **k: memory_estimate(**k, states=states),
+        {
+            "--hidden": cfg.hidden,
+            "--batch": cfg.batch,
+            "--seq-len": cfg.seq_len,
+            "--layers": cfg.layers,
+            "--embed": cfg.embed,
+            vocabulary: len(vocab),
+        },
+        names={vocabulary: "vocab"},
+    )
     rng = np.random.default_rng(cfg.seed)
     model = CharLM(**model_config(cfg, len(vocab)), rng=rng)
     opt = OPTIMIZERS[cfg.optimizer](model.parameters(), lr=cfg.lr)
     streams = Streams(train_ids, cfg.batch, cfg.seq_len)
     step, state, train_seconds, eval_seconds = 0, None, 0.0, 0.0
     history = dict(step=[], train_loss=[], valid_loss=[], seconds=[], log_step=[], log_loss=[], eval_changes=[])
-    best = [math.inf, 0]                        # best validation (nats) and its step
+    best = [math.inf, 0]  # best validation (nats) and its step
     for line in describe(cfg, model, vocab, train_ids, valid_ids, desc):
         emit(line)
     if resumed:
@@ -283,10 +402,21 @@ def train(cfg: CharLMConfig, emit=lambda line: None, save: str | None = None, re
     schedule = lr_schedule(cfg.lr, cfg.lr_decay, cfg.steps, cfg.time_budget)
 
     def checkpoint():
-        meta = dict(kind="charlm", chars=vocab.chars, corpus=fp, corpus_name=desc, step=run.step,
-                    pos=streams.pos, rng_state=rng.bit_generator.state, train_config=asdict(cfg),
-                    history=history, train_seconds=run.timer.seconds, eval_seconds=run.eval_timer.seconds,
-                    best_valid=best[0], best_step=best[1])
+        meta = dict(
+            kind="charlm",
+            chars=vocab.chars,
+            corpus=fp,
+            corpus_name=desc,
+            step=run.step,
+            pos=streams.pos,
+            rng_state=rng.bit_generator.state,
+            train_config=asdict(cfg),
+            history=history,
+            train_seconds=run.timer.seconds,
+            eval_seconds=run.eval_timer.seconds,
+            best_valid=best[0],
+            best_step=best[1],
+        )
         save_checkpoint(save, model, opt, meta=meta, extra=_state_arrays(state))
 
     def record(window):
@@ -298,11 +428,23 @@ def train(cfg: CharLMConfig, emit=lambda line: None, save: str | None = None, re
         if v < best[0]:
             best[:] = [v, run.step]
         if save and (not cfg.keep_best or best[1] == run.step):
-            run.save_now()                      # at every validation (keep_best: every improvement)
+            run.save_now()  # at every validation (keep_best: every improvement)
 
-    run = Run(Plan(cfg.steps, cfg.time_budget), emit, quiet=cfg.quiet, desc="charlm", lr=cfg.lr, clip=cfg.clip,
-              ceiling=ceiling, start=step, train_seconds=train_seconds, eval_seconds=eval_seconds,
-              save=save and checkpoint, save_on_interrupt=not cfg.keep_best, threads=threads)
+    run = Run(
+        Plan(cfg.steps, cfg.time_budget),
+        emit,
+        quiet=cfg.quiet,
+        desc="charlm",
+        lr=cfg.lr,
+        clip=cfg.clip,
+        ceiling=ceiling,
+        start=step,
+        train_seconds=train_seconds,
+        eval_seconds=eval_seconds,
+        save=save and checkpoint,
+        save_on_interrupt=not cfg.keep_best,
+        threads=threads,
+    )
     window, log = [], []
     with run:
         for step in run.steps():
@@ -310,9 +452,9 @@ def train(cfg: CharLMConfig, emit=lambda line: None, save: str | None = None, re
                 opt.lr = schedule.lr_at(step - 1, run.timer.seconds)
                 x, y, reset = streams.next()
                 if reset:
-                    state = None                                  # the streams wrapped: start afresh
+                    state = None  # the streams wrapped: start afresh
                 guard = lambda loss, norm, step=step: check_finite(step, loss, norm, cfg.lr, cfg.clip, ceiling)
-                loss, state = train_step(model, opt, x, y, state, cfg.clip, on_grad=guard)   # state carried on
+                loss, state = train_step(model, opt, x, y, state, cfg.clip, on_grad=guard)  # state carried on
             if not params_finite(model):
                 raise Diverged(step, float(loss), cfg.lr, cfg.clip)
             window.append(loss)
@@ -331,16 +473,31 @@ def train(cfg: CharLMConfig, emit=lambda line: None, save: str | None = None, re
         if window or not history["step"] or history["step"][-1] != step:
             record(window)
         final = history["valid_loss"][-1]
-        metrics = dict(config=asdict(cfg), corpus=desc, corpus_chars=int(len(train_ids) + len(valid_ids)),
-                       vocab_size=len(vocab), **run.metrics(), wall_seconds=round(time.perf_counter() - wall0, 2),
-                       run=dict(steps=step - start["step"], train_seconds=round(run.timer.seconds - start["train"], 2),
-                                eval_seconds=round(run.eval_timer.seconds - start["eval"], 2)),
-                       valid_nats=round(final, 4), valid_bpc=round(final / LN2, 4),
-                       best_step=best[1], best_valid_bpc=round(best[0] / LN2, 4),
-                       kept_step=best[1] if cfg.keep_best else step, interrupted=run.stop, history=history)
-        if plot_to:                             # after the final checkpoint (written by record above)
-            title = (f"{desc[:70]}\n{cfg.cell.upper()} {cfg.layers}x{cfg.hidden}, embedding {cfg.embed}, "
-                     f"seq {cfg.seq_len}, batch {cfg.batch}, {cfg.optimizer} {cfg.lr:g}")
+        metrics = dict(
+            config=asdict(cfg),
+            corpus=desc,
+            corpus_chars=int(len(train_ids) + len(valid_ids)),
+            vocab_size=len(vocab),
+            **run.metrics(),
+            wall_seconds=round(time.perf_counter() - wall0, 2),
+            run=dict(
+                steps=step - start["step"],
+                train_seconds=round(run.timer.seconds - start["train"], 2),
+                eval_seconds=round(run.eval_timer.seconds - start["eval"], 2),
+            ),
+            valid_nats=round(final, 4),
+            valid_bpc=round(final / LN2, 4),
+            best_step=best[1],
+            best_valid_bpc=round(best[0] / LN2, 4),
+            kept_step=best[1] if cfg.keep_best else step,
+            interrupted=run.stop,
+            history=history,
+        )
+        if plot_to:  # after the final checkpoint (written by record above)
+            title = (
+                f"{desc[:70]}\n{cfg.cell.upper()} {cfg.layers}x{cfg.hidden}, embedding {cfg.embed}, "
+                f"seq {cfg.seq_len}, batch {cfg.batch}, {cfg.optimizer} {cfg.lr:g}"
+            )
             plot(plot_to, history, title)
         metrics.update(run.metrics(), wall_seconds=round(time.perf_counter() - wall0, 2))
         return model, vocab, metrics
@@ -350,10 +507,15 @@ def _check_same_corpus(path, meta, vocab, fp, desc) -> None:
     saved = meta.get("corpus")
     same = saved == fp if isinstance(saved, dict) else False
     if not same or meta.get("chars") != vocab.chars:
-        was = (f"{saved.get('chars')} characters, sha256 {str(saved.get('sha256'))[:12]}"
-               if isinstance(saved, dict) else "an older fingerprint")
-        raise UsageError(f"--resume {path}: the corpus given ({desc}: {fp['chars']} characters, sha256 "
-                         f"{fp['sha256'][:12]}) is not the one the run trained on ({was}); name the same text")
+        was = (
+            f"{saved.get('chars')} characters, sha256 {str(saved.get('sha256'))[:12]}"
+            if isinstance(saved, dict)
+            else "an older fingerprint"
+        )
+        raise UsageError(
+            f"--resume {path}: the corpus given ({desc}: {fp['chars']} characters, sha256 "
+            f"{fp['sha256'][:12]}) is not the one the run trained on ({was}); name the same text"
+        )
 
 
 def _note_eval_change(saved: dict, cfg: CharLMConfig, history: dict, step: int, emit) -> None:
@@ -361,9 +523,11 @@ def _note_eval_change(saved: dict, cfg: CharLMConfig, history: dict, step: int, 
     changed = {k: getattr(cfg, k) for k in ("eval_every", "eval_chars") if saved.get(k) != getattr(cfg, k)}
     if changed:
         history.setdefault("eval_changes", []).append(dict(step=step, **changed))
-        emit(f"Evaluation settings change at step {step}: "
-             + ", ".join(f"--{k.replace('_', '-')} {saved.get(k)} -> {v}" for k, v in changed.items())
-             + " (validation figures before and after are not comparable)")
+        emit(
+            f"Evaluation settings change at step {step}: "
+            + ", ".join(f"--{k.replace('_', '-')} {saved.get(k)} -> {v}" for k, v in changed.items())
+            + " (validation figures before and after are not comparable)"
+        )
 
 
 def _record(model, valid_ids, cfg, history, step, window, timer, emit):
@@ -374,8 +538,10 @@ def _record(model, valid_ids, cfg, history, step, window, timer, emit):
     history["train_loss"].append(round(tl, 5))
     history["valid_loss"].append(round(v, 5))
     history["seconds"].append(round(timer.seconds, 2))
-    emit(f"step {step}: train {tl:.4f} nats, valid {v:.4f} nats = {v / LN2:.3f} bits/char "
-         f"({timer.seconds:.0f} s of training)")
+    emit(
+        f"step {step}: train {tl:.4f} nats, valid {v:.4f} nats = {v / LN2:.3f} bits/char "
+        f"({timer.seconds:.0f} s of training)"
+    )
     return v
 
 
@@ -391,6 +557,7 @@ def plot(path: str, history: dict, title: str = "") -> None:
     """Training loss at every logged step (faint, and smoothed), validation at each evaluation,
     in bits per character; dashed lines where the evaluation settings changed."""
     from .common import pyplot, save_figure
+
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5))
     if history.get("log_step"):
@@ -398,8 +565,12 @@ def plot(path: str, history: dict, title: str = "") -> None:
         ax.plot(history["log_step"], logged, color="tab:blue", alpha=0.25, lw=0.8)
         ax.plot(history["log_step"], smooth(logged), color="tab:blue", label="training (smoothed)")
     else:
-        ax.plot(history["step"], np.array(history["train_loss"]) / LN2, color="tab:blue",
-                label="training (mean since last point)")
+        ax.plot(
+            history["step"],
+            np.array(history["train_loss"]) / LN2,
+            color="tab:blue",
+            label="training (mean since last point)",
+        )
     ax.plot(history["step"], np.array(history["valid_loss"]) / LN2, "o-", color="tab:orange", label="validation")
     for change in history.get("eval_changes", []):
         ax.axvline(change["step"], color="grey", ls="--", lw=0.8)

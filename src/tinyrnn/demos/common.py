@@ -19,7 +19,8 @@ from .. import paths  # noqa: E402
 from ..errors import Diverged, NonFiniteError, UsageError  # noqa: E402,F401  (re-exported)
 
 # ---------------------------------------------------------------- progress and time
-BAR_DELAY = 1.0                 # seconds before a progress bar appears (so short loops show none)
+BAR_DELAY = 1.0  # seconds before a progress bar appears (so short loops show none)
+
 
 def progress(iterable, total: int, enabled: bool, desc: str = ""):
     """A tqdm bar that appears only on loops longer than a second, only on a terminal."""
@@ -41,6 +42,7 @@ def through(bar, emit):
     def write(line):
         with bar.external_write_mode():
             emit(line)
+
     return write
 
 
@@ -73,6 +75,7 @@ def pyplot():
         raise UsageError("--plot needs matplotlib: pip install 'tinyrnn[cli]'") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     return plt
 
 
@@ -106,8 +109,10 @@ def check_output(flag: str, path: str | None, image: bool = False, inputs=(), ou
         supported = sorted(plt.gcf().canvas.get_supported_filetypes())
         plt.close("all")
         if ext not in supported:
-            raise UsageError(f"{flag} {path}: matplotlib cannot write .{ext} images; use one of "
-                             + ", ".join("." + e for e in supported))
+            raise UsageError(
+                f"{flag} {path}: matplotlib cannot write .{ext} images; use one of "
+                + ", ".join("." + e for e in supported)
+            )
     return path
 
 
@@ -171,8 +176,10 @@ def check_memory(estimate, sizes: dict, what: str = "this configuration", names:
     need, label = costliest(estimate, sizes, names)
     if need <= available:
         return
-    raise UsageError(f"{what} needs about {_gb(need)} of memory (parameters, optimizer state and the "
-                     f"activations of one step) but {_gb(available)} is available; {_lower(label, sizes[label])}")
+    raise UsageError(
+        f"{what} needs about {_gb(need)} of memory (parameters, optimizer state and the "
+        f"activations of one step) but {_gb(available)} is available; {_lower(label, sizes[label])}"
+    )
 
 
 def out_of_memory(e: MemoryError) -> str:
@@ -184,13 +191,17 @@ def out_of_memory(e: MemoryError) -> str:
         return "not enough memory" + (f" ({detail})" if detail else "") + "; give smaller inputs or sizes"
     estimate, sizes, what, names = run
     need, label = costliest(estimate, sizes, names)
-    return (f"ran out of memory (estimated need of {what}: about {_gb(need)}"
-            + (f"; {detail}" if detail else "") + f"); {_lower(label, sizes[label])}")
+    return (
+        f"ran out of memory (estimated need of {what}: about {_gb(need)}"
+        + (f"; {detail}" if detail else "")
+        + f"); {_lower(label, sizes[label])}"
+    )
 
 
 # ---------------------------------------------------------------- divergence
-def check_finite(step: int, loss: float, norm: float, lr: float, clip: float | None = None,
-                 ceiling: float = math.inf) -> None:
+def check_finite(
+    step: int, loss: float, norm: float, lr: float, clip: float | None = None, ceiling: float = math.inf
+) -> None:
     """The divergence guard: raise Diverged when the loss or the gradient norm is not finite, or
     the loss is above ``ceiling`` (for a cross-entropy, 10 times that of a uniform guess: no
     model that still learns gets there)."""
@@ -208,8 +219,9 @@ def params_finite(model) -> bool:
     return all(math.isfinite(float(p.data.sum(dtype=np.float64))) for p in model.parameters())
 
 
-def guarded_step(opt, model, step: int, loss: float, norm: float, lr: float, clip: float | None = None,
-                 ceiling: float = math.inf) -> None:
+def guarded_step(
+    opt, model, step: int, loss: float, norm: float, lr: float, clip: float | None = None, ceiling: float = math.inf
+) -> None:
     """The divergence guard around an optimizer step: refuse a non-finite loss or gradient
     before the update, and weights that the update made non-finite after it."""
     check_finite(step, loss, norm, lr, clip, ceiling)
@@ -235,8 +247,9 @@ class training:
 
 
 # ---------------------------------------------------------------- resume
-def resume_settings(path: str, header: dict, kind: str, given: dict, fixed: tuple, free: tuple,
-                    step: int, seconds: float) -> dict:
+def resume_settings(
+    path: str, header: dict, kind: str, given: dict, fixed: tuple, free: tuple, step: int, seconds: float
+) -> dict:
     """The settings that continue the run saved in ``path`` (``header`` read from it, ``step``
     steps and ``seconds`` of training done): ``fixed`` keys are the checkpoint's (a different
     value given is refused), ``free`` keys the run's own unless given; ``steps`` or
@@ -247,10 +260,15 @@ def resume_settings(path: str, header: dict, kind: str, given: dict, fixed: tupl
     if meta.get("kind") != kind or not isinstance(saved, dict):
         raise UsageError(f"--resume {path} is not a {kind} checkpoint (it holds a {header.get('class')})")
     if given.get("seed") is not None:
-        raise UsageError(f"--seed cannot be given with --resume: the run continues with its saved random state "
-                         f"(it started from seed {saved.get('seed')})")
-    clash = [f"--{k.replace('_', '-')} {v} (checkpoint: {saved.get(k)})" for k, v in given.items()
-             if k in fixed and v is not None and saved.get(k) != v]
+        raise UsageError(
+            f"--seed cannot be given with --resume: the run continues with its saved random state "
+            f"(it started from seed {saved.get('seed')})"
+        )
+    clash = [
+        f"--{k.replace('_', '-')} {v} (checkpoint: {saved.get(k)})"
+        for k, v in given.items()
+        if k in fixed and v is not None and saved.get(k) != v
+    ]
     if clash:
         raise UsageError("--resume continues the checkpoint's run; these flags differ from it: " + "; ".join(clash))
     out = {k: saved[k] for k in fixed if k in saved}
@@ -312,7 +330,7 @@ class StopFlag:
         for s in SIGNAL_NAMES:
             try:
                 self._old[s] = signal.signal(s, self._handle)
-            except ValueError:          # not the main thread: leave signals alone
+            except ValueError:  # not the main thread: leave signals alone
                 pass
         return self
 

@@ -22,20 +22,45 @@ from .common import RUN_SIZES, check_memory
 
 @dataclass
 class GradflowConfig:
-    cells: tuple = field(default=CELLS, metadata=flag(
-        "comma-separated cells (default %(default)s)", type=name_list(CELLS), metavar="CELLS", name="--cell",
-        default_text=",".join(CELLS)))
-    forget_biases: tuple = field(default=(0.0, 1.0), metadata=flag(     # one lstm curve per value
-        "lstm: one curve per forget-gate bias (default %(default)s)", type=float_list, metavar="B1,B2",
-        name="--forget-bias", default_text="0,1"))
+    cells: tuple = field(
+        default=CELLS,
+        metadata=flag(
+            "comma-separated cells (default %(default)s)",
+            type=name_list(CELLS),
+            metavar="CELLS",
+            name="--cell",
+            default_text=",".join(CELLS),
+        ),
+    )
+    forget_biases: tuple = field(
+        default=(0.0, 1.0),
+        metadata=flag(  # one lstm curve per value
+            "lstm: one curve per forget-gate bias (default %(default)s)",
+            type=float_list,
+            metavar="B1,B2",
+            name="--forget-bias",
+            default_text="0,1",
+        ),
+    )
     T: int = field(default=100, metadata=flag("sequence length (default %(default)s)", type=positive))
-    hidden: int = field(default=memory.TASK_DEFAULTS["adding"]["hidden"], metadata=flag(
-        "hidden size (default %(default)s)", type=positive))
-    batch: int = field(default=100, metadata=flag(  # the norms are averaged over these (and trained models tested on)
-        "sequences averaged over (default %(default)s)", type=positive))
-    train_steps: int = field(default=0, metadata=flag(        # 0: at initialisation only
-        "also measure after N steps of 'tinyrnn memory adding' training (default %(default)s: initialisation only)",
-        type=nonneg, metavar="N"))
+    hidden: int = field(
+        default=memory.TASK_DEFAULTS["adding"]["hidden"],
+        metadata=flag("hidden size (default %(default)s)", type=positive),
+    )
+    batch: int = field(
+        default=100,
+        metadata=flag(  # the norms are averaged over these (and trained models tested on)
+            "sequences averaged over (default %(default)s)", type=positive
+        ),
+    )
+    train_steps: int = field(
+        default=0,
+        metadata=flag(  # 0: at initialisation only
+            "also measure after N steps of 'tinyrnn memory adding' training (default %(default)s: initialisation only)",
+            type=nonneg,
+            metavar="N",
+        ),
+    )
     seed: int = 0
     quiet: bool = False
 
@@ -52,9 +77,17 @@ def variants(cfg: GradflowConfig) -> list[tuple[str, str, float | None]]:
 
 
 def memory_config(cfg: GradflowConfig, cell: str, forget_bias: float | None) -> memory.MemoryConfig:
-    base = memory.MemoryConfig(task="adding", cell=cell, T=cfg.T, hidden=cfg.hidden, seed=cfg.seed, quiet=True,
-                               steps=max(cfg.train_steps, 1), eval_every=max(cfg.train_steps, 1),
-                               test_size=cfg.batch)
+    base = memory.MemoryConfig(
+        task="adding",
+        cell=cell,
+        T=cfg.T,
+        hidden=cfg.hidden,
+        seed=cfg.seed,
+        quiet=True,
+        steps=max(cfg.train_steps, 1),
+        eval_every=max(cfg.train_steps, 1),
+        test_size=cfg.batch,
+    )
     return base if forget_bias is None else replace(base, forget_bias=forget_bias)
 
 
@@ -62,8 +95,10 @@ def run(cfg: GradflowConfig, emit=lambda line: None) -> dict:
     """{"T", "norms": {label: [..T]}, "ratio": {label: ||dL/dx_1|| / ||dL/dx_T||}} at
     initialisation, and the same under "trained" when ``train_steps`` > 0."""
     train_batch = memory_config(cfg, "lstm", None).resolved().batch if cfg.train_steps else 0
-    check_memory(lambda hidden, batch, T: memory.memory_estimate(hidden, max(batch, train_batch), T, 1, batch),
-                 {"--hidden": cfg.hidden, "--batch": cfg.batch, "--T": cfg.T})
+    check_memory(
+        lambda hidden, batch, T: memory.memory_estimate(hidden, max(batch, train_batch), T, 1, batch),
+        {"--hidden": cfg.hidden, "--batch": cfg.batch, "--T": cfg.T},
+    )
     probe = tasks.adding_le(np.random.default_rng([cfg.seed, 3]), cfg.T, cfg.batch)
     result = dict(T=cfg.T, train_steps=cfg.train_steps, init=dict(norms={}, ratio={}))
     if cfg.train_steps:
@@ -75,9 +110,9 @@ def run(cfg: GradflowConfig, emit=lambda line: None) -> dict:
             sizes = RUN_SIZES.get()
             try:
                 model, metrics = memory.train(mcfg)
-            finally:                                # a MemoryError names gradflow's flags, not memory's
+            finally:  # a MemoryError names gradflow's flags, not memory's
                 RUN_SIZES.set(sizes)
-            if metrics["interrupted"]:              # Ctrl-C stops the whole measurement
+            if metrics["interrupted"]:  # Ctrl-C stops the whole measurement
                 raise KeyboardInterrupt
             parts.append(("trained", model))
             result["trained"]["test_mse"][label] = metrics["test_mse"]
@@ -92,6 +127,7 @@ def run(cfg: GradflowConfig, emit=lambda line: None) -> dict:
 def plot(path: str, result: dict) -> None:
     """Log-scale ||dL/dx_t|| against t, one line per cell; a second panel after training."""
     from .common import pyplot, save_figure
+
     plt = pyplot()
     whens = [w for w in ("init", "trained") if w in result]
     fig, axes = plt.subplots(1, len(whens), figsize=(6.5 * len(whens), 4.2), squeeze=False, sharey=True)

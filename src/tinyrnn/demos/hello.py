@@ -30,8 +30,9 @@ class HelloConfig:
     embed: int = 10
     hidden: int = 8
     layers: int = 2
-    clip: float = field(default=0.0, metadata=flag("global gradient-norm clip, 0 = off (default %(default)s)",
-                                                   type=_float_in(0.0)))
+    clip: float = field(
+        default=0.0, metadata=flag("global gradient-norm clip, 0 = off (default %(default)s)", type=_float_in(0.0))
+    )
     seed: int = 0
 
 
@@ -73,8 +74,9 @@ def train(cfg: HelloConfig, emit=lambda line: None) -> dict:
                 history.append(_epoch(model, opt, x, y, epoch, cfg))
             emit(f"Epoch {epoch}/{cfg.epochs} loss={history[-1]['loss']:.4f} predicted={history[-1]['predicted']}")
         final = "".join(VOCAB[i] for i in model.forward(x)[0][0].argmax(-1))
-    return dict(config=asdict(cfg), final_loss=history[-1]["loss"], predicted=final,
-                solved=final == cfg.target, history=history)
+    return dict(
+        config=asdict(cfg), final_loss=history[-1]["loss"], predicted=final, solved=final == cfg.target, history=history
+    )
 
 
 def _epoch(model, opt, x, y, epoch, cfg) -> dict:

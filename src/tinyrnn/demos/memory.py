@@ -25,7 +25,7 @@ from .common import ce_ceiling, check_memory, guarded_step
 
 # Defaults that depend on the task (None in MemoryConfig means "the task's value"). Without
 # --steps a run trains for TIME_BUDGET seconds (the targets are "within 300 s of training").
-TASK_DEFAULTS = {           # forget_bias: lstm only (order: 5, see docs/memory.md; 1 does not learn it)
+TASK_DEFAULTS = {  # forget_bias: lstm only (order: 5, see docs/memory.md; 1 does not learn it)
     "adding": dict(hidden=32, batch=32, lr=1e-2, forget_bias=1.0),
     "copy": dict(hidden=128, batch=32, lr=6e-3, forget_bias=1.0),
     "order": dict(hidden=32, batch=32, lr=1e-2, forget_bias=5.0),
@@ -39,41 +39,82 @@ def _per_task(key: str) -> str:
 
 @dataclass
 class MemoryConfig:
-    task: str = "adding"              # the command's positional TASK
-    variant: str = field(default="le", metadata=flag(
-        "adding: le (Le et al. 2015, fixed length T) or hochreiter (1997, lengths T to 1.1 T) (default %(default)s)",
-        choices=list(tasks.ADDING_VARIANTS)))
-    cell: str = field(default="lstm", metadata=flag("rnn (tanh), irnn (ReLU, identity init), lstm, gru "
-                                                    "(default %(default)s)", choices=list(CELLS)))
-    T: int = field(default=100, metadata=flag(
-        "sequence length (order, hochreiter: the minimum length; copy: the blanks) (default %(default)s)",
-        type=positive))
-    hidden: int | None = field(default=None, metadata=flag(      # None: TASK_DEFAULTS
-        "hidden size (default: %(default)s)", type=positive, default_text=_per_task("hidden")))
+    task: str = "adding"  # the command's positional TASK
+    variant: str = field(
+        default="le",
+        metadata=flag(
+            "adding: le (Le et al. 2015, fixed length T) or hochreiter (1997, lengths T to 1.1 T) (default %(default)s)",
+            choices=list(tasks.ADDING_VARIANTS),
+        ),
+    )
+    cell: str = field(
+        default="lstm",
+        metadata=flag("rnn (tanh), irnn (ReLU, identity init), lstm, gru (default %(default)s)", choices=list(CELLS)),
+    )
+    T: int = field(
+        default=100,
+        metadata=flag(
+            "sequence length (order, hochreiter: the minimum length; copy: the blanks) (default %(default)s)",
+            type=positive,
+        ),
+    )
+    hidden: int | None = field(
+        default=None,
+        metadata=flag(  # None: TASK_DEFAULTS
+            "hidden size (default: %(default)s)", type=positive, default_text=_per_task("hidden")
+        ),
+    )
     layers: int = field(default=1, metadata=flag("recurrent layers (default %(default)s)", type=positive))
-    batch: int | None = field(default=None, metadata=flag(
-        "sequences per step (default: %(default)s)", type=positive, default_text=_per_task("batch")))
-    optimizer: str = field(default="adam", metadata=flag("optimizer (default %(default)s)",
-                                                         choices=["adam", "sgd", "adagrad"]))
-    lr: float | None = field(default=None, metadata=flag(
-        "learning rate (default: %(default)s)", type=positive_float, default_text=_per_task("lr")))
-    clip: float = field(default=1.0, metadata=flag("global gradient-norm clip, 0 = off (default %(default)s)",
-                                                   type=_float_in(0.0)))
-    lr_decay: bool = field(default=True, metadata=flag(   # cosine decay of lr to 5 % over the steps (or the budget)
-        "keep --lr constant (default: cosine decay to 5%% of --lr over the run)", name="--no-lr-decay"))
-    forget_bias: float | None = field(default=None, metadata=flag(   # lstm only; None: TASK_DEFAULTS
-        "lstm only: forget-gate biases start at B (default: %(default)s)", type=_float_in(-1e6, 1e6), metavar="B",
-        default_text=_per_task("forget_bias")))
-    steps: int | None = field(default=None, metadata=flag(        # None: train for time_budget seconds
-        "training steps (default: train for --time-budget seconds)", type=positive))
-    time_budget: float | None = field(default=None, metadata=flag(   # None: TIME_BUDGET unless steps is given
-        f"seconds of training, evaluations excluded (default {TIME_BUDGET:g} unless --steps is given)",
-        type=positive_float, metavar="SECONDS"))
-    eval_every: int = field(default=200, metadata=flag("steps between held-out evaluations (default %(default)s)",
-                                                       type=positive))
+    batch: int | None = field(
+        default=None,
+        metadata=flag("sequences per step (default: %(default)s)", type=positive, default_text=_per_task("batch")),
+    )
+    optimizer: str = field(
+        default="adam", metadata=flag("optimizer (default %(default)s)", choices=["adam", "sgd", "adagrad"])
+    )
+    lr: float | None = field(
+        default=None,
+        metadata=flag("learning rate (default: %(default)s)", type=positive_float, default_text=_per_task("lr")),
+    )
+    clip: float = field(
+        default=1.0, metadata=flag("global gradient-norm clip, 0 = off (default %(default)s)", type=_float_in(0.0))
+    )
+    lr_decay: bool = field(
+        default=True,
+        metadata=flag(  # cosine decay of lr to 5 % over the steps (or the budget)
+            "keep --lr constant (default: cosine decay to 5%% of --lr over the run)", name="--no-lr-decay"
+        ),
+    )
+    forget_bias: float | None = field(
+        default=None,
+        metadata=flag(  # lstm only; None: TASK_DEFAULTS
+            "lstm only: forget-gate biases start at B (default: %(default)s)",
+            type=_float_in(-1e6, 1e6),
+            metavar="B",
+            default_text=_per_task("forget_bias"),
+        ),
+    )
+    steps: int | None = field(
+        default=None,
+        metadata=flag(  # None: train for time_budget seconds
+            "training steps (default: train for --time-budget seconds)", type=positive
+        ),
+    )
+    time_budget: float | None = field(
+        default=None,
+        metadata=flag(  # None: TIME_BUDGET unless steps is given
+            f"seconds of training, evaluations excluded (default {TIME_BUDGET:g} unless --steps is given)",
+            type=positive_float,
+            metavar="SECONDS",
+        ),
+    )
+    eval_every: int = field(
+        default=200, metadata=flag("steps between held-out evaluations (default %(default)s)", type=positive)
+    )
     test_size: int = field(default=1000, metadata=flag("held-out sequences (default %(default)s)", type=positive))
-    stop_when_solved: bool = field(default=False, metadata=flag(
-        "stop at the first evaluation that meets the task's criterion"))
+    stop_when_solved: bool = field(
+        default=False, metadata=flag("stop at the first evaluation that meets the task's criterion")
+    )
     seed: int = 0
     quiet: bool = False
 
@@ -122,7 +163,7 @@ def check_config(cfg: MemoryConfig) -> None:
         v = getattr(cfg, name)
         if not math.isfinite(v) or v < 0 or (low_open and v == 0):
             raise UsageError(f"--{name.replace('_', '-')} must be a number {'>' if low_open else '>='} 0, got {v}")
-    if isinstance(cfg.seed, bool) or not isinstance(cfg.seed, int) or not 0 <= cfg.seed < 2 ** 63:
+    if isinstance(cfg.seed, bool) or not isinstance(cfg.seed, int) or not 0 <= cfg.seed < 2**63:
         raise UsageError(f"--seed must be an integer from 0 to 2**63 - 1, got {cfg.seed}")
     if cfg.forget_bias is not None and not math.isfinite(cfg.forget_bias):
         raise UsageError(f"--forget-bias must be a finite number, got {cfg.forget_bias}")
@@ -132,16 +173,18 @@ def make_task(cfg: MemoryConfig) -> tasks.MemoryTask:
     return tasks.make_task(cfg.task, cfg.T, cfg.variant)
 
 
-def memory_estimate(hidden: int, batch: int, T: int, layers: int, test_size: int, task: str = "adding",
-                    variant: str = "le") -> int:
+def memory_estimate(
+    hidden: int, batch: int, T: int, layers: int, test_size: int, task: str = "adding", variant: str = "le"
+) -> int:
     """Bytes for parameters with gradients and two optimizer arrays, the activations of one
     training step, the held-out set and one evaluation chunk (float32; LSTM, 4 gates, the
     largest cell)."""
-    cls = tasks.TASK_CLASSES[task]                        # sizes only: T need not be valid here
+    cls = tasks.TASK_CLASSES[task]  # sizes only: T need not be valid here
     n_in, n_out = cls.inputs, cls.outputs
-    length = (T + 2 * tasks.COPY_LENGTH if task == "copy" else
-              T if task == "adding" and variant == "le" else T + T // 10)   # as each task's max_length()
-    every = length if cls.every_step else 1               # outputs kept per sequence
+    length = (
+        T + 2 * tasks.COPY_LENGTH if task == "copy" else T if task == "adding" and variant == "le" else T + T // 10
+    )  # as each task's max_length()
+    every = length if cls.every_step else 1  # outputs kept per sequence
     params = layers * 4 * hidden * (max(n_in, hidden) + hidden + 2) + (hidden + 1) * n_out
     step = length * batch * (n_in + layers * hidden * 12) + every * batch * n_out * 3
     test = length * test_size * n_in + every * test_size * n_out * 3
@@ -151,14 +194,27 @@ def memory_estimate(hidden: int, batch: int, T: int, layers: int, test_size: int
 
 def size_flags(cfg: MemoryConfig) -> dict:
     """The sizes of a run that cost memory, by flag (for check_memory)."""
-    return {"--hidden": cfg.hidden, "--batch": cfg.batch, "--T": cfg.T, "--layers": cfg.layers,
-            "--test-size": cfg.test_size}
+    return {
+        "--hidden": cfg.hidden,
+        "--batch": cfg.batch,
+        "--T": cfg.T,
+        "--layers": cfg.layers,
+        "--test-size": cfg.test_size,
+    }
 
 
 def build_model(cfg: MemoryConfig, rng: np.random.Generator) -> MemoryModel:
     task = make_task(cfg)
-    return MemoryModel(cfg.cell, task.inputs, cfg.hidden, task.outputs, cfg.layers, every_step=task.every_step,
-                       forget_bias=cfg.forget_bias, rng=rng)
+    return MemoryModel(
+        cfg.cell,
+        task.inputs,
+        cfg.hidden,
+        task.outputs,
+        cfg.layers,
+        every_step=task.every_step,
+        forget_bias=cfg.forget_bias,
+        rng=rng,
+    )
 
 
 def headline(cfg: MemoryConfig, m: dict) -> str:
@@ -170,8 +226,13 @@ def _checkpoint(path, model, cfg, step) -> None:
     save_checkpoint(path, model, meta=dict(kind="memory", task=cfg.task, variant=cfg.variant, T=cfg.T, steps=step))
 
 
-def train(cfg: MemoryConfig, emit=lambda line: None, save: str | None = None, plot_to: str | None = None,
-          threads: int | str | None = None):
+def train(
+    cfg: MemoryConfig,
+    emit=lambda line: None,
+    save: str | None = None,
+    plot_to: str | None = None,
+    threads: int | str | None = None,
+):
     """Train and evaluate; returns (model, metrics). SIGINT/SIGTERM stop training between steps
     and the run is kept (``interrupted``). With ``save``, the model is written at evaluations
     (at most every ``CHECKPOINT_SECONDS``) and at the end, then the curve is drawn to
@@ -188,9 +249,17 @@ def train(cfg: MemoryConfig, emit=lambda line: None, save: str | None = None, pl
     ceiling = ce_ceiling(task.outputs) if task.score == "test_ce" else math.inf
     losses, last, cpu, solved_at = [], None, 0.0, None
     curve = dict(steps=[], sequences=[], seconds=[], train_loss=[], test=[])
-    run = Run(Plan(cfg.steps or 0, cfg.time_budget), emit, quiet=cfg.quiet, desc=f"memory {cfg.task}", lr=cfg.lr,
-              clip=cfg.clip, ceiling=ceiling, save=save and (lambda: _checkpoint(save, model, cfg, run.step)),
-              threads=threads)
+    run = Run(
+        Plan(cfg.steps or 0, cfg.time_budget),
+        emit,
+        quiet=cfg.quiet,
+        desc=f"memory {cfg.task}",
+        lr=cfg.lr,
+        clip=cfg.clip,
+        ceiling=ceiling,
+        save=save and (lambda: _checkpoint(save, model, cfg, run.step)),
+        threads=threads,
+    )
     with run:
         for step in run.steps():
             opt.lr = schedule.lr_at(step - 1, run.timer.seconds)
@@ -210,10 +279,18 @@ def train(cfg: MemoryConfig, emit=lambda line: None, save: str | None = None, pl
                 with run.evaluating():
                     m = last = evaluate(model, task, test)
                 run.check(m[task.score], step)
-                _record(curve, step, step * cfg.batch, run.timer.seconds, float(np.mean(losses[-cfg.eval_every:])),
-                        m[task.score])
-                run.say(f"step {step} ({run.timer.seconds:.1f} s): train loss {curve['train_loss'][-1]:.5f}, "
-                        f"{task.headline(m)}")
+                _record(
+                    curve,
+                    step,
+                    step * cfg.batch,
+                    run.timer.seconds,
+                    float(np.mean(losses[-cfg.eval_every :])),
+                    m[task.score],
+                )
+                run.say(
+                    f"step {step} ({run.timer.seconds:.1f} s): train loss {curve['train_loss'][-1]:.5f}, "
+                    f"{task.headline(m)}"
+                )
                 if save and run.checkpoint_due():
                     run.save_now()
                 if solved_at is None and task.solved(m):
@@ -226,16 +303,28 @@ def train(cfg: MemoryConfig, emit=lambda line: None, save: str | None = None, pl
                 last = evaluate(model, task, test)
             run.check(last[task.score], step)
         interrupted = run.stop
-        metrics = dict(task=cfg.task, cell=cfg.cell, T=cfg.T, sequences_seen=step * cfg.batch,
-                       seconds=round(run.timer.seconds, 2), cpu_seconds=round(cpu, 2), baseline=task.baseline,
-                       **last, solved=task.solved(last), solved_at=solved_at, interrupted=interrupted,
-                       config=asdict(cfg), curve=curve, **run.metrics())
+        metrics = dict(
+            task=cfg.task,
+            cell=cfg.cell,
+            T=cfg.T,
+            sequences_seen=step * cfg.batch,
+            seconds=round(run.timer.seconds, 2),
+            cpu_seconds=round(cpu, 2),
+            baseline=task.baseline,
+            **last,
+            solved=task.solved(last),
+            solved_at=solved_at,
+            interrupted=interrupted,
+            config=asdict(cfg),
+            curve=curve,
+            **run.metrics(),
+        )
         if cfg.task == "adding":
             metrics["variant"] = cfg.variant
-        run.save_now()                          # first: a plot that fails must not cost the model
+        run.save_now()  # first: a plot that fails must not cost the model
         if plot_to:
             plot(plot_to, metrics)
-        metrics.update(run.metrics())           # a signal during the save or the plot counts
+        metrics.update(run.metrics())  # a signal during the save or the plot counts
         metrics["interrupted"] = run.stop
         return model, metrics
 
@@ -251,6 +340,7 @@ def _record(curve, step, seqs, seconds, train_loss, score):
 def plot(path: str, metrics: dict) -> None:
     """Learning curve: the held-out loss against training sequences, with the baseline."""
     from .common import pyplot, save_figure
+
     plt = pyplot()
     c = metrics["curve"]
     fig, ax = plt.subplots(figsize=(7, 4))

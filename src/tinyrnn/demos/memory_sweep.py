@@ -16,9 +16,21 @@ from ..errors import Diverged, UsageError
 from . import memory
 
 # Sweep keys and how their values are read; the names are MemoryConfig's fields.
-SWEEP_KEYS = {"cell": str, "variant": str, "optimizer": str, "T": int, "seed": int, "hidden": int,
-              "layers": int, "batch": int, "steps": int, "lr": float, "clip": float,
-              "forget_bias": float, "time_budget": float}
+SWEEP_KEYS = {
+    "cell": str,
+    "variant": str,
+    "optimizer": str,
+    "T": int,
+    "seed": int,
+    "hidden": int,
+    "layers": int,
+    "batch": int,
+    "steps": int,
+    "lr": float,
+    "clip": float,
+    "forget_bias": float,
+    "time_budget": float,
+}
 # Fields that do not change a run's result, left out of its identity in the results file.
 NOT_IDENTITY = ("quiet",)
 
@@ -50,7 +62,7 @@ def expand(base: memory.MemoryConfig, grid: dict[str, list]) -> list[memory.Memo
     for combo in itertools.product(*(grid[k] for k in keys)):
         cfg = replace(base, quiet=True, **dict(zip(keys, combo)))
         if cfg.cell != "lstm":
-            cfg = replace(cfg, forget_bias=None)             # the lstm's only
+            cfg = replace(cfg, forget_bias=None)  # the lstm's only
         out.append(cfg.resolved())
     return out
 
@@ -72,7 +84,7 @@ def load_results(path: str) -> dict[str, dict]:
     with open(path, encoding="utf-8", errors="replace") as fh:
         for n, line in enumerate(fh, 1):
             if not line.endswith("\n"):
-                break                                         # the cut last line
+                break  # the cut last line
             rec = _record(line)
             if rec is None:
                 raise UsageError(f"{path} line {n} is not a sweep result; give another --results file")
@@ -104,7 +116,7 @@ def repair_results(path: str) -> bool:
             if fh.read(1) == b"\n":
                 return False
             keep, pos, block = 0, size, 1 << 16
-            while pos > 0:                                    # the last newline, read backwards
+            while pos > 0:  # the last newline, read backwards
                 start = max(0, pos - block)
                 fh.seek(start)
                 i = fh.read(pos - start).rfind(b"\n")
@@ -157,12 +169,18 @@ def run_one(cfg_dict: dict) -> dict:
     return dict(config=cfg_dict, metrics=metrics)
 
 
-def run_sweep(configs: list[memory.MemoryConfig], results: str, scheduler: str | None = None,
-              workers: int | None = None, emit=lambda line: None):
+def run_sweep(
+    configs: list[memory.MemoryConfig],
+    results: str,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    emit=lambda line: None,
+):
     """Run the configurations not yet in ``results`` on Dask, appending each as it finishes.
     Returns (records of every configuration finished so far, in grid order; computed now;
     interrupted by Ctrl-C)."""
     from .. import sweep
+
     sweep.check_available()
     if repair_results(results):
         emit(f"{results}: removed a last line cut short by a crash (that run is done again)")
@@ -174,8 +192,10 @@ def run_sweep(configs: list[memory.MemoryConfig], results: str, scheduler: str |
     def finished(cfg_dict, record):
         append_result(results, record)
         m = record["metrics"]
-        emit(f"done: {describe(cfg_dict)}: "
-             + (memory.headline(memory.MemoryConfig(**cfg_dict), m) if m else record["error"]))
+        emit(
+            f"done: {describe(cfg_dict)}: "
+            + (memory.headline(memory.MemoryConfig(**cfg_dict), m) if m else record["error"])
+        )
 
     interrupted = False
     if todo:
@@ -186,7 +206,7 @@ def run_sweep(configs: list[memory.MemoryConfig], results: str, scheduler: str |
             interrupted = True
         finally:
             sweep.close(client)
-    found = load_results(results)                # the file is the record of what finished
+    found = load_results(results)  # the file is the record of what finished
     return [found[k] for k in keys if k in found], len(todo), interrupted
 
 
@@ -207,14 +227,17 @@ def table(records: list[dict]) -> str:
             rows.append(f"| {c['cell']} | {c['T']} | {c['seed']} | diverged: {r['error']} |" + " |" * 6)
             continue
         at = m["solved_at"]["sequences"] if m["solved_at"] else "not solved"
-        rows.append(f"| {c['cell']} | {c['T']} | {c['seed']} | {m['steps']} | {m['sequences_seen']} | "
-                    f"{m['seconds']:.0f} | {m[loss]:.4g} | {m['baseline']:.4g} | {m[score]:.3f} | {at} |")
+        rows.append(
+            f"| {c['cell']} | {c['T']} | {c['seed']} | {m['steps']} | {m['sequences_seen']} | "
+            f"{m['seconds']:.0f} | {m[loss]:.4g} | {m['baseline']:.4g} | {m[score]:.3f} | {at} |"
+        )
     return "\n".join(rows)
 
 
 def plot(path: str, records: list[dict]) -> None:
     """The task's score against T, one line per cell (mean over seeds, every seed as a dot)."""
     from .common import pyplot, save_figure
+
     plt = pyplot()
     task = records[0]["config"]["task"]
     score = score_name(task)
@@ -222,11 +245,19 @@ def plot(path: str, records: list[dict]) -> None:
     for cell in sorted({r["config"]["cell"] for r in records}):
         runs = [r for r in records if r["config"]["cell"] == cell and r["metrics"]]
         Ts = sorted({r["config"]["T"] for r in runs})
-        means = [sum(r["metrics"][score] for r in runs if r["config"]["T"] == T) /
-                 sum(1 for r in runs if r["config"]["T"] == T) for T in Ts]
-        line, = ax.plot(Ts, means, marker="o", label=cell)
-        ax.scatter([r["config"]["T"] for r in runs], [r["metrics"][score] for r in runs],
-                   color=line.get_color(), alpha=0.4, s=14)
+        means = [
+            sum(r["metrics"][score] for r in runs if r["config"]["T"] == T)
+            / sum(1 for r in runs if r["config"]["T"] == T)
+            for T in Ts
+        ]
+        (line,) = ax.plot(Ts, means, marker="o", label=cell)
+        ax.scatter(
+            [r["config"]["T"] for r in runs],
+            [r["metrics"][score] for r in runs],
+            color=line.get_color(),
+            alpha=0.4,
+            s=14,
+        )
     ax.set_xlabel("T (sequence length)")
     ax.set_ylabel(score.replace("_", " "))
     ax.set_ylim(-0.02, 1.02)

@@ -22,8 +22,8 @@ from .diagnose import FUNCTIONS
 from .equations import EQUATIONS
 
 OK = "correct"
-TIMEOUT = 20.0                    # seconds a child may run (the checks themselves take well under one)
-_TAIL = 2000                      # characters of the child's output kept for a crash message
+TIMEOUT = 20.0  # seconds a child may run (the checks themselves take well under one)
+_TAIL = 2000  # characters of the child's output kept for a crash message
 
 
 def check_file(path: str, timeout: float = TIMEOUT) -> dict:
@@ -50,29 +50,49 @@ def check_file(path: str, timeout: float = TIMEOUT) -> dict:
             if e["event"] == "result":
                 results[e["function"]] = {k: e[k] for k in ("status", "equation", "message", "max_diff", "where")}
         started = [e["function"] for e in events if e["event"] == "start"]
-        if started and started[-1] not in results:         # the child died inside this function
+        if started and started[-1] not in results:  # the child died inside this function
             name = started[-1]
-            results[name] = dict(status="timed out" if ended == "timeout" else "crashed", equation=None,
-                                 message=_stopped(name, ended, timeout), max_diff=None, where=None)
+            results[name] = dict(
+                status="timed out" if ended == "timeout" else "crashed",
+                equation=None,
+                message=_stopped(name, ended, timeout),
+                max_diff=None,
+                where=None,
+            )
             if not name.endswith("_backward") and name + "_backward" in defined:
-                results.setdefault(name + "_backward", dict(
-                    status="not checked", equation=None, max_diff=None, where=None,
-                    message=f"{name} did not return, so {name}_backward could not be given its cache"))
+                results.setdefault(
+                    name + "_backward",
+                    dict(
+                        status="not checked",
+                        equation=None,
+                        max_diff=None,
+                        where=None,
+                        message=f"{name} did not return, so {name}_backward could not be given its cache",
+                    ),
+                )
         elif not any(e["event"] == "done" for e in events):
-            raise RuntimeError(f"the checker's child process stopped outside the learner's code ({ended}): "
-                               f"{output[-300:]}")
+            raise RuntimeError(
+                f"the checker's child process stopped outside the learner's code ({ended}): {output[-300:]}"
+            )
         pending = [n for n in defined if n not in results]
     functions = {n: results[n] for n in FUNCTIONS if n in defined}
     broken = next((n for n, r in functions.items() if r["equation"]), None)
     first = broken or next((n for n, r in functions.items() if r["status"] != OK), None)
     ok = first is None
-    return dict(file=given, ok=ok, function=first, functions=functions,
-                equation=functions[broken]["equation"] if broken else None)
+    return dict(
+        file=given,
+        ok=ok,
+        function=first,
+        functions=functions,
+        equation=functions[broken]["equation"] if broken else None,
+    )
 
 
 def _readable(path):
     if not os.path.exists(path):
-        raise InputError(f"{path}: no such file; give the exercise file (write one with 'tinyrnn exercise lstm --out {os.path.basename(path) or 'my_lstm.py'}')")
+        raise InputError(
+            f"{path}: no such file; give the exercise file (write one with 'tinyrnn exercise lstm --out {os.path.basename(path) or 'my_lstm.py'}')"
+        )
     if not os.path.isfile(path):
         raise InputError(f"{path} is not a file; give the Python file holding your functions")
     try:
@@ -84,7 +104,7 @@ def _readable(path):
         tree = ast.parse(source, filename=path)
     except SyntaxError as e:
         raise InputError(f"{path}, line {e.lineno}: syntax error: {e.msg}; fix that line and check again") from None
-    except ValueError as e:                              # null bytes
+    except ValueError as e:  # null bytes
         raise InputError(f"{path} is not a Python source file ({e})") from None
     if not _top_level_names(tree) & set(FUNCTIONS):
         raise InputError(f"{path} defines none of {', '.join(FUNCTIONS)}; start from 'tinyrnn exercise lstm'")
@@ -102,15 +122,17 @@ def _top_level_names(tree):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             names |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
         else:
-            names |= set(FUNCTIONS)            # defined inside an if/try: let the import decide
+            names |= set(FUNCTIONS)  # defined inside an if/try: let the import decide
     return names
 
 
 def _defined(path, imported, ended, timeout):
     if imported is None:
         if ended == "timeout":
-            raise InputError(f"{path}: importing it did not finish within {timeout:g} s; is there an endless "
-                             "loop at the top level of the file? Put the code that runs into the functions")
+            raise InputError(
+                f"{path}: importing it did not finish within {timeout:g} s; is there an endless "
+                "loop at the top level of the file? Put the code that runs into the functions"
+            )
         raise InputError(f"{path}: importing it stopped the process ({ended}); the file must only define functions")
     if imported["event"] == "import_error":
         raise InputError(f"{path}: importing it raised {imported['message']}; fix it and check again")
@@ -131,12 +153,23 @@ def _run_child(path, names, timeout):
     fd, results = tempfile.mkstemp(prefix="tinyrnn-check-", suffix=".jsonl")
     os.close(fd)
     package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])),
-               OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1")
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])),
+        OMP_NUM_THREADS="1",
+        OPENBLAS_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        PYTHONDONTWRITEBYTECODE="1",
+    )
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "tinyrnn.exercises._child", path, results, *names],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                env=env, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tinyrnn.exercises._child", path, results, *names],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
         thread, tail = _drain(proc.stdout)
         try:
             code = proc.wait(timeout=timeout)
@@ -163,8 +196,8 @@ def _describe_exit(code):
 
 def _kill(proc):
     try:
-        os.killpg(proc.pid, signal.SIGKILL)            # the child and anything it started
-    except (ProcessLookupError, PermissionError, AttributeError):     # AttributeError: no killpg (Windows)
+        os.killpg(proc.pid, signal.SIGKILL)  # the child and anything it started
+    except (ProcessLookupError, PermissionError, AttributeError):  # AttributeError: no killpg (Windows)
         proc.kill()
     proc.wait()
 
@@ -178,6 +211,7 @@ def _drain(stream):
         for chunk in iter(lambda: stream.read(65536), b""):
             kept[0] = (kept[0] + chunk)[-_TAIL:]
         stream.close()
+
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return thread, kept
@@ -191,8 +225,10 @@ def format_report(report: dict) -> list[str]:
     """The lines ``tinyrnn check`` prints: one per function, then the first broken equation's line
     of docs/bptt.md and what it should compute."""
     rnn = ", every nonlinearity" if any(n.startswith("rnn") for n in report["functions"]) else ""
-    lines = [f"Checked {report['file']} against tinyrnn.reference (float64, batch sizes 1 and 3, with and "
-             f"without biases{rnn}):"]
+    lines = [
+        f"Checked {report['file']} against tinyrnn.reference (float64, batch sizes 1 and 3, with and "
+        f"without biases{rnn}):"
+    ]
     for name, r in report["functions"].items():
         mark = _MARK.get(r["status"], "✗")
         if r["status"] == OK:
@@ -206,8 +242,11 @@ def format_report(report: dict) -> list[str]:
     if report["equation"]:
         r = report["functions"][report["function"]]
         line, _ = EQUATIONS[report["equation"]]
-        lines += [f"First broken equation: ({report['equation']}) in {report['function']}, docs/bptt.md:",
-                  *(f"    {part.strip()}" for part in line.split("\n")), f"hint: {r['message']}"]
+        lines += [
+            f"First broken equation: ({report['equation']}) in {report['function']}, docs/bptt.md:",
+            *(f"    {part.strip()}" for part in line.split("\n")),
+            f"hint: {r['message']}",
+        ]
     elif report["ok"]:
         lines.append(f"All {len(report['functions'])} functions are correct.")
     else:

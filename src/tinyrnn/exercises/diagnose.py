@@ -56,10 +56,10 @@ def _wrong(equation, diff, where, shape_msg=None, note=""):
     if note:
         should += f" ({note})"
     if shape_msg:
-        return result("wrong shape", equation, f"{shape_msg}; ({equation}): {should}",
-                      where=where)
-    return result("wrong", equation, f"({equation}): {should}; largest difference "
-                  f"{diff:.3g}", max_diff=float(diff), where=where)
+        return result("wrong shape", equation, f"{shape_msg}; ({equation}): {should}", where=where)
+    return result(
+        "wrong", equation, f"({equation}): {should}; largest difference {diff:.3g}", max_diff=float(diff), where=where
+    )
 
 
 def _call(fn, name, path, *args):
@@ -69,7 +69,7 @@ def _call(fn, name, path, *args):
         return fn(*args)
     except NotImplementedError:
         raise NotWritten from None
-    except (Exception, SystemExit) as e:       # the learner's code: anything may come out
+    except (Exception, SystemExit) as e:  # the learner's code: anything may come out
         lines = [f.lineno for f in traceback.extract_tb(e.__traceback__) if f.filename == path]
         at = f" at line {lines[-1]}" if lines else ""
         text = " ".join(str(e).split())[:200]
@@ -108,16 +108,20 @@ def _agree(values):
 
 # ------------------------------------------------------------------ probes
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
-SIZES = ((3, 3), (4, 2))          # (I, H): square, so that a transposed weight gives numbers
+SIZES = ((3, 3), (4, 2))  # (I, H): square, so that a transposed weight gives numbers
 BATCHES = (1, 3)
 
 
 def _probe(rng, cell, B, I, H, bias, nonlinearity=None):
     G = GATES[cell] * H
-    p = dict(x=rng.normal(size=(B, I)), h=rng.uniform(-0.9, 0.9, (B, H)),
-             weight_ih=rng.uniform(-1, 1, (G, I)), weight_hh=rng.uniform(-1, 1, (G, H)),
-             bias_ih=rng.uniform(-1, 1, G) if bias else None,
-             bias_hh=rng.uniform(-1, 1, G) if bias else None)
+    p = dict(
+        x=rng.normal(size=(B, I)),
+        h=rng.uniform(-0.9, 0.9, (B, H)),
+        weight_ih=rng.uniform(-1, 1, (G, I)),
+        weight_hh=rng.uniform(-1, 1, (G, H)),
+        bias_ih=rng.uniform(-1, 1, G) if bias else None,
+        bias_hh=rng.uniform(-1, 1, G) if bias else None,
+    )
     if cell == "lstm":
         p["c"] = rng.normal(size=(B, H))
     if nonlinearity is not None:
@@ -135,7 +139,7 @@ def _describe(p, extra=""):
 def probes(cell):
     rng = np.random.default_rng(23)
     out = []
-    for nl in (ref.NONLINEARITIES if cell == "rnn" else (None,)):
+    for nl in ref.NONLINEARITIES if cell == "rnn" else (None,):
         for bias in (True, False):
             for B in BATCHES:
                 for I, H in SIZES:
@@ -151,9 +155,11 @@ def _args(cell, p):
     return (p["x"], p["h"], p["weight_ih"], p["weight_hh"], p["bias_ih"], p["bias_hh"])
 
 
-_FORWARD = {"rnn": (ref.rnn_step, ("h_next", "cache")),
-            "lstm": (ref.lstm_step, ("h_next", "c_next", "cache")),
-            "gru": (ref.gru_step, ("h_next", "cache"))}
+_FORWARD = {
+    "rnn": (ref.rnn_step, ("h_next", "cache")),
+    "lstm": (ref.lstm_step, ("h_next", "c_next", "cache")),
+    "gru": (ref.gru_step, ("h_next", "cache")),
+}
 
 
 def _ref_forward(cell, p):
@@ -176,8 +182,10 @@ class Learner:
         for label, value in zip(what[:-1], out[:-1]):
             problem = _array(value, label, (B, H))
             if problem:
-                raise BadReturn(f"{name} returned {problem} ({_describe(p)})",
-                                "wrong shape" if " has shape " in problem else "wrong type")
+                raise BadReturn(
+                    f"{name} returned {problem} ({_describe(p)})",
+                    "wrong shape" if " has shape " in problem else "wrong type",
+                )
         return tuple(out[:-1]), out[-1]
 
 
@@ -212,12 +220,14 @@ def _linear_variants(p):
     a = ax + ah
     zi, zh = np.zeros_like(p["weight_ih"]), np.zeros_like(p["weight_hh"])
     zb = np.zeros(a.shape[1])
-    return [p,
-            _tweak(p, weight_ih=zi, weight_hh=zh, bias_ih=a[0].copy(), bias_hh=zb),
-            _tweak(p, weight_ih=zi, weight_hh=zh, bias_ih=zb, bias_hh=a[0].copy()),
-            _tweak(p, weight_ih=_rank_one(a, p["x"]), weight_hh=zh, bias_ih=None, bias_hh=None),
-            _tweak(p, weight_ih=zi, weight_hh=_rank_one(a, p["h"]), bias_ih=None, bias_hh=None),
-            _tweak(p, weight_ih=_rank_one(ax, p["x"]), weight_hh=_rank_one(ah, p["h"]), bias_ih=None, bias_hh=None)]
+    return [
+        p,
+        _tweak(p, weight_ih=zi, weight_hh=zh, bias_ih=a[0].copy(), bias_hh=zb),
+        _tweak(p, weight_ih=zi, weight_hh=zh, bias_ih=zb, bias_hh=a[0].copy()),
+        _tweak(p, weight_ih=_rank_one(a, p["x"]), weight_hh=zh, bias_ih=None, bias_hh=None),
+        _tweak(p, weight_ih=zi, weight_hh=_rank_one(a, p["h"]), bias_ih=None, bias_hh=None),
+        _tweak(p, weight_ih=_rank_one(ax, p["x"]), weight_hh=_rank_one(ah, p["h"]), bias_ih=None, bias_hh=None),
+    ]
 
 
 def _outputs_same(learner, variants):
@@ -248,9 +258,17 @@ def check_forward(learner):
                 worst = max(worst, _diff(m, t))
                 first = first or p
     if first is not None:
-        p1 = next((p for p in probes(cell) if len(p["x"]) == 1 and p["bias_ih"] is not None
-                   and p.get("nonlinearity") == first.get("nonlinearity")
-                   and p["x"].shape == first["x"].shape), first)
+        p1 = next(
+            (
+                p
+                for p in probes(cell)
+                if len(p["x"]) == 1
+                and p["bias_ih"] is not None
+                and p.get("nonlinearity") == first.get("nonlinearity")
+                and p["x"].shape == first["x"].shape
+            ),
+            first,
+        )
         equation = _FORWARD_DIAGNOSIS[cell](learner, p1)
         return _wrong(equation, worst, _describe(first))
     if errors:
@@ -281,7 +299,7 @@ def _forward_lstm(learner, p):
     base = _through_biases(p, ax, ah)
     H = p["h"].shape[1]
     a = ax + ah
-    i, f, g = ref.sigmoid(a[:, :H]), ref.sigmoid(a[:, H:2 * H]), np.tanh(a[:, 2 * H:3 * H])
+    i, f, g = ref.sigmoid(a[:, :H]), ref.sigmoid(a[:, H : 2 * H]), np.tanh(a[:, 2 * H : 3 * H])
     cs = [p["c"], p["c"] + 0.5, p["c"] - 0.8]
     try:
         outs = [learner.forward(_tweak(base, c=c))[0] for c in cs]
@@ -294,7 +312,7 @@ def _forward_lstm(learner, p):
         s_ok, t_ok = _close(s, f), _close(t, i * g)
         if not affine or (not s_ok and not t_ok):
             return "L3"
-        if not s_ok:                               # the f * c term: f wrong (L2) or dropped (L3)
+        if not s_ok:  # the f * c term: f wrong (L2) or dropped (L3)
             return "L3" if _const(s, 0.0) or _const(s, 1.0) else "L2"
         dropped = _const(t, g) or _const(t, i) or _const(t, -i * g) or _const(t, 0.0)
         return "L3" if dropped else "L2"
@@ -333,13 +351,17 @@ def _forward_gru(learner, p):
         return "G1"
     if not _outputs_same(learner, [base, moved(n, "ih", True), moved(n, "hh", True)]):
         return "G2"
-    if not _outputs_same(learner, _linear_variants(p)[:1] + [base]) and not \
-            _outputs_same(learner, [base, _tweak(base, bias_ih=None, bias_hh=None,
-                                                 weight_ih=_rank_one(ax, p["x"]), weight_hh=_rank_one(ah, p["h"]))]):
+    if not _outputs_same(learner, _linear_variants(p)[:1] + [base]) and not _outputs_same(
+        learner,
+        [
+            base,
+            _tweak(base, bias_ih=None, bias_hh=None, weight_ih=_rank_one(ax, p["x"]), weight_hh=_rank_one(ah, p["h"])),
+        ],
+    ):
         return "G1"
     a = ax + ah
-    r, z = ref.sigmoid(a[:, :H]), ref.sigmoid(a[:, H:2 * H])
-    hs = [p["h"], p["h"] + 0.5, p["h"] - 0.8]          # h enters only (G3): the weights are zero
+    r, z = ref.sigmoid(a[:, :H]), ref.sigmoid(a[:, H : 2 * H])
+    hs = [p["h"], p["h"] + 0.5, p["h"] - 0.8]  # h enters only (G3): the weights are zero
     try:
         ys = [learner.forward(_tweak(base, h=h))[0][0] for h in hs]
     except (LearnerError, BadReturn):
@@ -349,7 +371,7 @@ def _forward_gru(learner, p):
     if not affine:
         return "G3"
     s_ok, t_ok = _close(s, z), _close(t, (1 - z) * n_ref)
-    if _close(s, 1 - z) and _close(t, z * n_ref):      # z and 1 - z exchanged
+    if _close(s, 1 - z) and _close(t, z * n_ref):  # z and 1 - z exchanged
         return "G3"
     if not s_ok:
         gate_only = _close(t, (1 - s) * n_ref) and not _const(s, s.flat[0])
@@ -382,14 +404,23 @@ _FORWARD_DIAGNOSIS = {"rnn": _forward_rnn, "lstm": _forward_lstm, "gru": _forwar
 
 
 # ------------------------------------------------------------------ backwards
-_BACKWARD = {"rnn": (ref.rnn_step_backward, ("dx", "dh", "grads"), 1),
-             "lstm": (ref.lstm_step_backward, ("dx", "dh", "dc", "grads"), 2),
-             "gru": (ref.gru_step_backward, ("dx", "dh", "grads"), 1)}
+_BACKWARD = {
+    "rnn": (ref.rnn_step_backward, ("dx", "dh", "grads"), 1),
+    "lstm": (ref.lstm_step_backward, ("dx", "dh", "dc", "grads"), 2),
+    "gru": (ref.gru_step_backward, ("dx", "dh", "grads"), 1),
+}
 # the equation that makes each output, for a wrong output whose gradients are otherwise right
 _OUTPUT_EQUATION = {
     "rnn": {"dh": "4", "weight_hh": "5", "weight_ih": "6", "bias_ih": "7", "bias_hh": "7", "dx": "8"},
-    "lstm": {"dc": "L9", "dh": "L9", "weight_hh": "L10", "weight_ih": "L10", "bias_ih": "L10",
-             "bias_hh": "L10", "dx": "L10"},
+    "lstm": {
+        "dc": "L9",
+        "dh": "L9",
+        "weight_hh": "L10",
+        "weight_ih": "L10",
+        "bias_ih": "L10",
+        "bias_hh": "L10",
+        "dx": "L10",
+    },
     "gru": {"dh": "G6", "weight_hh": "G7", "bias_hh": "G7", "weight_ih": "G8", "bias_ih": "G8", "dx": "G8"},
 }
 
@@ -409,8 +440,10 @@ def _outputs(cell, out, p):
     got = dict(zip(names[:-1], out[:-1]))
     grads = out[-1]
     if not isinstance(grads, dict):
-        raise BadReturn(f"{cell}_step_backward returned grads as {type(grads).__name__}, expected a dict "
-                        "keyed weight_ih, weight_hh, bias_ih, bias_hh")
+        raise BadReturn(
+            f"{cell}_step_backward returned grads as {type(grads).__name__}, expected a dict "
+            "keyed weight_ih, weight_hh, bias_ih, bias_hh"
+        )
     keys = ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if p["bias_ih"] is not None else ())
     for k in keys:
         got[k] = grads.get(k)
@@ -440,19 +473,21 @@ def check_backward(learner):
         usable += 1
         B, H = p["h"].shape
         for grads_in, label in _modes(cell, rng, B, H):
-            _, cache = learner.forward(p)          # a fresh cache each call: theirs may be consumed
+            _, cache = learner.forward(p)  # a fresh cache each call: theirs may be consumed
             try:
-                out = _unpack(_call(learner.fns[name], name, learner.path, *grads_in, cache), name,
-                              _BACKWARD[cell][1])
+                out = _unpack(_call(learner.fns[name], name, learner.path, *grads_in, cache), name, _BACKWARD[cell][1])
             except LearnerError as e:
                 errors.append((str(e), p, label))
                 continue
             got, want = _outputs(cell, out, p), _expected(cell, p, grads_in)
             cases.append((p, label, grads_in, got, want))
     if usable == 0:
-        return result("not checked", None, f"{cell}_step is not right on any input yet: fix it first, "
-                      f"then {name} is checked with its cache")
-    wrong = []                               # (p, label, {output: (diff, shape problem)})
+        return result(
+            "not checked",
+            None,
+            f"{cell}_step is not right on any input yet: fix it first, then {name} is checked with its cache",
+        )
+    wrong = []  # (p, label, {output: (diff, shape problem)})
     worst = 0.0
     for p, label, grads_in, got, want in cases:
         bad = {}
@@ -474,8 +509,14 @@ def check_backward(learner):
     note = ""
     if isinstance(equation, tuple):
         equation, note = equation
-    p, label, _, _, _, bad = next(((w[0], w[1], w[2], w[3], w[4], w[5]) for w in wrong
-                                   if any(_OUTPUT_EQUATION[cell].get(k) == equation for k in w[5])), wrong[0])
+    p, label, _, _, _, bad = next(
+        (
+            (w[0], w[1], w[2], w[3], w[4], w[5])
+            for w in wrong
+            if any(_OUTPUT_EQUATION[cell].get(k) == equation for k in w[5])
+        ),
+        wrong[0],
+    )
     shape_msg = next((msg for k, (_, msg) in bad.items() if msg and _OUTPUT_EQUATION[cell].get(k) == equation), None)
     return _wrong(equation, worst, _describe(p, label), shape_msg, note)
 
@@ -516,7 +557,7 @@ def _backward_rnn(wrong):
     derived = ("dh", "weight_hh", "weight_ih", "bias_ih", "bias_hh", "dx")
     for _p, _label, _grads_in, _got, want, bad in wrong:
         present = [k for k in derived if k in want]
-        if all(k in bad for k in present):       # everything computed from da is off: da is
+        if all(k in bad for k in present):  # everything computed from da is off: da is
             return "3"
     return _first_output("rnn", wrong)
 
@@ -530,11 +571,15 @@ def _backward_lstm(wrong):
     if not ones:
         return _first_output("lstm", wrong)
     gates = ("i", "f", "g", "o")
-    off, paths = set(), set()             # paths: the modes ("dh_next = 0", ...) where a gate is off
+    off, paths = set(), set()  # paths: the modes ("dh_next = 0", ...) where a gate is off
     for p, label, _grads_in, got, want, _bad in ones:
         H = p["h"].shape[1]
         blocks = {k: slice(j * H, (j + 1) * H) for j, k in enumerate(gates)}
-        da_ref = want["bias_ih"][None, :] if "bias_ih" in want else (want["weight_ih"] @ p["x"][0] / (p["x"][0] @ p["x"][0]))[None, :]
+        da_ref = (
+            want["bias_ih"][None, :]
+            if "bias_ih" in want
+            else (want["weight_ih"] @ p["x"][0] / (p["x"][0] @ p["x"][0]))[None, :]
+        )
         readouts = [r for r in _readouts(got, p, "ih") + _readouts(got, p, "hh") if r.shape == da_ref.shape]
         da = _consensus(readouts, da_ref)
         if da is None:
@@ -574,6 +619,7 @@ def _backward_gru(wrong):
 
         def off_on(side, ref_side, part):
             return side is not None and not _close(side[:, part], ref_side[:, part])
+
         # a gate gradient is wrong (G4, G5) when both stacks carry it wrong; one stack alone wrong
         # is the line that builds that stack: the recurrent one (G6, G7) or the input one (G8)
         ah_n_off, ah_rz_off = off_on(dah, dah_ref, n_), off_on(dah, dah_ref, rz)
@@ -581,8 +627,9 @@ def _backward_gru(wrong):
             found.add("G4")
         elif off_on(dax, dax_ref, rz) and (ah_rz_off or dah is None):
             found.add("G5")
-            off |= {k for k, s in (("da_r", slice(0, H)), ("da_z", slice(H, 2 * H)))
-                    if not _close(dax[:, s], dax_ref[:, s])}
+            off |= {
+                k for k, s in (("da_r", slice(0, H)), ("da_z", slice(H, 2 * H))) if not _close(dax[:, s], dax_ref[:, s])
+            }
         elif "dh" in bad:
             found.add("G6")
         elif ah_n_off or ah_rz_off:
@@ -590,7 +637,10 @@ def _backward_gru(wrong):
     order = FUNCTION_EQUATIONS["gru_step_backward"]
     equation = next((e for e in order if e in found), None) or _first_output("gru", wrong)
     if equation == "G5":
-        return equation, f"here {' and '.join(sorted(off))} {'is' if len(off) == 1 else 'are'} off, read from the bias gradients"
+        return (
+            equation,
+            f"here {' and '.join(sorted(off))} {'is' if len(off) == 1 else 'are'} off, read from the bias gradients",
+        )
     return equation
 
 
@@ -605,8 +655,11 @@ def check_function(name, functions, path):
     try:
         if name.endswith("_backward"):
             if f"{cell}_step" not in functions:
-                return result("not checked", None, f"{name} is checked with the cache of {cell}_step: "
-                              f"define {cell}_step in the same file")
+                return result(
+                    "not checked",
+                    None,
+                    f"{name} is checked with the cache of {cell}_step: define {cell}_step in the same file",
+                )
             return check_backward(learner)
         return check_forward(learner)
     except NotWritten:

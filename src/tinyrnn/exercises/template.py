@@ -89,9 +89,11 @@ def gru_step_backward(dh_next, cache):
     raise NotImplementedError("gru_step_backward: write equations (G4) to (G8)")
 '''
 
-_PARTS = {"rnn": ("The Elman RNN", 1, "one block", _RNN),
-          "lstm": ("The LSTM", 4, "gates i, f, g, o", _LSTM),
-          "gru": ("The GRU", 3, "gates r, z, n", _GRU)}
+_PARTS = {
+    "rnn": ("The Elman RNN", 1, "one block", _RNN),
+    "lstm": ("The LSTM", 4, "gates i, f, g, o", _LSTM),
+    "gru": ("The GRU", 3, "gates r, z, n", _GRU),
+}
 
 
 def template(cell: str, name: str | None = None) -> str:

@@ -39,7 +39,7 @@ class BinaryAdder(Module):
 
     def backward(self, dp, cache):
         """Gradient of the loss w.r.t. p -> parameter gradients (the input needs none)."""
-        dz = dp * cache.p * (1 - cache.p)                   # sigmoid' = p (1 - p)
+        dz = dp * cache.p * (1 - cache.p)  # sigmoid' = p (1 - p)
         self.rnn.backward(self.out.backward(dz, cache.out), cache.rnn)
 
 
@@ -49,7 +49,7 @@ def accuracy(model: BinaryAdder, a_bits, b_bits, chunk: int = 65536) -> float:
     right = 0
     n = a_bits.shape[1]
     for s in range(0, n, chunk):
-        a, b = a_bits[:, s:s + chunk], b_bits[:, s:s + chunk]
+        a, b = a_bits[:, s : s + chunk], b_bits[:, s : s + chunk]
         p = model(binary.encode(a, b, model.dtype))[:, :, 0]
         right += int(np.all((p > 0.5) == binary.add_bits(a, b).astype(bool), axis=0).sum())
     return right / max(n, 1)

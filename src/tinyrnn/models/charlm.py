@@ -24,20 +24,47 @@ from ..optim import clip_grad_norm_
 
 
 class CharLM(Module):
-    def __init__(self, vocab_size: int, embed_size: int = 64, hidden_size: int = 256, cell: str = "lstm",
-                 num_layers: int = 1, dropout: float = 0.0, dtype=np.float32, rng=None,
-                 recurrent_dropout: float = 0.0, weight_drop: float = 0.0, zoneout: float = 0.0):
+    def __init__(
+        self,
+        vocab_size: int,
+        embed_size: int = 64,
+        hidden_size: int = 256,
+        cell: str = "lstm",
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        dtype=np.float32,
+        rng=None,
+        recurrent_dropout: float = 0.0,
+        weight_drop: float = 0.0,
+        zoneout: float = 0.0,
+    ):
         super().__init__(dtype)
-        self.rng = make_rng(rng)                # shared by every dropout, so its state can be saved
+        self.rng = make_rng(rng)  # shared by every dropout, so its state can be saved
         self.cell = choice("cell", cell, tuple(CELLS))
         self.embed = Embedding(vocab_size, embed_size, dtype=dtype, rng=self.rng)
-        self.rnn = CELLS[cell](embed_size, hidden_size, num_layers, dropout=dropout, dtype=dtype, rng=self.rng,
-                               recurrent_dropout=recurrent_dropout, weight_drop=weight_drop, zoneout=zoneout)
+        self.rnn = CELLS[cell](
+            embed_size,
+            hidden_size,
+            num_layers,
+            dropout=dropout,
+            dtype=dtype,
+            rng=self.rng,
+            recurrent_dropout=recurrent_dropout,
+            weight_drop=weight_drop,
+            zoneout=zoneout,
+        )
         self.drop = Dropout(dropout, rng=self.rng, dtype=dtype)
         self.head = Linear(hidden_size, vocab_size, dtype=dtype, rng=self.rng)
-        self.config = dict(vocab_size=vocab_size, embed_size=embed_size, hidden_size=hidden_size, cell=cell,
-                           num_layers=num_layers, dropout=dropout, dtype=self.dtype.name)
-        for name in ("recurrent_dropout", "weight_drop", "zoneout"):     # the recurrent layer's options, when on
+        self.config = dict(
+            vocab_size=vocab_size,
+            embed_size=embed_size,
+            hidden_size=hidden_size,
+            cell=cell,
+            num_layers=num_layers,
+            dropout=dropout,
+            dtype=self.dtype.name,
+        )
+        for name in ("recurrent_dropout", "weight_drop", "zoneout"):  # the recurrent layer's options, when on
             if name in self.rnn.config:
                 self.config[name] = self.rnn.config[name]
 
@@ -47,8 +74,9 @@ class CharLM(Module):
         v, e, h = config["vocab_size"], config.get("embed_size", 64), config.get("hidden_size", 256)
         cell = CELLS[choice("cell", config.get("cell", "lstm"), tuple(CELLS))]
         yield from prefixed("embed.", Embedding.param_shapes(dict(num_embeddings=v, embedding_dim=e)))
-        yield from prefixed("rnn.", cell.param_shapes(dict(input_size=e, hidden_size=h,
-                                                           num_layers=config.get("num_layers", 1))))
+        yield from prefixed(
+            "rnn.", cell.param_shapes(dict(input_size=e, hidden_size=h, num_layers=config.get("num_layers", 1)))
+        )
         yield from prefixed("head.", Linear.param_shapes(dict(in_features=h, out_features=v)))
 
     def forward(self, ids, state=None):
@@ -93,8 +121,7 @@ def train_step(model: CharLM, opt, x: np.ndarray, y: np.ndarray, state=None, cli
     return loss, state
 
 
-def evaluate(model: CharLM, data: np.ndarray, limit: int = 0, streams: int = 64, chunk: int = 256,
-             wrap=None) -> float:
+def evaluate(model: CharLM, data: np.ndarray, limit: int = 0, streams: int = 64, chunk: int = 256, wrap=None) -> float:
     """Mean cross-entropy (nats per character) of ``data`` (or its first ``limit`` characters),
     read as ``streams`` contiguous streams with the state carried across chunks. ``wrap(it,
     total)``, if given, wraps the loop over chunks (a progress bar). The model's training mode is
@@ -105,16 +132,16 @@ def evaluate(model: CharLM, data: np.ndarray, limit: int = 0, streams: int = 64,
         raise InputError(f"evaluate needs at least 2 characters of text, got {len(data)}")
     streams = max(1, min(streams, (len(data) - 1) // 2))
     length = (len(data) - 1) // streams
-    x_all = data[: length * streams].reshape(streams, length)          # (S, L)
-    y_all = data[1: length * streams + 1].reshape(streams, length)     # (S, L)
+    x_all = data[: length * streams].reshape(streams, length)  # (S, L)
+    y_all = data[1 : length * streams + 1].reshape(streams, length)  # (S, L)
     starts = range(0, length, chunk)
     was_training = model.training
     model.eval()
     total, count, state = 0.0, 0, None
     try:
-        for s in (wrap(starts, len(starts)) if wrap else starts):
-            logits, state = model(x_all[:, s:s + chunk].T, state)
-            loss, _ = cross_entropy(logits, y_all[:, s:s + chunk].T, reduction="sum")
+        for s in wrap(starts, len(starts)) if wrap else starts:
+            logits, state = model(x_all[:, s : s + chunk].T, state)
+            loss, _ = cross_entropy(logits, y_all[:, s : s + chunk].T, reduction="sum")
             total += loss
             count += logits.shape[0] * logits.shape[1]
     finally:
@@ -122,8 +149,17 @@ def evaluate(model: CharLM, data: np.ndarray, limit: int = 0, streams: int = 64,
     return total / count
 
 
-def sample(model: CharLM, vocab, prime: str, length: int, temperature: float = 1.0,
-           top_k: int = 0, rng=None, emit=lambda text: None, keep: bool = True):
+def sample(
+    model: CharLM,
+    vocab,
+    prime: str,
+    length: int,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    rng=None,
+    emit=lambda text: None,
+    keep: bool = True,
+):
     """Feed ``prime`` through the model, then draw ``length`` characters one at a time, each
     passed to ``emit`` as it is drawn. Logits are divided by ``temperature`` (lower is more
     conservative); ``top_k`` keeps only the k most likely characters (1 = greedy). ``vocab`` is
@@ -145,9 +181,9 @@ def _draw(model, vocab, prime, length, temperature, top_k, rng, emit, keep):
         prime = "\n" if "\n" in vocab.stoi else vocab.chars[0]
     ids = vocab.encode(prime, "--prime")
     state = None
-    for s in range(0, len(ids), 4096):               # a long primer in pieces: memory stays flat
-        logits, state = model(ids[s:s + 4096, None], state)
-    last = logits[-1, 0].astype(np.float64)                            # (V,)
+    for s in range(0, len(ids), 4096):  # a long primer in pieces: memory stays flat
+        logits, state = model(ids[s : s + 4096, None], state)
+    last = logits[-1, 0].astype(np.float64)  # (V,)
     out = []
     for _ in range(length):
         z = last / temperature

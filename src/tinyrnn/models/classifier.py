@@ -43,20 +43,49 @@ class SequenceModel(Module):
     its output as logits; the forecaster as the next ``O`` values.
     """
 
-    def __init__(self, cell: str, input_size: int, hidden_size: int, output_size: int, num_layers: int = 1,
-                 bidirectional: bool = False, pool: str = "last", dropout: float = 0.0,
-                 forget_bias: float | None = None, dtype=np.float32, rng=None):
+    def __init__(
+        self,
+        cell: str,
+        input_size: int,
+        hidden_size: int,
+        output_size: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        pool: str = "last",
+        dropout: float = 0.0,
+        forget_bias: float | None = None,
+        dtype=np.float32,
+        rng=None,
+    ):
         super().__init__(dtype)
         rng = init.make_rng(rng)
         self.pool = choice("pool", pool, POOLS)
-        self.rnn = recurrent_layer(choice("cell", cell, CELLS), input_size, hidden_size, num_layers,
-                                   forget_bias, dtype, rng, bidirectional=bidirectional, dropout=dropout)
+        self.rnn = recurrent_layer(
+            choice("cell", cell, CELLS),
+            input_size,
+            hidden_size,
+            num_layers,
+            forget_bias,
+            dtype,
+            rng,
+            bidirectional=bidirectional,
+            dropout=dropout,
+        )
         D = 2 if bidirectional else 1
         self.head = Linear(D * hidden_size, positive_int("output_size", output_size), dtype=dtype, rng=rng)
         self.drop = Dropout(dropout, rng=rng, dtype=dtype) if dropout > 0 else None
-        self.config = {"cell": cell, "input_size": input_size, "hidden_size": hidden_size,
-                       "output_size": output_size, "num_layers": num_layers, "bidirectional": bool(bidirectional),
-                       "pool": pool, "dropout": float(dropout), "forget_bias": forget_bias, "dtype": self.dtype.name}
+        self.config = {
+            "cell": cell,
+            "input_size": input_size,
+            "hidden_size": hidden_size,
+            "output_size": output_size,
+            "num_layers": num_layers,
+            "bidirectional": bool(bidirectional),
+            "pool": pool,
+            "dropout": float(dropout),
+            "forget_bias": forget_bias,
+            "dtype": self.dtype.name,
+        }
 
     def forward(self, x, lengths=None):
         """x (B, T, F), lengths (B,) ints in [1, T] or None -> y (B, O), cache."""
@@ -66,16 +95,16 @@ class SequenceModel(Module):
         B, T, _ = x.shape
         L = np.full(B, T, np.int64) if lengths is None else np.asarray(lengths, np.int64)
         out, _, rnn_cache = self.rnn.forward(np.ascontiguousarray(x.transpose(1, 0, 2)), None, lengths=lengths)
-        D, rows = self.rnn.num_directions, np.arange(B)                   # out (T, B, D*H)
+        D, rows = self.rnn.num_directions, np.arange(B)  # out (T, B, D*H)
         H = out.shape[2] // D
-        valid = np.arange(T)[:, None] < L[None, :]                         # (T, B)
+        valid = np.arange(T)[:, None] < L[None, :]  # (T, B)
         arg = None
         if self.pool == "last":
-            feats = out[L - 1, rows]                                       # (B, D*H)
+            feats = out[L - 1, rows]  # (B, D*H)
             if D == 2:
-                feats[:, H:] = out[0, :, H:]                               # the reverse direction ends at step 0
+                feats[:, H:] = out[0, :, H:]  # the reverse direction ends at step 0
         elif self.pool == "mean":
-            feats = out.sum(axis=0) / L[:, None].astype(out.dtype)         # out is 0 past each length
+            feats = out.sum(axis=0) / L[:, None].astype(out.dtype)  # out is 0 past each length
         else:
             arg = np.where(valid[:, :, None], out, -np.inf).argmax(axis=0)  # (B, D*H) step of each maximum
             feats = np.take_along_axis(out, arg[None], axis=0)[0]
@@ -90,12 +119,12 @@ class SequenceModel(Module):
 
     def backward(self, dlogits, cache):
         """Gradient of y -> dx (B, T, F); accumulates every parameter's ``.grad``."""
-        dfeats = self.head.backward(dlogits, cache.head)                  # (B, D*H)
+        dfeats = self.head.backward(dlogits, cache.head)  # (B, D*H)
         if cache.drop is not None:
             dfeats = self.drop.backward(dfeats, cache.drop)
         _, B, DH = cache.shape
         D, rows = self.rnn.num_directions, np.arange(B)
-        dout = np.zeros(cache.shape, self.dtype)                           # (T, B, D*H)
+        dout = np.zeros(cache.shape, self.dtype)  # (T, B, D*H)
         if self.pool == "last":
             H = DH // D
             dout[cache.L - 1, rows, :H] = dfeats[:, :H]
@@ -118,7 +147,7 @@ class SequenceModel(Module):
         self.eval()
         y = np.zeros((N, self.head.out_features), self.dtype)
         for idx in length_batches(lengths, batch, shuffle=False):
-            y[idx] = self(x[idx, :int(lengths[idx].max())], lengths[idx])
+            y[idx] = self(x[idx, : int(lengths[idx].max())], lengths[idx])
         self.train(was)
         return y
 
@@ -127,11 +156,33 @@ class SequenceClassifier(SequenceModel):
     """``SequenceClassifier(cell, input_size, hidden_size, num_classes, ...)``: a
     :class:`SequenceModel` whose ``num_classes`` outputs are logits."""
 
-    def __init__(self, cell: str, input_size: int, hidden_size: int, num_classes: int, num_layers: int = 1,
-                 bidirectional: bool = False, pool: str = "last", dropout: float = 0.0,
-                 forget_bias: float | None = None, dtype=np.float32, rng=None):
-        super().__init__(cell, input_size, hidden_size, num_classes, num_layers, bidirectional, pool, dropout,
-                         forget_bias, dtype, rng)
+    def __init__(
+        self,
+        cell: str,
+        input_size: int,
+        hidden_size: int,
+        num_classes: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        pool: str = "last",
+        dropout: float = 0.0,
+        forget_bias: float | None = None,
+        dtype=np.float32,
+        rng=None,
+    ):
+        super().__init__(
+            cell,
+            input_size,
+            hidden_size,
+            num_classes,
+            num_layers,
+            bidirectional,
+            pool,
+            dropout,
+            forget_bias,
+            dtype,
+            rng,
+        )
         self.config["num_classes"] = self.config.pop("output_size")
 
     def predict(self, x, lengths=None, batch: int = 256) -> np.ndarray:
@@ -150,8 +201,13 @@ def evaluate(model: SequenceClassifier, x, lengths, y) -> dict:
     np.add.at(confusion, (y, pred), 1)
     with np.errstate(invalid="ignore", divide="ignore"):
         per_class = np.diag(confusion) / confusion.sum(axis=1)
-    return {"accuracy": float((pred == y).mean()), "loss": float(loss), "per_class": per_class,
-            "confusion": confusion, "pred": pred}
+    return {
+        "accuracy": float((pred == y).mean()),
+        "loss": float(loss),
+        "per_class": per_class,
+        "confusion": confusion,
+        "pred": pred,
+    }
 
 
 @dataclass
@@ -170,17 +226,18 @@ class ClassifierConfig:
 class FitConfig:
     """The training loop's settings (``tinyrnn classify train`` takes its flag defaults here)."""
 
-    epochs: int = 300          # passes over the training split (at most)
-    batch: int = 16            # sequences per step
-    lr: float = 1e-2           # Adam's peak learning rate (cosine decay to 0 over all epochs)
+    epochs: int = 300  # passes over the training split (at most)
+    batch: int = 16  # sequences per step
+    lr: float = 1e-2  # Adam's peak learning rate (cosine decay to 0 over all epochs)
     weight_decay: float = 0.0
-    clip: float = 1.0          # global gradient-norm clipping (0: none)
-    patience: int = 40         # epochs without a better validation loss before stopping (0: never)
-    warmup: int = 0            # steps of linear warm-up
+    clip: float = 1.0  # global gradient-norm clipping (0: none)
+    patience: int = 40  # epochs without a better validation loss before stopping (0: never)
+    warmup: int = 0  # steps of linear warm-up
 
 
-def gradient_step(model: SequenceModel, opt, lr: float, loss_fn, x, target, lengths=None, clip: float = 0.0,
-                  step: int = 0) -> float:
+def gradient_step(
+    model: SequenceModel, opt, lr: float, loss_fn, x, target, lengths=None, clip: float = 0.0, step: int = 0
+) -> float:
     """One update: forward, ``loss, dy = loss_fn(y, target)``, backward, clip the global gradient
     norm to ``clip`` (0: none), set the learning rate, step. Returns the loss; a non-finite one
     raises :class:`Diverged` before anything is updated."""
@@ -202,8 +259,15 @@ def classifier_plan(config: FitConfig, n: int) -> Plan:
     return Plan(config.epochs * -(-n // config.batch))
 
 
-def fit_classifier(model: SequenceClassifier, train, val=None, config: FitConfig | None = None, rng=None,
-                   on_epoch=None, run: Run | None = None) -> dict:
+def fit_classifier(
+    model: SequenceClassifier,
+    train,
+    val=None,
+    config: FitConfig | None = None,
+    rng=None,
+    on_epoch=None,
+    run: Run | None = None,
+) -> dict:
     """Train ``model`` on ``train = (x, lengths, y)``; with ``val = (x, lengths, y)``, evaluate it
     after every epoch, stop early after ``config.patience`` epochs without a lower validation loss
     and end with the weights of the best epoch (keep-best). ``on_epoch(record)`` is called with
@@ -226,8 +290,11 @@ def fit_classifier(model: SequenceClassifier, train, val=None, config: FitConfig
     plan = classifier_plan(cfg, len(y))
     schedule = CosineLR(cfg.lr, plan.steps, floor=0.0, warmup=min(cfg.warmup, plan.steps - 1))
     stopper = EarlyStopping(cfg.patience, mode="min")
-    frame = nullcontext(run) if run is not None else \
-        Run(plan, quiet=True, lr=cfg.lr, clip=cfg.clip or None, ceiling=ce_ceiling(model.head.out_features))
+    frame = (
+        nullcontext(run)
+        if run is not None
+        else Run(plan, quiet=True, lr=cfg.lr, clip=cfg.clip or None, ceiling=ce_ceiling(model.head.out_features))
+    )
     best_state, history = model.state_dict(), []
     model.train()
     with frame as loop:
@@ -237,19 +304,34 @@ def fit_classifier(model: SequenceClassifier, train, val=None, config: FitConfig
                 losses = []
                 for idx in length_batches(lengths, cfg.batch, rng):
                     step = next(steps, None)
-                    if step is None:                # the plan is done, or a signal stopped the run
+                    if step is None:  # the plan is done, or a signal stopped the run
                         break
                     t = int(lengths[idx].max())
                     with loop.training(step):
-                        loss = gradient_step(model, opt, schedule.lr_at(step - 1), cross_entropy, x[idx, :t],
-                                             y[idx], lengths[idx], cfg.clip, step)
+                        loss = gradient_step(
+                            model,
+                            opt,
+                            schedule.lr_at(step - 1),
+                            cross_entropy,
+                            x[idx, :t],
+                            y[idx],
+                            lengths[idx],
+                            cfg.clip,
+                            step,
+                        )
                     loop.check(loss, step)
                     loop.log(loss)
                     losses.append(loss)
                 if not losses:
                     break
-                record = {"epoch": epoch, "step": loop.step, "lr": opt.lr, "train_loss": float(np.mean(losses)),
-                          "val_loss": None, "val_accuracy": None}
+                record = {
+                    "epoch": epoch,
+                    "step": loop.step,
+                    "lr": opt.lr,
+                    "train_loss": float(np.mean(losses)),
+                    "val_loss": None,
+                    "val_accuracy": None,
+                }
                 if val is not None:
                     with loop.evaluating():
                         ev = evaluate(model, *val)
@@ -262,23 +344,31 @@ def fit_classifier(model: SequenceClassifier, train, val=None, config: FitConfig
                     on_epoch(record)
                 if stopper.should_stop or loop.stop:
                     break
-        finally:                                    # also on a second signal: the file saved holds the best epoch
+        finally:  # also on a second signal: the file saved holds the best epoch
             steps.close()
             if val is not None and history:
                 model.load_state_dict(best_state)
             model.eval()
     best_epoch = stopper.best_index + 1 if val is not None else len(history)
-    return {"history": history, "best_epoch": best_epoch,
-            "kept_step": history[best_epoch - 1]["step"] if history else 0, "epochs": len(history),
-            "steps": loop.step, "train_seconds": loop.timer.seconds, "eval_seconds": loop.eval_timer.seconds}
+    return {
+        "history": history,
+        "best_epoch": best_epoch,
+        "kept_step": history[best_epoch - 1]["step"] if history else 0,
+        "epochs": len(history),
+        "steps": loop.step,
+        "train_seconds": loop.timer.seconds,
+        "eval_seconds": loop.eval_timer.seconds,
+    }
 
 
 def save_classifier(path, model: SequenceClassifier, standardizer, classes, meta: dict | None = None) -> None:
     """One checkpoint holding the model, the standardisation fitted on its training data
     (``extra/mean``, ``extra/std``) and the class names (``meta["classes"]``)."""
     from .. import checkpoint
-    checkpoint.save(path, model, meta={**(meta or {}), "task": "classify", "classes": list(classes)},
-                    extra=standardizer.state())
+
+    checkpoint.save(
+        path, model, meta={**(meta or {}), "task": "classify", "classes": list(classes)}, extra=standardizer.state()
+    )
 
 
 def load_classifier(path):
@@ -286,11 +376,14 @@ def load_classifier(path):
     from .. import checkpoint
     from ..data.sequences import Standardizer
     from ..errors import CheckpointError
+
     header = checkpoint.read_header(path)
     meta = header.get("meta", {})
     if header.get("class") != "SequenceClassifier" or meta.get("task") != "classify":
-        raise CheckpointError(f"{path} is not a sequence-classifier checkpoint (it holds a "
-                              f"{header.get('class')}); give one written by 'tinyrnn classify train --save'")
+        raise CheckpointError(
+            f"{path} is not a sequence-classifier checkpoint (it holds a "
+            f"{header.get('class')}); give one written by 'tinyrnn classify train --save'"
+        )
     try:
         model = SequenceClassifier(**header["config"])
     except (TypeError, ValueError) as e:
@@ -298,7 +391,9 @@ def load_classifier(path):
     loaded = checkpoint.load(path, model)
     extra = loaded["extra"]
     if set(extra) != {"mean", "std"} or extra["mean"].shape != (model.rnn.input_size,):
-        raise CheckpointError(f"{path}: the standardisation arrays extra/mean and extra/std are missing "
-                              "or do not match the model's input size")
+        raise CheckpointError(
+            f"{path}: the standardisation arrays extra/mean and extra/std are missing "
+            "or do not match the model's input size"
+        )
     model.eval()
     return model, Standardizer.from_state(extra), list(meta["classes"]), meta

@@ -40,8 +40,17 @@ def one_hot(ids: np.ndarray, size: int, dtype) -> np.ndarray:
 
 
 class Seq2Seq(Module):
-    def __init__(self, vocab_size: int, hidden_size: int = 128, cell: str = "rnn", num_layers: int = 1,
-                 bidirectional: bool = False, attention: str = "none", dtype=np.float32, rng=None):
+    def __init__(
+        self,
+        vocab_size: int,
+        hidden_size: int = 128,
+        cell: str = "rnn",
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        attention: str = "none",
+        dtype=np.float32,
+        rng=None,
+    ):
         super().__init__(dtype)
         rng = make_rng(rng)
         self.vocab_size = positive_int("vocab_size", vocab_size)
@@ -55,13 +64,21 @@ class Seq2Seq(Module):
         if attention != "none":
             key_size = hidden_size * (2 if self.bidirectional else 1)
             if attention == "dot" and self.bidirectional:
-                raise InputError("attention='dot' needs encoder outputs of the decoder's size; a bidirectional "
-                                 f"encoder's are 2*hidden_size={key_size}: use 'general' or 'additive'")
+                raise InputError(
+                    "attention='dot' needs encoder outputs of the decoder's size; a bidirectional "
+                    f"encoder's are 2*hidden_size={key_size}: use 'general' or 'additive'"
+                )
             self.attention = Attention(hidden_size, key_size, attention, dtype=dtype, rng=rng)
             self.combine = Linear(hidden_size + key_size, hidden_size, bias=False, dtype=dtype, rng=rng)  # W_c
-        self.config = dict(vocab_size=vocab_size, hidden_size=hidden_size, cell=cell,
-                           num_layers=num_layers, bidirectional=self.bidirectional, attention=attention,
-                           dtype=self.dtype.name)
+        self.config = dict(
+            vocab_size=vocab_size,
+            hidden_size=hidden_size,
+            cell=cell,
+            num_layers=num_layers,
+            bidirectional=self.bidirectional,
+            attention=attention,
+            dtype=self.dtype.name,
+        )
 
     @staticmethod
     def param_shapes(config: dict):
@@ -69,16 +86,20 @@ class Seq2Seq(Module):
         v, h, layers = config["vocab_size"], config.get("hidden_size", 128), config.get("num_layers", 1)
         cell = CELLS[choice("cell", config.get("cell", "rnn"), tuple(CELLS))]
         bidirectional, attention = bool(config.get("bidirectional")), config.get("attention", "none")
-        yield from prefixed("encoder.", cell.param_shapes(dict(input_size=v, hidden_size=h, num_layers=layers,
-                                                               bidirectional=bidirectional)))
+        yield from prefixed(
+            "encoder.",
+            cell.param_shapes(dict(input_size=v, hidden_size=h, num_layers=layers, bidirectional=bidirectional)),
+        )
         yield from prefixed("decoder.", cell.param_shapes(dict(input_size=v, hidden_size=h, num_layers=layers)))
         yield from prefixed("head.", Linear.param_shapes(dict(in_features=h, out_features=v)))
         if choice("attention", attention, ATTENTION) != "none":
             key_size = h * (2 if bidirectional else 1)
-            yield from prefixed("attention.", Attention.param_shapes(dict(query_size=h, key_size=key_size,
-                                                                          kind=attention)))
-            yield from prefixed("combine.", Linear.param_shapes(dict(in_features=h + key_size, out_features=h,
-                                                                     bias=False)))
+            yield from prefixed(
+                "attention.", Attention.param_shapes(dict(query_size=h, key_size=key_size, kind=attention))
+            )
+            yield from prefixed(
+                "combine.", Linear.param_shapes(dict(in_features=h + key_size, out_features=h, bias=False))
+            )
 
     # ------------------------------------------------------------------ bridge
     def _bridge(self, enc_state):
@@ -100,14 +121,14 @@ class Seq2Seq(Module):
         h~_t = tanh(W_c [h_t; c_t]) with c_t from every decoder step at once."""
         if memory is None:
             return out, None, None
-        keys, src_len, projected = memory                                     # (S, B, D*H), (B,), (B, S, A) or None
+        keys, src_len, projected = memory  # (S, B, D*H), (B,), (B, S, A) or None
         if projected is None:
             context, weights, att_cache = self.attention.forward_steps(out, keys, src_len)  # (T, B, D*H), (T, B, S)
-        else:                                                                 # decoding: one step
+        else:  # decoding: one step
             context, weights, att_cache = self.attention.forward(out[0], keys, src_len, projected)
             context, weights = context[None], weights[None]
         pre, comb_cache = self.combine.forward(np.concatenate([out, context], axis=-1))
-        h_tilde = np.tanh(pre)                                                # (T, B, H)
+        h_tilde = np.tanh(pre)  # (T, B, H)
         return h_tilde, weights, (att_cache, comb_cache, h_tilde)
 
     def _attend_back(self, dfeat, cache):
@@ -115,7 +136,7 @@ class Seq2Seq(Module):
         if cache is None:
             return dfeat, None
         att_cache, comb_cache, h_tilde = cache
-        dcat = self.combine.backward(dfeat * (1 - h_tilde * h_tilde), comb_cache)   # tanh' = 1 - h~^2
+        dcat = self.combine.backward(dfeat * (1 - h_tilde * h_tilde), comb_cache)  # tanh' = 1 - h~^2
         H = h_tilde.shape[-1]
         dquery, dkeys = self.attention.backward_steps(dcat[..., H:], att_cache)
         return dcat[..., :H] + dquery, dkeys
@@ -124,18 +145,18 @@ class Seq2Seq(Module):
     def _teacher_forced(self, src, src_len, tgt):
         """Forward of one teacher-forced pass: logits (T+1, B, V), targets (T+1, B), weights, caches."""
         B = src.shape[0]
-        x = one_hot(src.T, self.vocab_size, self.dtype)                    # (S, B, V)
+        x = one_hot(src.T, self.vocab_size, self.dtype)  # (S, B, V)
         enc_out, enc_state, enc_cache = self.encoder.forward(x, None, lengths=src_len)
-        tgt_in = np.concatenate([np.full((B, 1), SOS), tgt], axis=1)       # <s> y_1 .. y_n
-        tgt_out = np.concatenate([tgt, np.full((B, 1), PAD)], axis=1)      # y_1 .. y_n </s>
+        tgt_in = np.concatenate([np.full((B, 1), SOS), tgt], axis=1)  # <s> y_1 .. y_n
+        tgt_out = np.concatenate([tgt, np.full((B, 1), PAD)], axis=1)  # y_1 .. y_n </s>
         tgt_len = (tgt != PAD).sum(axis=1)
         tgt_out[np.arange(B), tgt_len] = EOS
-        tgt_in[tgt_in == PAD] = EOS                                         # padded inputs: any symbol, outputs ignored
-        dec_x = one_hot(tgt_in.T, self.vocab_size, self.dtype)              # (T+1, B, V)
+        tgt_in[tgt_in == PAD] = EOS  # padded inputs: any symbol, outputs ignored
+        dec_x = one_hot(tgt_in.T, self.vocab_size, self.dtype)  # (T+1, B, V)
         out, _, dec_cache = self.decoder.forward(dec_x, self._bridge(enc_state))
         memory = (enc_out, src_len, None) if self.attention_kind != "none" else None
         feat, weights, att_cache = self._attend(out, memory)
-        logits, head_cache = self.head.forward(feat)                        # (T+1, B, V)
+        logits, head_cache = self.head.forward(feat)  # (T+1, B, V)
         return logits, tgt_out.T, weights, (enc_cache, dec_cache, att_cache, head_cache)
 
     def loss_and_backward(self, src, src_len, tgt):
@@ -146,7 +167,7 @@ class Seq2Seq(Module):
         dfeat = self.head.backward(dlogits, head_cache)
         dout, dkeys = self._attend_back(dfeat, att_cache)
         _, dstate0 = self.decoder.backward(dout, dec_cache)
-        self.encoder.backward(dkeys, enc_cache, self._bridge_back(dstate0))   # dkeys reach every encoder step
+        self.encoder.backward(dkeys, enc_cache, self._bridge_back(dstate0))  # dkeys reach every encoder step
         return loss
 
     def attention_weights(self, src_ids, out_ids) -> np.ndarray:
@@ -154,8 +175,9 @@ class Seq2Seq(Module):
         with src_ids as the source: row t is where output t looked."""
         if self.attention_kind == "none":
             raise InputError("this model has no attention (trained with --attention none)")
-        _, _, weights, _ = self._teacher_forced(np.array([src_ids]), np.array([len(src_ids)]),
-                                                np.array([list(out_ids)], dtype=np.int64).reshape(1, -1))
+        _, _, weights, _ = self._teacher_forced(
+            np.array([src_ids]), np.array([len(src_ids)]), np.array([list(out_ids)], dtype=np.int64).reshape(1, -1)
+        )
         return weights[:, 0]
 
     # ------------------------------------------------------------------ decoding
@@ -171,7 +193,7 @@ class Seq2Seq(Module):
     def _step(self, tokens, state, memory=None):
         """tokens (B,) -> log-probabilities (B, V), new state."""
         out, state = self.decoder(one_hot(tokens[None], self.vocab_size, self.dtype), state)
-        feat, _, _ = self._attend(out, memory)                              # (1, B, H)
+        feat, _, _ = self._attend(out, memory)  # (1, B, H)
         return log_softmax(self.head(feat[0])), state
 
     def greedy(self, src, src_len, max_len: int):
@@ -203,10 +225,17 @@ class Seq2Seq(Module):
         states = state
         finished = []
         for _ in range(max_len):
-            mem = None if memory is None else (np.repeat(memory[0], len(beams), axis=1), memory[1].repeat(len(beams)),
-                                               None if memory[2] is None else memory[2].repeat(len(beams), axis=0))
+            mem = (
+                None
+                if memory is None
+                else (
+                    np.repeat(memory[0], len(beams), axis=1),
+                    memory[1].repeat(len(beams)),
+                    None if memory[2] is None else memory[2].repeat(len(beams), axis=0),
+                )
+            )
             logp, new_states = self._step(np.array([b.tokens[-1] if b.tokens else SOS for b in beams]), states, mem)
-            total = np.array([b.logp for b in beams])[:, None] + logp            # (k, V)
+            total = np.array([b.logp for b in beams])[:, None] + logp  # (k, V)
             order = np.argsort(-total, axis=None, kind="stable")[: 2 * K]
             keep, keep_idx = [], []
             for flat in order:
@@ -255,7 +284,7 @@ def evaluate(model: Seq2Seq, task, pairs, beam: int = 1, chunk: int = 256) -> di
     overall and per source length, decoding ``chunk`` sources at a time."""
     right, per_len = 0, {}
     for s in range(0, len(pairs), chunk):
-        part = pairs[s:s + chunk]
+        part = pairs[s : s + chunk]
         preds = translate(model, task.vocab, [p[0] for p in part], beam)
         for (src, tgt), pred in zip(part, preds):
             n = task.length_of(src)
@@ -264,9 +293,11 @@ def evaluate(model: Seq2Seq, task, pairs, beam: int = 1, chunk: int = 256) -> di
             if pred == tgt:
                 right += 1
                 tot[0] += 1
-    return dict(accuracy=right / max(len(pairs), 1),
-                per_length={int(k): round(v[0] / v[1], 4) for k, v in sorted(per_len.items())},
-                per_length_counts={int(k): v for k, v in sorted(per_len.items())})
+    return dict(
+        accuracy=right / max(len(pairs), 1),
+        per_length={int(k): round(v[0] / v[1], 4) for k, v in sorted(per_len.items())},
+        per_length_counts={int(k): v for k, v in sorted(per_len.items())},
+    )
 
 
 def accuracy_within(counts: dict, low: int, high: int) -> float:

@@ -13,5 +13,18 @@ from .rnn import RNN
 # The recurrent layers by the cell names the models and the command line use.
 CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 
-__all__ = ["CELLS", "Attention", "CellBase", "Dropout", "Embedding", "GRU", "GRUCell", "Linear", "LSTM", "LSTMCell",
-           "RecurrentBase", "RNN", "RNNCell"]
+__all__ = [
+    "CELLS",
+    "Attention",
+    "CellBase",
+    "Dropout",
+    "Embedding",
+    "GRU",
+    "GRUCell",
+    "Linear",
+    "LSTM",
+    "LSTMCell",
+    "RecurrentBase",
+    "RNN",
+    "RNNCell",
+]

@@ -42,18 +42,27 @@ class Attention(Module):
     in [1, S] (None: all S). Returns context (B, Hk) and weights (B, S), zero past each length.
     """
 
-    def __init__(self, query_size: int, key_size: int, kind: str = "additive", attn_size: int | None = None,
-                 batch_first: bool = False, dtype=np.float32, rng=None):
+    def __init__(
+        self,
+        query_size: int,
+        key_size: int,
+        kind: str = "additive",
+        attn_size: int | None = None,
+        batch_first: bool = False,
+        dtype=np.float32,
+        rng=None,
+    ):
         super().__init__(dtype)
         self.query_size = positive_int("query_size", query_size)
         self.key_size = positive_int("key_size", key_size)
         self.kind = choice("kind", kind, KINDS)
         if kind != "additive" and attn_size is not None:
-            raise InputError(f"attn_size is used only by kind='additive', got attn_size={attn_size} "
-                             f"with kind={kind!r}")
+            raise InputError(f"attn_size is used only by kind='additive', got attn_size={attn_size} with kind={kind!r}")
         if kind == "dot" and query_size != key_size:
-            raise InputError(f"kind='dot' needs query_size == key_size, got query_size={query_size} and "
-                             f"key_size={key_size} (use kind='general' or 'additive')")
+            raise InputError(
+                f"kind='dot' needs query_size == key_size, got query_size={query_size} and "
+                f"key_size={key_size} (use kind='general' or 'additive')"
+            )
         self.attn_size = positive_int("attn_size", attn_size) if attn_size is not None else query_size
         self.batch_first = bool(batch_first)
         rng = make_rng(rng)
@@ -64,8 +73,14 @@ class Attention(Module):
             self.weight_query = Parameter(uniform(rng, (A, query_size), 1 / math.sqrt(query_size), self.dtype))
             self.weight_key = Parameter(uniform(rng, (A, key_size), 1 / math.sqrt(key_size), self.dtype))
             self.v = Parameter(uniform(rng, (A,), 1 / math.sqrt(A), self.dtype))
-        self.config = dict(query_size=self.query_size, key_size=self.key_size, kind=self.kind,
-                           attn_size=attn_size, batch_first=self.batch_first, dtype=self.dtype.name)
+        self.config = dict(
+            query_size=self.query_size,
+            key_size=self.key_size,
+            kind=self.kind,
+            attn_size=attn_size,
+            batch_first=self.batch_first,
+            dtype=self.dtype.name,
+        )
 
     @staticmethod
     def param_shapes(config: dict):
@@ -87,9 +102,10 @@ class Attention(Module):
         keys = float_array("keys", keys, self.dtype)
         layout = "(B, S, key_size)" if self.batch_first else "(S, B, key_size)"
         if keys.ndim != 3 or keys.shape[2] != self.key_size:
-            raise InputError(f"keys must have shape {layout} with key_size={self.key_size}, "
-                             f"got {shape_str(keys.shape)}")
-        kb = keys if self.batch_first else keys.transpose(1, 0, 2)          # (B, S, Hk)
+            raise InputError(
+                f"keys must have shape {layout} with key_size={self.key_size}, got {shape_str(keys.shape)}"
+            )
+        kb = keys if self.batch_first else keys.transpose(1, 0, 2)  # (B, S, Hk)
         if B is not None and kb.shape[0] != B:
             raise InputError(f"keys must have batch size {B} (the query's), got {shape_str(keys.shape)} {layout}")
         S = kb.shape[1]
@@ -99,11 +115,13 @@ class Attention(Module):
             return kb, None
         lengths = int_array("lengths", lengths, what="length")
         if lengths.shape != (kb.shape[0],):
-            raise InputError(f"lengths must have shape ({kb.shape[0]},), one length per batch element, "
-                             f"got {shape_str(lengths.shape)}")
+            raise InputError(
+                f"lengths must have shape ({kb.shape[0]},), one length per batch element, "
+                f"got {shape_str(lengths.shape)}"
+            )
         if lengths.min() < 1 or lengths.max() > S:
             raise InputError(f"lengths must be in [1, S={S}], got min {lengths.min()} and max {lengths.max()}")
-        valid = (np.arange(S)[None, :] < lengths[:, None])[:, None, :]     # (B, 1, S)
+        valid = (np.arange(S)[None, :] < lengths[:, None])[:, None, :]  # (B, 1, S)
         return kb, (None if valid.all() else valid)
 
     def _queries(self, queries, steps: bool):
@@ -114,35 +132,47 @@ class Attention(Module):
             return q[None]
         layout = "(B, T, query_size)" if self.batch_first else "(T, B, query_size)"
         if q.ndim != 3 or q.shape[2] != self.query_size:
-            raise InputError(f"queries must have shape {layout} with query_size={self.query_size}, "
-                             f"got {shape_str(q.shape)}")
+            raise InputError(
+                f"queries must have shape {layout} with query_size={self.query_size}, got {shape_str(q.shape)}"
+            )
         return q.transpose(1, 0, 2) if self.batch_first else q
 
     # ------------------------------------------------------------------ forward
-    def forward(self, query: ArrayLike, keys: ArrayLike, lengths: ArrayLike | None = None,
-                projected_keys: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, Cache]:
+    def forward(
+        self,
+        query: ArrayLike,
+        keys: ArrayLike,
+        lengths: ArrayLike | None = None,
+        projected_keys: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, Cache]:
         """One decoder step: ``context (B, Hk), weights (B, S), cache``.
 
         ``projected_keys``: optional ``project_keys(keys)``, for decoding many steps against the
         same keys (additive only): W_k k_s is then computed once per source, not once per step."""
-        q = self._queries(query, steps=False)                               # (1, B, Hq)
+        q = self._queries(query, steps=False)  # (1, B, Hq)
         context, weights, cache = self._forward(q, keys, lengths, projected_keys)
         cache.single = True
         return context[0], weights[:, 0], cache
 
-    def forward_steps(self, queries: ArrayLike, keys: ArrayLike,
-                      lengths: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray, Cache]:
+    def forward_steps(
+        self, queries: ArrayLike, keys: ArrayLike, lengths: ArrayLike | None = None
+    ) -> tuple[np.ndarray, np.ndarray, Cache]:
         """All decoder steps at once: queries (T, B, Hq) (batch_first: (B, T, Hq)) ->
         ``contexts (T, B, Hk), weights (T, B, S), cache`` (batch_first: (B, T, ...))."""
-        q = self._queries(queries, steps=True)                               # (T, B, Hq)
+        q = self._queries(queries, steps=True)  # (T, B, Hq)
         context, weights, cache = self._forward(q, keys, lengths)
         cache.single = False
         if self.batch_first:
             return context.transpose(1, 0, 2), weights, cache
         return context, weights.transpose(1, 0, 2), cache
 
-    def __call__(self, query: ArrayLike, keys: ArrayLike, lengths: ArrayLike | None = None,
-                 projected_keys: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(
+        self,
+        query: ArrayLike,
+        keys: ArrayLike,
+        lengths: ArrayLike | None = None,
+        projected_keys: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         context, weights, _ = self.forward(query, keys, lengths, projected_keys)
         return context, weights
 
@@ -155,19 +185,19 @@ class Attention(Module):
 
     def _forward(self, q, keys, lengths, pk=None):
         """q (T, B, Hq) -> contexts (T, B, Hk), weights (B, T, S), cache."""
-        kb, valid = self._keys(keys, lengths, q.shape[1])                  # (B, S, Hk), (B, 1, S)
+        kb, valid = self._keys(keys, lengths, q.shape[1])  # (B, S, Hk), (B, 1, S)
         if pk is not None:
             if self.kind != "additive":
                 raise InputError(f"projected_keys is for kind='additive', this attention is kind={self.kind!r}")
             pk = float_array("projected_keys", pk, self.dtype)
             check_shape("projected_keys", pk, kb.shape[:2] + (self.attn_size,), " (from project_keys(keys))")
-        qb = q.transpose(1, 0, 2)                                           # (B, T, Hq)
-        e, score_cache = self._scores(qb, kb, pk)                           # (B, T, S)        (A1)
+        qb = q.transpose(1, 0, 2)  # (B, T, Hq)
+        e, score_cache = self._scores(qb, kb, pk)  # (B, T, S)        (A1)
         if valid is not None:
-            e = np.where(valid, e, -np.inf)                                 # masked: exp(-inf) = 0 exactly
-        a = np.exp(e - e.max(axis=-1, keepdims=True))                       # (A2)
+            e = np.where(valid, e, -np.inf)  # masked: exp(-inf) = 0 exactly
+        a = np.exp(e - e.max(axis=-1, keepdims=True))  # (A2)
         a /= a.sum(axis=-1, keepdims=True)
-        c = a @ kb                                                          # (B, T, Hk)       (A3)
+        c = a @ kb  # (B, T, Hk)       (A3)
         cache = SimpleNamespace(qb=qb, kb=kb, a=a, score=score_cache)
         return c.transpose(1, 0, 2), a, cache
 
@@ -176,17 +206,18 @@ class Attention(Module):
         if self.kind == "dot":
             return qb @ kb.transpose(0, 2, 1), None
         if self.kind == "general":
-            u = qb @ self.weight.data                                       # (B, T, Hk)  u = q W
+            u = qb @ self.weight.data  # (B, T, Hk)  u = q W
             return u @ kb.transpose(0, 2, 1), u
-        pq = qb @ self.weight_query.data.T                                  # (B, T, A)   W_q q
+        pq = qb @ self.weight_query.data.T  # (B, T, A)   W_q q
         if pk is None:
-            pk = kb @ self.weight_key.data.T                                # (B, S, A)   W_k k_s
-        z = np.tanh(pq[:, :, None, :] + pk[:, None, :, :])                  # (B, T, S, A)
-        return z @ self.v.data, z                                           # e = v . z
+            pk = kb @ self.weight_key.data.T  # (B, S, A)   W_k k_s
+        z = np.tanh(pq[:, :, None, :] + pk[:, None, :, :])  # (B, T, S, A)
+        return z @ self.v.data, z  # e = v . z
 
     # ------------------------------------------------------------------ backward
-    def backward(self, dcontext: ArrayLike, cache: Cache,
-                 dweights: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def backward(
+        self, dcontext: ArrayLike, cache: Cache, dweights: ArrayLike | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``dquery (B, Hq), dkeys`` (keys' layout) for one step; accumulates parameter ``.grad``.
         ``dweights`` (B, S), the gradient of the returned weights, is optional."""
         self._check_cache(cache, single=True)
@@ -201,8 +232,9 @@ class Attention(Module):
         dq, dkeys = self._backward(dc[:, None], dw, cache)
         return dq[:, 0], dkeys
 
-    def backward_steps(self, dcontexts: ArrayLike, cache: Cache,
-                       dweights: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def backward_steps(
+        self, dcontexts: ArrayLike, cache: Cache, dweights: ArrayLike | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``dqueries, dkeys`` for ``forward_steps``; dcontexts (and dweights) in its output layout."""
         self._check_cache(cache, single=False)
         B, T, S = cache.a.shape
@@ -222,39 +254,38 @@ class Attention(Module):
         if not isinstance(cache, SimpleNamespace) or not hasattr(cache, "score"):
             raise TypeError("cache must be the third value returned by forward() or forward_steps()")
         if cache.single != single:
-            raise TypeError("a cache from forward() goes to backward(), one from forward_steps() "
-                            "to backward_steps()")
+            raise TypeError("a cache from forward() goes to backward(), one from forward_steps() to backward_steps()")
 
     def _backward(self, dc, dw, cache):
         """dc (B, T, Hk), dw (B, T, S) or None -> dq (B, T, Hq), dkeys in the keys' layout."""
         a, kb = cache.a, cache.kb
-        da = dc @ kb.transpose(0, 2, 1)                                     # (B, T, S)  from (A3)
+        da = dc @ kb.transpose(0, 2, 1)  # (B, T, S)  from (A3)
         if dw is not None:
             da = da + dw
-        de = a * (da - (a * da).sum(axis=-1, keepdims=True))                # (A4) softmax Jacobian; 0 where a = 0
-        dkb = a.transpose(0, 2, 1) @ dc                                     # (B, S, Hk) from (A3)
-        dq = self._scores_backward(de, cache, dkb)                          # (A5)-(A7), adds to dkb
+        de = a * (da - (a * da).sum(axis=-1, keepdims=True))  # (A4) softmax Jacobian; 0 where a = 0
+        dkb = a.transpose(0, 2, 1) @ dc  # (B, S, Hk) from (A3)
+        dq = self._scores_backward(de, cache, dkb)  # (A5)-(A7), adds to dkb
         return dq, (dkb if self.batch_first else dkb.transpose(1, 0, 2))
 
     def _scores_backward(self, de, cache, dkb):
         """Gradient of (A1): de (B, T, S) -> dq (B, T, Hq); adds the keys' part into dkb."""
         qb, kb = cache.qb, cache.kb
-        if self.kind == "dot":                                              # (A5)
+        if self.kind == "dot":  # (A5)
             dkb += de.transpose(0, 2, 1) @ qb
             return de @ kb
-        if self.kind == "general":                                          # (A6)
+        if self.kind == "general":  # (A6)
             u = cache.score
-            du = de @ kb                                                    # (B, T, Hk)
+            du = de @ kb  # (B, T, Hk)
             dkb += de.transpose(0, 2, 1) @ u
             self.weight.grad += qb.reshape(-1, self.query_size).T @ du.reshape(-1, self.key_size)
             return du @ self.weight.data.T
-        z = cache.score                                                     # (A7)  (B, T, S, A)
+        z = cache.score  # (A7)  (B, T, S, A)
         A = self.attn_size
         self.v.grad += de.reshape(-1) @ z.reshape(-1, A)
-        dpre = de[..., None] * self.v.data                                  # d(W_q q + W_k k_s) = de v (1 - z^2)
+        dpre = de[..., None] * self.v.data  # d(W_q q + W_k k_s) = de v (1 - z^2)
         dpre *= 1 - z * z
-        dpq = dpre.sum(axis=2)                                              # (B, T, A)
-        dpk = dpre.sum(axis=1)                                              # (B, S, A)
+        dpq = dpre.sum(axis=2)  # (B, T, A)
+        dpk = dpre.sum(axis=1)  # (B, S, A)
         self.weight_query.grad += dpq.reshape(-1, A).T @ qb.reshape(-1, self.query_size)
         self.weight_key.grad += dpk.reshape(-1, A).T @ kb.reshape(-1, self.key_size)
         dkb += dpk @ self.weight_key.data

@@ -41,10 +41,10 @@ import threading
 
 import numpy as np
 
-MIN_BYTES = 64 << 10    # below this, plain np.empty (the C heap reuses small blocks itself)
+MIN_BYTES = 64 << 10  # below this, plain np.empty (the C heap reuses small blocks itself)
 # Reference counts mean what the pool needs only on CPython; TINYRNN_NO_POOL=1 turns it off.
 ENABLED = sys.implementation.name == "cpython" and os.environ.get("TINYRNN_NO_POOL", "").strip() in ("", "0")
-HOLD = 2                # arrays tracked per name: the caller's previous one and the current one
+HOLD = 2  # arrays tracked per name: the caller's previous one and the current one
 
 
 def _refcounts(arrays):
@@ -61,9 +61,9 @@ class BufferPool:
     """Arrays reused by name once only the pool references them (module docstring)."""
 
     def __init__(self):
-        self._slots: dict[str, list[np.ndarray]] = {}   # name -> arrays, oldest first
+        self._slots: dict[str, list[np.ndarray]] = {}  # name -> arrays, oldest first
         self._lock = threading.Lock()
-        self._scopes: dict[tuple, Scope] = {}           # (prefix, dtype) -> Scope, see ``scope``
+        self._scopes: dict[tuple, Scope] = {}  # (prefix, dtype) -> Scope, see ``scope``
 
     def scope(self, prefix: str, dtype) -> Scope:
         """The ``Scope`` of this pool for ``prefix`` and ``dtype`` (made once, then kept: a
@@ -84,17 +84,17 @@ class BufferPool:
                 arrays = self._slots[name] = []
             counts = _refcounts(arrays)
             found = None
-            for k in range(len(arrays) - 1, -1, -1):       # newest first
+            for k in range(len(arrays) - 1, -1, -1):  # newest first
                 if counts[k] != _FREE:
                     continue
                 if arrays[k].shape != shape or arrays[k].dtype != dtype:
-                    del arrays[k]                          # free, but made for another shape
+                    del arrays[k]  # free, but made for another shape
                 elif found is None:
                     found = arrays[k]
             if found is None:
                 found = np.empty(shape, dtype)
                 arrays.append(found)
-                del arrays[:-HOLD]                         # forget the oldest: now the caller's alone
+                del arrays[:-HOLD]  # forget the oldest: now the caller's alone
             return found
 
     def clear(self) -> None:

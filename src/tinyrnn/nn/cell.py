@@ -41,7 +41,7 @@ class CellBase(Module):
 
     gate_count = 1
     state_names: tuple[str, ...] = ("h",)
-    _pair = False           # LSTMCell: the state is a pair (h, c)
+    _pair = False  # LSTMCell: the state is a pair (h, c)
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype=np.float32, rng=None):
         super().__init__(dtype)
@@ -54,8 +54,9 @@ class CellBase(Module):
         self.weight_hh = Parameter(uniform(rng, (rows, self.hidden_size), bound, self.dtype))
         self.bias_ih = Parameter(uniform(rng, (rows,), bound, self.dtype)) if self.bias else None
         self.bias_hh = Parameter(uniform(rng, (rows,), bound, self.dtype)) if self.bias else None
-        self.config = dict(input_size=self.input_size, hidden_size=self.hidden_size, bias=self.bias,
-                           dtype=self.dtype.name)
+        self.config = dict(
+            input_size=self.input_size, hidden_size=self.hidden_size, bias=self.bias, dtype=self.dtype.name
+        )
 
     def _weights(self) -> tuple:
         """The current Parameters' arrays, in the order of the reference steps' arguments
@@ -75,8 +76,12 @@ class CellBase(Module):
         """``value`` as an array of ``shape`` and the cell's dtype. An array that already is one
         passes in about a microsecond (finiteness from its sum; a sum that overflows is checked
         element by element); anything else goes through the full checks and their messages."""
-        if (value.__class__ is np.ndarray and value.dtype == self.dtype and value.shape == shape
-                and (not finite or math.isfinite(np.add.reduce(value, axis=None)))):
+        if (
+            value.__class__ is np.ndarray
+            and value.dtype == self.dtype
+            and value.shape == shape
+            and (not finite or math.isfinite(np.add.reduce(value, axis=None)))
+        ):
             return value
         value = float_array(name, value, self.dtype, finite=finite)
         check_shape(name, value, shape, f" to match x {shape_str(shape[:-1] + (self.input_size,))}")
@@ -92,8 +97,10 @@ class CellBase(Module):
         elif not (isinstance(value, (tuple, list)) and len(value) == 2):
             pair = "(h, c)" if name == "hx" else "(dh1, dc1)"
             raise TypeError(f"{name} must be a pair {pair} of arrays (or None), got {type(value).__name__}")
-        return tuple(np.zeros(shape, self.dtype) if s is None else self._checked(n, s, shape, finite)
-                     for n, s in zip(names, value))
+        return tuple(
+            np.zeros(shape, self.dtype) if s is None else self._checked(n, s, shape, finite)
+            for n, s in zip(names, value)
+        )
 
     def forward(self, x: ArrayLike, hx: StateIn = None) -> tuple[State, Cache]:
         """``h1, cache`` (LSTMCell: ``(h1, c1), cache``). x (B, input_size) or (input_size,);
@@ -106,7 +113,7 @@ class CellBase(Module):
         states = self._states("hx", hx, x.shape[:-1] + (self.hidden_size,))
         if not batched:
             x, states = x[None], tuple(s[None] for s in states)
-        new, step_cache = self._step(x, states, self._weights())       # each (B, H)
+        new, step_cache = self._step(x, states, self._weights())  # each (B, H)
         if not batched:
             new = tuple(s[0] for s in new)
         return (new if self._pair else new[0]), CellCache(step_cache, batched)
@@ -114,8 +121,10 @@ class CellBase(Module):
     def _checked_x(self, x) -> np.ndarray:
         x = float_array("x", x, self.dtype)
         if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
-            raise InputError(f"x must have shape (B, {self.input_size}) or ({self.input_size},) "
-                             f"for input_size={self.input_size}, got {shape_str(x.shape)}")
+            raise InputError(
+                f"x must have shape (B, {self.input_size}) or ({self.input_size},) "
+                f"for input_size={self.input_size}, got {shape_str(x.shape)}"
+            )
         return x
 
     def __call__(self, x: ArrayLike, hx: StateIn = None) -> State:
@@ -149,13 +158,25 @@ class RNNCell(CellBase):
     >>> dx, dh = cell.backward(np.ones_like(h1), cache)
     """
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 nonlinearity: str = "tanh", dtype=np.float32, rng=None):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        nonlinearity: str = "tanh",
+        dtype=np.float32,
+        rng=None,
+    ):
         nonlinearity = choice("nonlinearity", nonlinearity, NONLINEARITIES)
         super().__init__(input_size, hidden_size, bias, dtype, rng)
         self.nonlinearity = nonlinearity
-        self.config = dict(input_size=self.input_size, hidden_size=self.hidden_size, bias=self.bias,
-                           nonlinearity=nonlinearity, dtype=self.dtype.name)
+        self.config = dict(
+            input_size=self.input_size,
+            hidden_size=self.hidden_size,
+            bias=self.bias,
+            nonlinearity=nonlinearity,
+            dtype=self.dtype.name,
+        )
 
     def _step(self, x, states, weights):
         h1, cache = reference.rnn_step(x, states[0], *weights, nonlinearity=self.nonlinearity)

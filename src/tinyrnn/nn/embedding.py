@@ -19,18 +19,19 @@ class Embedding(Module):
     and never receiving gradient. Indices (...) of any integer dtype -> (..., embedding_dim).
     """
 
-    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
-                 dtype=np.float32, rng=None):
+    def __init__(
+        self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None, dtype=np.float32, rng=None
+    ):
         super().__init__(dtype)
         num_embeddings = positive_int("num_embeddings", num_embeddings)
         embedding_dim = positive_int("embedding_dim", embedding_dim)
         if padding_idx is not None:
             if not -num_embeddings <= integer("padding_idx", padding_idx) < num_embeddings:
-                raise InputError(f"padding_idx must be in [-{num_embeddings}, {num_embeddings}), "
-                                 f"got {padding_idx}")
+                raise InputError(f"padding_idx must be in [-{num_embeddings}, {num_embeddings}), got {padding_idx}")
             padding_idx = int(padding_idx) % num_embeddings
-        self.config = dict(num_embeddings=num_embeddings, embedding_dim=embedding_dim,
-                           padding_idx=padding_idx, dtype=self.dtype.name)
+        self.config = dict(
+            num_embeddings=num_embeddings, embedding_dim=embedding_dim, padding_idx=padding_idx, dtype=self.dtype.name
+        )
         self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, padding_idx
         weight = make_rng(rng).standard_normal((num_embeddings, embedding_dim)).astype(self.dtype)
         if padding_idx is not None:
@@ -40,8 +41,13 @@ class Embedding(Module):
     @staticmethod
     def param_shapes(config: dict):
         """(name, shape) of each parameter, without allocating (see ``RecurrentBase.param_shapes``)."""
-        yield "weight", (positive_int("num_embeddings", config["num_embeddings"]),
-                         positive_int("embedding_dim", config["embedding_dim"]))
+        yield (
+            "weight",
+            (
+                positive_int("num_embeddings", config["num_embeddings"]),
+                positive_int("embedding_dim", config["embedding_dim"]),
+            ),
+        )
 
     def forward(self, idx):
         idx = int_array("idx", idx, low=0, high=self.num_embeddings)
@@ -55,7 +61,7 @@ class Embedding(Module):
         check_cache(cache, self, ("idx",))
         dy = float_array("dy", dy, self.dtype)
         check_shape("dy", dy, cache.idx.shape + (self.embedding_dim,))
-        dy = dy.reshape(-1, self.embedding_dim)              # (N, embedding_dim)
+        dy = dy.reshape(-1, self.embedding_dim)  # (N, embedding_dim)
         idx = cache.idx.reshape(-1)
         if self.padding_idx is not None:
             keep = idx != self.padding_idx

@@ -20,13 +20,11 @@ class Linear(Module):
     as PyTorch initialises them. Input (..., in_features) -> output (..., out_features).
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True,
-                 dtype=np.float32, rng=None):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=np.float32, rng=None):
         super().__init__(dtype)
         in_features = positive_int("in_features", in_features)
         out_features = positive_int("out_features", out_features)
-        self.config = dict(in_features=in_features, out_features=out_features, bias=bool(bias),
-                           dtype=self.dtype.name)
+        self.config = dict(in_features=in_features, out_features=out_features, bias=bool(bias), dtype=self.dtype.name)
         self.in_features, self.out_features = in_features, out_features
         rng = make_rng(rng)
         bound = 1.0 / math.sqrt(in_features)
@@ -46,8 +44,7 @@ class Linear(Module):
         x = float_array("x", x, self.dtype)
         if x.ndim < 1:
             raise InputError(f"x must have shape (..., {self.in_features}), got a scalar")
-        check_shape("x", x, (None,) * (x.ndim - 1) + (self.in_features,),
-                    f" for in_features={self.in_features}")
+        check_shape("x", x, (None,) * (x.ndim - 1) + (self.in_features,), f" for in_features={self.in_features}")
         return x
 
     def forward(self, x):
@@ -68,7 +65,7 @@ class Linear(Module):
         x = cache.x
         dy = float_array("dy", dy, self.dtype)
         check_shape("dy", dy, x.shape[:-1] + (self.out_features,))
-        dy2 = dy.reshape(-1, self.out_features)   # (N, out)
+        dy2 = dy.reshape(-1, self.out_features)  # (N, out)
         self.weight.grad += dy2.T @ x.reshape(-1, self.in_features)
         if self.bias is not None:
             self.bias.grad += dy2.sum(axis=0)

@@ -58,7 +58,7 @@ def lstm_forward(xg, states0, w, mask=None, reverse=False, empty=None):
     h_out (T+1, B, P) the states batch-major (the output and dW_hh read them); cs (T+1, H, B);
     gates; tanh_c (T, H, B) and, with a projection, m (T, H, B).
     """
-    gates = xg.transpose(0, 2, 1)                           # (T, 4H, B), contiguous
+    gates = xg.transpose(0, 2, 1)  # (T, 4H, B), contiguous
     h0, c0 = states0
     T, G, B = gates.shape
     H, P, dt = G // 4, h0.shape[-1], gates.dtype
@@ -72,56 +72,58 @@ def lstm_forward(xg, states0, w, mask=None, reverse=False, empty=None):
     # transposed (P, B) views: BLAS reads h^T in place, and (L4) writes h_next^T in place.
     hpairs, cpairs = step_pairs(h_out.transpose(0, 2, 1), reverse), step_pairs(cs, reverse)
     dot, tanh, multiply = np.dot, np.tanh, np.multiply
-    half = np.array(0.5, dt)                                # 0-d array: a cheaper operand than 0.5 at small B
+    half = np.array(0.5, dt)  # 0-d array: a cheaper operand than 0.5 at small B
     rec, ig = np.empty((G, B), dt), np.empty((H, B), dt)
-    done = None if mask is None else ~mask.transpose(0, 2, 1)   # (T, 1, B): sequence already finished
+    done = None if mask is None else ~mask.transpose(0, 2, 1)  # (T, 1, B): sequence already finished
     # Regularised (docs/bptt.md): the dropped h~ (R1) and the zoneout keeps (Z1)-(Z2), feature-major
     drop_fm, h_in = (None, None) if drop is None else (np.ascontiguousarray(drop.T), np.empty((P, B), dt))
     k_s = kc_s = None
     if keep is not None:
-        k_s, kc_s = ([k] * T if not isinstance(k, np.ndarray) else list(np.ascontiguousarray(k.transpose(0, 2, 1)))
-                      for k in keep)
+        k_s, kc_s = (
+            [k] * T if not isinstance(k, np.ndarray) else list(np.ascontiguousarray(k.transpose(0, 2, 1))) for k in keep
+        )
         zone = np.empty((H, B), dt)
     # Per-step views of each gate's rows, made once: a slice costs about five times a list
     # lookup, and the seven slices a step would need cost as much as one or two of its dozen
     # NumPy calls at B = 1 (about 10 % of the step; timeit, H = 100, float32). The same holds
     # for the lists in lstm_backward and gru_forward. Step t of gates is a = [i; f; g; o].
-    i_s, f_s, g_s, o_s = (list(gates[:, k * H:(k + 1) * H]) for k in range(4))
-    a_s, if_s, tanh_c_s = list(gates), list(gates[:, :2 * H]), list(tanh_c_all)
+    i_s, f_s, g_s, o_s = (list(gates[:, k * H : (k + 1) * H]) for k in range(4))
+    a_s, if_s, tanh_c_s = list(gates), list(gates[:, : 2 * H]), list(tanh_c_all)
     m_s = None if m_all is None else list(m_all)
     for (t, h, h_next), (_, c, c_next) in zip(hpairs, cpairs):
         a, i_f, i, f, g, o, tanh_c = a_s[t], if_s[t], i_s[t], f_s[t], g_s[t], o_s[t], tanh_c_s[t]
-        dot(w_hh, h if drop_fm is None else multiply(h, drop_fm, out=h_in), out=rec)   # (R1) h~ = h * drop
-        a += rec                                            # (L1) a = x W_ih^T + b + h W_hh^T (halved i, f, o)
-        tanh(a, out=a)                                      # (L2) g = tanh(a_g); i, f, o: tanh(a/2) so far
-        i_f *= half                                         # the i and f rows, one block
+        dot(w_hh, h if drop_fm is None else multiply(h, drop_fm, out=h_in), out=rec)  # (R1) h~ = h * drop
+        a += rec  # (L1) a = x W_ih^T + b + h W_hh^T (halved i, f, o)
+        tanh(a, out=a)  # (L2) g = tanh(a_g); i, f, o: tanh(a/2) so far
+        i_f *= half  # the i and f rows, one block
         i_f += half
         o *= half
-        o += half                                           # (L2) i, f, o = (1 + tanh(a/2)) / 2 = sigmoid(a)
+        o += half  # (L2) i, f, o = (1 + tanh(a/2)) / 2 = sigmoid(a)
         multiply(f, c, out=c_next)
         multiply(i, g, out=ig)
-        c_next += ig                                        # (L3) c_next = f * c + i * g
+        c_next += ig  # (L3) c_next = f * c + i * g
         tanh(c_next, out=tanh_c)
         if m_s is None:
-            multiply(o, tanh_c, out=h_next)                 # (L4) h_next = o * tanh_c
+            multiply(o, tanh_c, out=h_next)  # (L4) h_next = o * tanh_c
         else:
-            multiply(o, tanh_c, out=m_s[t])                 # (L4) m = o * tanh_c
-            dot(m_s[t].T, w_hr.T, out=h_next.T)             # (L5) h_next = m W_hr^T (batch-major out)
-        if k_s is not None:                                 # zoneout: c_next, h_next hold c^, h^ so far
+            multiply(o, tanh_c, out=m_s[t])  # (L4) m = o * tanh_c
+            dot(m_s[t].T, w_hr.T, out=h_next.T)  # (L5) h_next = m W_hr^T (batch-major out)
+        if k_s is not None:  # zoneout: c_next, h_next hold c^, h^ so far
             np.subtract(c, c_next, out=zone)
             zone *= kc_s[t]
-            c_next += zone                                  # (Z2) c_next = c^ + k_c * (c - c^)
+            c_next += zone  # (Z2) c_next = c^ + k_c * (c - c^)
             np.subtract(h, h_next, out=zone[:P])
             zone[:P] *= k_s[t]
-            h_next += zone[:P]                              # (Z1) h_next = h^ + k * (h - h^)
-        if done is not None:                                # finished sequences keep (h, c)
+            h_next += zone[:P]  # (Z1) h_next = h^ + k * (h - h^)
+        if done is not None:  # finished sequences keep (h, c)
             np.copyto(c_next, c, where=done[t])
             np.copyto(h_next, h, where=done[t])
     h_all, _ = time_views(h_out, reverse)
     y = h_all if mask is None else h_all * mask
     end = 0 if reverse else -1
-    kc = SimpleNamespace(h_out=h_out, cs=cs, gates=gates, tanh_c=tanh_c_all, m=m_all, mask=mask, reverse=reverse,
-                         drop=drop, keep=keep)
+    kc = SimpleNamespace(
+        h_out=h_out, cs=cs, gates=gates, tanh_c=tanh_c_all, m=m_all, mask=mask, reverse=reverse, drop=drop, keep=keep
+    )
     return y, (h_out[end], cs[end].T), kc
 
 
@@ -142,22 +144,22 @@ def _lstm_factors(i, f, g, o, tanh_c, c, fac, fac_c):
     never reaches the gradients (docs/bptt.md, "One tanh for all gates").
     """
     H = i.shape[1]
-    fi, ff, fg, fo = fac[:, :H], fac[:, H:2 * H], fac[:, 2 * H:3 * H], fac[:, 3 * H:]
+    fi, ff, fg, fo = fac[:, :H], fac[:, H : 2 * H], fac[:, 2 * H : 3 * H], fac[:, 3 * H :]
     np.subtract(1, i, out=fi)
     fi *= i
-    fi *= g                                                 # g * i(1-i)
+    fi *= g  # g * i(1-i)
     np.subtract(1, f, out=ff)
     ff *= f
-    ff *= c                                                 # c * f(1-f)
+    ff *= c  # c * f(1-f)
     np.multiply(g, g, out=fg)
     np.subtract(1, fg, out=fg)
-    fg *= i                                                 # i * (1-g^2)
+    fg *= i  # i * (1-g^2)
     np.subtract(1, o, out=fo)
     fo *= o
-    fo *= tanh_c                                            # tanh_c * o(1-o)
+    fo *= tanh_c  # tanh_c * o(1-o)
     np.multiply(tanh_c, tanh_c, out=fac_c)
     np.subtract(1, fac_c, out=fac_c)
-    fac_c *= o                                              # o * (1 - tanh_c^2), for (L7)
+    fac_c *= o  # o * (1 - tanh_c^2), for (L7)
 
 
 def lstm_backward(dy, dstates_n, w, kc, dxg, empty=None):
@@ -178,91 +180,96 @@ def lstm_backward(dy, dstates_n, w, kc, dxg, empty=None):
     H, P, dt = G // 4, kc.h_out.shape[2], gates.dtype
     if empty is None:
         empty = lambda name, shape: np.empty(shape, dt)  # noqa: E731
-    _, c_prev = time_views(kc.cs, reverse)                  # (T, H, B): c of each step's (L3)
-    i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
+    _, c_prev = time_views(kc.cs, reverse)  # (T, H, B): c of each step's (L3)
+    i, f, g, o = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
     n = max(1, min(T, BLOCK_BYTES // (G * B * gates.itemsize)))
     fac, fac_c = empty("fac", (n, G, B)), empty("fac_c", (n, H, B))
-    da_block = empty("da_block", (n, G, B))                 # da = [da_i; da_f; da_g; da_o] of the block's steps
+    da_block = empty("da_block", (n, G, B))  # da = [da_i; da_f; da_g; da_o] of the block's steps
     dh_n, dc_n = dstates_n
     dh_carry = np.zeros((P, B), dt) if dh_n is None else np.array(dh_n.T, dtype=dt, order="C")
     dc_carry = np.zeros((H, B), dt) if dc_n is None else np.array(dc_n.T, dtype=dt, order="C")
-    dy_block = None if dy is None else empty("dy", (n, P, B))   # the block's dy_t, feature-major
-    w_hh_t = w.w_hh.T                                       # (P, 4H), a view: BLAS reads it transposed
-    w_hr_t = None if w.w_hr is None else w.w_hr.T           # (H, P), a view
-    dh_all = None if w_hr_t is None else empty("dh", (T, P, B))   # dh_next of every step, for dW_hr
+    dy_block = None if dy is None else empty("dy", (n, P, B))  # the block's dy_t, feature-major
+    w_hh_t = w.w_hh.T  # (P, 4H), a view: BLAS reads it transposed
+    w_hr_t = None if w.w_hr is None else w.w_hr.T  # (H, P), a view
+    dh_all = None if w_hr_t is None else empty("dh", (T, P, B))  # dh_next of every step, for dW_hr
     dm = None if w_hr_t is None else np.empty((H, B), dt)
     dc_t = np.empty((H, B), dt)
     if mask is not None or kc.keep is not None:
         dh_in, dc_in, dh_out, dc_out = (np.empty(s, dt) for s in ((P, B), (H, B), (P, B), (H, B)))
     if mask is not None:
-        mask_fm = mask.transpose(0, 2, 1)                   # (T, 1, B) bool
+        mask_fm = mask.transpose(0, 2, 1)  # (T, 1, B) bool
         mask_f = mask_fm.astype(dt)
-    drop_fm = None if kc.drop is None else np.ascontiguousarray(kc.drop.T)   # (P, B)
+    drop_fm = None if kc.drop is None else np.ascontiguousarray(kc.drop.T)  # (P, B)
     zone = None
-    if kc.keep is not None:                                 # (Z3)-(Z4), the mask folded in: (T, size, B) each
-        zone = [[np.ascontiguousarray(f.transpose(0, 2, 1)) for f in zoneout_factors(k, mask, (T, B, s), dt)]
-                for k, s in zip(kc.keep, (P, H))]
+    if kc.keep is not None:  # (Z3)-(Z4), the mask folded in: (T, size, B) each
+        zone = [
+            [np.ascontiguousarray(f.transpose(0, 2, 1)) for f in zoneout_factors(k, mask, (T, B, s), dt)]
+            for k, s in zip(kc.keep, (P, H))
+        ]
         (new_h, carry_h), (new_c, carry_c) = zone
     dot, multiply = np.dot, np.multiply
     # Per-step views, made once (they pay at B = 1, see lstm_forward); k is the step's place in
     # its block.
     # fac_ifg_s[k] is (3, H, B), so ONE broadcast product dc_t * fac_ifg_s[k] gives da_i, da_f
     # and da_g (three products would cost two more NumPy calls a step).
-    fac_ifg_s, da_ifg_s = list(fac[:, :3 * H].reshape(n, 3, H, B)), list(da_block[:, :3 * H].reshape(n, 3, H, B))
-    fac_o_s, da_o_s, fac_c_s, da_s = list(fac[:, 3 * H:]), list(da_block[:, 3 * H:]), list(fac_c), list(da_block)
+    fac_ifg_s, da_ifg_s = list(fac[:, : 3 * H].reshape(n, 3, H, B)), list(da_block[:, : 3 * H].reshape(n, 3, H, B))
+    fac_o_s, da_o_s, fac_c_s, da_s = list(fac[:, 3 * H :]), list(da_block[:, 3 * H :]), list(fac_c), list(da_block)
     dy_s, f_s = None if dy is None else list(dy_block), list(f)
     dxg_steps = dxg.reshape(G, T, B)
     starts = range(0, T, n) if reverse else range((T - 1) // n * n, -1, -n)
     for t0 in starts:
         t1 = min(t0 + n, T)
-        _lstm_factors(i[t0:t1], f[t0:t1], g[t0:t1], o[t0:t1], tanh_c[t0:t1], c_prev[t0:t1],
-                      fac[:t1 - t0], fac_c[:t1 - t0])
+        _lstm_factors(
+            i[t0:t1], f[t0:t1], g[t0:t1], o[t0:t1], tanh_c[t0:t1], c_prev[t0:t1], fac[: t1 - t0], fac_c[: t1 - t0]
+        )
         if dy is not None:
-            np.copyto(dy_block[:t1 - t0], dy[t0:t1].transpose(0, 2, 1))
+            np.copyto(dy_block[: t1 - t0], dy[t0:t1].transpose(0, 2, 1))
             if mask is not None:
-                dy_block[:t1 - t0] *= mask_f[t0:t1]         # padded outputs are constant zeros
-        for t in (range(t0, t1) if reverse else range(t1 - 1, t0 - 1, -1)):   # the block's steps
+                dy_block[: t1 - t0] *= mask_f[t0:t1]  # padded outputs are constant zeros
+        for t in range(t0, t1) if reverse else range(t1 - 1, t0 - 1, -1):  # the block's steps
             k = t - t0
             if dy_s is not None:
-                dh_carry += dy_s[k]                         # dh_t = dy_t + dh carried from t+1
+                dh_carry += dy_s[k]  # dh_t = dy_t + dh carried from t+1
             dh_next, dc_next, dh, dc = dh_carry, dc_carry, dh_carry, dc_carry
-            if zone is not None:                            # (Z3)-(Z4) dh^ = (1 - k) dh, dc^ = (1 - k_c) dc
+            if zone is not None:  # (Z3)-(Z4) dh^ = (1 - k) dh, dc^ = (1 - k_c) dc
                 dh_next = multiply(dh_carry, new_h[t], out=dh_in)
                 dc_next = multiply(dc_carry, new_c[t], out=dc_in)
                 dh, dc = dh_out, dc_out
-            elif mask is not None:                          # a finished sequence: its step gets zeros
+            elif mask is not None:  # a finished sequence: its step gets zeros
                 dh_next = multiply(dh_carry, mask_f[t], out=dh_in)
                 dc_next = multiply(dc_carry, mask_f[t], out=dc_in)
                 dh, dc = dh_out, dc_out
             if w_hr_t is None:
-                dm = dh_next                                # (L6) dm = dh_next (no projection)
+                dm = dh_next  # (L6) dm = dh_next (no projection)
             else:
                 dh_all[t] = dh_next
-                dot(w_hr_t, dh_next, out=dm)                # (L6) dm = dh_next W_hr
+                dot(w_hr_t, dh_next, out=dm)  # (L6) dm = dh_next W_hr
             multiply(dm, fac_c_s[k], out=dc_t)
-            dc_t += dc_next                                 # (L7) dc_t = dc_next + dm * o * (1 - tanh_c^2)
-            multiply(dc_t, fac_ifg_s[k], out=da_ifg_s[k])   # (L8) da_i, da_f, da_g = dc_t * [g i(1-i), c f(1-f), i(1-g^2)]
-            multiply(dm, fac_o_s[k], out=da_o_s[k])         # (L8) da_o = dm * tanh_c * o(1-o)
-            multiply(dc_t, f_s[t], out=dc)                  # (L9) dc = dc_t * f
-            dot(w_hh_t, da_s[k], out=dh)                    # (L9) dh = da W_hh
+            dc_t += dc_next  # (L7) dc_t = dc_next + dm * o * (1 - tanh_c^2)
+            multiply(
+                dc_t, fac_ifg_s[k], out=da_ifg_s[k]
+            )  # (L8) da_i, da_f, da_g = dc_t * [g i(1-i), c f(1-f), i(1-g^2)]
+            multiply(dm, fac_o_s[k], out=da_o_s[k])  # (L8) da_o = dm * tanh_c * o(1-o)
+            multiply(dc_t, f_s[t], out=dc)  # (L9) dc = dc_t * f
+            dot(w_hh_t, da_s[k], out=dh)  # (L9) dh = da W_hh
             if drop_fm is not None:
-                dh *= drop_fm                               # (R2) dh = (da W_hh) * drop
-            if zone is not None:                            # (Z3)-(Z4) ... + k * dh_t, + k_c * dc_t
+                dh *= drop_fm  # (R2) dh = (da W_hh) * drop
+            if zone is not None:  # (Z3)-(Z4) ... + k * dh_t, + k_c * dc_t
                 dh_carry *= carry_h[t]
                 dh_carry += dh
                 dc_carry *= carry_c[t]
                 dc_carry += dc
-            elif mask is not None:                          # ... and passes the carried ones on
+            elif mask is not None:  # ... and passes the carried ones on
                 np.copyto(dh_carry, dh, where=mask_fm[t])
                 np.copyto(dc_carry, dc, where=mask_fm[t])
         # The block's da into their columns t*B + b of dxg, while in cache (writing each da
         # straight into its columns, rows T*B apart, was slower).
-        np.copyto(dxg_steps[:, t0:t1], da_block[:t1 - t0].transpose(1, 0, 2))
-    _, h_prev = time_views(kc.h_out, reverse)               # (T, B, P)
+        np.copyto(dxg_steps[:, t0:t1], da_block[: t1 - t0].transpose(1, 0, 2))
+    _, h_prev = time_views(kc.h_out, reverse)  # (T, B, P)
     if drop_fm is not None:
-        h_prev = h_prev * kc.drop                           # (R3) h~ = h * drop
-    dW = {"w_hh": dxg @ h_prev.reshape(T * B, P)}           # (L10) dW_hh = sum_t da^T h
-    if w_hr_t is not None:                                  # (L10) dW_hr = sum_t dh_next^T m
+        h_prev = h_prev * kc.drop  # (R3) h~ = h * drop
+    dW = {"w_hh": dxg @ h_prev.reshape(T * B, P)}  # (L10) dW_hh = sum_t da^T h
+    if w_hr_t is not None:  # (L10) dW_hr = sum_t dh_next^T m
         dW["w_hr"] = dh_all.transpose(1, 0, 2).reshape(P, T * B) @ m_all.transpose(0, 2, 1).reshape(T * B, H)
     return (dh_carry.T, dc_carry.T), dW
 
@@ -276,19 +283,45 @@ class LSTM(RecurrentBase):
     """
 
     gate_count = 4
-    tanh_gate = 2                                           # g; i, f, o are sigmoids
+    tanh_gate = 2  # g; i, f, o are sigmoids
     state_names = ("h0", "c0")
     feature_major = True
     forward_kernel = staticmethod(lstm_forward)
     backward_kernel = staticmethod(lstm_backward)
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 proj_size: int = 0, dtype=np.float32, rng=None, weight_drop: float = 0.0,
-                 learn_initial_state: bool = False, recurrent_dropout: float = 0.0, zoneout: float = 0.0):
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, proj_size, dtype, rng, weight_drop, learn_initial_state,
-                         recurrent_dropout, zoneout)
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        dtype=np.float32,
+        rng=None,
+        weight_drop: float = 0.0,
+        learn_initial_state: bool = False,
+        recurrent_dropout: float = 0.0,
+        zoneout: float = 0.0,
+    ):
+        super().__init__(
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            proj_size,
+            dtype,
+            rng,
+            weight_drop,
+            learn_initial_state,
+            recurrent_dropout,
+            zoneout,
+        )
         self.config["proj_size"] = self.proj_size
 
     def _state_sizes(self):
@@ -315,9 +348,8 @@ class LSTM(RecurrentBase):
         """{"h", "c", "i", "f", "g", "o"}: (T, B, size) of every step in time order, views of
         ``lstm_forward``'s cache; with ``lengths``, the gates are a copy with 0 past each length."""
         H = kc.cs.shape[1]
-        gates = kc.gates if kc.mask is None else kc.gates * kc.mask.transpose(0, 2, 1)   # one contiguous product
-        values = {"h": time_views(kc.h_out, kc.reverse)[0],
-                  "c": time_views(kc.cs, kc.reverse)[0].transpose(0, 2, 1)}
+        gates = kc.gates if kc.mask is None else kc.gates * kc.mask.transpose(0, 2, 1)  # one contiguous product
+        values = {"h": time_views(kc.h_out, kc.reverse)[0], "c": time_views(kc.cs, kc.reverse)[0].transpose(0, 2, 1)}
         for k, name in enumerate("ifgo"):
-            values[name] = gates[:, k * H:(k + 1) * H].transpose(0, 2, 1)
+            values[name] = gates[:, k * H : (k + 1) * H].transpose(0, 2, 1)
         return values

@@ -107,17 +107,30 @@ def step_pairs(S: np.ndarray, reverse: bool):
 class RecurrentBase(Module):
     """Multi-layer, optionally bidirectional recurrent layer with PyTorch's semantics."""
 
-    gate_count = 1          # G: rows of weight_ih are G * hidden_size
-    tanh_gate: int | None = None     # the gate computed by tanh (others are sigmoids), None: no gates
-    state_names: tuple[str, ...] = ("h0",)   # names used in error messages for the initial states
-    feature_major = False   # kernel layout, see the module docstring
-    forward_kernel: Callable[..., Any] | None = None    # the kernels of one direction (module docstring),
-    backward_kernel: Callable[..., Any] | None = None   # staticmethods
+    gate_count = 1  # G: rows of weight_ih are G * hidden_size
+    tanh_gate: int | None = None  # the gate computed by tanh (others are sigmoids), None: no gates
+    state_names: tuple[str, ...] = ("h0",)  # names used in error messages for the initial states
+    feature_major = False  # kernel layout, see the module docstring
+    forward_kernel: Callable[..., Any] | None = None  # the kernels of one direction (module docstring),
+    backward_kernel: Callable[..., Any] | None = None  # staticmethods
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 proj_size: int = 0, dtype=np.float32, rng=None, weight_drop: float = 0.0,
-                 learn_initial_state: bool = False, recurrent_dropout: float = 0.0, zoneout: float = 0.0):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        dtype=np.float32,
+        rng=None,
+        weight_drop: float = 0.0,
+        learn_initial_state: bool = False,
+        recurrent_dropout: float = 0.0,
+        zoneout: float = 0.0,
+    ):
         super().__init__(dtype)
         self.input_size = positive_int("input_size", input_size)
         self.hidden_size = positive_int("hidden_size", hidden_size)
@@ -130,15 +143,21 @@ class RecurrentBase(Module):
         self.batch_first = bool(batch_first)
         self.bidirectional = bool(bidirectional)
         self.num_directions = 2 if bidirectional else 1
-        self.output_size = self.proj_size or self.hidden_size   # size of h (and of each output half)
+        self.output_size = self.proj_size or self.hidden_size  # size of h (and of each output half)
         self.rng = make_rng(rng)
-        self.config = dict(input_size=self.input_size, hidden_size=self.hidden_size,
-                           num_layers=self.num_layers, bias=self.bias, batch_first=self.batch_first,
-                           dropout=self.dropout, bidirectional=self.bidirectional,
-                           dtype=self.dtype.name)
+        self.config = dict(
+            input_size=self.input_size,
+            hidden_size=self.hidden_size,
+            num_layers=self.num_layers,
+            bias=self.bias,
+            batch_first=self.batch_first,
+            dropout=self.dropout,
+            bidirectional=self.bidirectional,
+            dtype=self.dtype.name,
+        )
         bound = rnn_bound(self.hidden_size)
         for name, shape in self.param_shapes(self.config | dict(proj_size=self.proj_size)):
-            if name not in self.state_names:                # the learned initial states: _init_options
+            if name not in self.state_names:  # the learned initial states: _init_options
                 setattr(self, name, Parameter(uniform(self.rng, shape, bound, self.dtype)))
         self._init_options(weight_drop, learn_initial_state, recurrent_dropout, zoneout)
 
@@ -163,7 +182,7 @@ class RecurrentBase(Module):
                     yield "bias_hh" + sfx, (gh,)
                 if proj:
                     yield "weight_hr" + sfx, (proj, h)
-        if c.get("learn_initial_state"):                      # after the weights, (D*num_layers, 1, size)
+        if c.get("learn_initial_state"):  # after the weights, (D*num_layers, 1, size)
             yield "h0", (layers * directions, 1, o)
             if "c0" in cls.state_names:
                 yield "c0", (layers * directions, 1, h)
@@ -198,8 +217,14 @@ class RecurrentBase(Module):
         """``w`` of the kernel contract for the Parameters ``p`` of one direction; for the
         forward kernel the sigmoid gates' rows of W_hh are halved (module docstring)."""
         w_hh = self._halved(p.w_hh.data) if forward else p.w_hh.data
-        return SimpleNamespace(w_hh=w_hh, w_hr=None if p.w_hr is None else p.w_hr.data,
-                               b_hh=None if p.b_hh is None else p.b_hh.data, act=None, drop=None, keep=None)
+        return SimpleNamespace(
+            w_hh=w_hh,
+            w_hr=None if p.w_hr is None else p.w_hr.data,
+            b_hh=None if p.b_hh is None else p.b_hh.data,
+            act=None,
+            drop=None,
+            keep=None,
+        )
 
     def _state_masks(self, T: int, B: int):
         """``drop``, ``keep`` of the kernel contract for one layer and direction: in training,
@@ -211,8 +236,9 @@ class RecurrentBase(Module):
             drop = dropout_mask(self.rng, (B, self.output_size), self.recurrent_dropout, self.dtype)
         if self.zoneout:
             if self.training:
-                keep = tuple((self.rng.random((T, B, s)) < self.zoneout).astype(self.dtype)
-                             for s in self._state_sizes())
+                keep = tuple(
+                    (self.rng.random((T, B, s)) < self.zoneout).astype(self.dtype) for s in self._state_sizes()
+                )
             else:
                 keep = (self.zoneout,) * len(self._state_sizes())
         return drop, keep
@@ -228,15 +254,29 @@ class RecurrentBase(Module):
         groups = self.__dict__.get("_groups")
         if groups is None:
             get = lambda name, l, d: getattr(self, name + self._suffix(l, d), None)  # noqa: E731
-            groups = [[SimpleNamespace(**{k: get(n, l, d) for k, n in
-                                          (("w_ih", "weight_ih"), ("w_hh", "weight_hh"), ("b_ih", "bias_ih"),
-                                           ("b_hh", "bias_hh"), ("w_hr", "weight_hr"))})
-                       for d in range(self.num_directions)] for l in range(self.num_layers)]
+            groups = [
+                [
+                    SimpleNamespace(
+                        **{
+                            k: get(n, l, d)
+                            for k, n in (
+                                ("w_ih", "weight_ih"),
+                                ("w_hh", "weight_hh"),
+                                ("b_ih", "bias_ih"),
+                                ("b_hh", "bias_hh"),
+                                ("w_hr", "weight_hr"),
+                            )
+                        }
+                    )
+                    for d in range(self.num_directions)
+                ]
+                for l in range(self.num_layers)
+            ]
             object.__setattr__(self, "_groups", groups)
         return groups[layer][direction]
 
     def __setattr__(self, name, value):
-        self.__dict__.pop("_groups", None)                # e.g. lstm.weight_hh_l0 = Parameter(...)
+        self.__dict__.pop("_groups", None)  # e.g. lstm.weight_hh_l0 = Parameter(...)
         super().__setattr__(name, value)
 
     def __delattr__(self, name):
@@ -255,15 +295,13 @@ class RecurrentBase(Module):
     def _prepare(self, x, hx, lengths):
         """Validate and move to the internal layout: x (T, B, I), states (D*L, B, size)."""
         x = float_array("x", x, self.dtype)
-        given_shape = x.shape                                     # for messages: the user's layout
+        given_shape = x.shape  # for messages: the user's layout
         if x.ndim not in (2, 3):
             layout = "(B, T, input_size)" if self.batch_first else "(T, B, input_size)"
-            raise InputError(f"x must be 3-D {layout} or 2-D (T, input_size) unbatched, "
-                             f"got shape {shape_str(x.shape)}")
+            raise InputError(f"x must be 3-D {layout} or 2-D (T, input_size) unbatched, got shape {shape_str(x.shape)}")
         batched = x.ndim == 3
         if x.shape[-1] != self.input_size:
-            raise InputError(f"x must have last dimension input_size={self.input_size}, "
-                             f"got shape {shape_str(x.shape)}")
+            raise InputError(f"x must have last dimension input_size={self.input_size}, got shape {shape_str(x.shape)}")
         if not batched:
             x = x[:, None, :]
         elif self.batch_first:
@@ -271,8 +309,9 @@ class RecurrentBase(Module):
         T, B = x.shape[0], x.shape[1]
         if T == 0 or B == 0:
             layout = "(B, T, input_size)" if batched and self.batch_first else "(T, B, input_size)"
-            raise InputError(f"x must have at least one time step and one batch element {layout}, "
-                             f"got shape {shape_str(given_shape)}")
+            raise InputError(
+                f"x must have at least one time step and one batch element {layout}, got shape {shape_str(given_shape)}"
+            )
         x = np.ascontiguousarray(x)
         n = self.num_layers * self.num_directions
         given = self._unpack_state(hx, "hx") if hx is not None else (None,) * len(self._state_sizes())
@@ -292,12 +331,13 @@ class RecurrentBase(Module):
         if lengths is not None:
             lengths = int_array("lengths", lengths, what="length")
             if lengths.shape != (B,):
-                raise InputError(f"lengths must have shape ({B},), one length per batch element, "
-                                 f"got {shape_str(lengths.shape)}")
+                raise InputError(
+                    f"lengths must have shape ({B},), one length per batch element, got {shape_str(lengths.shape)}"
+                )
             if lengths.min() < 1 or lengths.max() > T:
                 raise InputError(f"lengths must be in [1, T={T}], got min {lengths.min()} and max {lengths.max()}")
             if lengths.min() < T:
-                mask = (np.arange(T)[:, None] < lengths[None, :])[:, :, None]   # (T, B, 1) bool
+                mask = (np.arange(T)[:, None] < lengths[None, :])[:, :, None]  # (T, B, 1) bool
         return x, tuple(states), mask, batched
 
     def _to_user(self, a, batched):
@@ -344,15 +384,16 @@ class RecurrentBase(Module):
                 xg += bias[0] if len(ps) == 1 else np.concatenate(bias)
             return xg.reshape(T, B, -1), w
         if self.bias:
-            weights = [np.concatenate([w, self._halved(self._input_bias(p))[:, None]], axis=1)
-                       for w, p in zip(weights, ps)]
+            weights = [
+                np.concatenate([w, self._halved(self._input_bias(p))[:, None]], axis=1) for w, p in zip(weights, ps)
+            ]
             aug = empty("inp_ones", (T, B, I + 1))
             aug[:, :, :I] = inp
             aug[:, :, I] = 1
             inp = aug
         w = weights[0] if len(ps) == 1 else np.concatenate(weights)
         xgT = empty("xg", (T, w.shape[0], B))
-        if B == 1:      # (T, rows, 1) is (T, rows) in memory: one 2-D product, faster than T small ones
+        if B == 1:  # (T, rows, 1) is (T, rows) in memory: one 2-D product, faster than T small ones
             np.matmul(inp.reshape(T, -1), w.T, out=xgT.reshape(T, -1))
         else:
             np.matmul(w, inp.transpose(0, 2, 1), out=xgT)
@@ -375,7 +416,7 @@ class RecurrentBase(Module):
         D, o, gh = self.num_directions, self.output_size, self.gate_count * self.hidden_size
         finals = [np.empty((self.num_layers * D, B, s), self.dtype) for s in self._state_sizes()]
         layer_caches = []
-        inp = x                                                   # (T, B, I_layer)
+        inp = x  # (T, B, I_layer)
         for layer in range(self.num_layers):
             empty = self._empty(f"forward{layer}.")
             drop = None
@@ -383,19 +424,24 @@ class RecurrentBase(Module):
                 drop = dropout_mask(self.rng, inp.shape, self.dropout, self.dtype)
                 inp = np.multiply(inp, drop, out=empty("dropped", inp.shape))
             ps = [self._layer_params(layer, d) for d in range(D)]
-            xg_all, w_cat = self._project(inp, ps, empty)         # (T, B, D*G*H); W_ih for dx or None
+            xg_all, w_cat = self._project(inp, ps, empty)  # (T, B, D*G*H); W_ih for dx or None
             out = empty("out", (T, B, D * o))
             kcaches = []
             for d in range(D):
                 idx = layer * D + d
                 w = self._kernel_weights(ps[d], forward=True)
                 w.drop, w.keep = self._state_masks(T, B)
-                y, s_n, kc = self.forward_kernel(xg_all[:, :, d * gh:(d + 1) * gh],
-                                                 tuple(s[idx] for s in states0), w, mask,
-                                                 d == 1, self._empty(f"forward{layer}.{d}."))
+                y, s_n, kc = self.forward_kernel(
+                    xg_all[:, :, d * gh : (d + 1) * gh],
+                    tuple(s[idx] for s in states0),
+                    w,
+                    mask,
+                    d == 1,
+                    self._empty(f"forward{layer}.{d}."),
+                )
                 for f, s in zip(finals, s_n):
                     f[idx] = s
-                out[:, :, d * o:(d + 1) * o] = y                  # the user may edit out: a copy
+                out[:, :, d * o : (d + 1) * o] = y  # the user may edit out: a copy
                 kcaches.append(kc)
             if w_cat is None:
                 w_cat = ps[0].w_ih.data if D == 1 else np.concatenate([p.w_ih.data for p in ps])
@@ -411,12 +457,13 @@ class RecurrentBase(Module):
 
     def _check_cache(self, cache):
         if not isinstance(cache, RecurrentCache):
-            raise TypeError(f"cache must be the cache returned by this layer's forward(), "
-                            f"got {type(cache).__name__}")
+            raise TypeError(f"cache must be the cache returned by this layer's forward(), got {type(cache).__name__}")
         if cache.owner is not self:
-            raise InputError(f"cache was returned by the forward() of another layer "
-                             f"({type(cache.owner).__name__} {cache.owner.config}); pass the cache "
-                             f"returned by this layer's forward()")
+            raise InputError(
+                f"cache was returned by the forward() of another layer "
+                f"({type(cache.owner).__name__} {cache.owner.config}); pass the cache "
+                f"returned by this layer's forward()"
+            )
 
     def backward(self, dout, cache, dh_n=None):
         """``dx, dh0`` (LSTM: ``dx, (dh0, dc0)``); accumulates every parameter's ``.grad``.
@@ -447,23 +494,29 @@ class RecurrentBase(Module):
             # dxg of both directions, (D*G*H, T*B) as the gradient rows of the projection; the
             # kernels write into it in their layout (module docstring)
             if self.feature_major:
-                dxg_all = empty("dxg", (D * gh, T * B))         # direction d: rows d*G*H ...
+                dxg_all = empty("dxg", (D * gh, T * B))  # direction d: rows d*G*H ...
             else:
-                dxg_all = empty("dxg", (T * B, D * gh)).T       # direction d: its transpose's columns
+                dxg_all = empty("dxg", (T * B, D * gh)).T  # direction d: its transpose's columns
             ps = [self._layer_params(layer, d) for d in range(D)]
             dWs = []
             for d, p in enumerate(ps):
                 idx = layer * D + d
-                dy = None if dlayer is None else dlayer[:, :, d * o:(d + 1) * o]
+                dy = None if dlayer is None else dlayer[:, :, d * o : (d + 1) * o]
                 dsn = tuple(None if g is None else g[idx] for g in dfinals)
-                dxg = dxg_all[d * gh:(d + 1) * gh]
-                ds0, dW = self.backward_kernel(dy, dsn, self._kernel_weights(p, forward=False), lc.kcaches[d],
-                                               dxg if self.feature_major else dxg.T, self._empty(f"backward{layer}.{d}."))
+                dxg = dxg_all[d * gh : (d + 1) * gh]
+                ds0, dW = self.backward_kernel(
+                    dy,
+                    dsn,
+                    self._kernel_weights(p, forward=False),
+                    lc.kcaches[d],
+                    dxg if self.feature_major else dxg.T,
+                    self._empty(f"backward{layer}.{d}."),
+                )
                 for acc, s in zip(dstates0, ds0):
                     acc[idx] = s
                 dWs.append(dW)
-            dw = dxg_all @ lc.inp.reshape(T * B, -1)              # (D*G*H, I_layer): dW_ih, one product
-            db = np.ones(T * B, self.dtype) @ dxg_all.T if self.bias else None   # sum over steps and batch
+            dw = dxg_all @ lc.inp.reshape(T * B, -1)  # (D*G*H, I_layer): dW_ih, one product
+            db = np.ones(T * B, self.dtype) @ dxg_all.T if self.bias else None  # sum over steps and batch
             for d, (p, dW) in enumerate(zip(ps, dWs)):
                 rows = slice(d * gh, (d + 1) * gh)
                 p.w_ih.grad += dw[rows]
@@ -472,14 +525,13 @@ class RecurrentBase(Module):
                     # b_hh enters the same pre-activation as b_ih, so its gradient is the same
                     # sum, unless the kernel gives its own (the GRU's b_hn sits inside r * (.))
                     p.b_hh.grad += dW.pop("b_hh", db[rows])
-                for name, g in dW.items():                        # w_hh, w_hr
+                for name, g in dW.items():  # w_hh, w_hr
                     getattr(p, name).grad += g
             dlayer = np.matmul(dxg_all.T, lc.w_cat, out=empty("dx", (T * B, lc.w_cat.shape[1]))).reshape(T, B, -1)
             if lc.drop is not None:
                 dlayer *= lc.drop
         dstates0 = [s if batched else s[:, 0, :] for s in dstates0]
         return self._to_user(dlayer, batched), self._pack_state(tuple(dstates0))
-
 
     # --------------------------------------------------------------- the regularising options
     def _init_options(self, weight_drop, learn_initial_state, recurrent_dropout, zoneout):
@@ -514,10 +566,10 @@ class RecurrentBase(Module):
             out, h_n, cache = RecurrentBase.forward(self, x, hx, lengths)
             cache.learned, cache.weight_masks, cache.dropped = learned, None, None
             return out, h_n, cache
-        w_hh = self._all_w_hh()                                   # one mask per W_hh per call, in this order
+        w_hh = self._all_w_hh()  # one mask per W_hh per call, in this order
         masks = [dropout_mask(self.rng, w.shape, self.weight_drop, self.dtype) for w in w_hh]
         kept = [w.data for w in w_hh]
-        dropped = [w * m for w, m in zip(kept, masks)]            # (W1)
+        dropped = [w * m for w, m in zip(kept, masks)]  # (W1)
         try:
             for w, wd in zip(w_hh, dropped):
                 w.data = wd
@@ -539,12 +591,12 @@ class RecurrentBase(Module):
         given = self._unpack_state(hx) if hx is not None else (None,) * len(self.state_names)
         shape = np.shape(x)
         if len(shape) not in (2, 3):
-            return hx, ()                                      # _prepare names the mistake
+            return hx, ()  # _prepare names the mistake
         B = (shape[0] if self.batch_first else shape[1]) if len(shape) == 3 else None
         states = []
         for name, s in zip(self.state_names, given):
             if s is None:
-                s0 = getattr(self, name).data                    # (D*L, 1, size)
+                s0 = getattr(self, name).data  # (D*L, 1, size)
                 s = s0[:, 0, :].copy() if B is None else np.repeat(s0, B, axis=1)
             states.append(s)
         learned = tuple(s is None for s in given)
@@ -561,16 +613,16 @@ class RecurrentBase(Module):
             kept = [(w.data, w.grad) for w in w_hh]
             try:
                 for w, wd in zip(w_hh, cache.dropped):
-                    w.data, w.grad = wd, np.zeros_like(wd)      # the kernels add dW~_hh here
+                    w.data, w.grad = wd, np.zeros_like(wd)  # the kernels add dW~_hh here
                 dx, dstates = RecurrentBase.backward(self, dout, cache, dh_n)
                 for w, (_, grad), m in zip(w_hh, kept, cache.weight_masks):
-                    grad += w.grad * m                           # (W2)
+                    grad += w.grad * m  # (W2)
             finally:
                 for w, (data, grad) in zip(w_hh, kept):
                     w.data, w.grad = data, grad
         for name, learned, ds in zip(self.state_names, getattr(cache, "learned", ()), self._unpack_state(dstates)):
             if learned:
-                getattr(self, name).grad += ds.sum(axis=1, keepdims=True) if cache.batched else ds[:, None, :]   # (S2)
+                getattr(self, name).grad += ds.sum(axis=1, keepdims=True) if cache.batched else ds[:, None, :]  # (S2)
         return dx, dstates
 
 
@@ -582,17 +634,20 @@ class RecurrentCache(SimpleNamespace):
 class SingleStateLayer(RecurrentBase):
     """RNN and GRU: one state, named ``h0`` in the public signatures (pinned)."""
 
-    def forward(self, x: ArrayLike, h0: ArrayLike | None = None,
-                lengths: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray, Cache]:
+    def forward(
+        self, x: ArrayLike, h0: ArrayLike | None = None, lengths: ArrayLike | None = None
+    ) -> tuple[np.ndarray, np.ndarray, Cache]:
         """``out, h_n, cache``; see ``RecurrentBase.forward``."""
         return self._forward_with_options(x, h0, lengths)
 
-    def __call__(self, x: ArrayLike, h0: ArrayLike | None = None,
-                 lengths: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(
+        self, x: ArrayLike, h0: ArrayLike | None = None, lengths: ArrayLike | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         out, h_n, _ = self.forward(x, h0, lengths=lengths)
         return out, h_n
 
-    def backward(self, dout: ArrayLike | None, cache: Cache,
-                 dh_n: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def backward(
+        self, dout: ArrayLike | None, cache: Cache, dh_n: ArrayLike | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``dx, dh0``; see ``RecurrentBase.backward``."""
         return self._backward_with_options(dout, cache, dh_n)

@@ -39,9 +39,9 @@ def rnn_forward(xg, states0, w, mask=None, reverse=False, empty=None):
     T, B, H = xg.shape
     act, drop, keep = w.act, w.drop, w.keep
     S = np.empty((T + 1, B, H), xg.dtype) if empty is None else empty("S", (T + 1, B, H))
-    w_hh_t = np.ascontiguousarray(w.w_hh.T)                 # (H, H); a transposed view is ~1.7x slower
+    w_hh_t = np.ascontiguousarray(w.w_hh.T)  # (H, H); a transposed view is ~1.7x slower
     S[T if reverse else 0] = states0[0]
-    xs = list(xg)                                           # per-step views, made once
+    xs = list(xg)  # per-step views, made once
     steps = step_pairs(S, reverse)
     pairs = [(h_prev, h, xs[t]) for t, h_prev, h in steps]
     dot, tanh = np.dot, np.tanh
@@ -49,10 +49,10 @@ def rnn_forward(xg, states0, w, mask=None, reverse=False, empty=None):
     with np.errstate(over="ignore"):
         if mask is None and drop is None and keep is None:
             for h_prev, h, x_t in pairs:
-                dot(h_prev, w_hh_t, out=h)                  # h_{t-1} W_hh^T
-                h += x_t                                    # a_t = ... + x_t W_ih^T + b     (1)
+                dot(h_prev, w_hh_t, out=h)  # h_{t-1} W_hh^T
+                h += x_t  # a_t = ... + x_t W_ih^T + b     (1)
                 if act == "tanh":
-                    tanh(h, out=h)                          # h_t = act(a_t)                 (2)
+                    tanh(h, out=h)  # h_t = act(a_t)                 (2)
                 elif act != "identity":
                     activate_(act, h)
         else:
@@ -63,21 +63,21 @@ def rnn_forward(xg, states0, w, mask=None, reverse=False, empty=None):
                 k_s = list(keep[0]) if isinstance(keep[0], np.ndarray) else [keep[0]] * T
             for t, h_prev, h in steps:
                 if drop is not None:
-                    h_prev_in = np.multiply(h_prev, drop, out=h_in)   # (R1) h~ = h_{t-1} * drop
+                    h_prev_in = np.multiply(h_prev, drop, out=h_in)  # (R1) h~ = h_{t-1} * drop
                 else:
                     h_prev_in = h_prev
                 a_t = a if h_new is None else h_new[t]
                 dot(h_prev_in, w_hh_t, out=a_t)
-                a_t += xs[t]                                # (1)
-                activate_(act, a_t)                         # (2) h^ = act(a_t)
+                a_t += xs[t]  # (1)
+                activate_(act, a_t)  # (2) h^ = act(a_t)
                 if h_new is None:
                     np.copyto(h, a_t)
                 else:
                     np.subtract(h_prev, a_t, out=h)
                     h *= k_s[t]
-                    h += a_t                                # (Z1) h = h^ + k * (h_{t-1} - h^)
+                    h += a_t  # (Z1) h = h^ + k * (h_{t-1} - h^)
                 if mask is not None:
-                    np.copyto(h, h_prev, where=~mask[t])    # finished sequences keep h
+                    np.copyto(h, h_prev, where=~mask[t])  # finished sequences keep h
     h_all, _ = time_views(S, reverse)
     y = h_all if mask is None else h_all * mask
     kc = SimpleNamespace(S=S, mask=mask, reverse=reverse, drop=drop, keep=keep, h_new=h_new)
@@ -99,18 +99,18 @@ def rnn_backward(dy, dstates_n, w, kc, dxg, empty=None):
     T, B, H = S.shape[0] - 1, S.shape[1], S.shape[2]
     da = dxg.reshape(T, B, H)
     h_all, h_prev = time_views(S, reverse)
-    if activation_grad(act, h_all if kc.h_new is None else kc.h_new, out=da) is None:   # act'(a_t), all steps
-        da[...] = 1                                         # identity: act' = 1
+    if activation_grad(act, h_all if kc.h_new is None else kc.h_new, out=da) is None:  # act'(a_t), all steps
+        da[...] = 1  # identity: act' = 1
     carry = None
     if mask is not None or keep is not None:
         if keep is None:
-            new = mask.astype(S.dtype)                      # no gradient through padded steps
+            new = mask.astype(S.dtype)  # no gradient through padded steps
         else:
-            new, _ = zoneout_factors(keep[0], mask, (T, B, H), S.dtype)   # (Z3) (1 - k), and the mask
+            new, _ = zoneout_factors(keep[0], mask, (T, B, H), S.dtype)  # (Z3) (1 - k), and the mask
         da *= new
         if mask is not None and dy is not None:
-            dy = dy * mask                                  # padded outputs are constant zeros
-        carry = list(1 - new)                               # padded steps pass dh through, (Z3) k * dh
+            dy = dy * mask  # padded outputs are constant zeros
+        carry = list(1 - new)  # padded steps pass dh through, (Z3) k * dh
         tmp = np.empty((B, H), S.dtype)
     dh_n = dstates_n[0]
     dh = np.zeros((B, H), S.dtype) if dh_n is None else np.array(dh_n, dtype=S.dtype)
@@ -121,22 +121,22 @@ def rnn_backward(dy, dstates_n, w, kc, dxg, empty=None):
     dot, multiply = np.dot, np.multiply
     for t in order:
         if dys is not None:
-            dh += dys[t]                                    # dh_t = dy_t + dh carried from t+1
+            dh += dys[t]  # dh_t = dy_t + dh carried from t+1
         da_t = das[t]
-        multiply(dh, da_t, out=da_t)                        # da_t = dh_t * act'(a_t)    (3)
+        multiply(dh, da_t, out=da_t)  # da_t = dh_t * act'(a_t)    (3)
         if carry is None:
-            dot(da_t, w_hh, out=dh)                         # dh_{t-1} = da_t W_hh       (4)
+            dot(da_t, w_hh, out=dh)  # dh_{t-1} = da_t W_hh       (4)
             if drop is not None:
-                dh *= drop                                  # (R2)
+                dh *= drop  # (R2)
         else:
             dh *= carry[t]
             dot(da_t, w_hh, out=tmp)
             if drop is not None:
-                tmp *= drop                                 # (R2)
+                tmp *= drop  # (R2)
             dh += tmp
     if drop is not None:
-        h_prev = h_prev * drop                              # (R3) h~ = h_{t-1} * drop
-    dw_hh = da.reshape(T * B, H).T @ h_prev.reshape(T * B, H)   # (5), one product
+        h_prev = h_prev * drop  # (R3) h~ = h_{t-1} * drop
+    dw_hh = da.reshape(T * B, H).T @ h_prev.reshape(T * B, H)  # (5), one product
     return (dh,), {"w_hh": dw_hh}
 
 
@@ -157,15 +157,40 @@ class RNN(SingleStateLayer):
     forward_kernel = staticmethod(rnn_forward)
     backward_kernel = staticmethod(rnn_backward)
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
-                 nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
-                 dropout: float = 0.0, bidirectional: bool = False, dtype=np.float32, rng=None,
-                 weight_drop: float = 0.0, learn_initial_state: bool = False,
-                 recurrent_dropout: float = 0.0, zoneout: float = 0.0):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        dtype=np.float32,
+        rng=None,
+        weight_drop: float = 0.0,
+        learn_initial_state: bool = False,
+        recurrent_dropout: float = 0.0,
+        zoneout: float = 0.0,
+    ):
         nonlinearity = choice("nonlinearity", nonlinearity, NONLINEARITIES)
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, 0, dtype, rng, weight_drop, learn_initial_state,
-                         recurrent_dropout, zoneout)
+        super().__init__(
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            0,
+            dtype,
+            rng,
+            weight_drop,
+            learn_initial_state,
+            recurrent_dropout,
+            zoneout,
+        )
         self.nonlinearity = nonlinearity
         self.config["nonlinearity"] = nonlinearity
 

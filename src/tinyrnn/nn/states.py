@@ -37,6 +37,11 @@ def states(layer, x, hx=None, lengths=None) -> list[dict]:
     if not isinstance(layer, RecurrentBase):
         raise TypeError(f"layer must be a tinyrnn RNN, LSTM or GRU, got {type(layer).__name__}")
     _, _, cache = layer.forward(x, hx, lengths=lengths)
-    return [{name: layer._to_user(a, cache.batched)            # (T, B, size) time order -> user layout
-             for name, a in layer._step_values(kc).items()}
-            for layer_cache in cache.layers for kc in layer_cache.kcaches]
+    return [
+        {
+            name: layer._to_user(a, cache.batched)  # (T, B, size) time order -> user layout
+            for name, a in layer._step_values(kc).items()
+        }
+        for layer_cache in cache.layers
+        for kc in layer_cache.kcaches
+    ]

@@ -7,9 +7,9 @@ select and match (``held``: one block of levels per state, steps x hidden, one b
 value). ``window.tinyrnnSelect(start, end, threshold)`` runs select and match from a script.
 """
 
-LEVELS = 21         # colour steps from -1 (blue) through 0 (white) to +1 (red)
+LEVELS = 21  # colour steps from -1 (blue) through 0 (white) to +1 (red)
 TEXT_COLOUR = (0x22, 0x22, 0x22)
-NEGATIVE, POSITIVE = (90, 140, 255), (255, 110, 100)    # light enough that TEXT_COLOUR stays readable
+NEGATIVE, POSITIVE = (90, 140, 255), (255, 110, 100)  # light enough that TEXT_COLOUR stays readable
 
 
 def level_rgb(k: int) -> tuple:

@@ -32,8 +32,18 @@ FEATURES = {
 }
 _OPEN, _CLOSE = "([{", ")]}"
 _ANY_OPEN, _ANY_CLOSE = "([{\u27e8\u3010\u3014", ")]}\u27e9\u3011\u3015"
-_QUOTE_PAIRS = {'"': '"', "'": "'", "`": "`", "\u201c": "\u201d", "\u2018": "\u2019", "\u00ab": "\u00bb",
-                "\u2039": "\u203a", "\u201e": "\u201c", "\u300c": "\u300d", "\u300e": "\u300f"}
+_QUOTE_PAIRS = {
+    '"': '"',
+    "'": "'",
+    "`": "`",
+    "\u201c": "\u201d",
+    "\u2018": "\u2019",
+    "\u00ab": "\u00bb",
+    "\u2039": "\u203a",
+    "\u201e": "\u201c",
+    "\u300c": "\u300d",
+    "\u300e": "\u300f",
+}
 _PREFIX_LETTERS = set("rbfuRBFU")
 
 
@@ -45,27 +55,39 @@ class FeatureScanner:
     def __init__(self, text: str):
         self.text = text
         self.pos = 0
-        self.quote = ""          # the delimiter of the string we are in: ', ", ''' or """ ("" = none)
-        self.skip = 0            # characters of a triple delimiter still to consume
+        self.quote = ""  # the delimiter of the string we are in: ', ", ''' or """ ("" = none)
+        self.skip = 0  # characters of a triple delimiter still to consume
         self.escaped = False
         self.comment = False
         self.depth = 0
         self.column = 0
         self.indent = 0
-        self.leading = True      # still in the line's leading whitespace
-        self.word = ""           # the identifier characters just before this one
-        self.any_quote = ""      # the closing mark of the quotes (of any kind) we are in ("" = none)
+        self.leading = True  # still in the line's leading whitespace
+        self.word = ""  # the identifier characters just before this one
+        self.any_quote = ""  # the closing mark of the quotes (of any kind) we are in ("" = none)
         self.any_depth = 0
         self.in_word = 0
 
     def advance(self, stop: int) -> np.ndarray:
         stop = min(stop, len(self.text))
-        out = np.empty((max(stop - self.pos, 0), len(FEATURES)), np.float32)   # (n, F)
+        out = np.empty((max(stop - self.pos, 0), len(FEATURES)), np.float32)  # (n, F)
         for k in range(len(out)):
             self._read(self.text[self.pos])
             ch = self.text[self.pos]
-            out[k] = (bool(self.quote), self.depth, self.column, self.indent, self.comment, bool(self.any_quote),
-                      self.any_depth, self.in_word, ch.isspace(), ch.isdigit(), ch.isupper(), ch == "\n")
+            out[k] = (
+                bool(self.quote),
+                self.depth,
+                self.column,
+                self.indent,
+                self.comment,
+                bool(self.any_quote),
+                self.any_depth,
+                self.in_word,
+                ch.isspace(),
+                ch.isdigit(),
+                ch.isupper(),
+                ch == "\n",
+            )
             self.pos += 1
         return out
 
@@ -124,7 +146,7 @@ class FeatureScanner:
         elif ch == "\\":
             self.escaped = True
         elif ch == "\n" and len(self.quote) == 1:
-            self.quote = ""                                  # an unterminated one-line string
+            self.quote = ""  # an unterminated one-line string
         elif len(self.quote) == 1 and ch == self.quote:
             self.quote = ""
         elif len(self.quote) == 3 and self.text.startswith(self.quote, self.pos):

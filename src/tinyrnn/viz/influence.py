@@ -47,15 +47,18 @@ def influence_rows(model: CharLM, ids: np.ndarray, window: int = WINDOW, batch: 
     model.eval()
     saved = [p.grad.copy() for p in model.parameters()]
     zeros = np.zeros((model.rnn.num_layers, 1, model.rnn.hidden_size), model.rnn.dtype)
-    pos, carry = 0, ((zeros, zeros) if lstm else zeros)                          # the state before step pos
+    pos, carry = 0, ((zeros, zeros) if lstm else zeros)  # the state before step pos
     try:
         for first in range(1, n, batch):
-            js = np.arange(first, min(first + batch, n))                          # the predicted steps
-            starts = np.maximum(js - window, 0)                                   # non-decreasing
+            js = np.arange(first, min(first + batch, n))  # the predicted steps
+            starts = np.maximum(js - window, 0)  # non-decreasing
             before, pos, carry = _states_before(model, ids, pos, carry, int(starts[-1]), lstm)
-            pick = starts - (pos - len(before) + 1)                               # index into before
-            hx: tuple | np.ndarray = (tuple(np.concatenate([b[k] for b in before], axis=1)[:, pick] for k in range(2))
-                                      if lstm else np.concatenate(before, axis=1)[:, pick])   # (L, B, H)
+            pick = starts - (pos - len(before) + 1)  # index into before
+            hx: tuple | np.ndarray = (
+                tuple(np.concatenate([b[k] for b in before], axis=1)[:, pick] for k in range(2))
+                if lstm
+                else np.concatenate(before, axis=1)[:, pick]
+            )  # (L, B, H)
             yield js, _rows(model, ids, js, starts, hx, window)
     finally:
         for p, g in zip(model.parameters(), saved):
@@ -67,8 +70,8 @@ def _states_before(model, ids, pos, carry, stop, lstm):
     steps pos .. stop, each (L, 1, H) or an LSTM's pair, stop, the state before step stop)."""
     before = [carry]
     if stop > pos:
-        run = states(model.rnn, model.embed(ids[pos:stop, None]), carry)           # per layer: (k, 1, H)
-        h = np.stack([v["h"][:, 0] for v in run], 1)                              # (k, L, H)
+        run = states(model.rnn, model.embed(ids[pos:stop, None]), carry)  # per layer: (k, 1, H)
+        h = np.stack([v["h"][:, 0] for v in run], 1)  # (k, L, H)
         c = np.stack([v["c"][:, 0] for v in run], 1) if lstm else None
         before += [(h[i][:, None], c[i][:, None]) if lstm else h[i][:, None] for i in range(stop - pos)]
     return before, stop, before[-1]
@@ -76,21 +79,21 @@ def _states_before(model, ids, pos, carry, stop, lstm):
 
 def _rows(model, ids, js, starts, hx, window):
     """The influence rows (B, window) of the predicted steps js, windows from ``starts``."""
-    lengths = js - starts                                                         # (B,) in [1, window]
+    lengths = js - starts  # (B,) in [1, window]
     T, B = int(lengths.max()), len(js)
-    steps = np.minimum(starts[None, :] + np.arange(T)[:, None], len(ids) - 1)     # (T, B); past a length: ignored
-    x = model.embed(ids[steps])                                                   # (T, B, E)
-    y, _, cache = model.rnn.forward(x, hx, lengths=lengths)                       # (T, B, H)
-    last = y[lengths - 1, np.arange(B)]                                           # (B, H) the output after step j-1
-    logits, head_cache = model.head.forward(last)                                 # (B, V)
+    steps = np.minimum(starts[None, :] + np.arange(T)[:, None], len(ids) - 1)  # (T, B); past a length: ignored
+    x = model.embed(ids[steps])  # (T, B, E)
+    y, _, cache = model.rnn.forward(x, hx, lengths=lengths)  # (T, B, H)
+    last = y[lengths - 1, np.arange(B)]  # (B, H) the output after step j-1
+    logits, head_cache = model.head.forward(last)  # (B, V)
     dlogits = -softmax(logits.astype(np.float64))
-    dlogits[np.arange(B), ids[js]] += 1.0                                         # d log p(x_j) / d logits
-    dlast = model.head.backward(dlogits.astype(y.dtype), head_cache)              # (B, H)
+    dlogits[np.arange(B), ids[js]] += 1.0  # d log p(x_j) / d logits
+    dlast = model.head.backward(dlogits.astype(y.dtype), head_cache)  # (B, H)
     dy = np.zeros_like(y)
     dy[lengths - 1, np.arange(B)] = dlast
-    dx, _ = model.rnn.backward(dy, cache)                                         # (T, B, E) = d/d e_t
-    norms = np.linalg.norm(dx.astype(np.float64), axis=2)                         # (T, B)
+    dx, _ = model.rnn.backward(dy, cache)  # (T, B, E) = d/d e_t
+    norms = np.linalg.norm(dx.astype(np.float64), axis=2)  # (T, B)
     rows = np.zeros((B, window))
     for b, length in enumerate(lengths):
-        rows[b, :length] = norms[length - 1::-1, b]                               # d = 1 .. length
+        rows[b, :length] = norms[length - 1 :: -1, b]  # d = 1 .. length
     return rows

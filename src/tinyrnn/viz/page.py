@@ -19,7 +19,7 @@ from .assets import CSS, JS, LEVELS
 from .features import FEATURES
 
 NO_SURPRISE = 65535
-STRIP_HEIGHT = 100          # SVG units of the loss strip
+STRIP_HEIGHT = 100  # SVG units of the loss strip
 
 
 def _b64(a: np.ndarray) -> str:
@@ -38,7 +38,7 @@ def levels(row: np.ndarray) -> np.ndarray:
 def _spans(a: Analysis) -> str:
     """Every character of the text as a span, coloured by the top-ranked cell."""
     neutral = (LEVELS - 1) // 2
-    lv = iter(levels(a.acts[0]) if len(a.acts) else [neutral] * int(a.kept.sum()))   # no ranked cell: neutral
+    lv = iter(levels(a.acts[0]) if len(a.acts) else [neutral] * int(a.kept.sum()))  # no ranked cell: neutral
     out = []
     for ch, kept in zip(a.text, a.kept):
         shown = "\u21b5" if ch == "\n" else html.escape(ch, quote=False)
@@ -56,23 +56,29 @@ def _strip(a: Analysis) -> str:
     top = max(float(s.max(initial=0.0)), 1.0)
     y = STRIP_HEIGHT - s / top * (STRIP_HEIGHT - 2) - 1
     points = " ".join(f"{j + 0.5:g},{v:.0f}" for j, v in enumerate(y))
-    return (f'<svg id="strip" class="strip" viewBox="0 0 {max(len(s), 1)} {STRIP_HEIGHT}" preserveAspectRatio="none" '
-            f'role="img" aria-label="loss per character, 0 to {top:.1f} bits"><polyline points="{points}"/>'
-            f'<line id="mark" x1="-1" x2="-1" y1="0" y2="{STRIP_HEIGHT}"/></svg>'
-            f'<div class="axis"><span>loss per character (surprise, bits; 0 at the bottom, {top:.1f} at the top)'
-            f'</span><span>click to jump to a character</span></div>')
+    return (
+        f'<svg id="strip" class="strip" viewBox="0 0 {max(len(s), 1)} {STRIP_HEIGHT}" preserveAspectRatio="none" '
+        f'role="img" aria-label="loss per character, 0 to {top:.1f} bits"><polyline points="{points}"/>'
+        f'<line id="mark" x1="-1" x2="-1" y1="0" y2="{STRIP_HEIGHT}"/></svg>'
+        f'<div class="axis"><span>loss per character (surprise, bits; 0 at the bottom, {top:.1f} at the top)'
+        f"</span><span>click to jump to a character</span></div>"
+    )
 
 
 def _table(a: Analysis) -> str:
     """The ranked cells and their correlations with the features that occur in the text."""
-    head = "".join(f"<th title=\"{html.escape(FEATURES[n])}\">{n}</th>" for n in a.features)
+    head = "".join(f'<th title="{html.escape(FEATURES[n])}">{n}</th>' for n in a.features)
     rows = []
     for c in a.cells:
-        rs = "".join("<td>–</td>" if c["correlations"][n] is None else f"<td>{c['correlations'][n]:+.2f}</td>"
-                     for n in a.features)
+        rs = "".join(
+            "<td>–</td>" if c["correlations"][n] is None else f"<td>{c['correlations'][n]:+.2f}</td>"
+            for n in a.features
+        )
         rows.append(f"<tr><td>{c['rank']}</td><td>{cell_label(c)}</td><td>{c['feature']}</td>{rs}</tr>")
-    return (f'<table class="rank"><thead><tr><th>#</th><th>cell</th><th>tracks</th>{head}</tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table>')
+    return (
+        f'<table class="rank"><thead><tr><th>#</th><th>cell</th><th>tracks</th>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def _held(a: Analysis) -> dict:
@@ -85,8 +91,13 @@ def _held(a: Analysis) -> dict:
             flat = np.concatenate([flat, np.zeros(len(flat) % 2, np.uint8)])
             flat = flat[0::2] | (flat[1::2] << 4)
         blocks.append(_b64(flat.astype(np.uint8)))
-    return {"groups": [[k, s, STATE_NAMES[s]] for k, s in a.held], "hidden": a.model["hidden"],
-            "levels": a.held_levels, "scales": [float(s) for s in a.held_scales], "data": blocks}
+    return {
+        "groups": [[k, s, STATE_NAMES[s]] for k, s in a.held],
+        "hidden": a.model["hidden"],
+        "levels": a.held_levels,
+        "scales": [float(s) for s in a.held_scales],
+        "data": blocks,
+    }
 
 
 def _influence(a: Analysis) -> dict | None:
@@ -98,14 +109,26 @@ def _influence(a: Analysis) -> dict | None:
 
 
 def _data(a: Analysis) -> str:
-    probs = np.floor(a.top_p * 1000 + 0.5).astype("<u2")                 # thousandths
-    bits = np.where(np.isnan(a.surprise), NO_SURPRISE,
-                    np.minimum(np.floor(np.nan_to_num(a.surprise) * 100 + 0.5), NO_SURPRISE - 1)).astype("<u2")
+    probs = np.floor(a.top_p * 1000 + 0.5).astype("<u2")  # thousandths
+    bits = np.where(
+        np.isnan(a.surprise), NO_SURPRISE, np.minimum(np.floor(np.nan_to_num(a.surprise) * 100 + 0.5), NO_SURPRISE - 1)
+    ).astype("<u2")
     id_bytes = 1 if len(a.vocab) <= 256 else 2
-    data = dict(levels=LEVELS, top=a.top_ids.shape[1], vocab=a.vocab, features=a.features, cells=a.cells, scales=[float(s) for s in a.scales],
-                acts=[_b64(row.astype(np.int8)) for row in a.acts], id_bytes=id_bytes,
-                top_ids=_b64(a.top_ids.astype("u1" if id_bytes == 1 else "<u2")), top_p=_b64(probs),
-                surprise=_b64(bits), held=_held(a), influence=_influence(a))
+    data = dict(
+        levels=LEVELS,
+        top=a.top_ids.shape[1],
+        vocab=a.vocab,
+        features=a.features,
+        cells=a.cells,
+        scales=[float(s) for s in a.scales],
+        acts=[_b64(row.astype(np.int8)) for row in a.acts],
+        id_bytes=id_bytes,
+        top_ids=_b64(a.top_ids.astype("u1" if id_bytes == 1 else "<u2")),
+        top_p=_b64(probs),
+        surprise=_b64(bits),
+        held=_held(a),
+        influence=_influence(a),
+    )
     return json.dumps(data, separators=(",", ":")).replace("<", "\\u003c")
 
 
@@ -130,20 +153,24 @@ state's scale.</p>
 
 def render(a: Analysis, title: str, source: str) -> str:
     """The page: ``title`` names the model, ``source`` the text shown."""
-    options = "".join(f'<option value="{k}">{c["rank"]}. {cell_label(c)} · {c["feature"]} r={c["r"]:+.2f}</option>'
-                      for k, c in enumerate(a.cells))
-    skipped = (f" · {int((~a.kept).sum())} characters outside the vocabulary skipped (hatched)"
-               if len(a.skipped) else "")
+    options = "".join(
+        f'<option value="{k}">{c["rank"]}. {cell_label(c)} · {c["feature"]} r={c["r"]:+.2f}</option>'
+        for k, c in enumerate(a.cells)
+    )
+    skipped = f" · {int((~a.kept).sum())} characters outside the vocabulary skipped (hatched)" if len(a.skipped) else ""
     m = a.model
     bits = f"{a.bits_per_char:.3f} bits per character" if np.isfinite(a.bits_per_char) else "no prediction scored"
-    colour = (f"the text is coloured by the top-ranked cell ({cell_label(a.cells[0])})" if a.cells else
-              "no cell is ranked (the text is too short to correlate)")
+    colour = (
+        f"the text is coloured by the top-ranked cell ({cell_label(a.cells[0])})"
+        if a.cells
+        else "no cell is ranked (the text is too short to correlate)"
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)}</title><style>{CSS}</style></head>
 <body>
 <h1>{html.escape(title)}</h1>
-<p class="meta">{m['cell'].upper()}, {m['layers']} layer(s) of {m['hidden']} · {html.escape(source)} ·
+<p class="meta">{m["cell"].upper()}, {m["layers"]} layer(s) of {m["hidden"]} · {html.escape(source)} ·
 {len(a.text)} characters · {bits}{skipped}</p>
 <noscript><p>JavaScript is off: {colour}.</p></noscript>
 <div class="controls"><label>Cell <select id="cell" disabled>{options}</select></label>

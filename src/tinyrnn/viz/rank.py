@@ -46,13 +46,13 @@ def rank_cells(r: np.ndarray, allowed: np.ndarray, top: int, units: np.ndarray |
     strongly; a feature that no column tracks most gets none), then the columns with the strongest
     |r| on any feature. Columns that share a ``units`` (N,) id (an LSTM unit's tanh(c) and h)
     are listed once."""
-    strength = np.where(np.isnan(r) | ~allowed[:, None], -1.0, np.abs(r))   # (N, F), -1: never
+    strength = np.where(np.isnan(r) | ~allowed[:, None], -1.0, np.abs(r))  # (N, F), -1: never
     units = np.arange(len(r)) if units is None else units
-    best = strength.argmax(1)                                            # (N,)
+    best = strength.argmax(1)  # (N,)
     champions, seen = [], set()
-    for f in np.argsort(-strength.max(0), kind="stable"):              # features, best-tracked first
+    for f in np.argsort(-strength.max(0), kind="stable"):  # features, best-tracked first
         for c in np.argsort(-strength[:, f], kind="stable"):
-            if best[c] == f and strength[c, f] >= 0 and units[c] not in seen:   # a cell that tracks f most
+            if best[c] == f and strength[c, f] >= 0 and units[c] not in seen:  # a cell that tracks f most
                 seen.add(units[c])
                 champions.append((int(c), int(f)))
                 break

@@ -42,13 +42,13 @@ class Tracer:
     def __call__(self, ids: np.ndarray, predict: bool = True):
         """ids (T,) -> (activations (T, len(groups) * hidden) float32, log-probabilities of the
         next character (T, V) float64, or None without ``predict``)."""
-        x = self.model.embed(np.asarray(ids)[:, None])                    # (T, 1, E)
-        values = states(self.model.rnn, x, self.state)                    # per layer: name -> (T, 1, H)
-        h_n = np.stack([v["h"][-1] for v in values])                      # (L, 1, H)
+        x = self.model.embed(np.asarray(ids)[:, None])  # (T, 1, E)
+        values = states(self.model.rnn, x, self.state)  # per layer: name -> (T, 1, H)
+        h_n = np.stack([v["h"][-1] for v in values])  # (L, 1, H)
         self.state = (h_n, np.stack([v["c"][-1] for v in values])) if self.lstm else h_n
         blocks = [np.tanh(values[k - 1]["c"][:, 0]) if s == "c" else values[k - 1][s][:, 0] for k, s in self.groups]
         acts = np.concatenate(blocks, axis=1)
         if not predict:
             return acts, None
-        logits = self.model.head(values[-1]["h"])[:, 0].astype(np.float64)   # (T, V)
+        logits = self.model.head(values[-1]["h"])[:, 0].astype(np.float64)  # (T, V)
         return acts, log_softmax(logits)
