@@ -66,8 +66,8 @@ def test_explicit_count_applies_for_the_whole_run_and_restores():
 def test_auto_one_core_and_busy_cores_take_one_thread_without_probing():
     choice, lines, during, _ = run_choice("auto", cores=1, load=0.0)
     assert set(during) == {1} and "one core available" in lines[0]
-    choice, lines, during, _ = run_choice("auto", cores=2, load=2.7)
-    assert set(during) == {1} and "busy, load 2.7 on 2 cores" in lines[0]
+    choice, lines, during, _ = run_choice("auto", cores=2, load=2)
+    assert set(during) == {1} and "busy, 2 processes running on 2 cores" in lines[0]
     assert not choice.probing
 
 
@@ -76,8 +76,10 @@ def test_auto_one_core_and_busy_cores_take_one_thread_without_probing():
     [
         (0.010, 0.020, 1, True),  # one thread twice as fast (a busy machine): decided on one step
         (0.020, 0.010, 2, True),  # two threads twice as fast
-        (0.010, 0.012, 1, False),  # 20 % apart: timed in full, the faster kept
+        (0.010, 0.012, 1, False),  # 20 % apart: one phase each, the faster kept
         (0.012, 0.010, 2, False),
+        (0.010, 0.011, 1, False),  # 10 % apart: timed twice each
+        (0.011, 0.010, 2, False),
         (0.0100, 0.0099, 1, False),  # a tie within 3 %: the kinder choice
     ],
 )
@@ -87,7 +89,10 @@ def test_auto_probe_keeps_the_faster_setting(one, two, expected, decisive):
     probe = during[th.WARMUP_STEPS :]
     if decisive:  # one step on the second setting settles it
         assert probe[: probe.index(2) + 2] == [1] * probe.index(2) + [2, expected]
-    else:  # both settings were timed, twice each
+    elif max(one, two) >= th.CLEAR * min(one, two):  # a clear gap: each setting timed once
+        assert [len(choice._times[n]) for n in (1, 2)] == [1, 1]
+    else:  # a close one: each setting timed twice
+        assert [len(choice._times[n]) for n in (1, 2)] == [2, 2]
         assert during.count(2) >= 2 * th.PHASE_STEPS
     assert during[-1] == expected
     assert lines[0].startswith("threads: auto: timing the first steps on 1 and on 2")
@@ -96,13 +101,15 @@ def test_auto_probe_keeps_the_faster_setting(one, two, expected, decisive):
     assert choice.summary() == {"threads": expected, "threads_reason": choice.reason}
 
 
-def test_busy_now_counts_the_running_processes(monkeypatch):
-    """The load average lags a minute behind; the processes running now do not."""
-    monkeypatch.setattr(th.os, "getloadavg", lambda: (0.1, 0.1, 0.1))
-    monkeypatch.setattr(th, "_running_now", lambda: 2.0)
-    assert th._load_average() == 2.0
+def test_busy_means_running_now_not_the_lagging_load_average(monkeypatch):
+    """A run started just after other work ended: the 1-minute average is still high, the
+    machine is quiet, and the probe runs."""
+    monkeypatch.setattr(th.os, "getloadavg", lambda: (3.0, 3.0, 3.0))
     monkeypatch.setattr(th, "_running_now", lambda: 0.0)
-    assert th._load_average() == 0.1
+    choice = th.ThreadChoice("auto", lambda line: None, cores=2)
+    assert choice.load == 0.0
+    monkeypatch.setattr(th, "_running_now", lambda: 2.0)
+    assert th.ThreadChoice("auto", lambda line: None, cores=2).load == 2.0
 
 
 def test_running_now_reads_proc_loadavg():
@@ -111,8 +118,10 @@ def test_running_now_reads_proc_loadavg():
 
 
 def test_auto_probe_is_short_for_slow_steps():
-    """Steps of a second each: one step a phase, not PHASE_STEPS."""
+    """Steps of a second each: one step a phase, not PHASE_STEPS; a clear gap, one phase each."""
     choice, _, during, _ = run_choice("auto", cores=2, load=0.0, step_seconds={1: 1.0, 2: 1.2}, steps=10)
+    assert during == [1] * th.WARMUP_STEPS + [1, 2] + [1] * (10 - th.WARMUP_STEPS - 2)
+    choice, _, during, _ = run_choice("auto", cores=2, load=0.0, step_seconds={1: 1.0, 2: 1.1}, steps=10)
     assert during == [1] * th.WARMUP_STEPS + [1, 2] * th.ROUNDS + [1] * (10 - th.WARMUP_STEPS - 2 * th.ROUNDS)
     assert not choice.probing and choice.threads == 1
 

@@ -17,11 +17,12 @@ not flip those behind its caller's back. Two ways to choose it:
 - A ``tinyrnn`` training command owns its process, so it chooses for the whole run
   (``--threads N`` or ``--threads auto``, the default) through :class:`ThreadChoice`, and says
   what it chose in its startup lines. ``auto``: one thread when only one core is available or
-  the cores are already busy (the load average, or the processes running at start, reach the
-  core count); otherwise it times the first training steps alternately on one thread and on
-  all available cores, and keeps the faster (one thread on a tie within 3 %, the kinder choice
-  on a shared machine). A setting 1.5 times slower or faster than the other decides at once,
-  so a probe on a machine that became busy costs a step or two, not seconds.
+  the cores are already busy (the processes running at start reach the core count); otherwise
+  it times the first training steps on one thread and on all available cores, and keeps the
+  faster (one thread on a tie within 3 %, the kinder choice on a shared machine). A gap of
+  15 % after one phase each decides; a closer one is timed a second time. A setting 1.5
+  times slower or faster than the other decides at once, so a probe on a machine that became
+  busy costs a step or two, not seconds.
 
 Both need the ``threadpoolctl`` package (part of the ``cli`` extra).
 """
@@ -40,7 +41,8 @@ __all__ = ["blas_threads", "available_cores", "parse_threads", "ThreadChoice"]
 TIE = 0.03  # auto keeps one thread unless all cores are this much faster
 PHASE_SECONDS = 0.25  # each probe phase lasts at least this long (of step time) ...
 PHASE_STEPS = 3  # ... and at least this many steps, unless they took 4 x PHASE_SECONDS
-ROUNDS = 2  # phases alternate 1, n, 1, n: each setting is timed twice
+ROUNDS = 2  # phases alternate 1, n, 1, n: each setting is timed twice ...
+CLEAR = 1.15  # ... unless the first two phases are this far apart
 WARMUP_STEPS = 2  # steps before the probe starts (first calls allocate and warm caches)
 DECISIVE = 1.5  # a setting this much slower (or faster) than the other ends the probe at once
 
@@ -115,7 +117,7 @@ class ThreadChoice:
         self.setting = setting
         self.emit = emit
         self.cores = available_cores() if cores is None else cores
-        self.load = _load_average() if load is None else load
+        self.load = _running_now() if load is None else load
         self.threads: int | None = None  # the count in force (None: left to the BLAS library)
         self.reason = ""
         self.probing = False
@@ -143,7 +145,7 @@ class ThreadChoice:
             self.reason = "auto: one core available"
         elif self.load >= self.cores:
             self._apply(1)
-            self.reason = f"auto: the cores are busy, load {self.load:.1f} on {self.cores} cores"
+            self.reason = f"auto: the cores are busy, {self.load:g} processes running on {self.cores} cores"
         else:
             self.probing = True
             self._phases = [1, self.cores] * ROUNDS
@@ -151,7 +153,7 @@ class ThreadChoice:
             self._apply(1)
             self.emit(
                 f"threads: auto: timing the first steps on 1 and on {self.cores} BLAS threads "
-                f"(load {self.load:.1f} on {self.cores} cores)"
+                f"({self.load:g} other processes running on {self.cores} cores)"
             )
             return self
         self.emit(f"threads: {_count(self.threads)} ({self.reason})")
@@ -187,7 +189,9 @@ class ThreadChoice:
         self._times[self.threads].append(self._seconds / self._steps)
         self._seconds, self._steps = 0.0, 0
         self._phases.pop(0)
-        if self._phases:
+        one, all_ = self._times[1], self._times[self.cores]
+        clear = len(one) == len(all_) == 1 and max(one[0], all_[0]) >= CLEAR * min(one[0], all_[0])
+        if self._phases and not clear:
             self._apply(self._phases[0])
         else:
             self._decide()
@@ -219,18 +223,10 @@ def _count(n: int | None) -> str:
     return "left to the BLAS library" if n is None else f"{n} BLAS thread" + ("s" if n != 1 else "")
 
 
-def _load_average() -> float:
-    """The larger of the 1-minute load average and the processes running now beside this one
-    (the median of five looks at /proc/loadavg over 40 ms: the average lags a minute behind a
-    machine that just became busy)."""
-    try:
-        average = os.getloadavg()[0]
-    except (AttributeError, OSError):
-        average = 0.0
-    return max(average, _running_now())
-
-
 def _running_now() -> float:
+    """The processes running now beside this one: the median of five looks at /proc/loadavg
+    over 40 ms (0 where it cannot be read). Not the load average: it lags a minute behind, and
+    a run started just after other work ended would take one thread on a quiet machine."""
     looks = []
     for i in range(5):
         try:
