@@ -21,14 +21,13 @@ import numpy as np
 from .. import init
 from .._check import choice, positive_int
 from ..data.sequences import length_batches
-from ..demos.common import ce_ceiling
 from ..errors import Diverged
 from ..losses import cross_entropy
 from ..module import Module
 from ..nn import Dropout, Linear
 from ..optim import Adam, clip_grad_norm_
 from ..schedule import CosineLR, EarlyStopping
-from ..train import Plan, Run
+from ..train import Plan, Run, ce_ceiling
 from .memory import CELLS, recurrent_layer
 
 POOLS = ("last", "mean", "max")
