@@ -110,11 +110,17 @@ class Timer:
 
 
 def check_finite(
-    step: int, loss: float, norm: float, lr: float, clip: float | None = None, ceiling: float = math.inf
+    step: int,
+    loss: float,
+    norm: float = 0.0,
+    lr: float | None = None,
+    clip: float | None = None,
+    ceiling: float = math.inf,
 ) -> None:
-    """The divergence guard: raise Diverged when the loss or the gradient norm is not finite, or
-    the loss is above ``ceiling`` (for a cross-entropy, 10 times that of a uniform guess: no
-    model that still learns gets there)."""
+    """The divergence guard, the one test of every training loop: raise Diverged when the loss
+    (or an evaluation) or the gradient norm is not finite, or the loss is above ``ceiling`` (for
+    a cross-entropy, 10 times that of a uniform guess: no model that still learns gets there).
+    ``lr`` and ``clip`` go into the message (what to change)."""
     if not (math.isfinite(loss) and math.isfinite(norm)) or loss > ceiling:
         raise Diverged(step, loss, lr, clip)
 
@@ -307,10 +313,10 @@ class Run:
         """The training loss of the step just done (for the progress line)."""
         self._loss = float(loss)
 
-    def check(self, value: float, step: int | None = None) -> None:
-        """The divergence guard on a loss or an evaluation: non-finite, or above the ceiling."""
-        if not math.isfinite(value) or value > self.ceiling:
-            raise Diverged(self.step if step is None else step, value, self.lr, self.clip)
+    def check(self, value: float, step: int | None = None, norm: float = 0.0) -> None:
+        """The divergence guard (``check_finite``) on a loss or an evaluation, and on the gradient
+        norm when given: non-finite, or above the run's ceiling."""
+        check_finite(self.step if step is None else step, value, norm, self.lr, self.clip, self.ceiling)
 
     def _progress_line(self) -> None:
         now = time.perf_counter()

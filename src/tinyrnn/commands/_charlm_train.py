@@ -18,7 +18,7 @@ from ..errors import Diverged
 from ..models.charlm import CharLM, train_step
 from ..optim import OPTIMIZERS
 from ..schedule import lr_schedule
-from ..train import Plan, Run, ce_ceiling, check_finite, params_finite
+from ..train import Plan, Run, ce_ceiling, params_finite
 from ._charlm_run import (
     LN2,
     CharLMConfig,
@@ -147,7 +147,7 @@ def train(
                 x, y, reset = streams.next()
                 if reset:
                     state = None  # the streams wrapped: start afresh
-                guard = lambda loss, norm, step=step: check_finite(step, loss, norm, cfg.lr, cfg.clip, ceiling)
+                guard = lambda loss, norm, step=step: run.check(loss, step, norm)
                 loss, state = train_step(model, opt, x, y, state, cfg.clip, on_grad=guard)  # state carried on
             if not params_finite(model):
                 raise Diverged(step, float(loss), cfg.lr, cfg.clip)
