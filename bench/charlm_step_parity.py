@@ -25,8 +25,9 @@ def main():
     import torch
 
     from tinyrnn import Adam
-    from tinyrnn.demos.charlm import CharLMConfig, Streams, prepare, train_step
-    from tinyrnn.models.charlm import CharLM
+    from tinyrnn.commands._charlm_run import CharLMConfig, prepare
+    from tinyrnn.data.text import Streams
+    from tinyrnn.models.charlm import CharLM, train_step
 
     vocab, train_ids, _, _ = prepare(CharLMConfig(files=[]))
     V = len(vocab)

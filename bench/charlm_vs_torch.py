@@ -48,7 +48,9 @@ def run_one(args):
     import numpy as np
 
     sys.path.insert(0, os.path.join(HERE, "..", "src"))
-    from tinyrnn.demos.charlm import CharLMConfig, Streams, evaluate, lr_at, prepare
+    from tinyrnn.commands._charlm_run import CharLMConfig, lr_at, prepare
+    from tinyrnn.data.text import Streams
+    from tinyrnn.models.charlm import evaluate
 
     cfg = CharLMConfig(files=args.files, time_budget=args.budget)
     vocab, train_ids, valid_ids, _ = prepare(cfg)
@@ -58,8 +60,7 @@ def run_one(args):
     V = len(vocab)
     if args.lib in ("tinyrnn", "recipe"):
         from tinyrnn import Adam
-        from tinyrnn.demos.charlm import train_step
-        from tinyrnn.models.charlm import CharLM
+        from tinyrnn.models.charlm import CharLM, train_step
         from tinyrnn.optim import OPTIMIZERS
 
         rng = np.random.default_rng(args.seed)

@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 
 from tinyrnn import cli
-from tinyrnn.data.text import CorpusError, load_corpus, stdlib_files
-from tinyrnn.demos import charlm as C
+from tinyrnn.commands import _charlm_run as C
+from tinyrnn.commands import _charlm_train as T
+from tinyrnn.data.text import CorpusError, Streams, load_corpus, stdlib_files
+from tinyrnn.models.charlm import sample, train_step
 
 
 @pytest.fixture
@@ -40,17 +42,17 @@ def test_truncated_bptt_carries_state(periodic):
     model reading the same 8-character chunks can reach."""
     bound = _stateless_bound(open(periodic).read(), SMALL["seq_len"])
     assert bound > 0.15
-    _, _, carried = C.train(C.CharLMConfig(files=[periodic], steps=1000, lr_decay=False, **SMALL))
+    _, _, carried = T.train(C.CharLMConfig(files=[periodic], steps=1000, lr_decay=False, **SMALL))
     assert carried["valid_nats"] < 0.5 * bound
 
 
 def test_resume_equals_uninterrupted(periodic, tmp_path):
     base = dict(files=[periodic], layers=2, dropout=0.2, lr_decay=False, **SMALL)  # the same lr in both plans
     base["eval_every"] = 5
-    m1, _, _ = C.train(C.CharLMConfig(steps=20, **base))
+    m1, _, _ = T.train(C.CharLMConfig(steps=20, **base))
     ck = str(tmp_path / "r.npz")
-    C.train(C.CharLMConfig(steps=10, **base), save=ck)
-    m2, _, metrics = C.train(C.CharLMConfig(steps=20, **base), resume=ck)
+    T.train(C.CharLMConfig(steps=10, **base), save=ck)
+    m2, _, metrics = T.train(C.CharLMConfig(steps=20, **base), resume=ck)
     assert metrics["steps"] == 20
     for a, b in zip(m1.parameters(), m2.parameters()):
         np.testing.assert_array_equal(a.data, b.data)
@@ -66,15 +68,15 @@ def test_lr_decay_follows_the_plan(periodic, monkeypatch):
     assert C.lr_at(cfg, 500, 0.0) == pytest.approx(0.0005)  # past the plan: stays at 5 %
     timed = C.CharLMConfig(lr=0.01, steps=0, time_budget=60.0)
     assert C.lr_at(timed, 7, 30.0) == pytest.approx(0.01 * (0.05 + 0.95 * 0.5))
-    seen, real = [], C.train_step
+    seen, real = [], T.train_step
 
     def spy(model, opt, *a, **k):
         seen.append(opt.lr)
         return real(model, opt, *a, **k)
 
-    monkeypatch.setattr(C, "train_step", spy)
-    C.train(C.CharLMConfig(files=[periodic], steps=4, **SMALL))
-    C.train(C.CharLMConfig(files=[periodic], steps=2, **{**SMALL, "lr_decay": False}))
+    monkeypatch.setattr(T, "train_step", spy)
+    T.train(C.CharLMConfig(files=[periodic], steps=4, **SMALL))
+    T.train(C.CharLMConfig(files=[periodic], steps=2, **{**SMALL, "lr_decay": False}))
     cfg = C.CharLMConfig(files=[periodic], steps=4, **SMALL)
     assert seen == pytest.approx([C.lr_at(cfg, s, 0.0) for s in range(4)] + [SMALL["lr"]] * 2)
 
@@ -108,7 +110,7 @@ def test_no_lr_decay_flag(periodic, capsys, flags, decay):
 
 def test_resume_keeps_the_schedule_and_old_runs_keep_a_constant_lr(periodic, tmp_path, monkeypatch):
     ck = str(tmp_path / "d.npz")
-    C.train(C.CharLMConfig(files=[periodic], steps=4, **SMALL), save=ck)
+    T.train(C.CharLMConfig(files=[periodic], steps=4, **SMALL), save=ck)
     assert C.resume_config(ck, [periodic], {"steps": 4}).lr_decay is True
     assert C.resume_config(ck, [periodic], {"steps": 4, "lr_decay": False}).lr_decay is False
     header = C.read_checked(ck, resume=True)  # a run saved before the decay existed
@@ -163,8 +165,8 @@ def test_sampling_reproducible_and_top_k_greedy(periodic, tmp_path, capsys):
         outs.append(capsys.readouterr().out)
     assert outs[0] == outs[1] and outs[0].startswith("dc") and len(outs[0].strip()) == 52
     model, vocab, _ = C.load_model(ck)
-    greedy = C.sample(model, vocab, "dc", 30, top_k=1, rng=np.random.default_rng(1))
-    again = C.sample(model, vocab, "dc", 30, top_k=1, rng=np.random.default_rng(2))
+    greedy = sample(model, vocab, "dc", 30, top_k=1, rng=np.random.default_rng(1))
+    again = sample(model, vocab, "dc", 30, top_k=1, rng=np.random.default_rng(2))
     assert greedy == again
     # greedy by hand: argmax at every step
     logits, state = model(vocab.encode("dc")[:, None])
@@ -213,23 +215,23 @@ def test_default_corpus_is_stdlib():
     files = stdlib_files()
     assert len(files) > 50 and all(f.endswith(".py") for f in files)
     with pytest.raises(CorpusError):
-        C.Streams(np.zeros(10, np.uint8), batch=4, seq_len=8)
+        Streams(np.zeros(10, np.uint8), batch=4, seq_len=8)
 
 
 def test_corpus_held_as_small_integers(periodic):
     vocab, train_ids, valid_ids, _ = C.prepare(C.CharLMConfig(files=[periodic]))
     assert train_ids.dtype == np.uint8 and train_ids.nbytes == len(train_ids)
-    streams = C.Streams(train_ids, 8, 4)
+    streams = Streams(train_ids, 8, 4)
     assert np.shares_memory(streams.streams, train_ids)  # the streams are a view, not a copy
     text, _ = load_corpus([periodic])
     assert len(train_ids) + len(valid_ids) == len(text)
 
 
 def test_streams_wrap_and_reset():
-    s = C.Streams(np.arange(40, dtype=np.uint8), batch=2, seq_len=4)  # streams of 20
+    s = Streams(np.arange(40, dtype=np.uint8), batch=2, seq_len=4)  # streams of 20
     resets = [s.next()[2] for _ in range(6)]
     assert resets == [True, False, False, False, True, False]
-    x, y, _ = C.Streams(np.arange(40, dtype=np.uint8), 2, 4).next()
+    x, y, _ = Streams(np.arange(40, dtype=np.uint8), 2, 4).next()
     np.testing.assert_array_equal(x[:, 1], [20, 21, 22, 23])
     np.testing.assert_array_equal(y[:, 1], [21, 22, 23, 24])
 
@@ -326,7 +328,7 @@ def test_training_equals_torch_step_for_step(torch, cell):
     params = list(tm.parameters())
     topt = torch.optim.Adam(params, lr=1e-2)
     data = np.random.default_rng(4).integers(0, V, 2000)
-    streams = C.Streams(data, B, T)
+    streams = Streams(data, B, T)
     state = tstate = None
     resets = 0
     for _ in range(90):
@@ -334,7 +336,7 @@ def test_training_equals_torch_step_for_step(torch, cell):
         if reset:
             state = tstate = None
             resets += 1
-        loss, state = C.train_step(model, opt, x, y, state, clip=0.25)  # what `charlm train` runs
+        loss, state = train_step(model, opt, x, y, state, clip=0.25)  # what `charlm train` runs
         out, tstate = layer(embed(torch.from_numpy(x.astype(np.int64))), tstate)
         tloss = torch.nn.functional.cross_entropy(
             head(out).reshape(-1, V), torch.from_numpy(y.astype(np.int64)).reshape(-1)
@@ -358,13 +360,13 @@ def test_regularisers_are_saved_and_honoured_on_resume_and_sample(periodic, tmp_
     from the saved random state), another value on resume is refused, sample runs (eval mode)."""
     regs = dict(recurrent_dropout=0.2, weight_drop=0.3, zoneout=0.1)
     base = dict(files=[periodic], cell="lstm", layers=2, lr_decay=False, **regs, **SMALL)
-    m1, _, _ = C.train(C.CharLMConfig(steps=12, **base))
+    m1, _, _ = T.train(C.CharLMConfig(steps=12, **base))
     ck = str(tmp_path / "reg.npz")
-    C.train(C.CharLMConfig(steps=6, **base), save=ck)
+    T.train(C.CharLMConfig(steps=6, **base), save=ck)
     model, _, header = C.load_model(ck)
     assert {k: header["config"][k] for k in regs} == regs
     assert {k: model.rnn.config[k] for k in regs} == regs
-    m2, _, _ = C.train(C.CharLMConfig(steps=12, **base), resume=ck)
+    m2, _, _ = T.train(C.CharLMConfig(steps=12, **base), resume=ck)
     for a, b in zip(m1.parameters(), m2.parameters()):
         np.testing.assert_array_equal(a.data, b.data)
     capsys.readouterr()

@@ -14,9 +14,10 @@ import sys
 import numpy as np
 import pytest
 
-from tinyrnn import cli, read_header
-from tinyrnn.demos import charlm as C
-from tinyrnn.demos import common
+from tinyrnn import cli, read_header, signals
+from tinyrnn.commands import _charlm_run as C
+from tinyrnn.commands import _charlm_train
+from tinyrnn.models.charlm import sample
 
 TEXT = "dccbbaaaadcdccdc" * 300
 TINY_LM = ["--hidden", "8", "--embed", "4", "--seq-len", "8", "--batch", "4", "--quiet"]
@@ -239,7 +240,7 @@ def test_closed_pipe_exits_quietly(tmp_path):
 
 
 def test_internal_error_one_line_traceback_only_in_debug(monkeypatch, capsys):
-    from tinyrnn.demos import srn
+    from tinyrnn.commands import srn
 
     monkeypatch.setattr(srn, "trace", lambda activation: 1 / 0)
     code, out, err = run(capsys, "srn")
@@ -313,7 +314,7 @@ def test_signal_during_training_saves_and_resumes(command, sig, files, tmp_path)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + sig, err
-    assert "Traceback" not in err and f"Stopped by {common.SIGNAL_NAMES[sig]}" in out
+    assert "Traceback" not in err and f"Stopped by {signals.SIGNAL_NAMES[sig]}" in out
     key = "step" if command == "charlm" else "steps"
     step = read_header(ck)["meta"][key]
     assert step > 0 and f"resume with --resume {ck}" in out
@@ -329,7 +330,7 @@ def test_signal_during_training_saves_and_resumes(command, sig, files, tmp_path)
 def test_signal_during_saving(command, sig, files, tmp_path, monkeypatch, capsys):
     """The signal arrives while a checkpoint is being written: the file is finished, the run
     stops, the checkpoint loads, the exit code is the signal's, and charlm resumes from it."""
-    module = C if command == "charlm" else __import__("tinyrnn.demos.seq2seq", fromlist=["x"])
+    module = _charlm_train if command == "charlm" else __import__("tinyrnn.commands._seq2seq_train", fromlist=["x"])
     real = module.save_checkpoint
     sent = []
 
@@ -493,10 +494,10 @@ def test_words_task_says_training_pairs(capsys):
 def test_sample_restores_training_mode(files):
     model, vocab, _ = C.load_model(files["lm"])
     model.train()
-    C.sample(model, vocab, "dc", 5, rng=np.random.default_rng(0))
+    sample(model, vocab, "dc", 5, rng=np.random.default_rng(0))
     assert model.training
     model.eval()
-    C.sample(model, vocab, "dc", 5, rng=np.random.default_rng(0))
+    sample(model, vocab, "dc", 5, rng=np.random.default_rng(0))
     assert not model.training
 
 
@@ -505,7 +506,7 @@ def test_interrupted_sample_ends_its_line(files, monkeypatch, capsys):
         emit("a")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(C, "sample", interrupted)
+    monkeypatch.setattr("tinyrnn.models.charlm.sample", interrupted)
     code, out, err = run(capsys, "charlm", "sample", files["lm"], "--prime", "dc")
     assert code == 130 and out == "dca\n" and err.strip() == "interrupted"
 

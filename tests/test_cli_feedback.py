@@ -8,8 +8,7 @@ import time
 
 import pytest
 
-from tinyrnn import cli
-from tinyrnn.demos import common
+from tinyrnn import cli, train
 
 TINY_LM = ["--hidden", "8", "--embed", "4", "--seq-len", "8", "--batch", "4"]
 
@@ -23,7 +22,7 @@ def in_terminal(monkeypatch, argv):
     """Run with stdout and stderr one terminal, as in a shell, the bar shown at once (patched in
     the test's body: pytest restores its own capture after fixtures)."""
     term = FakeTerminal()
-    monkeypatch.setattr(common, "BAR_DELAY", 0.0)
+    monkeypatch.setattr(train, "BAR_DELAY", 0.0)
     with monkeypatch.context() as m:
         m.setattr("sys.stdout", term)
         m.setattr("sys.stderr", term)

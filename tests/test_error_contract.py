@@ -122,3 +122,52 @@ def test_the_archive_reader_turns_damaged_bytes_into_checkpoint_error(tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(CheckpointError):
         load(path, Linear(3, 2))
+
+
+def _classifier_batch():
+    from tinyrnn.models.classifier import SequenceClassifier
+
+    rng = np.random.default_rng(0)
+    model = SequenceClassifier("gru", 3, 6, 4, rng=rng)
+    return model, rng.normal(size=(5, 7, 3)).astype(np.float32), np.array([0, 1, 2, 3, 0])
+
+
+def test_gradient_step_guards_once_before_the_update():
+    """The divergence guard runs once a step, after the backward and before the weights change:
+    by default ``check_finite``; a loop's ``on_grad`` replaces it (no second test after the step)."""
+    from tinyrnn.losses import cross_entropy
+    from tinyrnn.models.classifier import gradient_step
+    from tinyrnn.optim import Adam, grad_norm
+
+    model, x, y = _classifier_batch()
+    opt = Adam(model.parameters(), lr=0.01)
+    before = [p.data.copy() for p in model.parameters()]
+    with pytest.raises(
+        Diverged, match=r"^training diverged at step 4 \(loss=inf\); lower --lr \(now 0.01\) or set --clip below 1$"
+    ):
+        gradient_step(model, opt, 0.01, lambda out, t: (np.inf, cross_entropy(out, t)[1]), x, y, clip=1.0, step=4)
+    assert all(np.array_equal(p.data, b) for p, b in zip(model.parameters(), before))  # nothing updated
+
+    seen = []
+
+    def on_grad(loss, norm):
+        seen.append((loss, norm, grad_norm(opt.params)))
+
+    loss = gradient_step(model, opt, 0.01, cross_entropy, x, y, step=1, on_grad=on_grad)
+    assert len(seen) == 1 and seen[0][0] == loss and seen[0][1] == pytest.approx(seen[0][2]) and np.isfinite(loss)
+    assert not all(np.array_equal(p.data, b) for p, b in zip(model.parameters(), before))  # then the step
+
+
+def test_classifier_fit_diverges_through_the_runs_check(monkeypatch):
+    """A non-finite loss inside ``fit_classifier`` is stopped by the Run's check (its lr and clip
+    in the message), before the update."""
+    import tinyrnn.models.classifier as clf
+
+    model, x, y = _classifier_batch()
+    real = clf.cross_entropy
+    monkeypatch.setattr(clf, "cross_entropy", lambda out, t: (np.nan, real(out, t)[1]))
+    lengths = np.full(len(y), x.shape[1])
+    with pytest.raises(
+        Diverged, match=r"^training diverged at step 1 \(loss=nan\); lower --lr \(now 0.01\) or set --clip below 1$"
+    ):
+        clf.fit_classifier(model, (x, lengths, y), config=clf.FitConfig(epochs=1, batch=5, lr=0.01, clip=1.0))

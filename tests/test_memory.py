@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from tinyrnn import cli, init
+from tinyrnn.commands import _memory_train as memory
+from tinyrnn.commands import gradflow
 from tinyrnn.data import memory as tasks
-from tinyrnn.demos import gradflow, memory
 from tinyrnn.losses import cross_entropy
 from tinyrnn.models.memory import MemoryModel, recurrent_layer
 

@@ -7,7 +7,8 @@ import sys
 import pytest
 
 from tinyrnn import cli, sweep
-from tinyrnn.demos import memory, memory_sweep
+from tinyrnn.commands import _memory_sweep as memory_sweep
+from tinyrnn.commands import _memory_train as memory
 
 TINY = ["--T", "4", "--hidden", "6", "--batch", "8", "--steps", "6", "--eval-every", "3", "--test-size", "20"]
 

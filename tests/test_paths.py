@@ -214,10 +214,10 @@ def test_a_full_disk_message_names_the_path(tmp_path, capsys, monkeypatch, flag)
         raise OSError(errno.ENOSPC, "No space left on device")
 
     if flag == "--html":
-        monkeypatch.setattr("tinyrnn.demos.show.render", lambda *a, **k: "page")
+        monkeypatch.setattr("tinyrnn.commands.show.render", lambda *a, **k: "page")
         real = paths.atomic_write
         monkeypatch.setattr(
-            "tinyrnn.demos.show.atomic_write", lambda path, write, what: real(path, lambda fh: full(), what)
+            "tinyrnn.commands.show.atomic_write", lambda path, write, what: real(path, lambda fh: full(), what)
         )
         argv = ["charlm", "show", tmp_path / "lm.npz", tmp_path / "t.txt", "--html", tmp_path / "out.html"]
     else:

@@ -59,7 +59,7 @@ def _no_memory(*a, **k):
 
 
 def test_a_memory_error_names_the_size_that_costs_most(capsys, monkeypatch):
-    from tinyrnn.demos import memory
+    from tinyrnn.commands import _memory_train as memory
 
     monkeypatch.setattr(memory, "build_model", _no_memory)
     code, _, err = run(capsys, "memory", "adding", "--T", "5000", "--hidden", "8", "--steps", "1")
@@ -70,7 +70,7 @@ def test_a_memory_error_names_the_size_that_costs_most(capsys, monkeypatch):
 
 
 def test_a_memory_error_can_name_the_vocabulary(tmp_path, capsys, monkeypatch):
-    from tinyrnn.demos import charlm
+    from tinyrnn.commands import _charlm_train as charlm
 
     corpus = tmp_path / "cjk.txt"
     corpus.write_text("".join(chr(0x4E00 + i) for i in range(6000)) * 3, encoding="utf-8")
@@ -80,7 +80,7 @@ def test_a_memory_error_can_name_the_vocabulary(tmp_path, capsys, monkeypatch):
 
 
 def test_a_memory_error_before_any_size_is_known_says_what_failed(capsys, monkeypatch):
-    from tinyrnn.demos import srn
+    from tinyrnn.commands import srn
 
     monkeypatch.setattr(srn, "trace", _no_memory)
     code, _, err = run(capsys, "srn")
@@ -98,7 +98,7 @@ def test_a_memory_error_before_any_size_is_known_says_what_failed(capsys, monkey
     ],
 )
 def test_memory_and_gradflow_estimate_before_the_work(capsys, monkeypatch, argv, flag):
-    from tinyrnn.demos import common
+    from tinyrnn.commands import _common as common
 
     monkeypatch.setattr(common, "available_memory", lambda: 8 * 2**30)
     code, _, err = run(capsys, *argv)
@@ -108,7 +108,7 @@ def test_memory_and_gradflow_estimate_before_the_work(capsys, monkeypatch, argv,
 def test_gradflow_memory_error_names_its_own_flags(capsys, monkeypatch):
     """A MemoryError inside the training gradflow runs (which states memory's own sizes, such
     as --test-size) is reported with gradflow's flags."""
-    from tinyrnn.demos import memory
+    from tinyrnn.commands import _memory_train as memory
 
     def train_out_of_memory(cfg):
         memory.check_memory(lambda **k: 1, memory.size_flags(cfg))

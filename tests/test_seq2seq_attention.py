@@ -53,7 +53,8 @@ def test_dot_attention_with_a_bidirectional_encoder_is_refused_clearly():
 
 
 def test_checkpoint_records_attention_and_old_files_still_load(tmp_path):
-    from tinyrnn.demos.seq2seq import load_for_translation, translate
+    from tinyrnn.commands.seq2seq import load_for_translation
+    from tinyrnn.models.seq2seq import translate
 
     meta = dict(kind="seq2seq", task="reverse", chars="abc", steps=1, accuracy=0.0)
     model = Seq2Seq(6, 8, "gru", attention="general", rng=np.random.default_rng(1))

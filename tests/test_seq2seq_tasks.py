@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from tinyrnn.commands import _seq2seq_train as seq2seq
 from tinyrnn.data.seq2seq import EOS, PAD, AddTask, ReverseTask, Vocab, WordsTask, pad_batch
-from tinyrnn.demos import seq2seq
 from tinyrnn.models.seq2seq import Seq2Seq
 
 

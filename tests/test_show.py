@@ -13,7 +13,8 @@ import tinyrnn
 from show_helpers import CODE, model_probs, save_tiny, tiny_model
 from tinyrnn import cli
 from tinyrnn.checkpoint import save
-from tinyrnn.demos.charlm import CharLMConfig, fingerprint, prepare
+from tinyrnn.commands._charlm_run import CharLMConfig, prepare
+from tinyrnn.data.text import fingerprint
 from tinyrnn.errors import CorpusError
 from tinyrnn.functional import sigmoid
 from tinyrnn.models.adder import BinaryAdder
@@ -476,8 +477,8 @@ def default_corpus(monkeypatch):
             raise CorpusError("no .py files found")
         return box["text"], "the standard-library stand-in"
 
-    monkeypatch.setattr("tinyrnn.demos.charlm.load_corpus", stand_in)
-    monkeypatch.setattr("tinyrnn.demos.show.load_corpus", stand_in)
+    monkeypatch.setattr("tinyrnn.commands._charlm_run.load_corpus", stand_in)
+    monkeypatch.setattr("tinyrnn.commands.show.load_corpus", stand_in)
     return box
 
 
@@ -520,7 +521,7 @@ def test_show_needs_a_file_when_the_corpus_is_not_the_same(tmp_path, capsys, def
 
 def test_held_out_slice_is_the_training_split(tmp_path, default_corpus):
     from tinyrnn.checkpoint import read_header
-    from tinyrnn.demos.show import held_out_text
+    from tinyrnn.commands.show import held_out_text
 
     ck = tmp_path / "lm.npz"
     _train_default(ck)

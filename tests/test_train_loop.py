@@ -14,11 +14,13 @@ import pytest
 
 from tinyrnn import cli, train
 from tinyrnn.checkpoint import read_header
-from tinyrnn.demos import add as add_demo
-from tinyrnn.demos import charlm as C
-from tinyrnn.demos import memory, seq2seq
-from tinyrnn.demos.common import Interrupted
+from tinyrnn.commands import _charlm_run as C
+from tinyrnn.commands import _memory_train as memory
+from tinyrnn.commands import _seq2seq_train as seq2seq
+from tinyrnn.commands import add as add_demo
+from tinyrnn.commands.seq2seq import load_for_translation
 from tinyrnn.errors import Diverged
+from tinyrnn.signals import Interrupted
 
 MEMORY = ["memory", "adding", "--T", "10", "--hidden", "8", "--test-size", "50", "--quiet"]
 
@@ -189,7 +191,7 @@ def test_keep_best_saves_one_steps_whole_state(tmp_path, monkeypatch):
     assert header["optimizer"]["step"] == 3  # Adam's state of step 3, not of step 12
     assert header["meta"]["task_rng"] == seen["rng"]
     assert header["meta"]["curve"]["step"] == [3] and len(header["meta"]["curve"]["loss"]) == 3
-    model, _, _ = seq2seq.load_for_translation(str(ckpt))
+    model, _, _ = load_for_translation(str(ckpt))
     for k, v in seen["weights"].items():
         np.testing.assert_array_equal(model.state_dict()[k], v)
 

@@ -20,7 +20,7 @@ import sys
 from ._version import __version__
 from .commands import add_all
 from .commands._args import EXIT_CODES, Parser
-from .demos.common import RUN_SIZES, out_of_memory
+from .commands._common import RUN_SIZES, out_of_memory
 from .errors import Diverged, InputError, UsageError
 
 __all__ = ["main", "build_parser", "UsageError", "EXIT_CODES"]

@@ -8,6 +8,8 @@
   terminal or a plain progress line at a steady interval elsewhere (a log file), the divergence
   guard's ceiling, and the metrics every command reports under the same names (``steps``,
   ``train_seconds``, ``eval_seconds``, ``save_seconds``, ``signal``, ``exit_code``).
+- The divergence guard around an optimizer step (``guarded_step``) and the ceiling of a
+  cross-entropy (``ce_ceiling``); SIGINT/SIGTERM handling is :mod:`tinyrnn.signals`.
 
 A loop reads::
 
@@ -36,16 +38,112 @@ import sys
 import time
 from contextlib import contextmanager
 
-from .demos.common import Interrupted, StopFlag, Timer, close, progress, through, training
+import numpy as np
+
 from .errors import Diverged, NonFiniteError
 from .schedule import ConstantLR, CosineLR, lr_schedule
+from .signals import Interrupted, StopFlag, training
 from .threads import ThreadChoice
 
-__all__ = ["ConstantLR", "CosineLR", "lr_schedule", "Plan", "Run", "PROGRESS_SECONDS", "CHECKPOINT_SECONDS"]
+__all__ = [
+    "ConstantLR",
+    "CosineLR",
+    "lr_schedule",
+    "Plan",
+    "Run",
+    "Timer",
+    "ce_ceiling",
+    "guarded_step",
+    "PROGRESS_SECONDS",
+    "CHECKPOINT_SECONDS",
+]
 
 PROGRESS_SECONDS = 30.0  # the plain progress line's interval when stdout is not a terminal
 CHECKPOINT_SECONDS = 60.0  # periodic checkpoints: at an evaluation, at most this often (each one fsyncs)
 UNSAVED = "Note: no --save, so the trained model will not be kept"
+BAR_DELAY = 1.0  # seconds before a progress bar appears (so short loops show none)
+
+
+def progress(iterable, total: int, enabled: bool, desc: str = ""):
+    """A tqdm bar that appears only on loops longer than a second, only on a terminal."""
+    if not enabled or not sys.stdout.isatty():
+        return iterable
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return iterable
+    return tqdm(iterable, total=total or None, desc=desc, delay=BAR_DELAY, leave=False, dynamic_ncols=True)
+
+
+def through(bar, emit):
+    """``emit`` routed around the progress bar (cleared, the line printed, redrawn), so no printed
+    line is ever broken by the bar."""
+    if not hasattr(bar, "external_write_mode"):
+        return emit
+
+    def write(line):
+        with bar.external_write_mode():
+            emit(line)
+
+    return write
+
+
+def close(bar) -> None:
+    """Remove the bar before the final report (a loop left by ``break`` does not close it)."""
+    if hasattr(bar, "close"):
+        bar.close()
+
+
+class Timer:
+    """Accumulates the seconds spent inside ``with timer:`` blocks."""
+
+    def __init__(self):
+        self.seconds = 0.0
+
+    def __enter__(self):
+        self._t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds += time.perf_counter() - self._t0
+        return False
+
+
+def check_finite(
+    step: int,
+    loss: float,
+    norm: float = 0.0,
+    lr: float | None = None,
+    clip: float | None = None,
+    ceiling: float = math.inf,
+) -> None:
+    """The divergence guard, the one test of every training loop: raise Diverged when the loss
+    (or an evaluation) or the gradient norm is not finite, or the loss is above ``ceiling`` (for
+    a cross-entropy, 10 times that of a uniform guess: no model that still learns gets there).
+    ``lr`` and ``clip`` go into the message (what to change)."""
+    if not (math.isfinite(loss) and math.isfinite(norm)) or loss > ceiling:
+        raise Diverged(step, loss, lr, clip)
+
+
+def ce_ceiling(vocab_size: int) -> float:
+    """The divergence ceiling of a cross-entropy over ``vocab_size`` classes (nats)."""
+    return 10.0 * math.log(max(vocab_size, 2))
+
+
+def params_finite(model) -> bool:
+    """Every parameter finite (a float64 sum of finite float32 values cannot overflow)."""
+    return all(math.isfinite(float(p.data.sum(dtype=np.float64))) for p in model.parameters())
+
+
+def guarded_step(
+    opt, model, step: int, loss: float, norm: float, lr: float, clip: float | None = None, ceiling: float = math.inf
+) -> None:
+    """The divergence guard around an optimizer step: refuse a non-finite loss or gradient
+    before the update, and weights that the update made non-finite after it."""
+    check_finite(step, loss, norm, lr, clip, ceiling)
+    opt.step()
+    if not params_finite(model):
+        raise Diverged(step, loss, lr, clip)
 
 
 class Plan:
@@ -76,7 +174,7 @@ def _clock(seconds: float) -> str:
 class Run:
     """The frame of one training run (see the module's docstring). ``start`` steps and the
     timers' ``train_seconds`` / ``eval_seconds`` continue a resumed run. ``ceiling``: the
-    divergence guard's bound on a loss (for a cross-entropy, ``demos.common.ce_ceiling``).
+    divergence guard's bound on a loss (for a cross-entropy, ``ce_ceiling``).
     ``save()`` writes the run's checkpoint (``save_now``); after a second signal the run as it
     is then is saved, unless ``save_on_interrupt`` is False (keep-best: the file holds the best
     step and stays). Periodic checkpoints come at most every ``checkpoint_seconds``.
@@ -215,10 +313,10 @@ class Run:
         """The training loss of the step just done (for the progress line)."""
         self._loss = float(loss)
 
-    def check(self, value: float, step: int | None = None) -> None:
-        """The divergence guard on a loss or an evaluation: non-finite, or above the ceiling."""
-        if not math.isfinite(value) or value > self.ceiling:
-            raise Diverged(self.step if step is None else step, value, self.lr, self.clip)
+    def check(self, value: float, step: int | None = None, norm: float = 0.0) -> None:
+        """The divergence guard (``check_finite``) on a loss or an evaluation, and on the gradient
+        norm when given: non-finite, or above the run's ceiling."""
+        check_finite(self.step if step is None else step, value, norm, self.lr, self.clip, self.ceiling)
 
     def _progress_line(self) -> None:
         now = time.perf_counter()

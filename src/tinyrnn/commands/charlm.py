@@ -3,26 +3,56 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass, field
 
-from ..demos.common import check_output
 from ..errors import UsageError
 from . import show
 from ._args import (
     SEED,
     Parser,
+    _float_in,
     add_common,
     add_config_flags,
     add_threads,
+    flag,
     given,
     missing_action,
+    nonneg,
     print_json,
     report_stop,
     times,
 )
+from ._common import check_output
+
+
+@dataclass
+class SampleConfig:
+    """The settings of ``tinyrnn charlm sample`` (``--prime``/``--prime-file`` are one choice)."""
+
+    prime: str = ""
+    length: int = field(default=500, metadata=flag("characters to draw (default %(default)s)", type=nonneg))
+    temperature: float = field(
+        default=1.0,
+        metadata=flag(
+            "divides the logits, 1e-06 to 1e+06: below 1 is more conservative, above 1 more surprising "
+            "(default %(default)s)",
+            type=_float_in(1e-6, 1e6),
+        ),
+    )
+    top_k: int = field(
+        default=0,
+        metadata=flag(
+            "draw only among the K most likely characters; 1 = greedy, 0 = all (default %(default)s)",
+            type=nonneg,
+            metavar="K",
+        ),
+    )
+    seed: int = 0
 
 
 def train(args):
-    from ..demos import charlm
+    from . import _charlm_run as charlm
+    from ._charlm_train import train as train_run
 
     save = check_output(
         "--save",
@@ -41,7 +71,7 @@ def train(args):
         if args.time_budget:
             cfg.steps = 0
     emit = (lambda line: None) if args.quiet else print
-    _, _, metrics = charlm.train(cfg, emit, save=save, resume=args.resume, plot_to=png, threads=args.threads)
+    _, _, metrics = train_run(cfg, emit, save=save, resume=args.resume, plot_to=png, threads=args.threads)
     run = metrics["run"]  # this invocation (a resumed run has done more before)
     other = metrics["wall_seconds"] - run["train_seconds"] - run["eval_seconds"]
     done = f"{metrics['steps']} steps" + (f" ({run['steps']} in this run)" if run["steps"] != metrics["steps"] else "")
@@ -67,11 +97,12 @@ def train(args):
 def sample(args):
     import numpy as np
 
-    from ..demos import charlm
+    from ..models.charlm import sample as draw
+    from ._charlm_run import load_model
 
-    model, vocab, _ = charlm.load_model(args.checkpoint)
+    model, vocab, _ = load_model(args.checkpoint)
     prime = _read_prime_file(args.prime_file) if args.prime_file else args.prime
-    cfg = charlm.SampleConfig(prime=prime, **given(args, charlm.SampleConfig))
+    cfg = SampleConfig(prime=prime, **given(args, SampleConfig))
     vocab.encode(cfg.prime, "--prime-file" if args.prime_file else "--prime")
     if cfg.top_k and cfg.top_k > len(vocab):
         raise UsageError(f"--top-k must be at most the vocabulary size {len(vocab)}, got {cfg.top_k}")
@@ -87,7 +118,7 @@ def sample(args):
     if not args.json:
         sys.stdout.write(cfg.prime)
     try:
-        charlm.sample(
+        draw(
             model,
             vocab,
             cfg.prime,
@@ -117,7 +148,7 @@ def sample(args):
 
 
 def add_parser(sub):
-    from ..demos.charlm import CharLMConfig, SampleConfig
+    from ._charlm_run import CharLMConfig
 
     p = sub.add_parser(
         "charlm",

@@ -171,7 +171,6 @@ def _data(args):
 
 def _train(args) -> int:
     from ..data.sequences import Standardizer, encode_labels, stratified_split
-    from ..demos.common import ce_ceiling, check_output
     from ..models.classifier import (
         FitConfig,
         SequenceClassifier,
@@ -180,7 +179,8 @@ def _train(args) -> int:
         fit_classifier,
         save_classifier,
     )
-    from ..train import Run
+    from ..train import Run, ce_ceiling
+    from ._common import check_output
 
     inputs = {k: v for k, v in (("DATA", args.data), ("--test", args.test)) if v and os.path.exists(v)}
     save = check_output("--save", args.save, inputs=inputs, outputs={"--plot": args.plot})
@@ -304,7 +304,7 @@ def _print_confusion(classes, ev):
 
 
 def _plot(path, name, history, classes, confusion):
-    from ..demos.common import pyplot
+    from ._common import pyplot
 
     plt = pyplot()
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2))

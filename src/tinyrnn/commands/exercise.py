@@ -12,7 +12,7 @@ def run(args) -> int:
     if args.out is None:
         print(template(args.cell), end="")
         return 0
-    from ..demos.common import check_output
+    from ._common import check_output
 
     path = check_output("--out", args.out) or args.out
     if os.path.exists(path):

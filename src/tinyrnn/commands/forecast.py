@@ -139,7 +139,6 @@ def _series(args):
 
 
 def _train(args) -> int:
-    from ..demos.common import check_output
     from ..models.forecaster import (
         ForecastConfig,
         baselines,
@@ -150,6 +149,7 @@ def _train(args) -> int:
         rmse,
     )
     from ..train import Run
+    from ._common import check_output
 
     inputs = {"DATA": args.data} if os.path.exists(args.data) else {}
     png = check_output("--plot", args.plot, image=True, inputs=inputs)
@@ -228,7 +228,7 @@ def _train(args) -> int:
 
 
 def _plot(path, name, train, test, forecast, base):
-    from ..demos.common import pyplot
+    from ._common import pyplot
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(10, 4.2))

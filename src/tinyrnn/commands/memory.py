@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from ..demos.common import check_output
 from ..errors import UsageError
 from ._args import add_common, add_config_flags, add_threads, given, positive, print_json
+from ._common import check_output
 
 
 def run(args):
-    from ..demos import memory
+    from . import _memory_train as memory
 
     args._prog = prog = f"tinyrnn memory {args.task}"  # errors name the task
     cfg = memory.MemoryConfig(task=args.task, quiet=args.quiet, **given(args, memory.MemoryConfig)).resolved()
@@ -46,8 +46,8 @@ def run(args):
 
 
 def _memory_sweep(args, cfg, prog):
-    from ..demos import memory_sweep
     from ..sweep import SweepError
+    from . import _memory_sweep as memory_sweep
 
     if args.save:
         raise UsageError("--save saves one run; it cannot be used with --sweep")
@@ -76,7 +76,7 @@ def _memory_sweep(args, cfg, prog):
 
 
 def add_parser(sub):
-    from ..demos.memory import MemoryConfig
+    from ._memory_train import MemoryConfig
 
     p = sub.add_parser(
         "memory",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ..demos.common import check_output
 from ..errors import UsageError
 from ._args import (
     Parser,
@@ -16,10 +15,11 @@ from ._args import (
     report_stop,
     times,
 )
+from ._common import check_output
 
 
 def train(args):
-    from ..demos import seq2seq
+    from . import _seq2seq_train as seq2seq
 
     save = check_output(
         "--save",
@@ -86,23 +86,23 @@ def check(cfg) -> None:
 
 
 def translate(args):
-    from ..demos import seq2seq
+    from ..models.seq2seq import translate as translate_batch
 
     png = check_output("--plot", args.plot, image=True, inputs={"CKPT": args.checkpoint})
     empty = [i for i, s in enumerate(args.inputs) if not s]
     if empty:
         raise UsageError(f"INPUT {empty[0] + 1} is empty; give at least one character to translate")
-    model, vocab, header = seq2seq.load_for_translation(args.checkpoint)
+    model, vocab, header = load_for_translation(args.checkpoint)
     if png and model.attention_kind == "none":
         raise UsageError(
             f"--plot draws attention weights, and {args.checkpoint} has no attention "
             "(train with --attention dot, general or additive)"
         )
-    outs = seq2seq.translate(model, vocab, args.inputs, args.beam)
+    outs = translate_batch(model, vocab, args.inputs, args.beam)
     for src, out in zip(args.inputs, outs):
         print(f"{src} -> {out}")
     if png:
-        seq2seq.plot_attention(model, vocab, args.inputs, outs, png)
+        plot_attention(model, vocab, args.inputs, outs, png)
         print(f"Attention plot written to {png}")
     if args.json:
         print_json(dict(task=header["meta"].get("task"), translations=dict(zip(args.inputs, outs))))
@@ -110,7 +110,7 @@ def translate(args):
 
 
 def add_parser(sub):
-    from ..demos.seq2seq import ATTENTION_STEPS, TASK_DEFAULTS, Seq2SeqConfig
+    from ._seq2seq_train import ATTENTION_STEPS, TASK_DEFAULTS, Seq2SeqConfig
 
     def per_task(key, fmt=str):
         return "default " + ", ".join(f"{fmt(v[key])} for {k}" for k, v in TASK_DEFAULTS.items())
@@ -180,3 +180,38 @@ def add_parser(sub):
     )
     r.set_defaults(run=translate)
     p.set_defaults(run=lambda args: missing_action(p, "train or translate"))
+
+
+def load_for_translation(path):
+    """(model, vocab, header) from a seq2seq checkpoint; raises CheckpointError/ValueError."""
+    from ..checkpoint import load as load_checkpoint
+    from ..data.seq2seq import Vocab
+    from ..models.seq2seq import Seq2Seq
+    from ._seq2seq_train import read_checked
+
+    header = read_checked(path)
+    cfg = dict(header["config"])
+    model = Seq2Seq(**cfg)
+    load_checkpoint(path, model)
+    return model, Vocab(header["meta"]["chars"]), header
+
+
+def plot_attention(model, vocab, sources, outputs, path) -> None:
+    """Draw each translation's attention weights: output characters (rows, then </s>) against
+    source characters (columns). For reverse, the anti-diagonal."""
+    from ._common import pyplot, save_figure
+
+    plt = pyplot()
+    n = len(sources)
+    fig, axes = plt.subplots(1, n, figsize=(max(3.0, 0.45 * max(map(len, sources)) + 1.5) * n, 4.5), squeeze=False)
+    for ax, src, out in zip(axes[0], sources, outputs):
+        w = model.attention_weights(vocab.encode(src), vocab.encode(out, "output"))  # (len(out)+1, len(src))
+        ax.imshow(w, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
+        ax.set_xticks(range(len(src)), list(src))
+        ax.set_yticks(range(len(out) + 1), list(out) + ["</s>"])
+        ax.set_xlabel("source")
+        ax.set_ylabel("output")
+        ax.set_title(f"{src} -> {out}", fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, path, dpi=110)
+    plt.close(fig)

@@ -12,6 +12,7 @@ confusion matrix.
 
 from __future__ import annotations
 
+import math
 from contextlib import nullcontext
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -21,14 +22,12 @@ import numpy as np
 from .. import init
 from .._check import choice, positive_int
 from ..data.sequences import length_batches
-from ..demos.common import ce_ceiling
-from ..errors import Diverged
 from ..losses import cross_entropy
 from ..module import Module
 from ..nn import Dropout, Linear
-from ..optim import Adam, clip_grad_norm_
+from ..optim import Adam, clip_grad_norm_, grad_norm
 from ..schedule import CosineLR, EarlyStopping
-from ..train import Plan, Run
+from ..train import Plan, Run, ce_ceiling, check_finite
 from .memory import CELLS, recurrent_layer
 
 POOLS = ("last", "mean", "max")
@@ -236,22 +235,38 @@ class FitConfig:
 
 
 def gradient_step(
-    model: SequenceModel, opt, lr: float, loss_fn, x, target, lengths=None, clip: float = 0.0, step: int = 0
+    model: SequenceModel,
+    opt,
+    lr: float,
+    loss_fn,
+    x,
+    target,
+    lengths=None,
+    clip: float = 0.0,
+    step: int = 0,
+    on_grad=None,
 ) -> float:
     """One update: forward, ``loss, dy = loss_fn(y, target)``, backward, clip the global gradient
-    norm to ``clip`` (0: none), set the learning rate, step. Returns the loss; a non-finite one
-    raises :class:`Diverged` before anything is updated."""
+    norm to ``clip`` (0: none), set the learning rate, step. Returns the loss.
+
+    ``on_grad(loss, grad_norm)`` is called before the optimizer step (the norm before clipping)
+    and may raise to stop a diverging run before the weights change (a training loop passes its
+    ``Run.check``); by default a non-finite loss or gradient raises :class:`Diverged`
+    (``tinyrnn.train.check_finite``)."""
     model.zero_grad()
     y, cache = model.forward(x, lengths)
     loss, dy = loss_fn(y, target)
-    if not np.isfinite(loss):
-        raise Diverged(step, float(loss), lr=opt.lr, clip=clip or None)
-    model.backward(dy, cache)
-    if clip:
-        clip_grad_norm_(opt.params, clip)
+    loss, norm = float(loss), math.nan  # a non-finite loss has no gradient: the guard stops it
+    if math.isfinite(loss):
+        model.backward(dy, cache)
+        norm = clip_grad_norm_(opt.params, clip) if clip else grad_norm(opt.params)
+    if on_grad is None:
+        check_finite(step, loss, norm, lr, clip or None)
+    else:
+        on_grad(loss, norm)
     opt.lr = lr
     opt.step()
-    return float(loss)
+    return loss
 
 
 def classifier_plan(config: FitConfig, n: int) -> Plan:
@@ -318,8 +333,8 @@ def fit_classifier(
                             lengths[idx],
                             cfg.clip,
                             step,
+                            on_grad=lambda loss, norm, step=step: loop.check(loss, step, norm),
                         )
-                    loop.check(loss, step)
                     loop.log(loss)
                     losses.append(loss)
                 if not losses:

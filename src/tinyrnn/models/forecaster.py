@@ -183,8 +183,8 @@ def fit_forecaster(
                                 Y[idx],
                                 clip=cfg.clip,
                                 step=step,
+                                on_grad=lambda loss, norm, step=step: loop.check(loss, step, norm),
                             )
-                        loop.check(loss, step)
                         loop.log(loss)
                         losses.append(loss)
                     if losses:

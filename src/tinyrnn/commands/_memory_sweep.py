@@ -13,7 +13,7 @@ import os
 from dataclasses import asdict, replace
 
 from ..errors import Diverged, UsageError
-from . import memory
+from . import _memory_train as memory
 
 # Sweep keys and how their values are read; the names are MemoryConfig's fields.
 SWEEP_KEYS = {
@@ -236,7 +236,7 @@ def table(records: list[dict]) -> str:
 
 def plot(path: str, records: list[dict]) -> None:
     """The task's score against T, one line per cell (mean over seeds, every seed as a dot)."""
-    from .common import pyplot, save_figure
+    from ._common import pyplot, save_figure
 
     plt = pyplot()
     task = records[0]["config"]["task"]

@@ -1,70 +1,16 @@
-"""Helpers shared by the demos: progress bars, timers, plotting back-end, and the edges of a
-training run (output paths checked before work, a memory estimate, the divergence guard,
-SIGINT/SIGTERM handled between steps)."""
+"""Helpers shared by the commands: the plotting back-end, output paths checked before work,
+the memory estimate of a run, and the settings of a resumed run."""
 
 from __future__ import annotations
 
 import contextvars
 import dataclasses
-import math
 import os
-import signal
-import sys
-import time
-from contextlib import contextmanager
 
 import numpy as np
 
-from .. import paths  # noqa: E402
-from ..errors import Diverged, NonFiniteError, UsageError  # noqa: E402,F401  (re-exported)
-
-# ---------------------------------------------------------------- progress and time
-BAR_DELAY = 1.0  # seconds before a progress bar appears (so short loops show none)
-
-
-def progress(iterable, total: int, enabled: bool, desc: str = ""):
-    """A tqdm bar that appears only on loops longer than a second, only on a terminal."""
-    if not enabled or not sys.stdout.isatty():
-        return iterable
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return iterable
-    return tqdm(iterable, total=total or None, desc=desc, delay=BAR_DELAY, leave=False, dynamic_ncols=True)
-
-
-def through(bar, emit):
-    """``emit`` routed around the progress bar (cleared, the line printed, redrawn), so no printed
-    line is ever broken by the bar."""
-    if not hasattr(bar, "external_write_mode"):
-        return emit
-
-    def write(line):
-        with bar.external_write_mode():
-            emit(line)
-
-    return write
-
-
-def close(bar) -> None:
-    """Remove the bar before the final report (a loop left by ``break`` does not close it)."""
-    if hasattr(bar, "close"):
-        bar.close()
-
-
-class Timer:
-    """Accumulates the seconds spent inside ``with timer:`` blocks."""
-
-    def __init__(self):
-        self.seconds = 0.0
-
-    def __enter__(self):
-        self._t0 = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc):
-        self.seconds += time.perf_counter() - self._t0
-        return False
+from .. import paths
+from ..errors import UsageError
 
 
 def pyplot():
@@ -198,54 +144,6 @@ def out_of_memory(e: MemoryError) -> str:
     )
 
 
-# ---------------------------------------------------------------- divergence
-def check_finite(
-    step: int, loss: float, norm: float, lr: float, clip: float | None = None, ceiling: float = math.inf
-) -> None:
-    """The divergence guard: raise Diverged when the loss or the gradient norm is not finite, or
-    the loss is above ``ceiling`` (for a cross-entropy, 10 times that of a uniform guess: no
-    model that still learns gets there)."""
-    if not (math.isfinite(loss) and math.isfinite(norm)) or loss > ceiling:
-        raise Diverged(step, loss, lr, clip)
-
-
-def ce_ceiling(vocab_size: int) -> float:
-    """The divergence ceiling of a cross-entropy over ``vocab_size`` classes (nats)."""
-    return 10.0 * math.log(max(vocab_size, 2))
-
-
-def params_finite(model) -> bool:
-    """Every parameter finite (a float64 sum of finite float32 values cannot overflow)."""
-    return all(math.isfinite(float(p.data.sum(dtype=np.float64))) for p in model.parameters())
-
-
-def guarded_step(
-    opt, model, step: int, loss: float, norm: float, lr: float, clip: float | None = None, ceiling: float = math.inf
-) -> None:
-    """The divergence guard around an optimizer step: refuse a non-finite loss or gradient
-    before the update, and weights that the update made non-finite after it."""
-    check_finite(step, loss, norm, lr, clip, ceiling)
-    opt.step()
-    if not params_finite(model):
-        raise Diverged(step, loss, lr, clip)
-
-
-class training:
-    """The context of a training loop: SIGINT/SIGTERM caught between steps (a StopFlag), and
-    NumPy's overflow warnings silenced (the divergence guard reports non-finite values)."""
-
-    def __enter__(self) -> StopFlag:
-        self._err = np.errstate(over="ignore", invalid="ignore", divide="ignore")
-        self._err.__enter__()
-        self._flag = StopFlag().__enter__()
-        return self._flag
-
-    def __exit__(self, *exc):
-        self._flag.__exit__(*exc)
-        self._err.__exit__(*exc)
-        return False
-
-
 # ---------------------------------------------------------------- resume
 def resume_settings(
     path: str, header: dict, kind: str, given: dict, fixed: tuple, free: tuple, step: int, seconds: float
@@ -288,74 +186,3 @@ def settings_types(config_cls, skip=()) -> dict:
     ``train_config``), ``skip`` left out (settings added later, or not part of a run)."""
     kinds = {"int": int, "float": float, "str": str, "bool": bool, "list": list, "dict": dict}
     return {f.name: kinds[str(f.type)] for f in dataclasses.fields(config_cls) if f.name not in skip}
-
-
-# ---------------------------------------------------------------- signals
-SIGNAL_NAMES = {signal.SIGINT: "Ctrl-C (SIGINT)", signal.SIGTERM: "SIGTERM"}
-
-
-class Interrupted(KeyboardInterrupt):
-    """A second SIGINT or SIGTERM: stop now. ``exit_code`` is 128 + the signal's number."""
-
-    def __init__(self, signum):
-        super().__init__(SIGNAL_NAMES.get(signum, str(signum)))
-        self.signum, self.exit_code = signum, 128 + int(signum)
-
-
-class StopFlag:
-    """SIGINT and SIGTERM set a flag that the training loop checks between steps; a second
-    signal stops at once (Interrupted, exit code 128 + its number), except inside ``held()``
-    blocks (a training step, a save), which it lets finish first. ``exit_code`` is 130 for
-    SIGINT, 143 for SIGTERM."""
-
-    def __init__(self):
-        self.signum = None
-        self._old = {}
-        self._held = 0
-        self._pending = None
-
-    @property
-    def stop(self) -> bool:
-        return self.signum is not None
-
-    @property
-    def exit_code(self) -> int:
-        return 128 + int(self.signum) if self.signum else 0
-
-    @property
-    def name(self) -> str:
-        return SIGNAL_NAMES.get(self.signum, str(self.signum))
-
-    def __enter__(self):
-        for s in SIGNAL_NAMES:
-            try:
-                self._old[s] = signal.signal(s, self._handle)
-            except ValueError:  # not the main thread: leave signals alone
-                pass
-        return self
-
-    def _handle(self, signum, frame):
-        if self.signum is None:
-            self.signum = signum
-        elif self._held:
-            self._pending = signum
-        else:
-            self.signum = signum
-            raise Interrupted(signum)
-
-    @contextmanager
-    def held(self):
-        """A block a second signal does not cut: it stops the run when the block ends."""
-        self._held += 1
-        try:
-            yield
-        finally:
-            self._held -= 1
-        if not self._held and self._pending is not None:
-            self.signum, self._pending = self._pending, None
-            raise Interrupted(self.signum)
-
-    def __exit__(self, *exc):
-        for s, old in self._old.items():
-            signal.signal(s, old)
-        return False

@@ -14,14 +14,14 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..checkpoint import save as save_checkpoint
-from ..commands._args import _float_in, flag, positive, positive_float
 from ..data import memory as tasks
 from ..errors import UsageError
 from ..models.memory import CELLS, EVAL_CHUNK, MemoryModel, evaluate
 from ..optim import OPTIMIZERS, clip_grad_norm_, grad_norm
 from ..schedule import lr_schedule
-from ..train import Plan, Run
-from .common import ce_ceiling, check_memory, guarded_step
+from ..train import Plan, Run, ce_ceiling, guarded_step
+from ._args import _float_in, flag, positive, positive_float
+from ._common import check_memory
 
 # Defaults that depend on the task (None in MemoryConfig means "the task's value"). Without
 # --steps a run trains for TIME_BUDGET seconds (the targets are "within 300 s of training").
@@ -339,7 +339,7 @@ def _record(curve, step, seqs, seconds, train_loss, score):
 
 def plot(path: str, metrics: dict) -> None:
     """Learning curve: the held-out loss against training sequences, with the baseline."""
-    from .common import pyplot, save_figure
+    from ._common import pyplot, save_figure
 
     plt = pyplot()
     c = metrics["curve"]

@@ -10,7 +10,13 @@ import numpy as np
 from ..checkpoint import CheckpointError, check_config, check_meta, read_for
 from ..checkpoint import load as load_checkpoint
 from ..checkpoint import save as save_checkpoint
-from ..commands._args import (
+from ..data.seq2seq import SPECIALS, TASKS, WORD_PAIRS, pad_batch
+from ..models.seq2seq import Seq2Seq, accuracy_within, evaluate, translate
+from ..nn import CELLS
+from ..optim import Adam, clip_grad_norm_, grad_norm
+from ..schedule import lr_schedule
+from ..train import Plan, Run, ce_ceiling, guarded_step
+from ._args import (
     _float_in,
     _int_in,
     flag,
@@ -21,13 +27,7 @@ from ..commands._args import (
     resume_keys,
     resume_policy,
 )
-from ..data.seq2seq import SPECIALS, TASKS, WORD_PAIRS, Vocab, pad_batch
-from ..models.seq2seq import Seq2Seq, accuracy_within, evaluate, translate
-from ..nn import CELLS
-from ..optim import Adam, clip_grad_norm_, grad_norm
-from ..schedule import lr_schedule
-from ..train import Plan, Run
-from .common import ce_ceiling, check_memory, guarded_step, pyplot, resume_settings, save_figure, settings_types, smooth
+from ._common import check_memory, pyplot, resume_settings, save_figure, settings_types, smooth
 
 UNSEEN_WORDS = ["mans", "old", "kin", "blak", "hig"]
 
@@ -441,31 +441,3 @@ def resume_config(path: str, given: dict) -> Seq2SeqConfig:
         float(meta.get("train_seconds", 0.0)),
     )
     return Seq2SeqConfig(**settings)
-
-
-def load_for_translation(path):
-    """(model, vocab, header) from a seq2seq checkpoint; raises CheckpointError/ValueError."""
-    header = read_checked(path)
-    cfg = dict(header["config"])
-    model = Seq2Seq(**cfg)
-    load_checkpoint(path, model)
-    return model, Vocab(header["meta"]["chars"]), header
-
-
-def plot_attention(model: Seq2Seq, vocab: Vocab, sources, outputs, path) -> None:
-    """Draw each translation's attention weights: output characters (rows, then </s>) against
-    source characters (columns). For reverse, the anti-diagonal."""
-    plt = pyplot()
-    n = len(sources)
-    fig, axes = plt.subplots(1, n, figsize=(max(3.0, 0.45 * max(map(len, sources)) + 1.5) * n, 4.5), squeeze=False)
-    for ax, src, out in zip(axes[0], sources, outputs):
-        w = model.attention_weights(vocab.encode(src), vocab.encode(out, "output"))  # (len(out)+1, len(src))
-        ax.imshow(w, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
-        ax.set_xticks(range(len(src)), list(src))
-        ax.set_yticks(range(len(out) + 1), list(out) + ["</s>"])
-        ax.set_xlabel("source")
-        ax.set_ylabel("output")
-        ax.set_title(f"{src} -> {out}", fontsize=10)
-    fig.tight_layout()
-    save_figure(fig, path, dpi=110)
-    plt.close(fig)

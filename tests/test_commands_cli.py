@@ -1,4 +1,4 @@
-"""The demos through ``cli.main``: numbers, learning, --json, and exit code 2 for bad input."""
+"""The small commands through ``cli.main``: numbers, learning, --json, and exit code 2 for bad input."""
 
 import json
 import runpy
@@ -9,7 +9,9 @@ import pytest
 
 import tinyrnn as tr
 from tinyrnn import cli
-from tinyrnn.demos import add, hello, seq2seq, srn
+from tinyrnn.commands import _seq2seq_train as seq2seq
+from tinyrnn.commands import add, hello, srn
+from tinyrnn.models.seq2seq import translate
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -154,7 +156,7 @@ def test_beam_one_equals_greedy():
     cfg = seq2seq.Seq2SeqConfig(steps=150, quiet=True)
     model, task, _ = seq2seq.train(cfg)
     words = ["man", "black", "mans", "kin", "zzz", "q"]
-    assert seq2seq.translate(model, task.vocab, words, beam=1) == [
+    assert translate(model, task.vocab, words, beam=1) == [
         task.vocab.decode(model.beam(task.vocab.encode(w), 1, 20)) for w in words
     ]
 
