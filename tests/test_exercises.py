@@ -243,6 +243,30 @@ def test_an_unusable_file_exits_2(capsys, tmp_path, text, words):
     assert len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    "name, data, words",
+    [
+        ("plot.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not UTF-8 text (byte 0x89) at byte offset 0, line 1"),
+        ("data.csv", b"a,b\n1,2\n\x00\x07\x00", "holds a NUL byte at byte offset 8, line 3"),
+        ("mine.py", b"def rnn_step():\n    return 'caf\xe9'\n", "not UTF-8 text (byte 0xe9) at byte offset 31, line 2"),
+        ("utf16.py", "def rnn_step(): pass\n".encode("utf-16"), "not UTF-8 text (byte 0xff) at byte offset 0"),
+        ("coding.py", b"# -*- coding: nonesuch -*-\ndef rnn_step(): pass\n", "coding declaration is refused"),
+    ],
+)
+def test_a_file_that_is_not_python_text_says_what_it_found(capsys, tmp_path, name, data, words):
+    path = tmp_path / name
+    path.write_bytes(data)
+    code, out, err = run(capsys, "check", path)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert "is not a Python source file" in err and words in err and "None" not in err, err
+
+
+def test_a_declared_encoding_is_honoured(tmp_path):
+    path = tmp_path / "latin.py"
+    path.write_bytes(b"# -*- coding: latin-1 -*-\nfrom tinyrnn.reference import rnn_step\nNAME = 'caf\xe9'\n")
+    assert check_file(str(path))["functions"]["rnn_step"]["status"] == "correct"
+
+
 def test_a_missing_file_exits_2(capsys, tmp_path):
     code, _, err = run(capsys, "check", tmp_path / "nothing.py")
     assert code == 2 and "no such file" in err
