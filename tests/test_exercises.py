@@ -14,7 +14,7 @@ import pytest
 
 from tinyrnn import cli
 from tinyrnn import reference as ref
-from tinyrnn.exercises import FUNCTIONS, check_file, template
+from tinyrnn.exercises import FUNCTIONS, check_file, format_report, template
 from tinyrnn.exercises.diagnose import check_function
 from tinyrnn.exercises.equations import EQUATIONS, FUNCTION_EQUATIONS
 
@@ -301,6 +301,61 @@ def test_output_format(capsys, tmp_path):
     assert re.search(r"✗ gru_step_backward: \(G4\) is wrong \(batch \d", out)
     assert any(line.strip() == EQUATIONS["G4"][0] for line in lines)
     assert lines[-1].startswith("hint: (G4): da_n = dh_next (1 - z) (1 - n²); largest difference")
+
+
+def test_every_line_reads_as_english(capsys, tmp_path):
+    path = write(
+        tmp_path,
+        "mine.py",
+        "import numpy as np\n"
+        "def rnn_step(*a):\n    raise ValueError('boom')\n"
+        "def rnn_step_backward(*a):\n    raise NotImplementedError\n"
+        "def lstm_step(*a):\n    return np.zeros(3)\n"
+        "def gru_step(*a):\n    return np.zeros((1, 1)), None\n",
+    )
+    code, out, _ = run(capsys, "check", path)
+    assert code == 4
+    assert out.splitlines()[1:] == [
+        "  ✗ rnn_step: error: rnn_step raised ValueError at line 3: boom",
+        "  · rnn_step_backward: not checked: rnn_step is not right on any input yet: fix it first, "
+        "then rnn_step_backward is checked with its cache",
+        "  ✗ lstm_step: wrong type: lstm_step returned a value of type ndarray, expected a tuple "
+        "(h_next, c_next, cache)",
+        "  ✗ gru_step: wrong shape: gru_step's h_next has shape (1, 1), expected (1, 3) (batch 1, with biases)",
+        "Not done yet: rnn_step raises an exception.",
+    ]
+
+
+@pytest.mark.parametrize(
+    "status, ending",
+    [
+        ("wrong type", "returns the wrong kind of value."),
+        ("wrong shape", "returns an array of the wrong shape."),
+        ("error", "raises an exception."),
+        ("not written", "is not written yet."),
+        ("not checked", "could not be checked yet."),
+        ("timed out", "did not return within the time limit."),
+        ("crashed", "stopped the whole process."),
+    ],
+)
+def test_the_summary_of_each_status_is_a_sentence(status, ending):
+    r = dict(status=status, equation=None, message="m", max_diff=None, where=None)
+    report = dict(file="f.py", ok=False, function="gru_step", equation=None, functions={"gru_step": r})
+    assert format_report(report)[-1] == "Not done yet: gru_step " + ending
+
+
+@pytest.mark.parametrize(
+    "names, line",
+    [
+        (["rnn_step"], "rnn_step is correct."),
+        (["rnn_step", "lstm_step"], "Both functions are correct."),
+        (["rnn_step", "lstm_step", "gru_step"], "All 3 functions are correct."),
+    ],
+)
+def test_the_count_of_correct_functions_agrees(names, line):
+    r = dict(status="correct", equation=None, message="", max_diff=None, where=None)
+    report = dict(file="f.py", ok=True, function=None, equation=None, functions={n: r for n in names})
+    assert format_report(report)[-1] == line
 
 
 def test_the_hint_names_the_gate(tmp_path):

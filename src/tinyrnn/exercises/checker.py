@@ -261,10 +261,9 @@ def format_report(report: dict) -> list[str]:
         mark = _MARK.get(r["status"], "✗")
         if r["status"] == OK:
             lines.append(f"  {mark} {name}")
-        elif r["status"] == "wrong":
-            lines.append(f"  {mark} {name}: ({r['equation']}) is wrong ({r['where']})")
-        elif r["status"] == "wrong shape":
-            lines.append(f"  {mark} {name}: wrong shape at ({r['equation']}) ({r['where']})")
+        elif r["status"] in ("wrong", "wrong shape") and r["equation"]:
+            what = "is wrong" if r["status"] == "wrong" else "gives an array of the wrong shape"
+            lines.append(f"  {mark} {name}: ({r['equation']}) {what} ({r['where']})")
         else:
             lines.append(f"  {mark} {name}: {r['status']}: {r['message']}")
     if report["equation"]:
@@ -276,7 +275,27 @@ def format_report(report: dict) -> list[str]:
             f"hint: {r['message']}",
         ]
     elif report["ok"]:
-        lines.append(f"All {len(report['functions'])} functions are correct.")
+        lines.append(_all_correct(list(report["functions"])))
     else:
-        lines.append(f"Not done yet: {report['function']} is {report['functions'][report['function']]['status']}.")
+        name = report["function"]
+        lines.append(f"Not done yet: {name} {_NOT_DONE[report['functions'][name]['status']]}.")
     return lines
+
+
+# what a function whose status is the key does, as the end of "Not done yet: NAME ..."
+_NOT_DONE = {
+    "wrong": "gives wrong values",
+    "wrong shape": "returns an array of the wrong shape",
+    "wrong type": "returns the wrong kind of value",
+    "error": "raises an exception",
+    "not written": "is not written yet",
+    "not checked": "could not be checked yet",
+    "timed out": "did not return within the time limit",
+    "crashed": "stopped the whole process",
+}
+
+
+def _all_correct(names: list[str]) -> str:
+    if len(names) == 1:
+        return f"{names[0]} is correct."
+    return f"{'Both' if len(names) == 2 else f'All {len(names)}'} functions are correct."
