@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..exercises import check_file, format_report
 from ..exercises.checker import TIMEOUT
-from ._args import positive_float, print_json
+from ._args import exit_codes, positive_float, print_json
 
 
 def run(args) -> int:
@@ -36,6 +36,7 @@ def add_parser(sub) -> None:
         "it defines against tinyrnn.reference in float64, and name the first broken "
         "equation of docs/bptt.md. Exit 0 when every defined function is correct, 4 "
         "when one is wrong or not written, 2 when FILE cannot be checked.",
+        epilog=exit_codes(trains=False, check=True),
     )
     p.add_argument("file", metavar="FILE", help="the Python file with your functions (from 'tinyrnn exercise')")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")

@@ -14,6 +14,7 @@ from ._args import (
     _float_in,
     add_common,
     add_threads,
+    exit_codes,
     nonneg,
     positive,
     positive_float,
@@ -32,6 +33,7 @@ def add_parser(sub) -> None:
         "classify",
         help="classify sequences: a named benchmark or your .npz / .csv",
         description="Train a recurrent sequence classifier, or predict with one.",
+        epilog=exit_codes(trains=True, check=False),
     )
     verbs = p.add_subparsers(dest="verb", metavar="{train,predict}", required=True)
     t = verbs.add_parser(
@@ -40,6 +42,7 @@ def add_parser(sub) -> None:
         description="DATA: JapaneseVowels, GunPoint or ItalyPowerDemand (official train/test "
         "splits; needs the extra: pip install 'tinyrnn[data]'), or a .npz (x (N, T, F), "
         "optional lengths (N,), y (N,)) or long-form .csv file.",
+        epilog=exit_codes(trains=True, check=False),
     )
     t.add_argument("data", metavar="DATA")
     t.add_argument("--test", metavar="FILE", help="a separate test file (same format as DATA)")
@@ -114,6 +117,7 @@ def add_parser(sub) -> None:
         "predict",
         help="predict the classes of DATA with a checkpoint",
         description="Labels in DATA are optional; where present, the accuracy is reported.",
+        epilog=exit_codes(trains=False, check=False),
     )
     q.add_argument("checkpoint", metavar="CKPT")
     q.add_argument("data", metavar="DATA")
