@@ -91,6 +91,8 @@ def test_unfilled_template_is_not_written_everywhere(capsys, tmp_path):
     assert result["function"] == "rnn_step"
     assert set(result["functions"]) == set(FUNCTIONS)
     assert all(r["status"] == "not written" for r in result["functions"].values())
+    assert result["status"] == "not done" and len(result["problems"]) == 6
+    assert result["problems"][0] == "rnn_step: not written: rnn_step raises NotImplementedError"
     assert out.count("not written") >= 6
 
 
@@ -101,10 +103,13 @@ def test_a_solution_unlike_the_reference_passes(capsys, solution):
     result = last_json(out)
     assert code == 0, out
     assert result == dict(
+        file=solution,
+        status="correct",
         ok=True,
         equation=None,
         function=None,
         functions={n: dict(status="correct", equation=None, message="", max_diff=None) for n in FUNCTIONS},
+        problems=[],
     )
     assert out.count("✓") == 6
 
@@ -265,6 +270,91 @@ def test_a_declared_encoding_is_honoured(tmp_path):
     path = tmp_path / "latin.py"
     path.write_bytes(b"# -*- coding: latin-1 -*-\nfrom tinyrnn.reference import rnn_step\nNAME = 'caf\xe9'\n")
     assert check_file(str(path))["functions"]["rnn_step"]["status"] == "correct"
+
+
+@pytest.mark.parametrize(
+    "name, data, words",
+    [
+        ("plot.png", b"\x89PNG\r\n\x1a\n\x00\x00", "not UTF-8 text"),
+        ("mine.py", b"def rnn_step(x):\n    return (x\n", "line 2: syntax error"),
+        ("missing.py", None, "no such file"),
+    ],
+)
+def test_json_is_one_object_when_the_file_cannot_be_checked(capsys, tmp_path, name, data, words):
+    path = tmp_path / name
+    if data is not None:
+        path.write_bytes(data)
+    code, out, err = run(capsys, "check", path, "--json")
+    assert code == 2 and len(out.splitlines()) == 1 and words in err, (out, err)
+    result = json.loads(out)
+    assert result["status"] == "cannot check" and result["ok"] is False and result["functions"] == {}
+    assert len(result["problems"]) == 1 and words in result["problems"][0]
+    assert err.strip() == f"tinyrnn check: error: {result['problems'][0]}"
+
+
+def test_json_is_one_object_on_an_internal_error(capsys, tmp_path, monkeypatch):
+    from tinyrnn.commands import check
+
+    def broken(*a, **k):
+        raise RuntimeError("the checker broke")
+
+    monkeypatch.setattr(check, "check_file", broken)
+    code, out, err = run(capsys, "check", tmp_path / "x.py", "--json")
+    result = json.loads(out)
+    assert code == 1 and result["status"] == "internal error" and "internal error" in err
+    assert result["problems"] == ["RuntimeError: the checker broke"]
+
+
+def test_ctrl_c_stops_the_child_too(tmp_path):
+    """The child runs in its own session, so a Ctrl-C reaches only the checker: it must end it."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = write(tmp_path, "loop.py", LOOP_FN)
+    pids = tmp_path / "pids"
+    code = (
+        "import signal, subprocess, sys\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+        "real = subprocess.Popen\n"
+        "def spy(*a, **k):\n"
+        "    p = real(*a, **k)\n"
+        f"    open({str(pids)!r}, 'a').write(str(p.pid) + '\\n')\n"
+        "    return p\n"
+        "subprocess.Popen = spy\n"
+        "from tinyrnn.cli import main\n"
+        f"sys.exit(main(['check', {path!r}, '--timeout', '60']))\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while not pids.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)  # the child is in the endless loop by now
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and b"interrupted" in err, err
+    child = int(pids.read_text().split()[0])
+    time.sleep(0.5)
+    alive = _running(child)
+    if alive:  # leave nothing running, then fail
+        os.kill(child, signal.SIGKILL)
+    assert not alive, "the checker's child outlived a Ctrl-C"
+
+
+def _running(pid):
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] not in "ZX"
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
 
 
 def test_a_missing_file_exits_2(capsys, tmp_path):

@@ -205,6 +205,9 @@ def _run_child(path, names, timeout):
         except subprocess.TimeoutExpired:
             _kill(proc)
             ended = "timeout"
+        except BaseException:  # Ctrl-C or SIGTERM here: the child (its own session) must not outlive us
+            _kill(proc)
+            raise
         thread.join(timeout=5)
         with open(results, encoding="utf-8") as fh:
             events = [json.loads(line) for line in fh if line.endswith("\n")]
