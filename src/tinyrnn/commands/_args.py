@@ -40,6 +40,7 @@ __all__ = [
     "length_range",
     "name_list",
     "float_list",
+    "count",
 ]
 
 
@@ -234,6 +235,11 @@ def report_stop(metrics, save, resume_hint=True, can_save=True):
     how = f"; resume with --resume {save}" if save and resume_hint else ""
     print(f"Stopped by {metrics['signal']} at step {metrics['steps']}{where}{how}")
     return metrics["exit_code"]
+
+
+def count(n: int, noun: str) -> str:
+    """``n`` and the noun, plural unless n is 1: "1 feature", "3 features"."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def times(metrics) -> str:
