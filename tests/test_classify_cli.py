@@ -197,6 +197,16 @@ def test_predict_with_a_checkpoint_that_kept_no_columns(capsys, files, tmp_path)
     assert code == 0 and len(out.splitlines()) == 12, err
 
 
+def test_a_test_file_with_other_features_is_one_line(capsys, files, tmp_path):
+    x, lengths, y = synthetic(12, F=3)
+    np.savez(tmp_path / "three.npz", x=x, lengths=lengths, y=y)
+    code, _, err = run(capsys, "classify", "train", files / "seqs.csv", "--test", tmp_path / "three.npz", *FAST)
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert (
+        f"--test {tmp_path / 'three.npz'} has 3 features, but DATA {files / 'seqs.csv'} has 2 features (a,b); " in err
+    )
+
+
 def test_one_feature_is_singular(capsys, tmp_path):
     x, lengths, y = synthetic()
     np.savez(tmp_path / "one.npz", x=x[:, :, 0], lengths=lengths, y=y)

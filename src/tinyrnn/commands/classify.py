@@ -197,7 +197,13 @@ def _data(args):
     reading = _reading(args)
     data = _read(args.data, reading)
     if args.test:
-        return data, _read(args.test, reading, "--test"), os.path.basename(args.data), {}
+        test = _read(args.test, reading, "--test")
+        if test.x.shape[2] != data.x.shape[2]:
+            raise UsageError(
+                f"--test {args.test} has {_features(test)}, but DATA {args.data} has {_features(data)}; "
+                "give test data with the same features"
+            )
+        return data, test, os.path.basename(args.data), {}
     codes, _ = encode_labels(data.y)
     keep, held = stratified_split(codes, args.test_fraction, np.random.default_rng(args.seed))
     if len(held) == 0:
@@ -399,7 +405,11 @@ def _check_features(args, data, size, trained) -> None:
     if data.x.shape[2] == size:
         return
     kept = (trained or {}).get("feature_columns")
-    has = count(data.x.shape[2], "feature") + (f" ({','.join(data.columns)})" if data.columns else "")
-    was = count(size, "feature") + (f" ({','.join(kept)})" if kept else "")
+    has, was = _features(data), count(size, "feature") + (f" ({','.join(kept)})" if kept else "")
     fix = "name its columns with --feature-columns" if data.columns is not None else f"give x with {size} features"
     raise UsageError(f"DATA {args.data} has {has}, but the model in {args.checkpoint} was trained on {was}; {fix}")
+
+
+def _features(data) -> str:
+    """How many features ``data`` has, and their columns where known: "3 features (a,b,c)"."""
+    return count(data.x.shape[2], "feature") + (f" ({','.join(data.columns)})" if data.columns else "")
