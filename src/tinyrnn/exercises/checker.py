@@ -198,8 +198,8 @@ def _run_child(path, names, timeout):
             env=env,
             start_new_session=True,
         )
-        thread, tail = _drain(proc.stdout)
         try:
+            thread, tail = _drain(proc.stdout)
             code = proc.wait(timeout=timeout)
             ended = "exit code 0" if code == 0 else _describe_exit(code)
         except subprocess.TimeoutExpired:
