@@ -197,6 +197,28 @@ def test_predict_with_a_checkpoint_that_kept_no_columns(capsys, files, tmp_path)
     assert code == 0 and len(out.splitlines()) == 12, err
 
 
+@pytest.mark.parametrize(
+    "csv",
+    [
+        "id",
+        {"id_column": "id", "label_column": "label"},
+        {"id_column": "id", "label_column": "label", "feature_columns": ["a"]},
+        {"id_column": 3, "label_column": "label", "feature_columns": ["a", "b"]},
+    ],
+)
+def test_a_checkpoint_with_a_broken_csv_entry_is_refused(capsys, files, tmp_path, csv):
+    from tinyrnn.data.sequences import Standardizer, load_npz
+
+    data = load_npz(files / "seqs.npz")
+    model = clf.SequenceClassifier("gru", 2, 4, 2, rng=np.random.default_rng(0))
+    ck = tmp_path / "crafted.npz"
+    scaler = Standardizer().fit(data.x, data.lengths)
+    clf.save_classifier(ck, model, scaler, ["down", "up"], meta={"dataset": "x", "csv": csv})
+    code, out, err = run(capsys, "classify", "predict", ck, files / "seqs.csv")
+    assert code == 2 and out == "" and len(err.splitlines()) == 1, err
+    assert "meta csv must be {id_column, label_column, feature_columns} with 2 feature columns" in err
+
+
 def test_a_test_file_with_other_features_is_one_line(capsys, files, tmp_path):
     x, lengths, y = synthetic(12, F=3)
     np.savez(tmp_path / "three.npz", x=x, lengths=lengths, y=y)
