@@ -416,6 +416,13 @@ def test_every_line_reads_as_english(capsys, tmp_path):
     ]
 
 
+@pytest.mark.parametrize("returned, words", [("(h,)", "returned 1 value, expected"), ("()", "returned 0 values,")])
+def test_a_count_of_returned_values_agrees(tmp_path, returned, words):
+    path = write(tmp_path, "mine.py", f"def gru_step(x, h, *a):\n    return {returned}\n")
+    result = check_file(path)["functions"]["gru_step"]
+    assert result["status"] == "wrong type" and words in result["message"], result
+
+
 @pytest.mark.parametrize(
     "status, ending",
     [

@@ -78,7 +78,10 @@ def _call(fn, name, path, *args):
 
 def _unpack(out, name, what):
     if not isinstance(out, (tuple, list)) or len(out) != len(what):
-        got = f"{len(out)} values" if isinstance(out, (tuple, list)) else f"a value of type {type(out).__name__}"
+        if isinstance(out, (tuple, list)):
+            got = f"{len(out)} value{'' if len(out) == 1 else 's'}"
+        else:
+            got = f"a value of type {type(out).__name__}"
         raise BadReturn(f"{name} returned {got}, expected a tuple ({', '.join(what)})")
     return out
 
