@@ -124,6 +124,119 @@ def test_classify_train_csv_with_test_file_and_plot(capsys, files, tmp_path):
     assert png.stat().st_size > 1000
 
 
+def write_long_csv(path, header, x, lengths, y=None, extra=None):
+    """A long-form .csv with the columns of ``header`` ("id", "label", feature "f<k>" for x[..., k],
+    any other name: ``extra``'s value), one row per step."""
+    rows = [",".join(header)]
+    for i in range(len(lengths)):
+        for t in range(lengths[i]):
+            cell = {"id": f"s{i}", "label": None if y is None else y[i], "extra": extra}
+            cell.update({f"f{k}": f"{x[i, t, k]:.17g}" for k in range(x.shape[2])})
+            rows.append(",".join(str(cell[h]) for h in header))
+    path.write_text("\n".join(rows) + "\n")
+
+
+@pytest.fixture(scope="module")
+def csv_model(files, tmp_path_factory):
+    """A model trained on a .csv whose columns have their own names and hold a feature it must not read."""
+    d = tmp_path_factory.mktemp("csv_model")
+    x, lengths, y = synthetic(F=3)
+    write_long_csv(d / "train.csv", ["id", "f0", "f2", "f1", "label"], x, lengths, y)
+    text = (d / "train.csv").read_text().replace("id,f0,f2,f1,label", "seq,a,noise,b,cls", 1)
+    (d / "train.csv").write_text(text)
+    ck = d / "model.npz"
+    argv = ["classify", "train", d / "train.csv", "--id-column", "seq", "--label-column", "cls"]
+    assert cli.main([str(a) for a in [*argv, "--feature-columns", "a,b", *FAST, "--save", ck]]) == 0
+    xt, lt, _ = synthetic(12, F=3, seed=1)
+    np.savez(d / "test.npz", x=xt[:, :, :2], lengths=lt)
+    write_long_csv(d / "test.csv", ["extra", "f1", "id", "f2", "f0"], xt, lt, extra=7)  # no labels, other order
+    (d / "test.csv").write_text((d / "test.csv").read_text().replace("extra,f1,id,f2,f0", "extra,b,seq,noise,a", 1))
+    return d, ck
+
+
+def test_predict_reads_a_csv_as_the_training_did(capsys, csv_model):
+    d, ck = csv_model
+    _, _, _, meta = clf.load_classifier(ck)
+    assert meta["csv"] == dict(id_column="seq", label_column="cls", feature_columns=["a", "b"])
+    code, out, err = run(capsys, "classify", "predict", ck, d / "test.csv", "--json")
+    assert code == 0 and err == "", err
+    code, out_npz, err = run(capsys, "classify", "predict", ck, d / "test.npz", "--json")
+    assert code == 0, err
+    assert last_json(out)["predictions"] == last_json(out_npz)["predictions"]  # a, b by name, in the trained order
+
+
+def test_predict_says_which_columns_the_model_was_trained_on(capsys, csv_model):
+    d, ck = csv_model
+    code, out, err = run(capsys, "classify", "predict", ck, d / "test.csv", "--feature-columns", "a,noise")
+    assert code == 0 and len(out.splitlines()) == 12
+    assert err == f"note: the model in {ck} was trained on the 2 columns a,b; reading a,noise in their place\n"
+    code, out, err = run(capsys, "classify", "predict", ck, d / "test.csv", "--feature-columns", "a,b,noise")
+    assert code == 2 and out == "" and len(err.splitlines()) == 1
+    assert "was trained on the 2 columns a,b; leave --feature-columns out" in err
+
+
+def test_predict_with_a_checkpoint_that_kept_no_columns(capsys, files, tmp_path):
+    """A checkpoint saved without the training's columns reads a .csv as before: id, label, every
+    other column a feature; a column too many is one line naming both counts."""
+    from tinyrnn.data.sequences import Standardizer, load_npz
+
+    data = load_npz(files / "seqs.npz")
+    model = clf.SequenceClassifier("gru", 2, 4, 2, rng=np.random.default_rng(0))
+    scaler = Standardizer().fit(data.x, data.lengths)
+    ck = tmp_path / "old.npz"
+    clf.save_classifier(ck, model, scaler, ["down", "up"], meta={"dataset": "seqs.csv"})
+    x, lengths, _ = synthetic(12, seed=1)
+    write_long_csv(tmp_path / "plain.csv", ["id", "f0", "f1"], x, lengths)
+    code, out, err = run(capsys, "classify", "predict", ck, tmp_path / "plain.csv", "--json")
+    assert code == 0 and len(last_json(out)["predictions"]) == 12, err
+    write_long_csv(tmp_path / "more.csv", ["id", "f0", "f1", "extra"], x, lengths, extra=1)
+    code, _, err = run(capsys, "classify", "predict", ck, tmp_path / "more.csv")
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "has 3 features (f0,f1,extra), but the model in" in err and "was trained on 2 features;" in err
+    code, out, err = run(capsys, "classify", "predict", ck, tmp_path / "more.csv", "--feature-columns", "f0,f1")
+    assert code == 0 and len(out.splitlines()) == 12, err
+
+
+@pytest.mark.parametrize(
+    "csv",
+    [
+        "id",
+        {"id_column": "id", "label_column": "label"},
+        {"id_column": "id", "label_column": "label", "feature_columns": ["a"]},
+        {"id_column": 3, "label_column": "label", "feature_columns": ["a", "b"]},
+    ],
+)
+def test_a_checkpoint_with_a_broken_csv_entry_is_refused(capsys, files, tmp_path, csv):
+    from tinyrnn.data.sequences import Standardizer, load_npz
+
+    data = load_npz(files / "seqs.npz")
+    model = clf.SequenceClassifier("gru", 2, 4, 2, rng=np.random.default_rng(0))
+    ck = tmp_path / "crafted.npz"
+    scaler = Standardizer().fit(data.x, data.lengths)
+    clf.save_classifier(ck, model, scaler, ["down", "up"], meta={"dataset": "x", "csv": csv})
+    code, out, err = run(capsys, "classify", "predict", ck, files / "seqs.csv")
+    assert code == 2 and out == "" and len(err.splitlines()) == 1, err
+    assert "meta csv must be {id_column, label_column, feature_columns} with 2 feature columns" in err
+
+
+def test_a_test_file_with_other_features_is_one_line(capsys, files, tmp_path):
+    x, lengths, y = synthetic(12, F=3)
+    np.savez(tmp_path / "three.npz", x=x, lengths=lengths, y=y)
+    code, _, err = run(capsys, "classify", "train", files / "seqs.csv", "--test", tmp_path / "three.npz", *FAST)
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert (
+        f"--test {tmp_path / 'three.npz'} has 3 features, but DATA {files / 'seqs.csv'} has 2 features (a,b); " in err
+    )
+
+
+def test_one_feature_is_singular(capsys, tmp_path):
+    x, lengths, y = synthetic()
+    np.savez(tmp_path / "one.npz", x=x[:, :, 0], lengths=lengths, y=y)
+    code, out, err = run(capsys, "classify", "train", tmp_path / "one.npz", "--epochs", "1", "--hidden", "4")
+    assert code == 0, err
+    assert "; 1 feature, lengths" in out
+
+
 def test_classify_learns_the_synthetic_task(capsys, files):
     code, out, err = run(
         capsys, "classify", "train", files / "seqs.npz", "--epochs", "30", "--hidden", "8", "--quiet", "--json"

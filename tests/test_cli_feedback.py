@@ -136,6 +136,43 @@ def test_help_texts(capsys):
     assert re.search(r"CKPT\s+a checkpoint written by", out) and re.search(r"INPUT\s+source strings", out)
 
 
+def _help(capsys, argv):
+    with pytest.raises(SystemExit):
+        cli.main(argv + ["--help"])
+    out = capsys.readouterr().out
+    return out[out.index("exit codes:") :]
+
+
+@pytest.mark.parametrize(
+    "argv, codes",
+    [
+        (["check"], [0, 1, 2, 4, 130, 141]),
+        (["classify"], [0, 1, 2, 3, 130, 141]),
+        (["classify", "train"], [0, 1, 2, 3, 130, 141]),
+        (["classify", "predict"], [0, 1, 2, 130, 141]),
+    ],
+)
+def test_help_lists_the_exit_codes_a_command_returns(capsys, argv, codes):
+    table = _help(capsys, argv)
+    assert [int(c) for c in re.findall(r"^  (\d+) ", table, re.M)] == codes
+    assert "143 by SIGTERM" in table
+    assert ("saves if --save was given" in table) == (3 in codes)
+
+
+def test_the_shared_exit_codes_say_which_commands_they_are_for(capsys):
+    """A command that does not state its own exit codes shows the shared table: exit 3 and 4 say
+    which commands they are for, so the table is true for every command."""
+    from tinyrnn.commands import COMMANDS
+
+    for argv in [[]] + [[c] for c in COMMANDS if c not in ("check", "classify")]:
+        table = _help(capsys, argv)
+        lines = table.splitlines()
+        three = next((i for i, line in enumerate(lines) if line.startswith("  3 ")), None)
+        four = next((line for line in lines if line.startswith("  4 ")), None)
+        assert three is None or lines[three + 1].strip() == "(commands that train)", (argv, table)
+        assert four is None or four.endswith("(tinyrnn check)"), (argv, table)
+
+
 def test_subcommand_error_names_the_subcommand(capsys):
     assert cli.main(["charlm", "train", "--nonsense"]) == 2
     assert capsys.readouterr().err.startswith("tinyrnn charlm train: error: unrecognized arguments: --nonsense")

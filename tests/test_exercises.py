@@ -14,7 +14,7 @@ import pytest
 
 from tinyrnn import cli
 from tinyrnn import reference as ref
-from tinyrnn.exercises import FUNCTIONS, check_file, template
+from tinyrnn.exercises import FUNCTIONS, check_file, format_report, template
 from tinyrnn.exercises.diagnose import check_function
 from tinyrnn.exercises.equations import EQUATIONS, FUNCTION_EQUATIONS
 
@@ -91,6 +91,8 @@ def test_unfilled_template_is_not_written_everywhere(capsys, tmp_path):
     assert result["function"] == "rnn_step"
     assert set(result["functions"]) == set(FUNCTIONS)
     assert all(r["status"] == "not written" for r in result["functions"].values())
+    assert result["status"] == "not done" and len(result["problems"]) == 6
+    assert result["problems"][0] == "rnn_step: not written: rnn_step raises NotImplementedError"
     assert out.count("not written") >= 6
 
 
@@ -101,10 +103,13 @@ def test_a_solution_unlike_the_reference_passes(capsys, solution):
     result = last_json(out)
     assert code == 0, out
     assert result == dict(
+        file=solution,
+        status="correct",
         ok=True,
         equation=None,
         function=None,
         functions={n: dict(status="correct", equation=None, message="", max_diff=None) for n in FUNCTIONS},
+        problems=[],
     )
     assert out.count("✓") == 6
 
@@ -243,6 +248,115 @@ def test_an_unusable_file_exits_2(capsys, tmp_path, text, words):
     assert len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    "name, data, words",
+    [
+        ("plot.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not UTF-8 text (byte 0x89) at byte offset 0, line 1"),
+        ("data.csv", b"a,b\n1,2\n\x00\x07\x00", "holds a NUL byte at byte offset 8, line 3"),
+        ("mine.py", b"def rnn_step():\n    return 'caf\xe9'\n", "not UTF-8 text (byte 0xe9) at byte offset 31, line 2"),
+        ("utf16.py", "def rnn_step(): pass\n".encode("utf-16"), "not UTF-8 text (byte 0xff) at byte offset 0"),
+        ("coding.py", b"# -*- coding: nonesuch -*-\ndef rnn_step(): pass\n", "coding declaration is refused"),
+    ],
+)
+def test_a_file_that_is_not_python_text_says_what_it_found(capsys, tmp_path, name, data, words):
+    path = tmp_path / name
+    path.write_bytes(data)
+    code, out, err = run(capsys, "check", path)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert "is not a Python source file" in err and words in err and "None" not in err, err
+
+
+def test_a_declared_encoding_is_honoured(tmp_path):
+    path = tmp_path / "latin.py"
+    path.write_bytes(b"# -*- coding: latin-1 -*-\nfrom tinyrnn.reference import rnn_step\nNAME = 'caf\xe9'\n")
+    assert check_file(str(path))["functions"]["rnn_step"]["status"] == "correct"
+
+
+@pytest.mark.parametrize(
+    "name, data, words",
+    [
+        ("plot.png", b"\x89PNG\r\n\x1a\n\x00\x00", "not UTF-8 text"),
+        ("mine.py", b"def rnn_step(x):\n    return (x\n", "line 2: syntax error"),
+        ("missing.py", None, "no such file"),
+    ],
+)
+def test_json_is_one_object_when_the_file_cannot_be_checked(capsys, tmp_path, name, data, words):
+    path = tmp_path / name
+    if data is not None:
+        path.write_bytes(data)
+    code, out, err = run(capsys, "check", path, "--json")
+    assert code == 2 and len(out.splitlines()) == 1 and words in err, (out, err)
+    result = json.loads(out)
+    assert result["status"] == "cannot check" and result["ok"] is False and result["functions"] == {}
+    assert len(result["problems"]) == 1 and words in result["problems"][0]
+    assert err.strip() == f"tinyrnn check: error: {result['problems'][0]}"
+
+
+def test_json_is_one_object_on_an_internal_error(capsys, tmp_path, monkeypatch):
+    from tinyrnn.commands import check
+
+    def broken(*a, **k):
+        raise RuntimeError("the checker broke")
+
+    monkeypatch.setattr(check, "check_file", broken)
+    code, out, err = run(capsys, "check", tmp_path / "x.py", "--json")
+    result = json.loads(out)
+    assert code == 1 and result["status"] == "internal error" and "internal error" in err
+    assert result["problems"] == ["RuntimeError: the checker broke"]
+
+
+def test_ctrl_c_stops_the_child_too(tmp_path):
+    """The child runs in its own session, so a Ctrl-C reaches only the checker: it must end it."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = write(tmp_path, "loop.py", LOOP_FN)
+    pids = tmp_path / "pids"
+    code = (
+        "import signal, subprocess, sys\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+        "real = subprocess.Popen\n"
+        "def spy(*a, **k):\n"
+        "    p = real(*a, **k)\n"
+        f"    open({str(pids)!r}, 'a').write(str(p.pid) + '\\n')\n"
+        "    return p\n"
+        "subprocess.Popen = spy\n"
+        "from tinyrnn.cli import main\n"
+        f"sys.exit(main(['check', {path!r}, '--timeout', '60']))\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while not pids.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)  # the child is in the endless loop by now
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and b"interrupted" in err, err
+    child = int(pids.read_text().split()[0])
+    time.sleep(0.5)
+    alive = _running(child)
+    if alive:  # leave nothing running, then fail
+        os.kill(child, signal.SIGKILL)
+    assert not alive, "the checker's child outlived a Ctrl-C"
+
+
+def _running(pid):
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] not in "ZX"
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+
 def test_a_missing_file_exits_2(capsys, tmp_path):
     code, _, err = run(capsys, "check", tmp_path / "nothing.py")
     assert code == 2 and "no such file" in err
@@ -277,6 +391,68 @@ def test_output_format(capsys, tmp_path):
     assert re.search(r"✗ gru_step_backward: \(G4\) is wrong \(batch \d", out)
     assert any(line.strip() == EQUATIONS["G4"][0] for line in lines)
     assert lines[-1].startswith("hint: (G4): da_n = dh_next (1 - z) (1 - n²); largest difference")
+
+
+def test_every_line_reads_as_english(capsys, tmp_path):
+    path = write(
+        tmp_path,
+        "mine.py",
+        "import numpy as np\n"
+        "def rnn_step(*a):\n    raise ValueError('boom')\n"
+        "def rnn_step_backward(*a):\n    raise NotImplementedError\n"
+        "def lstm_step(*a):\n    return np.zeros(3)\n"
+        "def gru_step(*a):\n    return np.zeros((1, 1)), None\n",
+    )
+    code, out, _ = run(capsys, "check", path)
+    assert code == 4
+    assert out.splitlines()[1:] == [
+        "  ✗ rnn_step: error: rnn_step raised ValueError at line 3: boom",
+        "  · rnn_step_backward: not checked: rnn_step is not right on any input yet: fix it first, "
+        "then rnn_step_backward is checked with its cache",
+        "  ✗ lstm_step: wrong type: lstm_step returned a value of type ndarray, expected a tuple "
+        "(h_next, c_next, cache)",
+        "  ✗ gru_step: wrong shape: gru_step's h_next has shape (1, 1), expected (1, 3) (batch 1, with biases)",
+        "Not done yet: rnn_step raises an exception.",
+    ]
+
+
+@pytest.mark.parametrize("returned, words", [("(h,)", "returned 1 value, expected"), ("()", "returned 0 values,")])
+def test_a_count_of_returned_values_agrees(tmp_path, returned, words):
+    path = write(tmp_path, "mine.py", f"def gru_step(x, h, *a):\n    return {returned}\n")
+    result = check_file(path)["functions"]["gru_step"]
+    assert result["status"] == "wrong type" and words in result["message"], result
+
+
+@pytest.mark.parametrize(
+    "status, ending",
+    [
+        ("wrong type", "returns the wrong kind of value."),
+        ("wrong shape", "returns an array of the wrong shape."),
+        ("error", "raises an exception."),
+        ("not written", "is not written yet."),
+        ("not checked", "could not be checked yet."),
+        ("timed out", "did not return within the time limit."),
+        ("crashed", "stopped the whole process."),
+    ],
+)
+def test_the_summary_of_each_status_is_a_sentence(status, ending):
+    r = dict(status=status, equation=None, message="m", max_diff=None, where=None)
+    report = dict(file="f.py", ok=False, function="gru_step", equation=None, functions={"gru_step": r})
+    assert format_report(report)[-1] == "Not done yet: gru_step " + ending
+
+
+@pytest.mark.parametrize(
+    "names, line",
+    [
+        (["rnn_step"], "rnn_step is correct."),
+        (["rnn_step", "lstm_step"], "Both functions are correct."),
+        (["rnn_step", "lstm_step", "gru_step"], "All 3 functions are correct."),
+    ],
+)
+def test_the_count_of_correct_functions_agrees(names, line):
+    r = dict(status="correct", equation=None, message="", max_diff=None, where=None)
+    report = dict(file="f.py", ok=True, function=None, equation=None, functions={n: r for n in names})
+    assert format_report(report)[-1] == line
 
 
 def test_the_hint_names_the_gate(tmp_path):

@@ -16,6 +16,7 @@ from ..errors import UsageError
 __all__ = [
     "Parser",
     "EXIT_CODES",
+    "exit_codes",
     "usage",
     "missing_action",
     "positive",
@@ -39,16 +40,36 @@ __all__ = [
     "length_range",
     "name_list",
     "float_list",
+    "count",
 ]
 
-EXIT_CODES = """exit codes:
-  0    success
-  1    internal error: a bug in tinyrnn (one line; TINYRNN_DEBUG=1 shows the traceback)
-  2    bad flag, path, file or size: one line on stderr says what and what to do
-  3    training diverged (non-finite loss or gradient); the last good checkpoint is kept
-  4    tinyrnn check: a function is wrong or not written yet
-  130  stopped by Ctrl-C (SIGINT), 143 by SIGTERM: training stops between steps and saves
-  141  the output pipe was closed (e.g. '| head'): stops quietly"""
+
+def exit_codes(trains: bool | None = None, check: bool | None = None) -> str:
+    """The exit-code table of a ``--help``. ``trains``: whether the command trains (so it can exit
+    3, and saves when stopped); ``check``: whether it is ``tinyrnn check`` (exit 4). None, for a
+    parser that stands for several commands: the line is kept and says which commands it is for."""
+    lines = [
+        "exit codes:",
+        "  0    success",
+        "  1    internal error: a bug in tinyrnn (one line; TINYRNN_DEBUG=1 shows the traceback)",
+        "  2    bad flag, path, file or size: one line on stderr says what and what to do",
+    ]
+    if trains is not False:
+        lines.append("  3    training diverged (non-finite loss or gradient); the last good checkpoint is kept")
+        if trains is None:
+            lines.append("       (commands that train)")
+    if check is not False:
+        lines.append("  4    a function is wrong or not written yet" + (" (tinyrnn check)" if check is None else ""))
+    lines.append("  130  stopped by Ctrl-C (SIGINT), 143 by SIGTERM" + ("" if trains is False else ";"))
+    if trains is not False:
+        lines.append(
+            f"       {'a' if trains is None else 'the'} training stops between steps and saves if --save was given"
+        )
+    lines.append("  141  the output pipe was closed (e.g. '| head'): stops quietly")
+    return "\n".join(lines)
+
+
+EXIT_CODES = exit_codes()
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -214,6 +235,11 @@ def report_stop(metrics, save, resume_hint=True, can_save=True):
     how = f"; resume with --resume {save}" if save and resume_hint else ""
     print(f"Stopped by {metrics['signal']} at step {metrics['steps']}{where}{how}")
     return metrics["exit_code"]
+
+
+def count(n: int, noun: str) -> str:
+    """``n`` and the noun, plural unless n is 1: "1 feature", "3 features"."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def times(metrics) -> str:

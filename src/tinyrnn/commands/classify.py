@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 import numpy as np
 
@@ -14,6 +15,8 @@ from ._args import (
     _float_in,
     add_common,
     add_threads,
+    count,
+    exit_codes,
     nonneg,
     positive,
     positive_float,
@@ -32,6 +35,7 @@ def add_parser(sub) -> None:
         "classify",
         help="classify sequences: a named benchmark or your .npz / .csv",
         description="Train a recurrent sequence classifier, or predict with one.",
+        epilog=exit_codes(trains=True, check=False),
     )
     verbs = p.add_subparsers(dest="verb", metavar="{train,predict}", required=True)
     t = verbs.add_parser(
@@ -40,6 +44,7 @@ def add_parser(sub) -> None:
         description="DATA: JapaneseVowels, GunPoint or ItalyPowerDemand (official train/test "
         "splits; needs the extra: pip install 'tinyrnn[data]'), or a .npz (x (N, T, F), "
         "optional lengths (N,), y (N,)) or long-form .csv file.",
+        epilog=exit_codes(trains=True, check=False),
     )
     t.add_argument("data", metavar="DATA")
     t.add_argument("--test", metavar="FILE", help="a separate test file (same format as DATA)")
@@ -114,21 +119,55 @@ def add_parser(sub) -> None:
         "predict",
         help="predict the classes of DATA with a checkpoint",
         description="Labels in DATA are optional; where present, the accuracy is reported.",
+        epilog=exit_codes(trains=False, check=False),
     )
     q.add_argument("checkpoint", metavar="CKPT")
     q.add_argument("data", metavar="DATA")
-    _csv_flags(q)
+    _csv_flags(q, predict=True)
     q.add_argument("--json", action="store_true", help="print the predictions as one JSON object on the last line")
     q.set_defaults(run=_predict)
 
 
-def _csv_flags(p):
-    p.add_argument("--id-column", default="id", help="CSV: the sequence id column (default %(default)s)")
-    p.add_argument("--label-column", default="label", help="CSV: the label column (default %(default)s)")
-    p.add_argument("--feature-columns", metavar="A,B,...", help="CSV: the feature columns (default: all others)")
+CSV_DEFAULTS = {"id_column": "id", "label_column": "label", "feature_columns": None}
 
 
-def _read(path, args, flag="DATA", labels=True):
+def _csv_flags(p, predict=False):
+    kept = "the column the model was trained with, else " if predict else ""
+    p.add_argument("--id-column", help=f"CSV: the sequence id column (default: {kept}id)")
+    p.add_argument("--label-column", help=f"CSV: the label column (default: {kept}label)")
+    p.add_argument(
+        "--feature-columns",
+        metavar="A,B,...",
+        help="CSV: the feature columns, in order (default: "
+        + ("those the model was trained on, else " if predict else "")
+        + "all others)",
+    )
+
+
+def _reading(args, trained=None, checkpoint=None) -> dict:
+    """How to read a .csv (load_csv's column arguments): the flags given, else the training's
+    columns (``trained``, from the checkpoint; None for a model trained on a .npz or a benchmark,
+    or saved before they were kept), else CSV_DEFAULTS."""
+    given = dict(
+        id_column=args.id_column,
+        label_column=args.label_column,
+        feature_columns=[c.strip() for c in args.feature_columns.split(",")] if args.feature_columns else None,
+    )
+    trained = trained or {}
+    columns, kept = given["feature_columns"], trained.get("feature_columns")
+    if columns and kept and columns != kept:
+        was = f"the model in {checkpoint} was trained on the {len(kept)} columns {','.join(kept)}"
+        if len(columns) != len(kept):
+            raise UsageError(
+                f"--feature-columns {args.feature_columns}: {was}; leave --feature-columns out to read "
+                f"those, or give {len(kept)} columns to read in their place"
+            )
+        print(f"note: {was}; reading {','.join(columns)} in their place", file=sys.stderr)
+    return {k: v if v is not None else trained.get(k, CSV_DEFAULTS[k]) for k, v in given.items()}
+
+
+def _read(path, reading, flag="DATA", labels=True):
+    """The sequences of a .npz or .csv file (``reading``: the columns of a .csv, from ``_reading``)."""
     from ..data.sequences import load_csv, load_npz
 
     ext = os.path.splitext(path)[1].lower()
@@ -137,8 +176,7 @@ def _read(path, args, flag="DATA", labels=True):
     if ext == ".npz":
         return load_npz(path, labels=labels)
     if ext == ".csv":
-        cols = [c.strip() for c in args.feature_columns.split(",")] if args.feature_columns else None
-        return load_csv(path, args.id_column, args.label_column, cols, labels=labels)
+        return load_csv(path, labels=labels, **reading)
     raise UsageError(f"{flag} {path}: expected a .npz or .csv file")
 
 
@@ -156,9 +194,16 @@ def _data(args):
         raise UsageError(
             f"DATA {args.data!r} is neither a file nor a named benchmark ({', '.join(benchmarks.CLASSIFICATION)})"
         )
-    data = _read(args.data, args)
+    reading = _reading(args)
+    data = _read(args.data, reading)
     if args.test:
-        return data, _read(args.test, args, "--test"), os.path.basename(args.data), {}
+        test = _read(args.test, reading, "--test")
+        if test.x.shape[2] != data.x.shape[2]:
+            raise UsageError(
+                f"--test {args.test} has {_features(test)}, but DATA {args.data} has {_features(data)}; "
+                "give test data with the same features"
+            )
+        return data, test, os.path.basename(args.data), {}
     codes, _ = encode_labels(data.y)
     keep, held = stratified_split(codes, args.test_fraction, np.random.default_rng(args.seed))
     if len(held) == 0:
@@ -187,6 +232,9 @@ def _train(args) -> int:
     png = check_output("--plot", args.plot, image=True, inputs=inputs, outputs={"--save": save})
     say = (lambda *a: None) if args.quiet else print
     train, test, name, published = _data(args)
+    meta = {"dataset": name}
+    if train.columns is not None:  # how predict reads a .csv the same way
+        meta["csv"] = {**_reading(args), "feature_columns": list(train.columns)}
     y_train, classes = encode_labels(train.y)
     if len(classes) < 2:
         raise UsageError(
@@ -223,8 +271,8 @@ def _train(args) -> int:
     val = None if val_idx is None else (x_train[val_idx], train.lengths[val_idx], y_train[val_idx])
     say(
         f"{name}: {len(fit_idx)} training + {0 if val_idx is None else len(val_idx)} validation sequences, "
-        f"{len(y_test)} test; {train.x.shape[2]} features, lengths {train.lengths.min()}-{train.lengths.max()}, "
-        f"{len(classes)} classes; {model.num_parameters()} parameters"
+        f"{len(y_test)} test; {count(train.x.shape[2], 'feature')}, lengths {train.lengths.min()}-"
+        f"{train.lengths.max()}, {len(classes)} classes; {model.num_parameters()} parameters"
     )
 
     def progress(r):
@@ -248,7 +296,7 @@ def _train(args) -> int:
         clip=cfg.clip or None,
         ceiling=ce_ceiling(len(classes)),
         threads=args.threads,
-        save=save and (lambda: save_classifier(save, model, scaler, classes, meta={"dataset": name})),
+        save=save and (lambda: save_classifier(save, model, scaler, classes, meta=meta)),
     )
     with run:
         fit = fit_classifier(
@@ -330,8 +378,10 @@ def _predict(args) -> int:
 
     if not os.path.isfile(args.checkpoint):
         raise UsageError(f"CKPT {args.checkpoint}: no such file")
-    model, scaler, classes, _ = load_classifier(args.checkpoint)
-    data = _read(args.data, args, labels=False)
+    model, scaler, classes, meta = load_classifier(args.checkpoint)
+    trained = meta.get("csv")  # None: trained on a .npz or a benchmark, or saved before the columns were kept
+    data = _read(args.data, _reading(args, trained, args.checkpoint), labels=False)
+    _check_features(args, data, model.rnn.input_size, trained)
     x = scaler.transform(data.x, data.lengths)
     pred = model.predict(x, data.lengths)
     names = [classes[i] for i in pred]
@@ -348,3 +398,18 @@ def _predict(args) -> int:
     if "accuracy" in out:
         print(f"Accuracy: {100 * out['accuracy']:.2f}% of {len(names)}")
     return 0
+
+
+def _check_features(args, data, size, trained) -> None:
+    """The data has the model's number of features, else one line on what each has."""
+    if data.x.shape[2] == size:
+        return
+    kept = (trained or {}).get("feature_columns")
+    has, was = _features(data), count(size, "feature") + (f" ({','.join(kept)})" if kept else "")
+    fix = "name its columns with --feature-columns" if data.columns is not None else f"give x with {size} features"
+    raise UsageError(f"DATA {args.data} has {has}, but the model in {args.checkpoint} was trained on {was}; {fix}")
+
+
+def _features(data) -> str:
+    """How many features ``data`` has, and their columns where known: "3 features (a,b,c)"."""
+    return count(data.x.shape[2], "feature") + (f" ({','.join(data.columns)})" if data.columns else "")

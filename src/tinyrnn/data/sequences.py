@@ -172,19 +172,22 @@ def stratified_split(y, fraction: float, rng=None) -> tuple[np.ndarray, np.ndarr
 
 @dataclass
 class SequenceSet:
-    """Sequences: ``x`` (N, T, F) float, ``lengths`` (N,), ``y`` (N,) raw labels (None: unlabelled)."""
+    """Sequences: ``x`` (N, T, F) float, ``lengths`` (N,), ``y`` (N,) raw labels (None: unlabelled);
+    ``columns``: the names of the F features where the file has them (a ``.csv``), else None."""
 
     x: np.ndarray
     lengths: np.ndarray
     y: np.ndarray
     source: str = "data"
+    columns: tuple[str, ...] | None = None
 
     def __len__(self):
         return len(self.lengths)
 
     def subset(self, idx) -> SequenceSet:
         T = int(self.lengths[idx].max())
-        return SequenceSet(self.x[idx, :T], self.lengths[idx], None if self.y is None else self.y[idx], self.source)
+        y = None if self.y is None else self.y[idx]
+        return SequenceSet(self.x[idx, :T], self.lengths[idx], y, self.source, self.columns)
 
 
 def _from_arrays(x, lengths, y, source) -> SequenceSet:
@@ -290,7 +293,7 @@ def load_csv(path, id_column: str, label_column: str, feature_columns=None, labe
         raise InputError(f"{source}: no data rows after the header")
     x, lengths = pad_sequences([np.array(s) for s in steps.values()], np.float64, source=source)
     y = None if lc is None else np.array(list(found.values()))
-    return SequenceSet(x, lengths, y, source)
+    return SequenceSet(x, lengths, y, source, tuple(features))
 
 
 def _is_number(text: str) -> bool:

@@ -63,7 +63,10 @@ def _call(fn, name, path, *args):
 
 def _unpack(out, name, what):
     if not isinstance(out, (tuple, list)) or len(out) != len(what):
-        got = f"{len(out)} values" if isinstance(out, (tuple, list)) else type(out).__name__
+        if isinstance(out, (tuple, list)):
+            got = f"{len(out)} value{'' if len(out) == 1 else 's'}"
+        else:
+            got = f"a value of type {type(out).__name__}"
         raise BadReturn(f"{name} returned {got}, expected a tuple ({', '.join(what)})")
     return out
 
@@ -71,11 +74,11 @@ def _unpack(out, name, what):
 def _array(value, label, shape):
     """None if value is a float64 array of ``shape``, else what is wrong with it."""
     if not isinstance(value, np.ndarray):
-        return f"{label} is {type(value).__name__}, expected a float64 array of shape {shape}"
+        return f"{label} is of type {type(value).__name__}, expected a float64 array of shape {shape}"
     if value.shape != shape:
         return f"{label} has shape {value.shape}, expected {shape}"
     if value.dtype != np.float64:
-        return f"{label} is {value.dtype}, expected float64 (the inputs were float64)"
+        return f"{label} has dtype {value.dtype}, expected float64 (the inputs were float64)"
     return None
 
 
@@ -168,7 +171,7 @@ class Learner:
             problem = _array(value, label, (B, H))
             if problem:
                 raise BadReturn(
-                    f"{name} returned {problem} ({_describe(p)})",
+                    f"{name}'s {problem} ({_describe(p)})",
                     "wrong shape" if " has shape " in problem else "wrong type",
                 )
         return tuple(out[:-1]), out[-1]

@@ -9,6 +9,7 @@ are checked in a fresh child. This process never imports the file.
 from __future__ import annotations
 
 import ast
+import io
 import json
 import os
 import signal
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import tokenize
 
 from ..errors import InputError
 from .diagnose import FUNCTIONS
@@ -100,15 +102,41 @@ def _readable(path):
             source = fh.read()
     except OSError as e:
         raise InputError(f"{path}: cannot be read ({e.strerror})") from None
+    problem = _not_text(source)
+    if problem:
+        raise InputError(f"{path} is not a Python source file: {problem}")
     try:
         tree = ast.parse(source, filename=path)
     except SyntaxError as e:
-        raise InputError(f"{path}, line {e.lineno}: syntax error: {e.msg}; fix that line and check again") from None
-    except ValueError as e:  # null bytes
-        raise InputError(f"{path} is not a Python source file ({e})") from None
+        at = f", line {e.lineno}" if e.lineno else ""
+        raise InputError(f"{path}{at}: syntax error: {e.msg}; fix it and check again") from None
     if not _top_level_names(tree) & set(FUNCTIONS):
         raise InputError(f"{path} defines none of {', '.join(FUNCTIONS)}; start from 'tinyrnn exercise lstm'")
     return path
+
+
+def _not_text(source: bytes) -> str | None:
+    """What keeps ``source`` from being Python text, at its first offending byte (a NUL, or a
+    byte its encoding cannot decode), or a bad coding declaration; None when it is text.
+    Offsets count bytes from 0."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
+    except SyntaxError as e:  # an unknown declared encoding, or a first line that is not UTF-8
+        encoding, declared = "utf-8", e
+    else:
+        declared = None
+    nul = source.find(b"\0")
+    try:
+        source.decode(encoding)
+        bad = -1
+    except UnicodeDecodeError as e:
+        bad = e.start
+    first = min(i for i in (nul, bad, len(source)) if i >= 0)
+    if first == len(source):
+        return None if declared is None else f"its coding declaration is refused ({declared}); fix it or remove it"
+    line = source.count(b"\n", 0, first) + 1
+    what = "it holds a NUL byte" if first == nul else f"it is not {encoding.upper()} text (byte 0x{source[first]:02x})"
+    return f"{what} at byte offset {first}, line {line}; give the .py file holding your functions, saved as UTF-8"
 
 
 def _top_level_names(tree):
@@ -170,13 +198,16 @@ def _run_child(path, names, timeout):
             env=env,
             start_new_session=True,
         )
-        thread, tail = _drain(proc.stdout)
         try:
+            thread, tail = _drain(proc.stdout)
             code = proc.wait(timeout=timeout)
             ended = "exit code 0" if code == 0 else _describe_exit(code)
         except subprocess.TimeoutExpired:
             _kill(proc)
             ended = "timeout"
+        except BaseException:  # Ctrl-C or SIGTERM here: the child (its own session) must not outlive us
+            _kill(proc)
+            raise
         thread.join(timeout=5)
         with open(results, encoding="utf-8") as fh:
             events = [json.loads(line) for line in fh if line.endswith("\n")]
@@ -233,10 +264,9 @@ def format_report(report: dict) -> list[str]:
         mark = _MARK.get(r["status"], "✗")
         if r["status"] == OK:
             lines.append(f"  {mark} {name}")
-        elif r["status"] == "wrong":
-            lines.append(f"  {mark} {name}: ({r['equation']}) is wrong ({r['where']})")
-        elif r["status"] == "wrong shape":
-            lines.append(f"  {mark} {name}: wrong shape at ({r['equation']}) ({r['where']})")
+        elif r["status"] in ("wrong", "wrong shape") and r["equation"]:
+            what = "is wrong" if r["status"] == "wrong" else "gives an array of the wrong shape"
+            lines.append(f"  {mark} {name}: ({r['equation']}) {what} ({r['where']})")
         else:
             lines.append(f"  {mark} {name}: {r['status']}: {r['message']}")
     if report["equation"]:
@@ -248,7 +278,27 @@ def format_report(report: dict) -> list[str]:
             f"hint: {r['message']}",
         ]
     elif report["ok"]:
-        lines.append(f"All {len(report['functions'])} functions are correct.")
+        lines.append(_all_correct(list(report["functions"])))
     else:
-        lines.append(f"Not done yet: {report['function']} is {report['functions'][report['function']]['status']}.")
+        name = report["function"]
+        lines.append(f"Not done yet: {name} {_NOT_DONE[report['functions'][name]['status']]}.")
     return lines
+
+
+# what a function whose status is the key does, as the end of "Not done yet: NAME ..."
+_NOT_DONE = {
+    "wrong": "gives wrong values",
+    "wrong shape": "returns an array of the wrong shape",
+    "wrong type": "returns the wrong kind of value",
+    "error": "raises an exception",
+    "not written": "is not written yet",
+    "not checked": "could not be checked yet",
+    "timed out": "did not return within the time limit",
+    "crashed": "stopped the whole process",
+}
+
+
+def _all_correct(names: list[str]) -> str:
+    if len(names) == 1:
+        return f"{names[0]} is correct."
+    return f"{'Both' if len(names) == 2 else f'All {len(names)}'} functions are correct."

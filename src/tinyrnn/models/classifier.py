@@ -378,7 +378,9 @@ def fit_classifier(
 
 def save_classifier(path, model: SequenceClassifier, standardizer, classes, meta: dict | None = None) -> None:
     """One checkpoint holding the model, the standardisation fitted on its training data
-    (``extra/mean``, ``extra/std``) and the class names (``meta["classes"]``)."""
+    (``extra/mean``, ``extra/std``) and the class names (``meta["classes"]``). For a model trained
+    on a .csv, ``meta["csv"]`` holds how it was read: ``{"id_column", "label_column",
+    "feature_columns"}`` (load_csv's arguments), so that new data is read the same way."""
     from .. import checkpoint
 
     checkpoint.save(
@@ -410,5 +412,24 @@ def load_classifier(path):
             f"{path}: the standardisation arrays extra/mean and extra/std are missing "
             "or do not match the model's input size"
         )
+    csv = meta.get("csv")  # absent in a checkpoint of a model trained on a .npz, or saved before it was kept
+    if csv is not None and not _csv_reading_ok(csv, model.rnn.input_size):
+        raise CheckpointError(
+            f"{path}: meta csv must be {{id_column, label_column, feature_columns}} with "
+            f"{model.rnn.input_size} feature columns, got {csv!r:.200}"
+        )
     model.eval()
     return model, Standardizer.from_state(extra), list(meta["classes"]), meta
+
+
+def _csv_reading_ok(csv, input_size: int) -> bool:
+    if not isinstance(csv, dict) or set(csv) != {"id_column", "label_column", "feature_columns"}:
+        return False
+    columns = csv["feature_columns"]
+    return (
+        isinstance(csv["id_column"], str)
+        and isinstance(csv["label_column"], str)
+        and isinstance(columns, list)
+        and len(columns) == input_size
+        and all(isinstance(c, str) for c in columns)
+    )
