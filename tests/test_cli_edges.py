@@ -501,6 +501,26 @@ def test_sample_restores_training_mode(files):
     assert not model.training
 
 
+@pytest.mark.parametrize("temperature", ["0", "-1", "1e-9"])
+def test_zero_temperature_points_to_the_greedy_sample(files, capsys, temperature):
+    code, out, err = run(capsys, "charlm", "sample", files["lm"], "--temperature", temperature)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert err.strip().endswith(f"got {temperature}; --top-k 1 gives the greedy (argmax) sample"), err
+    code, _, err = run(capsys, "charlm", "sample", files["lm"], "--temperature", "inf")
+    assert code == 2 and "greedy" not in err  # the hint only where it helps
+
+
+def test_library_sample_refuses_a_zero_temperature(files):
+    from tinyrnn.errors import InputError
+
+    model, vocab, _ = C.load_model(files["lm"])
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(
+            InputError, match=r"^temperature must be a finite number > 0, got .*; top_k=1 gives the greedy"
+        ):
+            sample(model, vocab, "dc", 5, temperature=bad)
+
+
 def test_interrupted_sample_ends_its_line(files, monkeypatch, capsys):
     def interrupted(model, vocab, prime, length, temperature, top_k, rng, emit, keep):
         emit("a")

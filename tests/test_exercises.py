@@ -469,6 +469,29 @@ def test_the_hint_names_the_gate(tmp_path):
     assert fn["gru_step_backward"]["equation"] == "G5" and "here da_r is off" in fn["gru_step_backward"]["message"]
 
 
+@pytest.mark.parametrize(
+    "term,words",
+    [
+        ("dm * og * (1 - squashed)", "here it is 1 - tanh(c_t): the square is missing"),
+        ("dm * og * (1 - cprev ** 2)", "here it is 1 - c², with c the previous cell state c_(t-1)"),
+        ("dm * og * (1 - np.tanh(squashed) ** 2)", "tanh is applied twice"),
+        ("dm * og * squashed * (1 - squashed)", "the form of the sigmoid's derivative σ (1 - σ)"),
+        ("dm * og", "the factor 1 - tanh²(c_t), tanh's derivative at c_t, is missing"),
+        ("dm * (1 - squashed ** 2)", "the factor o is missing"),
+        ("dm * og * (2 - squashed ** 2)", "it should be dm_t * o * (1 - tanh²(c_t)), where o comes from"),
+    ],
+)
+def test_the_l7_hint_says_what_is_wrong_with_the_tanh_term(tmp_path, term, words):
+    """A wrong term from dh_next in (L7) is told in plain words: which factor is wrong or missing."""
+    source = open(SOLUTION).read()
+    good = "dcell = dc_next + dm * og * (1 - squashed ** 2)"
+    path = write(tmp_path, "mine.py", source.replace(good, "dcell = dc_next + " + term))
+    result = check_file(path)["functions"]["lstm_step_backward"]
+    assert result["equation"] == "L7", result
+    assert result["message"].startswith("(L7): the term from dh_next is wrong (dc_next alone passes through right): ")
+    assert words in result["message"], result["message"]
+
+
 def test_a_memory_error_in_a_function_is_reported(tmp_path):
     rest = open(SOLUTION).read().split("def rnn_step_backward(")[1]
     path = write(

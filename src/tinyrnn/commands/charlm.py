@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from dataclasses import dataclass, field
 
@@ -24,6 +25,20 @@ from ._args import (
 )
 from ._common import check_output
 
+GREEDY = "--top-k 1 gives the greedy (argmax) sample"
+
+
+def _temperature(text):
+    """--temperature: a number from 1e-06 to 1e+06; a zero (or below) is told how to be greedy."""
+    try:
+        return _float_in(1e-6, 1e6)(text)
+    except argparse.ArgumentTypeError as e:
+        try:
+            low = float(text) < 1e-6
+        except ValueError:
+            low = False
+        raise argparse.ArgumentTypeError(f"{e}; {GREEDY}" if low else str(e)) from None
+
 
 @dataclass
 class SampleConfig:
@@ -36,7 +51,7 @@ class SampleConfig:
         metadata=flag(
             "divides the logits, 1e-06 to 1e+06: below 1 is more conservative, above 1 more surprising "
             "(default %(default)s)",
-            type=_float_in(1e-6, 1e6),
+            type=_temperature,
         ),
     )
     top_k: int = field(

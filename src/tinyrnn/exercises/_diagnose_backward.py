@@ -124,9 +124,9 @@ def check_backward(learner):
             return result("error", None, msg, where=_describe(p, label))
         return result("correct")
     equation = _BACKWARD_DIAGNOSIS[cell](wrong)
-    note = ""
-    if isinstance(equation, tuple):
-        equation, note = equation
+    note, should = "", None
+    if isinstance(equation, tuple):  # (equation, note) or (equation, note, what to say instead of the rule)
+        equation, note, should = (*equation, None)[:3]
     p, label, _, _, _, bad = next(
         (
             (w[0], w[1], w[2], w[3], w[4], w[5])
@@ -136,7 +136,7 @@ def check_backward(learner):
         wrong[0],
     )
     shape_msg = next((msg for k, (_, msg) in bad.items() if msg and _OUTPUT_EQUATION[cell].get(k) == equation), None)
-    return _wrong(equation, worst, _describe(p, label), shape_msg, note)
+    return _wrong(equation, worst, _describe(p, label), shape_msg, note, should)
 
 
 def _first_output(cell, wrong):
@@ -212,12 +212,85 @@ def _backward_lstm(wrong):
         return "L6"
     if {"i", "f", "g"} <= off:
         if "dc_next = 0" not in paths:
-            return "L7", "here it is right while dc_next = 0 and wrong when only dc_next is given: the dc_next term"
+            return (
+                "L7",
+                "",
+                (
+                    "the dc_next term is wrong or missing (the term from dh_next is right): the cell gradient "
+                    "is dc_next, the gradient coming from the next step, PLUS dm_t * o * (1 - tanh²(c_t))"
+                ),
+            )
         if "dh_next = 0" not in paths:
-            return "L7", "here it is right while dh_next = 0: the term through (L4), dh_next * o * (1 - tanh²(c_next))"
+            return "L7", "", _l7_dh_term(ones)
         return "L7"
     named = ", ".join(f"da_{k}" for k in gates if k in off)
     return "L8", f"here {named} {'is' if len(off) == 1 else 'are'} off, read gate by gate from the bias gradients"
+
+
+# What a learner's (L7) term from dh_next may compute in place of dm_t * o * (1 - tanh²(c_t)),
+# and what to tell them: (dc_t from (dm, o, c_t, c_{t-1}, tanh(c_t)), what is wrong in plain words)
+_L7_SLIPS = (
+    (
+        lambda dm, o, c, c_prev, t: dm * o * (1 - t),
+        "tanh's derivative is 1 - tanh²(c_t), and here it is 1 - tanh(c_t): the square is missing",
+    ),
+    (
+        lambda dm, o, c, c_prev, t: dm * o * (1 - c**2),
+        "tanh's derivative is 1 - tanh²(c_t), and here it is 1 - c_t²: square tanh(c_t), not c_t",
+    ),
+    (
+        lambda dm, o, c, c_prev, t: dm * o * (1 - c_prev**2),
+        "tanh's derivative is 1 - tanh²(c_t), and here it is 1 - c², with c the previous cell state c_(t-1): "
+        "square tanh(c_t), of the new cell state",
+    ),
+    (
+        lambda dm, o, c, c_prev, t: dm * o * (1 - np.tanh(t) ** 2),
+        "tanh is applied twice: the value kept from the forward is already tanh(c_t), so the derivative is "
+        "1 - (that value)², not 1 - tanh(that value)²",
+    ),
+    (
+        lambda dm, o, c, c_prev, t: dm * o * t * (1 - t),
+        "tanh's derivative is 1 - tanh²(c_t), and here it is tanh(c_t) (1 - tanh(c_t)), the form of the "
+        "sigmoid's derivative σ (1 - σ)",
+    ),
+    (
+        lambda dm, o, c, c_prev, t: dm * o,
+        "the factor 1 - tanh²(c_t), tanh's derivative at c_t, is missing",
+    ),
+    (
+        lambda dm, o, c, c_prev, t: dm * (1 - t**2),
+        "the factor o is missing: h = o * tanh(c_t), so the gradient reaching c_t from h is multiplied by o",
+    ),
+)
+
+
+def _l7_dh_term(ones):
+    """The (L7) hint when dc_next passes through right and the term from dh_next does not: the
+    learner's dc_t read out (at batch size 1, with dc_next = 0) from its gate gradients
+    da_i = dc_t g i(1-i), da_f = dc_t c f(1-f), da_g = dc_t i (1-g²), matched against the slips
+    learners make; in plain words what is wrong, and what the term should be."""
+    lead = "the term from dh_next is wrong (dc_next alone passes through right): "
+    for p, label, grads_in, got, want, _bad in ones:
+        if label != "dc_next = 0":
+            continue
+        H = p["h"].shape[1]
+        _, cache = _ref_forward("lstm", p)
+        i, f, g, o, t = (cache[k][0] for k in ("i", "f", "g", "o", "tanh_c"))
+        c_next = f * p["c"][0] + i * g
+        dm = grads_in[0][0] if cache.get("weight_hr") is None else (grads_in[0] @ cache["weight_hr"])[0]
+        readouts = [r for r in _readouts(got, p, "ih") + _readouts(got, p, "hh") if r.shape == (1, 4 * H)]
+        da = _consensus(readouts, want["bias_ih"][None, :] if "bias_ih" in want else readouts[0] if readouts else None)
+        if da is None:
+            continue
+        scale = np.stack([g * i * (1 - i), p["c"][0] * f * (1 - f), i * (1 - g**2)])  # (3, H): da_k = dc_t * scale_k
+        dc = (da[0, : 3 * H].reshape(3, H) * scale).sum(0) / np.maximum((scale**2).sum(0), 1e-300)  # (H,)
+        for make, words in _L7_SLIPS:
+            if _close(dc, make(dm, o, c_next, p["c"][0], t)):
+                return lead + words + ". The term is dm_t * o * (1 - tanh²(c_t))"
+    return (
+        lead + "it should be dm_t * o * (1 - tanh²(c_t)), where o comes from h = o * tanh(c_t) and "
+        "1 - tanh²(c_t) is the derivative of tanh at c_t"
+    )
 
 
 def _backward_gru(wrong):

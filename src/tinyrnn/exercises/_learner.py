@@ -36,8 +36,8 @@ def result(status, equation=None, message="", max_diff=None, where=None):
     return dict(status=status, equation=equation, message=message, max_diff=max_diff, where=where)
 
 
-def _wrong(equation, diff, where, shape_msg=None, note=""):
-    should = EQUATIONS[equation][1]
+def _wrong(equation, diff, where, shape_msg=None, note="", should=None):
+    should = should or EQUATIONS[equation][1]
     if note:
         should += f" ({note})"
     if shape_msg:

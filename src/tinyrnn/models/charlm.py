@@ -167,6 +167,10 @@ def sample(
 
     Returns the drawn text, or None with ``keep=False``: then memory does not grow with
     ``length`` (only the recurrent state is kept from step to step)."""
+    if not (np.isfinite(temperature) and temperature > 0):
+        raise InputError(
+            f"temperature must be a finite number > 0, got {temperature}; top_k=1 gives the greedy (argmax) sample"
+        )
     rng = make_rng(rng)
     was_training = model.training
     model.eval()
