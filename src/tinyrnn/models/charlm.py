@@ -183,7 +183,7 @@ def sample(
 def _draw(model, vocab, prime, length, temperature, top_k, rng, emit, keep):
     if not prime:
         prime = "\n" if "\n" in vocab.stoi else vocab.chars[0]
-    ids = vocab.encode(prime, "--prime")
+    ids = vocab.encode(prime, "prime")
     state = None
     for s in range(0, len(ids), 4096):  # a long primer in pieces: memory stays flat
         logits, state = model(ids[s : s + 4096, None], state)
