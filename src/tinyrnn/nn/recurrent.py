@@ -99,6 +99,15 @@ def zoneout_new(keep, mask, shape, dtype):
     return new
 
 
+REGULARISERS = ("recurrent_dropout", "weight_drop", "zoneout")
+
+
+def regularisers(layer) -> dict:
+    """The regularising options that are on in ``layer`` (a recurrent layer), by name: what a
+    model adds to its own config, so that a plain model's config is as before."""
+    return {name: layer.config[name] for name in REGULARISERS if name in layer.config}
+
+
 def time_views(S: np.ndarray, reverse: bool):
     """S (T+1, B, F) holds the initial state and every step's state. Returns the views
     (state after step t, state before step t), each (T, B, F), in time order.
@@ -567,7 +576,7 @@ class RecurrentBase(Module):
             self.zoneout = probability("zoneout", zoneout)
         except (TypeError, ValueError) as e:
             raise InputError(str(e)) from None
-        for name in ("weight_drop", "recurrent_dropout", "zoneout"):
+        for name in REGULARISERS:
             if getattr(self, name):
                 self.config[name] = getattr(self, name)
         if self.learn_initial_state:
