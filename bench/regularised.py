@@ -1,7 +1,7 @@
 """What each regularising option of ``LSTM`` and ``GRU`` costs per training step: the time of
 one forward + backward of the layer with ``recurrent_dropout``, ``weight_drop`` or ``zoneout``
 at p > 0 over the time of the plain layer (target: <= 1.10), float32, in training mode, the
-two alternated call by call in this one process with default settings. Prints per layer and
+two alternated call by call in this one process. Prints per layer and
 option the median time of each and the median ratio of the rounds, with its range.
 
     python bench/regularised.py [--rounds 15] [--reps 10] [--shape 64,32,256,256]
@@ -9,8 +9,9 @@ option the median time of each and the median ratio of the rounds, with its rang
                                 [--blas-threads N]
 
 --shape is T,B,I,H; --layers and --options choose among the defaults; --blas-threads sets
-OpenBLAS's threads for the run (a busy machine times one thread more steadily). Figures in docs/charlm.md ("Regularised layers: cost per step"), run
-2026-12-04 as ``python bench/regularised.py --rounds 15 --reps 10``.
+OpenBLAS's threads for the run (default: as they are; a busy machine times one thread more
+steadily). Figures in docs/charlm.md ("Regularised layers: cost per step"), run 2026-12-04 as
+``python bench/regularised.py --rounds 9 --reps 8 --blas-threads 1``.
 """
 
 import argparse
