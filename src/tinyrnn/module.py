@@ -7,6 +7,7 @@ so a state_dict moves between the two libraries unchanged.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -35,6 +36,18 @@ def prefixed(prefix: str, shapes):
     """``param_shapes`` of a sub-module, under its attribute name."""
     for name, shape in shapes:
         yield prefix + name, shape
+
+
+@contextmanager
+def evaluation(model: Module):
+    """``model`` in evaluation mode inside the block (no dropout, zoneout's expectation), its
+    training mode restored afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 class Module:

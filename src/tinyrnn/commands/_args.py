@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, field, fields
 
 from ..errors import UsageError
 
@@ -266,6 +266,25 @@ def flag(
     return dict(
         cli=dict(help=help, type=type, choices=choices, metavar=metavar, name=name, default_text=default_text),
         resume=resume,
+    )
+
+
+REGULARISER_HELP = {  # the recurrent layers' regularising options (docs/bptt.md, "Regularised recurrences")
+    "recurrent_dropout": "dropout of the state entering the recurrent product, one mask per sequence",
+    "weight_drop": "DropConnect on the recurrent weights, one mask per step of training",
+    "zoneout": "probability that a unit keeps its previous state at a step",
+}
+
+
+def regulariser(name: str, resume: str | None = None):
+    """The config field of a recurrent layer's regularising option ``name`` (``REGULARISER_HELP``):
+    a number from 0 (off, the default) to 0.99, flag ``--recurrent-dropout``, ``--weight-drop``
+    or ``--zoneout``."""
+    return field(
+        default=0.0,
+        metadata=flag(
+            f"{REGULARISER_HELP[name]}, 0 to 0.99 (default %(default)s)", type=_float_in(0.0, 0.99), resume=resume
+        ),
     )
 
 

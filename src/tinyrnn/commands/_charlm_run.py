@@ -22,15 +22,15 @@ from ..data.text import CharVocab, CorpusError, fingerprint, load_corpus, split
 from ..errors import UsageError
 from ..models.charlm import CharLM, evaluate
 from ..nn import CELLS
+from ..nn.recurrent import REGULARISERS
 from ..schedule import lr_schedule
 from ..train import progress
-from ._args import _float_in, flag, nonneg, positive, positive_float, resume_keys, resume_policy
+from ._args import _float_in, flag, nonneg, positive, positive_float, regulariser, resume_keys, resume_policy
 from ._common import resume_settings, settings_types, smooth
 
 LN2 = math.log(2.0)
-# Settings added after the first checkpoints (absent from those, so not required on resume),
-# passed to the model only when on (a plain model's config is as before)
-REGULARISERS = ("recurrent_dropout", "weight_drop", "zoneout")
+# REGULARISERS: settings added after the first checkpoints (absent from those, so not required
+# on resume), passed to the model only when on (a plain model's config is as before)
 
 
 def _fixed(help: str, **kwargs) -> dict:
@@ -54,28 +54,9 @@ class CharLMConfig:
         ),
     )
     # The recurrent layer's regularising options (docs/bptt.md, "Regularised recurrences")
-    recurrent_dropout: float = field(
-        default=0.0,
-        metadata=_fixed(
-            "dropout of the state entering the recurrent product, one mask per sequence, 0 to 0.99 "
-            "(default %(default)s)",
-            type=_float_in(0.0, 0.99),
-        ),
-    )
-    weight_drop: float = field(
-        default=0.0,
-        metadata=_fixed(
-            "DropConnect on the recurrent weights, one mask per step of training, 0 to 0.99 (default %(default)s)",
-            type=_float_in(0.0, 0.99),
-        ),
-    )
-    zoneout: float = field(
-        default=0.0,
-        metadata=_fixed(
-            "probability that a unit keeps its previous state at a step, 0 to 0.99 (default %(default)s)",
-            type=_float_in(0.0, 0.99),
-        ),
-    )
+    recurrent_dropout: float = regulariser("recurrent_dropout", resume="fixed")
+    weight_drop: float = regulariser("weight_drop", resume="fixed")
+    zoneout: float = regulariser("zoneout", resume="fixed")
     seq_len: int = field(
         default=64, metadata=_fixed("characters per truncated-BPTT chunk (default %(default)s)", type=positive)
     )

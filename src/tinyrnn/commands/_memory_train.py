@@ -17,10 +17,11 @@ from ..checkpoint import save as save_checkpoint
 from ..data import memory as tasks
 from ..errors import UsageError
 from ..models.memory import CELLS, EVAL_CHUNK, MemoryModel, evaluate
+from ..nn.recurrent import REGULARISERS
 from ..optim import OPTIMIZERS, clip_grad_norm_, grad_norm
 from ..schedule import lr_schedule
 from ..train import Plan, Run, ce_ceiling, guarded_step
-from ._args import _float_in, flag, positive, positive_float
+from ._args import _float_in, flag, positive, positive_float, regulariser
 from ._common import check_memory
 
 # Defaults that depend on the task (None in MemoryConfig means "the task's value"). Without
@@ -65,6 +66,10 @@ class MemoryConfig:
         ),
     )
     layers: int = field(default=1, metadata=flag("recurrent layers (default %(default)s)", type=positive))
+    # The recurrent layer's regularising options (docs/bptt.md, "Regularised recurrences")
+    recurrent_dropout: float = regulariser("recurrent_dropout")
+    weight_drop: float = regulariser("weight_drop")
+    zoneout: float = regulariser("zoneout")
     batch: int | None = field(
         default=None,
         metadata=flag("sequences per step (default: %(default)s)", type=positive, default_text=_per_task("batch")),
@@ -165,6 +170,10 @@ def check_config(cfg: MemoryConfig) -> None:
             raise UsageError(f"--{name.replace('_', '-')} must be a number {'>' if low_open else '>='} 0, got {v}")
     if isinstance(cfg.seed, bool) or not isinstance(cfg.seed, int) or not 0 <= cfg.seed < 2**63:
         raise UsageError(f"--seed must be an integer from 0 to 2**63 - 1, got {cfg.seed}")
+    for name in REGULARISERS:
+        v = getattr(cfg, name)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 0.99:
+            raise UsageError(f"--{name.replace('_', '-')} must be a number from 0 to 0.99, got {v}")
     if cfg.forget_bias is not None and not math.isfinite(cfg.forget_bias):
         raise UsageError(f"--forget-bias must be a finite number, got {cfg.forget_bias}")
 
@@ -214,6 +223,9 @@ def build_model(cfg: MemoryConfig, rng: np.random.Generator) -> MemoryModel:
         every_step=task.every_step,
         forget_bias=cfg.forget_bias,
         rng=rng,
+        recurrent_dropout=cfg.recurrent_dropout,
+        weight_drop=cfg.weight_drop,
+        zoneout=cfg.zoneout,
     )
 
 

@@ -13,6 +13,7 @@ from ..checkpoint import save as save_checkpoint
 from ..data.seq2seq import SPECIALS, TASKS, WORD_PAIRS, pad_batch
 from ..models.seq2seq import Seq2Seq, accuracy_within, evaluate, translate
 from ..nn import CELLS
+from ..nn.recurrent import REGULARISERS
 from ..optim import Adam, clip_grad_norm_, grad_norm
 from ..schedule import lr_schedule
 from ..train import Plan, Run, ce_ceiling, guarded_step
@@ -24,6 +25,7 @@ from ._args import (
     nonneg,
     positive,
     positive_float,
+    regulariser,
     resume_keys,
     resume_policy,
 )
@@ -59,6 +61,10 @@ class Seq2SeqConfig:
             resume="fixed",
         ),
     )
+    # The recurrent layers' regularising options (docs/bptt.md, "Regularised recurrences")
+    recurrent_dropout: float = regulariser("recurrent_dropout", resume="fixed")
+    weight_drop: float = regulariser("weight_drop", resume="fixed")
+    zoneout: float = regulariser("zoneout", resume="fixed")
     lr: float = field(
         default=1e-3, metadata=flag("Adam learning rate (%(default)s)", type=positive_float, resume="fixed")
     )
@@ -197,6 +203,7 @@ def train(
         num_layers=cfg.layers,
         bidirectional=cfg.bidirectional,
         attention=cfg.attention,
+        **{name: getattr(cfg, name) for name in REGULARISERS if getattr(cfg, name)},  # when on
     )
     if resume:
         check_config(resume, Seq2Seq, shape)  # before anything is allocated
@@ -214,6 +221,8 @@ def train(
         meta = load_checkpoint(resume, model, opt)["meta"]
         step = meta["steps"]
         task.rng.bit_generator.state = meta["task_rng"]
+        if "model_rng" in meta:  # the masks of the regularising options continue (absent before them)
+            rng.bit_generator.state = meta["model_rng"]
         train_seconds, eval_seconds = meta["train_seconds"], meta["eval_seconds"]
         losses, history = (
             list(meta["curve"]["loss"]),
@@ -222,7 +231,9 @@ def train(
         emit(f"Resuming from step {step} ({train_seconds:.0f} s of training so far)")
     emit(
         f"Model: {cfg.cell.upper()} encoder-decoder, {cfg.layers} layer{'s' if cfg.layers > 1 else ''}"
-        f"{', bidirectional encoder' if cfg.bidirectional else ''}, hidden {cfg.hidden}: "
+        f"{', bidirectional encoder' if cfg.bidirectional else ''}, hidden {cfg.hidden}"
+        + "".join(f", {name.replace('_', ' ')} {getattr(cfg, name):g}" for name in REGULARISERS if getattr(cfg, name))
+        + ": "
         f"{sum(p.data.size for p in model.parameters()):,} parameters"
     )
     emit(
@@ -240,6 +251,7 @@ def train(
         s = dict(
             step=run.step,
             rng=task.rng.bit_generator.state,
+            model_rng=rng.bit_generator.state,
             train_seconds=run.timer.seconds,
             eval_seconds=run.eval_timer.seconds,
             losses=len(losses),
@@ -270,6 +282,7 @@ def train(
                 accuracy=s["accuracy"],
                 train_config=asdict(cfg),
                 task_rng=s["rng"],
+                model_rng=s["model_rng"],
                 train_seconds=s["train_seconds"],
                 eval_seconds=s["eval_seconds"],
                 curve=curve,
@@ -330,6 +343,7 @@ def train(
                 model.load_state_dict(best["weights"])
                 opt.load_state_dict(best["opt"])
                 task.rng.bit_generator.state = best["rng"]
+                rng.bit_generator.state = best["model_rng"]
                 kept_state, kept = best, best["step"]
         with run.evaluating():
             result = evaluate(model, task, task.test, cfg.beam)
@@ -417,7 +431,7 @@ def read_checked(path, resume: bool = False) -> dict:
         check_meta(
             path,
             meta["train_config"],
-            settings_types(Seq2SeqConfig, skip=("test_lengths", "quiet")),
+            settings_types(Seq2SeqConfig, skip=("test_lengths", "quiet") + REGULARISERS),  # those: added later
             "meta.train_config",
         )
         check_meta(path, meta["curve"], dict(loss=list, step=list, accuracy=list), "meta.curve")

@@ -20,6 +20,7 @@ from ..init import make_rng
 from ..losses import cross_entropy
 from ..module import Module, prefixed
 from ..nn import CELLS, Dropout, Embedding, Linear
+from ..nn.recurrent import regularisers
 from ..optim import clip_grad_norm_
 
 
@@ -64,9 +65,7 @@ class CharLM(Module):
             dropout=dropout,
             dtype=self.dtype.name,
         )
-        for name in ("recurrent_dropout", "weight_drop", "zoneout"):  # the recurrent layer's options, when on
-            if name in self.rnn.config:
-                self.config[name] = self.rnn.config[name]
+        self.config.update(regularisers(self.rnn))  # the recurrent layer's options, when on
 
     @staticmethod
     def param_shapes(config: dict):

@@ -13,9 +13,10 @@ import numpy as np
 from .. import init
 from .._check import choice, positive_int
 from ..errors import InputError
-from ..module import Module
+from ..module import Module, evaluation
 from ..nn import CELLS as LAYERS
 from ..nn import GRU, LSTM, RNN, Linear
+from ..nn.recurrent import regularisers
 
 # The cells of nn.CELLS, and irnn: a ReLU RNN with identity recurrent weights (Le et al. 2015).
 CELLS = ("rnn", "irnn", *(c for c in LAYERS if c != "rnn"))
@@ -32,35 +33,25 @@ def recurrent_layer(
     *,
     bidirectional: bool = False,
     dropout: float = 0.0,
+    **options,
 ):
     """The recurrent layer of each cell name: ``rnn`` tanh RNN; ``irnn`` ReLU RNN with identity
     recurrent weights and zero biases (Le et al. 2015); ``lstm`` (forget-gate biases set to
     ``forget_bias`` unless None: PyTorch's initialisation); ``gru``. All keep PyTorch's layout;
-    ``bidirectional`` and ``dropout`` (between layers) are PyTorch's arguments."""
+    ``bidirectional`` and ``dropout`` (between layers) are PyTorch's arguments; ``options`` the
+    layers' regularising options (``recurrent_dropout``, ``weight_drop``, ``zoneout``)."""
     choice("cell", cell, CELLS)
     if forget_bias is not None and cell != "lstm":
         raise InputError(f"forget_bias applies to the lstm cell only, got cell={cell!r}")
+    kw = dict(dropout=dropout, bidirectional=bidirectional, dtype=dtype, rng=rng, **options)
     if cell in ("rnn", "irnn"):
-        layer = RNN(
-            input_size,
-            hidden_size,
-            num_layers,
-            nonlinearity="tanh" if cell == "rnn" else "relu",
-            dropout=dropout,
-            bidirectional=bidirectional,
-            dtype=dtype,
-            rng=rng,
-        )
+        layer = RNN(input_size, hidden_size, num_layers, nonlinearity="tanh" if cell == "rnn" else "relu", **kw)
         if cell == "irnn":
             init.identity_recurrent_(layer)
         return layer
     if cell == "gru":
-        return GRU(
-            input_size, hidden_size, num_layers, dropout=dropout, bidirectional=bidirectional, dtype=dtype, rng=rng
-        )
-    layer = LSTM(
-        input_size, hidden_size, num_layers, dropout=dropout, bidirectional=bidirectional, dtype=dtype, rng=rng
-    )
+        return GRU(input_size, hidden_size, num_layers, **kw)
+    layer = LSTM(input_size, hidden_size, num_layers, **kw)
     if forget_bias is not None:
         init.forget_bias_(layer, forget_bias)
     return layer
@@ -78,10 +69,24 @@ class MemoryModel(Module):
         forget_bias: float | None = None,
         dtype=np.float32,
         rng=None,
+        recurrent_dropout: float = 0.0,
+        weight_drop: float = 0.0,
+        zoneout: float = 0.0,
     ):
         super().__init__(dtype)
         rng = init.make_rng(rng)
-        self.rnn = recurrent_layer(cell, input_size, hidden_size, num_layers, forget_bias, dtype, rng)
+        self.rnn = recurrent_layer(
+            cell,
+            input_size,
+            hidden_size,
+            num_layers,
+            forget_bias,
+            dtype,
+            rng,
+            recurrent_dropout=recurrent_dropout,
+            weight_drop=weight_drop,
+            zoneout=zoneout,
+        )
         self.head = Linear(hidden_size, positive_int("output_size", output_size), dtype=dtype, rng=rng)
         self.every_step = bool(every_step)
         self.config = dict(
@@ -94,6 +99,7 @@ class MemoryModel(Module):
             forget_bias=forget_bias,
             dtype=self.dtype.name,
         )
+        self.config.update(regularisers(self.rnn))
 
     def forward(self, x, lengths=None):
         """x (T, B, I), lengths (B,) or None -> y, cache. y is (T, B, O) with ``every_step``,
@@ -125,11 +131,13 @@ EVAL_CHUNK = 500  # test sequences per forward pass
 
 def evaluate(model: MemoryModel, task, test, chunk: int = EVAL_CHUNK) -> dict:
     """``task``'s held-out metrics (a ``data.memory.MemoryTask``) of ``model`` on the batch
-    ``test``, run ``chunk`` sequences at a time."""
+    ``test``, run ``chunk`` sequences at a time, in evaluation mode (the model's training mode
+    is restored afterwards)."""
     outs = []
-    for s in range(0, test.x.shape[1], chunk):
-        lengths = None if test.lengths is None else test.lengths[s : s + chunk]
-        outs.append(model(test.x[:, s : s + chunk], lengths))
+    with evaluation(model):
+        for s in range(0, test.x.shape[1], chunk):
+            lengths = None if test.lengths is None else test.lengths[s : s + chunk]
+            outs.append(model(test.x[:, s : s + chunk], lengths))
     return task.metrics(np.concatenate(outs, axis=1 if model.every_step else 0), test)
 
 

@@ -26,8 +26,9 @@ from ..errors import InputError
 from ..functional import log_softmax
 from ..init import make_rng
 from ..losses import cross_entropy
-from ..module import Module, prefixed
+from ..module import Module, evaluation, prefixed
 from ..nn import CELLS, Attention, Linear
+from ..nn.recurrent import regularisers
 
 ATTENTION = ("none", "dot", "general", "additive")
 
@@ -50,6 +51,9 @@ class Seq2Seq(Module):
         attention: str = "none",
         dtype=np.float32,
         rng=None,
+        recurrent_dropout: float = 0.0,
+        weight_drop: float = 0.0,
+        zoneout: float = 0.0,
     ):
         super().__init__(dtype)
         rng = make_rng(rng)
@@ -57,8 +61,12 @@ class Seq2Seq(Module):
         self.cell = choice("cell", cell, tuple(CELLS))
         self.bidirectional = bool(bidirectional)
         layer = CELLS[cell]
-        self.encoder = layer(vocab_size, hidden_size, num_layers, bidirectional=bidirectional, dtype=dtype, rng=rng)
-        self.decoder = layer(vocab_size, hidden_size, num_layers, dtype=dtype, rng=rng)
+        # the regularising options of both recurrent layers (docs/bptt.md, "Regularised recurrences")
+        options = dict(recurrent_dropout=recurrent_dropout, weight_drop=weight_drop, zoneout=zoneout)
+        self.encoder = layer(
+            vocab_size, hidden_size, num_layers, bidirectional=bidirectional, dtype=dtype, rng=rng, **options
+        )
+        self.decoder = layer(vocab_size, hidden_size, num_layers, dtype=dtype, rng=rng, **options)
         self.head = Linear(hidden_size, vocab_size, dtype=dtype, rng=rng)
         self.attention_kind = choice("attention", attention, ATTENTION)
         if attention != "none":
@@ -79,6 +87,7 @@ class Seq2Seq(Module):
             attention=attention,
             dtype=self.dtype.name,
         )
+        self.config.update(regularisers(self.decoder))  # when on
 
     @staticmethod
     def param_shapes(config: dict):
@@ -175,9 +184,10 @@ class Seq2Seq(Module):
         with src_ids as the source: row t is where output t looked."""
         if self.attention_kind == "none":
             raise InputError("this model has no attention (trained with --attention none)")
-        _, _, weights, _ = self._teacher_forced(
-            np.array([src_ids]), np.array([len(src_ids)]), np.array([list(out_ids)], dtype=np.int64).reshape(1, -1)
-        )
+        with evaluation(self):
+            _, _, weights, _ = self._teacher_forced(
+                np.array([src_ids]), np.array([len(src_ids)]), np.array([list(out_ids)], dtype=np.int64).reshape(1, -1)
+            )
         return weights[:, 0]
 
     # ------------------------------------------------------------------ decoding
@@ -266,16 +276,18 @@ def max_output_len(source: str) -> int:
 
 
 def translate(model: Seq2Seq, vocab, sources, beam: int = 1) -> list[str]:
-    """Decode each source string (greedy for beam=1, batched; beam search otherwise)."""
+    """Decode each source string (greedy for beam=1, batched; beam search otherwise), in
+    evaluation mode (the model's training mode is restored afterwards)."""
     empty = [i for i, s in enumerate(sources) if not s]
     if empty:
         raise InputError(f"sources[{empty[0]}] is empty; give at least one character to translate")
     ids = [vocab.encode(s) for s in sources]
-    if beam == 1:
-        src, lengths = pad_batch(ids)
-        outs = model.greedy(src, lengths, max(max_output_len(s) for s in sources))
-    else:
-        outs = [model.beam(i, beam, max_output_len(s)) for i, s in zip(ids, sources)]
+    with evaluation(model):
+        if beam == 1:
+            src, lengths = pad_batch(ids)
+            outs = model.greedy(src, lengths, max(max_output_len(s) for s in sources))
+        else:
+            outs = [model.beam(i, beam, max_output_len(s)) for i, s in zip(ids, sources)]
     return [vocab.decode(o) for o in outs]
 
 

@@ -23,7 +23,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .recurrent import SingleStateLayer, step_pairs, time_views, zoneout_factors
+from .recurrent import SingleStateLayer, step_pairs, time_views, zoneout_hold, zoneout_new
 
 
 def gru_forward(xg, states0, w, mask=None, reverse=False, empty=None):
@@ -62,15 +62,16 @@ def gru_forward(xg, states0, w, mask=None, reverse=False, empty=None):
     r_hn = np.empty((H, B), dt)
     done = None if mask is None else ~mask.transpose(0, 2, 1)  # (T, 1, B): sequence already finished
     # Regularised (docs/bptt.md): [h~; 1] for the product (R1), and the zoneout keeps (Z1), feature-major
-    drop, keep, h_in, k_s = w.drop, w.keep, None, None
+    drop, keep, h_in, hold_s, k_eval = w.drop, w.keep, None, None, None
     if drop is not None:
         h_in = np.empty((H + 1, B), dt)
         h_in[H] = 1
         drop_fm = np.ascontiguousarray(drop.T)
-    if keep is not None:
-        k = keep[0]
-        k_s = [k] * T if not isinstance(k, np.ndarray) else list(np.ascontiguousarray(k.transpose(0, 2, 1)))
-        zone = np.empty((H, B), dt)
+    if keep is not None and isinstance(keep[0], np.ndarray):  # training: where h is kept (T, H, B)
+        hold_s = list(zoneout_hold(keep[0].transpose(0, 2, 1), done))
+        done = None  # folded into the holds
+    elif keep is not None:  # evaluation: the number p
+        k_eval, zone = keep[0], np.empty((H, B), dt)
     # Per-step views, made once (they pay at B = 1, see lstm_forward).
     rz_s, r_s, z_s, n_s = (
         list(gates[:, rows]) for rows in (slice(0, 2 * H), slice(0, H), slice(H, 2 * H), slice(2 * H, G))
@@ -94,10 +95,12 @@ def gru_forward(xg, states0, w, mask=None, reverse=False, empty=None):
         subtract(h, n, out=h_next)
         h_next *= z
         h_next += n  # (G3) h_next = (1 - z) * n + z * h = n + z * (h - n)
-        if k_s is not None:
+        if hold_s is not None:
+            np.copyto(h_next, h, where=hold_s[t])  # (Z1) h_next = h where k, else h^ (and past the end)
+        elif k_eval is not None:
             np.subtract(h, h_next, out=zone)
-            zone *= k_s[t]
-            h_next += zone  # (Z1) h_next = h^ + k * (h - h^)
+            zone *= k_eval
+            h_next += zone  # (Z1) h_next = h^ + p * (h - h^) (evaluation)
         if done is not None:  # finished sequences keep h
             np.copyto(h_next, h, where=done[t])
     h_out = empty("h_out", (T + 1, B, H))
@@ -166,19 +169,18 @@ def gru_backward(dy, dstates_n, w, kc, dxg, empty=None):
         np.copyto(dy_fm, dy.transpose(0, 2, 1))
     w_hh_t = w.w_hh.T  # (H, 3H), a view: BLAS reads it transposed
     dh_rec = np.empty((H, B), dt)
+    mask_fm = None if mask is None else mask.transpose(0, 2, 1)  # (T, 1, B) bool
     if mask is not None:
-        mask_fm = mask.transpose(0, 2, 1)  # (T, 1, B) bool
         mask_f = mask_fm.astype(dt)
         if dy_fm is not None:
             dy_fm *= mask_f  # padded outputs are constant zeros
     if mask is not None or kc.keep is not None:
         dh_in, dh_out = np.empty((H, B), dt), np.empty((H, B), dt)
     drop_fm = None if kc.drop is None else np.ascontiguousarray(kc.drop.T)  # (H, B)
-    new_h = carry_h = None
+    new_h = None
     if kc.keep is not None:  # (Z3), the mask folded in: (T, H, B)
-        new_h, carry_h = (
-            np.ascontiguousarray(f.transpose(0, 2, 1)) for f in zoneout_factors(kc.keep[0], mask, (T, B, H), dt)
-        )
+        k = kc.keep[0]
+        new_h = zoneout_new(k.transpose(0, 2, 1) if isinstance(k, np.ndarray) else k, mask_fm, (T, H, B), dt)
     dot, multiply = np.dot, np.multiply
     for t in range(T) if reverse else range(T - 1, -1, -1):
         if dy_fm is not None:
@@ -198,8 +200,8 @@ def gru_backward(dy, dstates_n, w, kc, dxg, empty=None):
             dh_rec *= drop_fm  # (R2) (dah W_hh) * drop
         multiply(dh_next, z[t], out=dh)
         dh += dh_rec  # (G6) dh = dh_next * z + dah W_hh
-        if new_h is not None:  # (Z3) ... + k * dh_t
-            dh_carry *= carry_h[t]
+        if new_h is not None:  # (Z3) ... + k * dh_t = dh_t - dh^_t
+            dh_carry -= dh_next
             dh_carry += dh
         elif mask is not None:  # ... and passes the carried one on
             np.copyto(dh_carry, dh, where=mask_fm[t])

@@ -30,7 +30,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .recurrent import RecurrentBase, step_pairs, time_views, zoneout_factors
+from .recurrent import RecurrentBase, step_pairs, time_views, zoneout_hold, zoneout_new
 
 # lstm_backward works through the steps in blocks of about this many bytes of gate gradients.
 BLOCK_BYTES = 512 << 10
@@ -77,12 +77,12 @@ def lstm_forward(xg, states0, w, mask=None, reverse=False, empty=None):
     done = None if mask is None else ~mask.transpose(0, 2, 1)  # (T, 1, B): sequence already finished
     # Regularised (docs/bptt.md): the dropped h~ (R1) and the zoneout keeps (Z1)-(Z2), feature-major
     drop_fm, h_in = (None, None) if drop is None else (np.ascontiguousarray(drop.T), np.empty((P, B), dt))
-    k_s = kc_s = None
-    if keep is not None:
-        k_s, kc_s = (
-            [k] * T if not isinstance(k, np.ndarray) else list(np.ascontiguousarray(k.transpose(0, 2, 1))) for k in keep
-        )
-        zone = np.empty((H, B), dt)
+    hold_s = hold_c_s = k_eval = None
+    if keep is not None and isinstance(keep[0], np.ndarray):  # training: where h, c are kept (T, size, B)
+        hold_s, hold_c_s = (list(zoneout_hold(k.transpose(0, 2, 1), done)) for k in keep)
+        done = None  # folded into the holds
+    elif keep is not None:  # evaluation: the numbers p
+        k_eval, zone = keep, np.empty((H, B), dt)
     # Per-step views of each gate's rows, made once: a slice costs about five times a list
     # lookup, and the seven slices a step would need cost as much as one or two of its dozen
     # NumPy calls at B = 1 (about 10 % of the step; timeit, H = 100, float32). The same holds
@@ -108,13 +108,16 @@ def lstm_forward(xg, states0, w, mask=None, reverse=False, empty=None):
         else:
             multiply(o, tanh_c, out=m_s[t])  # (L4) m = o * tanh_c
             dot(m_s[t].T, w_hr.T, out=h_next.T)  # (L5) h_next = m W_hr^T (batch-major out)
-        if k_s is not None:  # zoneout: c_next, h_next hold c^, h^ so far
+        if hold_s is not None:  # zoneout: c_next, h_next hold c^, h^ so far
+            np.copyto(c_next, c, where=hold_c_s[t])  # (Z2) c_next = c where k_c, else c^
+            np.copyto(h_next, h, where=hold_s[t])  # (Z1) h_next = h where k, else h^ (and past the end)
+        elif k_eval is not None:  # evaluation: the expectations
             np.subtract(c, c_next, out=zone)
-            zone *= kc_s[t]
-            c_next += zone  # (Z2) c_next = c^ + k_c * (c - c^)
+            zone *= k_eval[1]
+            c_next += zone  # (Z2) c_next = c^ + p * (c - c^)
             np.subtract(h, h_next, out=zone[:P])
-            zone[:P] *= k_s[t]
-            h_next += zone[:P]  # (Z1) h_next = h^ + k * (h - h^)
+            zone[:P] *= k_eval[0]
+            h_next += zone[:P]  # (Z1) h_next = h^ + p * (h - h^)
         if done is not None:  # finished sequences keep (h, c)
             np.copyto(c_next, c, where=done[t])
             np.copyto(h_next, h, where=done[t])
@@ -196,17 +199,17 @@ def lstm_backward(dy, dstates_n, w, kc, dxg, empty=None):
     dc_t = np.empty((H, B), dt)
     if mask is not None or kc.keep is not None:
         dh_in, dc_in, dh_out, dc_out = (np.empty(s, dt) for s in ((P, B), (H, B), (P, B), (H, B)))
+    mask_fm = None if mask is None else mask.transpose(0, 2, 1)  # (T, 1, B) bool
     if mask is not None:
-        mask_fm = mask.transpose(0, 2, 1)  # (T, 1, B) bool
         mask_f = mask_fm.astype(dt)
     drop_fm = None if kc.drop is None else np.ascontiguousarray(kc.drop.T)  # (P, B)
     zone = None
     if kc.keep is not None:  # (Z3)-(Z4), the mask folded in: (T, size, B) each
         zone = [
-            [np.ascontiguousarray(f.transpose(0, 2, 1)) for f in zoneout_factors(k, mask, (T, B, s), dt)]
+            zoneout_new(k if not isinstance(k, np.ndarray) else k.transpose(0, 2, 1), mask_fm, (T, s, B), dt)
             for k, s in zip(kc.keep, (P, H))
         ]
-        (new_h, carry_h), (new_c, carry_c) = zone
+        new_h, new_c = zone
     dot, multiply = np.dot, np.multiply
     # Per-step views, made once (they pay at B = 1, see lstm_forward); k is the step's place in
     # its block.
@@ -254,10 +257,10 @@ def lstm_backward(dy, dstates_n, w, kc, dxg, empty=None):
             dot(w_hh_t, da_s[k], out=dh)  # (L9) dh = da W_hh
             if drop_fm is not None:
                 dh *= drop_fm  # (R2) dh = (da W_hh) * drop
-            if zone is not None:  # (Z3)-(Z4) ... + k * dh_t, + k_c * dc_t
-                dh_carry *= carry_h[t]
+            if zone is not None:  # (Z3)-(Z4) ... + k * dh_t = dh_t - dh^_t, + k_c * dc_t = dc_t - dc^_t
+                dh_carry -= dh_next
                 dh_carry += dh
-                dc_carry *= carry_c[t]
+                dc_carry -= dc_next
                 dc_carry += dc
             elif mask is not None:  # ... and passes the carried ones on
                 np.copyto(dh_carry, dh, where=mask_fm[t])

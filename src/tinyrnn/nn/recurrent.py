@@ -17,8 +17,9 @@ contract:
   ``b_hh`` (or None), ``act`` (the RNN's nonlinearity, else None), and the forward kernel's
   masks (docs/bptt.md, "Regularised recurrences"): ``drop`` (B, P) the recurrent dropout mask
   of (R1) or None, ``keep`` None or one zoneout keep per state, (h,) or (h, c), each a
-  (T, B, size) mask of 0 and 1 (training) or the number p (evaluation), (Z1)-(Z2). The
-  forward kernel keeps them in ``kc`` for the backward.
+  (T, B, size) bool mask, True where the unit keeps its previous value (training; for the
+  feature-major kernels the transposed view of a (T, size, B) array), or the number p
+  (evaluation), (Z1)-(Z2). The forward kernel keeps them in ``kc`` for the backward.
 - ``y`` (T, B, P) the outputs (zeros past a sequence's length), ``states0``/``states_n``/
   ``dstates*`` tuples of (B, size) arrays (dstates_n entries may be None), ``mask`` (T, B, 1)
   bool or None, ``empty(name, shape)`` gives the kernel its arrays (reused, ``buffers.py``).
@@ -72,17 +73,39 @@ def halve_sigmoid_rows(w, gate_count: int, tanh_gate: int | None):
     return half
 
 
-def zoneout_factors(keep, mask, shape, dtype):
-    """The factors of (Z3) for every step, with the ``lengths`` mask folded in: ``new`` (T, B, F)
-    = m_t * (1 - k_t), the share of dh_t (dc_t) that reaches the step's new value, and
-    ``carry`` = 1 - new, the share passed straight to dh_{t-1}: k_t within a sequence, 1 past
-    its end (a finished step passes its gradient on). keep: (T, B, F) or a number; mask
-    (T, B, 1) bool or None."""
+def zoneout_hold(keep, done):
+    """Training-mode zoneout, (Z1)-(Z2): where each step copies the previous state instead of
+    taking its new value, the keep mask k_t or past a sequence's end: ``keep | done`` (``done``
+    the finished steps, None without ``lengths``), in the kernel's layout. Then a step of the
+    forward is one ``np.copyto(state_next, state, where=hold[t])`` for zoneout and ``lengths``
+    together (the same numbers as h^ + k (h - h^) for k in {0, 1}, exact)."""
+    return keep if done is None else keep | done
+
+
+def zoneout_new(keep, mask, shape, dtype):
+    """The factor of (Z3)-(Z4) for every step, with the ``lengths`` mask folded in, in the
+    kernel's layout: ``new`` = m_t * (1 - k_t) (float, ``shape``), the share of dh_t (dc_t) that
+    reaches the step's new value, dh^_t = new_t * dh_t. The rest, dh_t - dh^_t, passes straight
+    to dh_{t-1}: k_t * dh_t within a sequence, all of dh_t past its end (a finished step passes
+    its gradient on). keep: a bool mask (training) or the number p (evaluation); mask bool
+    (broadcast to ``shape``) or None."""
     new = np.empty(shape, dtype)
+    if isinstance(keep, np.ndarray):
+        np.logical_not(zoneout_hold(keep, None if mask is None else ~mask), out=new)
+        return new
     np.subtract(1, keep, out=new)
     if mask is not None:
         new *= mask
-    return new, np.subtract(1, new)
+    return new
+
+
+REGULARISERS = ("recurrent_dropout", "weight_drop", "zoneout")
+
+
+def regularisers(layer) -> dict:
+    """The regularising options that are on in ``layer`` (a recurrent layer), by name: what a
+    model adds to its own config, so that a plain model's config is as before."""
+    return {name: layer.config[name] for name in REGULARISERS if name in layer.config}
 
 
 def time_views(S: np.ndarray, reverse: bool):
@@ -229,18 +252,22 @@ class RecurrentBase(Module):
     def _state_masks(self, T: int, B: int):
         """``drop``, ``keep`` of the kernel contract for one layer and direction: in training,
         drawn from ``rng`` in this order, the recurrent dropout mask (B, P) of (R1), then the
-        zoneout keep masks (T, B, size) of h and of c (LSTM), 1 with probability p, (Z1)-(Z2);
-        in evaluation no dropout and keep = p, the expectation."""
+        zoneout keep masks of h and of c (LSTM), (Z1)-(Z2), each ``rng.random(shape) < p`` (True
+        with probability p, each unit and step its own draw) with shape (T, size, B) for the
+        feature-major kernels (LSTM, GRU; passed on as its (T, B, size) transposed view) and
+        (T, B, size) for the RNN; in evaluation no dropout and keep = p, the expectation."""
         drop = keep = None
         if self.training and self.recurrent_dropout:
             drop = dropout_mask(self.rng, (B, self.output_size), self.recurrent_dropout, self.dtype)
         if self.zoneout:
-            if self.training:
+            if not self.training:
+                keep = (self.zoneout,) * len(self._state_sizes())
+            elif self.feature_major:
                 keep = tuple(
-                    (self.rng.random((T, B, s)) < self.zoneout).astype(self.dtype) for s in self._state_sizes()
+                    (self.rng.random((T, s, B)) < self.zoneout).transpose(0, 2, 1) for s in self._state_sizes()
                 )
             else:
-                keep = (self.zoneout,) * len(self._state_sizes())
+                keep = tuple(self.rng.random((T, B, s)) < self.zoneout for s in self._state_sizes())
         return drop, keep
 
     # --------------------------------------------------------------- helpers
@@ -549,7 +576,7 @@ class RecurrentBase(Module):
             self.zoneout = probability("zoneout", zoneout)
         except (TypeError, ValueError) as e:
             raise InputError(str(e)) from None
-        for name in ("weight_drop", "recurrent_dropout", "zoneout"):
+        for name in REGULARISERS:
             if getattr(self, name):
                 self.config[name] = getattr(self, name)
         if self.learn_initial_state:

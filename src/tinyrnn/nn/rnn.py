@@ -23,7 +23,7 @@ import numpy as np
 
 from .._check import choice
 from ..functional import NONLINEARITIES, activate_, activation_grad
-from .recurrent import SingleStateLayer, step_pairs, time_views, zoneout_factors
+from .recurrent import SingleStateLayer, step_pairs, time_views, zoneout_hold, zoneout_new
 
 
 def rnn_forward(xg, states0, w, mask=None, reverse=False, empty=None):
@@ -58,9 +58,11 @@ def rnn_forward(xg, states0, w, mask=None, reverse=False, empty=None):
         else:
             a = np.empty((B, H), xg.dtype)
             h_in = None if drop is None else np.empty((B, H), xg.dtype)
+            hold = None
             if keep is not None:
                 h_new = np.empty((T, B, H), xg.dtype) if empty is None else empty("h_new", (T, B, H))
-                k_s = list(keep[0]) if isinstance(keep[0], np.ndarray) else [keep[0]] * T
+                if isinstance(keep[0], np.ndarray):  # training: where h is kept, (T, B, H)
+                    hold = zoneout_hold(keep[0], None if mask is None else ~mask)
             for t, h_prev, h in steps:
                 if drop is not None:
                     h_prev_in = np.multiply(h_prev, drop, out=h_in)  # (R1) h~ = h_{t-1} * drop
@@ -70,13 +72,15 @@ def rnn_forward(xg, states0, w, mask=None, reverse=False, empty=None):
                 dot(h_prev_in, w_hh_t, out=a_t)
                 a_t += xs[t]  # (1)
                 activate_(act, a_t)  # (2) h^ = act(a_t)
-                if h_new is None:
+                if h_new is None or hold is not None:
                     np.copyto(h, a_t)
-                else:
+                if hold is not None:
+                    np.copyto(h, h_prev, where=hold[t])  # (Z1) h = h_{t-1} where k, else h^ (and past the end)
+                elif h_new is not None:
                     np.subtract(h_prev, a_t, out=h)
-                    h *= k_s[t]
-                    h += a_t  # (Z1) h = h^ + k * (h_{t-1} - h^)
-                if mask is not None:
+                    h *= keep[0]
+                    h += a_t  # (Z1) h = h^ + p * (h_{t-1} - h^) (evaluation)
+                if mask is not None and hold is None:
                     np.copyto(h, h_prev, where=~mask[t])  # finished sequences keep h
     h_all, _ = time_views(S, reverse)
     y = h_all if mask is None else h_all * mask
@@ -92,8 +96,8 @@ def rnn_backward(dy, dstates_n, w, kc, dxg, empty=None):
     Writes da (T*B, H) into dxg (the gradient of xg and of the biases); returns (dh0,) (B, H)
     and {"w_hh": dW_hh (H, H)}.
 
-    With ``lengths`` or zoneout, ``zoneout_factors`` gives per step the share ``new`` of dh_t
-    that reaches act (folded into act' before the loop) and the share ``carry`` passed on.
+    With ``lengths`` or zoneout, ``zoneout_new`` gives per step the share ``new`` of dh_t that
+    reaches act (folded into act' before the loop); the share ``carry`` = 1 - new passes on.
     """
     S, mask, reverse, act, drop, keep = kc.S, kc.mask, kc.reverse, w.act, kc.drop, kc.keep
     T, B, H = S.shape[0] - 1, S.shape[1], S.shape[2]
@@ -106,7 +110,7 @@ def rnn_backward(dy, dstates_n, w, kc, dxg, empty=None):
         if keep is None:
             new = mask.astype(S.dtype)  # no gradient through padded steps
         else:
-            new, _ = zoneout_factors(keep[0], mask, (T, B, H), S.dtype)  # (Z3) (1 - k), and the mask
+            new = zoneout_new(keep[0], mask, (T, B, H), S.dtype)  # (Z3) (1 - k), and the mask
         da *= new
         if mask is not None and dy is not None:
             dy = dy * mask  # padded outputs are constant zeros
