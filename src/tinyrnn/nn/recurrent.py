@@ -104,6 +104,11 @@ def step_pairs(S: np.ndarray, reverse: bool):
     return [(t, views[t], views[t + 1]) for t in range(T)]
 
 
+# The layer-norm parameters of one layer and direction (``layer_norm=True``), their names in
+# docs/bptt.md: γ_ih, β_ih, γ_hh, β_hh (N1)/(N3) and the LSTM's γ_c, β_c (N2)
+LN_NAMES = ("ln_ih_weight", "ln_ih_bias", "ln_hh_weight", "ln_hh_bias", "ln_c_weight", "ln_c_bias")
+
+
 class RecurrentBase(Module):
     """Multi-layer, optionally bidirectional recurrent layer with PyTorch's semantics."""
 
@@ -130,6 +135,7 @@ class RecurrentBase(Module):
         learn_initial_state: bool = False,
         recurrent_dropout: float = 0.0,
         zoneout: float = 0.0,
+        layer_norm: bool = False,
     ):
         super().__init__(dtype)
         self.input_size = positive_int("input_size", input_size)
@@ -159,7 +165,7 @@ class RecurrentBase(Module):
         for name, shape in self.param_shapes(self.config | dict(proj_size=self.proj_size)):
             if name not in self.state_names:  # the learned initial states: _init_options
                 setattr(self, name, Parameter(uniform(self.rng, shape, bound, self.dtype)))
-        self._init_options(weight_drop, learn_initial_state, recurrent_dropout, zoneout)
+        self._init_options(weight_drop, learn_initial_state, recurrent_dropout, zoneout, layer_norm)
 
     @classmethod
     def param_shapes(cls, config: dict):
@@ -186,6 +192,18 @@ class RecurrentBase(Module):
             yield "h0", (layers * directions, 1, o)
             if "c0" in cls.state_names:
                 yield "c0", (layers * directions, 1, h)
+        if c.get("layer_norm"):  # after those, per layer and direction: gains and biases of (N1)-(N3)
+            for layer in range(layers):
+                for d in range(directions):
+                    for name, size in cls._ln_sizes(h):
+                        yield name + cls._suffix(layer, d), (size,)
+
+    @classmethod
+    def _ln_sizes(cls, hidden_size: int):
+        """(name, size) of one direction's layer-norm parameters, docs/bptt.md (N1)-(N3):
+        γ_ih, β_ih, γ_hh, β_hh (G*H,), and the LSTM's γ_c, β_c (H,)."""
+        sizes = [cls.gate_count * hidden_size] * 4 + ([hidden_size] * 2 if "c0" in cls.state_names else [])
+        return list(zip(LN_NAMES, sizes))
 
     # --------------------------------------------------------------- subclass hooks
     @staticmethod
@@ -209,6 +227,15 @@ class RecurrentBase(Module):
         """Bias folded into the input projection: b_ih + b_hh (the GRU keeps b_hn out)."""
         return p.b_ih.data + p.b_hh.data
 
+    def _kernels(self):
+        """(forward, backward) kernels of one direction: the class's, or with ``layer_norm`` its
+        pair in nn/layernorm.py, layernorm_gated.py (imported here: they build on the cells' modules)."""
+        if not self.layer_norm:
+            return self.forward_kernel, self.backward_kernel
+        from .layernorm_gated import LN_KERNELS
+
+        return LN_KERNELS[self.gate_count]
+
     def _halved(self, w):
         """w (G*H, ...) as the forward kernel takes it (``halve_sigmoid_rows``)."""
         return halve_sigmoid_rows(w, self.gate_count, self.tanh_gate)
@@ -216,7 +243,7 @@ class RecurrentBase(Module):
     def _kernel_weights(self, p, forward: bool) -> SimpleNamespace:
         """``w`` of the kernel contract for the Parameters ``p`` of one direction; for the
         forward kernel the sigmoid gates' rows of W_hh are halved (module docstring)."""
-        w_hh = self._halved(p.w_hh.data) if forward else p.w_hh.data
+        w_hh = self._halved(p.w_hh.data) if forward and not self.layer_norm else p.w_hh.data
         return SimpleNamespace(
             w_hh=w_hh,
             w_hr=None if p.w_hr is None else p.w_hr.data,
@@ -224,7 +251,34 @@ class RecurrentBase(Module):
             act=None,
             drop=None,
             keep=None,
+            ln=self._ln_weights(p, forward) if self.layer_norm else None,
         )
+
+    def _ln_weights(self, p, forward: bool) -> SimpleNamespace:
+        """``w.ln`` of the layer-norm kernels (nn/layernorm.py): the gains ``gain_ih``, ``gain_hh``
+        (G*H,) and the LSTM's ``gain_c``, ``bias_c`` (H,) (else None). For the forward kernel,
+        the constant terms of (N1)/(N3) folded into ``shift`` (G*H,), added to the normalised
+        input part, and for the GRU ``shift_hn`` (H,) = β_hn + b_hn, which stays inside r * (.)
+        (``_ln_shifts``); there the sigmoid gates' rows of the gains and of ``shift`` are halved
+        (``halve_sigmoid_rows``; the statistics of (N0) are taken before, on the true u, v)."""
+        data = lambda q: None if q is None else q.data  # noqa: E731
+        ln = SimpleNamespace(
+            gain_ih=p.ln_ih_weight.data,
+            gain_hh=p.ln_hh_weight.data,
+            gain_c=data(p.ln_c_weight),
+            bias_c=data(p.ln_c_bias),
+            shift=None,
+            shift_hn=None,
+        )
+        if forward:
+            shift, ln.shift_hn = self._ln_shifts(p)
+            ln.shift, ln.gain_ih, ln.gain_hh = (self._halved(a) for a in (shift, ln.gain_ih, ln.gain_hh))
+        return ln
+
+    def _ln_shifts(self, p):
+        """(shift, shift_hn) of ``_ln_weights``: (N1) β_ih + β_hh + b_ih + b_hh, and None."""
+        shift = p.ln_ih_bias.data + p.ln_hh_bias.data
+        return (shift + self._input_bias(p) if self.bias else shift), None
 
     def _state_masks(self, T: int, B: int):
         """``drop``, ``keep`` of the kernel contract for one layer and direction: in training,
@@ -265,6 +319,7 @@ class RecurrentBase(Module):
                                 ("b_ih", "bias_ih"),
                                 ("b_hh", "bias_hh"),
                                 ("w_hr", "weight_hr"),
+                                *((n, n) for n in LN_NAMES),
                             )
                         }
                     )
@@ -372,18 +427,21 @@ class RecurrentBase(Module):
         stacked W_ih in column-major order for dx = dxg @ W_ih in ``backward``; else None.
         """
         T, B, I = inp.shape
-        weights = [self._halved(p.w_ih.data) for p in ps]
+        # with layer_norm: the bare product u = x W_ih^T (no bias, no halving), normalised by the kernel (N1)
+        halved = (lambda w: w) if self.layer_norm else self._halved  # noqa: E731
+        bias = self.bias and not self.layer_norm
+        weights = [halved(p.w_ih.data) for p in ps]
         if not self.feature_major:
             # One column-major copy serves both products: w.T is then a contiguous (I, rows)
             # operand here (~2x faster than the strided view at small I in OpenBLAS) and w the
             # faster operand of dx = dxg @ W_ih (~1.5x at small I).
             w = np.asfortranarray(weights[0] if len(ps) == 1 else np.concatenate(weights))
             xg = np.matmul(inp.reshape(T * B, I), w.T, out=empty("xg", (T * B, w.shape[0])))
-            if self.bias:
+            if bias:
                 bias = [self._halved(self._input_bias(p)) for p in ps]
                 xg += bias[0] if len(ps) == 1 else np.concatenate(bias)
             return xg.reshape(T, B, -1), w
-        if self.bias:
+        if bias:
             weights = [
                 np.concatenate([w, self._halved(self._input_bias(p))[:, None]], axis=1) for w, p in zip(weights, ps)
             ]
@@ -431,7 +489,7 @@ class RecurrentBase(Module):
                 idx = layer * D + d
                 w = self._kernel_weights(ps[d], forward=True)
                 w.drop, w.keep = self._state_masks(T, B)
-                y, s_n, kc = self.forward_kernel(
+                y, s_n, kc = self._kernels()[0](
                     xg_all[:, :, d * gh : (d + 1) * gh],
                     tuple(s[idx] for s in states0),
                     w,
@@ -504,7 +562,7 @@ class RecurrentBase(Module):
                 dy = None if dlayer is None else dlayer[:, :, d * o : (d + 1) * o]
                 dsn = tuple(None if g is None else g[idx] for g in dfinals)
                 dxg = dxg_all[d * gh : (d + 1) * gh]
-                ds0, dW = self.backward_kernel(
+                ds0, dW = self._kernels()[1](
                     dy,
                     dsn,
                     self._kernel_weights(p, forward=False),
@@ -516,15 +574,16 @@ class RecurrentBase(Module):
                     acc[idx] = s
                 dWs.append(dW)
             dw = dxg_all @ lc.inp.reshape(T * B, -1)  # (D*G*H, I_layer): dW_ih, one product
-            db = np.ones(T * B, self.dtype) @ dxg_all.T if self.bias else None  # sum over steps and batch
+            # sum over steps and batch (the layer-norm kernels give db_ih themselves: dxg is then after (N4))
+            db = np.ones(T * B, self.dtype) @ dxg_all.T if self.bias and not self.layer_norm else None
             for d, (p, dW) in enumerate(zip(ps, dWs)):
                 rows = slice(d * gh, (d + 1) * gh)
                 p.w_ih.grad += dw[rows]
                 if self.bias:
-                    p.b_ih.grad += db[rows]
+                    p.b_ih.grad += dW.pop("b_ih") if db is None else db[rows]
                     # b_hh enters the same pre-activation as b_ih, so its gradient is the same
                     # sum, unless the kernel gives its own (the GRU's b_hn sits inside r * (.))
-                    p.b_hh.grad += dW.pop("b_hh", db[rows])
+                    p.b_hh.grad += dW.pop("b_hh") if "b_hh" in dW else db[rows]
                 for name, g in dW.items():  # w_hh, w_hr
                     getattr(p, name).grad += g
             dlayer = np.matmul(dxg_all.T, lc.w_cat, out=empty("dx", (T * B, lc.w_cat.shape[1]))).reshape(T, B, -1)
@@ -534,10 +593,11 @@ class RecurrentBase(Module):
         return self._to_user(dlayer, batched), self._pack_state(tuple(dstates0))
 
     # --------------------------------------------------------------- the regularising options
-    def _init_options(self, weight_drop, learn_initial_state, recurrent_dropout, zoneout):
+    def _init_options(self, weight_drop, learn_initial_state, recurrent_dropout, zoneout, layer_norm):
         """Validate the options; each is in ``config`` only when on (PyTorch's configs stay as
         they are). The learned initial states ``h0`` (and ``c0``) start at zero,
-        (D*num_layers, 1, size), after the weights (so the default weights are unchanged).
+        (D*num_layers, 1, size), after the weights (so the default weights are unchanged); then
+        the layer-norm gains (ones) and biases (zeros), ``ln_*_l{k}[_reverse]`` (``_ln_sizes``).
 
         The masks of one training-mode forward are drawn from ``rng`` in this order: the
         weight_drop masks of every W_hh (``_forward_with_options``), then layer by layer the
@@ -547,6 +607,7 @@ class RecurrentBase(Module):
             self.learn_initial_state = flag("learn_initial_state", learn_initial_state)
             self.recurrent_dropout = probability("recurrent_dropout", recurrent_dropout)
             self.zoneout = probability("zoneout", zoneout)
+            self.layer_norm = flag("layer_norm", layer_norm)
         except (TypeError, ValueError) as e:
             raise InputError(str(e)) from None
         for name in ("weight_drop", "recurrent_dropout", "zoneout"):
@@ -557,6 +618,13 @@ class RecurrentBase(Module):
             n = self.num_layers * self.num_directions
             for name, size in zip(self.state_names, self._state_sizes()):
                 setattr(self, name, Parameter(np.zeros((n, 1, size), self.dtype)))
+        if self.layer_norm:
+            self.config["layer_norm"] = True
+            for layer in range(self.num_layers):
+                for d in range(self.num_directions):
+                    for name, size in self._ln_sizes(self.hidden_size):
+                        init = np.ones if name.endswith("weight") else np.zeros
+                        setattr(self, name + self._suffix(layer, d), Parameter(init(size, self.dtype)))
 
     def _forward_with_options(self, x, hx, lengths):
         """``RecurrentBase.forward`` with the learned initial states filled in where ``hx`` gives
