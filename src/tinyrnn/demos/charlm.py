@@ -57,7 +57,7 @@ __all__ = [
 LN2 = math.log(2.0)
 # Settings added after the first checkpoints (absent from those, so not required on resume),
 # passed to the model only when on (a plain model's config is as before)
-REGULARISERS = ("recurrent_dropout", "weight_drop", "zoneout")
+REGULARISERS = ("recurrent_dropout", "weight_drop", "zoneout", "layer_norm")
 
 
 def _fixed(help: str, **kwargs) -> dict:
@@ -101,6 +101,13 @@ class CharLMConfig:
         metadata=_fixed(
             "probability that a unit keeps its previous state at a step, 0 to 0.99 (default %(default)s)",
             type=_float_in(0.0, 0.99),
+        ),
+    )
+    layer_norm: bool = field(
+        default=False,
+        metadata=_fixed(
+            "layer-normalise the recurrent layer's two products (and an LSTM's cell value) with learned gains "
+            "and biases (default: off)"
         ),
     )
     seq_len: int = field(
@@ -335,7 +342,11 @@ def describe(cfg: CharLMConfig, model: CharLM, vocab, train_ids, valid_ids, desc
         f"last {cfg.valid_fraction:.0%} held out)",
         f"Model: {cfg.cell.upper()}, {cfg.layers} layer{'s' if cfg.layers > 1 else ''}, embedding {cfg.embed}, "
         f"hidden {cfg.hidden}, dropout {cfg.dropout:g}"
-        + "".join(f", {name.replace('_', ' ')} {getattr(cfg, name):g}" for name in REGULARISERS if getattr(cfg, name))
+        + "".join(
+            f", {name.replace('_', ' ')}" + ("" if getattr(cfg, name) is True else f" {getattr(cfg, name):g}")
+            for name in REGULARISERS
+            if getattr(cfg, name)
+        )
         + f": {n_params:,} parameters",
         f"Plan: {plan}, each {cfg.batch} streams x {cfg.seq_len} characters; {cfg.optimizer} lr {cfg.lr:g}"
         f"{' (cosine decay to 5%)' if cfg.lr_decay else ''}, "
