@@ -13,13 +13,16 @@ import numpy as np
 
 from .gru import _gru_factors
 from .layernorm import (
+    by_row,
+    centred,
+    full,
     ln_sums,
     mean_row,
     normalise,
     normalise_backward,
     rnn_ln_backward,
     rnn_ln_forward,
-    stat_rows,
+    row_block,
     step_normalise,
     step_normalise_backward,
 )
@@ -31,7 +34,7 @@ from .recurrent import step_pairs, time_views, zoneout_factors
 def lstm_ln_forward(xg, states0, w, mask=None, reverse=False, empty=None):
     """(N1), (L1)-(L5), (N2) of one direction, feature-major like ``lstm_forward`` (whose names
     and order it keeps): each step equals ``reference.lstm_step_regularised`` with ``ln``.
-    xg (T, B, 4H): a transposed view of ``gates`` (T, 4H, B) = u, overwritten with (N1)'s input
+    xg (T, B, 4H): a transposed view of ``gates`` (T, 4H, B) = u - μ_u, overwritten with (N1)'s input
     part and then [i; f; g; o]. The cache is ``lstm_forward``'s (tanh_c holds tanh(ℓ)) and
     û, v̂, ĉ with their 1/σ."""
     gates = xg.transpose(0, 2, 1)  # (T, 4H, B), contiguous
@@ -42,8 +45,8 @@ def lstm_ln_forward(xg, states0, w, mask=None, reverse=False, empty=None):
         empty = lambda name, shape: np.empty(shape, dt)  # noqa: E731
     w_hr, drop, keep = w.w_hr, w.drop, w.keep
     u_hat, inv_u = normalise(gates, 1, empty, "u_hat")  # (N0) of u, all steps: (T, 4H, B), (T, 1, B)
-    np.multiply(u_hat, ln.gain_ih[:, None], out=gates)
-    gates += ln.shift[:, None]  # (N1) γ_ih û + β_ih + β_hh + b_ih + b_hh (i, f, o rows halved)
+    np.multiply(u_hat, full(ln.gain_ih, B), out=gates)
+    gates += full(ln.shift, B)  # (N1) γ_ih û + β_ih + β_hh + b_ih + b_hh (i, f, o rows halved)
     h_out, cs, tanh_c_all = empty("h_out", (T + 1, B, P)), empty("cs", (T + 1, H, B)), empty("tanh_c", (T, H, B))
     v_hat, inv_v = empty("v_hat", (T, G, B)), empty("inv_v", (T, 1, B))
     c_hat, inv_c = empty("c_hat", (T, H, B)), empty("inv_c", (T, 1, B))
@@ -52,9 +55,15 @@ def lstm_ln_forward(xg, states0, w, mask=None, reverse=False, empty=None):
     hpairs, cpairs = step_pairs(h_out.transpose(0, 2, 1), reverse), step_pairs(cs, reverse)
     dot, tanh, multiply = np.dot, np.tanh, np.multiply
     half = np.array(0.5, dt)
-    w_stat, gain_hh, gain_c, bias_c = stat_rows(w.w_hh), ln.gain_hh[:, None], ln.gain_c[:, None], ln.bias_c[:, None]
-    v, sq, sq_c, ig = np.empty((G + 1, B), dt), np.empty((G, B), dt), np.empty((H, B), dt), np.empty((H, B), dt)
-    mean_c, ones_g, ones_h = np.empty((1, B), dt), mean_row(G, dt), mean_row(H, dt)
+    w_c, gain_hh, gain_c, bias_c = centred(w.w_hh), full(ln.gain_hh, B), full(ln.gain_c, B), full(ln.bias_c, B)
+    sq, sq_c, ig = np.empty((G, B), dt), np.empty((H, B), dt), np.empty((H, B), dt)
+    mean_c, ones_g, ones_h, k_g, k_h = (
+        np.empty((1, B), dt),
+        mean_row(G, dt),
+        mean_row(H, dt),
+        row_block(G),
+        row_block(H),
+    )
     done = None if mask is None else ~mask.transpose(0, 2, 1)  # (T, 1, B): sequence already finished
     drop_fm, h_in = (None, None) if drop is None else (np.ascontiguousarray(drop.T), np.empty((P, B), dt))
     k_s = kc_s = None
@@ -68,9 +77,10 @@ def lstm_ln_forward(xg, states0, w, mask=None, reverse=False, empty=None):
     m_s = None if m_all is None else list(m_all)
     for (t, h, h_next), (_, c, c_next) in zip(hpairs, cpairs):
         a, i_f, i, f, g, o, tanh_c = a_s[t], if_s[t], i_s[t], f_s[t], g_s[t], o_s[t], tanh_c_s[t]
-        dot(w_stat, h if drop_fm is None else multiply(h, drop_fm, out=h_in), out=v)  # (R1) v = W_hh h~, and μ
-        step_normalise(v[:G], v[G:], v_hat[t], inv_v[t], sq, ones_g)  # (N0) v̂
-        multiply(v_hat[t], gain_hh, out=sq)
+        v_t = v_hat[t]
+        dot(w_c, h if drop_fm is None else multiply(h, drop_fm, out=h_in), out=v_t)  # (R1) v - μ = W_c h~
+        step_normalise(v_t, v_t, inv_v[t], sq, ones_g, k_g)  # (N0) v̂
+        multiply(v_t, gain_hh, out=sq)
         a += sq  # (N1) a = LN(u) + LN(v) + b (halved i, f, o)
         tanh(a, out=a)  # (L2) g = tanh(a_g); i, f, o: tanh(a/2) so far
         i_f *= half
@@ -81,7 +91,8 @@ def lstm_ln_forward(xg, states0, w, mask=None, reverse=False, empty=None):
         multiply(i, g, out=ig)
         c_next += ig  # (L3) c^ = f * c + i * g
         dot(ones_h, c_next, out=mean_c)
-        step_normalise(c_next, mean_c, c_hat[t], inv_c[t], sq_c, ones_h)  # (N0) ĉ
+        by_row(np.subtract, c_next, mean_c, c_hat[t], k_h)  # c^ - μ
+        step_normalise(c_hat[t], c_hat[t], inv_c[t], sq_c, ones_h, k_h)  # (N0) ĉ
         multiply(c_hat[t], gain_c, out=tanh_c)
         tanh_c += bias_c  # (N2) ℓ = γ_c ĉ + β_c
         tanh(tanh_c, out=tanh_c)
@@ -151,7 +162,7 @@ def lstm_ln_backward(dy, dstates_n, w, kc, dxg, empty=None):
             for k, s in zip(kc.keep, (P, H))
         ]
         (new_h, carry_h), (new_c, carry_c) = zone
-    gain_hh, gain_c = ln.gain_hh[:, None], ln.gain_c[:, None]
+    gain_hh, gain_c, k_g, k_h = full(ln.gain_hh, B), full(ln.gain_c, B), row_block(G), row_block(H)
     dn, tmp, dn_c, tmp_c = np.empty((G, B), dt), np.empty((G, B), dt), np.empty((H, B), dt), np.empty((H, B), dt)
     means, ones_g, ones_h = np.empty((2, B), dt), mean_row(G, dt), mean_row(H, dt)
     fac_ifg, da_ifg = fac[:, : 3 * H].reshape(T, 3, H, B), da[:, : 3 * H].reshape(T, 3, H, B)
@@ -174,14 +185,14 @@ def lstm_ln_backward(dy, dstates_n, w, kc, dxg, empty=None):
         else:
             dh_all[t] = dh_next
             dot(w_hr_t, dh_next, out=dm)  # (L6) dm = dh_next W_hr
-        multiply(dm, fac_c[t], out=dl[t])  # (N5) dℓ = dm * o * (1 - tanh²(ℓ))
-        step_normalise_backward(dl[t], gain_c, kc.c_hat[t], kc.inv_c[t], ones_h, dn_c, tmp_c, means, dc_t)  # (N5)
+        multiply(dm, fac_c[t], out=dl[t])  # (N5) dℓ = dm * o * (1 - tanh²(ℓ)), then (N4) of it
+        step_normalise_backward(dl[t], gain_c, kc.c_hat[t], kc.inv_c[t], ones_h, dn_c, tmp_c, means, dc_t, k_h)
         dc_t += dc_next  # (L7) dc_t = dc_next + (N4) of dℓ
         multiply(dc_t, fac_ifg[t], out=da_ifg[t])  # (L8) da_i, da_f, da_g
         multiply(dm, fac_o[t], out=da_o[t])  # (L8) da_o = dm * tanh(ℓ) * o(1-o)
         multiply(dc_t, f[t], out=dc)  # (L9) dc = dc_t * f
-        step_normalise_backward(da[t], gain_hh, kc.v_hat[t], kc.inv_v[t], ones_g, dn, tmp, means, dv[t])  # (N4) dv
-        dot(w_hh_t, dv[t], out=dh)  # (L9) dh = dv W_hh
+        step_normalise_backward(da[t], gain_hh, kc.v_hat[t], kc.inv_v[t], ones_g, dn, tmp, means, dv[t], k_g)
+        dot(w_hh_t, dv[t], out=dh)  # (N4) dv above; (L9) dh = dv W_hh
         if drop_fm is not None:
             dh *= drop_fm  # (R2)
         if zone is not None:  # (Z3)-(Z4) ... + k * dh_t, + k_c * dc_t
@@ -200,12 +211,12 @@ def lstm_ln_backward(dy, dstates_n, w, kc, dxg, empty=None):
     dW = {"w_hh": dxg @ h_prev.reshape(T * B, P)}  # (L10) dW_hh = sum_t dv^T h~
     if w_hr_t is not None:
         dW["w_hr"] = dh_all.transpose(1, 0, 2).reshape(P, T * B) @ m_all.transpose(0, 2, 1).reshape(T * B, H)
-    dW["ln_hh_weight"], dW["ln_hh_bias"] = ln_sums(da, kc.v_hat, (0, 2))  # (N4)
-    dW["ln_ih_weight"], dW["ln_ih_bias"] = ln_sums(da, kc.u_hat, (0, 2))
-    dW["ln_c_weight"], dW["ln_c_bias"] = ln_sums(dl, kc.c_hat, (0, 2))  # (N5)
+    dW["ln_hh_weight"], dW["ln_hh_bias"] = ln_sums(da, kc.v_hat, True)  # (N4)
+    dW["ln_ih_weight"], dW["ln_ih_bias"] = ln_sums(da, kc.u_hat, True)
+    dW["ln_c_weight"], dW["ln_c_bias"] = ln_sums(dl, kc.c_hat, True)  # (N5)
     if w.b_hh is not None:
         dW["b_ih"] = dW["b_hh"] = dW["ln_ih_bias"]
-    normalise_backward(da, kc.u_hat, kc.inv_u, ln.gain_ih[:, None], 1, out=da)  # (N4) du
+    normalise_backward(da, kc.u_hat, kc.inv_u, full(ln.gain_ih, B), 1, out=da)  # (N4) du
     np.copyto(dxg_steps, da.transpose(1, 0, 2))
     return (dh_carry.T, dc_carry.T), dW
 
@@ -214,7 +225,7 @@ def lstm_ln_backward(dy, dstates_n, w, kc, dxg, empty=None):
 def gru_ln_forward(xg, states0, w, mask=None, reverse=False, empty=None):
     """(N3), (G1)-(G3) of one direction, feature-major like ``gru_forward`` (whose names it
     keeps): each step equals ``reference.gru_step_regularised`` with ``ln``. xg (T, B, 3H): a
-    transposed view of ``gates`` (T, 3H, B) = u, overwritten with [x_r; x_z; x_n] (+ the r, z
+    transposed view of ``gates`` (T, 3H, B) = u - μ_u, overwritten with [x_r; x_z; x_n] (+ the r, z
     rows of β_hh + b_hh) and then [r; z; n]. ah = [h_r; h_z; h_n] = γ_hh v̂ (+ β_hn + b_hn on
     the n rows). The cache is ``gru_forward``'s (hs without its row of ones) and û, v̂, their 1/σ."""
     gates = xg.transpose(0, 2, 1)  # (T, 3H, B), contiguous
@@ -223,13 +234,13 @@ def gru_ln_forward(xg, states0, w, mask=None, reverse=False, empty=None):
     if empty is None:
         empty = lambda name, shape: np.empty(shape, dt)  # noqa: E731
     u_hat, inv_u = normalise(gates, 1, empty, "u_hat")  # (N0) of u, all steps
-    np.multiply(u_hat, ln.gain_ih[:, None], out=gates)
-    gates += ln.shift[:, None]  # (N3) [x_r; x_z; x_n] = γ_ih û + β_ih + b_ih (r, z: + β_hh + b_hh, halved)
+    np.multiply(u_hat, full(ln.gain_ih, B), out=gates)
+    gates += full(ln.shift, B)  # (N3) [x_r; x_z; x_n] = γ_ih û + β_ih + b_ih (r, z: + β_hh + b_hh, halved)
     hs, hidden = empty("hs", (T + 1, H, B)), empty("hidden", (T, G, B))  # states; ah of every step
     v_hat, inv_v = empty("v_hat", (T, G, B)), empty("inv_v", (T, 1, B))
     hs[T if reverse else 0] = states0[0].T
-    w_stat, gain_hh, shift_hn = stat_rows(w.w_hh), ln.gain_hh[:, None], ln.shift_hn[:, None]
-    v, sq, r_hn, ones_g = np.empty((G + 1, B), dt), np.empty((G, B), dt), np.empty((H, B), dt), mean_row(G, dt)
+    w_c, gain_hh, shift_hn, k_g = centred(w.w_hh), full(ln.gain_hh, B), full(ln.shift_hn, B), row_block(G)
+    sq, r_hn, ones_g = np.empty((G, B), dt), np.empty((H, B), dt), mean_row(G, dt)
     dot, tanh, multiply, subtract = np.dot, np.tanh, np.multiply, np.subtract
     half = np.array(0.5, dt)
     done = None if mask is None else ~mask.transpose(0, 2, 1)
@@ -245,8 +256,8 @@ def gru_ln_forward(xg, states0, w, mask=None, reverse=False, empty=None):
     ah_s, ah_rz_s, h_n_s = list(hidden), list(hidden[:, : 2 * H]), list(hidden[:, 2 * H :])
     for t, h, h_next in step_pairs(hs, reverse):
         rz, r, z, n, h_n = rz_s[t], r_s[t], z_s[t], n_s[t], h_n_s[t]
-        dot(w_stat, h if drop_fm is None else multiply(h, drop_fm, out=h_in), out=v)  # (R1) v = W_hh h~, and μ
-        step_normalise(v[:G], v[G:], v_hat[t], inv_v[t], sq, ones_g)  # (N0) v̂
+        dot(w_c, h if drop_fm is None else multiply(h, drop_fm, out=h_in), out=v_hat[t])  # (R1) v - μ = W_c h~
+        step_normalise(v_hat[t], v_hat[t], inv_v[t], sq, ones_g, k_g)  # (N0) v̂
         multiply(v_hat[t], gain_hh, out=ah_s[t])
         h_n += shift_hn  # (N3) [h_r; h_z; h_n] = γ_hh v̂ (+ β_hn + b_hn)
         rz += ah_rz_s[t]
@@ -309,7 +320,7 @@ def gru_ln_backward(dy, dstates_n, w, kc, dxg, empty=None):
         new_h, carry_h = (
             np.ascontiguousarray(f.transpose(0, 2, 1)) for f in zoneout_factors(kc.keep[0], mask, (T, B, H), dt)
         )
-    gain_hh, ones_g = ln.gain_hh[:, None], mean_row(G, dt)
+    gain_hh, ones_g, k_g = full(ln.gain_hh, B), mean_row(G, dt), row_block(G)
     dn, tmp, means = np.empty((G, B), dt), np.empty((G, B), dt), np.empty((2, B), dt)
     dot, multiply = np.dot, np.multiply
     for t in range(T) if reverse else range(T - 1, -1, -1):
@@ -325,7 +336,7 @@ def gru_ln_backward(dy, dstates_n, w, kc, dxg, empty=None):
         multiply(da_n, fac_r[t], out=dah[:H])  # (G5) da_r
         multiply(dh_next, fac_z[t], out=dah[H : 2 * H])  # (G5) da_z
         multiply(da_n, r[t], out=dah[2 * H :])  # dah = [da_r, da_z, da_n * r]
-        step_normalise_backward(dah, gain_hh, kc.v_hat[t], kc.inv_v[t], ones_g, dn, tmp, means, dv[t])  # (N4) dv
+        step_normalise_backward(dah, gain_hh, kc.v_hat[t], kc.inv_v[t], ones_g, dn, tmp, means, dv[t], k_g)  # (N4)
         dot(w_hh_t, dv[t], out=dh_rec)
         if drop_fm is not None:
             dh_rec *= drop_fm  # (R2)
@@ -341,12 +352,12 @@ def gru_ln_backward(dy, dstates_n, w, kc, dxg, empty=None):
         h_prev_bm = h_prev_bm * kc.drop  # (R3)
     np.copyto(dxg_steps, dv.transpose(1, 0, 2))  # dxg as scratch: dv (3H, T*B)
     dW = {"w_hh": dxg @ h_prev_bm.reshape(T * B, H)}  # (G7) dW_hh = sum_t dv^T h~
-    dW["ln_hh_weight"], dW["ln_hh_bias"] = ln_sums(dah_all, kc.v_hat, (0, 2))  # (N4) of dah
+    dW["ln_hh_weight"], dW["ln_hh_bias"] = ln_sums(dah_all, kc.v_hat, True)  # (N4) of dah
     dah_all[:, 2 * H :] = da_n_all  # now dax = [da_r, da_z, da_n]
-    dW["ln_ih_weight"], dW["ln_ih_bias"] = ln_sums(dah_all, kc.u_hat, (0, 2))  # (N4) of dax
+    dW["ln_ih_weight"], dW["ln_ih_bias"] = ln_sums(dah_all, kc.u_hat, True)  # (N4) of dax
     if w.b_hh is not None:
         dW["b_hh"], dW["b_ih"] = dW["ln_hh_bias"], dW["ln_ih_bias"]  # (G7), (G8)
-    normalise_backward(dah_all, kc.u_hat, kc.inv_u, ln.gain_ih[:, None], 1, out=dah_all)  # (N4) du
+    normalise_backward(dah_all, kc.u_hat, kc.inv_u, full(ln.gain_ih, B), 1, out=dah_all)  # (N4) du
     np.copyto(dxg_steps, dah_all.transpose(1, 0, 2))
     return (dh_carry.T,), dW
 

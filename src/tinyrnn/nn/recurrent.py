@@ -427,8 +427,9 @@ class RecurrentBase(Module):
         stacked W_ih in column-major order for dx = dxg @ W_ih in ``backward``; else None.
         """
         T, B, I = inp.shape
-        # with layer_norm: the bare product u = x W_ih^T (no bias, no halving), normalised by the kernel (N1)
-        halved = (lambda w: w) if self.layer_norm else self._halved  # noqa: E731
+        # with layer_norm: the centred product u - μ = x (W_ih - mean row)^T (no bias, no halving),
+        # normalised by the kernel (N1) (nn/layernorm.py)
+        halved = (lambda w: w - w.mean(axis=0, keepdims=True)) if self.layer_norm else self._halved  # noqa: E731
         bias = self.bias and not self.layer_norm
         weights = [halved(p.w_ih.data) for p in ps]
         if not self.feature_major:
