@@ -1,4 +1,4 @@
-"""RecurrentBase: what RNN, LSTM and GRU share.
+"""RecurrentBase: what RNN, LSTM and GRU share (with nn/options.py and nn/layout.py).
 
 Parameters and their PyTorch names, layers and directions, ``batch_first``, unbatched
 input, inter-layer dropout, ``lengths=`` masks, the fused input projection before the time
@@ -48,28 +48,16 @@ from typing import Any
 
 import numpy as np
 
-from .._check import check_shape, flag, float_array, int_array, positive_int, probability, shape_str
+from .._check import check_shape, float_array, positive_int, probability
 from ..errors import InputError
 from ..init import make_rng, rnn_bound, uniform
 from ..module import Module, Parameter
 from ._types import ArrayLike, Cache
 from .buffers import BufferPool, Scope
 from .dropout import dropout_mask
-
-
-def halve_sigmoid_rows(w, gate_count: int, tanh_gate: int | None):
-    """w (G*H, ...) with the rows of every gate but ``tanh_gate`` halved (a new array), or w
-    itself when ``tanh_gate`` is None (the RNN). Then ONE tanh over all of a step's gates gives
-    them, since sigmoid(a) = (1 + tanh(a/2)) / 2 (docs/bptt.md, "One tanh for all gates").
-    One scalar multiply over all rows and a copy of the tanh rows back: faster than a broadcast
-    product with a (G*H, 1) column of scales, same numbers."""
-    if tanh_gate is None:
-        return w
-    H = w.shape[0] // gate_count
-    half = np.multiply(w, np.array(0.5, w.dtype))
-    rows = slice(tanh_gate * H, (tanh_gate + 1) * H)
-    half[rows] = w[rows]
-    return half
+from .layout import UserLayout
+from .options import LN_NAMES, RecurrentOptions
+from .steps import halve_sigmoid_rows, step_pairs, time_views  # noqa: F401  (their public path)
 
 
 def zoneout_factors(keep, mask, shape, dtype):
@@ -85,31 +73,7 @@ def zoneout_factors(keep, mask, shape, dtype):
     return new, np.subtract(1, new)
 
 
-def time_views(S: np.ndarray, reverse: bool):
-    """S (T+1, B, F) holds the initial state and every step's state. Returns the views
-    (state after step t, state before step t), each (T, B, F), in time order.
-
-    Forward: S = [s0, s_1 .. s_T]. Reverse: S = [s_1 .. s_T, s0] in time order, since the reverse
-    direction's "previous" state of step t is the state of step t+1.
-    """
-    return (S[:-1], S[1:]) if reverse else (S[1:], S[:-1])
-
-
-def step_pairs(S: np.ndarray, reverse: bool):
-    """[(t, state before step t, state after step t)] in processing order, as views of S."""
-    views = list(S)
-    T = len(views) - 1
-    if reverse:
-        return [(t, views[t + 1], views[t]) for t in range(T - 1, -1, -1)]
-    return [(t, views[t], views[t + 1]) for t in range(T)]
-
-
-# The layer-norm parameters of one layer and direction (``layer_norm=True``), their names in
-# docs/bptt.md: γ_ih, β_ih, γ_hh, β_hh (N1)/(N3) and the LSTM's γ_c, β_c (N2)
-LN_NAMES = ("ln_ih_weight", "ln_ih_bias", "ln_hh_weight", "ln_hh_bias", "ln_c_weight", "ln_c_bias")
-
-
-class RecurrentBase(Module):
+class RecurrentBase(RecurrentOptions, UserLayout, Module):
     """Multi-layer, optionally bidirectional recurrent layer with PyTorch's semantics."""
 
     gate_count = 1  # G: rows of weight_ih are G * hidden_size
@@ -198,13 +162,6 @@ class RecurrentBase(Module):
                     for name, size in cls._ln_sizes(h):
                         yield name + cls._suffix(layer, d), (size,)
 
-    @classmethod
-    def _ln_sizes(cls, hidden_size: int):
-        """(name, size) of one direction's layer-norm parameters, docs/bptt.md (N1)-(N3):
-        γ_ih, β_ih, γ_hh, β_hh (G*H,), and the LSTM's γ_c, β_c (H,)."""
-        sizes = [cls.gate_count * hidden_size] * 4 + ([hidden_size] * 2 if "c0" in cls.state_names else [])
-        return list(zip(LN_NAMES, sizes))
-
     # --------------------------------------------------------------- subclass hooks
     @staticmethod
     def _step_values(kc) -> dict:  # pragma: no cover - each layer class defines it
@@ -227,15 +184,6 @@ class RecurrentBase(Module):
         """Bias folded into the input projection: b_ih + b_hh (the GRU keeps b_hn out)."""
         return p.b_ih.data + p.b_hh.data
 
-    def _kernels(self):
-        """(forward, backward) kernels of one direction: the class's, or with ``layer_norm`` its
-        pair in nn/layernorm.py, layernorm_gated.py (imported here: they build on the cells' modules)."""
-        if not self.layer_norm:
-            return self.forward_kernel, self.backward_kernel
-        from .layernorm_gated import LN_KERNELS
-
-        return LN_KERNELS[self.gate_count]
-
     def _halved(self, w):
         """w (G*H, ...) as the forward kernel takes it (``halve_sigmoid_rows``)."""
         return halve_sigmoid_rows(w, self.gate_count, self.tanh_gate)
@@ -253,32 +201,6 @@ class RecurrentBase(Module):
             keep=None,
             ln=self._ln_weights(p, forward) if self.layer_norm else None,
         )
-
-    def _ln_weights(self, p, forward: bool) -> SimpleNamespace:
-        """``w.ln`` of the layer-norm kernels (nn/layernorm.py): the gains ``gain_ih``, ``gain_hh``
-        (G*H,) and the LSTM's ``gain_c``, ``bias_c`` (H,) (else None). For the forward kernel,
-        the constant terms of (N1)/(N3) folded into ``shift`` (G*H,), added to the normalised
-        input part, and for the GRU ``shift_hn`` (H,) = β_hn + b_hn, which stays inside r * (.)
-        (``_ln_shifts``); there the sigmoid gates' rows of the gains and of ``shift`` are halved
-        (``halve_sigmoid_rows``; the statistics of (N0) are taken before, on the true u, v)."""
-        data = lambda q: None if q is None else q.data  # noqa: E731
-        ln = SimpleNamespace(
-            gain_ih=p.ln_ih_weight.data,
-            gain_hh=p.ln_hh_weight.data,
-            gain_c=data(p.ln_c_weight),
-            bias_c=data(p.ln_c_bias),
-            shift=None,
-            shift_hn=None,
-        )
-        if forward:
-            shift, ln.shift_hn = self._ln_shifts(p)
-            ln.shift, ln.gain_ih, ln.gain_hh = (self._halved(a) for a in (shift, ln.gain_ih, ln.gain_hh))
-        return ln
-
-    def _ln_shifts(self, p):
-        """(shift, shift_hn) of ``_ln_weights``: (N1) β_ih + β_hh + b_ih + b_hh, and None."""
-        shift = p.ln_ih_bias.data + p.ln_hh_bias.data
-        return (shift + self._input_bias(p) if self.bias else shift), None
 
     def _state_masks(self, T: int, B: int):
         """``drop``, ``keep`` of the kernel contract for one layer and direction: in training,
@@ -345,118 +267,6 @@ class RecurrentBase(Module):
             pool = BufferPool()
             object.__setattr__(self, "_buffers", pool)
         return pool.scope(prefix, self.dtype)
-
-    # --------------------------------------------------------------- validation
-    def _prepare(self, x, hx, lengths):
-        """Validate and move to the internal layout: x (T, B, I), states (D*L, B, size)."""
-        x = float_array("x", x, self.dtype)
-        given_shape = x.shape  # for messages: the user's layout
-        if x.ndim not in (2, 3):
-            layout = "(B, T, input_size)" if self.batch_first else "(T, B, input_size)"
-            raise InputError(f"x must be 3-D {layout} or 2-D (T, input_size) unbatched, got shape {shape_str(x.shape)}")
-        batched = x.ndim == 3
-        if x.shape[-1] != self.input_size:
-            raise InputError(f"x must have last dimension input_size={self.input_size}, got shape {shape_str(x.shape)}")
-        if not batched:
-            x = x[:, None, :]
-        elif self.batch_first:
-            x = x.transpose(1, 0, 2)
-        T, B = x.shape[0], x.shape[1]
-        if T == 0 or B == 0:
-            layout = "(B, T, input_size)" if batched and self.batch_first else "(T, B, input_size)"
-            raise InputError(
-                f"x must have at least one time step and one batch element {layout}, got shape {shape_str(given_shape)}"
-            )
-        x = np.ascontiguousarray(x)
-        n = self.num_layers * self.num_directions
-        given = self._unpack_state(hx, "hx") if hx is not None else (None,) * len(self._state_sizes())
-        states = []
-        for name, size, s in zip(self.state_names, self._state_sizes(), given):
-            if s is None:
-                states.append(np.zeros((n, B, size), self.dtype))
-                continue
-            s = float_array(name, s, self.dtype)
-            if batched:
-                check_shape(name, s, (n, B, size), " (num_layers * num_directions, batch, size)")
-            else:
-                check_shape(name, s, (n, size), " (num_layers * num_directions, size) for unbatched x")
-                s = s[:, None, :]
-            states.append(s)
-        mask = None
-        if lengths is not None:
-            lengths = int_array("lengths", lengths, what="length")
-            if lengths.shape != (B,):
-                raise InputError(
-                    f"lengths must have shape ({B},), one length per batch element, got {shape_str(lengths.shape)}"
-                )
-            if lengths.min() < 1 or lengths.max() > T:
-                raise InputError(f"lengths must be in [1, T={T}], got min {lengths.min()} and max {lengths.max()}")
-            if lengths.min() < T:
-                mask = (np.arange(T)[:, None] < lengths[None, :])[:, :, None]  # (T, B, 1) bool
-        return x, tuple(states), mask, batched
-
-    def _to_user(self, a, batched):
-        """(T, B, F) internal -> user layout."""
-        if not batched:
-            return a[:, 0, :]
-        return a.transpose(1, 0, 2) if self.batch_first else a
-
-    def _from_user(self, name, a, shape_internal, batched):
-        """User layout -> (T, B, F) internal, with a shape check naming ``name``."""
-        a = float_array(name, a, self.dtype)
-        T, B, F = shape_internal
-        if not batched:
-            check_shape(name, a, (T, F))
-            return a[:, None, :]
-        if self.batch_first:
-            check_shape(name, a, (B, T, F), " (batch_first)")
-            return a.transpose(1, 0, 2)
-        check_shape(name, a, (T, B, F))
-        return a
-
-    def _project(self, inp, ps, empty):
-        """Input projection of every step, all gates and directions: ONE matrix product.
-        Returns xg_all, logically (T, B, D*G*H) (see the module docstring for the layout).
-
-        Batch-major kernels: (T*B, I) @ W^T, then the bias. Feature-major kernels: one batched
-        product W (D*G*H, I+1) @ inp^T (T, I+1, B) that writes the (T, D*G*H, B) layout directly,
-        the bias riding as an extra input column of ones (adding a (rows, 1) bias to (rows, B)
-        blocks is slow in NumPy for small B).
-
-        Also returns, for batch-major kernels (whose projection weight is W_ih itself), the
-        stacked W_ih in column-major order for dx = dxg @ W_ih in ``backward``; else None.
-        """
-        T, B, I = inp.shape
-        # with layer_norm: the centred product u - μ = x (W_ih - mean row)^T (no bias, no halving),
-        # normalised by the kernel (N1) (nn/layernorm.py)
-        halved = (lambda w: w - w.mean(axis=0, keepdims=True)) if self.layer_norm else self._halved  # noqa: E731
-        bias = self.bias and not self.layer_norm
-        weights = [halved(p.w_ih.data) for p in ps]
-        if not self.feature_major:
-            # One column-major copy serves both products: w.T is then a contiguous (I, rows)
-            # operand here (~2x faster than the strided view at small I in OpenBLAS) and w the
-            # faster operand of dx = dxg @ W_ih (~1.5x at small I).
-            w = np.asfortranarray(weights[0] if len(ps) == 1 else np.concatenate(weights))
-            xg = np.matmul(inp.reshape(T * B, I), w.T, out=empty("xg", (T * B, w.shape[0])))
-            if bias:
-                bias = [self._halved(self._input_bias(p)) for p in ps]
-                xg += bias[0] if len(ps) == 1 else np.concatenate(bias)
-            return xg.reshape(T, B, -1), w
-        if bias:
-            weights = [
-                np.concatenate([w, self._halved(self._input_bias(p))[:, None]], axis=1) for w, p in zip(weights, ps)
-            ]
-            aug = empty("inp_ones", (T, B, I + 1))
-            aug[:, :, :I] = inp
-            aug[:, :, I] = 1
-            inp = aug
-        w = weights[0] if len(ps) == 1 else np.concatenate(weights)
-        xgT = empty("xg", (T, w.shape[0], B))
-        if B == 1:  # (T, rows, 1) is (T, rows) in memory: one 2-D product, faster than T small ones
-            np.matmul(inp.reshape(T, -1), w.T, out=xgT.reshape(T, -1))
-        else:
-            np.matmul(w, inp.transpose(0, 2, 1), out=xgT)
-        return xgT.transpose(0, 2, 1), None
 
     # --------------------------------------------------------------- forward / backward
     def forward(self, x, hx=None, lengths=None):
@@ -593,106 +403,9 @@ class RecurrentBase(Module):
         dstates0 = [s if batched else s[:, 0, :] for s in dstates0]
         return self._to_user(dlayer, batched), self._pack_state(tuple(dstates0))
 
-    # --------------------------------------------------------------- the regularising options
-    def _init_options(self, weight_drop, learn_initial_state, recurrent_dropout, zoneout, layer_norm):
-        """Validate the options; each is in ``config`` only when on (PyTorch's configs stay as
-        they are). The learned initial states ``h0`` (and ``c0``) start at zero,
-        (D*num_layers, 1, size), after the weights (so the default weights are unchanged); then
-        the layer-norm gains (ones) and biases (zeros), ``ln_*_l{k}[_reverse]`` (``_ln_sizes``).
-
-        The masks of one training-mode forward are drawn from ``rng`` in this order: the
-        weight_drop masks of every W_hh (``_forward_with_options``), then layer by layer the
-        dropout mask between layers, then direction by direction ``_state_masks``."""
-        try:
-            self.weight_drop = probability("weight_drop", weight_drop)
-            self.learn_initial_state = flag("learn_initial_state", learn_initial_state)
-            self.recurrent_dropout = probability("recurrent_dropout", recurrent_dropout)
-            self.zoneout = probability("zoneout", zoneout)
-            self.layer_norm = flag("layer_norm", layer_norm)
-        except (TypeError, ValueError) as e:
-            raise InputError(str(e)) from None
-        for name in ("weight_drop", "recurrent_dropout", "zoneout"):
-            if getattr(self, name):
-                self.config[name] = getattr(self, name)
-        if self.learn_initial_state:
-            self.config["learn_initial_state"] = True
-            n = self.num_layers * self.num_directions
-            for name, size in zip(self.state_names, self._state_sizes()):
-                setattr(self, name, Parameter(np.zeros((n, 1, size), self.dtype)))
-        if self.layer_norm:
-            self.config["layer_norm"] = True
-            for layer in range(self.num_layers):
-                for d in range(self.num_directions):
-                    for name, size in self._ln_sizes(self.hidden_size):
-                        init = np.ones if name.endswith("weight") else np.zeros
-                        setattr(self, name + self._suffix(layer, d), Parameter(init(size, self.dtype)))
-
-    def _forward_with_options(self, x, hx, lengths):
-        """``RecurrentBase.forward`` with the learned initial states filled in where ``hx`` gives
-        none, and W_hh * M (docs/bptt.md (W1)) in place of W_hh while it runs."""
-        hx, learned = self._learned_states(x, hx)
-        if not (self.training and self.weight_drop):
-            out, h_n, cache = RecurrentBase.forward(self, x, hx, lengths)
-            cache.learned, cache.weight_masks, cache.dropped = learned, None, None
-            return out, h_n, cache
-        w_hh = self._all_w_hh()  # one mask per W_hh per call, in this order
-        masks = [dropout_mask(self.rng, w.shape, self.weight_drop, self.dtype) for w in w_hh]
-        kept = [w.data for w in w_hh]
-        dropped = [w * m for w, m in zip(kept, masks)]  # (W1)
-        try:
-            for w, wd in zip(w_hh, dropped):
-                w.data = wd
-            out, h_n, cache = RecurrentBase.forward(self, x, hx, lengths)
-        finally:
-            for w, data in zip(w_hh, kept):
-                w.data = data
-        cache.learned, cache.weight_masks, cache.dropped = learned, masks, dropped
-        return out, h_n, cache
-
-    def _all_w_hh(self):
-        """The W_hh Parameters, layer by layer, direction by direction."""
-        return [self._layer_params(l, d).w_hh for l in range(self.num_layers) for d in range(self.num_directions)]
-
-    def _learned_states(self, x, hx):
-        """hx with the learned states (broadcast over the batch) where it gives none; and which."""
-        if not self.learn_initial_state:
-            return hx, ()
-        given = self._unpack_state(hx) if hx is not None else (None,) * len(self.state_names)
-        shape = np.shape(x)
-        if len(shape) not in (2, 3):
-            return hx, ()  # _prepare names the mistake
-        B = (shape[0] if self.batch_first else shape[1]) if len(shape) == 3 else None
-        states = []
-        for name, s in zip(self.state_names, given):
-            if s is None:
-                s0 = getattr(self, name).data  # (D*L, 1, size)
-                s = s0[:, 0, :].copy() if B is None else np.repeat(s0, B, axis=1)
-            states.append(s)
-        learned = tuple(s is None for s in given)
-        return self._pack_state(tuple(states)), learned
-
-    def _backward_with_options(self, dout, cache, dh_n):
-        """``RecurrentBase.backward`` through W_hh * M (the gradient reaches W_hh as dW~ * M,
-        (W2)) and into the learned initial states (dh0 summed over the batch, (S2))."""
-        self._check_cache(cache)
-        if getattr(cache, "dropped", None) is None:
-            dx, dstates = RecurrentBase.backward(self, dout, cache, dh_n)
-        else:
-            w_hh = self._all_w_hh()
-            kept = [(w.data, w.grad) for w in w_hh]
-            try:
-                for w, wd in zip(w_hh, cache.dropped):
-                    w.data, w.grad = wd, np.zeros_like(wd)  # the kernels add dW~_hh here
-                dx, dstates = RecurrentBase.backward(self, dout, cache, dh_n)
-                for w, (_, grad), m in zip(w_hh, kept, cache.weight_masks):
-                    grad += w.grad * m  # (W2)
-            finally:
-                for w, (data, grad) in zip(w_hh, kept):
-                    w.data, w.grad = data, grad
-        for name, learned, ds in zip(self.state_names, getattr(cache, "learned", ()), self._unpack_state(dstates)):
-            if learned:
-                getattr(self, name).grad += ds.sum(axis=1, keepdims=True) if cache.batched else ds[:, None, :]  # (S2)
-        return dx, dstates
+    # the plain forward and backward, whatever a subclass's are (the options wrap them, nn/options.py)
+    _forward_plain = forward
+    _backward_plain = backward
 
 
 class RecurrentCache(SimpleNamespace):
