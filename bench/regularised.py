@@ -1,11 +1,11 @@
 """What each regularising option of ``LSTM`` and ``GRU`` costs per training step: the time of
 one forward + backward of the layer with ``recurrent_dropout``, ``weight_drop`` or ``zoneout``
-at p > 0 over the time of the plain layer (target: <= 1.10), float32, in training mode, the
-two alternated call by call in this one process. Prints per layer and
+at p > 0 (target: <= 1.10) or ``layer_norm=True`` (target: <= 1.5) over the time of the plain
+layer, float32, in training mode, the two alternated call by call in this one process. Prints per layer and
 option the median time of each and the median ratio of the rounds, with its range.
 
     python bench/regularised.py [--rounds 15] [--reps 10] [--shape 64,32,256,256]
-                                [--layers LSTM,GRU] [--options recurrent_dropout,weight_drop,zoneout]
+                                [--layers LSTM,GRU] [--options recurrent_dropout,weight_drop,zoneout,layer_norm]
                                 [--blas-threads N]
 
 --shape is T,B,I,H; --layers and --options choose among the defaults; --blas-threads sets
@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 import tinyrnn as tr  # noqa: E402
 from _openblas import FUNCS  # noqa: E402
 
-OPTIONS = [("recurrent_dropout", 0.25), ("weight_drop", 0.5), ("zoneout", 0.1)]
+OPTIONS = [("recurrent_dropout", 0.25), ("weight_drop", 0.5), ("zoneout", 0.1), ("layer_norm", True)]
 
 
 def step(layer, x, G):

@@ -386,3 +386,29 @@ def test_regularisers_off_by_default_and_bad_values_refused(periodic, tmp_path, 
     for flag_name in ("--recurrent-dropout", "--weight-drop", "--zoneout"):
         assert cli.main(["charlm", "train", periodic, flag_name, "1.5"]) == 2
         assert f"argument {flag_name}: expected a number >= 0 and <= 0.99, got 1.5" in capsys.readouterr().err
+
+
+def test_layer_norm_is_saved_and_honoured_on_resume_sample_and_show(periodic, tmp_path, capsys):
+    """--layer-norm: in the checkpoint's model config and the rebuilt model (with its ln_*
+    parameters), a resumed run equals the uninterrupted one and keeps it without the flag,
+    sample and show run on it."""
+    base = dict(files=[periodic], cell="lstm", layers=2, lr_decay=False, layer_norm=True, **SMALL)
+    m1, _, _ = C.train(C.CharLMConfig(steps=8, **base))
+    ck = str(tmp_path / "ln.npz")
+    C.train(C.CharLMConfig(steps=4, **base), save=ck)
+    model, _, header = C.load_model(ck)
+    assert header["config"]["layer_norm"] is True and model.rnn.layer_norm
+    assert "rnn.ln_c_weight_l1" in model.state_dict()
+    m2, _, _ = C.train(C.CharLMConfig(steps=8, **base), resume=ck)
+    for a, b in zip(m1.parameters(), m2.parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
+    assert C.resume_config(ck, [periodic], {}).layer_norm is True  # kept without the flag
+    capsys.readouterr()
+    assert cli.main(["charlm", "train", periodic, "--resume", ck, "--steps", "1", "--quiet"]) == 0
+    capsys.readouterr()
+    assert cli.main(["charlm", "sample", ck, "--prime", "dc", "--length", "20", "--seed", "1"]) == 0
+    assert capsys.readouterr().out.startswith("dc")
+    assert cli.main(["charlm", "show", ck, periodic, "--top", "2", "--chars", "50"]) == 0
+    plain = str(tmp_path / "plain.npz")
+    assert cli.main(["charlm", "train", periodic, "--hidden", "8", "--steps", "2", "--quiet", "--save", plain]) == 0
+    assert "layer_norm" not in C.load_model(plain)[2]["config"]

@@ -1,4 +1,4 @@
-"""--recurrent-dropout, --weight-drop and --zoneout on ``seq2seq train`` and ``memory``: each
+"""--recurrent-dropout, --weight-drop, --zoneout and --layer-norm on ``seq2seq train`` and ``memory``: each
 reaches the recurrent layers, is saved in the checkpoint's model config, is kept on resume (a
 different value refused), the checkpoint loads with them for ``translate``, and bad values give
 one clear line and exit 2. (``charlm train``'s are in test_charlm.py.)"""
@@ -14,8 +14,8 @@ from tinyrnn.commands import _seq2seq_train as S
 from tinyrnn.commands.seq2seq import load_for_translation
 from tinyrnn.errors import UsageError
 
-REGS = dict(recurrent_dropout=0.2, weight_drop=0.3, zoneout=0.1)
-FLAGS = ["--recurrent-dropout", "0.2", "--weight-drop", "0.3", "--zoneout", "0.1"]
+REGS = dict(recurrent_dropout=0.2, weight_drop=0.3, zoneout=0.1, layer_norm=True)
+FLAGS = ["--recurrent-dropout", "0.2", "--weight-drop", "0.3", "--zoneout", "0.1", "--layer-norm"]
 
 
 def layer_options(layer):
@@ -97,7 +97,12 @@ def test_bad_values_one_line_exit_2(capsys, command, flag_name, value):
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
-@pytest.mark.parametrize("name", list(REGS))
+@pytest.mark.parametrize("name", ["recurrent_dropout", "weight_drop", "zoneout"])
 def test_memory_config_refuses_bad_values_from_python(name):
     with pytest.raises(UsageError, match=f"--{name.replace('_', '-')} must be a number from 0 to 0.99, got 1.5"):
         memory.MemoryConfig(**{name: 1.5}).resolved()
+
+
+def test_memory_config_refuses_a_layer_norm_that_is_not_a_switch():
+    with pytest.raises(UsageError, match="--layer-norm is a switch"):
+        memory.MemoryConfig(layer_norm=1).resolved()

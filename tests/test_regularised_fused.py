@@ -55,8 +55,15 @@ def reference_layer(layer, x, states0, G, Gs, cache, lengths):
             weights = {
                 k: getattr(layer, k + layer._suffix(l, d)).data
                 for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+                if layer.bias or k.startswith("weight")
             }
             opts = {"drop": kc.drop}
+            if getattr(layer, "layer_norm", False):  # the gains and biases of (N1)-(N3)
+                opts["ln"] = {
+                    k: p.data
+                    for k, p in vars(layer._layer_params(l, d)).items()
+                    if k.startswith("ln_") and p is not None
+                }
             if cache.weight_masks is not None:
                 opts["weight_mask"] = cache.weight_masks[idx]
             if kc.keep is not None:
@@ -100,25 +107,15 @@ def reference_layer(layer, x, states0, G, Gs, cache, lengths):
     return out, finals, dlayer, dstates0, grads
 
 
-# ---------------------------------------------------------------- the fused layer is the reference loop
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("options", OPTIONS, ids=OPTION_IDS)
-@pytest.mark.parametrize(
-    "extra",
-    [{}, {"num_layers": 2, "bidirectional": True, "dropout": 0.3}, {"batch_first": True}],
-    ids=["one-layer", "two-layers-bidirectional", "batch-first"],
-)
-@pytest.mark.parametrize("lengths", [None, [5, 2, 4]], ids=["full", "lengths"])
-@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
-def test_fused_layer_equals_the_reference_loop(kind, options, extra, lengths, training):
-    layer = make(kind, **extra, **options)
-    layer.train(training)
+def assert_layer_equals_reference(layer, lengths):
+    """forward and backward of ``layer`` on random x, states and projections (T, B = 5, 3)
+    equal ``reference_layer`` with the layer's masks, to 1e-12; returns the layer's cache."""
     rng = np.random.default_rng(7)
     T, B, n = 5, 3, layer.num_layers * layer.num_directions
     x = rng.standard_normal((T, B, 3))
     s0 = tuple(rng.standard_normal((n, B, s)) for s in layer._state_sizes())
     xu = x.transpose(1, 0, 2) if layer.batch_first else x
-    out, state_n, cache = layer.forward(xu, s0 if kind == "LSTM" else s0[0], lengths=lengths)
+    out, state_n, cache = layer.forward(xu, s0 if len(s0) == 2 else s0[0], lengths=lengths)
     G, Gs = projections(layer, out, state_n, rng)
     dx, dstate0 = layer.backward(G, cache, Gs)
     tm = (lambda a: a.transpose(1, 0, 2)) if layer.batch_first else (lambda a: a)
@@ -133,6 +130,23 @@ def test_fused_layer_equals_the_reference_loop(kind, options, extra, lengths, tr
     assert set(grads) == {name for name, _ in layer.named_parameters()}
     for name, g in grads.items():
         close(getattr(layer, name).grad, g, np.float64, name, rtol=1e-12)
+    return cache
+
+
+# ---------------------------------------------------------------- the fused layer is the reference loop
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("options", OPTIONS, ids=OPTION_IDS)
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"num_layers": 2, "bidirectional": True, "dropout": 0.3}, {"batch_first": True}],
+    ids=["one-layer", "two-layers-bidirectional", "batch-first"],
+)
+@pytest.mark.parametrize("lengths", [None, [5, 2, 4]], ids=["full", "lengths"])
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+def test_fused_layer_equals_the_reference_loop(kind, options, extra, lengths, training):
+    layer = make(kind, **extra, **options)
+    layer.train(training)
+    cache = assert_layer_equals_reference(layer, lengths)
     kc = cache.layers[0].kcaches[0]
     if training and layer.recurrent_dropout:
         assert 0 < (kc.drop == 0).sum() < kc.drop.size

@@ -157,6 +157,8 @@ def torch_loop(torch, cell, nonlinearity, x, states, weights, ln, opts):
             g, o = torch.tanh(a[:, 2 * H : 3 * H]), torch.sigmoid(a[:, 3 * H :])
             c_new = f * c + i * g
             h_new = o * torch.tanh(ln_(c_new, "c"))  # (N2)
+            if "weight_hr" in weights:  # a projection (L5), for the layers' twins
+                h_new = h_new @ weights["weight_hr"].T
             kc = keep_at("keep_c", t)
             c = c_new if kc is None else kc * c + (1 - kc) * c_new  # (Z2)
         k = keep_at("keep", t)

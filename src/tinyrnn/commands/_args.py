@@ -273,19 +273,32 @@ REGULARISER_HELP = {  # the recurrent layers' regularising options (docs/bptt.md
     "recurrent_dropout": "dropout of the state entering the recurrent product, one mask per sequence",
     "weight_drop": "DropConnect on the recurrent weights, one mask per step of training",
     "zoneout": "probability that a unit keeps its previous state at a step",
+    "layer_norm": "layer-normalise the recurrent layer's two products (and an LSTM's cell value) with learned "
+    "gains and biases",
 }
 
 
 def regulariser(name: str, resume: str | None = None):
     """The config field of a recurrent layer's regularising option ``name`` (``REGULARISER_HELP``):
     a number from 0 (off, the default) to 0.99, flag ``--recurrent-dropout``, ``--weight-drop``
-    or ``--zoneout``."""
+    or ``--zoneout``; ``layer_norm`` is a switch, ``--layer-norm``, off by default."""
+    if name == "layer_norm":
+        return field(default=False, metadata=flag(f"{REGULARISER_HELP[name]} (default: off)", resume=resume))
     return field(
         default=0.0,
         metadata=flag(
             f"{REGULARISER_HELP[name]}, 0 to 0.99 (default %(default)s)", type=_float_in(0.0, 0.99), resume=resume
         ),
     )
+
+
+def describe_regularisers(cfg) -> str:
+    """The regularising options that are on in a config, for a startup line: ", zoneout 0.1,
+    layer norm" (empty when none is)."""
+    from ..nn.options import REGULARISERS
+
+    on = [(name.replace("_", " "), getattr(cfg, name)) for name in REGULARISERS if getattr(cfg, name, False)]
+    return "".join(f", {name}" if v is True else f", {name} {v:g}" for name, v in on)
 
 
 def resume_policy(policy: str) -> dict:

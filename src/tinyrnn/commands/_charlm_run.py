@@ -25,7 +25,17 @@ from ..nn import CELLS
 from ..nn.recurrent import REGULARISERS
 from ..schedule import lr_schedule
 from ..train import progress
-from ._args import _float_in, flag, nonneg, positive, positive_float, regulariser, resume_keys, resume_policy
+from ._args import (
+    _float_in,
+    describe_regularisers,
+    flag,
+    nonneg,
+    positive,
+    positive_float,
+    regulariser,
+    resume_keys,
+    resume_policy,
+)
 from ._common import resume_settings, settings_types, smooth
 
 LN2 = math.log(2.0)
@@ -57,6 +67,7 @@ class CharLMConfig:
     recurrent_dropout: float = regulariser("recurrent_dropout", resume="fixed")
     weight_drop: float = regulariser("weight_drop", resume="fixed")
     zoneout: float = regulariser("zoneout", resume="fixed")
+    layer_norm: bool = regulariser("layer_norm", resume="fixed")
     seq_len: int = field(
         default=64, metadata=_fixed("characters per truncated-BPTT chunk (default %(default)s)", type=positive)
     )
@@ -263,9 +274,7 @@ def describe(cfg: CharLMConfig, model: CharLM, vocab, train_ids, valid_ids, desc
         f"Corpus: {desc} ({len(train_ids) + len(valid_ids)} characters, vocabulary {len(vocab)}, "
         f"last {cfg.valid_fraction:.0%} held out)",
         f"Model: {cfg.cell.upper()}, {cfg.layers} layer{'s' if cfg.layers > 1 else ''}, embedding {cfg.embed}, "
-        f"hidden {cfg.hidden}, dropout {cfg.dropout:g}"
-        + "".join(f", {name.replace('_', ' ')} {getattr(cfg, name):g}" for name in REGULARISERS if getattr(cfg, name))
-        + f": {n_params:,} parameters",
+        f"hidden {cfg.hidden}, dropout {cfg.dropout:g}" + describe_regularisers(cfg) + f": {n_params:,} parameters",
         f"Plan: {plan}, each {cfg.batch} streams x {cfg.seq_len} characters; {cfg.optimizer} lr {cfg.lr:g}"
         f"{' (cosine decay to 5%)' if cfg.lr_decay else ''}, "
         f"clip {cfg.clip:g}; validation every {cfg.eval_every} steps on {chars} of the "

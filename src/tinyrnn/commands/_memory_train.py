@@ -70,6 +70,7 @@ class MemoryConfig:
     recurrent_dropout: float = regulariser("recurrent_dropout")
     weight_drop: float = regulariser("weight_drop")
     zoneout: float = regulariser("zoneout")
+    layer_norm: bool = regulariser("layer_norm")
     batch: int | None = field(
         default=None,
         metadata=flag("sequences per step (default: %(default)s)", type=positive, default_text=_per_task("batch")),
@@ -170,8 +171,12 @@ def check_config(cfg: MemoryConfig) -> None:
             raise UsageError(f"--{name.replace('_', '-')} must be a number {'>' if low_open else '>='} 0, got {v}")
     if isinstance(cfg.seed, bool) or not isinstance(cfg.seed, int) or not 0 <= cfg.seed < 2**63:
         raise UsageError(f"--seed must be an integer from 0 to 2**63 - 1, got {cfg.seed}")
+    if not isinstance(cfg.layer_norm, bool):
+        raise UsageError(f"--layer-norm is a switch (True or False), got {cfg.layer_norm!r}")
     for name in REGULARISERS:
         v = getattr(cfg, name)
+        if name == "layer_norm":
+            continue
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 0.99:
             raise UsageError(f"--{name.replace('_', '-')} must be a number from 0 to 0.99, got {v}")
     if cfg.forget_bias is not None and not math.isfinite(cfg.forget_bias):
@@ -226,6 +231,7 @@ def build_model(cfg: MemoryConfig, rng: np.random.Generator) -> MemoryModel:
         recurrent_dropout=cfg.recurrent_dropout,
         weight_drop=cfg.weight_drop,
         zoneout=cfg.zoneout,
+        layer_norm=cfg.layer_norm,
     )
 
 

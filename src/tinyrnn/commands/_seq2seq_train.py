@@ -20,6 +20,7 @@ from ..train import Plan, Run, ce_ceiling, guarded_step
 from ._args import (
     _float_in,
     _int_in,
+    describe_regularisers,
     flag,
     length_range,
     nonneg,
@@ -65,6 +66,7 @@ class Seq2SeqConfig:
     recurrent_dropout: float = regulariser("recurrent_dropout", resume="fixed")
     weight_drop: float = regulariser("weight_drop", resume="fixed")
     zoneout: float = regulariser("zoneout", resume="fixed")
+    layer_norm: bool = regulariser("layer_norm", resume="fixed")
     lr: float = field(
         default=1e-3, metadata=flag("Adam learning rate (%(default)s)", type=positive_float, resume="fixed")
     )
@@ -232,7 +234,7 @@ def train(
     emit(
         f"Model: {cfg.cell.upper()} encoder-decoder, {cfg.layers} layer{'s' if cfg.layers > 1 else ''}"
         f"{', bidirectional encoder' if cfg.bidirectional else ''}, hidden {cfg.hidden}"
-        + "".join(f", {name.replace('_', ' ')} {getattr(cfg, name):g}" for name in REGULARISERS if getattr(cfg, name))
+        + describe_regularisers(cfg)
         + ": "
         f"{sum(p.data.size for p in model.parameters()):,} parameters"
     )

@@ -38,6 +38,7 @@ class CharLM(Module):
         recurrent_dropout: float = 0.0,
         weight_drop: float = 0.0,
         zoneout: float = 0.0,
+        layer_norm: bool = False,
     ):
         super().__init__(dtype)
         self.rng = make_rng(rng)  # shared by every dropout, so its state can be saved
@@ -53,6 +54,7 @@ class CharLM(Module):
             recurrent_dropout=recurrent_dropout,
             weight_drop=weight_drop,
             zoneout=zoneout,
+            layer_norm=layer_norm,
         )
         self.drop = Dropout(dropout, rng=self.rng, dtype=dtype)
         self.head = Linear(hidden_size, vocab_size, dtype=dtype, rng=self.rng)
@@ -74,7 +76,15 @@ class CharLM(Module):
         cell = CELLS[choice("cell", config.get("cell", "lstm"), tuple(CELLS))]
         yield from prefixed("embed.", Embedding.param_shapes(dict(num_embeddings=v, embedding_dim=e)))
         yield from prefixed(
-            "rnn.", cell.param_shapes(dict(input_size=e, hidden_size=h, num_layers=config.get("num_layers", 1)))
+            "rnn.",
+            cell.param_shapes(
+                dict(
+                    input_size=e,
+                    hidden_size=h,
+                    num_layers=config.get("num_layers", 1),
+                    layer_norm=config.get("layer_norm", False),
+                )
+            ),
         )
         yield from prefixed("head.", Linear.param_shapes(dict(in_features=h, out_features=v)))
 

@@ -39,7 +39,7 @@ def recurrent_layer(
     recurrent weights and zero biases (Le et al. 2015); ``lstm`` (forget-gate biases set to
     ``forget_bias`` unless None: PyTorch's initialisation); ``gru``. All keep PyTorch's layout;
     ``bidirectional`` and ``dropout`` (between layers) are PyTorch's arguments; ``options`` the
-    layers' regularising options (``recurrent_dropout``, ``weight_drop``, ``zoneout``)."""
+    layers' regularising options (``recurrent_dropout``, ``weight_drop``, ``zoneout``, ``layer_norm``)."""
     choice("cell", cell, CELLS)
     if forget_bias is not None and cell != "lstm":
         raise InputError(f"forget_bias applies to the lstm cell only, got cell={cell!r}")
@@ -72,6 +72,7 @@ class MemoryModel(Module):
         recurrent_dropout: float = 0.0,
         weight_drop: float = 0.0,
         zoneout: float = 0.0,
+        layer_norm: bool = False,
     ):
         super().__init__(dtype)
         rng = init.make_rng(rng)
@@ -86,6 +87,7 @@ class MemoryModel(Module):
             recurrent_dropout=recurrent_dropout,
             weight_drop=weight_drop,
             zoneout=zoneout,
+            layer_norm=layer_norm,
         )
         self.head = Linear(hidden_size, positive_int("output_size", output_size), dtype=dtype, rng=rng)
         self.every_step = bool(every_step)

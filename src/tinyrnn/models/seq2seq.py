@@ -54,6 +54,7 @@ class Seq2Seq(Module):
         recurrent_dropout: float = 0.0,
         weight_drop: float = 0.0,
         zoneout: float = 0.0,
+        layer_norm: bool = False,
     ):
         super().__init__(dtype)
         rng = make_rng(rng)
@@ -62,7 +63,9 @@ class Seq2Seq(Module):
         self.bidirectional = bool(bidirectional)
         layer = CELLS[cell]
         # the regularising options of both recurrent layers (docs/bptt.md, "Regularised recurrences")
-        options = dict(recurrent_dropout=recurrent_dropout, weight_drop=weight_drop, zoneout=zoneout)
+        options = dict(
+            recurrent_dropout=recurrent_dropout, weight_drop=weight_drop, zoneout=zoneout, layer_norm=layer_norm
+        )
         self.encoder = layer(
             vocab_size, hidden_size, num_layers, bidirectional=bidirectional, dtype=dtype, rng=rng, **options
         )
@@ -95,11 +98,16 @@ class Seq2Seq(Module):
         v, h, layers = config["vocab_size"], config.get("hidden_size", 128), config.get("num_layers", 1)
         cell = CELLS[choice("cell", config.get("cell", "rnn"), tuple(CELLS))]
         bidirectional, attention = bool(config.get("bidirectional")), config.get("attention", "none")
+        ln = bool(config.get("layer_norm", False))
         yield from prefixed(
             "encoder.",
-            cell.param_shapes(dict(input_size=v, hidden_size=h, num_layers=layers, bidirectional=bidirectional)),
+            cell.param_shapes(
+                dict(input_size=v, hidden_size=h, num_layers=layers, bidirectional=bidirectional, layer_norm=ln)
+            ),
         )
-        yield from prefixed("decoder.", cell.param_shapes(dict(input_size=v, hidden_size=h, num_layers=layers)))
+        yield from prefixed(
+            "decoder.", cell.param_shapes(dict(input_size=v, hidden_size=h, num_layers=layers, layer_norm=ln))
+        )
         yield from prefixed("head.", Linear.param_shapes(dict(in_features=h, out_features=v)))
         if choice("attention", attention, ATTENTION) != "none":
             key_size = h * (2 if bidirectional else 1)

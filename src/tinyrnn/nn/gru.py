@@ -243,6 +243,7 @@ class GRU(SingleStateLayer):
         learn_initial_state: bool = False,
         recurrent_dropout: float = 0.0,
         zoneout: float = 0.0,
+        layer_norm: bool = False,
     ):
         super().__init__(
             input_size,
@@ -259,6 +260,7 @@ class GRU(SingleStateLayer):
             learn_initial_state,
             recurrent_dropout,
             zoneout,
+            layer_norm,
         )
 
     def _input_bias(self, p):
@@ -267,6 +269,15 @@ class GRU(SingleStateLayer):
         b = p.b_ih.data.copy()
         b[: 2 * H] += p.b_hh.data[: 2 * H]
         return b
+
+    def _ln_shifts(self, p):
+        """(N3): shift = β_ih + b_ih + [β_hr + b_hr; β_hz + b_hz; 0] (r, z fold into the input
+        part), and shift_hn = β_hn + b_hn, added to the normalised h_n inside r * (.)."""
+        H = self.hidden_size
+        rec = p.ln_hh_bias.data + p.b_hh.data if self.bias else p.ln_hh_bias.data
+        shift = p.ln_ih_bias.data + p.b_ih.data if self.bias else p.ln_ih_bias.data.copy()
+        shift[: 2 * H] += rec[: 2 * H]
+        return shift, rec[2 * H :]
 
     @staticmethod
     def _step_values(kc):

@@ -308,6 +308,7 @@ class LSTM(RecurrentBase):
         learn_initial_state: bool = False,
         recurrent_dropout: float = 0.0,
         zoneout: float = 0.0,
+        layer_norm: bool = False,
     ):
         super().__init__(
             input_size,
@@ -324,6 +325,7 @@ class LSTM(RecurrentBase):
             learn_initial_state,
             recurrent_dropout,
             zoneout,
+            layer_norm,
         )
         self.config["proj_size"] = self.proj_size
 

@@ -1,4 +1,4 @@
-"""RecurrentBase: what RNN, LSTM and GRU share.
+"""RecurrentBase: what RNN, LSTM and GRU share (with nn/options.py and nn/layout.py).
 
 Parameters and their PyTorch names, layers and directions, ``batch_first``, unbatched
 input, inter-layer dropout, ``lengths=`` masks, the fused input projection before the time
@@ -49,28 +49,16 @@ from typing import Any
 
 import numpy as np
 
-from .._check import check_shape, flag, float_array, int_array, positive_int, probability, shape_str
+from .._check import check_shape, float_array, positive_int, probability
 from ..errors import InputError
 from ..init import make_rng, rnn_bound, uniform
 from ..module import Module, Parameter
 from ._types import ArrayLike, Cache
 from .buffers import BufferPool, Scope
 from .dropout import dropout_mask
-
-
-def halve_sigmoid_rows(w, gate_count: int, tanh_gate: int | None):
-    """w (G*H, ...) with the rows of every gate but ``tanh_gate`` halved (a new array), or w
-    itself when ``tanh_gate`` is None (the RNN). Then ONE tanh over all of a step's gates gives
-    them, since sigmoid(a) = (1 + tanh(a/2)) / 2 (docs/bptt.md, "One tanh for all gates").
-    One scalar multiply over all rows and a copy of the tanh rows back: faster than a broadcast
-    product with a (G*H, 1) column of scales, same numbers."""
-    if tanh_gate is None:
-        return w
-    H = w.shape[0] // gate_count
-    half = np.multiply(w, np.array(0.5, w.dtype))
-    rows = slice(tanh_gate * H, (tanh_gate + 1) * H)
-    half[rows] = w[rows]
-    return half
+from .layout import UserLayout
+from .options import LN_NAMES, REGULARISERS, RecurrentOptions, regularisers  # noqa: F401  (public path)
+from .steps import halve_sigmoid_rows, step_pairs, time_views  # noqa: F401  (their public path)
 
 
 def zoneout_hold(keep, done):
@@ -99,35 +87,7 @@ def zoneout_new(keep, mask, shape, dtype):
     return new
 
 
-REGULARISERS = ("recurrent_dropout", "weight_drop", "zoneout")
-
-
-def regularisers(layer) -> dict:
-    """The regularising options that are on in ``layer`` (a recurrent layer), by name: what a
-    model adds to its own config, so that a plain model's config is as before."""
-    return {name: layer.config[name] for name in REGULARISERS if name in layer.config}
-
-
-def time_views(S: np.ndarray, reverse: bool):
-    """S (T+1, B, F) holds the initial state and every step's state. Returns the views
-    (state after step t, state before step t), each (T, B, F), in time order.
-
-    Forward: S = [s0, s_1 .. s_T]. Reverse: S = [s_1 .. s_T, s0] in time order, since the reverse
-    direction's "previous" state of step t is the state of step t+1.
-    """
-    return (S[:-1], S[1:]) if reverse else (S[1:], S[:-1])
-
-
-def step_pairs(S: np.ndarray, reverse: bool):
-    """[(t, state before step t, state after step t)] in processing order, as views of S."""
-    views = list(S)
-    T = len(views) - 1
-    if reverse:
-        return [(t, views[t + 1], views[t]) for t in range(T - 1, -1, -1)]
-    return [(t, views[t], views[t + 1]) for t in range(T)]
-
-
-class RecurrentBase(Module):
+class RecurrentBase(RecurrentOptions, UserLayout, Module):
     """Multi-layer, optionally bidirectional recurrent layer with PyTorch's semantics."""
 
     gate_count = 1  # G: rows of weight_ih are G * hidden_size
@@ -153,6 +113,7 @@ class RecurrentBase(Module):
         learn_initial_state: bool = False,
         recurrent_dropout: float = 0.0,
         zoneout: float = 0.0,
+        layer_norm: bool = False,
     ):
         super().__init__(dtype)
         self.input_size = positive_int("input_size", input_size)
@@ -182,7 +143,7 @@ class RecurrentBase(Module):
         for name, shape in self.param_shapes(self.config | dict(proj_size=self.proj_size)):
             if name not in self.state_names:  # the learned initial states: _init_options
                 setattr(self, name, Parameter(uniform(self.rng, shape, bound, self.dtype)))
-        self._init_options(weight_drop, learn_initial_state, recurrent_dropout, zoneout)
+        self._init_options(weight_drop, learn_initial_state, recurrent_dropout, zoneout, layer_norm)
 
     @classmethod
     def param_shapes(cls, config: dict):
@@ -209,6 +170,11 @@ class RecurrentBase(Module):
             yield "h0", (layers * directions, 1, o)
             if "c0" in cls.state_names:
                 yield "c0", (layers * directions, 1, h)
+        if c.get("layer_norm"):  # after those, per layer and direction: gains and biases of (N1)-(N3)
+            for layer in range(layers):
+                for d in range(directions):
+                    for name, size in cls._ln_sizes(h):
+                        yield name + cls._suffix(layer, d), (size,)
 
     # --------------------------------------------------------------- subclass hooks
     @staticmethod
@@ -239,7 +205,7 @@ class RecurrentBase(Module):
     def _kernel_weights(self, p, forward: bool) -> SimpleNamespace:
         """``w`` of the kernel contract for the Parameters ``p`` of one direction; for the
         forward kernel the sigmoid gates' rows of W_hh are halved (module docstring)."""
-        w_hh = self._halved(p.w_hh.data) if forward else p.w_hh.data
+        w_hh = self._halved(p.w_hh.data) if forward and not self.layer_norm else p.w_hh.data
         return SimpleNamespace(
             w_hh=w_hh,
             w_hr=None if p.w_hr is None else p.w_hr.data,
@@ -247,6 +213,7 @@ class RecurrentBase(Module):
             act=None,
             drop=None,
             keep=None,
+            ln=self._ln_weights(p, forward) if self.layer_norm else None,
         )
 
     def _state_masks(self, T: int, B: int):
@@ -292,6 +259,7 @@ class RecurrentBase(Module):
                                 ("b_ih", "bias_ih"),
                                 ("b_hh", "bias_hh"),
                                 ("w_hr", "weight_hr"),
+                                *((n, n) for n in LN_NAMES),
                             )
                         }
                     )
@@ -317,114 +285,6 @@ class RecurrentBase(Module):
             pool = BufferPool()
             object.__setattr__(self, "_buffers", pool)
         return pool.scope(prefix, self.dtype)
-
-    # --------------------------------------------------------------- validation
-    def _prepare(self, x, hx, lengths):
-        """Validate and move to the internal layout: x (T, B, I), states (D*L, B, size)."""
-        x = float_array("x", x, self.dtype)
-        given_shape = x.shape  # for messages: the user's layout
-        if x.ndim not in (2, 3):
-            layout = "(B, T, input_size)" if self.batch_first else "(T, B, input_size)"
-            raise InputError(f"x must be 3-D {layout} or 2-D (T, input_size) unbatched, got shape {shape_str(x.shape)}")
-        batched = x.ndim == 3
-        if x.shape[-1] != self.input_size:
-            raise InputError(f"x must have last dimension input_size={self.input_size}, got shape {shape_str(x.shape)}")
-        if not batched:
-            x = x[:, None, :]
-        elif self.batch_first:
-            x = x.transpose(1, 0, 2)
-        T, B = x.shape[0], x.shape[1]
-        if T == 0 or B == 0:
-            layout = "(B, T, input_size)" if batched and self.batch_first else "(T, B, input_size)"
-            raise InputError(
-                f"x must have at least one time step and one batch element {layout}, got shape {shape_str(given_shape)}"
-            )
-        x = np.ascontiguousarray(x)
-        n = self.num_layers * self.num_directions
-        given = self._unpack_state(hx, "hx") if hx is not None else (None,) * len(self._state_sizes())
-        states = []
-        for name, size, s in zip(self.state_names, self._state_sizes(), given):
-            if s is None:
-                states.append(np.zeros((n, B, size), self.dtype))
-                continue
-            s = float_array(name, s, self.dtype)
-            if batched:
-                check_shape(name, s, (n, B, size), " (num_layers * num_directions, batch, size)")
-            else:
-                check_shape(name, s, (n, size), " (num_layers * num_directions, size) for unbatched x")
-                s = s[:, None, :]
-            states.append(s)
-        mask = None
-        if lengths is not None:
-            lengths = int_array("lengths", lengths, what="length")
-            if lengths.shape != (B,):
-                raise InputError(
-                    f"lengths must have shape ({B},), one length per batch element, got {shape_str(lengths.shape)}"
-                )
-            if lengths.min() < 1 or lengths.max() > T:
-                raise InputError(f"lengths must be in [1, T={T}], got min {lengths.min()} and max {lengths.max()}")
-            if lengths.min() < T:
-                mask = (np.arange(T)[:, None] < lengths[None, :])[:, :, None]  # (T, B, 1) bool
-        return x, tuple(states), mask, batched
-
-    def _to_user(self, a, batched):
-        """(T, B, F) internal -> user layout."""
-        if not batched:
-            return a[:, 0, :]
-        return a.transpose(1, 0, 2) if self.batch_first else a
-
-    def _from_user(self, name, a, shape_internal, batched):
-        """User layout -> (T, B, F) internal, with a shape check naming ``name``."""
-        a = float_array(name, a, self.dtype)
-        T, B, F = shape_internal
-        if not batched:
-            check_shape(name, a, (T, F))
-            return a[:, None, :]
-        if self.batch_first:
-            check_shape(name, a, (B, T, F), " (batch_first)")
-            return a.transpose(1, 0, 2)
-        check_shape(name, a, (T, B, F))
-        return a
-
-    def _project(self, inp, ps, empty):
-        """Input projection of every step, all gates and directions: ONE matrix product.
-        Returns xg_all, logically (T, B, D*G*H) (see the module docstring for the layout).
-
-        Batch-major kernels: (T*B, I) @ W^T, then the bias. Feature-major kernels: one batched
-        product W (D*G*H, I+1) @ inp^T (T, I+1, B) that writes the (T, D*G*H, B) layout directly,
-        the bias riding as an extra input column of ones (adding a (rows, 1) bias to (rows, B)
-        blocks is slow in NumPy for small B).
-
-        Also returns, for batch-major kernels (whose projection weight is W_ih itself), the
-        stacked W_ih in column-major order for dx = dxg @ W_ih in ``backward``; else None.
-        """
-        T, B, I = inp.shape
-        weights = [self._halved(p.w_ih.data) for p in ps]
-        if not self.feature_major:
-            # One column-major copy serves both products: w.T is then a contiguous (I, rows)
-            # operand here (~2x faster than the strided view at small I in OpenBLAS) and w the
-            # faster operand of dx = dxg @ W_ih (~1.5x at small I).
-            w = np.asfortranarray(weights[0] if len(ps) == 1 else np.concatenate(weights))
-            xg = np.matmul(inp.reshape(T * B, I), w.T, out=empty("xg", (T * B, w.shape[0])))
-            if self.bias:
-                bias = [self._halved(self._input_bias(p)) for p in ps]
-                xg += bias[0] if len(ps) == 1 else np.concatenate(bias)
-            return xg.reshape(T, B, -1), w
-        if self.bias:
-            weights = [
-                np.concatenate([w, self._halved(self._input_bias(p))[:, None]], axis=1) for w, p in zip(weights, ps)
-            ]
-            aug = empty("inp_ones", (T, B, I + 1))
-            aug[:, :, :I] = inp
-            aug[:, :, I] = 1
-            inp = aug
-        w = weights[0] if len(ps) == 1 else np.concatenate(weights)
-        xgT = empty("xg", (T, w.shape[0], B))
-        if B == 1:  # (T, rows, 1) is (T, rows) in memory: one 2-D product, faster than T small ones
-            np.matmul(inp.reshape(T, -1), w.T, out=xgT.reshape(T, -1))
-        else:
-            np.matmul(w, inp.transpose(0, 2, 1), out=xgT)
-        return xgT.transpose(0, 2, 1), None
 
     # --------------------------------------------------------------- forward / backward
     def forward(self, x, hx=None, lengths=None):
@@ -458,7 +318,7 @@ class RecurrentBase(Module):
                 idx = layer * D + d
                 w = self._kernel_weights(ps[d], forward=True)
                 w.drop, w.keep = self._state_masks(T, B)
-                y, s_n, kc = self.forward_kernel(
+                y, s_n, kc = self._kernels()[0](
                     xg_all[:, :, d * gh : (d + 1) * gh],
                     tuple(s[idx] for s in states0),
                     w,
@@ -531,7 +391,7 @@ class RecurrentBase(Module):
                 dy = None if dlayer is None else dlayer[:, :, d * o : (d + 1) * o]
                 dsn = tuple(None if g is None else g[idx] for g in dfinals)
                 dxg = dxg_all[d * gh : (d + 1) * gh]
-                ds0, dW = self.backward_kernel(
+                ds0, dW = self._kernels()[1](
                     dy,
                     dsn,
                     self._kernel_weights(p, forward=False),
@@ -543,15 +403,16 @@ class RecurrentBase(Module):
                     acc[idx] = s
                 dWs.append(dW)
             dw = dxg_all @ lc.inp.reshape(T * B, -1)  # (D*G*H, I_layer): dW_ih, one product
-            db = np.ones(T * B, self.dtype) @ dxg_all.T if self.bias else None  # sum over steps and batch
+            # sum over steps and batch (the layer-norm kernels give db_ih themselves: dxg is then after (N4))
+            db = np.ones(T * B, self.dtype) @ dxg_all.T if self.bias and not self.layer_norm else None
             for d, (p, dW) in enumerate(zip(ps, dWs)):
                 rows = slice(d * gh, (d + 1) * gh)
                 p.w_ih.grad += dw[rows]
                 if self.bias:
-                    p.b_ih.grad += db[rows]
+                    p.b_ih.grad += dW.pop("b_ih") if db is None else db[rows]
                     # b_hh enters the same pre-activation as b_ih, so its gradient is the same
                     # sum, unless the kernel gives its own (the GRU's b_hn sits inside r * (.))
-                    p.b_hh.grad += dW.pop("b_hh", db[rows])
+                    p.b_hh.grad += dW.pop("b_hh") if "b_hh" in dW else db[rows]
                 for name, g in dW.items():  # w_hh, w_hr
                     getattr(p, name).grad += g
             dlayer = np.matmul(dxg_all.T, lc.w_cat, out=empty("dx", (T * B, lc.w_cat.shape[1]))).reshape(T, B, -1)
@@ -560,97 +421,9 @@ class RecurrentBase(Module):
         dstates0 = [s if batched else s[:, 0, :] for s in dstates0]
         return self._to_user(dlayer, batched), self._pack_state(tuple(dstates0))
 
-    # --------------------------------------------------------------- the regularising options
-    def _init_options(self, weight_drop, learn_initial_state, recurrent_dropout, zoneout):
-        """Validate the options; each is in ``config`` only when on (PyTorch's configs stay as
-        they are). The learned initial states ``h0`` (and ``c0``) start at zero,
-        (D*num_layers, 1, size), after the weights (so the default weights are unchanged).
-
-        The masks of one training-mode forward are drawn from ``rng`` in this order: the
-        weight_drop masks of every W_hh (``_forward_with_options``), then layer by layer the
-        dropout mask between layers, then direction by direction ``_state_masks``."""
-        try:
-            self.weight_drop = probability("weight_drop", weight_drop)
-            self.learn_initial_state = flag("learn_initial_state", learn_initial_state)
-            self.recurrent_dropout = probability("recurrent_dropout", recurrent_dropout)
-            self.zoneout = probability("zoneout", zoneout)
-        except (TypeError, ValueError) as e:
-            raise InputError(str(e)) from None
-        for name in REGULARISERS:
-            if getattr(self, name):
-                self.config[name] = getattr(self, name)
-        if self.learn_initial_state:
-            self.config["learn_initial_state"] = True
-            n = self.num_layers * self.num_directions
-            for name, size in zip(self.state_names, self._state_sizes()):
-                setattr(self, name, Parameter(np.zeros((n, 1, size), self.dtype)))
-
-    def _forward_with_options(self, x, hx, lengths):
-        """``RecurrentBase.forward`` with the learned initial states filled in where ``hx`` gives
-        none, and W_hh * M (docs/bptt.md (W1)) in place of W_hh while it runs."""
-        hx, learned = self._learned_states(x, hx)
-        if not (self.training and self.weight_drop):
-            out, h_n, cache = RecurrentBase.forward(self, x, hx, lengths)
-            cache.learned, cache.weight_masks, cache.dropped = learned, None, None
-            return out, h_n, cache
-        w_hh = self._all_w_hh()  # one mask per W_hh per call, in this order
-        masks = [dropout_mask(self.rng, w.shape, self.weight_drop, self.dtype) for w in w_hh]
-        kept = [w.data for w in w_hh]
-        dropped = [w * m for w, m in zip(kept, masks)]  # (W1)
-        try:
-            for w, wd in zip(w_hh, dropped):
-                w.data = wd
-            out, h_n, cache = RecurrentBase.forward(self, x, hx, lengths)
-        finally:
-            for w, data in zip(w_hh, kept):
-                w.data = data
-        cache.learned, cache.weight_masks, cache.dropped = learned, masks, dropped
-        return out, h_n, cache
-
-    def _all_w_hh(self):
-        """The W_hh Parameters, layer by layer, direction by direction."""
-        return [self._layer_params(l, d).w_hh for l in range(self.num_layers) for d in range(self.num_directions)]
-
-    def _learned_states(self, x, hx):
-        """hx with the learned states (broadcast over the batch) where it gives none; and which."""
-        if not self.learn_initial_state:
-            return hx, ()
-        given = self._unpack_state(hx) if hx is not None else (None,) * len(self.state_names)
-        shape = np.shape(x)
-        if len(shape) not in (2, 3):
-            return hx, ()  # _prepare names the mistake
-        B = (shape[0] if self.batch_first else shape[1]) if len(shape) == 3 else None
-        states = []
-        for name, s in zip(self.state_names, given):
-            if s is None:
-                s0 = getattr(self, name).data  # (D*L, 1, size)
-                s = s0[:, 0, :].copy() if B is None else np.repeat(s0, B, axis=1)
-            states.append(s)
-        learned = tuple(s is None for s in given)
-        return self._pack_state(tuple(states)), learned
-
-    def _backward_with_options(self, dout, cache, dh_n):
-        """``RecurrentBase.backward`` through W_hh * M (the gradient reaches W_hh as dW~ * M,
-        (W2)) and into the learned initial states (dh0 summed over the batch, (S2))."""
-        self._check_cache(cache)
-        if getattr(cache, "dropped", None) is None:
-            dx, dstates = RecurrentBase.backward(self, dout, cache, dh_n)
-        else:
-            w_hh = self._all_w_hh()
-            kept = [(w.data, w.grad) for w in w_hh]
-            try:
-                for w, wd in zip(w_hh, cache.dropped):
-                    w.data, w.grad = wd, np.zeros_like(wd)  # the kernels add dW~_hh here
-                dx, dstates = RecurrentBase.backward(self, dout, cache, dh_n)
-                for w, (_, grad), m in zip(w_hh, kept, cache.weight_masks):
-                    grad += w.grad * m  # (W2)
-            finally:
-                for w, (data, grad) in zip(w_hh, kept):
-                    w.data, w.grad = data, grad
-        for name, learned, ds in zip(self.state_names, getattr(cache, "learned", ()), self._unpack_state(dstates)):
-            if learned:
-                getattr(self, name).grad += ds.sum(axis=1, keepdims=True) if cache.batched else ds[:, None, :]  # (S2)
-        return dx, dstates
+    # the plain forward and backward, whatever a subclass's are (the options wrap them, nn/options.py)
+    _forward_plain = forward
+    _backward_plain = backward
 
 
 class RecurrentCache(SimpleNamespace):

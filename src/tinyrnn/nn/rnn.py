@@ -177,6 +177,7 @@ class RNN(SingleStateLayer):
         learn_initial_state: bool = False,
         recurrent_dropout: float = 0.0,
         zoneout: float = 0.0,
+        layer_norm: bool = False,
     ):
         nonlinearity = choice("nonlinearity", nonlinearity, NONLINEARITIES)
         super().__init__(
@@ -194,6 +195,7 @@ class RNN(SingleStateLayer):
             learn_initial_state,
             recurrent_dropout,
             zoneout,
+            layer_norm,
         )
         self.nonlinearity = nonlinearity
         self.config["nonlinearity"] = nonlinearity
