@@ -21,7 +21,7 @@ FLAGS = ("dropout", "recurrent_dropout", "weight_drop", "zoneout")
 def label(run: dict) -> str:
     c = run["config"]
     opts = [f"{k.replace('_', '-')} {c[k]:g}" for k in FLAGS if c.get(k)]
-    return f"{c['cell'].upper()} {c['hidden']}: " + (", ".join(opts) or "unregularised")
+    return f"{c['cell'].upper()} {c['hidden']}, {run['steps']} steps: " + (", ".join(opts) or "unregularised")
 
 
 def main(out: str, paths: list[str]) -> None:
