@@ -393,13 +393,13 @@ def test_layer_norm_is_saved_and_honoured_on_resume_sample_and_show(periodic, tm
     parameters), a resumed run equals the uninterrupted one and keeps it without the flag,
     sample and show run on it."""
     base = dict(files=[periodic], cell="lstm", layers=2, lr_decay=False, layer_norm=True, **SMALL)
-    m1, _, _ = C.train(C.CharLMConfig(steps=8, **base))
+    m1, _, _ = T.train(C.CharLMConfig(steps=8, **base))
     ck = str(tmp_path / "ln.npz")
-    C.train(C.CharLMConfig(steps=4, **base), save=ck)
+    T.train(C.CharLMConfig(steps=4, **base), save=ck)
     model, _, header = C.load_model(ck)
     assert header["config"]["layer_norm"] is True and model.rnn.layer_norm
     assert "rnn.ln_c_weight_l1" in model.state_dict()
-    m2, _, _ = C.train(C.CharLMConfig(steps=8, **base), resume=ck)
+    m2, _, _ = T.train(C.CharLMConfig(steps=8, **base), resume=ck)
     for a, b in zip(m1.parameters(), m2.parameters()):
         np.testing.assert_array_equal(a.data, b.data)
     assert C.resume_config(ck, [periodic], {}).layer_norm is True  # kept without the flag
