@@ -7,10 +7,10 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..checkpoint import CheckpointError, check_config, check_meta, read_for
+from ..checkpoint import check_config
 from ..checkpoint import load as load_checkpoint
 from ..checkpoint import save as save_checkpoint
-from ..data.seq2seq import SPECIALS, TASKS, WORD_PAIRS, pad_batch
+from ..data.seq2seq import TASKS, WORD_PAIRS, pad_batch
 from ..models.seq2seq import Seq2Seq, accuracy_within, evaluate, translate
 from ..nn import CELLS
 from ..nn.recurrent import REGULARISERS
@@ -27,10 +27,9 @@ from ._args import (
     positive,
     positive_float,
     regulariser,
-    resume_keys,
     resume_policy,
 )
-from ._common import check_memory, pyplot, resume_settings, save_figure, settings_types, smooth
+from ._common import check_memory, pyplot, save_figure, smooth
 
 UNSEEN_WORDS = ["mans", "old", "kin", "blak", "hig"]
 
@@ -410,50 +409,3 @@ def plot(path: str, metrics: dict) -> None:
     fig.tight_layout()
     save_figure(fig, path, dpi=100)
     plt.close(fig)
-
-
-RESUME_META = dict(steps=int, task_rng=dict, train_seconds=float, eval_seconds=float, curve=dict, train_config=dict)
-
-
-def read_checked(path, resume: bool = False) -> dict:
-    """The header of a seq2seq checkpoint, checked before any model is built: class and kind;
-    ``meta.chars`` (the alphabet, each character once, with the three special symbols as many
-    as the model's vocabulary); the config against the shapes the archive declares; with
-    ``resume``, the run's state and every setting of its ``train_config``."""
-    header = read_for(path, Seq2Seq, "seq2seq", dict(chars=str, **(RESUME_META if resume else {})))
-    meta = header["meta"]
-    chars, size = meta["chars"], header["config"]["vocab_size"]
-    if len(set(chars)) != len(chars) or len(chars) + len(SPECIALS) != size:
-        raise CheckpointError(
-            f"checkpoint {path}: meta.chars does not describe the model's vocabulary ({len(chars)} "
-            f"characters, {len(set(chars))} distinct, + {len(SPECIALS)} special symbols, for a "
-            f"vocabulary of {size})"
-        )
-    if resume:
-        check_meta(
-            path,
-            meta["train_config"],
-            settings_types(Seq2SeqConfig, skip=("test_lengths", "quiet") + REGULARISERS),  # those: added later
-            "meta.train_config",
-        )
-        check_meta(path, meta["curve"], dict(loss=list, step=list, accuracy=list), "meta.curve")
-    return header
-
-
-def resume_config(path: str, given: dict) -> Seq2SeqConfig:
-    """The configuration that continues the run saved in ``path``: model and task settings are
-    the checkpoint's; ``steps``/``time_budget`` given mean MORE training (none: finish the saved
-    plan); evaluation, beam and keep-best settings are the run's own unless given."""
-    header = read_checked(path, resume=True)
-    meta = header.get("meta", {})
-    settings = resume_settings(
-        path,
-        header,
-        "seq2seq",
-        given,
-        resume_keys(Seq2SeqConfig, "fixed"),
-        resume_keys(Seq2SeqConfig, "free"),
-        int(meta.get("steps", 0)),
-        float(meta.get("train_seconds", 0.0)),
-    )
-    return Seq2SeqConfig(**settings)

@@ -13,6 +13,7 @@ from ._args import (
     missing_action,
     print_json,
     report_stop,
+    resume_keys,
     times,
 )
 from ._common import check_output
@@ -29,7 +30,7 @@ def train(args):
     png = check_output("--plot", args.plot, image=True, inputs={"--resume": args.resume}, outputs={"--save": save})
     named = given(args, seq2seq.Seq2SeqConfig)
     if args.resume:
-        cfg = seq2seq.resume_config(args.resume, {**named, "quiet": args.quiet})
+        cfg = resume_config(args.resume, {**named, "quiet": args.quiet})
     else:
         cfg = seq2seq.config_for(named.pop("task", seq2seq.Seq2SeqConfig.task), **named, quiet=args.quiet)
     check(cfg)
@@ -187,7 +188,6 @@ def load_for_translation(path):
     from ..checkpoint import load as load_checkpoint
     from ..data.seq2seq import Vocab
     from ..models.seq2seq import Seq2Seq
-    from ._seq2seq_train import read_checked
 
     header = read_checked(path)
     cfg = dict(header["config"])
@@ -215,3 +215,60 @@ def plot_attention(model, vocab, sources, outputs, path) -> None:
     fig.tight_layout()
     save_figure(fig, path, dpi=110)
     plt.close(fig)
+
+
+RESUME_META = dict(steps=int, task_rng=dict, train_seconds=float, eval_seconds=float, curve=dict, train_config=dict)
+
+
+def read_checked(path, resume: bool = False) -> dict:
+    """The header of a seq2seq checkpoint, checked before any model is built: class and kind;
+    ``meta.chars`` (the alphabet, each character once, with the three special symbols as many
+    as the model's vocabulary); the config against the shapes the archive declares; with
+    ``resume``, the run's state and every setting of its ``train_config``."""
+    from ..checkpoint import CheckpointError, check_meta, read_for
+    from ..data.seq2seq import SPECIALS
+    from ..models.seq2seq import Seq2Seq
+    from ..nn.recurrent import REGULARISERS
+    from ._common import settings_types
+    from ._seq2seq_train import Seq2SeqConfig
+
+    header = read_for(path, Seq2Seq, "seq2seq", dict(chars=str, **(RESUME_META if resume else {})))
+    meta = header["meta"]
+    chars, size = meta["chars"], header["config"]["vocab_size"]
+    if len(set(chars)) != len(chars) or len(chars) + len(SPECIALS) != size:
+        raise CheckpointError(
+            f"checkpoint {path}: meta.chars does not describe the model's vocabulary ({len(chars)} "
+            f"characters, {len(set(chars))} distinct, + {len(SPECIALS)} special symbols, for a "
+            f"vocabulary of {size})"
+        )
+    if resume:
+        check_meta(
+            path,
+            meta["train_config"],
+            settings_types(Seq2SeqConfig, skip=("test_lengths", "quiet") + REGULARISERS),  # those: added later
+            "meta.train_config",
+        )
+        check_meta(path, meta["curve"], dict(loss=list, step=list, accuracy=list), "meta.curve")
+    return header
+
+
+def resume_config(path: str, given: dict):
+    """The configuration that continues the run saved in ``path``: model and task settings are
+    the checkpoint's; ``steps``/``time_budget`` given mean MORE training (none: finish the saved
+    plan); evaluation, beam and keep-best settings are the run's own unless given."""
+    from ._common import resume_settings
+    from ._seq2seq_train import Seq2SeqConfig
+
+    header = read_checked(path, resume=True)
+    meta = header.get("meta", {})
+    settings = resume_settings(
+        path,
+        header,
+        "seq2seq",
+        given,
+        resume_keys(Seq2SeqConfig, "fixed"),
+        resume_keys(Seq2SeqConfig, "free"),
+        int(meta.get("steps", 0)),
+        float(meta.get("train_seconds", 0.0)),
+    )
+    return Seq2SeqConfig(**settings)

@@ -58,33 +58,13 @@ from .buffers import BufferPool, Scope
 from .dropout import dropout_mask
 from .layout import UserLayout
 from .options import LN_NAMES, REGULARISERS, RecurrentOptions, regularisers  # noqa: F401  (public path)
-from .steps import halve_sigmoid_rows, step_pairs, time_views  # noqa: F401  (their public path)
-
-
-def zoneout_hold(keep, done):
-    """Training-mode zoneout, (Z1)-(Z2): where each step copies the previous state instead of
-    taking its new value, the keep mask k_t or past a sequence's end: ``keep | done`` (``done``
-    the finished steps, None without ``lengths``), in the kernel's layout. Then a step of the
-    forward is one ``np.copyto(state_next, state, where=hold[t])`` for zoneout and ``lengths``
-    together (the same numbers as h^ + k (h - h^) for k in {0, 1}, exact)."""
-    return keep if done is None else keep | done
-
-
-def zoneout_new(keep, mask, shape, dtype):
-    """The factor of (Z3)-(Z4) for every step, with the ``lengths`` mask folded in, in the
-    kernel's layout: ``new`` = m_t * (1 - k_t) (float, ``shape``), the share of dh_t (dc_t) that
-    reaches the step's new value, dh^_t = new_t * dh_t. The rest, dh_t - dh^_t, passes straight
-    to dh_{t-1}: k_t * dh_t within a sequence, all of dh_t past its end (a finished step passes
-    its gradient on). keep: a bool mask (training) or the number p (evaluation); mask bool
-    (broadcast to ``shape``) or None."""
-    new = np.empty(shape, dtype)
-    if isinstance(keep, np.ndarray):
-        np.logical_not(zoneout_hold(keep, None if mask is None else ~mask), out=new)
-        return new
-    np.subtract(1, keep, out=new)
-    if mask is not None:
-        new *= mask
-    return new
+from .steps import (  # noqa: F401  (their public path)
+    halve_sigmoid_rows,
+    step_pairs,
+    time_views,
+    zoneout_hold,
+    zoneout_new,
+)
 
 
 class RecurrentBase(RecurrentOptions, UserLayout, Module):
