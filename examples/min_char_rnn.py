@@ -87,7 +87,10 @@ def main(argv=None) -> float:
     ap.add_argument("--iters", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    data = Path(args.file).read_text(encoding="utf-8")
+    try:
+        data = Path(args.file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        ap.error(f"cannot read {args.file}: {e}")
     chars = sorted(set(data))
     print(f"data has {len(data)} characters, {len(chars)} unique.")
     char_to_ix = {ch: i for i, ch in enumerate(chars)}

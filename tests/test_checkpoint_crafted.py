@@ -178,7 +178,7 @@ CASES = {
     ),
     "config unknown key": (
         _edit(lambda h: h["config"].__setitem__("attention", True)),
-        "attention: file True, model has no such argument",
+        "attention: file True, the model has it off or unset",
     ),
     "class differs": (_edit(lambda h: h.__setitem__("class", "LSTM")), "holds a LSTM, not a RNN"),
 }

@@ -510,3 +510,15 @@ def test_python_dash_m_tinyrnn():
         timeout=120,
     )
     assert done.returncode == 0 and "usage: tinyrnn classify" in done.stdout
+
+
+@pytest.mark.parametrize("flag_name", ["--test-fraction", "--val-fraction"])
+def test_a_fraction_of_one_is_refused_in_one_line(capsys, files, flag_name):
+    code, _, err = run(capsys, "classify", "train", files / "seqs.npz", *FAST, flag_name, "1")
+    assert code == 2 and f"argument {flag_name}: expected a number" in err and "< 1" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_folder_as_data_is_named_a_folder(capsys, tmp_path):
+    code, _, err = run(capsys, "classify", "train", tmp_path)
+    assert code == 2 and "is a folder; give a .npz or .csv file" in err

@@ -7,6 +7,7 @@ more, keeps the run's evaluation settings and refuses another corpus."""
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -317,8 +318,8 @@ def test_signal_during_training_saves_and_resumes(command, sig, files, tmp_path)
     assert "Traceback" not in err and f"Stopped by {signals.SIGNAL_NAMES[sig]}" in out
     key = "step" if command == "charlm" else "steps"
     step = read_header(ck)["meta"][key]
-    assert step > 0 and f"resume with --resume {ck}" in out
     resume = ["charlm", "train", files["txt"]] if command == "charlm" else ["seq2seq", "train"]
+    assert step > 0 and f"resume with: {shlex.join(['tinyrnn', *resume])} --resume {shlex.quote(ck)}" in out
     assert cli.main(resume + ["--resume", ck, "--steps", "3", "--quiet"]) == 0
     assert read_header(ck)["meta"][key] == step + 3
     if command == "seq2seq":

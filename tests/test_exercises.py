@@ -14,6 +14,7 @@ import pytest
 
 from tinyrnn import cli
 from tinyrnn import reference as ref
+from tinyrnn.errors import InputError
 from tinyrnn.exercises import FUNCTIONS, check_file, format_report, template
 from tinyrnn.exercises.diagnose import check_function
 from tinyrnn.exercises.equations import EQUATIONS, FUNCTION_EQUATIONS
@@ -503,3 +504,9 @@ def test_a_memory_error_in_a_function_is_reported(tmp_path):
     fn = check_file(path)["functions"]
     assert fn["rnn_step"]["status"] == "error" and "MemoryError" in fn["rnn_step"]["message"]
     assert fn["rnn_step_backward"]["status"] == "not checked"
+
+
+def test_a_timeout_too_short_to_start_the_checker_is_the_callers_mistake(tmp_path):
+    path = write(tmp_path, "ref.py", "from tinyrnn.reference import " + ", ".join(FUNCTIONS) + "\n")
+    with pytest.raises(InputError, match="timeout 0.001 s is too short"):
+        check_file(path, timeout=0.001)

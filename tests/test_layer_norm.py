@@ -64,6 +64,13 @@ def test_bad_values_are_refused(kind, value):
         getattr(tr, kind)(3, 4, layer_norm=value)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_one_hidden_unit_is_refused(kind):
+    """Normalised over one feature, every output would be the same constant."""
+    with pytest.raises(InputError, match="layer_norm needs hidden_size >= 2, got 1"):
+        getattr(tr, kind)(3, 1, layer_norm=True)
+
+
 # ---------------------------------------------------------------- the fused layer is the reference loop
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("options", OPTIONS[:2], ids=OPTION_IDS[:2])

@@ -423,7 +423,7 @@ def _check_class_and_config(header, model, path) -> None:
     diffs = [
         f"{k}: file {theirs[k]!r}, model {mine[k]!r}"
         if k in mine
-        else f"{k}: file {theirs[k]!r}, model has no such argument"
+        else f"{k}: file {theirs[k]!r}, the model has it off or unset"
         for k in theirs
         if theirs[k] != mine.get(k, _Missing)
     ]

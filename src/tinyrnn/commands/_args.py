@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shlex
 from dataclasses import MISSING, field, fields
 
 from ..errors import UsageError
@@ -119,16 +120,20 @@ def _int_in(low, high=None):
     return parse
 
 
-def _float_in(low, high=None, low_open=False):
+def _float_in(low, high=None, low_open=False, high_open=False):
     def parse(text):
         try:
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        rng = f"{'>' if low_open else '>='} {low:g}" + (f" and <= {high:g}" if high is not None else "")
+        rng = f"{'>' if low_open else '>='} {low:g}" + (
+            f" and {'<' if high_open else '<='} {high:g}" if high is not None else ""
+        )
         if not math.isfinite(value):
             raise argparse.ArgumentTypeError(f"expected a finite number {rng}, got {text}")
-        if (value <= low if low_open else value < low) or (high is not None and value > high):
+        if (value <= low if low_open else value < low) or (
+            high is not None and (value >= high if high_open else value > high)
+        ):
             raise argparse.ArgumentTypeError(f"expected a number {rng}, got {text}")
         return value
 
@@ -223,16 +228,17 @@ def print_json(obj):
     print(json.dumps(obj, sort_keys=True))
 
 
-def report_stop(metrics, save, resume_hint=True, can_save=True):
+def report_stop(metrics, save, resume_hint: str | None = None, can_save=True):
     """The lines after a run stopped by a signal; returns the exit code (0 if not stopped).
-    ``can_save``: False for a command without --save."""
+    ``resume_hint``: the command line that resumes the run, without ``--resume CKPT`` (None: the
+    command cannot resume); ``can_save``: False for a command without --save."""
     if not metrics.get("signal"):
         return 0
     kept = metrics.get("kept_step", metrics["steps"])
     where = (
         f"; checkpoint of step {kept} written to {save}" if save else "; nothing saved (no --save)" if can_save else ""
     )
-    how = f"; resume with --resume {save}" if save and resume_hint else ""
+    how = f"; resume with: {resume_hint} --resume {shlex.quote(save)}" if save and resume_hint else ""
     print(f"Stopped by {metrics['signal']} at step {metrics['steps']}{where}{how}")
     return metrics["exit_code"]
 

@@ -296,7 +296,7 @@ def run(args):
         print(f"Checkpoint written to {save}")
     if png:
         print(f"Plot written to {png}")
-    code = report_stop(metrics, save, resume_hint=False)
+    code = report_stop(metrics, save)
     if args.json:
         metrics.pop("curve")
         print_json(metrics)

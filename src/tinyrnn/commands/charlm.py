@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from dataclasses import dataclass, field
 
@@ -103,7 +104,7 @@ def train(args):
         )
     if png:
         print(f"Plot written to {png}")
-    code = report_stop(metrics, save)
+    code = report_stop(metrics, save, shlex.join(["tinyrnn", "charlm", "train", *args.files]))
     if args.json:
         print_json(metrics)
     return code

@@ -50,13 +50,13 @@ def add_parser(sub) -> None:
     t.add_argument("--test", metavar="FILE", help="a separate test file (same format as DATA)")
     t.add_argument(
         "--test-fraction",
-        type=_float_in(0.0, 1.0, low_open=True),
+        type=_float_in(0.0, 1.0, low_open=True, high_open=True),
         default=0.2,
         help="part of a DATA file held out for testing, stratified and seeded (default %(default)s)",
     )
     t.add_argument(
         "--val-fraction",
-        type=_float_in(0.0, 1.0),
+        type=_float_in(0.0, 1.0, high_open=True),
         default=0.0,
         help="part of the training data held out (stratified) to stop early (--patience) and keep "
         "the best epoch; 0: train on all of it for --epochs (default %(default)s)",
@@ -171,6 +171,8 @@ def _read(path, reading, flag="DATA", labels=True):
     from ..data.sequences import load_csv, load_npz
 
     ext = os.path.splitext(path)[1].lower()
+    if os.path.isdir(path):
+        raise UsageError(f"{flag} {path} is a folder; give a .npz or .csv file")
     if not os.path.isfile(path):
         raise UsageError(f"{flag} {path}: no such file")
     if ext == ".npz":
@@ -336,7 +338,7 @@ def _train(args) -> int:
             "confusion": ev["confusion"].tolist(),
             **run.metrics(),
         }
-    code = report_stop(metrics, save, resume_hint=False)
+    code = report_stop(metrics, save)
     if args.json:
         print_json(metrics)
     return code

@@ -221,7 +221,7 @@ def _train(args) -> int:
             "forecast": fit["forecast"].tolist(),
             **run.metrics(),
         }
-    code = report_stop(metrics, None, resume_hint=False, can_save=False)
+    code = report_stop(metrics, None, can_save=False)
     if args.json:
         print_json(metrics)
     return code

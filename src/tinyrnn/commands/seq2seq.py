@@ -64,7 +64,7 @@ def train(args):
         print(f"Checkpoint written to {save}")
     if png:
         print(f"Plot written to {png}")
-    code = report_stop(metrics, save)
+    code = report_stop(metrics, save, "tinyrnn seq2seq train")
     if args.json:
         metrics.pop("curve")
         print_json(metrics)

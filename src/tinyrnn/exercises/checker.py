@@ -42,6 +42,11 @@ def check_file(path: str, timeout: float = TIMEOUT) -> dict:
     while pending:
         events, ended, output = _run_child(path, pending, timeout)
         if not any(e["event"] == "ready" for e in events):
+            if ended == "timeout":
+                raise InputError(
+                    f"timeout {timeout:g} s is too short: the checker's child process did not even start "
+                    f"(it imports NumPy and tinyrnn first); give more seconds (default {TIMEOUT:g})"
+                )
             raise RuntimeError(f"the checker's child process did not start ({ended}): {output[-300:]}")
         imported = next((e for e in events if e["event"] in ("imported", "import_error")), None)
         if not defined:

@@ -18,6 +18,12 @@ def dropout_mask(rng: np.random.Generator, shape, p: float, dtype) -> np.ndarray
     return keep.astype(dtype) / dtype.type(1.0 - p)
 
 
+def keep_mask(rng: np.random.Generator, shape, p: float) -> np.ndarray:
+    """A bool mask, True with probability p for each element (zoneout's keeps): float32 uniforms
+    against p, twice as fast to draw as float64 ones (p is then exact to about 1e-8)."""
+    return rng.random(shape, dtype=np.float32) < np.float32(p)
+
+
 class Dropout(Module):
     """``torch.nn.Dropout(p)``: active only in training mode, driven by ``rng``."""
 

@@ -101,6 +101,11 @@ class RecurrentOptions:
             self.layer_norm = flag("layer_norm", layer_norm)
         except (TypeError, ValueError) as e:
             raise InputError(str(e)) from None
+        if self.layer_norm and self.hidden_size < 2:
+            raise InputError(
+                f"layer_norm needs hidden_size >= 2, got {self.hidden_size}: normalised over one feature, "
+                "every output would be the same constant"
+            )
         for name in REGULARISERS:
             if getattr(self, name):
                 self.config[name] = getattr(self, name)

@@ -55,7 +55,7 @@ from ..init import make_rng, rnn_bound, uniform
 from ..module import Module, Parameter
 from ._types import ArrayLike, Cache
 from .buffers import BufferPool, Scope
-from .dropout import dropout_mask
+from .dropout import dropout_mask, keep_mask
 from .layout import UserLayout
 from .options import LN_NAMES, REGULARISERS, RecurrentOptions, regularisers  # noqa: F401  (public path)
 from .steps import (  # noqa: F401  (their public path)
@@ -199,7 +199,7 @@ class RecurrentBase(RecurrentOptions, UserLayout, Module):
     def _state_masks(self, T: int, B: int):
         """``drop``, ``keep`` of the kernel contract for one layer and direction: in training,
         drawn from ``rng`` in this order, the recurrent dropout mask (B, P) of (R1), then the
-        zoneout keep masks of h and of c (LSTM), (Z1)-(Z2), each ``rng.random(shape) < p`` (True
+        zoneout keep masks of h and of c (LSTM), (Z1)-(Z2), each ``keep_mask`` (True
         with probability p, each unit and step its own draw) with shape (T, size, B) for the
         feature-major kernels (LSTM, GRU; passed on as its (T, B, size) transposed view) and
         (T, B, size) for the RNN; in evaluation no dropout and keep = p, the expectation."""
@@ -211,10 +211,10 @@ class RecurrentBase(RecurrentOptions, UserLayout, Module):
                 keep = (self.zoneout,) * len(self._state_sizes())
             elif self.feature_major:
                 keep = tuple(
-                    (self.rng.random((T, s, B)) < self.zoneout).transpose(0, 2, 1) for s in self._state_sizes()
+                    keep_mask(self.rng, (T, s, B), self.zoneout).transpose(0, 2, 1) for s in self._state_sizes()
                 )
             else:
-                keep = tuple(self.rng.random((T, B, s)) < self.zoneout for s in self._state_sizes())
+                keep = tuple(keep_mask(self.rng, (T, B, s), self.zoneout) for s in self._state_sizes())
         return drop, keep
 
     # --------------------------------------------------------------- helpers
