@@ -205,7 +205,7 @@ def test_zoneout_evaluation_form_finite_differences(kind):
 def test_masks_are_drawn_in_the_documented_order(kind):
     """weight_drop masks of every W_hh, then per layer the dropout between layers, then per
     direction the recurrent dropout mask (B, P) and the zoneout keeps of h and c, bool,
-    ``rng.random(shape, dtype=np.float32) < p`` with shape (T, size, B) for the LSTM and GRU, (T, B, size) for
+    ``rng.random(shape) < p`` with shape (T, size, B) for the LSTM and GRU, (T, B, size) for
     the RNN."""
     p, pz, pw, pd = 0.4, 0.3, 0.2, 0.1
     layer = make(kind, num_layers=2, bidirectional=True, dropout=pd, recurrent_dropout=p, zoneout=pz, weight_drop=pw)
@@ -222,9 +222,9 @@ def test_masks_are_drawn_in_the_documented_order(kind):
             np.testing.assert_array_equal(kc.drop, dropout_mask(draw, (B, layer.output_size), p, dt))
             for k, size in zip(kc.keep, layer._state_sizes()):
                 if layer.feature_major:  # LSTM, GRU: drawn (T, size, B), passed as (T, B, size)
-                    expected = (draw.random((T, size, B), dtype=np.float32) < np.float32(pz)).transpose(0, 2, 1)
+                    expected = (draw.random((T, size, B)) < pz).transpose(0, 2, 1)
                 else:
-                    expected = draw.random((T, B, size), dtype=np.float32) < np.float32(pz)
+                    expected = draw.random((T, B, size)) < pz
                 assert k.dtype == bool
                 np.testing.assert_array_equal(k, expected)
 
