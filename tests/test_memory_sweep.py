@@ -9,6 +9,7 @@ import pytest
 from tinyrnn import cli, sweep
 from tinyrnn.commands import _memory_sweep as memory_sweep
 from tinyrnn.commands import _memory_train as memory
+from tinyrnn.errors import UsageError
 
 TINY = ["--T", "4", "--hidden", "6", "--batch", "8", "--steps", "6", "--eval-every", "3", "--test-size", "20"]
 
@@ -225,3 +226,28 @@ def test_results_file_that_is_not_ours(capsys, tmp_path):
     bad.write_text("hello\n")
     code, _, err = run(capsys, "memory", "adding", *TINY, "--sweep", "seed=0", "--results", str(bad))
     assert code == 2 and "line 1 is not a sweep result" in err
+
+
+def test_the_regularising_options_can_be_swept():
+    grid = memory_sweep.parse_grid(["zoneout=0,0.1", "layer_norm=false,true", "weight-drop=0.2"])
+    assert grid == {"zoneout": [0.0, 0.1], "layer_norm": [False, True], "weight_drop": [0.2]}
+    base = memory.MemoryConfig(task="adding", T=4, hidden=6, steps=2)
+    configs = memory_sweep.expand(base, grid)
+    assert [(c.zoneout, c.layer_norm) for c in configs] == [(0.0, False), (0.0, True), (0.1, False), (0.1, True)]
+    assert len({memory_sweep.identity(c) for c in configs}) == 4  # kept apart in the results file
+    with pytest.raises(UsageError, match="--sweep layer_norm: expected boolean values"):
+        memory_sweep.parse_grid(["layer_norm=maybe"])
+    with pytest.raises(UsageError, match="--zoneout must be a number from 0 to 0.99"):
+        memory_sweep.expand(base, memory_sweep.parse_grid(["zoneout=1.5"]))
+
+
+def test_the_table_has_a_column_for_each_setting_that_varies():
+    metrics = dict(steps=2, sequences_seen=16, seconds=0.2, test_mse=0.2, baseline=0.17, solved_fraction=0.0)
+    records = [
+        dict(config=dict(cell="rnn", T=4, seed=0, zoneout=z, layer_norm=False), metrics={**metrics, "solved_at": None})
+        for z in (0.0, 0.1)
+    ]
+    text = memory_sweep.table([{**r, "config": {**r["config"], "task": "adding"}} for r in records])
+    head = text.splitlines()[0]
+    assert "| zoneout |" in head and "layer_norm" not in head  # the same in every run: no column
+    assert "| rnn | 4 | 0 | 0.1 | 2 |" in text

@@ -15,6 +15,16 @@ from dataclasses import asdict, replace
 from ..errors import Diverged, UsageError
 from . import _memory_train as memory
 
+
+def boolean(text: str) -> bool:
+    """A sweep value that is a switch: true or false (also on/off, yes/no, 1/0)."""
+    value = {"true": True, "on": True, "yes": True, "1": True, "false": False, "off": False, "no": False, "0": False}
+    try:
+        return value[text.lower()]
+    except KeyError:
+        raise ValueError(text) from None
+
+
 # Sweep keys and how their values are read; the names are MemoryConfig's fields.
 SWEEP_KEYS = {
     "cell": str,
@@ -30,6 +40,10 @@ SWEEP_KEYS = {
     "clip": float,
     "forget_bias": float,
     "time_budget": float,
+    "recurrent_dropout": float,
+    "weight_drop": float,
+    "zoneout": float,
+    "layer_norm": boolean,
 }
 # Fields that do not change a run's result, left out of its identity in the results file.
 NOT_IDENTITY = ("quiet",)
@@ -219,38 +233,53 @@ def table(records: list[dict]) -> str:
     task = records[0]["config"]["task"]
     loss = "test_mse" if task == "adding" else "test_ce"
     score = score_name(task)
-    head = ["cell", "T", "seed", "steps", "sequences", "seconds", loss, "baseline", score, "solved at (sequences)"]
+    varies = varying(records)
+    head = ["cell", "T", "seed", *varies, "steps", "sequences", "seconds", loss, "baseline", score]
+    head.append("solved at (sequences)")
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in sorted(records, key=lambda r: (r["config"]["cell"], r["config"]["T"], r["config"]["seed"])):
+    order = lambda r: (
+        tuple(str(r["config"].get(k)) for k in ("cell", *varies)) + (r["config"]["T"], r["config"]["seed"])
+    )  # noqa: E731
+    for r in sorted(records, key=order):
         c, m = r["config"], r["metrics"]
+        first = f"| {c['cell']} | {c['T']} | {c['seed']} | " + "".join(f"{c.get(k)} | " for k in varies)
         if m is None:
-            rows.append(f"| {c['cell']} | {c['T']} | {c['seed']} | diverged: {r['error']} |" + " |" * 6)
+            rows.append(f"{first}diverged: {r['error']} |" + " |" * 6)
             continue
         at = m["solved_at"]["sequences"] if m["solved_at"] else "not solved"
         rows.append(
-            f"| {c['cell']} | {c['T']} | {c['seed']} | {m['steps']} | {m['sequences_seen']} | "
+            f"{first}{m['steps']} | {m['sequences_seen']} | "
             f"{m['seconds']:.0f} | {m[loss]:.4g} | {m['baseline']:.4g} | {m[score]:.3f} | {at} |"
         )
     return "\n".join(rows)
 
 
+def varying(records: list[dict]) -> list[str]:
+    """The settings other than cell, T and seed whose values differ between the runs (a column
+    each in the table, part of each line's label in the plot)."""
+    keys = [k for k in SWEEP_KEYS if k not in ("cell", "T", "seed")]
+    return [k for k in keys if len({json.dumps(r["config"].get(k)) for r in records}) > 1]
+
+
 def plot(path: str, records: list[dict]) -> None:
-    """The task's score against T, one line per cell (mean over seeds, every seed as a dot)."""
+    """The task's score against T, one line per cell (and per setting that varies; mean over seeds, every seed as a dot)."""
     from ._common import pyplot, save_figure
 
     plt = pyplot()
     task = records[0]["config"]["task"]
     score = score_name(task)
     fig, ax = plt.subplots(figsize=(7, 4))
-    for cell in sorted({r["config"]["cell"] for r in records}):
-        runs = [r for r in records if r["config"]["cell"] == cell and r["metrics"]]
+    varies = varying(records)
+    label = lambda c: ", ".join([c["cell"]] + [f"{k} {c.get(k)}" for k in varies])  # noqa: E731
+    for name in sorted({label(r["config"]) for r in records}):
+        runs = [r for r in records if label(r["config"]) == name and r["metrics"]]
         Ts = sorted({r["config"]["T"] for r in runs})
         means = [
             sum(r["metrics"][score] for r in runs if r["config"]["T"] == T)
             / sum(1 for r in runs if r["config"]["T"] == T)
             for T in Ts
         ]
-        (line,) = ax.plot(Ts, means, marker="o", label=cell)
+        (line,) = ax.plot(Ts, means, marker="o", label=name)
         ax.scatter(
             [r["config"]["T"] for r in runs],
             [r["metrics"][score] for r in runs],
@@ -261,7 +290,7 @@ def plot(path: str, records: list[dict]) -> None:
     ax.set_xlabel("T (sequence length)")
     ax.set_ylabel(score.replace("_", " "))
     ax.set_ylim(-0.02, 1.02)
-    ax.set_title(f"memory {task}: one line per cell (mean over seeds; dots: single runs)")
+    ax.set_title(f"memory {task}: mean over seeds; dots: single runs")
     ax.legend()
     fig.tight_layout()
     save_figure(fig, path, dpi=100)

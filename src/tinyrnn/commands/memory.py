@@ -99,7 +99,8 @@ def add_parser(sub):
         "--sweep",
         nargs="+",
         metavar="KEY=V1,V2",
-        help="run every combination on Dask, e.g. cell=rnn,lstm T=100,200 seed=0,1",
+        help="run every combination on Dask, e.g. cell=rnn,lstm T=100,200 seed=0,1 zoneout=0,0.1 "
+        "layer_norm=false,true (keys: the flags' names)",
     )
     p.add_argument(
         "--scheduler",
