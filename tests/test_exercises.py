@@ -307,7 +307,7 @@ def test_json_is_one_object_on_an_internal_error(capsys, tmp_path, monkeypatch):
 
 
 def test_ctrl_c_stops_the_child_too(tmp_path):
-    """The child runs in its own session, so a Ctrl-C reaches only the checker: it must end it."""
+    """The child has its own process group, so a Ctrl-C reaches only the checker, which ends it."""
     import signal
     import subprocess
     import sys

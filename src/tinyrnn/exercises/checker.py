@@ -210,7 +210,7 @@ def _run_child(path, names, timeout):
         except subprocess.TimeoutExpired:
             _kill(proc)
             ended = "timeout"
-        except BaseException:  # Ctrl-C or SIGTERM here: the child (its own session) must not outlive us
+        except BaseException:  # Ctrl-C or SIGTERM: end the child too (it has its own process group)
             _kill(proc)
             raise
         thread.join(timeout=5)
